@@ -1,0 +1,41 @@
+//! Where evidence artifacts are kept. The ledger records each artifact's digest; the store
+//! keeps the bytes.
+
+mod local;
+
+use std::io::Read;
+
+pub use local::LocalEvidenceStore;
+use warroom_commands::IncidentId;
+
+/// An artifact after it was stored: what the ledger records about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredArtifact {
+    pub sha256: String,
+    pub size: u64,
+    /// Where it is, in the store's own terms (a path, an s3:// URL).
+    pub location: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvidenceError {
+    #[error(
+        "artifact name `{0}` is not allowed: use letters, digits, '.', '-', '_' and '/' without '..'"
+    )]
+    BadName(String),
+    #[error("evidence store {location}: {source}")]
+    Io {
+        location: String,
+        source: std::io::Error,
+    },
+}
+
+pub trait EvidenceStore: Send + Sync {
+    /// Stream `content` into the store under `incident/name`, hashing it on the way.
+    fn put(
+        &self,
+        incident: &IncidentId,
+        name: &str,
+        content: &mut dyn Read,
+    ) -> Result<StoredArtifact, EvidenceError>;
+}

@@ -1,0 +1,67 @@
+//! `warroom`: the binary. Commands are in `cli/`, the HTTP server in `server/`.
+
+mod cli;
+mod context;
+mod output;
+mod server;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use cli::{Cli, Command, EXIT_BAD_INPUT, EXIT_FAILED};
+use warroom_config::PlanError;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("WARROOM_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let global = cli.global.clone();
+    let result = match cli.command {
+        Command::Plan(cmd) => cli::plan::run(cmd, &global),
+        Command::Incident(cmd) => cli::incident::run(cmd, &global),
+        Command::Export(cmd) => cli::export::run(cmd, &global),
+        Command::Ledger(cmd) => cli::ledger::run(cmd, &global),
+        Command::Serve(args) => cli::serve::run(args, &global),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => report(&err),
+    }
+}
+
+/// Print an error chain once, and pick the exit code: 2 for input warroom cannot use,
+/// 1 for everything else.
+fn report(err: &anyhow::Error) -> ExitCode {
+    if let Some(PlanError::Invalid { path, problems }) = err.downcast_ref::<PlanError>() {
+        for p in problems {
+            eprintln!("{p}");
+        }
+        eprintln!(
+            "{}: {} problem(s); fix them, then check with `warroom plan check {}`",
+            path.display(),
+            problems.len(),
+            path.display()
+        );
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    eprintln!("error: {err}");
+    for cause in err.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+    let bad_input = err.downcast_ref::<PlanError>().is_some()
+        || matches!(
+            err.downcast_ref::<warroom_ledger::LedgerError>(),
+            Some(warroom_ledger::LedgerError::NoSuchIncident(_))
+        );
+    ExitCode::from(if bad_input {
+        EXIT_BAD_INPUT
+    } else {
+        EXIT_FAILED
+    })
+}

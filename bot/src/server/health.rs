@@ -1,0 +1,56 @@
+//! `/healthz`, `/readyz` and `/metrics`.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+
+use super::AppState;
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    match state.ledger.get() {
+        Some(_) => (StatusCode::OK, "ready\n"),
+        None => (StatusCode::SERVICE_UNAVAILABLE, "ledger not open yet\n"),
+    }
+}
+
+/// Prometheus text format.
+async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    let ready = state.ledger.get().is_some();
+    let (open, total) = state
+        .ledger
+        .get()
+        .and_then(|l| l.incidents().ok())
+        .map(|all| {
+            let open = all
+                .iter()
+                .filter(|i| i.status == warroom_commands::IncidentStatus::Open)
+                .count();
+            (open, all.len())
+        })
+        .unwrap_or((0, 0));
+    let body = format!(
+        "# HELP warroom_ready Whether the ledger is open.\n# TYPE warroom_ready gauge\nwarroom_ready {}\n\
+# HELP warroom_incidents Incidents in the ledger by status.\n# TYPE warroom_incidents gauge\n\
+warroom_incidents{{status=\"open\"}} {open}\nwarroom_incidents{{status=\"resolved\"}} {}\n\
+# HELP warroom_plan_info The plan in use (digest = SHA-256 of the plan file).\n# TYPE warroom_plan_info gauge\nwarroom_plan_info{{source=\"{}\",digest=\"{}\"}} 1\n\
+# HELP warroom_uptime_seconds Seconds since start.\n# TYPE warroom_uptime_seconds gauge\nwarroom_uptime_seconds {}\n",
+        u8::from(ready),
+        total - open,
+        state.plan.source.display().replace(['"', '\\', '\n'], "_"),
+        state.plan.digest,
+        state.started.elapsed().as_secs()
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+}

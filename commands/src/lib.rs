@@ -1,0 +1,17 @@
+//! The pure core of warroom: the incident model, who acted, what happened and when.
+//!
+//! Nothing here performs I/O: no async runtime, storage, cluster, cloud or chat crates.
+//! The clock is injected so that expiry and escalation are testable without sleeping.
+
+pub mod actor;
+pub mod clock;
+pub mod event;
+pub mod ids;
+pub mod incident;
+
+pub use actor::Actor;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use event::{Event, EventError};
+pub use ids::{IdError, IncidentId};
+pub use incident::{Incident, IncidentStatus};
+pub use warroom_config::{PersonId, Severity};

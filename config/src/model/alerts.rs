@@ -1,0 +1,143 @@
+//! `[[alerts.rules]]`: which incoming alerts open incidents, page and propose actions.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::action::ActionName;
+use super::ids::PolicyId;
+use super::severity::Severity;
+use super::values::{Cidr, ClockTime, LabelPattern, Weekday};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Alerts {
+    #[serde(default)]
+    pub rules: Vec<AlertRule>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertSource {
+    Alertmanager,
+    Falco,
+    Generic,
+}
+
+impl AlertSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertSource::Alertmanager => "alertmanager",
+            AlertSource::Falco => "falco",
+            AlertSource::Generic => "generic",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertRule {
+    pub name: String,
+    pub source: AlertSource,
+    /// Label name -> regex that must match the whole label value; all must match.
+    #[serde(rename = "match", default)]
+    pub matchers: BTreeMap<String, LabelPattern>,
+    pub severity: Severity,
+    /// Escalation policy to page; none means the alert only opens the incident.
+    #[serde(default)]
+    pub page: Option<PolicyId>,
+    /// Only act inside this window; outside it the alert is recorded but nobody is paged.
+    #[serde(default)]
+    pub active: Option<ActiveWindow>,
+    /// Source addresses allowed to send this alert; empty means any.
+    #[serde(default)]
+    pub allow_from: Vec<Cidr>,
+    /// Actions offered as buttons in the incident channel.
+    #[serde(default)]
+    pub propose: Vec<ActionName>,
+    /// Same rule and labels within this window update the open incident instead of a new one.
+    #[serde(
+        default = "default_dedup",
+        deserialize_with = "crate::duration::deserialize"
+    )]
+    pub dedup_window: Duration,
+}
+
+fn default_dedup() -> Duration {
+    Duration::from_secs(5 * 60)
+}
+
+impl AlertRule {
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.matchers
+            .iter()
+            .all(|(name, p)| labels.get(name).is_some_and(|v| p.is_match(v)))
+    }
+}
+
+/// Days and a daily time range in the plan's time zone; `from` after `to` wraps past midnight.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActiveWindow {
+    pub days: Vec<Weekday>,
+    pub from: ClockTime,
+    pub to: ClockTime,
+}
+
+impl ActiveWindow {
+    /// `day` is the weekday of `minute_of_day`; for a wrapping window the after-midnight part
+    /// belongs to the day the window started.
+    pub fn contains(&self, day: Weekday, previous_day: Weekday, minute_of_day: u16) -> bool {
+        let (from, to) = (self.from.minute_of_day(), self.to.minute_of_day());
+        if from <= to {
+            self.days.contains(&day) && (from..to).contains(&minute_of_day)
+        } else {
+            (self.days.contains(&day) && minute_of_day >= from)
+                || (self.days.contains(&previous_day) && minute_of_day < to)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window(from: &str, to: &str) -> ActiveWindow {
+        ActiveWindow {
+            days: vec![Weekday::Mon],
+            from: from.parse().unwrap(),
+            to: to.parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn window_within_a_day() {
+        let w = window("08:00", "18:00");
+        assert!(w.contains(Weekday::Mon, Weekday::Sun, 9 * 60));
+        assert!(!w.contains(Weekday::Mon, Weekday::Sun, 18 * 60));
+        assert!(!w.contains(Weekday::Tue, Weekday::Mon, 9 * 60));
+    }
+
+    #[test]
+    fn window_wrapping_midnight_belongs_to_its_start_day() {
+        let w = window("22:00", "06:00");
+        assert!(w.contains(Weekday::Mon, Weekday::Sun, 23 * 60));
+        assert!(w.contains(Weekday::Tue, Weekday::Mon, 60));
+        assert!(!w.contains(Weekday::Mon, Weekday::Sun, 60));
+    }
+
+    #[test]
+    fn rule_matches_all_labels() {
+        let rule: AlertRule = toml::from_str(
+            "name = \"r\"\nsource = \"falco\"\nseverity = \"sev1\"\nmatch = { rule = \"Terminal shell.*\", namespace = \"payments\" }",
+        )
+        .unwrap();
+        let mut labels = BTreeMap::new();
+        labels.insert("rule".to_owned(), "Terminal shell in container".to_owned());
+        labels.insert("namespace".to_owned(), "payments".to_owned());
+        assert!(rule.matches(&labels));
+        labels.insert("namespace".to_owned(), "payments-dev".to_owned());
+        assert!(!rule.matches(&labels));
+    }
+}

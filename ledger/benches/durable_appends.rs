@@ -1,0 +1,245 @@
+//! Durable appends per second, side by side in one run on one folder:
+//! the ledger (one writer, 16 writers), a raw `write`+`fdatasync` append loop, a preallocated
+//! `pwrite`+`fdatasync` loop (the disk's limit for one durable write at a time) and SQLite
+//! (WAL, synchronous=FULL, one commit per entry). Every entry is 300 bytes of payload and is
+//! durable before the next one from the same writer is issued.
+//!
+//! Run: `cargo bench -p warroom-ledger --bench durable_appends [-- --entries N --dir DIR]`
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use warroom_commands::{Actor, Event, IncidentId, Severity, SystemClock};
+use warroom_ledger::Ledger;
+
+const PAYLOAD: usize = 300;
+const WRITERS: usize = 16;
+
+struct Run {
+    name: &'static str,
+    entries: usize,
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+}
+
+impl Run {
+    fn rate(&self) -> f64 {
+        self.entries as f64 / self.elapsed.as_secs_f64()
+    }
+    fn pct(&self, p: f64) -> Duration {
+        let mut l = self.latencies.clone();
+        l.sort();
+        l.get(((l.len() as f64 - 1.0) * p) as usize)
+            .copied()
+            .unwrap_or_default()
+    }
+}
+
+fn main() {
+    let mut entries = 3000usize;
+    let mut dir: Option<PathBuf> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--entries" => {
+                entries = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--entries N")
+            }
+            "--dir" => dir = args.next().map(PathBuf::from),
+            _ => {} // cargo bench passes --bench
+        }
+    }
+    // On the real disk, never tmpfs: target/tmp is next to the build.
+    let base = dir.unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")));
+    std::fs::create_dir_all(&base).expect("bench folder");
+    let tmp = tempfile::tempdir_in(&base).expect("temp folder");
+    let root = tmp.path();
+    println!(
+        "durable appends, {PAYLOAD}-byte entries, {entries} per single-writer run, folder {}",
+        root.display()
+    );
+
+    let runs = vec![
+        raw_append(root, entries),
+        preallocated(root, entries),
+        sqlite(root, entries),
+        ledger_one(root, entries),
+        ledger_many(root, entries * 4),
+    ];
+    println!(
+        "\n{:<44} {:>8} {:>10} {:>10} {:>10}",
+        "run", "entries", "per sec", "p50 µs", "p99 µs"
+    );
+    for r in &runs {
+        println!(
+            "{:<44} {:>8} {:>10.0} {:>10} {:>10}",
+            r.name,
+            r.entries,
+            r.rate(),
+            r.pct(0.50).as_micros(),
+            r.pct(0.99).as_micros()
+        );
+    }
+    let (append, prealloc, sqlite, one, many) = (
+        runs[0].rate(),
+        runs[1].rate(),
+        runs[2].rate(),
+        runs[3].rate(),
+        runs[4].rate(),
+    );
+    println!();
+    goal("ledger 1 writer ≥ SQLite", one / sqlite, 1.0);
+    goal(
+        "ledger 1 writer ≥ 0.8 × preallocated pwrite+fdatasync",
+        one / prealloc,
+        0.8,
+    );
+    goal("ledger 16 writers ≥ 5 × ledger 1 writer", many / one, 5.0);
+    println!("(reference: raw append loop {append:.0}/s)");
+}
+
+fn goal(name: &str, ratio: f64, need: f64) {
+    let verdict = if ratio >= need { "met" } else { "MISSED" };
+    println!("{name:<56} ratio {ratio:>6.2} (need {need:.1}) {verdict}");
+}
+
+fn payload(i: usize) -> Vec<u8> {
+    let mut p = format!("entry {i:>10} ").into_bytes();
+    p.resize(PAYLOAD - 1, b'x');
+    p.push(b'\n');
+    p
+}
+
+fn timed(name: &'static str, entries: usize, mut each: impl FnMut(usize)) -> Run {
+    let mut latencies = Vec::with_capacity(entries);
+    let start = Instant::now();
+    for i in 0..entries {
+        let t = Instant::now();
+        each(i);
+        latencies.push(t.elapsed());
+    }
+    Run {
+        name,
+        entries,
+        elapsed: start.elapsed(),
+        latencies,
+    }
+}
+
+fn raw_append(root: &Path, entries: usize) -> Run {
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(root.join("append.log"))
+        .unwrap();
+    timed("raw append write+fdatasync", entries, |i| {
+        f.write_all(&payload(i)).unwrap();
+        f.sync_data().unwrap();
+    })
+}
+
+fn preallocated(root: &Path, entries: usize) -> Run {
+    let path = root.join("prealloc.log");
+    let f = OpenOptions::new()
+        .create(true)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    // Written zeros, not fallocate: writes into unwritten extents still change metadata.
+    f.write_all_at(&vec![0u8; entries * PAYLOAD], 0).unwrap();
+    f.sync_all().unwrap();
+    timed("preallocated pwrite+fdatasync (disk limit)", entries, |i| {
+        f.write_all_at(&payload(i), (i * PAYLOAD) as u64).unwrap();
+        f.sync_data().unwrap();
+    })
+}
+
+fn sqlite(root: &Path, entries: usize) -> Run {
+    let db = rusqlite::Connection::open(root.join("bench.sqlite")).unwrap();
+    db.pragma_update(None, "journal_mode", "WAL").unwrap();
+    db.pragma_update(None, "synchronous", "FULL").unwrap();
+    db.execute(
+        "CREATE TABLE entries (id INTEGER PRIMARY KEY, body BLOB NOT NULL)",
+        [],
+    )
+    .unwrap();
+    let mut stmt = db
+        .prepare("INSERT INTO entries (body) VALUES (?1)")
+        .unwrap();
+    timed("SQLite WAL synchronous=FULL, commit each", entries, |i| {
+        stmt.execute([payload(i)]).unwrap();
+    })
+}
+
+fn note(i: usize) -> Event {
+    Event::Note {
+        text: String::from_utf8(payload(i)).unwrap(),
+    }
+}
+
+fn open_ledger(root: &Path, name: &str) -> (Ledger, Actor) {
+    let ledger = Ledger::open(&root.join(name), Arc::new(SystemClock)).unwrap();
+    (ledger, Actor::Cli("bench".into()))
+}
+
+fn ledger_one(root: &Path, entries: usize) -> Run {
+    let (ledger, actor) = open_ledger(root, "ledger-one");
+    let id = ledger
+        .open_incident("bench", Severity::Sev3, &actor)
+        .wait()
+        .unwrap()
+        .incident
+        .id;
+    timed("ledger, 1 writer", entries, |i| {
+        ledger.append(&id, &actor, note(i)).wait().unwrap();
+    })
+}
+
+fn ledger_many(root: &Path, entries: usize) -> Run {
+    let (ledger, actor) = open_ledger(root, "ledger-many");
+    let ledger = Arc::new(ledger);
+    let ids: Vec<IncidentId> = (0..WRITERS)
+        .map(|_| {
+            ledger
+                .open_incident("bench", Severity::Sev3, &actor)
+                .wait()
+                .unwrap()
+                .incident
+                .id
+        })
+        .collect();
+    let per = entries / WRITERS;
+    let start = Instant::now();
+    let handles: Vec<_> = ids
+        .into_iter()
+        .map(|id| {
+            let (ledger, actor) = (ledger.clone(), actor.clone());
+            std::thread::spawn(move || {
+                (0..per)
+                    .map(|i| {
+                        let t = Instant::now();
+                        ledger.append(&id, &actor, note(i)).wait().unwrap();
+                        t.elapsed()
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let latencies: Vec<Duration> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    Run {
+        name: "ledger, 16 concurrent writers (group commit)",
+        entries: per * WRITERS,
+        elapsed: start.elapsed(),
+        latencies,
+    }
+}

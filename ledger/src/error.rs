@@ -1,0 +1,38 @@
+use std::path::PathBuf;
+
+use warroom_commands::IncidentId;
+
+use crate::canonical::CanonicalError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error(
+        "the ledger at {dir} is in use by another warroom process (sled holds an exclusive lock); stop that process or pass another --data DIR"
+    )]
+    Locked { dir: PathBuf },
+    #[error("cannot use ledger folder {dir}: {source}")]
+    Folder {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("ledger storage error in {dir}: {message}")]
+    Storage { dir: PathBuf, message: String },
+    #[error("{dir} holds ledger format `{found}`, this warroom reads `{expected}`")]
+    Format {
+        dir: PathBuf,
+        found: String,
+        expected: &'static str,
+    },
+    #[error("no incident {0} in this ledger (warroom incident list shows the ids)")]
+    NoSuchIncident(IncidentId),
+    #[error("stored record is unreadable ({what}): {reason}")]
+    Corrupt { what: String, reason: String },
+    #[error("{0}")]
+    Canonical(#[from] CanonicalError),
+    #[error(
+        "the ledger could not make writes durable ({0}); it refuses further writes until restarted, and nothing after the last acknowledged write is promised"
+    )]
+    Durability(String),
+    #[error("the ledger has shut down")]
+    Closed,
+}

@@ -1,0 +1,293 @@
+//! Behaviour of the ledger as a whole: write, read back, verify, tamper, export.
+
+use std::sync::Arc;
+
+use chrono::TimeZone;
+use warroom_commands::{Actor, Event, IncidentStatus, ManualClock, Severity};
+
+use crate::{Break, Ledger, LedgerError, NewEvidence, tamper, to_markdown, verify_export};
+
+fn clock() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(
+        chrono::Utc.with_ymd_and_hms(2026, 11, 27, 2, 0, 0).unwrap(),
+    ))
+}
+
+fn alice() -> Actor {
+    "person:alice".parse().unwrap()
+}
+
+#[test]
+fn incidents_get_daily_ids_and_a_chained_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(dir.path(), clock()).unwrap();
+    let a = ledger
+        .open_incident("Shell in payments-api", Severity::Sev2, &alice())
+        .wait()
+        .unwrap();
+    let b = ledger
+        .open_incident("Crashloop", Severity::Sev4, &alice())
+        .wait()
+        .unwrap();
+    assert_eq!(a.incident.id.as_str(), "INC-20261127-0001");
+    assert_eq!(b.incident.id.as_str(), "INC-20261127-0002");
+    let n = ledger
+        .append(
+            &a.incident.id,
+            &alice(),
+            Event::Note {
+                text: "isolated".into(),
+            },
+        )
+        .wait()
+        .unwrap();
+    assert_eq!(n.entry.seq, 1);
+    assert_eq!(n.entry.prev_hash, a.entry.hash);
+    let tl = ledger.timeline(&a.incident.id).unwrap();
+    assert_eq!(tl.len(), 2);
+    assert_eq!(ledger.incident(&a.incident.id).unwrap().head, n.entry.hash);
+    let report = ledger.verify().unwrap();
+    assert_eq!(
+        (report.incidents, report.entries, report.failure),
+        (2, 3, None)
+    );
+}
+
+#[test]
+fn writes_survive_reopening_and_the_day_counter_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    let id = {
+        let ledger = Ledger::open(dir.path(), clock.clone()).unwrap();
+        ledger
+            .open_incident("first", Severity::Sev3, &alice())
+            .wait()
+            .unwrap()
+            .incident
+            .id
+    };
+    let ledger = Ledger::open(dir.path(), clock).unwrap();
+    assert_eq!(ledger.incident(&id).unwrap().title, "first");
+    let next = ledger
+        .open_incident("second", Severity::Sev3, &alice())
+        .wait()
+        .unwrap();
+    assert_eq!(next.incident.id.as_str(), "INC-20261127-0002");
+}
+
+#[test]
+fn a_second_open_of_the_same_folder_gets_a_clear_locked_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = Ledger::open(dir.path(), clock()).unwrap();
+    match Ledger::open(dir.path(), clock()) {
+        Err(LedgerError::Locked { .. }) => {}
+        Err(other) => panic!("expected Locked, got {other}"),
+        Ok(_) => panic!("opened a locked ledger twice"),
+    }
+    drop(_first);
+    Ledger::open(dir.path(), clock()).expect("the folder is free again once closed");
+}
+
+#[test]
+fn notes_to_unknown_incidents_are_refused_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(dir.path(), clock()).unwrap();
+    let ghost = "INC-20261127-0042".parse().unwrap();
+    let err = ledger
+        .append(&ghost, &alice(), Event::Note { text: "x".into() })
+        .wait()
+        .unwrap_err();
+    assert!(matches!(err, LedgerError::NoSuchIncident(_)), "{err}");
+    assert_eq!(ledger.verify().unwrap().entries, 0);
+}
+
+#[test]
+fn a_stored_entry_changed_on_disk_is_named_by_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = {
+        let ledger = Ledger::open(dir.path(), clock()).unwrap();
+        let id = ledger
+            .open_incident("t", Severity::Sev2, &alice())
+            .wait()
+            .unwrap()
+            .incident
+            .id;
+        for text in ["one", "two", "three"] {
+            ledger
+                .append(&id, &alice(), Event::Note { text: text.into() })
+                .wait()
+                .unwrap();
+        }
+        id
+    };
+    tamper::rewrite_entry(dir.path(), &id, 2, |e| {
+        e.data = serde_json::json!({"text": "TWO"})
+    })
+    .unwrap();
+    let ledger = Ledger::open(dir.path(), clock()).unwrap();
+    let failure = ledger
+        .verify()
+        .unwrap()
+        .failure
+        .expect("tampering must be found");
+    assert_eq!((failure.incident.as_str(), failure.seq), (id.as_str(), 2));
+    assert!(matches!(failure.reason, Break::Hash { .. }));
+}
+
+#[test]
+fn a_rehashed_forgery_still_breaks_the_next_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = {
+        let ledger = Ledger::open(dir.path(), clock()).unwrap();
+        let id = ledger
+            .open_incident("t", Severity::Sev2, &alice())
+            .wait()
+            .unwrap()
+            .incident
+            .id;
+        for text in ["one", "two"] {
+            ledger
+                .append(&id, &alice(), Event::Note { text: text.into() })
+                .wait()
+                .unwrap();
+        }
+        id
+    };
+    tamper::rewrite_entry(dir.path(), &id, 1, |e| {
+        e.data = serde_json::json!({"text": "ONE"});
+        e.hash = e.compute_hash().unwrap();
+    })
+    .unwrap();
+    let ledger = Ledger::open(dir.path(), clock()).unwrap();
+    let failure = ledger.verify().unwrap().failure.unwrap();
+    assert_eq!(failure.seq, 2);
+    assert!(matches!(failure.reason, Break::PrevHash { .. }));
+}
+
+#[test]
+fn evidence_is_chained_and_exported_and_any_change_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(dir.path(), clock()).unwrap();
+    let id = ledger
+        .open_incident("t", Severity::Sev1, &alice())
+        .wait()
+        .unwrap()
+        .incident
+        .id;
+    let ev = ledger
+        .record_evidence(
+            &id,
+            &alice(),
+            NewEvidence {
+                name: "payments/api-7f9c/pod.json".into(),
+                sha256: "ab".repeat(32),
+                size: 1234,
+                location: "evidence/INC/pod.json".into(),
+                approval: Some("REQ-1".into()),
+            },
+        )
+        .wait()
+        .unwrap();
+    assert_eq!(ev.evidence.as_ref().unwrap().entry_seq, 1);
+    ledger
+        .append(
+            &id,
+            &alice(),
+            Event::Resolved {
+                summary: "contained".into(),
+            },
+        )
+        .wait()
+        .unwrap();
+    assert_eq!(
+        ledger.incident(&id).unwrap().status,
+        IncidentStatus::Resolved
+    );
+
+    let export = ledger
+        .export(&id, "2026-11-27T03:00:00.000000Z".into(), "cli:root".into())
+        .unwrap();
+    let text = serde_json::to_string_pretty(&export).unwrap();
+    let ok = verify_export(&text).unwrap();
+    assert_eq!((ok.entries, ok.evidence), (3, 1));
+
+    // Change each field of each entry in turn: every change is caught and names the entry.
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for seq in 0..3usize {
+        for field in [
+            "seq",
+            "at",
+            "actor",
+            "kind",
+            "data",
+            "prev_hash",
+            "hash",
+            "incident",
+        ] {
+            let mut altered = doc.clone();
+            let slot = &mut altered["entries"][seq][field];
+            *slot = match slot {
+                serde_json::Value::Number(n) => serde_json::json!(n.as_u64().unwrap() + 7),
+                serde_json::Value::String(s) => serde_json::json!(format!("{s}x")),
+                _ => serde_json::json!({"text": "forged"}),
+            };
+            match verify_export(&altered.to_string()) {
+                Err(crate::ExportError::Tampered(e)) => {
+                    assert!(
+                        e.seq == seq as u64 || field == "seq",
+                        "{field} of {seq}: named {}",
+                        e.seq
+                    )
+                }
+                other => panic!("{field} of entry {seq}: expected Tampered, got {other:?}"),
+            }
+        }
+    }
+    let mut altered = doc.clone();
+    altered["evidence"][0]["sha256"] = serde_json::json!("cd".repeat(32));
+    assert!(verify_export(&altered.to_string()).is_err());
+    let mut altered = doc.clone();
+    altered["incident"]["title"] = serde_json::json!("nothing happened");
+    assert!(verify_export(&altered.to_string()).is_err());
+    assert!(matches!(
+        verify_export("{not json"),
+        Err(crate::ExportError::Unreadable(_))
+    ));
+
+    let md = to_markdown(&export);
+    assert!(
+        md.contains("Resolved: contained") && md.contains(&"ab".repeat(32)),
+        "{md}"
+    );
+}
+
+#[test]
+fn sixteen_concurrent_writers_lose_nothing_and_keep_every_chain_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Arc::new(Ledger::open(dir.path(), clock()).unwrap());
+    let id = ledger
+        .open_incident("shared", Severity::Sev2, &alice())
+        .wait()
+        .unwrap()
+        .incident
+        .id;
+    let handles: Vec<_> = (0..16)
+        .map(|w| {
+            let (ledger, id) = (ledger.clone(), id.clone());
+            std::thread::spawn(move || {
+                for i in 0..20 {
+                    let text = format!("writer {w} note {i}");
+                    ledger
+                        .append(&id, &alice(), Event::Note { text })
+                        .wait()
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(ledger.incident(&id).unwrap().entries, 1 + 16 * 20);
+    assert_eq!(ledger.verify().unwrap().failure, None);
+}

@@ -1,0 +1,28 @@
+//! warroom's evidence log and decision timeline, stored in sled.
+//!
+//! Each incident's timeline is a SHA-256 hash chain over RFC 8785 canonical JSON (see
+//! [`chain`]); writes are durable before they are acknowledged (see [`committer`]); `verify`
+//! recomputes every chain and exports carry the hashes for offline checks.
+
+pub mod canonical;
+pub mod chain;
+pub mod committer;
+mod error;
+pub mod export;
+mod keys;
+mod records;
+pub mod replay;
+mod store;
+pub mod tamper;
+mod verify;
+
+pub use chain::{Break, ChainError, Entry, GENESIS};
+pub use committer::{Committed, Pending};
+pub use error::LedgerError;
+pub use export::{Export, ExportCheck, ExportError, to_markdown, verify_export};
+pub use records::{EvidenceRecord, NewEvidence};
+pub use store::Ledger;
+pub use verify::VerifyReport;
+
+#[cfg(test)]
+mod ledger_tests;

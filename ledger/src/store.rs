@@ -1,0 +1,241 @@
+//! Opening the ledger and reading from it.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde::de::DeserializeOwned;
+use warroom_commands::{Clock, Incident, IncidentId};
+
+use crate::chain::Entry;
+use crate::committer::Committer;
+use crate::error::LedgerError;
+use crate::keys;
+use crate::records::EvidenceRecord;
+
+/// The sled trees, shared by readers and the committer thread.
+pub(crate) struct Trees {
+    pub dir: PathBuf,
+    pub db: sled::Db,
+    pub incidents: sled::Tree,
+    pub timeline: sled::Tree,
+    pub evidence: sled::Tree,
+    pub meta: sled::Tree,
+    /// A second handle on sled's log file, used only for `fdatasync` (see `Committer`).
+    pub log_file: File,
+}
+
+impl Trees {
+    pub fn storage(&self, e: impl std::fmt::Display) -> LedgerError {
+        LedgerError::Storage {
+            dir: self.dir.clone(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// The evidence log and decision timeline.
+///
+/// Writes go through one committer thread that applies them in order and makes each batch
+/// durable with a single flush (group commit); a write method returns only after its data is
+/// on disk. Reads go straight to sled and may see a write a few hundred microseconds before
+/// its writer is told it is durable.
+pub struct Ledger {
+    // Field order matters: the committer finishes queued writes before the trees close.
+    pub(crate) committer: Committer,
+    pub(crate) trees: Arc<Trees>,
+    _claim: Claim,
+}
+
+/// Folders opened by this process. sled's file lock keeps other processes out, but a second
+/// open inside the same process would succeed and put two committers on one chain.
+static OPEN_FOLDERS: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+
+struct Claim(PathBuf);
+
+impl Claim {
+    fn take(dir: &Path) -> Result<Claim, LedgerError> {
+        let key = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        let mut open = OPEN_FOLDERS.lock().unwrap_or_else(|p| p.into_inner());
+        if !open.insert(key.clone()) {
+            return Err(LedgerError::Locked {
+                dir: dir.to_path_buf(),
+            });
+        }
+        Ok(Claim(key))
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        OPEN_FOLDERS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.0);
+    }
+}
+
+impl Ledger {
+    /// Open (or create) the ledger in `dir`.
+    ///
+    /// Fails with [`LedgerError::Locked`] when another process has it open, and with
+    /// [`LedgerError::Folder`] when the folder cannot be created or written.
+    pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<Ledger, LedgerError> {
+        let folder = |source| LedgerError::Folder {
+            dir: dir.to_path_buf(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(folder)?;
+        // sled reports an unwritable folder as a generic I/O error deep inside; probing
+        // first gives the user the folder name and the reason.
+        let probe = dir.join(".warroom-write-probe");
+        std::fs::write(&probe, b"").map_err(folder)?;
+        let _ = std::fs::remove_file(&probe);
+        let claim = Claim::take(dir)?;
+
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(32 * 1024 * 1024)
+            .open()
+            .map_err(|e| match e {
+                // sled wraps flock's EWOULDBLOCK in a message rather than keeping its kind.
+                sled::Error::Io(io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.to_string().contains("could not acquire lock") =>
+                {
+                    LedgerError::Locked {
+                        dir: dir.to_path_buf(),
+                    }
+                }
+                other => LedgerError::Storage {
+                    dir: dir.to_path_buf(),
+                    message: other.to_string(),
+                },
+            })?;
+        let storage = |e: sled::Error| LedgerError::Storage {
+            dir: dir.to_path_buf(),
+            message: e.to_string(),
+        };
+        let tree = |name: &str| db.open_tree(name).map_err(storage);
+        let meta = tree(keys::META)?;
+        match meta.get(keys::FORMAT_KEY).map_err(storage)? {
+            Some(found) if found.as_ref() != keys::FORMAT.as_bytes() => {
+                return Err(LedgerError::Format {
+                    dir: dir.to_path_buf(),
+                    found: String::from_utf8_lossy(&found).into_owned(),
+                    expected: keys::FORMAT,
+                });
+            }
+            Some(_) => {}
+            None => {
+                meta.insert(keys::FORMAT_KEY, keys::FORMAT.as_bytes())
+                    .map_err(storage)?;
+            }
+        }
+        for name in [
+            keys::APPROVALS,
+            keys::PAGES,
+            keys::FINGERPRINTS,
+            keys::IDEMPOTENCY,
+        ] {
+            tree(name)?;
+        }
+        db.flush().map_err(storage)?;
+        let log_file = File::open(dir.join("db")).map_err(folder)?;
+        let trees = Arc::new(Trees {
+            dir: dir.to_path_buf(),
+            incidents: tree(keys::INCIDENTS)?,
+            timeline: tree(keys::TIMELINE)?,
+            evidence: tree(keys::EVIDENCE)?,
+            meta,
+            db,
+            log_file,
+        });
+        let committer = Committer::start(trees.clone(), clock)?;
+        Ok(Ledger {
+            committer,
+            trees,
+            _claim: claim,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.trees.dir
+    }
+
+    pub fn incident(&self, id: &IncidentId) -> Result<Incident, LedgerError> {
+        read_incident(&self.trees, id)?.ok_or_else(|| LedgerError::NoSuchIncident(id.clone()))
+    }
+
+    /// Every incident, oldest first.
+    pub fn incidents(&self) -> Result<Vec<Incident>, LedgerError> {
+        let mut all = Vec::new();
+        for kv in self.trees.incidents.iter() {
+            let (k, v) = kv.map_err(|e| self.trees.storage(e))?;
+            all.push(decode(&String::from_utf8_lossy(&k), &v)?);
+        }
+        Ok(all)
+    }
+
+    /// An incident's timeline in chain order.
+    pub fn timeline(&self, id: &IncidentId) -> Result<Vec<Entry>, LedgerError> {
+        self.incident(id)?;
+        scan(
+            &self.trees,
+            &self.trees.timeline,
+            &keys::timeline_prefix(id),
+            id,
+        )
+    }
+
+    pub fn evidence(&self, id: &IncidentId) -> Result<Vec<EvidenceRecord>, LedgerError> {
+        self.incident(id)?;
+        scan(
+            &self.trees,
+            &self.trees.evidence,
+            &keys::timeline_prefix(id),
+            id,
+        )
+    }
+}
+
+pub(crate) fn read_incident(
+    trees: &Trees,
+    id: &IncidentId,
+) -> Result<Option<Incident>, LedgerError> {
+    match trees
+        .incidents
+        .get(id.as_str())
+        .map_err(|e| trees.storage(e))?
+    {
+        Some(v) => Ok(Some(decode(id.as_str(), &v)?)),
+        None => Ok(None),
+    }
+}
+
+fn scan<T: DeserializeOwned>(
+    trees: &Trees,
+    tree: &sled::Tree,
+    prefix: &[u8],
+    id: &IncidentId,
+) -> Result<Vec<T>, LedgerError> {
+    let mut out = Vec::new();
+    for kv in tree.scan_prefix(prefix) {
+        let (k, v) = kv.map_err(|e| trees.storage(e))?;
+        let seq = k
+            .get(prefix.len()..)
+            .and_then(|s| <[u8; 8]>::try_from(s).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or_default();
+        out.push(decode(&format!("{id} entry {seq}"), &v)?);
+    }
+    Ok(out)
+}
+
+pub(crate) fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, LedgerError> {
+    serde_json::from_slice(bytes).map_err(|e| LedgerError::Corrupt {
+        what: what.to_string(),
+        reason: e.to_string(),
+    })
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every test of warroom on a fresh machine: installs what the tests need, builds the
+# binary the end-to-end scenarios drive, then runs the whole workspace's tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_install() {
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
+  else
+    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
+  fi
+}
+
+# The auditor scenario runs the README's standard-library Python check.
+command -v python3 >/dev/null || apt_install python3
+command -v cargo >/dev/null || { echo "cargo is required: https://rustup.rs" >&2; exit 1; }
+
+cargo build --locked -p warroom
+cargo test --locked --workspace "$@"

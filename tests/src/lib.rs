@@ -1,0 +1,207 @@
+//! Helpers for end-to-end scenarios: run the real `warroom` binary in a scratch folder.
+//!
+//! The binary is built by the test command (`cargo build -p warroom` before
+//! `cargo test`); set `WARROOM_BIN` to test another build.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Path of the `warroom` binary under test.
+pub fn warroom_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("WARROOM_BIN") {
+        return PathBuf::from(p);
+    }
+    // This test executable lives in <target>/<profile>/deps/; the binary in <target>/<profile>/.
+    let exe = std::env::current_exe().expect("current test executable");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test executable inside target/<profile>/deps");
+    let bin = profile_dir.join("warroom");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first with `cargo build -p warroom` (the README's test command does)",
+        bin.display()
+    );
+    bin
+}
+
+/// The repository root, for example plans and the README.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the repository")
+        .to_path_buf()
+}
+
+/// A scratch working folder with its own ledger.
+pub struct Scratch {
+    pub dir: tempfile::TempDir,
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Scratch {
+    pub fn new() -> Self {
+        Scratch {
+            dir: tempfile::tempdir().expect("scratch folder"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `warroom ARGS` run in the scratch folder, with a clean environment for warroom's own
+    /// variables so the developer's settings never leak into a test.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(warroom_bin());
+        c.args(args)
+            .current_dir(self.path())
+            .env_remove("WARROOM_DATA")
+            .env_remove("WARROOM_CONFIG")
+            .env_remove("WARROOM_LISTEN")
+            .env("USER", "tester");
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Outcome {
+        Outcome(self.command(args).output().expect("run warroom"))
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path().join(name);
+        std::fs::write(&p, text).expect("write scratch file");
+        p
+    }
+}
+
+/// A finished command with readable accessors.
+pub struct Outcome(pub Output);
+
+impl Outcome {
+    pub fn code(&self) -> i32 {
+        self.0.status.code().unwrap_or(-1)
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+    /// Assert the exit code, showing both streams when it differs.
+    pub fn expect_code(self, code: i32) -> Self {
+        assert_eq!(
+            self.code(),
+            code,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        assert!(
+            !self.stderr().contains("panicked"),
+            "warroom panicked:\n{}",
+            self.stderr()
+        );
+        self
+    }
+}
+
+/// A running `warroom serve`, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub addr: String,
+    pub log: Vec<String>,
+}
+
+impl Server {
+    /// Start `warroom serve --listen 127.0.0.1:0 EXTRA…` and wait for its address.
+    pub fn start(scratch: &Scratch, extra: &[&str]) -> Server {
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        let mut child = scratch
+            .command(&args)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start warroom serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let mut log = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let addr = loop {
+            assert!(Instant::now() < deadline, "serve did not start: {log:?}");
+            let line = match lines.next() {
+                Some(Ok(l)) => l,
+                _ => panic!("serve exited before listening: {log:?}"),
+            };
+            log.push(line.clone());
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                break rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+            }
+        };
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, addr, log }
+    }
+
+    /// `GET path`: (status, body).
+    pub fn get(&self, path: &str) -> (u16, String) {
+        http_get(&self.addr, path)
+    }
+
+    /// Poll `path` until it answers `status` or the timeout passes.
+    pub fn wait_for(&self, path: &str, status: u16, timeout: Duration) -> (u16, String) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let got = self.get(path);
+            if got.0 == status || Instant::now() > deadline {
+                return got;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal HTTP/1.1 GET over loopback.
+pub fn http_get(addr: &str, path: &str) -> (u16, String) {
+    let Ok(mut s) = TcpStream::connect(addr) else {
+        return (0, String::new());
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let _ = write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    );
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    (status, body)
+}

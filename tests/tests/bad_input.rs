@@ -1,0 +1,100 @@
+//! Bad input gets a clear message and a non-zero exit, never a panic.
+
+use warroom_tests::Scratch;
+
+#[test]
+fn malformed_toml_names_file_line_and_column() {
+    let s = Scratch::new();
+    s.write("plan.toml", "[plan]\nname = \"x\"\nowner = \n");
+    let out = s.run(&["plan", "check", "plan.toml"]).expect_code(2);
+    assert!(out.stderr().contains("plan.toml:3:"), "{}", out.stderr());
+}
+
+#[test]
+fn wrong_types_name_the_field() {
+    let s = Scratch::new();
+    let example =
+        std::fs::read_to_string(warroom_tests::repo_root().join("config/examples/plan.toml"))
+            .unwrap();
+    let broken = example.replacen("drill = false", "drill = \"sometimes\"", 1);
+    assert_ne!(broken, example, "the example plan sets drill = false");
+    s.write("plan.toml", &broken);
+    let out = s.run(&["plan", "check", "plan.toml"]).expect_code(2);
+    assert!(out.stderr().contains("plan.drill"), "{}", out.stderr());
+}
+
+#[test]
+fn a_missing_plan_file_is_named_with_what_to_do() {
+    let s = Scratch::new();
+    let out = s.run(&["plan", "check", "nope.toml"]).expect_code(2);
+    assert!(out.stderr().contains("nope.toml"), "{}", out.stderr());
+    let out = s
+        .run(&["--config", "nope.toml", "incident", "list"])
+        .expect_code(2);
+    assert!(out.stderr().contains("nope.toml"), "{}", out.stderr());
+}
+
+#[test]
+fn an_unusable_data_folder_is_named() {
+    let s = Scratch::new();
+    s.write("afile", "not a folder");
+    let out = s
+        .run(&["--data", "afile/ledger", "incident", "list"])
+        .expect_code(1);
+    assert!(out.stderr().contains("afile/ledger"), "{}", out.stderr());
+}
+
+#[test]
+fn a_corrupt_or_foreign_export_is_refused_with_the_reason() {
+    let s = Scratch::new();
+    s.write(
+        "garbage.json",
+        "{\"format\": \"warroom-timeline-export/1\", \"entries\": [",
+    );
+    let out = s.run(&["export", "verify", "garbage.json"]).expect_code(2);
+    assert!(
+        out.stderr().contains("not a readable warroom export"),
+        "{}",
+        out.stderr()
+    );
+    s.write("other.json", "{\"hello\": 1}");
+    s.run(&["export", "verify", "other.json"]).expect_code(2);
+    let out = s.run(&["export", "verify", "missing.json"]).expect_code(2);
+    assert!(out.stderr().contains("missing.json"), "{}", out.stderr());
+}
+
+#[test]
+fn unknown_incidents_and_bad_ids_are_refused() {
+    let s = Scratch::new();
+    let out = s
+        .run(&["incident", "note", "INC-20261127-0099", "hello"])
+        .expect_code(2);
+    assert!(
+        out.stderr().contains("no incident INC-20261127-0099"),
+        "{}",
+        out.stderr()
+    );
+    let out = s.run(&["incident", "show", "42"]).expect_code(2);
+    assert!(
+        out.stderr().contains("INC-YYYYMMDD-NNNN"),
+        "{}",
+        out.stderr()
+    );
+    let out = s
+        .run(&["incident", "open", "--title", "x", "--severity", "sev9"])
+        .expect_code(2);
+    assert!(out.stderr().contains("sev9"), "{}", out.stderr());
+}
+
+#[test]
+fn a_ledger_in_use_by_a_running_server_is_reported_not_corrupted() {
+    let s = Scratch::new();
+    let server = warroom_tests::Server::start(&s, &[]);
+    server.wait_for("/readyz", 200, std::time::Duration::from_secs(20));
+    let out = s.run(&["incident", "list"]).expect_code(1);
+    assert!(
+        out.stderr().contains("in use by another warroom process"),
+        "{}",
+        out.stderr()
+    );
+}

@@ -1,0 +1,45 @@
+//! Acknowledged means durable: kill -9 right after the id is printed loses nothing.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+use warroom_tests::Scratch;
+
+#[test]
+fn an_incident_survives_sigkill_the_moment_its_id_is_printed() {
+    let s = Scratch::new();
+    for round in 0..5 {
+        let mut child = s
+            .command(&[
+                "incident",
+                "open",
+                "--title",
+                &format!("round {round}"),
+                "--severity",
+                "sev1",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        // SIGKILL: no destructors, no flush on exit.
+        unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+        let _ = child.wait();
+        let id = line.trim();
+        assert!(id.starts_with("INC-"), "got {line:?}");
+
+        let show = s
+            .run(&["--json", "incident", "show", id])
+            .expect_code(0)
+            .stdout();
+        let show: serde_json::Value = serde_json::from_str(&show).unwrap();
+        assert_eq!(show["incident"]["title"], format!("round {round}"));
+        assert_eq!(show["entries"][0]["kind"], "incident.opened");
+        assert_eq!(show["entries"][0]["seq"], 0);
+    }
+    s.run(&["ledger", "verify"]).expect_code(0);
+}
