@@ -1,23 +1,21 @@
 //! The single writer: applies writes in arrival order and makes each batch durable at once.
 //!
-//! Guarantees: a write's reply is sent only after the batch holding it was flushed by sled
-//! *and* `fdatasync`ed; writes are applied in the order they were submitted; every write is
-//! one sled transaction, so a crash leaves either all of it or none of it.
-//! Assumes: this process is the only writer (sled's file lock enforces it).
-//! Caveat: sled 0.34 flushes with `sync_file_range` on Linux, which neither flushes the
-//! device's write cache nor persists file-size changes; the extra `fdatasync` on sled's log
-//! file is what makes an acknowledged write survive power loss, not only `kill -9`.
-//! If a flush fails the ledger refuses all further writes: after a failed fsync the kernel
-//! may have dropped the dirty pages, so nothing later could be promised.
+//! Guarantees: a write's reply is sent only after the batch holding it is in the journal and
+//! `fdatasync`ed (see `journal`), so it survives `kill -9` and power loss; writes are applied
+//! in submission order; each write's keys are one journal record, so after a crash replay
+//! restores all of a write or none of it.
+//! Assumes: this process is the only writer (sled's file lock and the in-process claim
+//! enforce it).
+//! Caveats: readers see a batch only after it is durable. If a journal write, a sled insert
+//! or a checkpoint fails, the ledger refuses all further writes: after a failed fsync the
+//! kernel may have dropped dirty pages, so nothing later could be promised.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::collections::HashMap;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use chrono::SubsecRound;
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
 use tokio::sync::oneshot;
 use warroom_commands::clock::timestamp;
 use warroom_commands::{Actor, Clock, Event, Incident, IncidentId, Severity};
@@ -25,12 +23,18 @@ use warroom_commands::{Actor, Clock, Event, Incident, IncidentId, Severity};
 use crate::canonical::to_canonical;
 use crate::chain::{Entry, GENESIS, link_hash};
 use crate::error::LedgerError;
+use crate::journal::{CAPACITY, Journal, Put, TreeId};
 use crate::keys;
 use crate::records::{EvidenceRecord, NewEvidence};
 use crate::store::{Ledger, Trees, read_incident};
 
-/// Most writes folded into one flush; bounds the latency a write adds to its batch-mates.
-const MAX_BATCH: usize = 512;
+/// Most writes folded into one sync; with the entry size limit it also bounds a batch's bytes
+/// well below the journal's capacity.
+const MAX_BATCH: usize = 128;
+/// Largest canonical entry body: artifacts go to the evidence store, not the timeline.
+pub const MAX_ENTRY_BYTES: usize = 64 * 1024;
+/// A journal with records is checkpointed after this long without writes.
+const IDLE_CHECKPOINT: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub(crate) enum Op {
     Open {
@@ -72,11 +76,15 @@ pub(crate) struct Committer {
 }
 
 impl Committer {
-    pub fn start(trees: Arc<Trees>, clock: Arc<dyn Clock>) -> Result<Committer, LedgerError> {
+    pub fn start(
+        trees: Arc<Trees>,
+        clock: Arc<dyn Clock>,
+        journal: Journal,
+    ) -> Result<Committer, LedgerError> {
         let (tx, rx) = channel();
         let thread = std::thread::Builder::new()
             .name("ledger-committer".into())
-            .spawn(move || run(&trees, clock.as_ref(), rx))
+            .spawn(move || run(&trees, clock.as_ref(), journal, rx))
             .map_err(|e| LedgerError::Storage {
                 dir: Default::default(),
                 message: format!("cannot start the committer thread: {e}"),
@@ -175,9 +183,24 @@ impl Ledger {
     }
 }
 
-fn run(trees: &Trees, clock: &dyn Clock, rx: Receiver<Job>) {
-    let failed = AtomicBool::new(false);
-    while let Ok(first) = rx.recv() {
+fn run(trees: &Trees, clock: &dyn Clock, mut journal: Journal, rx: Receiver<Job>) {
+    let mut failed: Option<String> = None;
+    loop {
+        let first = if journal.used() > 0 {
+            match rx.recv_timeout(IDLE_CHECKPOINT) {
+                Ok(job) => job,
+                Err(RecvTimeoutError::Timeout) => {
+                    checkpoint_or_fail(trees, &mut journal, &mut failed);
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            match rx.recv() {
+                Ok(job) => job,
+                Err(_) => break,
+            }
+        };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -185,132 +208,229 @@ fn run(trees: &Trees, clock: &dyn Clock, rx: Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        if failed.load(Ordering::Relaxed) {
+        if let Some(reason) = &failed {
             for job in batch {
-                let _ = job.reply.send(Err(LedgerError::Durability(
-                    "an earlier flush failed".into(),
-                )));
+                let _ = job.reply.send(Err(LedgerError::Durability(reason.clone())));
             }
             continue;
         }
-        let results: Vec<_> = batch
+        let mut overlay = Overlay::new(trees);
+        let planned: Vec<_> = batch
             .iter()
-            .map(|job| apply(trees, clock, &job.op))
+            .map(|job| overlay.plan(clock, &job.op))
             .collect();
-        let synced = if results.iter().any(Result::is_ok) {
-            sync(trees)
-        } else {
+        let puts: Vec<Vec<Put>> = planned
+            .iter()
+            .filter_map(|p| p.as_ref().ok().map(|(_, puts)| puts.clone()))
+            .collect();
+        let outcome = if puts.is_empty() {
             Ok(())
+        } else {
+            write_through(trees, &mut journal, &puts)
         };
-        if let Err(e) = &synced {
-            tracing::error!(error = %e, dir = %trees.dir.display(), "ledger flush failed; refusing further writes");
-            failed.store(true, Ordering::Relaxed);
+        if let Err(e) = &outcome {
+            tracing::error!(error = %e, dir = %trees.dir.display(), "ledger write failed; refusing further writes");
+            failed = Some(e.clone());
         }
-        for (job, result) in batch.into_iter().zip(results) {
-            let result = match &synced {
-                Ok(()) => result,
-                Err(e) => Err(LedgerError::Durability(e.to_string())),
+        for (job, result) in batch.into_iter().zip(planned) {
+            let reply = match &outcome {
+                Ok(()) => result.map(|(done, _)| done),
+                Err(e) => Err(LedgerError::Durability(e.clone())),
             };
-            let _ = job.reply.send(result);
+            let _ = job.reply.send(reply);
         }
+        if failed.is_none() && journal.used() > CAPACITY / 2 {
+            checkpoint_or_fail(trees, &mut journal, &mut failed);
+        }
+    }
+    // Shutting down cleanly: leave nothing to replay.
+    if failed.is_none() && journal.used() > 0 {
+        checkpoint_or_fail(trees, &mut journal, &mut failed);
     }
 }
 
-fn sync(trees: &Trees) -> Result<(), String> {
-    trees.db.flush().map_err(|e| e.to_string())?;
-    trees.log_file.sync_data().map_err(|e| e.to_string())
+/// Journal first (durable), then sled (visible). A crash in between is repaired by replay.
+fn write_through(trees: &Trees, journal: &mut Journal, puts: &[Vec<Put>]) -> Result<(), String> {
+    if !journal.fits(Journal::encoded_len(puts)) {
+        checkpoint(trees, journal)?;
+    }
+    journal.append(puts).map_err(|e| format!("journal: {e}"))?;
+    for op in puts {
+        apply_puts(trees, op).map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
-fn apply(trees: &Trees, clock: &dyn Clock, op: &Op) -> Result<Committed, LedgerError> {
-    // The ledger keeps microseconds; truncate once so records and entries agree exactly.
-    let now = clock.now().trunc_subsecs(6);
-    match op {
-        Op::Open {
-            title,
-            severity,
-            actor,
-        } => {
-            let day = now.format("%Y%m%d").to_string();
-            let counter_key = keys::day_counter_key(&day);
-            let counter = match trees.meta.get(&counter_key).map_err(|e| trees.storage(e))? {
-                Some(v) => <[u8; 4]>::try_from(v.as_ref())
-                    .map(u32::from_be_bytes)
-                    .map_err(|_| LedgerError::Corrupt {
-                        what: format!("incident counter for {day}"),
-                        reason: "not 4 bytes".into(),
-                    })?,
-                None => 0,
-            } + 1;
-            let id = IncidentId::new(now.date_naive(), counter);
-            let mut incident = Incident::opened(id, title.clone(), *severity, now, actor.clone());
-            let event = Event::IncidentOpened {
-                title: title.clone(),
-                severity: *severity,
-            };
-            let entry = next_entry(&incident, actor, &event, &timestamp(now))?;
-            incident.apply(&event, &entry.hash);
-            commit(trees, &incident, &entry, None, Some((counter_key, counter)))?;
-            Ok(Committed {
+/// Make sled durable, then retire the journal's records.
+pub(crate) fn checkpoint(trees: &Trees, journal: &mut Journal) -> Result<(), String> {
+    trees.db.flush().map_err(|e| format!("sled flush: {e}"))?;
+    trees
+        .log_file
+        .sync_data()
+        .map_err(|e| format!("sled fdatasync: {e}"))?;
+    journal.reset().map_err(|e| format!("journal reset: {e}"))
+}
+
+fn checkpoint_or_fail(trees: &Trees, journal: &mut Journal, failed: &mut Option<String>) {
+    if let Err(e) = checkpoint(trees, journal) {
+        tracing::error!(error = %e, dir = %trees.dir.display(), "ledger checkpoint failed; refusing further writes");
+        *failed = Some(e);
+    }
+}
+
+/// Apply one operation's writes to sled (also used by replay on open).
+pub(crate) fn apply_puts(trees: &Trees, puts: &[Put]) -> Result<(), LedgerError> {
+    for p in puts {
+        let tree = match p.tree {
+            TreeId::Incidents => &trees.incidents,
+            TreeId::Timeline => &trees.timeline,
+            TreeId::Evidence => &trees.evidence,
+            TreeId::Meta => &trees.meta,
+        };
+        tree.insert(p.key.as_slice(), p.value.as_slice())
+            .map_err(|e| trees.storage(e))?;
+    }
+    Ok(())
+}
+
+/// Incident records and day counters as this batch has changed them so far, so that
+/// several writes to one incident in a batch chain onto each other before sled sees any.
+struct Overlay<'a> {
+    trees: &'a Trees,
+    incidents: HashMap<IncidentId, Incident>,
+    counters: HashMap<Vec<u8>, u32>,
+}
+
+impl<'a> Overlay<'a> {
+    fn new(trees: &'a Trees) -> Self {
+        Overlay {
+            trees,
+            incidents: HashMap::new(),
+            counters: HashMap::new(),
+        }
+    }
+
+    fn incident(&self, id: &IncidentId) -> Result<Incident, LedgerError> {
+        if let Some(i) = self.incidents.get(id) {
+            return Ok(i.clone());
+        }
+        read_incident(self.trees, id)?.ok_or_else(|| LedgerError::NoSuchIncident(id.clone()))
+    }
+
+    fn counter(&self, key: &[u8], day: &str) -> Result<u32, LedgerError> {
+        if let Some(c) = self.counters.get(key) {
+            return Ok(*c);
+        }
+        match self
+            .trees
+            .meta
+            .get(key)
+            .map_err(|e| self.trees.storage(e))?
+        {
+            Some(v) => <[u8; 4]>::try_from(v.as_ref())
+                .map(u32::from_be_bytes)
+                .map_err(|_| LedgerError::Corrupt {
+                    what: format!("incident counter for {day}"),
+                    reason: "not 4 bytes".into(),
+                }),
+            None => Ok(0),
+        }
+    }
+
+    /// Work out one operation's entry and writes without touching sled.
+    fn plan(&mut self, clock: &dyn Clock, op: &Op) -> Result<(Committed, Vec<Put>), LedgerError> {
+        // The ledger keeps microseconds; truncate once so records and entries agree exactly.
+        let now = clock.now().trunc_subsecs(6);
+        let at = timestamp(now);
+        let mut puts = Vec::with_capacity(4);
+        let (mut incident, event, evidence) = match op {
+            Op::Open {
+                title,
+                severity,
+                actor,
+            } => {
+                let day = now.format("%Y%m%d").to_string();
+                let key = keys::day_counter_key(&day);
+                let counter = self.counter(&key, &day)? + 1;
+                self.counters.insert(key.clone(), counter);
+                puts.push(Put {
+                    tree: TreeId::Meta,
+                    key,
+                    value: counter.to_be_bytes().to_vec(),
+                });
+                let id = IncidentId::new(now.date_naive(), counter);
+                let incident = Incident::opened(id, title.clone(), *severity, now, actor.clone());
+                let event = Event::IncidentOpened {
+                    title: title.clone(),
+                    severity: *severity,
+                };
+                (incident, event, None)
+            }
+            Op::Append {
+                incident, event, ..
+            } => (self.incident(incident)?, event.clone(), None),
+            Op::Evidence {
+                incident,
+                actor,
+                evidence,
+            } => {
+                let record = self.incident(incident)?;
+                let seq = record.entries;
+                let id = format!("{incident}-E{seq}");
+                let event = Event::EvidenceRecorded {
+                    evidence_id: id.clone(),
+                    name: evidence.name.clone(),
+                    sha256: evidence.sha256.clone(),
+                    size: evidence.size,
+                    location: evidence.location.clone(),
+                    approval: evidence.approval.clone(),
+                };
+                let ev = EvidenceRecord {
+                    id,
+                    incident: incident.clone(),
+                    name: evidence.name.clone(),
+                    sha256: evidence.sha256.clone(),
+                    size: evidence.size,
+                    location: evidence.location.clone(),
+                    collected_by: actor.to_string(),
+                    collected_at: at.clone(),
+                    approval: evidence.approval.clone(),
+                    entry_seq: seq,
+                };
+                (record, event, Some(ev))
+            }
+        };
+        let actor = match op {
+            Op::Open { actor, .. } | Op::Append { actor, .. } | Op::Evidence { actor, .. } => actor,
+        };
+        let entry = next_entry(&incident, actor, &event, &at)?;
+        incident.apply(&event, &entry.hash);
+        puts.push(Put {
+            tree: TreeId::Timeline,
+            key: keys::timeline_key(&incident.id, entry.seq),
+            value: json(&entry),
+        });
+        if let Some(ev) = &evidence {
+            puts.push(Put {
+                tree: TreeId::Evidence,
+                key: keys::evidence_key(&incident.id, entry.seq),
+                value: json(ev),
+            });
+        }
+        puts.push(Put {
+            tree: TreeId::Incidents,
+            key: incident.id.as_str().as_bytes().to_vec(),
+            value: json(&incident),
+        });
+        self.incidents.insert(incident.id.clone(), incident.clone());
+        Ok((
+            Committed {
                 incident,
                 entry,
-                evidence: None,
-            })
-        }
-        Op::Append {
-            incident,
-            actor,
-            event,
-        } => {
-            let mut record = read_incident(trees, incident)?
-                .ok_or_else(|| LedgerError::NoSuchIncident(incident.clone()))?;
-            let entry = next_entry(&record, actor, event, &timestamp(now))?;
-            record.apply(event, &entry.hash);
-            commit(trees, &record, &entry, None, None)?;
-            Ok(Committed {
-                incident: record,
-                entry,
-                evidence: None,
-            })
-        }
-        Op::Evidence {
-            incident,
-            actor,
-            evidence,
-        } => {
-            let mut record = read_incident(trees, incident)?
-                .ok_or_else(|| LedgerError::NoSuchIncident(incident.clone()))?;
-            let seq = record.entries;
-            let id = format!("{incident}-E{seq}");
-            let event = Event::EvidenceRecorded {
-                evidence_id: id.clone(),
-                name: evidence.name.clone(),
-                sha256: evidence.sha256.clone(),
-                size: evidence.size,
-                location: evidence.location.clone(),
-                approval: evidence.approval.clone(),
-            };
-            let at = timestamp(now);
-            let entry = next_entry(&record, actor, &event, &at)?;
-            record.apply(&event, &entry.hash);
-            let ev = EvidenceRecord {
-                id,
-                incident: incident.clone(),
-                name: evidence.name.clone(),
-                sha256: evidence.sha256.clone(),
-                size: evidence.size,
-                location: evidence.location.clone(),
-                collected_by: actor.to_string(),
-                collected_at: at,
-                approval: evidence.approval.clone(),
-                entry_seq: seq,
-            };
-            commit(trees, &record, &entry, Some(&ev), None)?;
-            Ok(Committed {
-                incident: record,
-                entry,
-                evidence: Some(ev),
-            })
-        }
+                evidence,
+            },
+            puts,
+        ))
     }
 }
 
@@ -336,43 +456,15 @@ fn next_entry(
         prev_hash,
         hash: String::new(),
     };
-    entry.hash = link_hash(&entry.prev_hash, &to_canonical(&entry.body())?);
+    let canonical = to_canonical(&entry.body())?;
+    if canonical.len() > MAX_ENTRY_BYTES {
+        return Err(LedgerError::TooLarge {
+            bytes: canonical.len(),
+            limit: MAX_ENTRY_BYTES,
+        });
+    }
+    entry.hash = link_hash(&entry.prev_hash, &canonical);
     Ok(entry)
-}
-
-/// Write the incident record, the entry (and evidence, and the day counter) atomically.
-fn commit(
-    trees: &Trees,
-    incident: &Incident,
-    entry: &Entry,
-    evidence: Option<&EvidenceRecord>,
-    counter: Option<(Vec<u8>, u32)>,
-) -> Result<(), LedgerError> {
-    let record = json(incident);
-    let entry_bytes = json(entry);
-    let evidence_bytes = evidence.map(json);
-    let entry_key = keys::timeline_key(&incident.id, entry.seq);
-    (
-        &trees.incidents,
-        &trees.timeline,
-        &trees.evidence,
-        &trees.meta,
-    )
-        .transaction(|(incidents, timeline, ev_tree, meta)| {
-            incidents.insert(incident.id.as_str(), record.as_slice())?;
-            timeline.insert(entry_key.as_slice(), entry_bytes.as_slice())?;
-            if let Some(bytes) = &evidence_bytes {
-                ev_tree.insert(
-                    keys::evidence_key(&incident.id, entry.seq),
-                    bytes.as_slice(),
-                )?;
-            }
-            if let Some((key, value)) = &counter {
-                meta.insert(key.as_slice(), &value.to_be_bytes())?;
-            }
-            Ok::<(), ConflictableTransactionError<()>>(())
-        })
-        .map_err(|e: TransactionError<()>| trees.storage(format!("{e:?}")))
 }
 
 /// The ledger's own record types are plain data: serialising them cannot fail.

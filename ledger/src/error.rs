@@ -33,6 +33,10 @@ pub enum LedgerError {
         "the ledger could not make writes durable ({0}); it refuses further writes until restarted, and nothing after the last acknowledged write is promised"
     )]
     Durability(String),
+    #[error(
+        "entry is {bytes} bytes, over the {limit}-byte limit: store large content as evidence and record its digest"
+    )]
+    TooLarge { bytes: usize, limit: usize },
     #[error("the ledger has shut down")]
     Closed,
 }

@@ -291,3 +291,77 @@ fn sixteen_concurrent_writers_lose_nothing_and_keep_every_chain_intact() {
     assert_eq!(ledger.incident(&id).unwrap().entries, 1 + 16 * 20);
     assert_eq!(ledger.verify().unwrap().failure, None);
 }
+
+/// Copy a live ledger's files: what the disk holds if the process died this instant.
+fn crash_snapshot(from: &std::path::Path, to: &std::path::Path) {
+    for entry in walk(from) {
+        let rel = entry.strip_prefix(from).unwrap();
+        let dest = to.join(rel);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(&entry, &dest).unwrap();
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn acknowledged_writes_are_in_a_crash_snapshot_taken_right_after_the_reply() {
+    let live = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(live.path(), clock()).unwrap();
+    let id = ledger
+        .open_incident("t", Severity::Sev1, &alice())
+        .wait()
+        .unwrap()
+        .incident
+        .id;
+    for i in 0..50 {
+        ledger
+            .append(
+                &id,
+                &alice(),
+                Event::Note {
+                    text: format!("n{i}"),
+                },
+            )
+            .wait()
+            .unwrap();
+    }
+    // No checkpoint has run (the committer waits a second for that): the last writes exist
+    // only in the journal and sled's unflushed buffers.
+    let crashed = tempfile::tempdir().unwrap();
+    crash_snapshot(live.path(), crashed.path());
+    let recovered = Ledger::open(crashed.path(), clock()).unwrap();
+    let incident = recovered.incident(&id).unwrap();
+    assert_eq!(incident.entries, 51);
+    assert_eq!(recovered.verify().unwrap().failure, None);
+}
+
+#[test]
+fn oversized_entries_are_refused_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(dir.path(), clock()).unwrap();
+    let id = ledger
+        .open_incident("t", Severity::Sev1, &alice())
+        .wait()
+        .unwrap()
+        .incident
+        .id;
+    let text = "x".repeat(crate::committer::MAX_ENTRY_BYTES + 1);
+    let err = ledger
+        .append(&id, &alice(), Event::Note { text })
+        .wait()
+        .unwrap_err();
+    assert!(matches!(err, LedgerError::TooLarge { .. }), "{err}");
+    assert_eq!(ledger.incident(&id).unwrap().entries, 1);
+}

@@ -9,6 +9,7 @@ pub mod chain;
 pub mod committer;
 mod error;
 pub mod export;
+mod journal;
 mod keys;
 mod records;
 pub mod replay;

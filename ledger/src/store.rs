@@ -9,8 +9,9 @@ use serde::de::DeserializeOwned;
 use warroom_commands::{Clock, Incident, IncidentId};
 
 use crate::chain::Entry;
-use crate::committer::Committer;
+use crate::committer::{Committer, apply_puts, checkpoint};
 use crate::error::LedgerError;
+use crate::journal::Journal;
 use crate::keys;
 use crate::records::EvidenceRecord;
 
@@ -38,9 +39,10 @@ impl Trees {
 /// The evidence log and decision timeline.
 ///
 /// Writes go through one committer thread that applies them in order and makes each batch
-/// durable with a single flush (group commit); a write method returns only after its data is
-/// on disk. Reads go straight to sled and may see a write a few hundred microseconds before
-/// its writer is told it is durable.
+/// durable with a single journal write and sync (group commit); a write method returns only
+/// after its data is on disk. Reads go straight to sled and see only durable writes.
+///
+/// On disk: `<dir>/sled/` (sled's files) and `<dir>/journal` (32 MiB, preallocated).
 pub struct Ledger {
     // Field order matters: the committer finishes queued writes before the trees close.
     pub(crate) committer: Committer,
@@ -94,8 +96,9 @@ impl Ledger {
         let _ = std::fs::remove_file(&probe);
         let claim = Claim::take(dir)?;
 
+        let sled_dir = dir.join("sled");
         let db = sled::Config::new()
-            .path(dir)
+            .path(&sled_dir)
             .cache_capacity(32 * 1024 * 1024)
             .open()
             .map_err(|e| match e {
@@ -142,7 +145,7 @@ impl Ledger {
             tree(name)?;
         }
         db.flush().map_err(storage)?;
-        let log_file = File::open(dir.join("db")).map_err(folder)?;
+        let log_file = File::open(sled_dir.join("db")).map_err(folder)?;
         let trees = Arc::new(Trees {
             dir: dir.to_path_buf(),
             incidents: tree(keys::INCIDENTS)?,
@@ -152,7 +155,16 @@ impl Ledger {
             db,
             log_file,
         });
-        let committer = Committer::start(trees.clone(), clock)?;
+        let (mut journal, replay) = Journal::open(&dir.join("journal")).map_err(folder)?;
+        if !replay.is_empty() {
+            // Writes acknowledged before a crash but not yet in sled's own log.
+            for puts in &replay {
+                apply_puts(&trees, puts)?;
+            }
+            checkpoint(&trees, &mut journal).map_err(|e| trees.storage(e))?;
+            tracing::info!(writes = replay.len(), dir = %dir.display(), "replayed the ledger journal");
+        }
+        let committer = Committer::start(trees.clone(), clock, journal)?;
         Ok(Ledger {
             committer,
             trees,

@@ -14,7 +14,8 @@ use crate::keys;
 use crate::store::decode;
 
 /// Apply `change` to entry `seq` of `incident` in the ledger at `dir`, storing the result
-/// as-is (hashes untouched).
+/// as-is (hashes untouched). The ledger must have been closed cleanly (its journal empty),
+/// or a replay on the next open would restore the original.
 pub fn rewrite_entry(
     dir: &Path,
     incident: &IncidentId,
@@ -25,7 +26,7 @@ pub fn rewrite_entry(
         dir: dir.to_path_buf(),
         message: e.to_string(),
     };
-    let db = sled::open(dir).map_err(storage)?;
+    let db = sled::open(dir.join("sled")).map_err(storage)?;
     let timeline = db.open_tree(keys::TIMELINE).map_err(storage)?;
     let key = keys::timeline_key(incident, seq);
     let bytes = timeline

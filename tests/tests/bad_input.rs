@@ -98,3 +98,53 @@ fn a_ledger_in_use_by_a_running_server_is_reported_not_corrupted() {
         out.stderr()
     );
 }
+
+#[test]
+fn a_plan_with_several_mistakes_exits_two_and_names_each_with_file_line_column() {
+    let s = Scratch::new();
+    let example =
+        std::fs::read_to_string(warroom_tests::repo_root().join("config/examples/plan.toml"))
+            .unwrap();
+    let mut lines: Vec<String> = example.lines().map(str::to_string).collect();
+    let mut break_line = |needle: &str, with: &str| -> usize {
+        let i = lines
+            .iter()
+            .position(|l| l.starts_with(needle))
+            .unwrap_or_else(|| panic!("{needle}"));
+        lines[i] = with.to_string();
+        i + 1
+    };
+    let tz = break_line(
+        "timezone = \"Europe/Berlin\"",
+        "timezone = \"Mars/Olympus\"",
+    );
+    let slack = break_line("slack = \"U024BE7LJ\"", "slack = \"U024BE7LH\"");
+    let ttl = break_line("pending_ttl = \"15m\"", "pending_ttl = \"15 parsecs\"");
+    let cidr = break_line(
+        "allow_from = [\"10.42.0.0/16\"]",
+        "allow_from = [\"10.42.0.0/99\"]",
+    );
+    let role = break_line("roles = [\"sre-lead\"]", "roles = [\"wizard\"]");
+    s.write("plan.toml", &(lines.join("\n") + "\n"));
+    let out = s.run(&["plan", "check", "plan.toml"]).expect_code(2);
+    let err = out.stderr();
+    for (line, field) in [
+        (tz, "plan.timezone"),
+        (slack, ".slack"),
+        (ttl, "approvals.pending_ttl"),
+        (cidr, "allow_from"),
+        (role, ".roles"),
+    ] {
+        assert!(
+            err.lines()
+                .any(|l| l.starts_with(&format!("plan.toml:{line}:")) && l.contains(field)),
+            "expected plan.toml:{line}: … {field} in\n{err}"
+        );
+    }
+    let json = s
+        .run(&["--json", "plan", "check", "plan.toml"])
+        .expect_code(2)
+        .stdout();
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(json["problems"].as_array().unwrap().len() >= 5);
+}

@@ -149,6 +149,10 @@ fn data_flag_overrides_the_plan_folder() {
             "sev4",
         ])
         .expect_code(0);
-    assert!(s.path().join("elsewhere/db").exists(), "{}", out.stderr());
+    assert!(
+        s.path().join("elsewhere/sled/db").exists(),
+        "{}",
+        out.stderr()
+    );
     assert!(!s.path().join("warroom-data").exists());
 }

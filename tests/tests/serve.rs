@@ -22,7 +22,7 @@ fn serve_without_a_plan_runs_on_the_builtin_plan_and_becomes_ready() {
     let (status, metrics) = server.get("/metrics");
     assert_eq!(status, 200);
     assert!(metrics.contains("warroom_ready 1"), "{metrics}");
-    assert!(s.path().join("warroom-data/db").exists());
+    assert!(s.path().join("warroom-data/sled/db").exists());
     assert_eq!(server.get("/nope").0, 404);
 }
 

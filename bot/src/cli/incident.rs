@@ -135,10 +135,10 @@ fn list(ledger: &Ledger, json: bool) -> anyhow::Result<()> {
     for i in incidents {
         println!(
             "{:<18} {:<5} {:<9} {:<17} {:>7}  {}",
-            i.id,
-            i.severity,
-            i.status,
-            i.opened_at.format("%Y-%m-%d %H:%M"),
+            i.id.to_string(),
+            i.severity.to_string(),
+            i.status.to_string(),
+            i.opened_at.format("%Y-%m-%d %H:%M").to_string(),
             i.entries,
             i.title
         );
