@@ -148,6 +148,7 @@ fn preallocated(root: &Path, entries: usize) -> Run {
     let path = root.join("prealloc.log");
     let f = OpenOptions::new()
         .create(true)
+        .truncate(true)
         .read(true)
         .write(true)
         .open(&path)

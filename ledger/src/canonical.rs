@@ -20,12 +20,21 @@ pub enum CanonicalError {
 
 /// Canonical bytes of `value`.
 pub fn to_canonical(value: &Value) -> Result<String, CanonicalError> {
-    let mut out = String::with_capacity(256);
-    write_value(value, "$", &mut out)?;
+    let mut out = String::with_capacity(512);
+    write_value(value, &mut out).map_err(|mut path| {
+        // The path is collected innermost-first while unwinding; build it only on error.
+        path.reverse();
+        let value = path.pop().unwrap_or_default();
+        CanonicalError::Number {
+            path: format!("${}", path.concat()),
+            value,
+        }
+    })?;
     Ok(out)
 }
 
-fn write_value(value: &Value, path: &str, out: &mut String) -> Result<(), CanonicalError> {
+/// On error: the offending number, then path segments from the inside out.
+fn write_value(value: &Value, out: &mut String) -> Result<(), Vec<String>> {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -36,10 +45,7 @@ fn write_value(value: &Value, path: &str, out: &mut String) -> Result<(), Canoni
                 _ => false,
             };
             if !ok {
-                return Err(CanonicalError::Number {
-                    path: path.to_string(),
-                    value: n.to_string(),
-                });
+                return Err(vec![n.to_string()]);
             }
             out.push_str(&n.to_string());
         }
@@ -50,7 +56,10 @@ fn write_value(value: &Value, path: &str, out: &mut String) -> Result<(), Canoni
                 if i > 0 {
                     out.push(',');
                 }
-                write_value(item, &format!("{path}[{i}]"), out)?;
+                write_value(item, out).map_err(|mut p| {
+                    p.push(format!("[{i}]"));
+                    p
+                })?;
             }
             out.push(']');
         }
@@ -65,7 +74,10 @@ fn write_value(value: &Value, path: &str, out: &mut String) -> Result<(), Canoni
                 }
                 write_string(key, out);
                 out.push(':');
-                write_value(&map[key], &format!("{path}.{key}"), out)?;
+                write_value(&map[key], out).map_err(|mut p| {
+                    p.push(format!(".{key}"));
+                    p
+                })?;
             }
             out.push('}');
         }

@@ -185,6 +185,7 @@ impl Ledger {
 
 fn run(trees: &Trees, clock: &dyn Clock, mut journal: Journal, rx: Receiver<Job>) {
     let mut failed: Option<String> = None;
+    let mut overlay = Overlay::new(trees);
     loop {
         let first = if journal.used() > 0 {
             match rx.recv_timeout(IDLE_CHECKPOINT) {
@@ -214,7 +215,7 @@ fn run(trees: &Trees, clock: &dyn Clock, mut journal: Journal, rx: Receiver<Job>
             }
             continue;
         }
-        let mut overlay = Overlay::new(trees);
+        overlay.trim();
         let planned: Vec<_> = batch
             .iter()
             .map(|job| overlay.plan(clock, &job.op))
@@ -293,8 +294,11 @@ pub(crate) fn apply_puts(trees: &Trees, puts: &[Put]) -> Result<(), LedgerError>
     Ok(())
 }
 
-/// Incident records and day counters as this batch has changed them so far, so that
-/// several writes to one incident in a batch chain onto each other before sled sees any.
+/// Incident records and day counters as the committer last wrote them. Writes to one
+/// incident in a batch chain onto each other before sled sees any, and the next write to a
+/// busy incident needs no sled read. Coherent because the committer is the only writer; if a
+/// batch fails the ledger stops writing, so a cached value that never reached disk is never
+/// built upon.
 struct Overlay<'a> {
     trees: &'a Trees,
     incidents: HashMap<IncidentId, Incident>,
@@ -307,6 +311,16 @@ impl<'a> Overlay<'a> {
             trees,
             incidents: HashMap::new(),
             counters: HashMap::new(),
+        }
+    }
+
+    /// Bound the cache: incidents come and go, busy ones are re-read once.
+    fn trim(&mut self) {
+        if self.incidents.len() > 4096 {
+            self.incidents.clear();
+        }
+        if self.counters.len() > 64 {
+            self.counters.clear();
         }
     }
 

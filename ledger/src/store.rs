@@ -100,6 +100,9 @@ impl Ledger {
         let db = sled::Config::new()
             .path(&sled_dir)
             .cache_capacity(32 * 1024 * 1024)
+            // Durability comes from the journal; sled is made durable at checkpoints, so its
+            // background flusher would only compete with the journal's syncs.
+            .flush_every_ms(None)
             .open()
             .map_err(|e| match e {
                 // sled wraps flock's EWOULDBLOCK in a message rather than keeping its kind.
