@@ -17,6 +17,29 @@ fn alice() -> Actor {
     "person:alice".parse().unwrap()
 }
 
+/// An incident with `notes` appended, in `ledger`.
+fn incident_with_notes(ledger: &Ledger, notes: &[&str]) -> warroom_commands::IncidentId {
+    let id = ledger
+        .open_incident("t", Severity::Sev2, &alice())
+        .wait()
+        .unwrap()
+        .incident
+        .id;
+    for text in notes {
+        ledger
+            .append(
+                &id,
+                &alice(),
+                Event::Note {
+                    text: text.to_string(),
+                },
+            )
+            .wait()
+            .unwrap();
+    }
+    id
+}
+
 #[test]
 fn incidents_get_daily_ids_and_a_chained_timeline() {
     let dir = tempfile::tempdir().unwrap();
@@ -104,22 +127,10 @@ fn notes_to_unknown_incidents_are_refused_and_nothing_is_written() {
 #[test]
 fn a_stored_entry_changed_on_disk_is_named_by_verify() {
     let dir = tempfile::tempdir().unwrap();
-    let id = {
-        let ledger = Ledger::open(dir.path(), clock()).unwrap();
-        let id = ledger
-            .open_incident("t", Severity::Sev2, &alice())
-            .wait()
-            .unwrap()
-            .incident
-            .id;
-        for text in ["one", "two", "three"] {
-            ledger
-                .append(&id, &alice(), Event::Note { text: text.into() })
-                .wait()
-                .unwrap();
-        }
-        id
-    };
+    let id = incident_with_notes(
+        &Ledger::open(dir.path(), clock()).unwrap(),
+        &["one", "two", "three"],
+    );
     tamper::rewrite_entry(dir.path(), &id, 2, |e| {
         e.data = serde_json::json!({"text": "TWO"})
     })
@@ -137,22 +148,7 @@ fn a_stored_entry_changed_on_disk_is_named_by_verify() {
 #[test]
 fn a_rehashed_forgery_still_breaks_the_next_link() {
     let dir = tempfile::tempdir().unwrap();
-    let id = {
-        let ledger = Ledger::open(dir.path(), clock()).unwrap();
-        let id = ledger
-            .open_incident("t", Severity::Sev2, &alice())
-            .wait()
-            .unwrap()
-            .incident
-            .id;
-        for text in ["one", "two"] {
-            ledger
-                .append(&id, &alice(), Event::Note { text: text.into() })
-                .wait()
-                .unwrap();
-        }
-        id
-    };
+    let id = incident_with_notes(&Ledger::open(dir.path(), clock()).unwrap(), &["one", "two"]);
     tamper::rewrite_entry(dir.path(), &id, 1, |e| {
         e.data = serde_json::json!({"text": "ONE"});
         e.hash = e.compute_hash().unwrap();
