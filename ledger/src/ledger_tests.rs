@@ -164,12 +164,7 @@ fn a_rehashed_forgery_still_breaks_the_next_link() {
 fn evidence_is_chained_and_exported_and_any_change_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = Ledger::open(dir.path(), clock()).unwrap();
-    let id = ledger
-        .open_incident("t", Severity::Sev1, &alice())
-        .wait()
-        .unwrap()
-        .incident
-        .id;
+    let id = incident_with_notes(&ledger, &[]);
     let ev = ledger
         .record_evidence(
             &id,
@@ -315,12 +310,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 fn acknowledged_writes_are_in_a_crash_snapshot_taken_right_after_the_reply() {
     let live = tempfile::tempdir().unwrap();
     let ledger = Ledger::open(live.path(), clock()).unwrap();
-    let id = ledger
-        .open_incident("t", Severity::Sev1, &alice())
-        .wait()
-        .unwrap()
-        .incident
-        .id;
+    let id = incident_with_notes(&ledger, &[]);
     for i in 0..50 {
         ledger
             .append(
@@ -347,12 +337,7 @@ fn acknowledged_writes_are_in_a_crash_snapshot_taken_right_after_the_reply() {
 fn oversized_entries_are_refused_whole() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = Ledger::open(dir.path(), clock()).unwrap();
-    let id = ledger
-        .open_incident("t", Severity::Sev1, &alice())
-        .wait()
-        .unwrap()
-        .incident
-        .id;
+    let id = incident_with_notes(&ledger, &[]);
     let text = "x".repeat(crate::committer::MAX_ENTRY_BYTES + 1);
     let err = ledger
         .append(&id, &alice(), Event::Note { text })
