@@ -82,11 +82,12 @@ impl Committer {
         journal: Journal,
     ) -> Result<Committer, LedgerError> {
         let (tx, rx) = channel();
+        let dir = trees.dir.clone();
         let thread = std::thread::Builder::new()
             .name("ledger-committer".into())
             .spawn(move || run(&trees, clock.as_ref(), journal, rx))
             .map_err(|e| LedgerError::Storage {
-                dir: Default::default(),
+                dir,
                 message: format!("cannot start the committer thread: {e}"),
             })?;
         Ok(Committer {
@@ -220,9 +221,9 @@ fn run(trees: &Trees, clock: &dyn Clock, mut journal: Journal, rx: Receiver<Job>
             .iter()
             .map(|job| overlay.plan(clock, &job.op))
             .collect();
-        let puts: Vec<Vec<Put>> = planned
+        let puts: Vec<&[Put]> = planned
             .iter()
-            .filter_map(|p| p.as_ref().ok().map(|(_, puts)| puts.clone()))
+            .filter_map(|p| p.as_ref().ok().map(|(_, puts)| puts.as_slice()))
             .collect();
         let outcome = if puts.is_empty() {
             Ok(())
@@ -251,7 +252,7 @@ fn run(trees: &Trees, clock: &dyn Clock, mut journal: Journal, rx: Receiver<Job>
 }
 
 /// Journal first (durable), then sled (visible). A crash in between is repaired by replay.
-fn write_through(trees: &Trees, journal: &mut Journal, puts: &[Vec<Put>]) -> Result<(), String> {
+fn write_through(trees: &Trees, journal: &mut Journal, puts: &[&[Put]]) -> Result<(), String> {
     if !journal.fits(Journal::encoded_len(puts)) {
         checkpoint(trees, journal)?;
     }
@@ -366,7 +367,6 @@ impl<'a> Overlay<'a> {
                 let day = now.format("%Y%m%d").to_string();
                 let key = keys::day_counter_key(&day);
                 let counter = self.counter(&key, &day)? + 1;
-                self.counters.insert(key.clone(), counter);
                 puts.push(Put {
                     tree: TreeId::Meta,
                     key,
@@ -436,6 +436,13 @@ impl<'a> Overlay<'a> {
             key: incident.id.as_str().as_bytes().to_vec(),
             value: json(&incident),
         });
+        // Cache only now that the write is sure to be journalled: a refused write (too large,
+        // say) must not skip an incident number or advance a chain.
+        if let Some(Put { key, value, .. }) = puts.iter().find(|p| p.tree == TreeId::Meta) {
+            if let Ok(bytes) = <[u8; 4]>::try_from(value.as_slice()) {
+                self.counters.insert(key.clone(), u32::from_be_bytes(bytes));
+            }
+        }
         self.incidents.insert(incident.id.clone(), incident.clone());
         Ok((
             Committed {

@@ -115,10 +115,10 @@ impl Journal {
     }
 
     /// Append one record per operation and make them durable with one write and one sync.
-    pub fn append(&mut self, ops: &[Vec<Put>]) -> std::io::Result<()> {
+    pub fn append<P: AsRef<[Put]>>(&mut self, ops: &[P]) -> std::io::Result<()> {
         self.buf.clear();
         for puts in ops {
-            encode_record(self.epoch, puts, &mut self.buf);
+            encode_record(self.epoch, puts.as_ref(), &mut self.buf);
         }
         if !self.fits(self.buf.len()) {
             return Err(std::io::Error::other("journal full: checkpoint first"));
@@ -130,8 +130,10 @@ impl Journal {
     }
 
     /// Size a batch would take, to decide on a checkpoint before writing it.
-    pub fn encoded_len(ops: &[Vec<Put>]) -> usize {
-        ops.iter().map(|puts| RECORD_HEAD + payload_len(puts)).sum()
+    pub fn encoded_len<P: AsRef<[Put]>>(ops: &[P]) -> usize {
+        ops.iter()
+            .map(|puts| RECORD_HEAD + payload_len(puts.as_ref()))
+            .sum()
     }
 
     /// Retire every record: call only after sled has made all of them durable.

@@ -346,3 +346,21 @@ fn oversized_entries_are_refused_whole() {
     assert!(matches!(err, LedgerError::TooLarge { .. }), "{err}");
     assert_eq!(ledger.incident(&id).unwrap().entries, 1);
 }
+
+#[test]
+fn a_refused_open_does_not_use_up_an_incident_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(dir.path(), clock()).unwrap();
+    let huge = "x".repeat(crate::committer::MAX_ENTRY_BYTES + 1);
+    assert!(
+        ledger
+            .open_incident(&huge, Severity::Sev1, &alice())
+            .wait()
+            .is_err()
+    );
+    let next = ledger
+        .open_incident("real", Severity::Sev1, &alice())
+        .wait()
+        .unwrap();
+    assert_eq!(next.incident.id.as_str(), "INC-20261127-0001");
+}
