@@ -438,10 +438,10 @@ impl<'a> Overlay<'a> {
         });
         // Cache only now that the write is sure to be journalled: a refused write (too large,
         // say) must not skip an incident number or advance a chain.
-        if let Some(Put { key, value, .. }) = puts.iter().find(|p| p.tree == TreeId::Meta) {
-            if let Ok(bytes) = <[u8; 4]>::try_from(value.as_slice()) {
-                self.counters.insert(key.clone(), u32::from_be_bytes(bytes));
-            }
+        if let Some(Put { key, value, .. }) = puts.iter().find(|p| p.tree == TreeId::Meta)
+            && let Ok(bytes) = <[u8; 4]>::try_from(value.as_slice())
+        {
+            self.counters.insert(key.clone(), u32::from_be_bytes(bytes));
         }
         self.incidents.insert(incident.id.clone(), incident.clone());
         Ok((
