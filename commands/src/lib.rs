@@ -5,6 +5,7 @@
 
 pub mod actor;
 pub mod clock;
+pub mod command;
 pub mod event;
 pub mod ids;
 pub mod incident;

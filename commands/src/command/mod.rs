@@ -1,0 +1,13 @@
+//! The command grammar shared by the console, Slack, Discord and the HTTP API.
+
+pub mod ast;
+mod lex;
+mod parse;
+#[cfg(test)]
+mod parse_tests;
+mod usage;
+
+pub use ast::{ActionRequest, Command, IncidentRole, ObjectKind, Target};
+pub use lex::{LexError, free_text, words};
+pub use parse::{MAX_COMMAND_CHARS, ParseError, help_for, parse};
+pub use usage::{USAGES, help_text, usage_of};
