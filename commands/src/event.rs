@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::Severity;
+use crate::command::IncidentRole;
+use crate::request::RequestSpec;
+use warroom_config::PersonId;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "data", deny_unknown_fields)]
@@ -30,6 +33,63 @@ pub enum Event {
         location: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         approval: Option<String>,
+    },
+    #[serde(rename = "incident.role")]
+    RoleAssigned { role: IncidentRole, person: PersonId },
+    /// A status update for stakeholders.
+    #[serde(rename = "status.update")]
+    StatusUpdate { text: String },
+    #[serde(rename = "page.sent")]
+    Paged {
+        target: String,
+        people: Vec<PersonId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+    },
+    /// The entry's actor acknowledged their pages.
+    #[serde(rename = "page.acknowledged")]
+    PageAcknowledged {},
+    #[serde(rename = "request.opened")]
+    RequestOpened(Box<RequestSpec>),
+    /// The entry's actor approved; `binding` is what they saw, checked against the request.
+    #[serde(rename = "request.approved")]
+    RequestApproved { request: String, binding: String },
+    #[serde(rename = "request.denied")]
+    RequestDenied {
+        request: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    #[serde(rename = "request.cancelled")]
+    RequestCancelled { request: String },
+    #[serde(rename = "request.expired")]
+    RequestExpired { request: String },
+    /// The target or plan changed after the request was made: nothing runs.
+    #[serde(rename = "request.stale")]
+    RequestStale { request: String, reason: String },
+    #[serde(rename = "request.break_glass")]
+    BreakGlass { request: String, reason: String },
+    #[serde(rename = "request.executing")]
+    RequestExecuting { request: String },
+    #[serde(rename = "request.executed")]
+    RequestExecuted {
+        request: String,
+        /// True when nothing was changed: the result says what would have been applied.
+        dry_run: bool,
+        summary: String,
+        /// The objects and patches applied (or that would be), before/after where known.
+        result: Value,
+    },
+    #[serde(rename = "request.failed")]
+    RequestFailed { request: String, error: String },
+    #[serde(rename = "request.outcome_unknown")]
+    RequestOutcomeUnknown { request: String },
+    /// One of the two reviews a break-glass use needs.
+    #[serde(rename = "review.signed")]
+    ReviewSigned {
+        request: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
     },
 }
 
@@ -81,6 +141,42 @@ impl Event {
             Event::EvidenceRecorded {
                 name, sha256, size, ..
             } => format!("Evidence `{name}` recorded ({size} bytes, sha256 {sha256})"),
+            Event::RoleAssigned { role, person } => format!("{person} is {role}"),
+            Event::StatusUpdate { text } => format!("Status update: {text}"),
+            Event::Paged { target, people, text } => {
+                let who: Vec<&str> = people.iter().map(PersonId::as_str).collect();
+                match text {
+                    Some(t) => format!("Paged {target} ({}): {t}", who.join(", ")),
+                    None => format!("Paged {target} ({})", who.join(", ")),
+                }
+            }
+            Event::PageAcknowledged {} => "Page acknowledged".to_owned(),
+            Event::RequestOpened(spec) => {
+                let reason = spec.reason.as_deref().map(|r| format!(" — {r}")).unwrap_or_default();
+                format!(
+                    "{} requested: {} {} on {} ({} approval(s) needed){reason}",
+                    spec.request, spec.action, spec.target, spec.cluster, spec.approvals_needed
+                )
+            }
+            Event::RequestApproved { request, .. } => format!("{request} approved"),
+            Event::RequestDenied { request, reason } => match reason {
+                Some(r) => format!("{request} denied: {r}"),
+                None => format!("{request} denied"),
+            },
+            Event::RequestCancelled { request } => format!("{request} cancelled"),
+            Event::RequestExpired { request } => format!("{request} expired"),
+            Event::RequestStale { request, reason } => format!("{request} stale: {reason}"),
+            Event::BreakGlass { request, reason } => format!("BREAK-GLASS on {request}: {reason}"),
+            Event::RequestExecuting { request } => format!("{request} executing"),
+            Event::RequestExecuted { request, dry_run, summary, .. } => {
+                let mode = if *dry_run { " (dry run)" } else { "" };
+                format!("{request} executed{mode}: {summary}")
+            }
+            Event::RequestFailed { request, error } => format!("{request} failed: {error}"),
+            Event::RequestOutcomeUnknown { request } => {
+                format!("{request} outcome unknown — verify the target by hand")
+            }
+            Event::ReviewSigned { request, .. } => format!("Break-glass review of {request} signed"),
         }
     }
 }

@@ -3,9 +3,14 @@
 //! The timeline is the source of truth; the record is what folding its events gives. That is
 //! what lets `ledger verify` and `export verify` check the record as well as the chain.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use warroom_config::PersonId;
 
+use crate::command::IncidentRole;
+use crate::request::{Refusal, Request};
 use crate::{Actor, Event, IncidentId, Severity};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +42,17 @@ pub struct Incident {
     pub entries: u64,
     /// Hash of the last timeline entry (the chain head).
     pub head: String,
+    /// Commander, scribe, comms.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub roles: BTreeMap<IncidentRole, PersonId>,
+    /// Approval requests in the order they were made: `R1` is the first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<Request>,
+    /// People paged and not yet acknowledged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unacknowledged: Vec<PersonId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_status_update: Option<DateTime<Utc>>,
 }
 
 impl Incident {
@@ -57,11 +73,59 @@ impl Incident {
             opened_by: by,
             entries: 0,
             head: String::new(),
+            roles: BTreeMap::new(),
+            requests: Vec::new(),
+            unacknowledged: Vec::new(),
+            last_status_update: None,
         }
     }
 
-    /// Apply one event after it was appended with hash `hash`.
-    pub fn apply(&mut self, event: &Event, hash: &str) {
+    /// A request by its short (`R3`) or full (`INC-…-R3`) id.
+    pub fn request(&self, id: &str) -> Option<&Request> {
+        let short = self.short_request_id(id)?;
+        self.requests.iter().find(|r| r.id() == short)
+    }
+
+    fn request_mut(&mut self, id: &str) -> Result<&mut Request, Refusal> {
+        let short = self
+            .short_request_id(id)
+            .ok_or_else(|| Refusal::NoSuchRequest(id.to_owned()))?
+            .to_owned();
+        self.requests
+            .iter_mut()
+            .find(|r| r.id() == short)
+            .ok_or(Refusal::NoSuchRequest(short))
+    }
+
+    /// `R3` stays `R3`; `INC-…-R3` gives `R3` only when it names this incident.
+    fn short_request_id<'a>(&self, id: &'a str) -> Option<&'a str> {
+        match id.strip_prefix(self.id.as_str()) {
+            Some(rest) => rest.strip_prefix('-'),
+            None if id.starts_with('R') => Some(id),
+            None => None,
+        }
+    }
+
+    /// The id the next request gets.
+    pub fn next_request_id(&self) -> String {
+        format!("R{}", self.requests.len() + 1)
+    }
+
+    /// Apply one event, written by `actor` at `at`, after it was appended with hash `hash`.
+    ///
+    /// A refused transition leaves the record untouched; the ledger then refuses the write,
+    /// which is what makes request decisions compare-and-swap.
+    pub fn apply(
+        &mut self,
+        event: &Event,
+        actor: &Actor,
+        at: DateTime<Utc>,
+        hash: &str,
+    ) -> Result<(), Refusal> {
+        let person = || match actor {
+            Actor::Person(p) => Ok(p.clone()),
+            other => Err(Refusal::NotAPerson(other.to_string())),
+        };
         match event {
             Event::IncidentOpened { title, severity } => {
                 self.title = title.clone();
@@ -70,8 +134,65 @@ impl Incident {
             Event::SeverityChanged { to, .. } => self.severity = *to,
             Event::Resolved { .. } => self.status = IncidentStatus::Resolved,
             Event::Note { .. } | Event::EvidenceRecorded { .. } => {}
+            Event::RoleAssigned { role, person } => {
+                self.roles.insert(*role, person.clone());
+            }
+            Event::StatusUpdate { .. } => self.last_status_update = Some(at),
+            Event::Paged { people, .. } => {
+                for p in people {
+                    if !self.unacknowledged.contains(p) {
+                        self.unacknowledged.push(p.clone());
+                    }
+                }
+            }
+            Event::PageAcknowledged {} => {
+                let p = person()?;
+                self.unacknowledged.retain(|u| u != &p);
+            }
+            Event::RequestOpened(spec) => {
+                if spec.request != self.next_request_id() {
+                    return Err(Refusal::OutOfOrder(spec.request.clone()));
+                }
+                self.requests
+                    .push(Request::opened((**spec).clone(), person()?, at));
+            }
+            Event::RequestApproved { request, binding } => {
+                let p = person()?;
+                self.request_mut(request)?.approve(&p, binding, at)?;
+            }
+            Event::RequestDenied { request, reason } => {
+                let p = person()?;
+                self.request_mut(request)?.deny(&p, reason.as_deref())?;
+            }
+            Event::RequestCancelled { request } => {
+                let p = person()?;
+                self.request_mut(request)?.cancel(&p)?;
+            }
+            Event::RequestExpired { request } => self.request_mut(request)?.expire(at)?,
+            Event::RequestStale { request, reason } => {
+                self.request_mut(request)?.mark_stale(reason)?;
+            }
+            Event::BreakGlass { request, reason } => {
+                let p = person()?;
+                self.request_mut(request)?.break_glass(&p, reason, at)?;
+            }
+            Event::RequestExecuting { request } => self.request_mut(request)?.start(at)?,
+            Event::RequestExecuted { request, summary, .. } => {
+                self.request_mut(request)?.finish(true, summary)?;
+            }
+            Event::RequestFailed { request, error } => {
+                self.request_mut(request)?.finish(false, error)?;
+            }
+            Event::RequestOutcomeUnknown { request } => {
+                self.request_mut(request)?.outcome_unknown()?;
+            }
+            Event::ReviewSigned { request, .. } => {
+                let p = person()?;
+                self.request_mut(request)?.review(&p)?;
+            }
         }
         self.entries += 1;
         self.head = hash.to_string();
+        Ok(())
     }
 }

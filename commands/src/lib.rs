@@ -9,10 +9,12 @@ pub mod command;
 pub mod event;
 pub mod ids;
 pub mod incident;
+pub mod request;
 
 pub use actor::Actor;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use event::{Event, EventError};
 pub use ids::{IdError, IncidentId};
 pub use incident::{Incident, IncidentStatus};
+pub use request::{Refusal, Request, RequestSpec, RequestStatus};
 pub use warroom_config::{PersonId, Severity};

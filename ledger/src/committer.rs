@@ -382,7 +382,17 @@ impl<'a> Overlay<'a> {
             }
             Op::Append {
                 incident, event, ..
-            } => (self.incident(incident)?, event.clone(), None),
+            } => {
+                let record = self.incident(incident)?;
+                let mut event = event.clone();
+                // Request numbers are allocated here, by the only writer, as incident ids are.
+                if let Event::RequestOpened(spec) = &mut event
+                    && spec.request.is_empty()
+                {
+                    spec.request = record.next_request_id();
+                }
+                (record, event, None)
+            }
             Op::Evidence {
                 incident,
                 actor,
@@ -418,7 +428,9 @@ impl<'a> Overlay<'a> {
             Op::Open { actor, .. } | Op::Append { actor, .. } | Op::Evidence { actor, .. } => actor,
         };
         let entry = next_entry(&incident, actor, &event, &at)?;
-        incident.apply(&event, &entry.hash);
+        incident
+            .apply(&event, actor, now, &entry.hash)
+            .map_err(LedgerError::Refused)?;
         puts.push(Put {
             tree: TreeId::Timeline,
             key: keys::timeline_key(&incident.id, entry.seq),

@@ -37,6 +37,10 @@ pub enum LedgerError {
         "entry is {bytes} bytes, over the {limit}-byte limit: store large content as evidence and record its digest"
     )]
     TooLarge { bytes: usize, limit: usize },
+    /// The write would break a rule of the incident's state (e.g. a second approval of an
+    /// already approved request); nothing was written.
+    #[error("{0}")]
+    Refused(#[from] warroom_commands::Refusal),
     #[error("the ledger has shut down")]
     Closed,
 }

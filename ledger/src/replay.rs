@@ -42,7 +42,14 @@ pub fn replay(id: &IncidentId, entries: &[Entry]) -> Result<Incident, ChainError
             }
             (Some(r), _) => r,
         };
-        incident.apply(&event, &entry.hash);
+        let at: DateTime<Utc> = entry
+            .at
+            .parse()
+            .map_err(|e| fail(format!("time `{}`: {e}", entry.at)))?;
+        let actor: Actor = entry.actor.parse().map_err(|e| fail(format!("{e}")))?;
+        incident
+            .apply(&event, &actor, at, &entry.hash)
+            .map_err(|e| fail(format!("a transition the rules refuse: {e}")))?;
     }
     record.ok_or_else(|| ChainError {
         incident: id.to_string(),
@@ -90,9 +97,26 @@ pub fn check_record(claimed: &Incident, replayed: &Incident) -> Result<(), Chain
         replayed.entries.to_string(),
     );
     field("head", claimed.head.clone(), replayed.head.clone());
+    field("roles", json(&claimed.roles), json(&replayed.roles));
+    field("requests", json(&claimed.requests), json(&replayed.requests));
+    field(
+        "unacknowledged",
+        json(&claimed.unacknowledged),
+        json(&replayed.unacknowledged),
+    );
+    field(
+        "last_status_update",
+        json(&claimed.last_status_update),
+        json(&replayed.last_status_update),
+    );
     Err(ChainError {
         incident: replayed.id.to_string(),
         seq: replayed.entries.saturating_sub(1),
         reason: Break::Record(diffs.join("; ")),
     })
+}
+
+/// Nested record parts are compared by their JSON text.
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
 }
