@@ -4,9 +4,11 @@
 //! The clock is injected so that expiry and escalation are testable without sleeping.
 
 pub mod actor;
+pub mod authorize;
 pub mod clock;
 pub mod command;
 pub mod event;
+pub mod guardrails;
 pub mod ids;
 pub mod incident;
 pub mod request;

@@ -1,0 +1,129 @@
+//! The policy half of the two-person rule: may this person ask for, approve or break glass
+//! on this action, according to the plan? Checked before anything is written.
+
+use warroom_config::{ActionName, ActionRule, Person, PersonId, Plan, RoleId};
+
+/// A refusal by policy, worded for the person refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Denied(pub String);
+
+/// The plan's person, or a refusal that says the account is not in the plan.
+pub fn person<'p>(plan: &'p Plan, id: &PersonId) -> Result<&'p Person, Denied> {
+    plan.person(id).ok_or_else(|| {
+        Denied(format!(
+            "`{id}` is not a person in the response plan; only the plan's people can act (ask the plan owner to add you)"
+        ))
+    })
+}
+
+fn roles_text(roles: &[RoleId]) -> String {
+    if roles.is_empty() {
+        "nobody".to_owned()
+    } else {
+        roles.iter().map(RoleId::as_str).collect::<Vec<_>>().join(", ")
+    }
+}
+
+fn person_roles(p: &Person) -> String {
+    if p.roles.is_empty() {
+        "no roles".to_owned()
+    } else {
+        roles_text(&p.roles)
+    }
+}
+
+/// The action's rule, if `who` may ask for it.
+pub fn may_request(plan: &Plan, who: &PersonId, action: ActionName) -> Result<ActionRule, Denied> {
+    let p = person(plan, who)?;
+    let rule = plan.action_rule(action).ok_or_else(|| {
+        Denied(format!(
+            "`{action}` is disabled in this plan (it has no [actions.{action}] section)"
+        ))
+    })?;
+    if p.has_any_role(&rule.request) {
+        Ok(rule)
+    } else {
+        Err(Denied(format!(
+            "{who} ({}) may not request {action}; the plan allows: {}",
+            person_roles(p),
+            roles_text(&rule.request)
+        )))
+    }
+}
+
+/// Whether `who` holds a role that may approve under `rule`.
+pub fn may_approve(plan: &Plan, who: &PersonId, rule: &ActionRule) -> Result<(), Denied> {
+    let p = person(plan, who)?;
+    if p.has_any_role(&rule.approve) {
+        Ok(())
+    } else {
+        Err(Denied(format!(
+            "{who} ({}) may not approve {}; the plan allows: {}",
+            person_roles(p),
+            rule.action,
+            roles_text(&rule.approve)
+        )))
+    }
+}
+
+pub fn may_break_glass(plan: &Plan, who: &PersonId, rule: &ActionRule) -> Result<(), Denied> {
+    let p = person(plan, who)?;
+    if rule.break_glass.is_empty() {
+        return Err(Denied(format!(
+            "break-glass is not allowed for {} in this plan",
+            rule.action
+        )));
+    }
+    if p.has_any_role(&rule.break_glass) {
+        Ok(())
+    } else {
+        Err(Denied(format!(
+            "{who} ({}) may not break glass on {}; the plan allows: {}",
+            person_roles(p),
+            rule.action,
+            roles_text(&rule.break_glass)
+        )))
+    }
+}
+
+/// Reviewing a break-glass use is an approval after the fact: same roles as approving.
+pub fn may_review(plan: &Plan, who: &PersonId, rule: &ActionRule) -> Result<(), Denied> {
+    may_approve(plan, who, rule)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> Plan {
+        warroom_config::builtin().plan
+    }
+
+    #[test]
+    fn responders_may_request_and_approve_quarantine() {
+        let plan = plan();
+        let rule = may_request(&plan, &"alice".into(), ActionName::Quarantine).unwrap();
+        assert!(may_approve(&plan, &"bob".into(), &rule).is_ok());
+    }
+
+    #[test]
+    fn refusals_name_the_roles_the_plan_allows() {
+        let plan = plan();
+        let e = may_request(&plan, &"alice".into(), ActionName::Drain).unwrap_err();
+        assert!(e.0.contains("alice (responder) may not request drain"), "{e}");
+        assert!(e.0.contains("sre-lead"), "{e}");
+        let e = may_request(&plan, &"mallory".into(), ActionName::Capture).unwrap_err();
+        assert!(e.0.contains("not a person in the response plan"), "{e}");
+    }
+
+    #[test]
+    fn break_glass_is_limited_to_the_plans_roles() {
+        let plan = plan();
+        let rule = plan.action_rule(ActionName::Quarantine).unwrap();
+        assert!(may_break_glass(&plan, &"alice".into(), &rule).is_err());
+        assert!(may_break_glass(&plan, &"carol".into(), &rule).is_ok());
+        let release = plan.action_rule(ActionName::Release).unwrap();
+        assert!(may_break_glass(&plan, &"carol".into(), &release).unwrap_err().0.contains("not allowed"));
+    }
+}
