@@ -11,7 +11,7 @@ pub(crate) const EXAMPLE_PLAN: &str = include_str!("../examples/plan.toml");
 ///
 /// Only if the embedded example is invalid, which a unit test rules out for every build.
 pub fn builtin() -> LoadedPlan {
-    let plan =
+    let mut plan =
         load_str(PlanSource::Builtin.display().as_str(), EXAMPLE_PLAN).unwrap_or_else(|problems| {
             let listed: Vec<String> = problems.iter().map(ToString::to_string).collect();
             panic!(
@@ -19,6 +19,9 @@ pub fn builtin() -> LoadedPlan {
                 listed.join("\n")
             )
         });
+    // Running on the built-in plan is practice by definition: nothing real is reachable, and
+    // the console lets the newcomer play each person.
+    plan.meta.drill = true;
     LoadedPlan {
         plan,
         source: PlanSource::Builtin,

@@ -29,6 +29,7 @@ pub use model::alerts::{ActiveWindow, AlertRule, AlertSource, Alerts};
 pub use model::communication::{
     ChannelTemplate, ChannelVars, Communication, DiscordConfig, SlackConfig, SlackMode,
 };
+pub use model::console::{ApiToken, Console, DEFAULT_LISTEN};
 pub use model::escalation::{EscalationPolicy, NotifyTarget, Tier};
 pub use model::evidence::{Artifact, EvidenceCollection};
 pub use model::guardrails::{CriticalWorkload, Guardrails};

@@ -9,7 +9,7 @@ use crate::model::Plan;
 use crate::model::action::ActionName;
 use crate::report::Report;
 
-pub(crate) const SECTIONS: [&str; 16] = [
+pub(crate) const SECTIONS: [&str; 17] = [
     "plan",
     "storage",
     "roles",
@@ -26,6 +26,7 @@ pub(crate) const SECTIONS: [&str; 16] = [
     "clusters",
     "aws_accounts",
     "paging",
+    "console",
 ];
 
 pub(crate) fn build(root: &Spanned<DeTable<'_>>, report: &mut Report<'_>) -> Plan {
@@ -50,6 +51,7 @@ pub(crate) fn build(root: &Spanned<DeTable<'_>>, report: &mut Report<'_>) -> Pla
             "clusters" => plan.clusters = list(value, &path, report),
             "aws_accounts" => plan.aws_accounts = list(value, &path, report),
             "paging" => set(&mut plan.paging, value, &path, report),
+            "console" => set(&mut plan.console, value, &path, report),
             other => report.at_offset(
                 key.span().start,
                 &path,

@@ -3,6 +3,7 @@
 pub mod action;
 pub mod alerts;
 pub mod communication;
+pub mod console;
 pub mod escalation;
 pub mod evidence;
 pub mod guardrails;
@@ -21,6 +22,7 @@ use std::path::Path;
 use action::{ActionName, ActionPolicy, ActionRule, ApprovalDefaults};
 use alerts::Alerts;
 use communication::Communication;
+use console::Console;
 use escalation::EscalationPolicy;
 use evidence::EvidenceCollection;
 use guardrails::{CriticalWorkload, Guardrails};
@@ -52,6 +54,7 @@ pub struct Plan {
     pub clusters: Vec<Cluster>,
     pub aws_accounts: Vec<AwsAccount>,
     pub paging: Paging,
+    pub console: Console,
 }
 
 impl Plan {
@@ -81,6 +84,11 @@ impl Plan {
         self.people
             .iter()
             .find(|p| p.discord.as_deref() == Some(user_id))
+    }
+
+    /// Drill mode: every action is an exercise, and the console lets you pick who you are.
+    pub fn is_drill(&self) -> bool {
+        self.meta.drill
     }
 
     pub fn role(&self, id: &RoleId) -> Option<&Role> {

@@ -103,6 +103,21 @@ fn people_and_teams(plan: &Plan, k: &Known<'_>, report: &mut Report<'_>) {
         let path = FieldPath::root().key("people").index(i).key("roles");
         roles(report, k, &path, "role", &person.roles);
     }
+    for (i, token) in plan.console.tokens.iter().enumerate() {
+        let path = FieldPath::root()
+            .key("console")
+            .key("tokens")
+            .index(i)
+            .key("person");
+        reference(
+            report,
+            &k.people,
+            path,
+            "person",
+            token.person.as_str(),
+            "[[people]]",
+        );
+    }
     for (i, team) in plan.teams.iter().enumerate() {
         let path = FieldPath::root().key("teams").index(i).key("members");
         for (j, member) in team.members.iter().enumerate() {

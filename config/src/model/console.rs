@@ -1,0 +1,41 @@
+//! `[console]`: the web console and HTTP command API.
+
+use std::net::SocketAddr;
+
+use serde::Deserialize;
+
+use super::ids::PersonId;
+use crate::secret::SecretRef;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Console {
+    /// Where `warroom serve` listens; loopback unless the plan says otherwise.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// API tokens, each acting as one person. Outside drill mode nobody acts without one.
+    #[serde(default)]
+    pub tokens: Vec<ApiToken>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiToken {
+    pub person: PersonId,
+    pub token: SecretRef,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8686";
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8686))
+}
+
+impl Default for Console {
+    fn default() -> Self {
+        Console {
+            listen: default_listen(),
+            tokens: Vec::new(),
+        }
+    }
+}
