@@ -1,5 +1,7 @@
 //! Everything that talks to the outside, each behind a trait the engine calls.
 //!
-//! One folder per adapter family. Today: the evidence store (local folder).
+//! One folder per adapter family: chat (the web console), cluster (dry run), evidence store.
 
+pub mod chat;
+pub mod cluster;
 pub mod evidence;

@@ -1,0 +1,91 @@
+//! The cluster, behind one trait. Today: a dry-run cluster that answers with exactly the
+//! objects and patches an action would apply, and applies nothing.
+
+pub mod dry_run;
+mod inventory;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use serde_json::Value;
+use warroom_commands::command::Target;
+use warroom_commands::{IncidentId, PersonId};
+use warroom_config::ActionName;
+
+pub use inventory::Object;
+
+/// A target as the cluster knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Resolved {
+    pub cluster: String,
+    pub target: Target,
+    pub uid: Option<String>,
+    /// The node a pod runs on.
+    pub node: Option<String>,
+    /// The controller at the top of the owner chain, e.g. `("Deployment", "api")`.
+    pub owner: Option<(String, String)>,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Everything an executor needs to run one approved action.
+#[derive(Debug, Clone)]
+pub struct Execution {
+    pub incident: IncidentId,
+    pub request: String,
+    pub action: ActionName,
+    pub resolved: Resolved,
+    pub params: BTreeMap<String, String>,
+    pub reason: Option<String>,
+    pub requested_by: PersonId,
+    pub approvers: Vec<PersonId>,
+    /// `[guardrails] quarantine_allow_dns`
+    pub allow_dns: bool,
+    /// `[guardrails] investigation_labels`
+    pub investigation_labels: BTreeMap<String, String>,
+}
+
+/// What an action did (or, in a dry run, would do).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outcome {
+    pub dry_run: bool,
+    pub summary: String,
+    /// The objects, patches and API calls, with before/after where known.
+    pub result: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClusterError {
+    #[error("{kind} {name} not found in cluster {cluster}{}", in_namespace(namespace))]
+    NotFound {
+        cluster: String,
+        kind: String,
+        namespace: String,
+        name: String,
+    },
+    #[error("no cluster `{name}` in the plan; known clusters: {known}")]
+    UnknownCluster { name: String, known: String },
+    /// The action has no executor here: says what the plan or this build lacks.
+    #[error("not configured: {0}")]
+    NotConfigured(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+fn in_namespace(ns: &str) -> String {
+    if ns.is_empty() {
+        String::new()
+    } else {
+        format!(" (namespace {ns} searched)")
+    }
+}
+
+/// A Kubernetes cluster (or several, by name).
+#[async_trait]
+pub trait Cluster: Send + Sync {
+    /// Look the target up: its UID, node and owner, or which cluster and namespace were searched.
+    async fn resolve(&self, cluster: &str, target: &Target) -> Result<Resolved, ClusterError>;
+
+    /// Run one approved action. Called at most once per request (the ledger guarantees it).
+    async fn execute(&self, execution: &Execution) -> Result<Outcome, ClusterError>;
+}

@@ -1,0 +1,538 @@
+// warroom console: shows incidents from the JSON API, sends chat commands as the chosen
+// person, and refreshes when the server announces a change over server-sent events.
+// Server data only ever reaches the page through textContent and attributes.
+'use strict';
+
+(() => {
+  const API = '/api/v1';
+  const KEY = { person: 'warroom.person', token: 'warroom.token', history: 'warroom.history' };
+  // Requests that still need people: shown in the approvals panel.
+  const OPEN = new Set(['pending', 'approved', 'executing']);
+  const HISTORY_MAX = 50;
+
+  const state = {
+    drill: false,
+    sessionLoaded: false,
+    incident: null, // selected incident id
+    shownMessages: new Set(),
+    shownSeqs: new Set(),
+    cardKeys: new WeakMap(), // request card -> JSON it was drawn from
+    listTicket: 0,
+    incidentTicket: 0,
+    refresh: { timer: null, list: false, incident: false },
+    events: null,
+    retry: null,
+    history: [],
+    historyPos: 0,
+    draft: '',
+  };
+
+  const $ = (sel) => document.querySelector(sel);
+
+  // ---- small helpers ------------------------------------------------------------------
+
+  const store = {
+    get(key) {
+      try { return sessionStorage.getItem(key) || ''; } catch { return ''; }
+    },
+    set(key, value) {
+      try { sessionStorage.setItem(key, value); } catch { /* storage disabled: keep in memory only */ }
+    },
+  };
+
+  // Builds an element; strings become text nodes, so nothing is parsed as HTML.
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (name === 'class') node.className = value;
+      else node.setAttribute(name, value === true ? '' : String(value));
+    }
+    for (const child of children) {
+      if (child === null || child === undefined) continue;
+      node.append(child instanceof Node ? child : String(child));
+    }
+    return node;
+  }
+
+  function pad(n) { return String(n).padStart(2, '0'); }
+
+  function clock(iso) {
+    const d = new Date(iso);
+    if (Number.isNaN(d.getTime())) return iso || '';
+    return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  }
+
+  function stamp(iso) {
+    const d = new Date(iso);
+    if (Number.isNaN(d.getTime())) return iso || '';
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  }
+
+  // Local time for reading; the exact UTC instant on hover.
+  function timeEl(iso, text) {
+    return el('time', { datetime: iso, title: iso }, text || clock(iso));
+  }
+
+  function size(bytes) {
+    if (typeof bytes !== 'number') return '';
+    if (bytes < 1024) return `${bytes} B`;
+    if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+    return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+  }
+
+  function short(hex) { return typeof hex === 'string' ? hex.slice(0, 12) : ''; }
+
+  function duration(ms) {
+    const s = Math.round(Math.abs(ms) / 1000);
+    if (s >= 3600) return `${Math.floor(s / 3600)}h ${pad(Math.floor((s % 3600) / 60))}m`;
+    return `${Math.floor(s / 60)}m ${pad(s % 60)}s`;
+  }
+
+  function personName(p) {
+    return typeof p === 'string' ? p : (p && (p.person || p.id || p.by)) || JSON.stringify(p);
+  }
+
+  function showReply(message, ok) {
+    const reply = $('#reply');
+    reply.className = ok ? 'ok' : 'error';
+    reply.textContent = message;
+  }
+
+  // ---- the API ----------------------------------------------------------------------
+
+  function token() { return state.drill ? '' : store.get(KEY.token); }
+
+  // Never throws: network failures come back as status 0 with a message to show.
+  async function api(path, options = {}) {
+    const headers = { Accept: 'application/json', ...(options.headers || {}) };
+    if (token()) headers.Authorization = `Bearer ${token()}`;
+    let res;
+    try {
+      res = await fetch(API + path, { ...options, headers, cache: 'no-store' });
+    } catch (e) {
+      return { status: 0, body: { ok: false, message: `Cannot reach warroom: ${e.message}` } };
+    }
+    let body;
+    try {
+      body = await res.json();
+    } catch {
+      body = { ok: false, message: `HTTP ${res.status} ${res.statusText}` };
+    }
+    if (!body || typeof body !== 'object') body = { ok: false, message: `HTTP ${res.status}` };
+    if (res.status === 401 || res.status === 403) {
+      showReply(body.message || `HTTP ${res.status}`, false);
+      if (res.status === 401) showIdentity(true);
+    }
+    return { status: res.status, body };
+  }
+
+  // ---- session and identity ----------------------------------------------------------
+
+  async function loadSession() {
+    const { status, body } = await api('/session');
+    if (status !== 200) {
+      if (status === 401 || status === 403) showIdentity(true);
+      else showReply(body.message || `HTTP ${status}`, false);
+      return false;
+    }
+    state.drill = body.drill === true;
+    state.sessionLoaded = true;
+    $('#plan-name').textContent = body.plan || '';
+    document.title = body.plan ? `warroom — ${body.plan}` : 'warroom';
+    $('#drill-banner').hidden = !state.drill;
+    renderPeople(Array.isArray(body.people) ? body.people : []);
+    showIdentity(!state.drill);
+    return true;
+  }
+
+  function renderPeople(people) {
+    const select = $('#person');
+    const stored = store.get(KEY.person);
+    const options = people.map((p) => el('option', { value: p.id },
+      `${p.name} (${p.id}) — ${(p.roles || []).join(', ')}`));
+    select.replaceChildren(el('option', { value: '' }, 'Choose who you are…'), ...options);
+    select.value = people.some((p) => p.id === stored) ? stored : '';
+  }
+
+  // Drill mode: pick a person. Otherwise the token says who is acting.
+  function showIdentity(needToken) {
+    $('#person-box').hidden = needToken;
+    $('#person').hidden = needToken;
+    $('#token-box').hidden = !needToken;
+    if (needToken && !$('#token').value) $('#token').value = store.get(KEY.token);
+  }
+
+  async function saveToken(event) {
+    event.preventDefault();
+    store.set(KEY.token, $('#token').value.trim());
+    if (!state.sessionLoaded && !(await loadSession())) return;
+    showReply(token() ? 'Token saved for this browser tab.' : 'Token cleared.', true);
+    connectEvents();
+    refreshNow();
+  }
+
+  // ---- refreshing ---------------------------------------------------------------------
+
+  // Coalesces bursts of change events into one fetch of each kind.
+  function scheduleRefresh(incident) {
+    const r = state.refresh;
+    r.list = true;
+    if (!incident || incident === state.incident) r.incident = true;
+    if (!r.timer) r.timer = setTimeout(flushRefresh, 60);
+  }
+
+  function refreshNow() {
+    state.refresh.list = true;
+    state.refresh.incident = true;
+    flushRefresh();
+  }
+
+  function flushRefresh() {
+    const r = state.refresh;
+    clearTimeout(r.timer);
+    r.timer = null;
+    if (r.list) refreshList();
+    if (r.incident) refreshIncident();
+    r.list = false;
+    r.incident = false;
+  }
+
+  async function refreshList() {
+    const ticket = ++state.listTicket;
+    const { status, body } = await api('/incidents');
+    // A later fetch was started: its answer is newer than this one.
+    if (ticket !== state.listTicket || status !== 200) return;
+    renderIncidents(Array.isArray(body.incidents) ? body.incidents : []);
+  }
+
+  async function refreshIncident() {
+    const id = state.incident;
+    if (!id) return;
+    const ticket = ++state.incidentTicket;
+    const { status, body } = await api(`/incidents/${encodeURIComponent(id)}`);
+    if (ticket !== state.incidentTicket || id !== state.incident) return;
+    if (status !== 200 || !body.incident) {
+      $('#incident-title').textContent = `${id}: ${body.message || `HTTP ${status}`}`;
+      return;
+    }
+    renderIncident(body);
+  }
+
+  // ---- server-sent events -------------------------------------------------------------
+
+  function setLive(text, up) {
+    const live = $('#live');
+    live.textContent = text;
+    live.className = up ? 'up' : 'down';
+  }
+
+  function connectEvents() {
+    if (state.events) state.events.close();
+    clearTimeout(state.retry);
+    if (!state.drill && !token()) {
+      // Without a token the stream would only be refused.
+      setLive('offline', false);
+      return;
+    }
+    const query = token() ? `?token=${encodeURIComponent(token())}` : '';
+    const events = new EventSource(`${API}/events${query}`);
+    state.events = events;
+    events.onopen = () => {
+      setLive('live', true);
+      scheduleRefresh(null); // catch up on whatever changed while disconnected
+    };
+    events.onerror = () => {
+      setLive('reconnecting…', false);
+      // EventSource gives up on an HTTP error answer; keep trying, gently.
+      if (events.readyState === EventSource.CLOSED && state.events === events) {
+        state.retry = setTimeout(connectEvents, 3000);
+      }
+    };
+    events.addEventListener('changed', (e) => {
+      let data = {};
+      try { data = JSON.parse(e.data) || {}; } catch { /* a malformed event still means "refetch" */ }
+      scheduleRefresh(data.incident || null);
+    });
+  }
+
+  // ---- selection ----------------------------------------------------------------------
+
+  function idFromHash() {
+    const id = decodeURIComponent(location.hash.replace(/^#\/?/, ''));
+    return id || null;
+  }
+
+  function select(id) {
+    if (!id || id === state.incident) return;
+    state.incident = id;
+    if (idFromHash() !== id) location.hash = `#/${encodeURIComponent(id)}`;
+    clearIncident(`Loading ${id}…`);
+    markSelected();
+    refreshNow();
+  }
+
+  function markSelected() {
+    for (const li of document.querySelectorAll('#incidents [data-incident]')) {
+      if (li.dataset.incident === state.incident) li.setAttribute('aria-current', 'true');
+      else li.removeAttribute('aria-current');
+    }
+  }
+
+  function clearIncident(title) {
+    state.shownMessages.clear();
+    state.shownSeqs.clear();
+    state.incidentTicket++;
+    $('#incident-title').textContent = title;
+    $('#incident-meta').textContent = '';
+    for (const id of ['#messages', '#approvals', '#timeline', '#evidence']) $(id).replaceChildren();
+    $('#chain-head').textContent = '—';
+    $('#chain-count').textContent = '';
+  }
+
+  // ---- rendering ----------------------------------------------------------------------
+
+  function renderIncidents(incidents) {
+    $('#incidents').replaceChildren(...incidents.map((inc) => {
+      const pending = Number(inc.pending) || 0;
+      return el('li', { 'data-incident': inc.id, 'aria-current': inc.id === state.incident ? 'true' : null },
+        el('a', { href: `#/${encodeURIComponent(inc.id)}` },
+          el('span', { class: 'inc-top' },
+            el('span', { class: `sev sev-${inc.severity}` }, inc.severity),
+            el('code', {}, inc.id),
+            pending ? el('span', { class: 'badge', title: `${pending} request(s) waiting for approval` },
+              `${pending} pending`) : null),
+          el('span', { class: 'inc-title' }, inc.title),
+          el('span', { class: 'status' }, `${inc.status} · opened ${stamp(inc.opened_at)}`)));
+    }));
+    $('#no-incidents').hidden = incidents.length > 0;
+  }
+
+  function renderIncident({ incident, messages, timeline, evidence }) {
+    $('#incident-title').textContent = `${incident.id} · ${incident.title}`;
+    const meta = [`${incident.severity}`, incident.status,
+      `opened ${stamp(incident.opened_at)}${incident.opened_by ? ` by ${incident.opened_by}` : ''}`];
+    for (const [role, person] of Object.entries(incident.roles || {})) meta.push(`${role}: ${person}`);
+    if ((incident.unacknowledged || []).length) meta.push(`not acknowledged: ${incident.unacknowledged.join(', ')}`);
+    $('#incident-meta').textContent = meta.join(' · ');
+    renderMessages(messages || []);
+    renderApprovals(incident.requests || []);
+    renderTimeline(timeline || []);
+    $('#chain-head').textContent = incident.head || '—';
+    $('#chain-count').textContent = `${incident.entries} entries`;
+    renderEvidence(evidence || []);
+  }
+
+  function nearBottom(box) { return box.scrollHeight - box.scrollTop - box.clientHeight < 40; }
+
+  // Appends only what is new, so reading further up is not disturbed.
+  function appendNew(box, items, shown, keyOf, draw) {
+    const follow = shown.size === 0 || nearBottom(box);
+    for (const item of items) {
+      const key = keyOf(item);
+      if (shown.has(key)) continue;
+      shown.add(key);
+      box.append(draw(item));
+    }
+    if (follow) box.scrollTop = box.scrollHeight;
+  }
+
+  function renderMessages(messages) {
+    appendNew($('#messages'), messages, state.shownMessages, (m) => m.id, (m) =>
+      el('li', { 'data-message-id': m.id },
+        el('div', { class: 'msg-head' },
+          el('span', { class: 'author' }, m.author),
+          timeEl(m.at),
+          m.request ? el('span', { class: 'tag' }, m.request) : null),
+        el('div', { class: 'msg-text' }, m.text)));
+  }
+
+  function renderTimeline(entries) {
+    appendNew($('#timeline'), entries, state.shownSeqs, (e) => e.seq, (e) =>
+      el('li', { 'data-seq': e.seq, title: e.kind },
+        el('div', { class: 'tl-head' },
+          el('span', {}, `#${e.seq}`),
+          timeEl(e.at),
+          el('span', {}, e.actor),
+          el('code', { class: 'hash', title: e.hash }, short(e.hash))),
+        el('div', { class: 'tl-text' }, e.describe)));
+  }
+
+  function renderEvidence(records) {
+    $('#evidence').replaceChildren(...records.map((r) =>
+      el('li', { 'data-evidence': r.id, title: r.location },
+        el('strong', {}, r.name), ' ',
+        el('code', { title: r.sha256 }, short(r.sha256)), ` · ${size(r.size)} · ${r.collected_by} · `,
+        timeEl(r.collected_at, stamp(r.collected_at)))));
+    if (!records.length) $('#evidence').append(el('li', { class: 'muted' }, 'No evidence recorded.'));
+  }
+
+  // Unchanged cards keep their elements, so a button is not swapped out under the pointer.
+  function renderApprovals(requests) {
+    const box = $('#approvals');
+    const old = new Map();
+    for (const card of box.querySelectorAll('[data-request]')) old.set(card.dataset.request, card);
+    const cards = requests.filter((r) => r.spec && OPEN.has(r.status)).map((r) => {
+      const key = JSON.stringify(r);
+      const existing = old.get(r.spec.request);
+      if (existing && state.cardKeys.get(existing) === key) return existing;
+      const card = requestCard(r);
+      state.cardKeys.set(card, key);
+      return card;
+    });
+    box.replaceChildren(...(cards.length ? cards : [el('p', { class: 'muted' }, 'Nothing waiting for approval.')]));
+    tick();
+  }
+
+  function requestCard(r) {
+    const s = r.spec;
+    const t = s.target || {};
+    const target = `${t.kind || ''} ${t.namespace ? `${t.namespace}/` : ''}${t.name || ''}`.trim();
+    const params = Object.entries(s.params || {})
+      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ');
+    const approvers = (r.approvers || []).map(personName);
+    const pending = r.status === 'pending';
+    const deadline = pending ? s.expires_at : r.execute_by;
+    const rows = [
+      ['target', target], ['cluster', s.cluster], ['uid', s.uid], ['params', params || '—'],
+      ['reason', s.reason || '—'], ['requested by', r.requested_by],
+      ['approvals', `${approvers.length} / ${s.approvals_needed}${approvers.length ? ` (${approvers.join(', ')})` : ''}`],
+    ];
+    if (r.break_glass) rows.push(['break-glass', typeof r.break_glass === 'string' ? r.break_glass : JSON.stringify(r.break_glass)]);
+    const list = el('dl', {});
+    for (const [name, value] of rows) list.append(el('dt', {}, name), el('dd', {}, value ?? ''));
+    if (deadline) {
+      list.append(el('dt', {}, pending ? 'expires' : 'run by'),
+        el('dd', {}, el('span', { class: 'countdown', 'data-deadline': deadline, title: deadline }), ` (${clock(deadline)})`));
+    }
+    return el('div', { class: 'request', 'data-request': s.request, 'data-status': r.status },
+      el('div', { class: 'req-top' },
+        el('strong', {}, s.request),
+        el('span', {}, `${s.action} (${s.risk})`),
+        el('span', { class: 'req-status' }, pending ? 'waiting for approval' : `${r.status} — in progress`)),
+      list,
+      pending ? el('div', { class: 'req-actions' },
+        el('button', { type: 'button', 'data-approve': s.request }, 'Approve'),
+        el('button', { type: 'button', 'data-deny': s.request }, 'Deny')) : null);
+  }
+
+  function tick() {
+    const now = Date.now();
+    for (const span of document.querySelectorAll('[data-deadline]')) {
+      const left = new Date(span.dataset.deadline).getTime() - now;
+      if (Number.isNaN(left)) continue;
+      span.textContent = left >= 0 ? `in ${duration(left)}` : `${duration(left)} ago`;
+      span.classList.toggle('late', left < 60000);
+    }
+  }
+
+  // ---- commands -----------------------------------------------------------------------
+
+  async function send(text) {
+    const person = $('#person').value;
+    if (state.drill && !person) {
+      showReply('Choose who you are in the "Acting as" list first.', false);
+      $('#person').focus();
+      return false;
+    }
+    const payload = { person: state.drill ? person : '', text };
+    if (state.incident) payload.incident = state.incident;
+    $('#send').disabled = true;
+    try {
+      const { status, body } = await api('/command', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(payload),
+      });
+      const ok = body.ok === true && status >= 200 && status < 300;
+      showReply(body.message || `HTTP ${status}`, ok);
+      // A command that opened (or answered for) another incident takes the view there.
+      if (body.incident && (!state.incident || (ok && body.incident !== state.incident))) select(body.incident);
+      scheduleRefresh(null);
+      return ok;
+    } finally {
+      $('#send').disabled = false;
+    }
+  }
+
+  async function submitCommand(event) {
+    event.preventDefault();
+    const input = $('#command');
+    const text = input.value.trim();
+    if (!text) return;
+    remember(text);
+    // A refused command stays in the box to be fixed.
+    if (await send(text)) input.value = '';
+    input.focus();
+  }
+
+  function remember(text) {
+    if (state.history[state.history.length - 1] !== text) state.history.push(text);
+    state.history = state.history.slice(-HISTORY_MAX);
+    state.historyPos = state.history.length;
+    state.draft = '';
+    store.set(KEY.history, JSON.stringify(state.history));
+  }
+
+  function browseHistory(event) {
+    if (event.isComposing || (event.key !== 'ArrowUp' && event.key !== 'ArrowDown')) return;
+    const input = event.target;
+    const h = state.history;
+    if (event.key === 'ArrowUp' && state.historyPos > 0) {
+      if (state.historyPos === h.length) state.draft = input.value;
+      state.historyPos--;
+    } else if (event.key === 'ArrowDown' && state.historyPos < h.length) {
+      state.historyPos++;
+    } else {
+      return;
+    }
+    event.preventDefault();
+    input.value = state.historyPos === h.length ? state.draft : h[state.historyPos];
+    input.setSelectionRange(input.value.length, input.value.length);
+  }
+
+  function onApprovalClick(event) {
+    const button = event.target.closest('button');
+    if (!button) return;
+    if (button.dataset.approve) {
+      send(`approve ${button.dataset.approve}`);
+    } else if (button.dataset.deny) {
+      const reason = window.prompt(`Deny ${button.dataset.deny}? Reason (optional):`, '');
+      if (reason === null) return;
+      const oneLine = reason.replace(/\s+/g, ' ').trim();
+      send(`deny ${button.dataset.deny}${oneLine ? ` ${oneLine}` : ''}`);
+    }
+  }
+
+  // ---- start --------------------------------------------------------------------------
+
+  async function start() {
+    try { state.history = JSON.parse(store.get(KEY.history) || '[]'); } catch { state.history = []; }
+    if (!Array.isArray(state.history)) state.history = [];
+    state.historyPos = state.history.length;
+
+    $('#command-form').addEventListener('submit', submitCommand);
+    $('#command').addEventListener('keydown', browseHistory);
+    $('#token-box').addEventListener('submit', saveToken);
+    $('#person').addEventListener('change', (e) => store.set(KEY.person, e.target.value));
+    $('#approvals').addEventListener('click', onApprovalClick);
+    window.addEventListener('hashchange', () => select(idFromHash()));
+    setInterval(tick, 1000);
+
+    const fromHash = idFromHash();
+    if (fromHash) {
+      state.incident = fromHash;
+      clearIncident(`Loading ${fromHash}…`);
+    }
+    if (!(await loadSession())) return;
+    connectEvents();
+    if (state.drill || token()) {
+      refreshNow();
+      $('#command').focus();
+    } else {
+      $('#token').focus();
+    }
+  }
+
+  start();
+})();
