@@ -14,6 +14,10 @@ apt_install() {
 
 # The auditor scenario runs the README's standard-library Python check.
 command -v python3 >/dev/null || apt_install python3
+# The console scenarios drive headless Chromium through chromedriver.
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  apt_install chromium chromium-driver
+fi
 command -v cargo >/dev/null || { echo "cargo is required: https://rustup.rs" >&2; exit 1; }
 
 cargo build --locked -p warroom

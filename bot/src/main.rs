@@ -2,6 +2,7 @@
 
 mod cli;
 mod context;
+mod engine;
 mod output;
 mod server;
 

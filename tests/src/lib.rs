@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod webdriver;
+
 /// Path of the `warroom` binary under test.
 pub fn warroom_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("WARROOM_BIN") {
@@ -124,10 +126,16 @@ pub struct Server {
 impl Server {
     /// Start `warroom serve --listen 127.0.0.1:0 EXTRA…` and wait for its address.
     pub fn start(scratch: &Scratch, extra: &[&str]) -> Server {
+        Server::start_with_env(scratch, extra, &[])
+    }
+
+    /// As [`Server::start`], with extra environment variables (secrets the plan names).
+    pub fn start_with_env(scratch: &Scratch, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
         args.extend_from_slice(extra);
         let mut child = scratch
             .command(&args)
+            .envs(env.iter().copied())
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()

@@ -57,8 +57,8 @@ pub struct ConsoleChat {
 }
 
 impl ConsoleChat {
-    pub fn new(clock: std::sync::Arc<dyn Clock>) -> Self {
-        let (changes, _) = broadcast::channel(1024);
+    /// `changes` carries every change notification, so the engine can share it.
+    pub fn new(clock: std::sync::Arc<dyn Clock>, changes: broadcast::Sender<Change>) -> Self {
         ConsoleChat {
             clock,
             next_id: AtomicU64::new(1),
@@ -260,7 +260,7 @@ mod tests {
     #[tokio::test]
     async fn cards_are_updated_in_place_and_ephemeral_replies_stay_private() {
         let clock = Arc::new(ManualClock::new("2026-11-27T02:00:00Z".parse().unwrap()));
-        let chat = ConsoleChat::new(clock);
+        let chat = ConsoleChat::new(clock, broadcast::channel(16).0);
         let mut changes = chat.subscribe();
         let id: IncidentId = "INC-20261127-0001".parse().unwrap();
         let ch = chat.ensure_channel(&id, "inc-20261127-shell", "Shell").await.unwrap();

@@ -148,10 +148,21 @@ impl Cluster for DryRunCluster {
         })
     }
 
+    async fn preview(&self, ex: &Execution) -> Result<Outcome, ClusterError> {
+        self.plan_action(ex)
+    }
+
     async fn execute(&self, ex: &Execution) -> Result<Outcome, ClusterError> {
         if !self.latency.is_zero() {
             tokio::time::sleep(self.latency).await;
         }
+        self.plan_action(ex)
+    }
+}
+
+impl DryRunCluster {
+    /// The objects, patches and calls an action amounts to.
+    fn plan_action(&self, ex: &Execution) -> Result<Outcome, ClusterError> {
         let r = &ex.resolved;
         let t = &r.target;
         let path = api_path(t.kind, &t.namespace, &t.name);

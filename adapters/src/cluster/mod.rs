@@ -86,6 +86,9 @@ pub trait Cluster: Send + Sync {
     /// Look the target up: its UID, node and owner, or which cluster and namespace were searched.
     async fn resolve(&self, cluster: &str, target: &Target) -> Result<Resolved, ClusterError>;
 
+    /// What [`Cluster::execute`] would apply, for the approval card. Changes nothing.
+    async fn preview(&self, execution: &Execution) -> Result<Outcome, ClusterError>;
+
     /// Run one approved action. Called at most once per request (the ledger guarantees it).
     async fn execute(&self, execution: &Execution) -> Result<Outcome, ClusterError>;
 }

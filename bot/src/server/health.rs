@@ -52,5 +52,9 @@ warroom_incidents{{status=\"open\"}} {open}\nwarroom_incidents{{status=\"resolve
         state.plan.digest,
         state.started.elapsed().as_secs()
     );
+    let body = match state.ready.get() {
+        Some(ready) => body + &ready.engine.metrics.render(),
+        None => body,
+    };
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

@@ -1,37 +1,95 @@
-//! The long-running HTTP server.
+//! The long-running HTTP server: health, the web console, the command API.
 
+mod api;
+mod auth;
+mod console;
 mod health;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use anyhow::Context as _;
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::Response;
+use tokio::sync::broadcast;
 use tracing::{Instrument, info, info_span};
+use warroom_adapters::chat::Chat;
+use warroom_adapters::chat::console::{Change, ConsoleChat};
+use warroom_adapters::cluster::dry_run::DryRunCluster;
+use warroom_commands::{Clock, SystemClock};
 use warroom_config::LoadedPlan;
 use warroom_ledger::Ledger;
 
 use crate::context;
+use crate::engine::Engine;
 
 /// State shared by the handlers.
 pub struct AppState {
-    pub plan: LoadedPlan,
+    pub plan: Arc<LoadedPlan>,
     /// Set once the ledger is open; `/readyz` answers 503 until then.
     pub ledger: OnceLock<Arc<Ledger>>,
+    /// Set once the engine runs; the API answers 503 until then.
+    pub ready: OnceLock<Arc<Ready>>,
     pub started: std::time::Instant,
 }
 
-pub async fn serve(listen: SocketAddr, dir: PathBuf, plan: LoadedPlan) -> anyhow::Result<()> {
+/// What the API needs once the ledger is open.
+pub struct Ready {
+    pub engine: Arc<Engine>,
+    pub console: Arc<ConsoleChat>,
+    pub changes: broadcast::Sender<Change>,
+    pub tokens: auth::Tokens,
+    /// The simulated cluster, for drill-mode changes to it.
+    pub dry_run: Option<Arc<DryRunCluster>>,
+}
+
+/// Extracts [`Ready`], or answers 503 while warroom is starting.
+pub struct ReadyState(pub Arc<Ready>);
+
+impl FromRequestParts<Arc<AppState>> for ReadyState {
+    type Rejection = Response;
+
+    async fn from_request_parts(_: &mut Parts, state: &Arc<AppState>) -> Result<Self, Response> {
+        state
+            .ready
+            .get()
+            .cloned()
+            .map(ReadyState)
+            .ok_or_else(|| api::answer(StatusCode::SERVICE_UNAVAILABLE, "warroom is starting: the ledger is not open yet; retry in a moment"))
+    }
+}
+
+/// Options of `warroom serve`.
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    pub dir: PathBuf,
+    /// Simulated time each dry-run action takes.
+    pub dry_run_latency: Duration,
+}
+
+/// Where a running server tells local CLI commands how to reach it.
+pub const SERVER_FILE: &str = "serve.json";
+
+pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
+    let dir = opts.dir.clone();
     let state = Arc::new(AppState {
-        plan,
+        plan: Arc::new(plan),
         ledger: OnceLock::new(),
+        ready: OnceLock::new(),
         started: std::time::Instant::now(),
     });
-    let listener = tokio::net::TcpListener::bind(listen)
+    let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
-        .with_context(|| format!("cannot listen on {listen} (use --listen ADDR:PORT)"))?;
+        .with_context(|| format!("cannot listen on {} (use --listen ADDR:PORT or [console] listen)", opts.listen))?;
     let bound = listener.local_addr()?;
-    eprintln!("warroom: listening on http://{bound} (GET /healthz, /readyz, /metrics)");
+    eprintln!("warroom: listening on http://{bound} (console at /, API at /api/v1, GET /healthz, /readyz, /metrics)");
+    if !bound.ip().is_loopback() {
+        eprintln!("warroom: NOTE: {bound} is reachable from other machines; put TLS in front of it");
+    }
     info!(%bound, "listening");
 
     // Liveness first, readiness when the ledger is open: an orchestrator can tell a slow
@@ -41,24 +99,84 @@ pub async fn serve(listen: SocketAddr, dir: PathBuf, plan: LoadedPlan) -> anyhow
         let span = info_span!("ledger_open", dir = %dir.display());
         let dir = dir.clone();
         tokio::task::spawn_blocking(move || {
-            let ledger = context::open_ledger(&dir)?;
-            let _ = state.ledger.set(Arc::new(ledger));
-            Ok::<_, warroom_ledger::LedgerError>(())
+            let ledger = Arc::new(context::open_ledger(&dir)?);
+            let _ = state.ledger.set(ledger.clone());
+            Ok::<_, warroom_ledger::LedgerError>(ledger)
         })
         .instrument(span)
     };
-    let app = health::router(state.clone());
+    let app = health::router(state.clone())
+        .merge(console::router())
+        .merge(api::router(state.clone()));
     let server = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal());
     let server = tokio::spawn(async move { server.await });
-    opener
+    let ledger = opener
         .await
         .context("ledger opener stopped")?
         .with_context(|| format!("cannot open the ledger in {}", dir.display()))?;
-    let ready = state.started.elapsed();
-    eprintln!("warroom: ready in {} ms", ready.as_millis());
-    info!(ready_ms = ready.as_millis() as u64, "ready");
-    server.await??;
+
+    let ready = start_engine(&state, ledger, &opts, bound).await?;
+    let _ = state.ready.set(ready);
+    let took = state.started.elapsed();
+    eprintln!("warroom: ready in {} ms", took.as_millis());
+    info!(ready_ms = took.as_millis() as u64, "ready");
+    let result = server.await;
+    let _ = std::fs::remove_file(dir.join(SERVER_FILE));
+    result??;
     eprintln!("warroom: stopped");
+    Ok(())
+}
+
+async fn start_engine(state: &Arc<AppState>, ledger: Arc<Ledger>, opts: &ServeOptions, bound: SocketAddr) -> anyhow::Result<Arc<Ready>> {
+    let plan = state.plan.clone();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (changes, _) = broadcast::channel(1024);
+    let console = Arc::new(ConsoleChat::new(clock.clone(), changes.clone()));
+    let names = plan.plan.clusters.iter().map(|c| c.name.clone()).collect();
+    let dry_run = Arc::new(DryRunCluster::new(names, opts.dry_run_latency));
+    let notify = {
+        let changes = changes.clone();
+        Arc::new(move |incident: Option<&warroom_commands::IncidentId>| {
+            let _ = changes.send(Change { incident: incident.cloned() });
+        })
+    };
+    let chats: Vec<Arc<dyn Chat>> = vec![console.clone()];
+    let engine = Engine::new(plan.clone(), ledger, chats, dry_run.clone(), clock, notify);
+    let unknown = engine.recover().await.context("cannot check for actions interrupted by a stop")?;
+    if unknown > 0 {
+        eprintln!("warroom: {unknown} action(s) were running when warroom stopped: marked \"outcome unknown — verify\", not re-run");
+    }
+    engine.start_sweeper();
+    eprintln!(
+        "warroom: no cluster executor in this build: approved actions run as dry runs against a simulated cluster ({} pods) and are recorded as such",
+        dry_run.objects().iter().filter(|o| o.kind == warroom_commands::command::ObjectKind::Pod).count()
+    );
+    if plan.plan.is_drill() {
+        eprintln!("warroom: DRILL MODE — open http://{bound}/ and pick who you are from the plan's people");
+    }
+    let local = auth::random_token().context("cannot make the local access token")?;
+    write_server_file(&opts.dir, bound, &local)?;
+    let tokens = auth::Tokens::from_plan(&plan.plan, local);
+    Ok(Arc::new(Ready { engine, console, changes, tokens, dry_run: Some(dry_run) }))
+}
+
+/// `<data>/serve.json`, readable only by this user: how the CLI reaches this server.
+fn write_server_file(dir: &Path, bound: SocketAddr, token: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let path = dir.join(SERVER_FILE);
+    let tmp = dir.join(format!(".{SERVER_FILE}.tmp"));
+    let body = serde_json::json!({ "url": format!("http://{bound}"), "token": token, "pid": std::process::id() });
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(body.to_string().as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 

@@ -103,6 +103,9 @@
 
   function token() { return state.drill ? '' : store.get(KEY.token); }
 
+  // Outside drill mode, reading without a token would only be refused.
+  function canRead() { return state.drill || token() !== ''; }
+
   // Never throws: network failures come back as status 0 with a message to show.
   async function api(path, options = {}) {
     const headers = { Accept: 'application/json', ...(options.headers || {}) };
@@ -192,8 +195,9 @@
     const r = state.refresh;
     clearTimeout(r.timer);
     r.timer = null;
-    if (r.list) refreshList();
-    if (r.incident) refreshIncident();
+    $('#need-token').hidden = canRead();
+    if (r.list && canRead()) refreshList();
+    if (r.incident && canRead()) refreshIncident();
     r.list = false;
     r.incident = false;
   }
@@ -230,8 +234,7 @@
   function connectEvents() {
     if (state.events) state.events.close();
     clearTimeout(state.retry);
-    if (!state.drill && !token()) {
-      // Without a token the stream would only be refused.
+    if (!canRead()) {
       setLive('offline', false);
       return;
     }
@@ -319,7 +322,7 @@
     renderApprovals(incident.requests || []);
     renderTimeline(timeline || []);
     $('#chain-head').textContent = incident.head || '—';
-    $('#chain-count').textContent = `${incident.entries} entries`;
+    $('#chain-count').textContent = `${incident.entries} ${incident.entries === 1 ? 'entry' : 'entries'}`;
     renderEvidence(evidence || []);
   }
 
@@ -526,12 +529,8 @@
     }
     if (!(await loadSession())) return;
     connectEvents();
-    if (state.drill || token()) {
-      refreshNow();
-      $('#command').focus();
-    } else {
-      $('#token').focus();
-    }
+    refreshNow();
+    $(canRead() ? '#command' : '#token').focus();
   }
 
   start();

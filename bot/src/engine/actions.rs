@@ -1,0 +1,126 @@
+//! Asking for an action: authorize, resolve the target, apply guardrails, open the request.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use warroom_adapters::cluster::{ClusterError, Resolved};
+use warroom_commands::command::{ActionRequest, ObjectKind};
+use warroom_commands::guardrails::{self, TargetFacts};
+use warroom_commands::request::binding;
+use warroom_commands::{Actor, Event, Incident, IncidentStatus, PersonId, RequestSpec, RequestStatus};
+use warroom_config::ActionName;
+
+use super::render;
+use super::{Engine, Reply};
+
+impl Engine {
+    /// The cluster a request names, or the plan's first.
+    pub(super) fn cluster_name(&self, asked: Option<&str>) -> String {
+        asked
+            .map(str::to_owned)
+            .or_else(|| self.plan.plan.clusters.first().map(|c| c.name.clone()))
+            .unwrap_or_else(|| "default".to_owned())
+    }
+
+    pub(super) async fn request_action(self: &Arc<Self>, person: &PersonId, incident: &Incident, req: ActionRequest) -> Reply {
+        if incident.status == IncidentStatus::Resolved {
+            return Reply::conflict(format!("{} is resolved; open a new incident to act again", incident.id));
+        }
+        let plan = &self.plan.plan;
+        let rule = match warroom_commands::authorize::may_request(plan, person, req.action) {
+            Ok(r) => r,
+            Err(d) => return Reply::refused(d.0),
+        };
+        let cluster = self.cluster_name(req.cluster.as_deref());
+        let resolved = match self.cluster.resolve(&cluster, &req.target).await {
+            Ok(r) => r,
+            Err(e) => return cluster_refusal(e),
+        };
+        let captured = self.evidence_captured(incident, &cluster, &resolved).await;
+        let facts = TargetFacts { owner: resolved.owner.clone() };
+        let passed = match guardrails::check(plan, &rule, &req, &cluster, &facts, captured) {
+            Ok(p) => p,
+            Err(d) => return Reply::guardrail(d.0),
+        };
+        let now = self.clock.now();
+        let ttl = Duration::from_std(rule.pending_ttl).unwrap_or(Duration::minutes(15));
+        let spec = RequestSpec {
+            request: String::new(), // allocated by the ledger's writer
+            action: req.action,
+            risk: rule.risk,
+            cluster: cluster.clone(),
+            target: req.target.clone(),
+            uid: resolved.uid.clone(),
+            binding: binding(req.action, &cluster, &req.target, resolved.uid.as_deref(), &req.params, &self.plan.digest),
+            params: req.params.clone(),
+            reason: req.reason.clone(),
+            override_reason: req.override_reason.clone(),
+            plan_version: self.plan.digest.clone(),
+            approvals_needed: rule.approvals + passed.extra_approvals,
+            expires_at: now + ttl,
+            execute_within_secs: rule.execute_within.as_secs(),
+        };
+        let committed = match self.write(self.ledger.append(&incident.id, &Actor::Person(person.clone()), Event::RequestOpened(Box::new(spec)))).await {
+            Ok(c) => c,
+            Err(e) => return Reply::from_ledger(e),
+        };
+        let Some(request) = committed.incident.requests.last().cloned() else {
+            return Reply::failed("the request was recorded but cannot be read back".into());
+        };
+        let id = request.id().to_owned();
+        if request.status == RequestStatus::Approved {
+            // Read-only, or a policy with no approvers: runs now, still through the ledger's
+            // Approved → Executing swap.
+            let outcome = self.run_and_wait(&incident.id, &id).await;
+            return Reply::ok(format!("{id}: {outcome}")).for_incident(&incident.id).for_request(&id, &self.status_of(&incident.id, &id));
+        }
+        let preview = self.preview(&committed.incident, &request, &resolved).await;
+        let card = render::card(&committed.incident, &request, &passed.notes, preview.as_deref(), now);
+        self.show_card(&committed.incident, &card).await;
+        let missing = request.approvals_missing();
+        Reply::ok(format!(
+            "{id} opened: {} {} needs {missing} approval(s) from someone other than {person}; expires in {}",
+            req.action,
+            req.target,
+            warroom_config::format_duration(rule.pending_ttl)
+        ))
+        .for_incident(&incident.id)
+        .for_request(&id, request.status.as_str())
+    }
+
+    /// Whether this incident already holds a capture of the target: the pod itself, a pod of
+    /// the workload, or a pod on the node.
+    async fn evidence_captured(&self, incident: &Incident, cluster: &str, target: &Resolved) -> bool {
+        for r in incident.requests.iter().filter(|r| r.spec.action == ActionName::Capture && r.status == RequestStatus::Executed && r.spec.cluster == cluster) {
+            let t = &r.spec.target;
+            if *t == target.target {
+                return true;
+            }
+            let Ok(pod) = self.cluster.resolve(cluster, t).await else { continue };
+            let on_node = target.target.kind == ObjectKind::Node && pod.node.as_deref() == Some(target.target.name.as_str());
+            let of_workload = pod.target.namespace == target.target.namespace
+                && pod.owner.as_ref().is_some_and(|(k, n)| k == target.target.kind.as_str() && *n == target.target.name);
+            if on_node || of_workload {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// What the action would apply, for the card. Changes nothing.
+    async fn preview(&self, incident: &Incident, request: &warroom_commands::Request, resolved: &Resolved) -> Option<String> {
+        let ex = self.execution(incident, request, resolved.clone());
+        Some(match self.cluster.preview(&ex).await {
+            Ok(o) => o.summary,
+            Err(e) => e.to_string(),
+        })
+    }
+}
+
+/// Unknown targets and clusters are the user's to fix (404); the rest is ours (500).
+pub(super) fn cluster_refusal(e: ClusterError) -> Reply {
+    match e {
+        ClusterError::NotFound { .. } | ClusterError::UnknownCluster { .. } => Reply::not_found(e.to_string()),
+        other => Reply::failed(other.to_string()),
+    }
+}

@@ -1,0 +1,270 @@
+//! Decisions on requests: approve, deny, cancel, break glass, and break-glass reviews.
+//!
+//! Order matters and is the same for every decision: authorize the person by the plan, check
+//! the request's state, re-read the target, and only then write — so a refused click consumes
+//! nothing. The ledger's writer re-checks the state as it applies the entry, so of racing
+//! decisions exactly one is recorded.
+
+use std::sync::Arc;
+
+use warroom_commands::authorize;
+use warroom_commands::request::binding;
+use warroom_commands::{Actor, Event, Incident, PersonId, Refusal, Request, RequestStatus};
+use warroom_config::ActionRule;
+
+use super::actions::cluster_refusal;
+use super::render;
+use super::{Engine, Reply};
+
+/// What re-reading the target found.
+enum Recheck {
+    Same,
+    Stale(String),
+    Failed(Reply),
+}
+
+impl Engine {
+    fn find<'a>(&self, incident: &'a Incident, id: &str) -> Result<&'a Request, Reply> {
+        incident.request(id).ok_or_else(|| {
+            let known: Vec<&str> = incident.requests.iter().map(Request::id).collect();
+            Reply::not_found(format!(
+                "no request {id} in {}{}",
+                incident.id,
+                if known.is_empty() { String::new() } else { format!(" (it has {})", known.join(", ")) }
+            ))
+        })
+    }
+
+    /// The action's rule as the plan says now; a plan without it cannot approve it.
+    fn rule_for(&self, request: &Request) -> Result<ActionRule, Reply> {
+        self.plan.plan.action_rule(request.spec.action).ok_or_else(|| {
+            Reply::conflict(format!("{} is disabled in the current plan; {} cannot go ahead", request.spec.action, request.id()))
+        })
+    }
+
+    /// Is the target still the object that was asked for, under the same plan?
+    async fn recheck(&self, request: &Request) -> Recheck {
+        let s = &request.spec;
+        if s.plan_version != self.plan.digest {
+            return Recheck::Stale(format!("the plan changed since it was asked for (was {}, now {})", render::short_hash(&s.plan_version), render::short_hash(&self.plan.digest)));
+        }
+        match self.cluster.resolve(&s.cluster, &s.target).await {
+            Ok(now) if now.uid == s.uid => {
+                let b = binding(s.action, &s.cluster, &s.target, now.uid.as_deref(), &s.params, &self.plan.digest);
+                if b == s.binding { Recheck::Same } else { Recheck::Stale("its binding no longer matches".into()) }
+            }
+            Ok(now) => Recheck::Stale(format!(
+                "{} was replaced: uid {} is now {}",
+                s.target,
+                s.uid.as_deref().unwrap_or("(unknown)"),
+                now.uid.as_deref().unwrap_or("(unknown)")
+            )),
+            Err(warroom_adapters::cluster::ClusterError::NotFound { .. }) => Recheck::Stale(format!("{} no longer exists in cluster {}", s.target, s.cluster)),
+            Err(e) => Recheck::Failed(cluster_refusal(e)),
+        }
+    }
+
+    /// Record that a request went stale and say so everywhere.
+    async fn stale(&self, person: &PersonId, incident: &Incident, request: &Request, reason: String) -> Reply {
+        let event = Event::RequestStale { request: request.id().to_owned(), reason: reason.clone() };
+        match self.write(self.ledger.append(&incident.id, &Actor::Person(person.clone()), event.clone())).await {
+            Ok(c) => {
+                self.after_decision(&c.incident, request.id(), &event, person.as_str()).await;
+                Reply::conflict(format!("{} is stale and nothing ran: {reason}; ask again if it is still needed", request.id()))
+                    .for_incident(&incident.id)
+                    .for_request(request.id(), "stale")
+            }
+            Err(e) => Reply::from_ledger(e),
+        }
+    }
+
+    /// Record an expiry the clock says is due, and answer the late decision.
+    async fn expired(&self, incident: &Incident, request: &Request) -> Reply {
+        let event = Event::RequestExpired { request: request.id().to_owned() };
+        match self.write(self.ledger.append(&incident.id, &Actor::System, event.clone())).await {
+            Ok(c) => {
+                self.after_decision(&c.incident, request.id(), &event, "warroom").await;
+            }
+            Err(e) => tracing::warn!(error = %e, "expiry not recorded"),
+        }
+        Reply::conflict(format!("{} expired at {}; nothing ran. Ask again if it is still needed.", request.id(), request.spec.expires_at.to_rfc3339()))
+            .for_incident(&incident.id)
+            .for_request(request.id(), "expired")
+    }
+
+    /// Update the card and post the decision with the chain head.
+    pub(super) async fn after_decision(&self, incident: &Incident, id: &str, event: &Event, by: &str) {
+        if let Some(r) = incident.request(id) {
+            let card = render::card(incident, r, &[], None, self.clock.now());
+            self.show_card(incident, &card).await;
+        }
+        self.post(incident, &render::decision(incident, event, by)).await;
+    }
+
+    pub(super) async fn approve(self: &Arc<Self>, person: &PersonId, incident: &Incident, id: &str) -> Reply {
+        let request = match self.find(incident, id) {
+            Ok(r) => r.clone(),
+            Err(reply) => return reply,
+        };
+        let rule = match self.rule_for(&request) {
+            Ok(r) => r,
+            Err(reply) => return reply,
+        };
+        if request.break_glass.is_some() {
+            return self.review(person, incident, &request, &rule).await;
+        }
+        if let Err(d) = authorize::may_approve(&self.plan.plan, person, &rule) {
+            return Reply::refused(d.0);
+        }
+        let now = self.clock.now();
+        match request.check_approval(person, &request.spec.binding, now) {
+            Ok(()) => {}
+            Err(Refusal::Expired { .. }) => return self.expired(incident, &request).await,
+            Err(r @ (Refusal::SelfApproval { .. } | Refusal::AlreadyApproved { .. })) => {
+                return Reply::refused(r.to_string()).for_request(request.id(), request.status.as_str());
+            }
+            Err(r) => return Reply::conflict(r.to_string()).for_request(request.id(), request.status.as_str()),
+        }
+        match self.recheck(&request).await {
+            Recheck::Same => {}
+            Recheck::Stale(why) => return self.stale(person, incident, &request, why).await,
+            Recheck::Failed(reply) => return reply,
+        }
+        let event = Event::RequestApproved { request: request.id().to_owned(), binding: request.spec.binding.clone() };
+        let committed = match self.write(self.ledger.append(&incident.id, &Actor::Person(person.clone()), event.clone())).await {
+            Ok(c) => c,
+            Err(e) => return Reply::from_ledger(e).for_request(request.id(), &self.status_of(&incident.id, request.id())),
+        };
+        self.after_decision(&committed.incident, request.id(), &event, person.as_str()).await;
+        let now_request = committed.incident.request(request.id()).cloned().unwrap_or(request.clone());
+        if now_request.status == RequestStatus::Approved {
+            let outcome = self.run_and_wait(&incident.id, request.id()).await;
+            let status = self.status_of(&incident.id, request.id());
+            return Reply::ok(format!("{} approved by {person}; {outcome}", request.id()))
+                .for_incident(&incident.id)
+                .for_request(request.id(), &status);
+        }
+        Reply::ok(format!("{} approved by {person}; {} more approval(s) needed", request.id(), now_request.approvals_missing()))
+            .for_incident(&incident.id)
+            .for_request(request.id(), now_request.status.as_str())
+    }
+
+    async fn review(&self, person: &PersonId, incident: &Incident, request: &Request, rule: &ActionRule) -> Reply {
+        if let Err(d) = authorize::may_review(&self.plan.plan, person, rule) {
+            return Reply::refused(d.0);
+        }
+        if let Err(r) = request.check_review(person) {
+            return Reply::refused(r.to_string());
+        }
+        let event = Event::ReviewSigned { request: request.id().to_owned(), comment: None };
+        match self.write(self.ledger.append(&incident.id, &Actor::Person(person.clone()), event.clone())).await {
+            Ok(c) => {
+                self.after_decision(&c.incident, request.id(), &event, person.as_str()).await;
+                let closed = c.incident.request(request.id()).and_then(|r| r.break_glass.as_ref()).is_some_and(|b| b.review_closed());
+                let status = c.incident.request(request.id()).map_or("", |r| r.status.as_str()).to_owned();
+                Reply::ok(format!(
+                    "break-glass review of {} signed by {person}{}",
+                    request.id(),
+                    if closed { "; the review is closed" } else { "; one more reviewer needed" }
+                ))
+                .for_incident(&incident.id)
+                .for_request(request.id(), &status)
+            }
+            Err(e) => Reply::from_ledger(e),
+        }
+    }
+
+    pub(super) async fn deny(&self, person: &PersonId, incident: &Incident, id: &str, reason: Option<String>) -> Reply {
+        let request = match self.find(incident, id) {
+            Ok(r) => r.clone(),
+            Err(reply) => return reply,
+        };
+        if &request.requested_by == person {
+            return self.cancel(person, incident, id).await;
+        }
+        let rule = match self.rule_for(&request) {
+            Ok(r) => r,
+            Err(reply) => return reply,
+        };
+        // Whoever may approve may deny; so may the incident's commander.
+        let commander = incident.roles.get(&warroom_commands::command::IncidentRole::Commander) == Some(person);
+        if !commander && let Err(d) = authorize::may_approve(&self.plan.plan, person, &rule) {
+            return Reply::refused(format!("{} (only those who may approve, or the incident commander, may deny)", d.0));
+        }
+        let event = Event::RequestDenied { request: request.id().to_owned(), reason };
+        match self.write(self.ledger.append(&incident.id, &Actor::Person(person.clone()), event.clone())).await {
+            Ok(c) => {
+                self.after_decision(&c.incident, request.id(), &event, person.as_str()).await;
+                Reply::ok(format!("{} denied by {person}; it is closed", request.id())).for_incident(&incident.id).for_request(request.id(), "denied")
+            }
+            Err(e) => Reply::from_ledger(e).for_request(request.id(), &self.status_of(&incident.id, request.id())),
+        }
+    }
+
+    pub(super) async fn cancel(&self, person: &PersonId, incident: &Incident, id: &str) -> Reply {
+        let request = match self.find(incident, id) {
+            Ok(r) => r.clone(),
+            Err(reply) => return reply,
+        };
+        if &request.requested_by != person {
+            return Reply::refused(format!("only {}, who asked for {}, can cancel it; use `deny {}` to stop it", request.requested_by, request.id(), request.id()));
+        }
+        let event = Event::RequestCancelled { request: request.id().to_owned() };
+        match self.write(self.ledger.append(&incident.id, &Actor::Person(person.clone()), event.clone())).await {
+            Ok(c) => {
+                self.after_decision(&c.incident, request.id(), &event, person.as_str()).await;
+                Reply::ok(format!("{} cancelled", request.id())).for_incident(&incident.id).for_request(request.id(), "cancelled")
+            }
+            Err(e) => Reply::from_ledger(e),
+        }
+    }
+
+    pub(super) async fn break_glass(self: &Arc<Self>, person: &PersonId, incident: &Incident, id: &str, reason: &str) -> Reply {
+        let request = match self.find(incident, id) {
+            Ok(r) => r.clone(),
+            Err(reply) => return reply,
+        };
+        let rule = match self.rule_for(&request) {
+            Ok(r) => r,
+            Err(reply) => return reply,
+        };
+        if let Err(d) = authorize::may_break_glass(&self.plan.plan, person, &rule) {
+            return Reply::refused(d.0);
+        }
+        if request.status == RequestStatus::Pending && request.is_due_to_expire(self.clock.now()) {
+            return self.expired(incident, &request).await;
+        }
+        match self.recheck(&request).await {
+            Recheck::Same => {}
+            Recheck::Stale(why) => return self.stale(person, incident, &request, why).await,
+            Recheck::Failed(reply) => return reply,
+        }
+        let event = Event::BreakGlass { request: request.id().to_owned(), reason: reason.to_owned() };
+        let committed = match self.write(self.ledger.append(&incident.id, &Actor::Person(person.clone()), event.clone())).await {
+            Ok(c) => c,
+            Err(e) => return Reply::from_ledger(e),
+        };
+        self.after_decision(&committed.incident, request.id(), &event, person.as_str()).await;
+        self.post(
+            &committed.incident,
+            &format!(
+                "🚨 BREAK-GLASS: {person} is running {} ({} {}) without a second approval. Reason: {reason}\nTwo other people must review it: `approve {}`.",
+                request.id(), request.spec.action, request.spec.target, request.id()
+            ),
+        )
+        .await;
+        let outcome = self.run_and_wait(&incident.id, request.id()).await;
+        Reply::ok(format!("BREAK-GLASS {} by {person}: {outcome}; a review by two other people is open", request.id()))
+            .for_incident(&incident.id)
+            .for_request(request.id(), &self.status_of(&incident.id, request.id()))
+    }
+
+    /// The request's status as the ledger has it now.
+    pub(super) fn status_of(&self, incident: &warroom_commands::IncidentId, id: &str) -> String {
+        self.ledger
+            .incident(incident)
+            .ok()
+            .and_then(|i| i.request(id).map(|r| r.status.as_str().to_owned()))
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,116 @@
+//! Running an approved request, exactly once.
+//!
+//! Guarantees: the action runs only after the ledger recorded Approved → Executing for it
+//! (a compare-and-swap in the single writer), so two approvers, a retried click or a restart
+//! cannot run it twice; the outcome (result or error) is recorded before it is announced.
+//! Assumes: the target was re-read and matched the approval just before. Caveat: if warroom
+//! dies between Executing and the outcome, the request is reported "outcome unknown" at the
+//! next start and is never re-run (see `sweeper`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use warroom_adapters::cluster::{Execution, Resolved};
+use warroom_commands::{Actor, Event, Incident, IncidentId, Request, RequestStatus};
+
+use super::Engine;
+
+/// How long a command's reply waits for the action before saying "still running".
+const WAIT_FOR_OUTCOME: Duration = Duration::from_secs(2);
+
+impl Engine {
+    pub(super) fn execution(&self, incident: &Incident, request: &Request, resolved: Resolved) -> Execution {
+        let plan = &self.plan.plan;
+        Execution {
+            incident: incident.id.clone(),
+            request: request.id().to_owned(),
+            action: request.spec.action,
+            resolved,
+            params: request.spec.params.clone(),
+            reason: request.spec.reason.clone(),
+            requested_by: request.requested_by.clone(),
+            approvers: request.approvers.clone(),
+            allow_dns: plan.guardrails.quarantine_allow_dns,
+            investigation_labels: plan.guardrails.investigation_labels.clone(),
+        }
+    }
+
+    /// Start the run in the background and wait a little for its outcome, so quick actions
+    /// answer in one reply and slow ones still answer promptly.
+    pub(super) async fn run_and_wait(self: &Arc<Self>, incident: &IncidentId, request: &str) -> String {
+        let engine = self.clone();
+        let (incident, request) = (incident.clone(), request.to_owned());
+        let task = tokio::spawn(async move { engine.run(&incident, &request).await });
+        match tokio::time::timeout(WAIT_FOR_OUTCOME, task).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(e)) => format!("the run stopped unexpectedly ({e}); check the timeline"),
+            Err(_) => "running; the outcome will be posted in the channel and timeline".to_owned(),
+        }
+    }
+
+    async fn run(&self, id: &IncidentId, request_id: &str) -> String {
+        let span = tracing::info_span!("execute", incident = %id, request = request_id);
+        let _enter = span.enter();
+        let incident = match self.ledger.incident(id) {
+            Ok(i) => i,
+            Err(e) => return format!("not run: {e}"),
+        };
+        let Some(request) = incident.request(request_id).cloned() else {
+            return format!("not run: no request {request_id}");
+        };
+        if request.status != RequestStatus::Approved {
+            return format!("not run: {request_id} is {}", request.status);
+        }
+        // Re-read the target: what runs must be what was approved.
+        let resolved = match self.cluster.resolve(&request.spec.cluster, &request.spec.target).await {
+            Ok(r) if r.uid == request.spec.uid => r,
+            Ok(r) => {
+                let reason = format!(
+                    "{} was replaced before it ran: uid {} is now {}",
+                    request.spec.target,
+                    request.spec.uid.as_deref().unwrap_or("(unknown)"),
+                    r.uid.as_deref().unwrap_or("(unknown)")
+                );
+                return self.finish_stale(&incident, &request, reason).await;
+            }
+            Err(e) => return self.finish_stale(&incident, &request, e.to_string()).await,
+        };
+        let start = Event::RequestExecuting { request: request_id.to_owned() };
+        let started = match self.write(self.ledger.append(id, &Actor::System, start)).await {
+            Ok(c) => c,
+            // Someone else's swap won: that run owns the outcome.
+            Err(warroom_ledger::LedgerError::Refused(r)) => return format!("not run again: {r}"),
+            Err(e) => return format!("not run: {e}"),
+        };
+        self.post(&started.incident, &format!("{request_id} running: {} {}", request.spec.action, request.spec.target)).await;
+        let ex = self.execution(&started.incident, &request, resolved);
+        let (event, label) = match self.cluster.execute(&ex).await {
+            Ok(outcome) => (
+                Event::RequestExecuted { request: request_id.to_owned(), dry_run: outcome.dry_run, summary: outcome.summary, result: outcome.result },
+                "executed",
+            ),
+            Err(e) => (Event::RequestFailed { request: request_id.to_owned(), error: e.to_string() }, "failed"),
+        };
+        self.metrics.executed(label);
+        let line = event.describe();
+        match self.write(self.ledger.append(id, &Actor::System, event.clone())).await {
+            Ok(c) => {
+                self.after_decision(&c.incident, request_id, &event, "warroom").await;
+                line
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "outcome not recorded");
+                format!("{line} — but the outcome could not be recorded: {e}")
+            }
+        }
+    }
+
+    async fn finish_stale(&self, incident: &Incident, request: &Request, reason: String) -> String {
+        let event = Event::RequestStale { request: request.id().to_owned(), reason: reason.clone() };
+        match self.write(self.ledger.append(&incident.id, &Actor::System, event.clone())).await {
+            Ok(c) => self.after_decision(&c.incident, request.id(), &event, "warroom").await,
+            Err(e) => tracing::warn!(error = %e, "stale not recorded"),
+        }
+        format!("not run, stale: {reason}")
+    }
+}

@@ -1,0 +1,48 @@
+//! Counters for `/metrics`: commands by outcome, requests by result.
+
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::collections::BTreeMap;
+
+use super::reply::Reply;
+
+#[derive(Default)]
+pub struct Metrics {
+    commands: Mutex<BTreeMap<&'static str, u64>>,
+    executions: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl Metrics {
+    pub fn count(&self, reply: &Reply) {
+        *self
+            .commands
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(reply.code.as_str())
+            .or_default() += 1;
+    }
+
+    pub fn executed(&self, outcome: &'static str) {
+        *self
+            .executions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(outcome)
+            .or_default() += 1;
+    }
+
+    /// Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut out = String::from(
+            "# HELP warroom_commands_total Commands handled, by outcome.\n# TYPE warroom_commands_total counter\n",
+        );
+        for (code, n) in self.commands.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(out, "warroom_commands_total{{outcome=\"{code}\"}} {n}");
+        }
+        out.push_str("# HELP warroom_executions_total Approved actions run, by result.\n# TYPE warroom_executions_total counter\n");
+        for (outcome, n) in self.executions.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(out, "warroom_executions_total{{result=\"{outcome}\"}} {n}");
+        }
+        out
+    }
+}

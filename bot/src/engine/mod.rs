@@ -1,0 +1,190 @@
+//! The engine: turns a person's command into decisions and effects.
+//!
+//! Inputs arrive from any chat platform or the HTTP API already mapped to a person of the
+//! plan. The engine parses, authorizes, applies guardrails, writes to the ledger (durable
+//! before any reply), and only then calls the cluster and the chat platforms, never inside
+//! a ledger write.
+
+mod actions;
+mod announce;
+mod decisions;
+mod execute;
+mod incidents;
+mod metrics;
+mod render;
+mod reply;
+mod sweeper;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use tracing::{Instrument, info_span};
+use warroom_adapters::chat::{ChannelRef, Chat, MessageRef};
+use warroom_adapters::cluster::Cluster;
+use warroom_commands::command::{self, Command};
+use warroom_commands::{Clock, Incident, IncidentId, PersonId};
+use warroom_config::LoadedPlan;
+use warroom_ledger::{Committed, Ledger, LedgerError};
+
+pub use metrics::Metrics;
+pub use reply::{Code, Reply};
+
+/// Somebody changed this incident (or the incident list): live pages re-read.
+pub type Notify = Arc<dyn Fn(Option<&IncidentId>) + Send + Sync>;
+
+pub struct Engine {
+    pub plan: Arc<LoadedPlan>,
+    pub ledger: Arc<Ledger>,
+    chats: Vec<Arc<dyn Chat>>,
+    cluster: Arc<dyn Cluster>,
+    clock: Arc<dyn Clock>,
+    notify: Notify,
+    pub metrics: Metrics,
+    /// Channels per incident and platform, created on first use (again after a restart).
+    channels: Mutex<HashMap<IncidentId, Vec<ChannelRef>>>,
+    /// Approval cards per request, to update them in place.
+    cards: Mutex<HashMap<(IncidentId, String), Vec<MessageRef>>>,
+    /// Incidents with requests that may expire; the sweeper looks only at these.
+    open_requests: Mutex<BTreeSet<IncidentId>>,
+}
+
+impl Engine {
+    pub fn new(
+        plan: Arc<LoadedPlan>,
+        ledger: Arc<Ledger>,
+        chats: Vec<Arc<dyn Chat>>,
+        cluster: Arc<dyn Cluster>,
+        clock: Arc<dyn Clock>,
+        notify: Notify,
+    ) -> Arc<Engine> {
+        Arc::new(Engine {
+            plan,
+            ledger,
+            chats,
+            cluster,
+            clock,
+            notify,
+            metrics: Metrics::default(),
+            channels: Mutex::new(HashMap::new()),
+            cards: Mutex::new(HashMap::new()),
+            open_requests: Mutex::new(BTreeSet::new()),
+        })
+    }
+
+    /// Handle one command typed by `person`, in the context of `incident` when given.
+    pub async fn handle(
+        self: &Arc<Self>,
+        person: &PersonId,
+        text: &str,
+        incident: Option<IncidentId>,
+    ) -> Reply {
+        let span = info_span!(
+            "command",
+            person = %person,
+            incident = incident.as_ref().map(IncidentId::as_str).unwrap_or("-"),
+        );
+        let reply = self.dispatch(person, text, incident).instrument(span).await;
+        self.metrics.count(&reply);
+        reply
+    }
+
+    async fn dispatch(
+        self: &Arc<Self>,
+        person: &PersonId,
+        text: &str,
+        incident: Option<IncidentId>,
+    ) -> Reply {
+        if let Err(denied) = warroom_commands::authorize::person(&self.plan.plan, person) {
+            tracing::warn!(person = %person, "command from someone not in the plan refused");
+            return Reply::refused(denied.0);
+        }
+        let cmd = match command::parse(text) {
+            Ok(c) => c,
+            Err(e) => return Reply::bad_input(e.to_string()),
+        };
+        let incident = match (incident, request_incident(&cmd)) {
+            (Some(i), _) => Some(i),
+            (None, from_request) => from_request,
+        };
+        let id = match (&incident, cmd.needs_incident()) {
+            (Some(id), _) => Some(id.clone()),
+            (None, false) => None,
+            (None, true) => {
+                return Reply::bad_input(format!(
+                    "`{}` acts on an incident: run it in the incident's channel, or pass its id (\"incident\": \"INC-…\"); `incident open \"TITLE\"` starts one",
+                    cmd.verb()
+                ));
+            }
+        };
+        let record = match &id {
+            Some(id) => match self.ledger.incident(id) {
+                Ok(r) => Some(r),
+                Err(e) => return Reply::from_ledger(e),
+            },
+            None => None,
+        };
+        match (cmd, record) {
+            (Command::IncidentOpen { title, severity }, _) => self.open(person, &title, severity).await,
+            (Command::Help { topic }, _) => match command::help_for(topic.as_deref()) {
+                Ok(text) => Reply::ok(text),
+                Err(e) => Reply::bad_input(e.to_string()),
+            },
+            (Command::Ack, record) => self.ack(person, record).await,
+            (cmd, Some(record)) => self.in_incident(person, cmd, record).await,
+            (_, None) => Reply::bad_input("this command needs an incident".to_owned()),
+        }
+    }
+
+    async fn in_incident(self: &Arc<Self>, person: &PersonId, cmd: Command, record: Incident) -> Reply {
+        match cmd {
+            Command::IncidentStatus => Reply::ok(render::status(&record, &self.plan.plan)).for_incident(&record.id),
+            Command::IncidentSeverity(to) => self.severity(person, &record, to).await,
+            Command::IncidentResolve { summary } => self.resolve(person, &record, summary).await,
+            Command::Role { role, person: who } => self.role(person, &record, role, &who).await,
+            Command::Note(text) => self.note(person, &record, text).await,
+            Command::Timeline => self.timeline(&record),
+            Command::StatusUpdate(text) => self.status_update(person, &record, text).await,
+            Command::Page { target, text } => self.page(person, &record, &target, text).await,
+            Command::Evidence { id } => self.evidence(&record, id.as_deref()),
+            Command::Action(request) => self.request_action(person, &record, request).await,
+            Command::Approve { request } => self.approve(person, &record, &request).await,
+            Command::Deny { request, reason } => self.deny(person, &record, &request, reason).await,
+            Command::Cancel { request } => self.cancel(person, &record, &request).await,
+            Command::BreakGlass { request, reason } => self.break_glass(person, &record, &request, &reason).await,
+            Command::IncidentOpen { .. } | Command::Help { .. } | Command::Ack => {
+                Reply::bad_input("this command does not act on an incident".to_owned())
+            }
+        }
+    }
+
+    /// Write through the ledger; tell live pages; remember incidents with open requests.
+    async fn write(&self, pending: warroom_ledger::Pending) -> Result<Committed, LedgerError> {
+        let committed = pending.await?;
+        let incident = &committed.incident;
+        if incident.requests.iter().any(|r| !r.status.is_frozen()) {
+            self.open_requests
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(incident.id.clone());
+        }
+        (self.notify)(Some(&incident.id));
+        Ok(committed)
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+}
+
+/// `approve INC-20261127-0001-R3` names its incident.
+fn request_incident(cmd: &Command) -> Option<IncidentId> {
+    let id = match cmd {
+        Command::Approve { request }
+        | Command::Deny { request, .. }
+        | Command::Cancel { request }
+        | Command::BreakGlass { request, .. } => request,
+        _ => return None,
+    };
+    let (inc, _) = id.rsplit_once('-')?;
+    inc.parse().ok()
+}

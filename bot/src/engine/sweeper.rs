@@ -1,0 +1,74 @@
+//! Time-driven work: expiring requests, and recovering from a crash mid-action.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use warroom_commands::{Actor, Event, RequestStatus};
+
+use super::{Engine, render};
+
+impl Engine {
+    /// Requests found `Executing` at start: warroom died while they ran. Their outcome is
+    /// unknown; say so in the timeline and channel and never run them again.
+    pub async fn recover(&self) -> Result<usize, warroom_ledger::LedgerError> {
+        let mut found = 0;
+        for incident in self.ledger.incidents()? {
+            let open: Vec<_> = incident.requests.iter().filter(|r| !r.status.is_frozen()).map(|r| r.id().to_owned()).collect();
+            if !open.is_empty() {
+                self.open_requests.lock().unwrap_or_else(|p| p.into_inner()).insert(incident.id.clone());
+            }
+            for r in incident.requests.iter().filter(|r| r.status == RequestStatus::Executing) {
+                let event = Event::RequestOutcomeUnknown { request: r.id().to_owned() };
+                let c = self.write(self.ledger.append(&incident.id, &Actor::System, event)).await?;
+                found += 1;
+                tracing::warn!(incident = %incident.id, request = r.id(), "request was executing when warroom stopped: outcome unknown");
+                self.post(
+                    &c.incident,
+                    &format!(
+                        "⚠ {} outcome unknown — verify: warroom stopped while it ran {} {} on {}. It will not be re-run; check the target by hand and record what you find with `note`.\n{}",
+                        r.id(), r.spec.action, r.spec.target, r.spec.cluster, render::chain_head(&c.incident)
+                    ),
+                )
+                .await;
+            }
+        }
+        Ok(found)
+    }
+
+    /// Expire what is due now. Returns how many requests expired.
+    pub async fn sweep(&self) -> usize {
+        let now = self.clock.now();
+        let ids: Vec<_> = self.open_requests.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect();
+        let mut expired = 0;
+        for id in ids {
+            let Ok(incident) = self.ledger.incident(&id) else { continue };
+            for r in incident.requests.iter().filter(|r| r.is_due_to_expire(now)) {
+                let event = Event::RequestExpired { request: r.id().to_owned() };
+                // A decision may have won the race since we read: a refusal is fine.
+                if let Ok(c) = self.write(self.ledger.append(&id, &Actor::System, event.clone())).await {
+                    expired += 1;
+                    self.after_decision(&c.incident, r.id(), &event, "warroom").await;
+                }
+            }
+            if let Ok(now_incident) = self.ledger.incident(&id)
+                && now_incident.requests.iter().all(|r| r.status.is_frozen())
+            {
+                self.open_requests.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+            }
+        }
+        expired
+    }
+
+    /// Sweep once a second until the process ends.
+    pub fn start_sweeper(self: &Arc<Self>) {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                engine.sweep().await;
+            }
+        });
+    }
+}

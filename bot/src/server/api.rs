@@ -1,0 +1,292 @@
+//! `/api/v1`: the command API (what chat can do, scripts can do) and the reads behind the
+//! console and the CLI.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio_stream::StreamExt as _;
+use tokio_stream::wrappers::BroadcastStream;
+use warroom_adapters::cluster::Object;
+use warroom_commands::clock::timestamp;
+use warroom_commands::{IncidentId, PersonId, RequestStatus};
+
+use super::{AppState, Ready, ReadyState};
+use super::auth::Caller;
+use crate::engine::{Code, Reply};
+
+/// Commands are short; anything bigger is not a command.
+const MAX_COMMAND_BODY: usize = 64 * 1024;
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/api/v1/command", post(command).layer(DefaultBodyLimit::max(MAX_COMMAND_BODY)))
+        .route("/api/v1/session", get(session))
+        .route("/api/v1/incidents", get(incidents))
+        .route("/api/v1/incidents/{id}", get(incident))
+        .route("/api/v1/incidents/{id}/export", get(export))
+        .route("/api/v1/ledger/verify", get(verify))
+        .route("/api/v1/events", get(events))
+        .route("/api/v1/drill/objects", put(drill_object).get(drill_objects).layer(DefaultBodyLimit::max(MAX_COMMAND_BODY)))
+        .with_state(state)
+}
+
+pub(super) fn answer(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, axum::Json(json!({ "ok": false, "message": message.into() }))).into_response()
+}
+
+fn status_of(code: Code) -> StatusCode {
+    match code {
+        Code::Ok => StatusCode::OK,
+        Code::BadInput => StatusCode::BAD_REQUEST,
+        Code::Refused => StatusCode::FORBIDDEN,
+        Code::NotFound => StatusCode::NOT_FOUND,
+        Code::Conflict => StatusCode::CONFLICT,
+        Code::Guardrail => StatusCode::UNPROCESSABLE_ENTITY,
+        Code::Failed => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct TokenQuery {
+    token: Option<String>,
+    person: Option<String>,
+}
+
+fn caller(state: &Ready, headers: &HeaderMap, q: &TokenQuery) -> Result<Caller, Response> {
+    state.tokens.caller(headers, q.token.as_deref()).map_err(|m| answer(StatusCode::UNAUTHORIZED, m))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommandBody {
+    #[serde(default)]
+    person: String,
+    text: String,
+    #[serde(default)]
+    incident: Option<String>,
+}
+
+async fn command(ReadyState(state): ReadyState, headers: HeaderMap, body: Bytes) -> Response {
+    let caller = match caller(&state, &headers, &TokenQuery::default()) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let body: CommandBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return answer(
+                StatusCode::BAD_REQUEST,
+                format!("the body must be JSON {{\"person\": \"PERSON-ID\", \"text\": \"COMMAND\", \"incident\": \"INC-… (optional)\"}}: {e}"),
+            );
+        }
+    };
+    let person = match (&caller, body.person.trim()) {
+        (Caller::Drill, "") => return answer(StatusCode::FORBIDDEN, "drill mode: say who you are with \"person\": \"PERSON-ID\" (one of the plan's people)"),
+        (Caller::Drill, p) => PersonId::from(p),
+        (Caller::Person(me), "") => me.clone(),
+        (Caller::Person(me), p) if p == me.as_str() => me.clone(),
+        (Caller::Person(me), p) => return answer(StatusCode::FORBIDDEN, format!("this token acts as {me}, not {p}")),
+        (Caller::LocalReader, _) => return answer(StatusCode::FORBIDDEN, "the local read token cannot run commands; use a person's token"),
+    };
+    let incident = match body.incident.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(text) => match text.parse::<IncidentId>() {
+            Ok(id) => Some(id),
+            Err(e) => return answer(StatusCode::BAD_REQUEST, e.to_string()),
+        },
+    };
+    let reply: Reply = state.engine.handle(&person, &body.text, incident).await;
+    (status_of(reply.code), axum::Json(reply)).into_response()
+}
+
+async fn session(ReadyState(state): ReadyState, headers: HeaderMap, Query(q): Query<TokenQuery>) -> Response {
+    // The session says whether a token is needed, so it answers everyone.
+    let who = state.tokens.caller(&headers, q.token.as_deref()).ok();
+    let plan = &state.engine.plan.plan;
+    let people: Vec<Value> = plan
+        .people
+        .iter()
+        .map(|p| json!({ "id": p.id, "name": p.name, "roles": p.roles }))
+        .collect();
+    axum::Json(json!({
+        "drill": state.tokens.is_drill(),
+        "plan": plan.meta.name,
+        "plan_version": state.engine.plan.digest,
+        "people": people,
+        "you": match who { Some(Caller::Person(p)) => Some(p.to_string()), _ => None },
+    }))
+    .into_response()
+}
+
+async fn incidents(ReadyState(state): ReadyState, headers: HeaderMap, Query(q): Query<TokenQuery>) -> Response {
+    if let Err(r) = caller(&state, &headers, &q) {
+        return r;
+    }
+    match state.engine.ledger.incidents() {
+        Ok(all) => {
+            let list: Vec<Value> = all
+                .iter()
+                .map(|i| {
+                    let mut v = serde_json::to_value(i).unwrap_or(Value::Null);
+                    let pending = i.requests.iter().filter(|r| r.status == RequestStatus::Pending).count();
+                    if let Some(o) = v.as_object_mut() {
+                        o.insert("pending".into(), json!(pending));
+                    }
+                    v
+                })
+                .collect();
+            axum::Json(json!({ "incidents": list })).into_response()
+        }
+        Err(e) => answer(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+fn parse_id(text: &str) -> Result<IncidentId, Response> {
+    text.parse::<IncidentId>().map_err(|e| answer(StatusCode::BAD_REQUEST, e.to_string()))
+}
+
+fn ledger_error(e: warroom_ledger::LedgerError) -> Response {
+    match e {
+        warroom_ledger::LedgerError::NoSuchIncident(_) => answer(StatusCode::NOT_FOUND, e.to_string()),
+        other => answer(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+    }
+}
+
+async fn incident(ReadyState(state): ReadyState, Path(id): Path<String>, headers: HeaderMap, Query(q): Query<TokenQuery>) -> Response {
+    let caller = match caller(&state, &headers, &q) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let id = match parse_id(&id) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let ledger = &state.engine.ledger;
+    let (record, entries, evidence) = match (ledger.incident(&id), ledger.timeline(&id), ledger.evidence(&id)) {
+        (Ok(r), Ok(t), Ok(e)) => (r, t, e),
+        (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => return ledger_error(e),
+    };
+    let viewer = match caller {
+        Caller::Person(p) => Some(p),
+        Caller::Drill => q.person.map(PersonId::from),
+        Caller::LocalReader => None,
+    };
+    let timeline: Vec<Value> = entries
+        .iter()
+        .map(|e| {
+            let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
+            let describe = e.event().map(|ev| ev.describe()).unwrap_or_else(|_| e.kind.clone());
+            if let Some(o) = v.as_object_mut() {
+                o.insert("describe".into(), json!(describe));
+            }
+            v
+        })
+        .collect();
+    let channel = state.console.channel_info(&id).map(|(name, topic, members)| json!({ "name": name, "topic": topic, "members": members }));
+    axum::Json(json!({
+        "incident": record,
+        "channel": channel,
+        "messages": state.console.messages(&id, viewer.as_ref()),
+        "timeline": timeline,
+        "evidence": evidence,
+    }))
+    .into_response()
+}
+
+async fn export(ReadyState(state): ReadyState, Path(id): Path<String>, headers: HeaderMap, Query(q): Query<TokenQuery>) -> Response {
+    let caller = match caller(&state, &headers, &q) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let id = match parse_id(&id) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
+    let by = match caller {
+        Caller::Person(p) => format!("person:{p}"),
+        Caller::LocalReader => headers
+            .get("x-warroom-actor")
+            .and_then(|v| v.to_str().ok())
+            .filter(|a| a.starts_with("cli:") && a.len() < 100)
+            .unwrap_or("cli:unknown")
+            .to_owned(),
+        Caller::Drill => "warroom".to_owned(),
+    };
+    match state.engine.ledger.export(&id, timestamp(state.engine.clock().now()), by) {
+        Ok(e) => axum::Json(e).into_response(),
+        Err(e) => ledger_error(e),
+    }
+}
+
+async fn verify(ReadyState(state): ReadyState, headers: HeaderMap, Query(q): Query<TokenQuery>) -> Response {
+    if let Err(r) = caller(&state, &headers, &q) {
+        return r;
+    }
+    let ledger = state.engine.ledger.clone();
+    match tokio::task::spawn_blocking(move || ledger.verify()).await {
+        Ok(Ok(report)) => axum::Json(json!({
+            "intact": report.failure.is_none(),
+            "incidents": report.incidents,
+            "entries": report.entries,
+            "failure": report.failure.as_ref().map(|f| json!({"incident": f.incident, "seq": f.seq, "reason": f.reason.to_string()})),
+        }))
+        .into_response(),
+        Ok(Err(e)) => answer(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => answer(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn events(ReadyState(state): ReadyState, headers: HeaderMap, Query(q): Query<TokenQuery>) -> Response {
+    if let Err(r) = caller(&state, &headers, &q) {
+        return r;
+    }
+    let stream = BroadcastStream::new(state.changes.subscribe()).map(|change| {
+        // A lagging page missed some changes: tell it to re-read everything.
+        let data = match change {
+            Ok(c) => json!({ "incident": c.incident }),
+            Err(_) => json!({ "incident": null }),
+        };
+        Ok::<_, Infallible>(SseEvent::default().event("changed").data(data.to_string()))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
+}
+
+/// Drill mode only: change the simulated cluster under a pending request (a pod recreated,
+/// say), to practise what happens when the world moves.
+async fn drill_object(ReadyState(state): ReadyState, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(cluster) = drill_cluster(&state, &headers) else {
+        return answer(StatusCode::NOT_FOUND, "the simulated cluster exists only in drill mode");
+    };
+    let object: Object = match serde_json::from_slice(&body) {
+        Ok(o) => o,
+        Err(e) => return answer(StatusCode::BAD_REQUEST, format!("not an object: {e}")),
+    };
+    match cluster.upsert(object) {
+        Ok(o) => {
+            tracing::info!(kind = %o.kind, namespace = %o.namespace, name = %o.name, uid = %o.uid, "drill: object replaced");
+            axum::Json(o).into_response()
+        }
+        Err(e) => answer(StatusCode::NOT_FOUND, e.to_string()),
+    }
+}
+
+async fn drill_objects(ReadyState(state): ReadyState, headers: HeaderMap) -> Response {
+    match drill_cluster(&state, &headers) {
+        Some(c) => axum::Json(json!({ "objects": c.objects() })).into_response(),
+        None => answer(StatusCode::NOT_FOUND, "the simulated cluster exists only in drill mode"),
+    }
+}
+
+fn drill_cluster<'a>(state: &'a Ready, headers: &HeaderMap) -> Option<&'a warroom_adapters::cluster::dry_run::DryRunCluster> {
+    let allowed = state.tokens.is_drill() && matches!(state.tokens.caller(headers, None), Ok(Caller::Drill | Caller::Person(_)));
+    allowed.then_some(state.dry_run.as_deref()).flatten()
+}

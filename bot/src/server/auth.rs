@@ -1,0 +1,101 @@
+//! Who is calling the HTTP API.
+//!
+//! Drill mode: the caller says who they are (the page offers the plan's people), because a
+//! drill is practice on a simulated cluster. Otherwise every call carries a bearer token; each
+//! plan token acts as one person, and the local token in `<data>/serve.json` (readable only by
+//! the user running warroom) lets the CLI on the same machine read and export, nothing more.
+
+use std::collections::HashMap;
+
+use axum::http::HeaderMap;
+use warroom_commands::PersonId;
+use warroom_config::Plan;
+
+/// The caller, once authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// Drill mode: anyone, acting as the person they name.
+    Drill,
+    /// A plan token: acts as this person.
+    Person(PersonId),
+    /// The local CLI: reads and exports only.
+    LocalReader,
+}
+
+pub struct Tokens {
+    drill: bool,
+    by_token: HashMap<String, PersonId>,
+    local: String,
+}
+
+impl Tokens {
+    /// Resolve the plan's tokens. A token whose secret cannot be read is skipped with a
+    /// warning (that person cannot use the API), not fatal: the rest of warroom still works.
+    pub fn from_plan(plan: &Plan, local: String) -> Tokens {
+        let mut by_token = HashMap::new();
+        for t in &plan.console.tokens {
+            match t.token.resolve() {
+                Ok(secret) if secret.len() >= 16 => {
+                    by_token.insert(secret, t.person.clone());
+                }
+                Ok(_) => tracing::warn!(person = %t.person, "API token shorter than 16 characters ignored"),
+                // In drill mode nobody needs a token, so a missing one is not worth a warning.
+                Err(e) if plan.is_drill() => tracing::debug!(person = %t.person, error = %e, "API token not available"),
+                Err(e) => tracing::warn!(person = %t.person, error = %e, "API token not available; this person cannot use the API"),
+            }
+        }
+        Tokens { drill: plan.is_drill(), by_token, local }
+    }
+
+    pub fn is_drill(&self) -> bool {
+        self.drill
+    }
+
+    /// From `Authorization: Bearer …`, or `?token=` (EventSource cannot set headers).
+    pub fn caller(&self, headers: &HeaderMap, query_token: Option<&str>) -> Result<Caller, String> {
+        let header = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim);
+        let given = header.or(query_token).filter(|t| !t.is_empty());
+        match given {
+            Some(t) if constant_time_eq(t, &self.local) => Ok(Caller::LocalReader),
+            Some(t) => match self.by_token.iter().find(|(k, _)| constant_time_eq(k, t)) {
+                Some((_, p)) => Ok(Caller::Person(p.clone())),
+                None => Err("the bearer token is not one of the plan's [[console.tokens]]".to_owned()),
+            },
+            None if self.drill => Ok(Caller::Drill),
+            None => Err("a bearer token is required outside drill mode: send `Authorization: Bearer TOKEN` with a token from the plan's [[console.tokens]]".to_owned()),
+        }
+    }
+}
+
+/// Comparison whose time does not depend on where the strings differ.
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// 32 random bytes as hex, from the kernel.
+pub fn random_token() -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_exact_tokens_match() {
+        assert!(constant_time_eq("abc", "abc"));
+        assert!(!constant_time_eq("abc", "abd"));
+        assert!(!constant_time_eq("abc", "abcd"));
+    }
+}

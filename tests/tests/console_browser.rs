@@ -1,0 +1,210 @@
+//! The web console in a real browser: headless Chromium against `warroom serve`.
+
+use std::time::Duration;
+
+use warroom_tests::webdriver::Browser;
+use warroom_tests::{Scratch, Server};
+
+/// Generous: the server, chromedriver and Chromium share a small machine.
+const WAIT: Duration = Duration::from_secs(30);
+const ENTER: &str = "\u{E007}";
+
+/// Replace what is in the command box with `text`, then send it with `how` (a click on
+/// `#send`, or Enter).
+fn type_command(b: &Browser, text: &str, how: Submit) {
+    let input = b.find("#command");
+    b.clear(&input);
+    match how {
+        Submit::Click => {
+            b.send_keys(&input, text);
+            b.click_css("#send", WAIT);
+        }
+        Submit::Enter => b.send_keys(&input, &format!("{text}{ENTER}")),
+    }
+}
+
+enum Submit {
+    Click,
+    Enter,
+}
+
+/// Script errors only: a refused request also logs a SEVERE "Failed to load resource" line,
+/// and refusals are part of these scenarios.
+fn assert_no_script_errors(b: &Browser) {
+    let errors: Vec<String> = b
+        .console_errors()
+        .into_iter()
+        .filter(|m| !m.contains("Failed to load resource"))
+        .collect();
+    assert!(errors.is_empty(), "console errors: {errors:#?}");
+}
+
+#[test]
+fn two_people_quarantine_a_pod_through_the_console() {
+    let s = Scratch::new();
+    let server = Server::start(&s, &[]);
+    assert!(
+        server
+            .log
+            .iter()
+            .any(|l| l.contains("built-in example plan")),
+        "runs on the built-in plan: {:?}",
+        server.log
+    );
+    let b = Browser::start();
+    b.goto(&format!("http://{}/", server.addr));
+
+    b.wait_until("the drill banner", WAIT, |b| {
+        b.text_of("#drill-banner").contains("DRILL MODE")
+    });
+    b.wait_for("#person option[value=\"alice\"]", WAIT);
+    assert!(b.displayed(&b.find("#person")), "drill mode: pick a person");
+    assert!(!b.displayed(&b.find("#token")), "drill mode: no token");
+    b.select_by_value("#person", "alice");
+
+    type_command(
+        &b,
+        r#"incident open "Shell in payments api" --severity sev1"#,
+        Submit::Click,
+    );
+    let item = b.wait_for("#incidents [data-incident][aria-current=\"true\"]", WAIT);
+    let id = b.attribute(&item, "data-incident").unwrap_or_default();
+    assert!(id.starts_with("INC-"), "selected incident: {id:?}");
+    b.wait_until("the opened incident in the channel header", WAIT, |b| {
+        b.text_of("#incident-title")
+            .contains("Shell in payments api")
+    });
+
+    type_command(
+        &b,
+        r#"quarantine pod payments/api-7f9c --reason "shell spawned""#,
+        Submit::Enter,
+    );
+    b.wait_for(
+        "#approvals [data-request=\"R1\"][data-status=\"pending\"]",
+        WAIT,
+    );
+    let card = b.text_of("#approvals [data-request=\"R1\"]");
+    for shown in [
+        "quarantine",
+        "payments/api-7f9c",
+        "shell spawned",
+        "alice",
+        "0 / 1",
+    ] {
+        assert!(
+            card.contains(shown),
+            "request card shows {shown:?}:\n{card}"
+        );
+    }
+    let head_before = b.text_of("#chain-head");
+    assert_eq!(
+        head_before.trim().len(),
+        64,
+        "full chain head: {head_before:?}"
+    );
+
+    // The requester cannot be the second person.
+    b.click_css("[data-approve=\"R1\"]", WAIT);
+    b.wait_until("alice's own approval to be refused", WAIT, |b| {
+        b.text_of("#reply").contains("cannot approve")
+    });
+    assert!(
+        b.try_find("#reply.error").is_ok(),
+        "a refusal is shown as an error"
+    );
+
+    b.select_by_value("#person", "bob");
+    b.click_css("[data-approve=\"R1\"]", WAIT);
+    b.wait_until(
+        "the timeline to record R1 approved and executed (dry run)",
+        WAIT,
+        |b| {
+            let timeline = b.text_of("#timeline");
+            timeline.contains("R1 approved") && timeline.contains("R1 executed (dry run)")
+        },
+    );
+    b.wait_until("the channel to say bob approved", WAIT, |b| {
+        b.text_of("#messages").contains("approved by bob")
+    });
+    let head_after = b.text_of("#chain-head");
+    assert_eq!(
+        head_after.trim().len(),
+        64,
+        "full chain head: {head_after:?}"
+    );
+    assert_ne!(head_after, head_before, "the chain grew");
+    assert!(
+        b.find_all("#approvals [data-status=\"pending\"]")
+            .is_empty(),
+        "nothing left waiting"
+    );
+
+    // The selection lives in the URL: a reload comes back to the same incident.
+    b.refresh();
+    b.wait_for(
+        &format!("#incidents [data-incident=\"{id}\"][aria-current=\"true\"]"),
+        WAIT,
+    );
+    b.wait_until("the incident's timeline after a reload", WAIT, |b| {
+        b.text_of("#timeline").contains("R1 executed (dry run)")
+    });
+    assert_no_script_errors(&b);
+}
+
+#[test]
+fn console_outside_drill_mode_needs_a_token() {
+    let s = Scratch::new();
+    let plan_text = include_str!("../../config/examples/plan.toml");
+    assert!(
+        plan_text.contains("drill = false"),
+        "the example plan is not a drill"
+    );
+    let plan = s.write("plan.toml", plan_text);
+    let data = s.path().join("data");
+    let server = Server::start_with_env(
+        &s,
+        &[
+            "--config",
+            plan.to_str().expect("utf-8 path"),
+            "--data",
+            data.to_str().expect("utf-8 path"),
+        ],
+        &[("WARROOM_TOKEN_ALICE", "alice-console-token-for-tests")],
+    );
+    let b = Browser::start();
+    b.goto(&format!("http://{}/", server.addr));
+
+    b.wait_until("the token field", WAIT, |b| b.displayed(&b.find("#token")));
+    assert!(!b.displayed(&b.find("#person")), "no person to pick");
+    assert!(
+        !b.displayed(&b.find("#drill-banner")),
+        "not announced as a drill"
+    );
+
+    type_command(
+        &b,
+        r#"incident open "Shell in payments api" --severity sev1"#,
+        Submit::Click,
+    );
+    b.wait_until("a refusal that asks for a token", WAIT, |b| {
+        b.try_find("#reply.error").is_ok() && b.text_of("#reply").to_lowercase().contains("token")
+    });
+
+    // With alice's token the same command goes through, as alice.
+    let token = b.find("#token");
+    b.send_keys(&token, "alice-console-token-for-tests");
+    b.click_css("#token-save", WAIT);
+    type_command(
+        &b,
+        r#"incident open "Shell in payments api" --severity sev1"#,
+        Submit::Click,
+    );
+    b.wait_for("#incidents [data-incident][aria-current=\"true\"]", WAIT);
+    b.wait_until("the opening in the timeline, by alice", WAIT, |b| {
+        let timeline = b.text_of("#timeline");
+        timeline.contains("Incident opened (sev1)") && timeline.contains("alice")
+    });
+    b.wait_until("the live indicator", WAIT, |b| b.text_of("#live") == "live");
+    assert_no_script_errors(&b);
+}
