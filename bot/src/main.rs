@@ -4,6 +4,7 @@ mod cli;
 mod context;
 mod engine;
 mod output;
+mod reader;
 mod server;
 
 use std::process::ExitCode;
@@ -15,6 +16,12 @@ use cli::{Cli, Command, EXIT_BAD_INPUT, EXIT_FAILED};
 use warroom_config::PlanError;
 
 fn main() -> ExitCode {
+    // `warroom incident show … | head` should end quietly, as other command-line tools do,
+    // not panic on a closed pipe.
+    // SAFETY: called first thing, before any thread exists; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -59,7 +66,8 @@ fn report(err: &anyhow::Error) -> ExitCode {
         || matches!(
             err.downcast_ref::<warroom_ledger::LedgerError>(),
             Some(warroom_ledger::LedgerError::NoSuchIncident(_))
-        );
+        )
+        || err.downcast_ref::<reader::NotFound>().is_some();
     ExitCode::from(if bad_input {
         EXIT_BAD_INPUT
     } else {

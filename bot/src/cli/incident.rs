@@ -5,10 +5,11 @@ use anyhow::Context as _;
 use clap::{Subcommand, ValueEnum};
 use warroom_commands::clock::timestamp;
 use warroom_commands::{Event, Incident, IncidentId, Severity};
-use warroom_ledger::{Entry, Ledger, to_markdown};
+use warroom_ledger::{Entry, to_markdown};
 
 use super::Global;
 use crate::context;
+use crate::reader::Reader;
 use crate::output::{print_json, short, write_atomically};
 
 #[derive(Subcommand, Debug)]
@@ -58,8 +59,25 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
 pub fn run(cmd: IncidentCommand, global: &Global) -> anyhow::Result<ExitCode> {
     let plan = context::load_plan(global)?;
     let dir = context::data_dir(global, &plan);
-    let ledger = context::open_ledger(&dir)?;
     let actor = context::cli_actor();
+    // Reads work beside a running server (through it); writes need the ledger itself.
+    let cmd = match cmd {
+        IncidentCommand::List => return list(&Reader::open(&dir)?, global.json),
+        IncidentCommand::Show { id } => return show(&Reader::open(&dir)?, &id, global.json),
+        IncidentCommand::Export { id, format, out } => {
+            return export(&Reader::open(&dir)?, &id, format, out, &actor.to_string());
+        }
+        write => write,
+    };
+    let ledger = match context::open_ledger(&dir) {
+        Err(warroom_ledger::LedgerError::Locked { .. }) if crate::reader::Remote::find(&dir).ok().flatten().is_some() => {
+            anyhow::bail!(
+                "{} is owned by a running warroom serve: record this through it instead (the console, or POST /api/v1/command with a person's token)",
+                dir.display()
+            )
+        }
+        other => other?,
+    };
     match cmd {
         IncidentCommand::Open { title, severity } => {
             let title = title.trim();
@@ -92,41 +110,51 @@ pub fn run(cmd: IncidentCommand, global: &Global) -> anyhow::Result<ExitCode> {
                 );
             }
         }
-        IncidentCommand::List => list(&ledger, global.json)?,
-        IncidentCommand::Show { id } => show(&ledger, &id, global.json)?,
-        IncidentCommand::Export { id, format, out } => {
-            let export = ledger.export(&id, timestamp(chrono::Utc::now()), actor.to_string())?;
-            let text = match format {
-                ExportFormat::Json => serde_json::to_string_pretty(&export)? + "\n",
-                ExportFormat::Markdown => to_markdown(&export),
-            };
-            match out {
-                Some(path) => {
-                    write_atomically(&path, text.as_bytes())
-                        .with_context(|| format!("cannot write {}", path.display()))?;
-                    eprintln!(
-                        "exported {} ({} entries, head {}) to {}",
-                        id,
-                        export.entries.len(),
-                        short(&export.head.hash),
-                        path.display()
-                    );
-                }
-                None => print!("{text}"),
-            }
+        IncidentCommand::List | IncidentCommand::Show { .. } | IncidentCommand::Export { .. } => {
+            unreachable!("read commands return above")
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn list(ledger: &Ledger, json: bool) -> anyhow::Result<()> {
-    let incidents = ledger.incidents()?;
+fn export(
+    reader: &Reader,
+    id: &IncidentId,
+    format: ExportFormat,
+    out: Option<PathBuf>,
+    actor: &str,
+) -> anyhow::Result<ExitCode> {
+    let export = reader.export(id, timestamp(chrono::Utc::now()), actor.to_owned())?;
+    let text = match format {
+        ExportFormat::Json => serde_json::to_string_pretty(&export)? + "\n",
+        ExportFormat::Markdown => to_markdown(&export),
+    };
+    match out {
+        Some(path) => {
+            write_atomically(&path, text.as_bytes())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!(
+                "exported {} ({} entries, head {}) to {}",
+                id,
+                export.entries.len(),
+                short(&export.head.hash),
+                path.display()
+            );
+        }
+        None => print!("{text}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list(reader: &Reader, json: bool) -> anyhow::Result<ExitCode> {
+    let incidents = reader.incidents()?;
     if json {
-        return print_json(&incidents);
+        print_json(&incidents)?;
+        return Ok(ExitCode::SUCCESS);
     }
     if incidents.is_empty() {
-        println!("no incidents in {}", ledger.dir().display());
-        return Ok(());
+        println!("no incidents in {}", reader.place());
+        return Ok(ExitCode::SUCCESS);
     }
     println!(
         "{:<18} {:<5} {:<9} {:<17} {:>7}  TITLE",
@@ -143,17 +171,14 @@ fn list(ledger: &Ledger, json: bool) -> anyhow::Result<()> {
             i.title
         );
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
-fn show(ledger: &Ledger, id: &IncidentId, json: bool) -> anyhow::Result<()> {
-    let incident = ledger.incident(id)?;
-    let entries = ledger.timeline(id)?;
-    let evidence = ledger.evidence(id)?;
+fn show(reader: &Reader, id: &IncidentId, json: bool) -> anyhow::Result<ExitCode> {
+    let (incident, entries, evidence) = reader.show(id)?;
     if json {
-        return print_json(
-            &serde_json::json!({"incident": incident, "entries": entries, "evidence": evidence}),
-        );
+        print_json(&serde_json::json!({"incident": incident, "entries": entries, "evidence": evidence}))?;
+        return Ok(ExitCode::SUCCESS);
     }
     print_header(&incident);
     for e in &entries {
@@ -165,7 +190,7 @@ fn show(ledger: &Ledger, id: &IncidentId, json: bool) -> anyhow::Result<()> {
             ev.id, ev.name, ev.size, ev.sha256, ev.location
         );
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 fn print_header(i: &Incident) {

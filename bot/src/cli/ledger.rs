@@ -4,6 +4,7 @@ use clap::Subcommand;
 
 use super::{EXIT_FAILED, Global};
 use crate::context;
+use crate::reader::Reader;
 use crate::output::print_json;
 
 #[derive(Subcommand, Debug)]
@@ -17,14 +18,13 @@ pub fn run(cmd: LedgerCommand, global: &Global) -> anyhow::Result<ExitCode> {
     let LedgerCommand::Verify = cmd;
     let plan = context::load_plan(global)?;
     let dir = context::data_dir(global, &plan);
-    let ledger = context::open_ledger(&dir)?;
-    let report = ledger.verify()?;
+    let report = Reader::open(&dir)?.verify()?;
     if global.json {
         print_json(&serde_json::json!({
             "intact": report.failure.is_none(),
             "incidents": report.incidents,
             "entries": report.entries,
-            "failure": report.failure.as_ref().map(|f| serde_json::json!({"incident": f.incident, "seq": f.seq, "reason": f.reason.to_string()})),
+            "failure": report.failure.as_ref().map(|(incident, seq, reason)| serde_json::json!({"incident": incident, "seq": seq, "reason": reason})),
         }))?;
     }
     match report.failure {
@@ -39,9 +39,9 @@ pub fn run(cmd: LedgerCommand, global: &Global) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Some(f) => {
+        Some((incident, seq, reason)) => {
             if !global.json {
-                eprintln!("{}: does NOT verify: {f}", dir.display());
+                eprintln!("{}: does NOT verify: incident {incident}, entry {seq}: {reason}", dir.display());
             }
             Ok(ExitCode::from(EXIT_FAILED))
         }
