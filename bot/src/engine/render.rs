@@ -121,7 +121,7 @@ pub fn card(incident: &Incident, r: &Request, notes: &[String], preview: Option<
     }
     lines.push(format!("approvals: {}/{}{}", r.approvers.len(), s.approvals_needed, if r.approvers.is_empty() { String::new() } else { format!(" — approved by {}", r.approvers.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")) }));
     if r.status == RequestStatus::Pending {
-        lines.push(format!("expires {} ({})", s.expires_at.to_rfc3339(), until(s.expires_at, now)));
+        lines.push(format!("expires {} ({})", s.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), until(s.expires_at, now)));
     }
     if let Some(bg) = &r.break_glass {
         lines.push(format!("BREAK-GLASS by {}: {} — review {}/2: {}", bg.by, bg.reason, bg.reviewers.len(), if bg.review_closed() { "closed" } else { "two other people run `approve` to close it" }));

@@ -348,6 +348,11 @@
           timeEl(m.at),
           m.request ? el('span', { class: 'tag' }, m.request) : null),
         el('div', { class: 'msg-text' }, m.text)));
+    // Approval cards are edited in place (approved, executed, …): refresh changed text.
+    for (const m of messages) {
+      const li = $('#messages').querySelector(`li[data-message-id="${CSS.escape(String(m.id))}"] .msg-text`);
+      if (li && li.textContent !== m.text) li.textContent = m.text;
+    }
   }
 
   function renderTimeline(entries) {
