@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod api;
 pub mod webdriver;
 
 /// Path of the `warroom` binary under test.

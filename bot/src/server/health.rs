@@ -19,9 +19,10 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    match state.ledger.get() {
-        Some(_) => (StatusCode::OK, "ready\n"),
-        None => (StatusCode::SERVICE_UNAVAILABLE, "ledger not open yet\n"),
+    match (state.ledger.get(), state.ready.get()) {
+        (Some(_), Some(_)) => (StatusCode::OK, "ready\n"),
+        (None, _) => (StatusCode::SERVICE_UNAVAILABLE, "ledger not open yet\n"),
+        (Some(_), None) => (StatusCode::SERVICE_UNAVAILABLE, "checking for interrupted actions\n"),
     }
 }
 

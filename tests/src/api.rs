@@ -1,0 +1,138 @@
+//! A client for warroom's HTTP command API, for end-to-end tests.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+pub struct Api {
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl Api {
+    pub fn new(addr: &str) -> Api {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(30)))
+            .http_status_as_error(false)
+            .proxy(None)
+            .build()
+            .into();
+        let api = Api { base: format!("http://{addr}"), agent };
+        // Commands are answered once the ledger is open and interrupted actions are checked.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while api.get("/readyz").0 != 200 {
+            assert!(Instant::now() < deadline, "warroom at {addr} never became ready");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        api
+    }
+
+    /// `POST /api/v1/command` as `person` (drill mode): (status, JSON body).
+    pub fn command(&self, person: &str, text: &str, incident: Option<&str>) -> (u16, Value) {
+        let mut body = json!({ "person": person, "text": text });
+        if let Some(i) = incident {
+            body["incident"] = json!(i);
+        }
+        self.post_json("/api/v1/command", None, &body.to_string())
+    }
+
+    /// `POST /api/v1/command` with a bearer token and any JSON text.
+    pub fn post_json(&self, path: &str, token: Option<&str>, body: &str) -> (u16, Value) {
+        let mut req = self
+            .agent
+            .post(&format!("{}{path}", self.base))
+            .header("content-type", "application/json");
+        if let Some(t) = token {
+            req = req.header("authorization", &format!("Bearer {t}"));
+        }
+        let mut resp = req.send(body).unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        let status = resp.status().as_u16();
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        let mut resp = self
+            .agent
+            .get(&format!("{}{path}", self.base))
+            .call()
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let status = resp.status().as_u16();
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub fn put(&self, path: &str, body: &Value) -> (u16, Value) {
+        let mut resp = self
+            .agent
+            .put(&format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .send(body.to_string())
+            .unwrap_or_else(|e| panic!("PUT {path}: {e}"));
+        let status = resp.status().as_u16();
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// A command that must succeed; returns its reply.
+    pub fn ok(&self, person: &str, text: &str, incident: Option<&str>) -> Value {
+        let (status, reply) = self.command(person, text, incident);
+        assert_eq!(status, 200, "{person}: {text} → {reply}");
+        assert_eq!(reply["ok"], true, "{reply}");
+        reply
+    }
+
+    /// Open an incident as alice and return its id.
+    pub fn open_incident(&self, title: &str) -> String {
+        let reply = self.ok("alice", &format!("incident open \"{title}\" --severity sev1"), None);
+        reply["incident"].as_str().expect("incident id").to_owned()
+    }
+
+    /// `GET /api/v1/incidents/{id}`.
+    pub fn incident(&self, id: &str) -> Value {
+        let (status, body) = self.get(&format!("/api/v1/incidents/{id}"));
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// The request's record as the ledger has it.
+    pub fn request(&self, incident: &str, request: &str) -> Value {
+        let body = self.incident(incident);
+        body["incident"]["requests"]
+            .as_array()
+            .and_then(|rs| rs.iter().find(|r| r["spec"]["request"] == request).cloned())
+            .unwrap_or_else(|| panic!("no {request} in {body}"))
+    }
+
+    /// Timeline entry kinds, in order.
+    pub fn kinds(&self, incident: &str) -> Vec<String> {
+        self.incident(incident)["timeline"]
+            .as_array()
+            .map(|es| es.iter().map(|e| e["kind"].as_str().unwrap_or_default().to_owned()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Poll until `check` holds on the incident, or panic naming `what`.
+    pub fn wait_until(&self, incident: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let body = self.incident(incident);
+            if check(&body) {
+                return body;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}: {body}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// The built-in plan's text with replacements applied, for plans that differ in one place.
+pub fn plan_with(replacements: &[(&str, &str)]) -> String {
+    let mut text = std::fs::read_to_string(crate::repo_root().join("config/examples/plan.toml"))
+        .expect("read the example plan");
+    for (from, to) in replacements {
+        assert!(text.contains(from), "the example plan has no `{from}`");
+        text = text.replacen(from, to, 1);
+    }
+    text
+}
