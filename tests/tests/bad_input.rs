@@ -87,10 +87,12 @@ fn unknown_incidents_and_bad_ids_are_refused() {
 }
 
 #[test]
-fn a_ledger_in_use_by_a_running_server_is_reported_not_corrupted() {
+fn a_ledger_held_by_a_server_that_cannot_be_reached_is_reported_not_corrupted() {
     let s = Scratch::new();
     let server = warroom_tests::Server::start(&s, &[]);
     server.wait_for("/readyz", 200, std::time::Duration::from_secs(20));
+    // Without the server's address file the CLI cannot read through it: it must say why.
+    std::fs::remove_file(s.path().join("warroom-data/serve.json")).unwrap();
     let out = s.run(&["incident", "list"]).expect_code(1);
     assert!(
         out.stderr().contains("in use by another warroom process"),
