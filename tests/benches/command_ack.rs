@@ -1,0 +1,206 @@
+//! Time to acknowledge `POST /api/v1/command` (a `note`, durable before the reply), open loop.
+//!
+//! Run: `cargo build --release -p warroom && cargo bench -p warroom-tests --bench command_ack`
+//! Options: `-- --seconds 30 --rate 200 --connections 64`.
+//!
+//! Requests are sent on a fixed schedule and latency is measured from each request's
+//! scheduled time, so a stalled server is charged for the requests it delayed (no coordinated
+//! omission). Phase 1: the fixed rate (goal p99 < 10 ms at 200/s). Phase 2: rising rates for
+//! 5 s each; the highest whose p99 stays under 50 ms and whose every request was answered is
+//! the sustained rate (goal ≥ 2,000/s). The disk's own durable-write rate (pwrite + fdatasync
+//! in the same folder) is measured in the same run for reference.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::sync::mpsc::{Receiver, channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use warroom_tests::Scratch;
+use warroom_tests::api::Api;
+
+struct Options {
+    seconds: u64,
+    rate: u64,
+    connections: usize,
+}
+
+fn options() -> Options {
+    let mut o = Options { seconds: 30, rate: 200, connections: 64 };
+    let args: Vec<String> = std::env::args().collect();
+    let mut i = 1;
+    while i < args.len() {
+        let value = || args.get(i + 1).and_then(|v| v.parse::<u64>().ok());
+        match args[i].as_str() {
+            "--seconds" => o.seconds = value().expect("--seconds N"),
+            "--rate" => o.rate = value().expect("--rate N"),
+            "--connections" => o.connections = value().expect("--connections N") as usize,
+            _ => {
+                i += 1;
+                continue;
+            }
+        }
+        i += 2;
+    }
+    o
+}
+
+/// One keep-alive HTTP/1.1 connection.
+struct Conn {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Conn {
+    fn open(addr: &str) -> Conn {
+        let s = TcpStream::connect(addr).expect("connect");
+        s.set_nodelay(true).ok();
+        Conn { reader: BufReader::new(s.try_clone().expect("clone")), writer: s }
+    }
+
+    /// Send one request, read one response; returns the status.
+    fn post(&mut self, addr: &str, body: &str) -> u16 {
+        let req = format!(
+            "POST /api/v1/command HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        self.writer.write_all(req.as_bytes()).expect("write");
+        let mut line = String::new();
+        self.reader.read_line(&mut line).expect("status line");
+        let status = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line).expect("header");
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = l.split_once(':')
+                && k.eq_ignore_ascii_case("content-length")
+            {
+                length = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0u8; length];
+        self.reader.read_exact(&mut body).expect("body");
+        status
+    }
+}
+
+struct Phase {
+    rate: u64,
+    sent: usize,
+    ok: usize,
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+}
+
+/// Send `rate` requests a second for `seconds`, on schedule, over `connections` connections.
+fn run(addr: &str, incident: &str, rate: u64, seconds: u64, connections: usize) -> Phase {
+    let (tx, rx) = channel::<Instant>();
+    let rx: Arc<Mutex<Receiver<Instant>>> = Arc::new(Mutex::new(rx));
+    let results = Arc::new(Mutex::new(Vec::<(Duration, bool)>::new()));
+    let workers: Vec<_> = (0..connections)
+        .map(|w| {
+            let (rx, results, addr, incident) = (rx.clone(), results.clone(), addr.to_owned(), incident.to_owned());
+            std::thread::spawn(move || {
+                let mut conn = Conn::open(&addr);
+                let mut n = 0u64;
+                loop {
+                    let due = match rx.lock().unwrap().recv() {
+                        Ok(d) => d,
+                        Err(_) => break,
+                    };
+                    n += 1;
+                    let body = format!(r#"{{"person":"alice","incident":"{incident}","text":"note load {w}-{n}"}}"#);
+                    let status = conn.post(&addr, &body);
+                    results.lock().unwrap().push((due.elapsed(), status == 200));
+                }
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    let total = rate * seconds;
+    for i in 0..total {
+        let due = start + Duration::from_nanos(i * 1_000_000_000 / rate);
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+        tx.send(due).expect("queue");
+    }
+    drop(tx);
+    for w in workers {
+        w.join().expect("worker");
+    }
+    let mut r = results.lock().unwrap().clone();
+    r.sort_by_key(|(d, _)| *d);
+    let at = |q: f64| r.get(((r.len() as f64 * q) as usize).min(r.len().saturating_sub(1))).map(|(d, _)| *d).unwrap_or_default();
+    Phase {
+        rate,
+        sent: total as usize,
+        ok: r.iter().filter(|(_, ok)| *ok).count(),
+        p50: at(0.50),
+        p99: at(0.99),
+        max: r.last().map(|(d, _)| *d).unwrap_or_default(),
+    }
+}
+
+/// The disk's limit in the same folder: preallocated pwrite + fdatasync, one writer.
+fn disk_reference(dir: &std::path::Path) -> f64 {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new().create(true).read(true).write(true).truncate(true).open(dir.join("reference")).unwrap();
+    let record = [7u8; 512];
+    let n = 2000u64;
+    f.set_len(n * 512).unwrap();
+    f.sync_all().unwrap();
+    let start = Instant::now();
+    for i in 0..n {
+        f.write_all_at(&record, i * 512).unwrap();
+        f.sync_data().unwrap();
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn print(p: &Phase) {
+    println!(
+        "{:>6}/s  sent {:>6}  answered 200: {:>6}  p50 {:>9}  p99 {:>9}  max {:>9}",
+        p.rate, p.sent, p.ok, ms(p.p50), ms(p.p99), ms(p.max)
+    );
+}
+
+fn main() {
+    let o = options();
+    let s = Scratch::new();
+    let disk = disk_reference(s.path());
+    let server = warroom_tests::Server::start(&s, &[]);
+    let api = Api::new(&server.addr);
+    let incident = api.open_incident("load");
+    println!("warroom command acknowledgement (durable `note` via POST /api/v1/command), {} connections", o.connections);
+    println!("reference: preallocated pwrite+fdatasync in the same folder: {disk:.0}/s (one writer)");
+    println!("phase 1: fixed rate for {} s", o.seconds);
+    let fixed = run(&server.addr, &incident, o.rate, o.seconds, o.connections);
+    print(&fixed);
+    println!("  goal p99 < 10 ms at {}/s: {}", o.rate, if fixed.p99 < Duration::from_millis(10) && fixed.ok == fixed.sent { "MET" } else { "MISSED" });
+    println!("phase 2: rising rates, 5 s each");
+    let mut best = 0;
+    for rate in [500, 1000, 2000, 3000, 4000, 6000, 8000] {
+        let p = run(&server.addr, &incident, rate, 5, o.connections);
+        print(&p);
+        let held = p.ok == p.sent && p.p99 < Duration::from_millis(50);
+        if held {
+            best = rate;
+        } else {
+            break;
+        }
+    }
+    println!("highest rate sustained with p99 < 50 ms: {best}/s; goal ≥ 2000/s: {}", if best >= 2000 { "MET" } else { "MISSED" });
+    let (_, v) = api.get("/api/v1/ledger/verify");
+    println!("ledger after the run: intact={} entries={}", v["intact"], v["entries"]);
+}
