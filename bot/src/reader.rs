@@ -36,10 +36,17 @@ impl Reader {
             Ok(l) => Ok(Reader::Local(l)),
             Err(LedgerError::Locked { .. }) => match Remote::find(dir)? {
                 Some(remote) => {
-                    eprintln!("warroom: {} is in use by warroom serve at {}; reading through it", dir.display(), remote.url);
+                    eprintln!(
+                        "warroom: {} is in use by warroom serve at {}; reading through it",
+                        dir.display(),
+                        remote.url
+                    );
                     Ok(Reader::Remote(remote))
                 }
-                None => Err(LedgerError::Locked { dir: dir.to_path_buf() }.into()),
+                None => Err(LedgerError::Locked {
+                    dir: dir.to_path_buf(),
+                }
+                .into()),
             },
             Err(e) => Err(e.into()),
         }
@@ -57,20 +64,28 @@ impl Reader {
             Reader::Local(l) => Ok(l.incidents()?),
             Reader::Remote(r) => {
                 let v = r.get("/api/v1/incidents")?;
-                let list = v.get("incidents").and_then(Value::as_array).cloned().unwrap_or_default();
+                let list = v
+                    .get("incidents")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
                 list.into_iter()
                     .map(|mut i| {
                         if let Some(o) = i.as_object_mut() {
                             o.remove("pending");
                         }
-                        serde_json::from_value(i).context("the server sent an incident this CLI cannot read")
+                        serde_json::from_value(i)
+                            .context("the server sent an incident this CLI cannot read")
                     })
                     .collect()
             }
         }
     }
 
-    pub fn show(&self, id: &IncidentId) -> anyhow::Result<(Incident, Vec<Entry>, Vec<EvidenceRecord>)> {
+    pub fn show(
+        &self,
+        id: &IncidentId,
+    ) -> anyhow::Result<(Incident, Vec<Entry>, Vec<EvidenceRecord>)> {
         match self {
             Reader::Local(l) => Ok((l.incident(id)?, l.timeline(id)?, l.evidence(id)?)),
             Reader::Remote(r) => {
@@ -82,9 +97,13 @@ impl Reader {
                     }
                 }
                 Ok((
-                    serde_json::from_value(v.get_mut("incident").map(Value::take).unwrap_or_default())?,
+                    serde_json::from_value(
+                        v.get_mut("incident").map(Value::take).unwrap_or_default(),
+                    )?,
                     serde_json::from_value(entries)?,
-                    serde_json::from_value(v.get_mut("evidence").map(Value::take).unwrap_or_default())?,
+                    serde_json::from_value(
+                        v.get_mut("evidence").map(Value::take).unwrap_or_default(),
+                    )?,
                 ))
             }
         }
@@ -107,7 +126,9 @@ impl Reader {
                 Ok(Verified {
                     incidents: report.incidents,
                     entries: report.entries,
-                    failure: report.failure.map(|f| (f.incident.clone(), f.seq, f.reason.to_string())),
+                    failure: report
+                        .failure
+                        .map(|f| (f.incident.clone(), f.seq, f.reason.to_string())),
                 })
             }
             Reader::Remote(r) => {
@@ -151,10 +172,19 @@ impl Remote {
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(anyhow!("cannot read {}: {e} (run the CLI as the user who started warroom serve)", path.display())),
+            Err(e) => {
+                return Err(anyhow!(
+                    "cannot read {}: {e} (run the CLI as the user who started warroom serve)",
+                    path.display()
+                ));
+            }
         };
-        let f: File = serde_json::from_str(&text).with_context(|| format!("{} is not a warroom server file", path.display()))?;
-        Ok(Some(Remote { url: f.url, token: f.token }))
+        let f: File = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a warroom server file", path.display()))?;
+        Ok(Some(Remote {
+            url: f.url,
+            token: f.token,
+        }))
     }
 
     fn get(&self, path: &str) -> anyhow::Result<Value> {
@@ -174,13 +204,24 @@ impl Remote {
             .header("authorization", &format!("Bearer {}", self.token))
             .header("x-warroom-actor", actor)
             .call()
-            .with_context(|| format!("cannot reach warroom serve at {} (is it still running?)", self.url))?;
+            .with_context(|| {
+                format!(
+                    "cannot reach warroom serve at {} (is it still running?)",
+                    self.url
+                )
+            })?;
         let status = resp.status();
-        let body: Value = resp.body_mut().read_json().with_context(|| format!("{url} answered {status} with no JSON"))?;
+        let body: Value = resp
+            .body_mut()
+            .read_json()
+            .with_context(|| format!("{url} answered {status} with no JSON"))?;
         if status.is_success() {
             Ok(body)
         } else {
-            let message = body.get("message").and_then(Value::as_str).unwrap_or("no message");
+            let message = body
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("no message");
             if status.as_u16() == 404 {
                 Err(anyhow!(NotFound(message.to_owned())))
             } else {

@@ -21,7 +21,11 @@ fn roles_text(roles: &[RoleId]) -> String {
     if roles.is_empty() {
         "nobody".to_owned()
     } else {
-        roles.iter().map(RoleId::as_str).collect::<Vec<_>>().join(", ")
+        roles
+            .iter()
+            .map(RoleId::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -111,7 +115,10 @@ mod tests {
     fn refusals_name_the_roles_the_plan_allows() {
         let plan = plan();
         let e = may_request(&plan, &"alice".into(), ActionName::Drain).unwrap_err();
-        assert!(e.0.contains("alice (responder) may not request drain"), "{e}");
+        assert!(
+            e.0.contains("alice (responder) may not request drain"),
+            "{e}"
+        );
         assert!(e.0.contains("sre-lead"), "{e}");
         let e = may_request(&plan, &"mallory".into(), ActionName::Capture).unwrap_err();
         assert!(e.0.contains("not a person in the response plan"), "{e}");
@@ -124,6 +131,11 @@ mod tests {
         assert!(may_break_glass(&plan, &"alice".into(), &rule).is_err());
         assert!(may_break_glass(&plan, &"carol".into(), &rule).is_ok());
         let release = plan.action_rule(ActionName::Release).unwrap();
-        assert!(may_break_glass(&plan, &"carol".into(), &release).unwrap_err().0.contains("not allowed"));
+        assert!(
+            may_break_glass(&plan, &"carol".into(), &release)
+                .unwrap_err()
+                .0
+                .contains("not allowed")
+        );
     }
 }

@@ -35,7 +35,10 @@ pub enum Event {
         approval: Option<String>,
     },
     #[serde(rename = "incident.role")]
-    RoleAssigned { role: IncidentRole, person: PersonId },
+    RoleAssigned {
+        role: IncidentRole,
+        person: PersonId,
+    },
     /// A status update for stakeholders.
     #[serde(rename = "status.update")]
     StatusUpdate { text: String },
@@ -143,7 +146,11 @@ impl Event {
             } => format!("Evidence `{name}` recorded ({size} bytes, sha256 {sha256})"),
             Event::RoleAssigned { role, person } => format!("{person} is {role}"),
             Event::StatusUpdate { text } => format!("Status update: {text}"),
-            Event::Paged { target, people, text } => {
+            Event::Paged {
+                target,
+                people,
+                text,
+            } => {
                 let who: Vec<&str> = people.iter().map(PersonId::as_str).collect();
                 match text {
                     Some(t) => format!("Paged {target} ({}): {t}", who.join(", ")),
@@ -152,7 +159,11 @@ impl Event {
             }
             Event::PageAcknowledged {} => "Page acknowledged".to_owned(),
             Event::RequestOpened(spec) => {
-                let reason = spec.reason.as_deref().map(|r| format!(" — {r}")).unwrap_or_default();
+                let reason = spec
+                    .reason
+                    .as_deref()
+                    .map(|r| format!(" — {r}"))
+                    .unwrap_or_default();
                 format!(
                     "{} requested: {} {} on {} ({} approval(s) needed){reason}",
                     spec.request, spec.action, spec.target, spec.cluster, spec.approvals_needed
@@ -168,7 +179,12 @@ impl Event {
             Event::RequestStale { request, reason } => format!("{request} stale: {reason}"),
             Event::BreakGlass { request, reason } => format!("BREAK-GLASS on {request}: {reason}"),
             Event::RequestExecuting { request } => format!("{request} executing"),
-            Event::RequestExecuted { request, dry_run, summary, .. } => {
+            Event::RequestExecuted {
+                request,
+                dry_run,
+                summary,
+                ..
+            } => {
                 let mode = if *dry_run { " (dry run)" } else { "" };
                 format!("{request} executed{mode}: {summary}")
             }
@@ -176,7 +192,9 @@ impl Event {
             Event::RequestOutcomeUnknown { request } => {
                 format!("{request} outcome unknown — verify the target by hand")
             }
-            Event::ReviewSigned { request, .. } => format!("Break-glass review of {request} signed"),
+            Event::ReviewSigned { request, .. } => {
+                format!("Break-glass review of {request} signed")
+            }
         }
     }
 }

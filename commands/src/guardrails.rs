@@ -34,7 +34,12 @@ pub fn check(
 ) -> Result<Passed, Denied> {
     let mut passed = Passed::default();
     let target = &request.target;
-    if rule.reason_required && request.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+    if rule.reason_required
+        && request
+            .reason
+            .as_deref()
+            .is_none_or(|r| r.trim().is_empty())
+    {
         return Err(Denied(format!(
             "{} is a {} action: give --reason TEXT (it is recorded and shown to approvers)",
             rule.action, rule.risk
@@ -50,7 +55,10 @@ pub fn check(
         )));
     }
     let to_zero = request.params.get("replicas").is_some_and(|r| r == "0");
-    let needs_evidence = plan.guardrails.require_evidence_before.contains(&rule.action)
+    let needs_evidence = plan
+        .guardrails
+        .require_evidence_before
+        .contains(&rule.action)
         && (rule.action != ActionName::Scale || to_zero);
     if needs_evidence && !evidence_captured {
         match request.override_reason.as_deref().map(str::trim) {
@@ -59,11 +67,17 @@ pub fn check(
             )),
             _ => {
                 let capture = match target.kind {
-                    ObjectKind::Node => format!("`capture pod NS/POD` for the pods on {}", target.name),
+                    ObjectKind::Node => {
+                        format!("`capture pod NS/POD` for the pods on {}", target.name)
+                    }
                     ObjectKind::Pod => format!("`capture pod {}`", target.path()),
                     _ => format!("`capture pod {}/POD` for its pods", target.namespace),
                 };
-                let what = if rule.action == ActionName::Scale { "scale to zero" } else { rule.action.as_str() };
+                let what = if rule.action == ActionName::Scale {
+                    "scale to zero"
+                } else {
+                    rule.action.as_str()
+                };
                 return Err(Denied(format!(
                     "no evidence has been captured for {target} in this incident, and {what} can destroy it: run {capture} first, or add --override \"why\" (recorded)"
                 )));
@@ -71,7 +85,12 @@ pub fn check(
         }
     }
     if rule.risk != Risk::Read {
-        let mut extra = plan.extra_approvals_for(cluster, &target.namespace, target.kind.as_str(), &target.name);
+        let mut extra = plan.extra_approvals_for(
+            cluster,
+            &target.namespace,
+            target.kind.as_str(),
+            &target.name,
+        );
         if let Some((kind, name)) = &facts.owner {
             extra = extra.max(plan.extra_approvals_for(cluster, &target.namespace, kind, name));
         }
@@ -88,8 +107,8 @@ pub fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::command::parse;
     use crate::command::Command;
+    use crate::command::parse;
 
     fn request(line: &str) -> ActionRequest {
         match parse(line).unwrap() {
@@ -107,16 +126,40 @@ mod tests {
 
     #[test]
     fn contain_actions_need_a_reason() {
-        let e = run("quarantine pod payments/api-7f9c", &TargetFacts::default(), false).unwrap_err();
+        let e = run(
+            "quarantine pod payments/api-7f9c",
+            &TargetFacts::default(),
+            false,
+        )
+        .unwrap_err();
         assert!(e.0.contains("give --reason"), "{e}");
-        assert!(run("capture pod payments/api-7f9c", &TargetFacts::default(), false).is_ok());
+        assert!(
+            run(
+                "capture pod payments/api-7f9c",
+                &TargetFacts::default(),
+                false
+            )
+            .is_ok()
+        );
     }
 
     #[test]
     fn protected_namespaces_refuse_changes_but_allow_reads() {
-        let e = run("quarantine pod kube-system/coredns-1 --reason x", &TargetFacts::default(), false).unwrap_err();
+        let e = run(
+            "quarantine pod kube-system/coredns-1 --reason x",
+            &TargetFacts::default(),
+            false,
+        )
+        .unwrap_err();
         assert!(e.0.contains("protected"), "{e}");
-        assert!(run("capture pod kube-system/coredns-1", &TargetFacts::default(), false).is_ok());
+        assert!(
+            run(
+                "capture pod kube-system/coredns-1",
+                &TargetFacts::default(),
+                false
+            )
+            .is_ok()
+        );
     }
 
     #[test]
@@ -130,18 +173,42 @@ mod tests {
             let e = run(line, &none, false).unwrap_err();
             assert!(e.0.contains("no evidence has been captured"), "{line}: {e}");
             assert!(run(line, &none, true).is_ok(), "{line}");
-            let over = run(&format!("{line} --override 'disk image taken by hand'"), &none, false).unwrap();
+            let over = run(
+                &format!("{line} --override 'disk image taken by hand'"),
+                &none,
+                false,
+            )
+            .unwrap();
             assert!(over.notes[0].contains("disk image taken by hand"), "{line}");
         }
-        assert!(run("scale deployment payments/api --replicas 2 --reason x", &none, false).is_ok());
+        assert!(
+            run(
+                "scale deployment payments/api --replicas 2 --reason x",
+                &none,
+                false
+            )
+            .is_ok()
+        );
     }
 
     #[test]
     fn critical_workloads_need_one_more_approval_through_their_owner() {
-        let owned = TargetFacts { owner: Some(("StatefulSet".into(), "ledger-db".into())) };
-        let passed = run("quarantine pod payments/ledger-db-0 --reason x", &owned, false).unwrap();
+        let owned = TargetFacts {
+            owner: Some(("StatefulSet".into(), "ledger-db".into())),
+        };
+        let passed = run(
+            "quarantine pod payments/ledger-db-0 --reason x",
+            &owned,
+            false,
+        )
+        .unwrap();
         assert_eq!(passed.extra_approvals, 1);
-        let passed = run("quarantine pod payments/api-7f9c --reason x", &TargetFacts::default(), false).unwrap();
+        let passed = run(
+            "quarantine pod payments/api-7f9c --reason x",
+            &TargetFacts::default(),
+            false,
+        )
+        .unwrap();
         assert_eq!(passed.extra_approvals, 0);
     }
 }

@@ -177,7 +177,9 @@ impl Incident {
                 self.request_mut(request)?.break_glass(&p, reason, at)?;
             }
             Event::RequestExecuting { request } => self.request_mut(request)?.start(at)?,
-            Event::RequestExecuted { request, summary, .. } => {
+            Event::RequestExecuted {
+                request, summary, ..
+            } => {
                 self.request_mut(request)?.finish(true, summary)?;
             }
             Event::RequestFailed { request, error } => {

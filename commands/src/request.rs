@@ -181,10 +181,15 @@ pub enum Refusal {
     AlreadyApproved { request: String, person: PersonId },
     #[error("{request} expired at {at}; ask again if it is still needed")]
     Expired { request: String, at: String },
-    #[error("{request} changed since it was asked for ({what}); the approval is stale and nothing ran")]
+    #[error(
+        "{request} changed since it was asked for ({what}); the approval is stale and nothing ran"
+    )]
     BindingChanged { request: String, what: String },
     #[error("only {requester}, who asked for {request}, can cancel it")]
-    NotRequester { request: String, requester: PersonId },
+    NotRequester {
+        request: String,
+        requester: PersonId,
+    },
     #[error("{person} cannot review the break-glass use of {request}: {why}")]
     Review {
         request: String,
@@ -219,7 +224,9 @@ impl Request {
 
     fn approve_now(&mut self, at: DateTime<Utc>) {
         self.status = RequestStatus::Approved;
-        let within = Duration::seconds(i64::try_from(self.spec.execute_within_secs).unwrap_or(i64::MAX / 1000));
+        let within = Duration::seconds(
+            i64::try_from(self.spec.execute_within_secs).unwrap_or(i64::MAX / 1000),
+        );
         self.execute_by = Some(at + within);
     }
 
@@ -265,28 +272,53 @@ impl Request {
     }
 
     /// Check that `person` may add an approval now; the same rules [`Self::approve`] applies.
-    pub fn check_approval(&self, person: &PersonId, binding: &str, now: DateTime<Utc>) -> Result<(), Refusal> {
+    pub fn check_approval(
+        &self,
+        person: &PersonId,
+        binding: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Refusal> {
         let id = self.id().to_owned();
         if self.status == RequestStatus::Approved && self.approvers.contains(person) {
-            return Err(Refusal::AlreadyApproved { request: id, person: person.clone() });
+            return Err(Refusal::AlreadyApproved {
+                request: id,
+                person: person.clone(),
+            });
         }
         self.expect(RequestStatus::Pending, "pending")?;
         if &self.requested_by == person {
-            return Err(Refusal::SelfApproval { request: id, person: person.clone() });
+            return Err(Refusal::SelfApproval {
+                request: id,
+                person: person.clone(),
+            });
         }
         if self.approvers.contains(person) {
-            return Err(Refusal::AlreadyApproved { request: id, person: person.clone() });
+            return Err(Refusal::AlreadyApproved {
+                request: id,
+                person: person.clone(),
+            });
         }
         if now >= self.spec.expires_at {
-            return Err(Refusal::Expired { request: id, at: self.spec.expires_at.to_rfc3339() });
+            return Err(Refusal::Expired {
+                request: id,
+                at: self.spec.expires_at.to_rfc3339(),
+            });
         }
         if binding != self.spec.binding {
-            return Err(Refusal::BindingChanged { request: id, what: "target, parameters or plan".into() });
+            return Err(Refusal::BindingChanged {
+                request: id,
+                what: "target, parameters or plan".into(),
+            });
         }
         Ok(())
     }
 
-    pub fn approve(&mut self, person: &PersonId, binding: &str, at: DateTime<Utc>) -> Result<(), Refusal> {
+    pub fn approve(
+        &mut self,
+        person: &PersonId,
+        binding: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), Refusal> {
         self.check_approval(person, binding, at)?;
         self.approvers.push(person.clone());
         if self.approvals_missing() == 0 {
@@ -297,11 +329,18 @@ impl Request {
 
     /// One deny ends a pending or approved (not yet running) request.
     pub fn deny(&mut self, person: &PersonId, reason: Option<&str>) -> Result<(), Refusal> {
-        if !matches!(self.status, RequestStatus::Pending | RequestStatus::Approved) {
+        if !matches!(
+            self.status,
+            RequestStatus::Pending | RequestStatus::Approved
+        ) {
             return Err(if self.status.is_frozen() {
                 self.frozen()
             } else {
-                Refusal::WrongState { request: self.id().into(), status: self.status, expected: "pending or approved" }
+                Refusal::WrongState {
+                    request: self.id().into(),
+                    status: self.status,
+                    expected: "pending or approved",
+                }
             });
         }
         self.status = RequestStatus::Denied;
@@ -315,9 +354,15 @@ impl Request {
 
     pub fn cancel(&mut self, person: &PersonId) -> Result<(), Refusal> {
         if &self.requested_by != person {
-            return Err(Refusal::NotRequester { request: self.id().into(), requester: self.requested_by.clone() });
+            return Err(Refusal::NotRequester {
+                request: self.id().into(),
+                requester: self.requested_by.clone(),
+            });
         }
-        if !matches!(self.status, RequestStatus::Pending | RequestStatus::Approved) {
+        if !matches!(
+            self.status,
+            RequestStatus::Pending | RequestStatus::Approved
+        ) {
             return Err(self.frozen());
         }
         self.status = RequestStatus::Cancelled;
@@ -328,10 +373,19 @@ impl Request {
 
     pub fn expire(&mut self, at: DateTime<Utc>) -> Result<(), Refusal> {
         if !self.is_due_to_expire(at) {
-            return Err(Refusal::WrongState { request: self.id().into(), status: self.status, expected: "due to expire" });
+            return Err(Refusal::WrongState {
+                request: self.id().into(),
+                status: self.status,
+                expected: "due to expire",
+            });
         }
         self.outcome = Some(match self.status {
-            RequestStatus::Pending => format!("expired: {} of {} approvals by {}", self.approvers.len(), self.spec.approvals_needed, self.spec.expires_at.to_rfc3339()),
+            RequestStatus::Pending => format!(
+                "expired: {} of {} approvals by {}",
+                self.approvers.len(),
+                self.spec.approvals_needed,
+                self.spec.expires_at.to_rfc3339()
+            ),
             _ => "expired: approved but not run within its window".to_owned(),
         });
         self.status = RequestStatus::Expired;
@@ -339,7 +393,10 @@ impl Request {
     }
 
     pub fn mark_stale(&mut self, reason: &str) -> Result<(), Refusal> {
-        if !matches!(self.status, RequestStatus::Pending | RequestStatus::Approved) {
+        if !matches!(
+            self.status,
+            RequestStatus::Pending | RequestStatus::Approved
+        ) {
             return Err(self.frozen());
         }
         self.status = RequestStatus::Stale;
@@ -348,12 +405,25 @@ impl Request {
     }
 
     /// Run alone: the request becomes approved by the break-glass person, and a review opens.
-    pub fn break_glass(&mut self, person: &PersonId, reason: &str, at: DateTime<Utc>) -> Result<(), Refusal> {
+    pub fn break_glass(
+        &mut self,
+        person: &PersonId,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), Refusal> {
         self.expect(RequestStatus::Pending, "pending")?;
         if at >= self.spec.expires_at {
-            return Err(Refusal::Expired { request: self.id().into(), at: self.spec.expires_at.to_rfc3339() });
+            return Err(Refusal::Expired {
+                request: self.id().into(),
+                at: self.spec.expires_at.to_rfc3339(),
+            });
         }
-        self.break_glass = Some(BreakGlassUse { by: person.clone(), reason: reason.to_owned(), at, reviewers: Vec::new() });
+        self.break_glass = Some(BreakGlassUse {
+            by: person.clone(),
+            reason: reason.to_owned(),
+            at,
+            reviewers: Vec::new(),
+        });
         self.approve_now(at);
         Ok(())
     }
@@ -364,7 +434,10 @@ impl Request {
         if let Some(by) = self.execute_by
             && at >= by
         {
-            return Err(Refusal::Expired { request: self.id().into(), at: by.to_rfc3339() });
+            return Err(Refusal::Expired {
+                request: self.id().into(),
+                at: by.to_rfc3339(),
+            });
         }
         self.status = RequestStatus::Executing;
         Ok(())
@@ -372,7 +445,11 @@ impl Request {
 
     pub fn finish(&mut self, ok: bool, outcome: &str) -> Result<(), Refusal> {
         self.expect(RequestStatus::Executing, "executing")?;
-        self.status = if ok { RequestStatus::Executed } else { RequestStatus::Failed };
+        self.status = if ok {
+            RequestStatus::Executed
+        } else {
+            RequestStatus::Failed
+        };
         self.outcome = Some(outcome.to_owned());
         Ok(())
     }
@@ -381,7 +458,9 @@ impl Request {
     pub fn outcome_unknown(&mut self) -> Result<(), Refusal> {
         self.expect(RequestStatus::Executing, "executing")?;
         self.status = RequestStatus::OutcomeUnknown;
-        self.outcome = Some("outcome unknown — warroom stopped while it ran; verify the target by hand".into());
+        self.outcome = Some(
+            "outcome unknown — warroom stopped while it ran; verify the target by hand".into(),
+        );
         Ok(())
     }
 
@@ -396,7 +475,11 @@ impl Request {
             Some(_) => None,
         };
         match why {
-            Some(why) => Err(Refusal::Review { request, person: person.clone(), why }),
+            Some(why) => Err(Refusal::Review {
+                request,
+                person: person.clone(),
+                why,
+            }),
             None => Ok(()),
         }
     }
@@ -407,5 +490,155 @@ impl Request {
             bg.reviewers.push(person.clone());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        format!("2026-11-27T{s}Z").parse().unwrap()
+    }
+
+    fn request(needed: u32) -> Request {
+        let target = Target::pod("payments", "api-7f9c");
+        let params = BTreeMap::new();
+        let spec = RequestSpec {
+            request: "R1".into(),
+            action: ActionName::Quarantine,
+            risk: Risk::Contain,
+            cluster: "prod-eu".into(),
+            binding: binding(
+                ActionName::Quarantine,
+                "prod-eu",
+                &target,
+                Some("uid-1"),
+                &params,
+                "plan-1",
+            ),
+            target,
+            uid: Some("uid-1".into()),
+            params,
+            reason: Some("shell".into()),
+            override_reason: None,
+            plan_version: "plan-1".into(),
+            approvals_needed: needed,
+            expires_at: at("02:15:00"),
+            execute_within_secs: 300,
+        };
+        Request::opened(spec, "alice".into(), at("02:00:00"))
+    }
+
+    #[test]
+    fn the_requester_never_counts_and_each_person_counts_once() {
+        let mut r = request(2);
+        let b = r.spec.binding.clone();
+        assert!(matches!(
+            r.approve(&"alice".into(), &b, at("02:01:00")),
+            Err(Refusal::SelfApproval { .. })
+        ));
+        r.approve(&"bob".into(), &b, at("02:01:00")).unwrap();
+        assert!(matches!(
+            r.approve(&"bob".into(), &b, at("02:02:00")),
+            Err(Refusal::AlreadyApproved { .. })
+        ));
+        assert_eq!(r.status, RequestStatus::Pending);
+        r.approve(&"carol".into(), &b, at("02:03:00")).unwrap();
+        assert_eq!(r.status, RequestStatus::Approved);
+        assert_eq!(r.execute_by, Some(at("02:08:00")));
+    }
+
+    #[test]
+    fn expiry_follows_the_injected_time_not_the_wall_clock() {
+        let mut r = request(1);
+        let b = r.spec.binding.clone();
+        assert!(!r.is_due_to_expire(at("02:14:59")));
+        assert!(matches!(
+            r.approve(&"bob".into(), &b, at("02:15:00")),
+            Err(Refusal::Expired { .. })
+        ));
+        r.expire(at("02:15:00")).unwrap();
+        assert_eq!(r.status, RequestStatus::Expired);
+        assert!(matches!(
+            r.approve(&"bob".into(), &b, at("02:15:01")),
+            Err(Refusal::Frozen { .. })
+        ));
+    }
+
+    #[test]
+    fn an_approved_request_runs_once_within_its_window() {
+        let mut r = request(1);
+        let b = r.spec.binding.clone();
+        r.approve(&"bob".into(), &b, at("02:01:00")).unwrap();
+        let mut late = r.clone();
+        assert!(matches!(
+            late.start(at("02:06:00")),
+            Err(Refusal::Expired { .. })
+        ));
+        r.start(at("02:02:00")).unwrap();
+        assert!(matches!(
+            r.start(at("02:02:00")),
+            Err(Refusal::WrongState { .. })
+        ));
+        r.finish(true, "done").unwrap();
+        assert!(
+            r.outcome_unknown().is_err(),
+            "a finished request is not unknown"
+        );
+    }
+
+    #[test]
+    fn a_different_binding_is_refused() {
+        let mut r = request(1);
+        let other = binding(
+            ActionName::Quarantine,
+            "prod-eu",
+            &Target::pod("payments", "api-7f9c"),
+            Some("uid-2"),
+            &BTreeMap::new(),
+            "plan-1",
+        );
+        assert_ne!(other, r.spec.binding);
+        assert!(matches!(
+            r.approve(&"bob".into(), &other, at("02:01:00")),
+            Err(Refusal::BindingChanged { .. })
+        ));
+    }
+
+    #[test]
+    fn deny_ends_it_and_cancel_is_for_the_requester() {
+        let mut r = request(1);
+        assert!(matches!(
+            r.cancel(&"bob".into()),
+            Err(Refusal::NotRequester { .. })
+        ));
+        r.deny(&"bob".into(), Some("wrong pod")).unwrap();
+        assert_eq!(r.outcome.as_deref(), Some("denied by bob: wrong pod"));
+        assert!(r.cancel(&"alice".into()).is_err());
+    }
+
+    #[test]
+    fn break_glass_reviews_need_two_other_people() {
+        let mut r = request(1);
+        r.break_glass(&"carol".into(), "exfiltration", at("02:01:00"))
+            .unwrap();
+        assert_eq!(r.status, RequestStatus::Approved);
+        r.start(at("02:01:01")).unwrap();
+        r.finish(true, "isolated").unwrap();
+        for who in ["carol", "alice"] {
+            assert!(r.review(&who.into()).is_err(), "{who}");
+        }
+        r.review(&"bob".into()).unwrap();
+        assert!(r.review(&"bob".into()).is_err());
+        r.review(&"dave".into()).unwrap();
+        assert!(r.break_glass.as_ref().unwrap().review_closed());
+        assert!(r.review(&"erin".into()).is_err());
+    }
+
+    #[test]
+    fn read_actions_with_no_approvers_are_runnable_at_once() {
+        let r = request(0);
+        assert_eq!(r.status, RequestStatus::Approved);
     }
 }

@@ -98,7 +98,11 @@ pub fn check_record(claimed: &Incident, replayed: &Incident) -> Result<(), Chain
     );
     field("head", claimed.head.clone(), replayed.head.clone());
     field("roles", json(&claimed.roles), json(&replayed.roles));
-    field("requests", json(&claimed.requests), json(&replayed.requests));
+    field(
+        "requests",
+        json(&claimed.requests),
+        json(&replayed.requests),
+    );
     field(
         "unacknowledged",
         json(&claimed.unacknowledged),

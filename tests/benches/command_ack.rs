@@ -26,7 +26,11 @@ struct Options {
 }
 
 fn options() -> Options {
-    let mut o = Options { seconds: 30, rate: 200, connections: 64 };
+    let mut o = Options {
+        seconds: 30,
+        rate: 200,
+        connections: 64,
+    };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
     while i < args.len() {
@@ -55,7 +59,10 @@ impl Conn {
     fn open(addr: &str) -> Conn {
         let s = TcpStream::connect(addr).expect("connect");
         s.set_nodelay(true).ok();
-        Conn { reader: BufReader::new(s.try_clone().expect("clone")), writer: s }
+        Conn {
+            reader: BufReader::new(s.try_clone().expect("clone")),
+            writer: s,
+        }
     }
 
     /// Send one request, read one response; returns the status.
@@ -67,7 +74,11 @@ impl Conn {
         self.writer.write_all(req.as_bytes()).expect("write");
         let mut line = String::new();
         self.reader.read_line(&mut line).expect("status line");
-        let status = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let status = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         let mut length = 0usize;
         loop {
             line.clear();
@@ -104,7 +115,12 @@ fn run(addr: &str, incident: &str, rate: u64, seconds: u64, connections: usize) 
     let results = Arc::new(Mutex::new(Vec::<(Duration, bool)>::new()));
     let workers: Vec<_> = (0..connections)
         .map(|w| {
-            let (rx, results, addr, incident) = (rx.clone(), results.clone(), addr.to_owned(), incident.to_owned());
+            let (rx, results, addr, incident) = (
+                rx.clone(),
+                results.clone(),
+                addr.to_owned(),
+                incident.to_owned(),
+            );
             std::thread::spawn(move || {
                 let mut conn = Conn::open(&addr);
                 let mut n = 0u64;
@@ -114,7 +130,9 @@ fn run(addr: &str, incident: &str, rate: u64, seconds: u64, connections: usize) 
                         Err(_) => break,
                     };
                     n += 1;
-                    let body = format!(r#"{{"person":"alice","incident":"{incident}","text":"note load {w}-{n}"}}"#);
+                    let body = format!(
+                        r#"{{"person":"alice","incident":"{incident}","text":"note load {w}-{n}"}}"#
+                    );
                     let status = conn.post(&addr, &body);
                     results.lock().unwrap().push((due.elapsed(), status == 200));
                 }
@@ -137,7 +155,11 @@ fn run(addr: &str, incident: &str, rate: u64, seconds: u64, connections: usize) 
     }
     let mut r = results.lock().unwrap().clone();
     r.sort_by_key(|(d, _)| *d);
-    let at = |q: f64| r.get(((r.len() as f64 * q) as usize).min(r.len().saturating_sub(1))).map(|(d, _)| *d).unwrap_or_default();
+    let at = |q: f64| {
+        r.get(((r.len() as f64 * q) as usize).min(r.len().saturating_sub(1)))
+            .map(|(d, _)| *d)
+            .unwrap_or_default()
+    };
     Phase {
         rate,
         sent: total as usize,
@@ -151,7 +173,13 @@ fn run(addr: &str, incident: &str, rate: u64, seconds: u64, connections: usize) 
 /// The disk's limit in the same folder: preallocated pwrite + fdatasync, one writer.
 fn disk_reference(dir: &std::path::Path) -> f64 {
     use std::os::unix::fs::FileExt;
-    let f = std::fs::OpenOptions::new().create(true).read(true).write(true).truncate(true).open(dir.join("reference")).unwrap();
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .read(true)
+        .write(true)
+        .truncate(true)
+        .open(dir.join("reference"))
+        .unwrap();
     let record = [7u8; 512];
     let n = 2000u64;
     f.set_len(n * 512).unwrap();
@@ -171,7 +199,12 @@ fn ms(d: Duration) -> String {
 fn print(p: &Phase) {
     println!(
         "{:>6}/s  sent {:>6}  answered 200: {:>6}  p50 {:>9}  p99 {:>9}  max {:>9}",
-        p.rate, p.sent, p.ok, ms(p.p50), ms(p.p99), ms(p.max)
+        p.rate,
+        p.sent,
+        p.ok,
+        ms(p.p50),
+        ms(p.p99),
+        ms(p.max)
     );
 }
 
@@ -182,12 +215,25 @@ fn main() {
     let server = warroom_tests::Server::start(&s, &[]);
     let api = Api::new(&server.addr);
     let incident = api.open_incident("load");
-    println!("warroom command acknowledgement (durable `note` via POST /api/v1/command), {} connections", o.connections);
-    println!("reference: preallocated pwrite+fdatasync in the same folder: {disk:.0}/s (one writer)");
+    println!(
+        "warroom command acknowledgement (durable `note` via POST /api/v1/command), {} connections",
+        o.connections
+    );
+    println!(
+        "reference: preallocated pwrite+fdatasync in the same folder: {disk:.0}/s (one writer)"
+    );
     println!("phase 1: fixed rate for {} s", o.seconds);
     let fixed = run(&server.addr, &incident, o.rate, o.seconds, o.connections);
     print(&fixed);
-    println!("  goal p99 < 10 ms at {}/s: {}", o.rate, if fixed.p99 < Duration::from_millis(10) && fixed.ok == fixed.sent { "MET" } else { "MISSED" });
+    println!(
+        "  goal p99 < 10 ms at {}/s: {}",
+        o.rate,
+        if fixed.p99 < Duration::from_millis(10) && fixed.ok == fixed.sent {
+            "MET"
+        } else {
+            "MISSED"
+        }
+    );
     println!("phase 2: rising rates, 5 s each");
     let mut best = 0;
     for rate in [500, 1000, 2000, 3000, 4000, 6000, 8000] {
@@ -200,7 +246,13 @@ fn main() {
             break;
         }
     }
-    println!("highest rate sustained with p99 < 50 ms: {best}/s; goal ≥ 2000/s: {}", if best >= 2000 { "MET" } else { "MISSED" });
+    println!(
+        "highest rate sustained with p99 < 50 ms: {best}/s; goal ≥ 2000/s: {}",
+        if best >= 2000 { "MET" } else { "MISSED" }
+    );
     let (_, v) = api.get("/api/v1/ledger/verify");
-    println!("ledger after the run: intact={} entries={}", v["intact"], v["entries"]);
+    println!(
+        "ledger after the run: intact={} entries={}",
+        v["intact"], v["entries"]
+    );
 }

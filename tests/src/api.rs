@@ -17,11 +17,17 @@ impl Api {
             .proxy(None)
             .build()
             .into();
-        let api = Api { base: format!("http://{addr}"), agent };
+        let api = Api {
+            base: format!("http://{addr}"),
+            agent,
+        };
         // Commands are answered once the ledger is open and interrupted actions are checked.
         let deadline = Instant::now() + Duration::from_secs(30);
         while api.get("/readyz").0 != 200 {
-            assert!(Instant::now() < deadline, "warroom at {addr} never became ready");
+            assert!(
+                Instant::now() < deadline,
+                "warroom at {addr} never became ready"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         api
@@ -45,10 +51,15 @@ impl Api {
         if let Some(t) = token {
             req = req.header("authorization", &format!("Bearer {t}"));
         }
-        let mut resp = req.send(body).unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        let mut resp = req
+            .send(body)
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
         let status = resp.status().as_u16();
         let text = resp.body_mut().read_to_string().unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub fn get(&self, path: &str) -> (u16, Value) {
@@ -59,7 +70,10 @@ impl Api {
             .unwrap_or_else(|e| panic!("GET {path}: {e}"));
         let status = resp.status().as_u16();
         let text = resp.body_mut().read_to_string().unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub fn put(&self, path: &str, body: &Value) -> (u16, Value) {
@@ -71,7 +85,10 @@ impl Api {
             .unwrap_or_else(|e| panic!("PUT {path}: {e}"));
         let status = resp.status().as_u16();
         let text = resp.body_mut().read_to_string().unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     /// A command that must succeed; returns its reply.
@@ -84,7 +101,11 @@ impl Api {
 
     /// Open an incident as alice and return its id.
     pub fn open_incident(&self, title: &str) -> String {
-        let reply = self.ok("alice", &format!("incident open \"{title}\" --severity sev1"), None);
+        let reply = self.ok(
+            "alice",
+            &format!("incident open \"{title}\" --severity sev1"),
+            None,
+        );
         reply["incident"].as_str().expect("incident id").to_owned()
     }
 
@@ -108,7 +129,11 @@ impl Api {
     pub fn kinds(&self, incident: &str) -> Vec<String> {
         self.incident(incident)["timeline"]
             .as_array()
-            .map(|es| es.iter().map(|e| e["kind"].as_str().unwrap_or_default().to_owned()).collect())
+            .map(|es| {
+                es.iter()
+                    .map(|e| e["kind"].as_str().unwrap_or_default().to_owned())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -120,7 +145,10 @@ impl Api {
             if check(&body) {
                 return body;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}: {body}");
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}: {body}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }

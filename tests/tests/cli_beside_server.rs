@@ -10,35 +10,81 @@ fn reads_and_exports_work_while_the_server_owns_the_ledger() {
     let server = Server::start(&s, &[]);
     let api = Api::new(&server.addr);
     let inc = api.open_incident("beside the server");
-    api.ok("alice", "quarantine pod payments/api-7f9c --reason shell", Some(&inc));
+    api.ok(
+        "alice",
+        "quarantine pod payments/api-7f9c --reason shell",
+        Some(&inc),
+    );
     api.ok("bob", "approve R1", Some(&inc));
 
     let list = s.run(&["incident", "list"]).expect_code(0);
-    assert!(list.stdout().contains(&inc) && list.stdout().contains("beside the server"), "{}", list.stdout());
-    assert!(list.stderr().contains("reading through it"), "{}", list.stderr());
+    assert!(
+        list.stdout().contains(&inc) && list.stdout().contains("beside the server"),
+        "{}",
+        list.stdout()
+    );
+    assert!(
+        list.stderr().contains("reading through it"),
+        "{}",
+        list.stderr()
+    );
 
-    let show = s.run(&["--json", "incident", "show", &inc]).expect_code(0).stdout();
+    let show = s
+        .run(&["--json", "incident", "show", &inc])
+        .expect_code(0)
+        .stdout();
     let show: serde_json::Value = serde_json::from_str(&show).unwrap();
     assert_eq!(show["incident"]["requests"][0]["status"], "executed");
     assert_eq!(show["entries"].as_array().unwrap().len(), 5);
 
-    s.run(&["incident", "export", &inc, "--format", "json", "--out", "export.json"]).expect_code(0);
+    s.run(&[
+        "incident",
+        "export",
+        &inc,
+        "--format",
+        "json",
+        "--out",
+        "export.json",
+    ])
+    .expect_code(0);
     let verified = s.run(&["export", "verify", "export.json"]).expect_code(0);
-    assert!(verified.stdout().contains("intact"), "{}", verified.stdout());
-    let export: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(s.path().join("export.json")).unwrap()).unwrap();
-    assert!(export["exported_by"].as_str().unwrap().starts_with("cli:"), "{}", export["exported_by"]);
-    let md = s.run(&["incident", "export", &inc, "--format", "markdown"]).expect_code(0);
+    assert!(
+        verified.stdout().contains("intact"),
+        "{}",
+        verified.stdout()
+    );
+    let export: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.path().join("export.json")).unwrap())
+            .unwrap();
+    assert!(
+        export["exported_by"].as_str().unwrap().starts_with("cli:"),
+        "{}",
+        export["exported_by"]
+    );
+    let md = s
+        .run(&["incident", "export", &inc, "--format", "markdown"])
+        .expect_code(0);
     assert!(md.stdout().contains("R1 approved"), "{}", md.stdout());
     s.run(&["ledger", "verify"]).expect_code(0);
 
-    s.run(&["incident", "show", "INC-20200101-0001"]).expect_code(2);
-    let note = s.run(&["incident", "note", &inc, "from the cli"]).expect_code(1);
-    assert!(note.stderr().contains("owned by a running warroom serve"), "{}", note.stderr());
+    s.run(&["incident", "show", "INC-20200101-0001"])
+        .expect_code(2);
+    let note = s
+        .run(&["incident", "note", &inc, "from the cli"])
+        .expect_code(1);
+    assert!(
+        note.stderr().contains("owned by a running warroom serve"),
+        "{}",
+        note.stderr()
+    );
 
     // The server file is only for this user, and goes away with the server.
     use std::os::unix::fs::PermissionsExt;
     let file = s.path().join("warroom-data/serve.json");
-    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     let mut server = server;
     unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) };
     let _ = server.child.wait();

@@ -18,10 +18,19 @@ fn unknown_people_are_refused_with_the_reason() {
     let (status, r) = api.command("mallory", "incident open \"x\"", None);
     assert_eq!(status, 403, "{r}");
     assert_eq!(r["ok"], false);
-    assert!(r["message"].as_str().unwrap().contains("`mallory` is not a person in the response plan"), "{r}");
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("`mallory` is not a person in the response plan"),
+        "{r}"
+    );
     let (status, r) = api.command("", "incident open \"x\"", None);
     assert_eq!(status, 403, "{r}");
-    assert!(r["message"].as_str().unwrap().contains("say who you are"), "{r}");
+    assert!(
+        r["message"].as_str().unwrap().contains("say who you are"),
+        "{r}"
+    );
     let (_, list) = api.get("/api/v1/incidents");
     assert_eq!(list["incidents"], json!([]), "nothing was recorded");
 }
@@ -29,16 +38,38 @@ fn unknown_people_are_refused_with_the_reason() {
 #[test]
 fn malformed_bodies_get_400_and_oversized_ones_413() {
     let (_s, _server, api) = builtin();
-    for body in ["not json", "{\"person\": \"alice\"}", "{\"person\": \"alice\", \"text\": \"note x\", \"as\": \"root\"}", "[]"] {
+    for body in [
+        "not json",
+        "{\"person\": \"alice\"}",
+        "{\"person\": \"alice\", \"text\": \"note x\", \"as\": \"root\"}",
+        "[]",
+    ] {
         let (status, r) = api.post_json("/api/v1/command", None, body);
         assert_eq!(status, 400, "{body}: {r}");
         assert_eq!(r["ok"], false, "{body}");
-        assert!(r["message"].as_str().unwrap().contains("the body must be JSON"), "{r}");
+        assert!(
+            r["message"]
+                .as_str()
+                .unwrap()
+                .contains("the body must be JSON"),
+            "{r}"
+        );
     }
-    let (status, r) = api.post_json("/api/v1/command", None, &json!({"person": "alice", "text": "note x", "incident": "INC-bad"}).to_string());
+    let (status, r) = api.post_json(
+        "/api/v1/command",
+        None,
+        &json!({"person": "alice", "text": "note x", "incident": "INC-bad"}).to_string(),
+    );
     assert_eq!(status, 400, "{r}");
-    assert!(r["message"].as_str().unwrap().contains("not an incident id"), "{r}");
-    let huge = json!({"person": "alice", "text": format!("note {}", "x".repeat(100_000))}).to_string();
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("not an incident id"),
+        "{r}"
+    );
+    let huge =
+        json!({"person": "alice", "text": format!("note {}", "x".repeat(100_000))}).to_string();
     let (status, _) = api.post_json("/api/v1/command", None, &huge);
     assert_eq!(status, 413);
     let (_, list) = api.get("/api/v1/incidents");
@@ -51,17 +82,29 @@ fn parse_errors_come_back_with_usage() {
     let inc = api.open_incident("usage");
     for (text, usage) in [
         ("quarantine pod api-7f9c", "usage: quarantine pod NS/POD"),
-        ("scale deployment payments/api", "usage: scale deployment|statefulset|replicaset NS/NAME --replicas N"),
+        (
+            "scale deployment payments/api",
+            "usage: scale deployment|statefulset|replicaset NS/NAME --replicas N",
+        ),
         ("approve", "usage: approve REQUEST-ID"),
         ("frobnicate", "usage: help [COMMAND]"),
     ] {
         let (status, r) = api.command("alice", text, Some(&inc));
         assert_eq!(status, 400, "{text}: {r}");
-        assert!(r["message"].as_str().unwrap().contains(usage), "{text}: {r}");
+        assert!(
+            r["message"].as_str().unwrap().contains(usage),
+            "{text}: {r}"
+        );
     }
     let (status, r) = api.command("alice", "note hello", None);
     assert_eq!(status, 400);
-    assert!(r["message"].as_str().unwrap().contains("acts on an incident"), "{r}");
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("acts on an incident"),
+        "{r}"
+    );
     let r = api.ok("alice", "help quarantine", None);
     assert!(r["message"].as_str().unwrap().contains("--detach"), "{r}");
 }
@@ -71,18 +114,42 @@ fn outside_drill_mode_every_call_needs_a_token() {
     let s = Scratch::new();
     let plan = s.write("plan.toml", &plan_with(&[]));
     let alice = "alice-token-0123456789abcdef";
-    let server = Server::start_with_env(&s, &["--config", plan.to_str().unwrap()], &[("WARROOM_TOKEN_ALICE", alice)]);
+    let server = Server::start_with_env(
+        &s,
+        &["--config", plan.to_str().unwrap()],
+        &[("WARROOM_TOKEN_ALICE", alice)],
+    );
     let api = Api::new(&server.addr);
     let (status, r) = api.command("alice", "incident open \"x\"", None);
     assert_eq!(status, 401, "{r}");
-    assert!(r["message"].as_str().unwrap().contains("a bearer token is required"), "{r}");
-    let (status, r) = api.post_json("/api/v1/command", Some("guess-guess-guess-guess"), &json!({"text": "incident open \"x\""}).to_string());
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("a bearer token is required"),
+        "{r}"
+    );
+    let (status, r) = api.post_json(
+        "/api/v1/command",
+        Some("guess-guess-guess-guess"),
+        &json!({"text": "incident open \"x\""}).to_string(),
+    );
     assert_eq!(status, 401, "{r}");
     let (status, _) = api.get("/api/v1/incidents");
     assert_eq!(status, 401);
-    let (status, _) = api.put("/api/v1/drill/objects", &json!({"kind": "Pod", "name": "x"}));
-    assert_eq!(status, 404, "no simulated-cluster changes outside drill mode");
-    let (status, r) = api.post_json("/api/v1/command", Some(alice), &json!({"text": "incident open \"with a token\""}).to_string());
+    let (status, _) = api.put(
+        "/api/v1/drill/objects",
+        &json!({"kind": "Pod", "name": "x"}),
+    );
+    assert_eq!(
+        status, 404,
+        "no simulated-cluster changes outside drill mode"
+    );
+    let (status, r) = api.post_json(
+        "/api/v1/command",
+        Some(alice),
+        &json!({"text": "incident open \"with a token\""}).to_string(),
+    );
     assert_eq!(status, 200, "{r}");
     let (_, session) = api.get("/api/v1/session");
     assert_eq!(session["drill"], false);
@@ -93,18 +160,56 @@ fn guardrails_refuse_with_what_to_do_instead() {
     let (_s, _server, api) = builtin();
     let inc = api.open_incident("guardrails");
     let cases = [
-        ("alice", "quarantine pod payments/api-7f9c", 422, "give --reason TEXT"),
-        ("alice", "quarantine pod kube-system/coredns-5d78c9869d-4xq2p --reason x", 422, "namespace `kube-system` is protected"),
-        ("erin", "scale deployment payments/api --replicas 0 --reason stop", 422, "run `capture pod payments/POD` for its pods first, or add --override"),
-        ("erin", "drain node ip-10-0-1-23.ec2.internal --reason x", 422, "no evidence has been captured"),
-        ("alice", "drain node ip-10-0-1-23.ec2.internal --reason x", 403, "alice (responder) may not request drain; the plan allows: sre-lead, commander"),
-        ("alice", "quarantine pod payments/nope --reason x", 404, "pod nope not found in cluster prod-eu (namespace payments searched)"),
-        ("alice", "quarantine pod payments/api-7f9c --reason x --cluster moon", 404, "no cluster `moon` in the plan; known clusters: prod-eu, ops"),
+        (
+            "alice",
+            "quarantine pod payments/api-7f9c",
+            422,
+            "give --reason TEXT",
+        ),
+        (
+            "alice",
+            "quarantine pod kube-system/coredns-5d78c9869d-4xq2p --reason x",
+            422,
+            "namespace `kube-system` is protected",
+        ),
+        (
+            "erin",
+            "scale deployment payments/api --replicas 0 --reason stop",
+            422,
+            "run `capture pod payments/POD` for its pods first, or add --override",
+        ),
+        (
+            "erin",
+            "drain node ip-10-0-1-23.ec2.internal --reason x",
+            422,
+            "no evidence has been captured",
+        ),
+        (
+            "alice",
+            "drain node ip-10-0-1-23.ec2.internal --reason x",
+            403,
+            "alice (responder) may not request drain; the plan allows: sre-lead, commander",
+        ),
+        (
+            "alice",
+            "quarantine pod payments/nope --reason x",
+            404,
+            "pod nope not found in cluster prod-eu (namespace payments searched)",
+        ),
+        (
+            "alice",
+            "quarantine pod payments/api-7f9c --reason x --cluster moon",
+            404,
+            "no cluster `moon` in the plan; known clusters: prod-eu, ops",
+        ),
     ];
     for (who, text, code, message) in cases {
         let (status, r) = api.command(who, text, Some(&inc));
         assert_eq!(status, code, "{text}: {r}");
-        assert!(r["message"].as_str().unwrap().contains(message), "{text}: {r}");
+        assert!(
+            r["message"].as_str().unwrap().contains(message),
+            "{text}: {r}"
+        );
     }
     let kinds = api.kinds(&inc);
     assert_eq!(kinds, ["incident.opened"], "refusals record nothing");
@@ -116,50 +221,105 @@ fn a_capture_runs_at_once_and_lifts_the_evidence_guardrail() {
     let inc = api.open_incident("capture first");
     let r = api.ok("alice", "capture pod payments/api-7f9c", Some(&inc));
     assert_eq!(r["status"], "executed", "{r}");
-    assert!(r["message"].as_str().unwrap().contains("executed (dry run)"), "{r}");
-    let r = api.ok("erin", "scale deployment payments/api --replicas 0 --reason \"stop the bleeding\"", Some(&inc));
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("executed (dry run)"),
+        "{r}"
+    );
+    let r = api.ok(
+        "erin",
+        "scale deployment payments/api --replicas 0 --reason \"stop the bleeding\"",
+        Some(&inc),
+    );
     assert_eq!(r["status"], "pending", "{r}");
     let r = api.ok("carol", "approve R2", Some(&inc));
-    assert!(r["message"].as_str().unwrap().contains("would scale deployment payments/api from 3 to 0 replicas"), "{r}");
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("would scale deployment payments/api from 3 to 0 replicas"),
+        "{r}"
+    );
 }
 
 #[test]
 fn critical_workloads_need_one_more_approval() {
     let (_s, _server, api) = builtin();
     let inc = api.open_incident("ledger db");
-    api.ok("alice", "quarantine pod payments/ledger-db-0 --reason \"odd connections\"", Some(&inc));
+    api.ok(
+        "alice",
+        "quarantine pod payments/ledger-db-0 --reason \"odd connections\"",
+        Some(&inc),
+    );
     assert_eq!(api.request(&inc, "R1")["spec"]["approvals_needed"], 2);
     assert_eq!(api.ok("bob", "approve R1", Some(&inc))["status"], "pending");
-    assert_eq!(api.ok("dave", "approve R1", Some(&inc))["status"], "executed");
+    assert_eq!(
+        api.ok("dave", "approve R1", Some(&inc))["status"],
+        "executed"
+    );
 }
 
 #[test]
 fn actions_without_an_executor_are_approved_then_answered_not_configured() {
     let (_s, _server, api) = builtin();
     let inc = api.open_incident("aws");
-    api.ok("dave", "snapshot node ip-10-0-1-23.ec2.internal --reason \"preserve disks\"", Some(&inc));
+    api.ok(
+        "dave",
+        "snapshot node ip-10-0-1-23.ec2.internal --reason \"preserve disks\"",
+        Some(&inc),
+    );
     let r = api.ok("alice", "approve R1", Some(&inc));
     assert_eq!(r["status"], "failed", "{r}");
-    assert!(r["message"].as_str().unwrap().contains("not configured: snapshot acts on AWS"), "{r}");
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("not configured: snapshot acts on AWS"),
+        "{r}"
+    );
     let req = api.request(&inc, "R1");
-    assert!(req["outcome"].as_str().unwrap().starts_with("not configured:"), "{req}");
+    assert!(
+        req["outcome"]
+            .as_str()
+            .unwrap()
+            .starts_with("not configured:"),
+        "{req}"
+    );
 }
 
 #[test]
 fn an_approval_under_a_changed_plan_is_stale() {
     let s = Scratch::new();
-    let first = s.write("plan.toml", &plan_with(&[("drill = false", "drill = true")]));
+    let first = s.write(
+        "plan.toml",
+        &plan_with(&[("drill = false", "drill = true")]),
+    );
     let server = Server::start(&s, &["--config", first.to_str().unwrap()]);
     let api = Api::new(&server.addr);
     let inc = api.open_incident("plan edit");
-    api.ok("alice", "quarantine pod payments/api-7f9c --reason x", Some(&inc));
+    api.ok(
+        "alice",
+        "quarantine pod payments/api-7f9c --reason x",
+        Some(&inc),
+    );
     drop(server);
-    s.write("plan.toml", &plan_with(&[("drill = false", "drill = true"), ("execute_within = \"5m\"", "execute_within = \"4m\"")]));
+    s.write(
+        "plan.toml",
+        &plan_with(&[
+            ("drill = false", "drill = true"),
+            ("execute_within = \"5m\"", "execute_within = \"4m\""),
+        ]),
+    );
     let server = Server::start(&s, &["--config", first.to_str().unwrap()]);
     let api = Api::new(&server.addr);
     let (status, r) = api.command("bob", "approve R1", Some(&inc));
     assert_eq!(status, 409, "{r}");
-    assert!(r["message"].as_str().unwrap().contains("the plan changed"), "{r}");
+    assert!(
+        r["message"].as_str().unwrap().contains("the plan changed"),
+        "{r}"
+    );
 }
 
 #[test]
@@ -170,20 +330,55 @@ fn incident_commands_record_roles_pages_acks_and_updates() {
     let (status, r) = api.command("alice", "role scribe @nobody", Some(&inc));
     assert_eq!(status, 404, "{r}");
     let r = api.ok("alice", "page platform shell in payments", Some(&inc));
-    assert!(r["message"].as_str().unwrap().contains("Paged team:platform"), "{r}");
-    assert_eq!(api.incident(&inc)["incident"]["unacknowledged"], json!(["alice", "bob", "erin"]));
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("Paged team:platform"),
+        "{r}"
+    );
+    assert_eq!(
+        api.incident(&inc)["incident"]["unacknowledged"],
+        json!(["alice", "bob", "erin"])
+    );
     api.ok("bob", "ack", None);
-    assert_eq!(api.incident(&inc)["incident"]["unacknowledged"], json!(["alice", "erin"]));
-    api.ok("carol", "status-update contained; investigating", Some(&inc));
+    assert_eq!(
+        api.incident(&inc)["incident"]["unacknowledged"],
+        json!(["alice", "erin"])
+    );
+    api.ok(
+        "carol",
+        "status-update contained; investigating",
+        Some(&inc),
+    );
     api.ok("carol", "incident severity sev2", Some(&inc));
     let status = api.ok("carol", "incident status", Some(&inc));
     let text = status["message"].as_str().unwrap();
-    assert!(text.contains("commander: carol") && text.contains("sev2") && text.contains("paged, not acknowledged: alice, erin"), "{text}");
-    api.ok("carol", "incident resolve contained and cleaned", Some(&inc));
-    let (status, r) = api.command("alice", "quarantine pod payments/api-7f9c --reason x", Some(&inc));
+    assert!(
+        text.contains("commander: carol")
+            && text.contains("sev2")
+            && text.contains("paged, not acknowledged: alice, erin"),
+        "{text}"
+    );
+    api.ok(
+        "carol",
+        "incident resolve contained and cleaned",
+        Some(&inc),
+    );
+    let (status, r) = api.command(
+        "alice",
+        "quarantine pod payments/api-7f9c --reason x",
+        Some(&inc),
+    );
     assert_eq!(status, 409, "{r}");
     let timeline = api.ok("carol", "timeline", Some(&inc));
-    assert!(timeline["message"].as_str().unwrap().contains("Resolved: contained and cleaned"), "{timeline}");
+    assert!(
+        timeline["message"]
+            .as_str()
+            .unwrap()
+            .contains("Resolved: contained and cleaned"),
+        "{timeline}"
+    );
     let (_, v) = api.get("/api/v1/ledger/verify");
     assert_eq!(v["intact"], true, "{v}");
 }

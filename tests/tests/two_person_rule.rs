@@ -33,7 +33,10 @@ fn self_approval_is_refused_and_records_nothing() {
     let before = api.kinds(&inc);
     let (status, reply) = api.command("alice", "approve R1", Some(&inc));
     assert_eq!(status, 403, "{reply}");
-    assert_eq!(reply["message"], "alice asked for R1 and cannot approve it: a second person must");
+    assert_eq!(
+        reply["message"],
+        "alice asked for R1 and cannot approve it: a second person must"
+    );
     assert_eq!(api.kinds(&inc), before, "a refused approval writes nothing");
     assert_eq!(api.request(&inc, "R1")["status"], "pending");
 }
@@ -53,7 +56,11 @@ fn self_approval_is_refused_across_accounts() {
     let server = Server::start_with_env(
         &s,
         &["--config", plan.to_str().unwrap()],
-        &[("WARROOM_TOKEN_ALICE", first), ("ALICE_SECOND", second), ("WARROOM_TOKEN_BOB", bob)],
+        &[
+            ("WARROOM_TOKEN_ALICE", first),
+            ("ALICE_SECOND", second),
+            ("WARROOM_TOKEN_BOB", bob),
+        ],
     );
     let api = Api::new(&server.addr);
     let cmd = |token: &str, text: &str, inc: Option<&str>| {
@@ -63,20 +70,38 @@ fn self_approval_is_refused_across_accounts() {
         }
         api.post_json("/api/v1/command", Some(token), &body.to_string())
     };
-    let (status, opened) = cmd(first, "incident open \"two accounts\" --severity sev2", None);
+    let (status, opened) = cmd(
+        first,
+        "incident open \"two accounts\" --severity sev2",
+        None,
+    );
     assert_eq!(status, 200, "{opened}");
     let inc = opened["incident"].as_str().unwrap().to_owned();
     let (status, r) = cmd(first, QUARANTINE, Some(&inc));
     assert_eq!((status, r["request_id"].as_str()), (200, Some("R1")), "{r}");
     let (status, r) = cmd(second, "approve R1", Some(&inc));
     assert_eq!(status, 403, "{r}");
-    assert!(r["message"].as_str().unwrap().contains("alice asked for R1 and cannot approve it"), "{r}");
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("alice asked for R1 and cannot approve it"),
+        "{r}"
+    );
     // Claiming to be someone else with your own token is refused too.
-    let (status, r) = api.post_json("/api/v1/command", Some(second), &json!({"person": "bob", "text": "approve R1", "incident": inc}).to_string());
+    let (status, r) = api.post_json(
+        "/api/v1/command",
+        Some(second),
+        &json!({"person": "bob", "text": "approve R1", "incident": inc}).to_string(),
+    );
     assert_eq!(status, 403, "{r}");
     assert_eq!(r["message"], "this token acts as alice, not bob");
     let (status, r) = cmd(bob, "approve R1", Some(&inc));
-    assert_eq!((status, r["status"].as_str()), (200, Some("executed")), "{r}");
+    assert_eq!(
+        (status, r["status"].as_str()),
+        (200, Some("executed")),
+        "{r}"
+    );
 }
 
 #[test]
@@ -87,10 +112,16 @@ fn each_person_counts_once_and_a_second_approver_is_needed_for_delete() {
     assert_eq!(r["status"], "pending");
     let r = api.ok("carol", "approve R1", Some(&inc));
     assert_eq!(r["status"], "pending", "{r}");
-    assert!(r["message"].as_str().unwrap().contains("1 more approval"), "{r}");
+    assert!(
+        r["message"].as_str().unwrap().contains("1 more approval"),
+        "{r}"
+    );
     let (status, r) = api.command("carol", "approve R1", Some(&inc));
     assert_eq!(status, 403, "{r}");
-    assert_eq!(r["message"], "carol already approved R1; each person counts once");
+    assert_eq!(
+        r["message"],
+        "carol already approved R1; each person counts once"
+    );
     let r = api.ok("dave", "approve R1", Some(&inc));
     assert_eq!(r["status"], "executed", "{r}");
     let req = api.request(&inc, "R1");
@@ -106,7 +137,10 @@ fn approval_after_expiry_is_refused_and_the_expiry_recorded() {
     std::thread::sleep(Duration::from_millis(1300));
     let (status, r) = api.command("bob", "approve R1", Some(&inc));
     assert_eq!(status, 409, "{r}");
-    assert!(r["message"].as_str().unwrap().contains("R1 expired at"), "{r}");
+    assert!(
+        r["message"].as_str().unwrap().contains("R1 expired at"),
+        "{r}"
+    );
     let req = api.request(&inc, "R1");
     assert_eq!(req["status"], "expired");
     assert!(req["approvers"].as_array().unwrap().is_empty());
@@ -120,7 +154,9 @@ fn the_sweeper_expires_requests_nobody_decides() {
     let (_s, _server, api) = drill(&[("pending_ttl = \"15m\"", "pending_ttl = \"1s\"")]);
     let inc = api.open_incident("nobody answers");
     api.ok("alice", QUARANTINE, Some(&inc));
-    api.wait_until(&inc, "R1 to expire on its own", |b| b["incident"]["requests"][0]["status"] == "expired");
+    api.wait_until(&inc, "R1 to expire on its own", |b| {
+        b["incident"]["requests"][0]["status"] == "expired"
+    });
     let messages = api.incident(&inc)["messages"].to_string();
     assert!(messages.contains("R1 expired"), "{messages}");
 }
@@ -130,13 +166,23 @@ fn one_deny_ends_the_request() {
     let (_s, _server, api) = drill(&[]);
     let inc = api.open_incident("deny");
     api.ok("alice", QUARANTINE, Some(&inc));
-    let r = api.ok("bob", "deny R1 wrong pod, the shell was a debug session", Some(&inc));
+    let r = api.ok(
+        "bob",
+        "deny R1 wrong pod, the shell was a debug session",
+        Some(&inc),
+    );
     assert_eq!(r["status"], "denied");
     let (status, r) = api.command("carol", "approve R1", Some(&inc));
     assert_eq!(status, 409, "{r}");
-    assert_eq!(r["message"], "R1 is denied; nothing more can be decided on it");
+    assert_eq!(
+        r["message"],
+        "R1 is denied; nothing more can be decided on it"
+    );
     let req = api.request(&inc, "R1");
-    assert_eq!(req["outcome"], "denied by bob: wrong pod, the shell was a debug session");
+    assert_eq!(
+        req["outcome"],
+        "denied by bob: wrong pod, the shell was a debug session"
+    );
     assert_eq!(count(&api.kinds(&inc), "request.executing"), 0);
 }
 
@@ -145,7 +191,10 @@ fn approval_after_the_target_was_replaced_is_stale_and_nothing_runs() {
     let (_s, _server, api) = drill(&[]);
     let inc = api.open_incident("pod recreated");
     api.ok("alice", QUARANTINE, Some(&inc));
-    let uid = api.request(&inc, "R1")["spec"]["uid"].as_str().unwrap().to_owned();
+    let uid = api.request(&inc, "R1")["spec"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     // The pod is deleted and recreated under the same name: a new object, a new UID.
     let (status, pod) = api.put(
         "/api/v1/drill/objects",
@@ -156,9 +205,20 @@ fn approval_after_the_target_was_replaced_is_stale_and_nothing_runs() {
     let (status, r) = api.command("bob", "approve R1", Some(&inc));
     assert_eq!(status, 409, "{r}");
     let message = r["message"].as_str().unwrap();
-    assert!(message.contains("R1 is stale and nothing ran") && message.contains(&uid), "{message}");
+    assert!(
+        message.contains("R1 is stale and nothing ran") && message.contains(&uid),
+        "{message}"
+    );
     let kinds = api.kinds(&inc);
-    assert_eq!((count(&kinds, "request.stale"), count(&kinds, "request.approved"), count(&kinds, "request.executing")), (1, 0, 0), "{kinds:?}");
+    assert_eq!(
+        (
+            count(&kinds, "request.stale"),
+            count(&kinds, "request.approved"),
+            count(&kinds, "request.executing")
+        ),
+        (1, 0, 0),
+        "{kinds:?}"
+    );
     let (status, _) = api.command("carol", "approve R1", Some(&inc));
     assert_eq!(status, 409);
 }
@@ -185,7 +245,10 @@ fn racing_approvals_execute_exactly_once() {
         let won = results.iter().filter(|(s, _)| *s == 200).count();
         assert_eq!(won, 1, "round {round}: {results:?}");
         for (status, reply) in results.iter().filter(|(s, _)| *s != 200) {
-            assert!(*status == 409 || *status == 403, "round {round}: {status} {reply}");
+            assert!(
+                *status == 409 || *status == 403,
+                "round {round}: {status} {reply}"
+            );
         }
     }
     let kinds = api.kinds(&inc);
@@ -199,25 +262,60 @@ fn break_glass_runs_alone_and_opens_a_review_by_two_others() {
     let (_s, _server, api) = drill(&[]);
     let inc = api.open_incident("exfiltration");
     api.ok("alice", QUARANTINE, Some(&inc));
-    let (status, r) = api.command("alice", "break-glass R1 --reason \"data leaving now\"", Some(&inc));
+    let (status, r) = api.command(
+        "alice",
+        "break-glass R1 --reason \"data leaving now\"",
+        Some(&inc),
+    );
     assert_eq!(status, 403, "{r}");
-    assert!(r["message"].as_str().unwrap().contains("may not break glass"), "{r}");
-    let r = api.ok("carol", "break-glass R1 --reason \"data leaving now\"", Some(&inc));
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("may not break glass"),
+        "{r}"
+    );
+    let r = api.ok(
+        "carol",
+        "break-glass R1 --reason \"data leaving now\"",
+        Some(&inc),
+    );
     assert_eq!(r["status"], "executed", "{r}");
     let messages = api.incident(&inc)["messages"].to_string();
     assert!(messages.contains("BREAK-GLASS"), "{messages}");
-    for (who, why) in [("carol", "broke the glass themselves"), ("alice", "they asked for it")] {
+    for (who, why) in [
+        ("carol", "broke the glass themselves"),
+        ("alice", "they asked for it"),
+    ] {
         let (status, r) = api.command(who, "approve R1", Some(&inc));
         assert_eq!(status, 403, "{r}");
         assert!(r["message"].as_str().unwrap().contains(why), "{r}");
     }
-    assert!(api.ok("bob", "approve R1", Some(&inc))["message"].as_str().unwrap().contains("one more reviewer"));
-    assert!(api.ok("dave", "approve R1", Some(&inc))["message"].as_str().unwrap().contains("review is closed"));
+    assert!(
+        api.ok("bob", "approve R1", Some(&inc))["message"]
+            .as_str()
+            .unwrap()
+            .contains("one more reviewer")
+    );
+    assert!(
+        api.ok("dave", "approve R1", Some(&inc))["message"]
+            .as_str()
+            .unwrap()
+            .contains("review is closed")
+    );
     let req = api.request(&inc, "R1");
     assert_eq!(req["break_glass"]["by"], "carol");
     assert_eq!(req["break_glass"]["reviewers"], json!(["bob", "dave"]));
     let kinds = api.kinds(&inc);
-    assert_eq!((count(&kinds, "request.break_glass"), count(&kinds, "review.signed"), count(&kinds, "request.executed")), (1, 2, 1), "{kinds:?}");
+    assert_eq!(
+        (
+            count(&kinds, "request.break_glass"),
+            count(&kinds, "review.signed"),
+            count(&kinds, "request.executed")
+        ),
+        (1, 2, 1),
+        "{kinds:?}"
+    );
 }
 
 #[test]
@@ -229,7 +327,9 @@ fn a_crash_while_executing_is_reported_as_outcome_unknown_and_never_rerun() {
     api.ok("alice", QUARANTINE, Some(&inc));
     let r = api.ok("bob", "approve R1", Some(&inc));
     assert!(r["message"].as_str().unwrap().contains("running"), "{r}");
-    api.wait_until(&inc, "R1 executing", |b| b["incident"]["requests"][0]["status"] == "executing");
+    api.wait_until(&inc, "R1 executing", |b| {
+        b["incident"]["requests"][0]["status"] == "executing"
+    });
     let mut server = server;
     unsafe { libc::kill(server.child.id() as i32, libc::SIGKILL) };
     let _ = server.child.wait();
@@ -237,10 +337,26 @@ fn a_crash_while_executing_is_reported_as_outcome_unknown_and_never_rerun() {
 
     let server = Server::start(&s, &[]);
     let api = Api::new(&server.addr);
-    let body = api.wait_until(&inc, "the restart to mark R1", |b| b["incident"]["requests"][0]["status"] == "outcome_unknown");
-    assert!(body["messages"].to_string().contains("R1 outcome unknown — verify"), "{}", body["messages"]);
+    let body = api.wait_until(&inc, "the restart to mark R1", |b| {
+        b["incident"]["requests"][0]["status"] == "outcome_unknown"
+    });
+    assert!(
+        body["messages"]
+            .to_string()
+            .contains("R1 outcome unknown — verify"),
+        "{}",
+        body["messages"]
+    );
     let kinds = api.kinds(&inc);
-    assert_eq!((count(&kinds, "request.executing"), count(&kinds, "request.outcome_unknown"), count(&kinds, "request.executed")), (1, 1, 0), "{kinds:?}");
+    assert_eq!(
+        (
+            count(&kinds, "request.executing"),
+            count(&kinds, "request.outcome_unknown"),
+            count(&kinds, "request.executed")
+        ),
+        (1, 1, 0),
+        "{kinds:?}"
+    );
     let (status, r) = api.command("carol", "approve R1", Some(&inc));
     assert_eq!(status, 409, "{r}");
     // A second restart does not mark it again.

@@ -82,7 +82,11 @@ impl ConsoleChat {
     }
 
     /// The messages of an incident's channel that `viewer` may see.
-    pub fn messages(&self, incident: &IncidentId, viewer: Option<&PersonId>) -> Vec<ConsoleMessage> {
+    pub fn messages(
+        &self,
+        incident: &IncidentId,
+        viewer: Option<&PersonId>,
+    ) -> Vec<ConsoleMessage> {
         let channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
         channels
             .get(incident.as_str())
@@ -99,7 +103,10 @@ impl ConsoleChat {
     /// Direct messages sent to `person` (pages, mostly).
     pub fn direct_messages(&self, person: &PersonId) -> Vec<ConsoleMessage> {
         let direct = self.direct.lock().unwrap_or_else(|p| p.into_inner());
-        direct.get(person).map(|m| m.iter().cloned().collect()).unwrap_or_default()
+        direct
+            .get(person)
+            .map(|m| m.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Channel name, topic and members, for the page header.
@@ -110,7 +117,12 @@ impl ConsoleChat {
             .map(|c| (c.name.clone(), c.topic.clone(), c.members.clone()))
     }
 
-    fn message(&self, text: &str, request: Option<String>, only_for: Option<PersonId>) -> ConsoleMessage {
+    fn message(
+        &self,
+        text: &str,
+        request: Option<String>,
+        only_for: Option<PersonId>,
+    ) -> ConsoleMessage {
         ConsoleMessage {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             at: self.clock.now(),
@@ -123,10 +135,12 @@ impl ConsoleChat {
 
     fn push(&self, channel: &str, message: ConsoleMessage) -> Result<MessageRef, ChatError> {
         let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
-        let c = channels.get_mut(channel).ok_or_else(|| ChatError::NoChannel {
-            platform: PLATFORM,
-            channel: channel.to_owned(),
-        })?;
+        let c = channels
+            .get_mut(channel)
+            .ok_or_else(|| ChatError::NoChannel {
+                platform: PLATFORM,
+                channel: channel.to_owned(),
+            })?;
         let id = message.id.to_string();
         c.messages.push_back(message);
         while c.messages.len() > KEEP {
@@ -144,10 +158,12 @@ impl ConsoleChat {
 
     fn edit(&self, message: &MessageRef, text: &str) -> Result<(), ChatError> {
         let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
-        let c = channels.get_mut(&message.channel).ok_or_else(|| ChatError::NoChannel {
-            platform: PLATFORM,
-            channel: message.channel.clone(),
-        })?;
+        let c = channels
+            .get_mut(&message.channel)
+            .ok_or_else(|| ChatError::NoChannel {
+                platform: PLATFORM,
+                channel: message.channel.clone(),
+            })?;
         let m = c
             .messages
             .iter_mut()
@@ -190,10 +206,12 @@ impl Chat for ConsoleChat {
 
     async fn invite(&self, channel: &ChannelRef, people: &[PersonId]) -> Result<(), ChatError> {
         let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
-        let c = channels.get_mut(&channel.id).ok_or_else(|| ChatError::NoChannel {
-            platform: PLATFORM,
-            channel: channel.id.clone(),
-        })?;
+        let c = channels
+            .get_mut(&channel.id)
+            .ok_or_else(|| ChatError::NoChannel {
+                platform: PLATFORM,
+                channel: channel.id.clone(),
+            })?;
         for p in people {
             if !c.members.contains(p) {
                 c.members.push(p.clone());
@@ -244,7 +262,11 @@ impl Chat for ConsoleChat {
         )
     }
 
-    async fn update_card(&self, message: &MessageRef, card: &ApprovalCard) -> Result<(), ChatError> {
+    async fn update_card(
+        &self,
+        message: &MessageRef,
+        card: &ApprovalCard,
+    ) -> Result<(), ChatError> {
         self.edit(message, &card.text())
     }
 }
@@ -263,7 +285,10 @@ mod tests {
         let chat = ConsoleChat::new(clock, broadcast::channel(16).0);
         let mut changes = chat.subscribe();
         let id: IncidentId = "INC-20261127-0001".parse().unwrap();
-        let ch = chat.ensure_channel(&id, "inc-20261127-shell", "Shell").await.unwrap();
+        let ch = chat
+            .ensure_channel(&id, "inc-20261127-shell", "Shell")
+            .await
+            .unwrap();
         let mut card = ApprovalCard {
             incident: id.clone(),
             request: "R1".into(),
@@ -277,10 +302,14 @@ mod tests {
         card.status = "approved by bob".into();
         card.open = false;
         chat.update_card(&msg, &card).await.unwrap();
-        chat.ephemeral(&ch, &"alice".into(), "only you").await.unwrap();
+        chat.ephemeral(&ch, &"alice".into(), "only you")
+            .await
+            .unwrap();
         let for_bob = chat.messages(&id, Some(&"bob".into()));
         assert_eq!(for_bob.len(), 1);
-        assert!(for_bob[0].text.contains("approved by bob") && !for_bob[0].text.contains("[Approve]"));
+        assert!(
+            for_bob[0].text.contains("approved by bob") && !for_bob[0].text.contains("[Approve]")
+        );
         assert_eq!(chat.messages(&id, Some(&"alice".into())).len(), 2);
     }
 }

@@ -31,7 +31,11 @@ pub struct DryRunCluster {
 impl DryRunCluster {
     /// The plan's clusters by name; the drill inventory is placed in the first one.
     pub fn new(clusters: Vec<String>, latency: Duration) -> Self {
-        let clusters = if clusters.is_empty() { vec!["default".to_owned()] } else { clusters };
+        let clusters = if clusters.is_empty() {
+            vec!["default".to_owned()]
+        } else {
+            clusters
+        };
         let home = clusters[0].clone();
         let objects = inventory::payments()
             .into_iter()
@@ -41,7 +45,11 @@ impl DryRunCluster {
                 o
             })
             .collect();
-        DryRunCluster { clusters, objects: Mutex::new(objects), latency }
+        DryRunCluster {
+            clusters,
+            objects: Mutex::new(objects),
+            latency,
+        }
     }
 
     pub fn default_cluster(&self) -> &str {
@@ -49,7 +57,10 @@ impl DryRunCluster {
     }
 
     pub fn objects(&self) -> Vec<Object> {
-        self.objects.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.objects
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Add or replace an object, as when a pod is recreated: drills use it to change the
@@ -73,7 +84,10 @@ impl DryRunCluster {
         if self.clusters.iter().any(|c| c == name) {
             Ok(())
         } else {
-            Err(ClusterError::UnknownCluster { name: name.to_owned(), known: self.clusters.join(", ") })
+            Err(ClusterError::UnknownCluster {
+                name: name.to_owned(),
+                known: self.clusters.join(", "),
+            })
         }
     }
 
@@ -81,7 +95,9 @@ impl DryRunCluster {
         let objects = self.objects.lock().unwrap_or_else(|p| p.into_inner());
         objects
             .iter()
-            .find(|o| o.cluster == cluster && o.kind == kind && o.namespace == namespace && o.name == name)
+            .find(|o| {
+                o.cluster == cluster && o.kind == kind && o.namespace == namespace && o.name == name
+            })
             .cloned()
     }
 
@@ -89,7 +105,9 @@ impl DryRunCluster {
         let objects = self.objects.lock().unwrap_or_else(|p| p.into_inner());
         objects
             .iter()
-            .filter(|o| o.cluster == cluster && o.kind == ObjectKind::Pod && o.node.as_deref() == Some(node))
+            .filter(|o| {
+                o.cluster == cluster && o.kind == ObjectKind::Pod && o.node.as_deref() == Some(node)
+            })
             .cloned()
             .collect()
     }
@@ -101,8 +119,18 @@ fn same(a: &Object, b: &Object) -> bool {
 
 /// UIDs are derived, so a drill replays the same way; a recreated object gets the next one.
 fn uid_for(o: &Object, generation: u32) -> String {
-    let h = hex::encode(Sha256::digest(format!("{}/{}/{}/{}/{generation}", o.cluster, o.kind, o.namespace, o.name)));
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    let h = hex::encode(Sha256::digest(format!(
+        "{}/{}/{}/{}/{generation}",
+        o.cluster, o.kind, o.namespace, o.name
+    )));
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 fn generation_of(o: &Object) -> u32 {
@@ -110,17 +138,26 @@ fn generation_of(o: &Object) -> u32 {
 }
 
 fn owner_of(o: &Object) -> Option<(String, String)> {
-    o.owner.as_deref().and_then(|s| s.split_once('/')).map(|(k, n)| (k.to_owned(), n.to_owned()))
+    o.owner
+        .as_deref()
+        .and_then(|s| s.split_once('/'))
+        .map(|(k, n)| (k.to_owned(), n.to_owned()))
 }
 
 fn api_path(kind: ObjectKind, namespace: &str, name: &str) -> String {
     match kind {
         ObjectKind::Pod => format!("/api/v1/namespaces/{namespace}/pods/{name}"),
         ObjectKind::Node => format!("/api/v1/nodes/{name}"),
-        ObjectKind::Deployment => format!("/apis/apps/v1/namespaces/{namespace}/deployments/{name}"),
-        ObjectKind::StatefulSet => format!("/apis/apps/v1/namespaces/{namespace}/statefulsets/{name}"),
+        ObjectKind::Deployment => {
+            format!("/apis/apps/v1/namespaces/{namespace}/deployments/{name}")
+        }
+        ObjectKind::StatefulSet => {
+            format!("/apis/apps/v1/namespaces/{namespace}/statefulsets/{name}")
+        }
         ObjectKind::DaemonSet => format!("/apis/apps/v1/namespaces/{namespace}/daemonsets/{name}"),
-        ObjectKind::ReplicaSet => format!("/apis/apps/v1/namespaces/{namespace}/replicasets/{name}"),
+        ObjectKind::ReplicaSet => {
+            format!("/apis/apps/v1/namespaces/{namespace}/replicasets/{name}")
+        }
     }
 }
 
@@ -132,12 +169,14 @@ fn call(verb: &str, path: String, body: Value) -> Value {
 impl Cluster for DryRunCluster {
     async fn resolve(&self, cluster: &str, target: &Target) -> Result<Resolved, ClusterError> {
         self.check_cluster(cluster)?;
-        let o = self.find(cluster, target.kind, &target.namespace, &target.name).ok_or_else(|| ClusterError::NotFound {
-            cluster: cluster.to_owned(),
-            kind: target.kind.as_str().to_ascii_lowercase(),
-            namespace: target.namespace.clone(),
-            name: target.name.clone(),
-        })?;
+        let o = self
+            .find(cluster, target.kind, &target.namespace, &target.name)
+            .ok_or_else(|| ClusterError::NotFound {
+                cluster: cluster.to_owned(),
+                kind: target.kind.as_str().to_ascii_lowercase(),
+                namespace: target.namespace.clone(),
+                name: target.name.clone(),
+            })?;
         Ok(Resolved {
             cluster: cluster.to_owned(),
             target: target.clone(),
@@ -169,24 +208,58 @@ impl DryRunCluster {
         let inc = ex.incident.to_string();
         let (summary, calls): (String, Vec<Value>) = match ex.action {
             ActionName::Capture => {
-                let artifacts = ["pod_spec", "owner_chain", "image_digests", "events", "logs", "previous_logs", "node_info"];
+                let artifacts = [
+                    "pod_spec",
+                    "owner_chain",
+                    "image_digests",
+                    "events",
+                    "logs",
+                    "previous_logs",
+                    "node_info",
+                ];
                 (
-                    format!("would capture {} artifacts of {t} (nothing stored in a dry run)", artifacts.len()),
+                    format!(
+                        "would capture {} artifacts of {t} (nothing stored in a dry run)",
+                        artifacts.len()
+                    ),
                     vec![
                         call("get", path.clone(), Value::Null),
-                        call("list", format!("/api/v1/namespaces/{}/events?fieldSelector=involvedObject.uid={}", t.namespace, r.uid.clone().unwrap_or_default()), Value::Null),
+                        call(
+                            "list",
+                            format!(
+                                "/api/v1/namespaces/{}/events?fieldSelector=involvedObject.uid={}",
+                                t.namespace,
+                                r.uid.clone().unwrap_or_default()
+                            ),
+                            Value::Null,
+                        ),
                         call("get", format!("{path}/log?timestamps=true"), Value::Null),
-                        call("get", format!("{path}/log?previous=true&timestamps=true"), Value::Null),
+                        call(
+                            "get",
+                            format!("{path}/log?previous=true&timestamps=true"),
+                            Value::Null,
+                        ),
                         json!({ "artifacts": artifacts }),
                     ],
                 )
             }
             ActionName::Checkpoint => {
-                let container = ex.params.get("container").cloned().unwrap_or_else(|| t.name.split('-').next().unwrap_or("app").to_owned());
+                let container = ex
+                    .params
+                    .get("container")
+                    .cloned()
+                    .unwrap_or_else(|| t.name.split('-').next().unwrap_or("app").to_owned());
                 let node = r.node.clone().unwrap_or_default();
                 (
                     format!("would checkpoint container {container} of {t} through node {node}"),
-                    vec![call("post", format!("/api/v1/nodes/{node}/proxy/checkpoint/{}/{}/{container}", t.namespace, t.name), Value::Null)],
+                    vec![call(
+                        "post",
+                        format!(
+                            "/api/v1/nodes/{node}/proxy/checkpoint/{}/{}/{container}",
+                            t.namespace, t.name
+                        ),
+                        Value::Null,
+                    )],
                 )
             }
             ActionName::Quarantine => {
@@ -194,7 +267,11 @@ impl DryRunCluster {
                 let mut after = r.labels.clone();
                 after.insert(QUARANTINE_LABEL.into(), inc.clone());
                 let removed: Vec<String> = if detach {
-                    r.labels.keys().filter(|k| *k == "app" || *k == "pod-template-hash").cloned().collect()
+                    r.labels
+                        .keys()
+                        .filter(|k| *k == "app" || *k == "pod-template-hash")
+                        .cloned()
+                        .collect()
                 } else {
                     Vec::new()
                 };
@@ -226,21 +303,56 @@ impl DryRunCluster {
                         "egress": egress,
                     }
                 });
-                let detach_note = if detach { format!("; labels {} removed so the controller replaces it", removed.join(", ")) } else { String::new() };
+                let detach_note = if detach {
+                    format!(
+                        "; labels {} removed so the controller replaces it",
+                        removed.join(", ")
+                    )
+                } else {
+                    String::new()
+                };
                 (
-                    format!("would isolate {t} with NetworkPolicy warroom-quarantine-{} (deny all ingress and egress){detach_note}", t.name),
+                    format!(
+                        "would isolate {t} with NetworkPolicy warroom-quarantine-{} (deny all ingress and egress){detach_note}",
+                        t.name
+                    ),
                     vec![
-                        call("patch", path.clone(), json!({ "metadata": { "labels": label_patch } })),
-                        call("create", format!("/apis/networking.k8s.io/v1/namespaces/{}/networkpolicies", t.namespace), policy),
+                        call(
+                            "patch",
+                            path.clone(),
+                            json!({ "metadata": { "labels": label_patch } }),
+                        ),
+                        call(
+                            "create",
+                            format!(
+                                "/apis/networking.k8s.io/v1/namespaces/{}/networkpolicies",
+                                t.namespace
+                            ),
+                            policy,
+                        ),
                         json!({ "labels_before": r.labels, "labels_after": after }),
                     ],
                 )
             }
             ActionName::Release => (
-                format!("would remove NetworkPolicy warroom-quarantine-{} and the quarantine label from {t}", t.name),
+                format!(
+                    "would remove NetworkPolicy warroom-quarantine-{} and the quarantine label from {t}",
+                    t.name
+                ),
                 vec![
-                    call("delete", format!("/apis/networking.k8s.io/v1/namespaces/{}/networkpolicies/warroom-quarantine-{}", t.namespace, t.name), Value::Null),
-                    call("patch", path.clone(), json!({ "metadata": { "labels": { QUARANTINE_LABEL: null } } })),
+                    call(
+                        "delete",
+                        format!(
+                            "/apis/networking.k8s.io/v1/namespaces/{}/networkpolicies/warroom-quarantine-{}",
+                            t.namespace, t.name
+                        ),
+                        Value::Null,
+                    ),
+                    call(
+                        "patch",
+                        path.clone(),
+                        json!({ "metadata": { "labels": { QUARANTINE_LABEL: null } } }),
+                    ),
                 ],
             ),
             ActionName::Label => {
@@ -253,15 +365,29 @@ impl DryRunCluster {
                     labels.insert(k.clone(), json!(v));
                 }
                 (
-                    format!("would label {t} with {}", labels.keys().cloned().collect::<Vec<_>>().join(", ")),
-                    vec![call("patch", path.clone(), json!({ "metadata": { "labels": labels } })), json!({ "labels_before": r.labels })],
+                    format!(
+                        "would label {t} with {}",
+                        labels.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                    vec![
+                        call(
+                            "patch",
+                            path.clone(),
+                            json!({ "metadata": { "labels": labels } }),
+                        ),
+                        json!({ "labels_before": r.labels }),
+                    ],
                 )
             }
             ActionName::Cordon | ActionName::Uncordon => {
                 let on = ex.action == ActionName::Cordon;
                 (
                     format!("would {} {t}", if on { "cordon" } else { "uncordon" }),
-                    vec![call("patch", path.clone(), json!({ "spec": { "unschedulable": on } }))],
+                    vec![call(
+                        "patch",
+                        path.clone(),
+                        json!({ "spec": { "unschedulable": on } }),
+                    )],
                 )
             }
             ActionName::Drain => {
@@ -269,8 +395,12 @@ impl DryRunCluster {
                 let mut evict = Vec::new();
                 let mut skipped = Vec::new();
                 for p in &pods {
-                    let daemon = p.owner.as_deref().is_some_and(|o| o.starts_with("DaemonSet/"));
-                    let investigated = p.labels.contains_key(QUARANTINE_LABEL) || p.labels.contains_key(INVESTIGATION_LABEL);
+                    let daemon = p
+                        .owner
+                        .as_deref()
+                        .is_some_and(|o| o.starts_with("DaemonSet/"));
+                    let investigated = p.labels.contains_key(QUARANTINE_LABEL)
+                        || p.labels.contains_key(INVESTIGATION_LABEL);
                     let name = format!("{}/{}", p.namespace, p.name);
                     if daemon {
                         skipped.push(json!({ "pod": name, "why": "DaemonSet pod" }));
@@ -280,25 +410,62 @@ impl DryRunCluster {
                         evict.push(call("create", format!("/api/v1/namespaces/{}/pods/{}/eviction", p.namespace, p.name), json!({ "apiVersion": "policy/v1", "kind": "Eviction", "metadata": { "name": p.name, "namespace": p.namespace } })));
                     }
                 }
-                let mut calls = vec![call("patch", path.clone(), json!({ "spec": { "unschedulable": true } }))];
+                let mut calls = vec![call(
+                    "patch",
+                    path.clone(),
+                    json!({ "spec": { "unschedulable": true } }),
+                )];
                 let n = evict.len();
                 calls.extend(evict);
                 calls.push(json!({ "skipped": skipped }));
-                (format!("would cordon {t} and evict {n} pod(s), skipping {} (PodDisruptionBudgets honoured)", skipped.len()), calls)
+                (
+                    format!(
+                        "would cordon {t} and evict {n} pod(s), skipping {} (PodDisruptionBudgets honoured)",
+                        skipped.len()
+                    ),
+                    calls,
+                )
             }
             ActionName::Scale => {
-                let replicas: u32 = ex.params.get("replicas").and_then(|r| r.parse().ok()).unwrap_or(0);
-                let before = self.find(&r.cluster, t.kind, &t.namespace, &t.name).and_then(|o| o.replicas);
+                let replicas: u32 = ex
+                    .params
+                    .get("replicas")
+                    .and_then(|r| r.parse().ok())
+                    .unwrap_or(0);
+                let before = self
+                    .find(&r.cluster, t.kind, &t.namespace, &t.name)
+                    .and_then(|o| o.replicas);
                 (
-                    format!("would scale {t} from {} to {replicas} replicas", before.map_or("?".to_owned(), |b| b.to_string())),
-                    vec![call("patch", format!("{path}/scale"), json!({ "spec": { "replicas": replicas } })), json!({ "replicas_before": before })],
+                    format!(
+                        "would scale {t} from {} to {replicas} replicas",
+                        before.map_or("?".to_owned(), |b| b.to_string())
+                    ),
+                    vec![
+                        call(
+                            "patch",
+                            format!("{path}/scale"),
+                            json!({ "spec": { "replicas": replicas } }),
+                        ),
+                        json!({ "replicas_before": before }),
+                    ],
                 )
             }
             ActionName::Restart => (
                 format!("would restart {t} (rollout restart)"),
-                vec![call("patch", path.clone(), json!({ "spec": { "template": { "metadata": { "annotations": { "kubectl.kubernetes.io/restartedAt": "<time of execution>" } } } } }))],
+                vec![call(
+                    "patch",
+                    path.clone(),
+                    json!({ "spec": { "template": { "metadata": { "annotations": { "kubectl.kubernetes.io/restartedAt": "<time of execution>" } } } } }),
+                )],
             ),
-            ActionName::Delete => (format!("would delete {t}"), vec![call("delete", path.clone(), json!({ "preconditions": { "uid": r.uid } }))]),
+            ActionName::Delete => (
+                format!("would delete {t}"),
+                vec![call(
+                    "delete",
+                    path.clone(),
+                    json!({ "preconditions": { "uid": r.uid } }),
+                )],
+            ),
             ActionName::Protect | ActionName::Snapshot | ActionName::Revoke => {
                 return Err(ClusterError::NotConfigured(format!(
                     "{} acts on AWS, and this warroom has no AWS executor: the plan needs an [[aws_accounts]] entry named by the cluster's `aws_account` and credentials to assume its role, and this build has no AWS adapter yet; nothing was changed",
@@ -324,20 +491,39 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_targets_say_which_cluster_and_namespace_were_searched() {
-        let e = cluster().resolve("prod-eu", &Target::pod("payments", "nope")).await.unwrap_err();
-        assert_eq!(e.to_string(), "pod nope not found in cluster prod-eu (namespace payments searched)");
-        let e = cluster().resolve("moon", &Target::pod("payments", "api-7f9c")).await.unwrap_err();
+        let e = cluster()
+            .resolve("prod-eu", &Target::pod("payments", "nope"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "pod nope not found in cluster prod-eu (namespace payments searched)"
+        );
+        let e = cluster()
+            .resolve("moon", &Target::pod("payments", "api-7f9c"))
+            .await
+            .unwrap_err();
         assert!(e.to_string().contains("known clusters: prod-eu"), "{e}");
     }
 
     #[tokio::test]
     async fn a_recreated_object_gets_a_new_uid() {
         let c = cluster();
-        let before = c.resolve("prod-eu", &Target::pod("payments", "api-7f9c")).await.unwrap();
-        let mut o = c.objects().into_iter().find(|o| o.name == "api-7f9c").unwrap();
+        let before = c
+            .resolve("prod-eu", &Target::pod("payments", "api-7f9c"))
+            .await
+            .unwrap();
+        let mut o = c
+            .objects()
+            .into_iter()
+            .find(|o| o.name == "api-7f9c")
+            .unwrap();
         o.uid.clear();
         c.upsert(o).unwrap();
-        let after = c.resolve("prod-eu", &Target::pod("payments", "api-7f9c")).await.unwrap();
+        let after = c
+            .resolve("prod-eu", &Target::pod("payments", "api-7f9c"))
+            .await
+            .unwrap();
         assert_ne!(before.uid, after.uid);
         assert_eq!(before.owner, Some(("Deployment".into(), "api".into())));
     }

@@ -56,7 +56,10 @@ pub struct Outcome {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClusterError {
-    #[error("{kind} {name} not found in cluster {cluster}{}", in_namespace(namespace))]
+    #[error(
+        "{kind} {name} not found in cluster {cluster}{}",
+        in_namespace(namespace)
+    )]
     NotFound {
         cluster: String,
         kind: String,

@@ -9,8 +9,8 @@ use warroom_ledger::{Entry, to_markdown};
 
 use super::Global;
 use crate::context;
-use crate::reader::Reader;
 use crate::output::{print_json, short, write_atomically};
+use crate::reader::Reader;
 
 #[derive(Subcommand, Debug)]
 pub enum IncidentCommand {
@@ -70,7 +70,9 @@ pub fn run(cmd: IncidentCommand, global: &Global) -> anyhow::Result<ExitCode> {
         write => write,
     };
     let ledger = match context::open_ledger(&dir) {
-        Err(warroom_ledger::LedgerError::Locked { .. }) if crate::reader::Remote::find(&dir).ok().flatten().is_some() => {
+        Err(warroom_ledger::LedgerError::Locked { .. })
+            if crate::reader::Remote::find(&dir).ok().flatten().is_some() =>
+        {
             anyhow::bail!(
                 "{} is owned by a running warroom serve: record this through it instead (the console, or POST /api/v1/command with a person's token)",
                 dir.display()
@@ -177,7 +179,9 @@ fn list(reader: &Reader, json: bool) -> anyhow::Result<ExitCode> {
 fn show(reader: &Reader, id: &IncidentId, json: bool) -> anyhow::Result<ExitCode> {
     let (incident, entries, evidence) = reader.show(id)?;
     if json {
-        print_json(&serde_json::json!({"incident": incident, "entries": entries, "evidence": evidence}))?;
+        print_json(
+            &serde_json::json!({"incident": incident, "entries": entries, "evidence": evidence}),
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
     print_header(&incident);

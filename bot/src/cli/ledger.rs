@@ -4,8 +4,8 @@ use clap::Subcommand;
 
 use super::{EXIT_FAILED, Global};
 use crate::context;
-use crate::reader::Reader;
 use crate::output::print_json;
+use crate::reader::Reader;
 
 #[derive(Subcommand, Debug)]
 pub enum LedgerCommand {
@@ -41,7 +41,10 @@ pub fn run(cmd: LedgerCommand, global: &Global) -> anyhow::Result<ExitCode> {
         }
         Some((incident, seq, reason)) => {
             if !global.json {
-                eprintln!("{}: does NOT verify: incident {incident}, entry {seq}: {reason}", dir.display());
+                eprintln!(
+                    "{}: does NOT verify: incident {incident}, entry {seq}: {reason}",
+                    dir.display()
+                );
             }
             Ok(ExitCode::from(EXIT_FAILED))
         }

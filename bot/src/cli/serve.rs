@@ -43,7 +43,11 @@ pub fn run(args: ServeArgs, global: &Global) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     let listen = args.listen.unwrap_or(plan.plan.console.listen);
-    let opts = server::ServeOptions { listen, dir, dry_run_latency: args.dry_run_latency.unwrap_or_default() };
+    let opts = server::ServeOptions {
+        listen,
+        dir,
+        dry_run_latency: args.dry_run_latency.unwrap_or_default(),
+    };
     runtime.block_on(server::serve(opts, plan))?;
     Ok(ExitCode::SUCCESS)
 }

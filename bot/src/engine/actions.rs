@@ -7,7 +7,9 @@ use warroom_adapters::cluster::{ClusterError, Resolved};
 use warroom_commands::command::{ActionRequest, ObjectKind};
 use warroom_commands::guardrails::{self, TargetFacts};
 use warroom_commands::request::binding;
-use warroom_commands::{Actor, Event, Incident, IncidentStatus, PersonId, RequestSpec, RequestStatus};
+use warroom_commands::{
+    Actor, Event, Incident, IncidentStatus, PersonId, RequestSpec, RequestStatus,
+};
 use warroom_config::ActionName;
 
 use super::render;
@@ -22,9 +24,17 @@ impl Engine {
             .unwrap_or_else(|| "default".to_owned())
     }
 
-    pub(super) async fn request_action(self: &Arc<Self>, person: &PersonId, incident: &Incident, req: ActionRequest) -> Reply {
+    pub(super) async fn request_action(
+        self: &Arc<Self>,
+        person: &PersonId,
+        incident: &Incident,
+        req: ActionRequest,
+    ) -> Reply {
         if incident.status == IncidentStatus::Resolved {
-            return Reply::conflict(format!("{} is resolved; open a new incident to act again", incident.id));
+            return Reply::conflict(format!(
+                "{} is resolved; open a new incident to act again",
+                incident.id
+            ));
         }
         let plan = &self.plan.plan;
         let rule = match warroom_commands::authorize::may_request(plan, person, req.action) {
@@ -37,7 +47,9 @@ impl Engine {
             Err(e) => return cluster_refusal(e),
         };
         let captured = self.evidence_captured(incident, &cluster, &resolved).await;
-        let facts = TargetFacts { owner: resolved.owner.clone() };
+        let facts = TargetFacts {
+            owner: resolved.owner.clone(),
+        };
         let passed = match guardrails::check(plan, &rule, &req, &cluster, &facts, captured) {
             Ok(p) => p,
             Err(d) => return Reply::guardrail(d.0),
@@ -51,7 +63,14 @@ impl Engine {
             cluster: cluster.clone(),
             target: req.target.clone(),
             uid: resolved.uid.clone(),
-            binding: binding(req.action, &cluster, &req.target, resolved.uid.as_deref(), &req.params, &self.plan.digest),
+            binding: binding(
+                req.action,
+                &cluster,
+                &req.target,
+                resolved.uid.as_deref(),
+                &req.params,
+                &self.plan.digest,
+            ),
             params: req.params.clone(),
             reason: req.reason.clone(),
             override_reason: req.override_reason.clone(),
@@ -60,7 +79,14 @@ impl Engine {
             expires_at: now + ttl,
             execute_within_secs: rule.execute_within.as_secs(),
         };
-        let committed = match self.write(self.ledger.append(&incident.id, &Actor::Person(person.clone()), Event::RequestOpened(Box::new(spec)))).await {
+        let committed = match self
+            .write(self.ledger.append(
+                &incident.id,
+                &Actor::Person(person.clone()),
+                Event::RequestOpened(Box::new(spec)),
+            ))
+            .await
+        {
             Ok(c) => c,
             Err(e) => return Reply::from_ledger(e),
         };
@@ -72,10 +98,18 @@ impl Engine {
             // Read-only, or a policy with no approvers: runs now, still through the ledger's
             // Approved → Executing swap.
             let outcome = self.run_and_wait(&incident.id, &id).await;
-            return Reply::ok(format!("{id}: {outcome}")).for_incident(&incident.id).for_request(&id, &self.status_of(&incident.id, &id));
+            return Reply::ok(format!("{id}: {outcome}"))
+                .for_incident(&incident.id)
+                .for_request(&id, &self.status_of(&incident.id, &id));
         }
         let preview = self.preview(&committed.incident, &request, &resolved).await;
-        let card = render::card(&committed.incident, &request, &passed.notes, preview.as_deref(), now);
+        let card = render::card(
+            &committed.incident,
+            &request,
+            &passed.notes,
+            preview.as_deref(),
+            now,
+        );
         self.show_card(&committed.incident, &card).await;
         let missing = request.approvals_missing();
         Reply::ok(format!(
@@ -90,16 +124,30 @@ impl Engine {
 
     /// Whether this incident already holds a capture of the target: the pod itself, a pod of
     /// the workload, or a pod on the node.
-    async fn evidence_captured(&self, incident: &Incident, cluster: &str, target: &Resolved) -> bool {
-        for r in incident.requests.iter().filter(|r| r.spec.action == ActionName::Capture && r.status == RequestStatus::Executed && r.spec.cluster == cluster) {
+    async fn evidence_captured(
+        &self,
+        incident: &Incident,
+        cluster: &str,
+        target: &Resolved,
+    ) -> bool {
+        for r in incident.requests.iter().filter(|r| {
+            r.spec.action == ActionName::Capture
+                && r.status == RequestStatus::Executed
+                && r.spec.cluster == cluster
+        }) {
             let t = &r.spec.target;
             if *t == target.target {
                 return true;
             }
-            let Ok(pod) = self.cluster.resolve(cluster, t).await else { continue };
-            let on_node = target.target.kind == ObjectKind::Node && pod.node.as_deref() == Some(target.target.name.as_str());
+            let Ok(pod) = self.cluster.resolve(cluster, t).await else {
+                continue;
+            };
+            let on_node = target.target.kind == ObjectKind::Node
+                && pod.node.as_deref() == Some(target.target.name.as_str());
             let of_workload = pod.target.namespace == target.target.namespace
-                && pod.owner.as_ref().is_some_and(|(k, n)| k == target.target.kind.as_str() && *n == target.target.name);
+                && pod.owner.as_ref().is_some_and(|(k, n)| {
+                    k == target.target.kind.as_str() && *n == target.target.name
+                });
             if on_node || of_workload {
                 return true;
             }
@@ -108,7 +156,12 @@ impl Engine {
     }
 
     /// What the action would apply, for the card. Changes nothing.
-    async fn preview(&self, incident: &Incident, request: &warroom_commands::Request, resolved: &Resolved) -> Option<String> {
+    async fn preview(
+        &self,
+        incident: &Incident,
+        request: &warroom_commands::Request,
+        resolved: &Resolved,
+    ) -> Option<String> {
         let ex = self.execution(incident, request, resolved.clone());
         Some(match self.cluster.preview(&ex).await {
             Ok(o) => o.summary,
@@ -120,7 +173,9 @@ impl Engine {
 /// Unknown targets and clusters are the user's to fix (404); the rest is ours (500).
 pub(super) fn cluster_refusal(e: ClusterError) -> Reply {
     match e {
-        ClusterError::NotFound { .. } | ClusterError::UnknownCluster { .. } => Reply::not_found(e.to_string()),
+        ClusterError::NotFound { .. } | ClusterError::UnknownCluster { .. } => {
+            Reply::not_found(e.to_string())
+        }
         other => Reply::failed(other.to_string()),
     }
 }

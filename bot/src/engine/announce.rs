@@ -14,11 +14,19 @@ use super::Engine;
 impl Engine {
     /// The incident's channel on each platform, created (or joined) on first use.
     pub(super) async fn channels(&self, incident: &Incident) -> Vec<ChannelRef> {
-        if let Some(found) = self.channels.lock().unwrap_or_else(|p| p.into_inner()).get(&incident.id) {
+        if let Some(found) = self
+            .channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&incident.id)
+        {
             return found.clone();
         }
         let name = self.channel_name(incident);
-        let topic = format!("{} ({}) — {}", incident.title, incident.severity, incident.id);
+        let topic = format!(
+            "{} ({}) — {}",
+            incident.title, incident.severity, incident.id
+        );
         let everyone: Vec<PersonId> = self.plan.plan.people.iter().map(|p| p.id.clone()).collect();
         let mut found = Vec::new();
         for chat in &self.chats {
@@ -29,7 +37,9 @@ impl Engine {
                     }
                     found.push(ch);
                 }
-                Err(e) => tracing::warn!(platform = chat.platform(), error = %e, "cannot open the incident channel"),
+                Err(e) => {
+                    tracing::warn!(platform = chat.platform(), error = %e, "cannot open the incident channel")
+                }
             }
         }
         self.channels
@@ -43,12 +53,16 @@ impl Engine {
         let date = incident.opened_at.format("%Y%m%d").to_string();
         let slug = slug(&incident.title);
         let severity = incident.severity.to_string();
-        self.plan.plan.communication.channel_name.render(ChannelVars {
-            date: &date,
-            slug: &slug,
-            id: &incident.id.as_str().to_ascii_lowercase(),
-            severity: &severity,
-        })
+        self.plan
+            .plan
+            .communication
+            .channel_name
+            .render(ChannelVars {
+                date: &date,
+                slug: &slug,
+                id: &incident.id.as_str().to_ascii_lowercase(),
+                severity: &severity,
+            })
     }
 
     pub(super) async fn post(&self, incident: &Incident, text: &str) {
@@ -72,7 +86,12 @@ impl Engine {
     /// Post the card, or update it in place where it was posted before.
     pub(super) async fn show_card(&self, incident: &Incident, card: &ApprovalCard) {
         let key = (incident.id.clone(), card.request.clone());
-        let existing = self.cards.lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned();
+        let existing = self
+            .cards
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned();
         match existing {
             Some(messages) => {
                 for m in messages {
@@ -89,11 +108,16 @@ impl Engine {
                     if let Some(chat) = self.chat(ch.platform) {
                         match chat.approval_card(&ch, card).await {
                             Ok(m) => posted.push(m),
-                            Err(e) => tracing::warn!(platform = ch.platform, error = %e, "card post failed"),
+                            Err(e) => {
+                                tracing::warn!(platform = ch.platform, error = %e, "card post failed")
+                            }
                         }
                     }
                 }
-                self.cards.lock().unwrap_or_else(|p| p.into_inner()).insert(key, posted);
+                self.cards
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(key, posted);
             }
         }
     }
@@ -117,7 +141,11 @@ pub fn slug(title: &str) -> String {
         }
     }
     let trimmed = out.trim_end_matches('-');
-    if trimmed.is_empty() { "incident".to_owned() } else { trimmed.to_owned() }
+    if trimmed.is_empty() {
+        "incident".to_owned()
+    } else {
+        trimmed.to_owned()
+    }
 }
 
 #[cfg(test)]

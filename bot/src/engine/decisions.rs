@@ -30,28 +30,54 @@ impl Engine {
             Reply::not_found(format!(
                 "no request {id} in {}{}",
                 incident.id,
-                if known.is_empty() { String::new() } else { format!(" (it has {})", known.join(", ")) }
+                if known.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (it has {})", known.join(", "))
+                }
             ))
         })
     }
 
     /// The action's rule as the plan says now; a plan without it cannot approve it.
     fn rule_for(&self, request: &Request) -> Result<ActionRule, Reply> {
-        self.plan.plan.action_rule(request.spec.action).ok_or_else(|| {
-            Reply::conflict(format!("{} is disabled in the current plan; {} cannot go ahead", request.spec.action, request.id()))
-        })
+        self.plan
+            .plan
+            .action_rule(request.spec.action)
+            .ok_or_else(|| {
+                Reply::conflict(format!(
+                    "{} is disabled in the current plan; {} cannot go ahead",
+                    request.spec.action,
+                    request.id()
+                ))
+            })
     }
 
     /// Is the target still the object that was asked for, under the same plan?
     async fn recheck(&self, request: &Request) -> Recheck {
         let s = &request.spec;
         if s.plan_version != self.plan.digest {
-            return Recheck::Stale(format!("the plan changed since it was asked for (was {}, now {})", render::short_hash(&s.plan_version), render::short_hash(&self.plan.digest)));
+            return Recheck::Stale(format!(
+                "the plan changed since it was asked for (was {}, now {})",
+                render::short_hash(&s.plan_version),
+                render::short_hash(&self.plan.digest)
+            ));
         }
         match self.cluster.resolve(&s.cluster, &s.target).await {
             Ok(now) if now.uid == s.uid => {
-                let b = binding(s.action, &s.cluster, &s.target, now.uid.as_deref(), &s.params, &self.plan.digest);
-                if b == s.binding { Recheck::Same } else { Recheck::Stale("its binding no longer matches".into()) }
+                let b = binding(
+                    s.action,
+                    &s.cluster,
+                    &s.target,
+                    now.uid.as_deref(),
+                    &s.params,
+                    &self.plan.digest,
+                );
+                if b == s.binding {
+                    Recheck::Same
+                } else {
+                    Recheck::Stale("its binding no longer matches".into())
+                }
             }
             Ok(now) => Recheck::Stale(format!(
                 "{} was replaced: uid {} is now {}",
@@ -59,20 +85,41 @@ impl Engine {
                 s.uid.as_deref().unwrap_or("(unknown)"),
                 now.uid.as_deref().unwrap_or("(unknown)")
             )),
-            Err(warroom_adapters::cluster::ClusterError::NotFound { .. }) => Recheck::Stale(format!("{} no longer exists in cluster {}", s.target, s.cluster)),
+            Err(warroom_adapters::cluster::ClusterError::NotFound { .. }) => Recheck::Stale(
+                format!("{} no longer exists in cluster {}", s.target, s.cluster),
+            ),
             Err(e) => Recheck::Failed(cluster_refusal(e)),
         }
     }
 
     /// Record that a request went stale and say so everywhere.
-    async fn stale(&self, person: &PersonId, incident: &Incident, request: &Request, reason: String) -> Reply {
-        let event = Event::RequestStale { request: request.id().to_owned(), reason: reason.clone() };
-        match self.write(self.ledger.append(&incident.id, &Actor::Person(person.clone()), event.clone())).await {
+    async fn stale(
+        &self,
+        person: &PersonId,
+        incident: &Incident,
+        request: &Request,
+        reason: String,
+    ) -> Reply {
+        let event = Event::RequestStale {
+            request: request.id().to_owned(),
+            reason: reason.clone(),
+        };
+        match self
+            .write(
+                self.ledger
+                    .append(&incident.id, &Actor::Person(person.clone()), event.clone()),
+            )
+            .await
+        {
             Ok(c) => {
-                self.after_decision(&c.incident, request.id(), &event, person.as_str()).await;
-                Reply::conflict(format!("{} is stale and nothing ran: {reason}; ask again if it is still needed", request.id()))
-                    .for_incident(&incident.id)
-                    .for_request(request.id(), "stale")
+                self.after_decision(&c.incident, request.id(), &event, person.as_str())
+                    .await;
+                Reply::conflict(format!(
+                    "{} is stale and nothing ran: {reason}; ask again if it is still needed",
+                    request.id()
+                ))
+                .for_incident(&incident.id)
+                .for_request(request.id(), "stale")
             }
             Err(e) => Reply::from_ledger(e),
         }
@@ -80,28 +127,53 @@ impl Engine {
 
     /// Record an expiry the clock says is due, and answer the late decision.
     async fn expired(&self, incident: &Incident, request: &Request) -> Reply {
-        let event = Event::RequestExpired { request: request.id().to_owned() };
-        match self.write(self.ledger.append(&incident.id, &Actor::System, event.clone())).await {
+        let event = Event::RequestExpired {
+            request: request.id().to_owned(),
+        };
+        match self
+            .write(
+                self.ledger
+                    .append(&incident.id, &Actor::System, event.clone()),
+            )
+            .await
+        {
             Ok(c) => {
-                self.after_decision(&c.incident, request.id(), &event, "warroom").await;
+                self.after_decision(&c.incident, request.id(), &event, "warroom")
+                    .await;
             }
             Err(e) => tracing::warn!(error = %e, "expiry not recorded"),
         }
-        Reply::conflict(format!("{} expired at {}; nothing ran. Ask again if it is still needed.", request.id(), request.spec.expires_at.to_rfc3339()))
-            .for_incident(&incident.id)
-            .for_request(request.id(), "expired")
+        Reply::conflict(format!(
+            "{} expired at {}; nothing ran. Ask again if it is still needed.",
+            request.id(),
+            request.spec.expires_at.to_rfc3339()
+        ))
+        .for_incident(&incident.id)
+        .for_request(request.id(), "expired")
     }
 
     /// Update the card and post the decision with the chain head.
-    pub(super) async fn after_decision(&self, incident: &Incident, id: &str, event: &Event, by: &str) {
+    pub(super) async fn after_decision(
+        &self,
+        incident: &Incident,
+        id: &str,
+        event: &Event,
+        by: &str,
+    ) {
         if let Some(r) = incident.request(id) {
             let card = render::card(incident, r, &[], None, self.clock.now());
             self.show_card(incident, &card).await;
         }
-        self.post(incident, &render::decision(incident, event, by)).await;
+        self.post(incident, &render::decision(incident, event, by))
+            .await;
     }
 
-    pub(super) async fn approve(self: &Arc<Self>, person: &PersonId, incident: &Incident, id: &str) -> Reply {
+    pub(super) async fn approve(
+        self: &Arc<Self>,
+        person: &PersonId,
+        incident: &Incident,
+        id: &str,
+    ) -> Reply {
         let request = match self.find(incident, id) {
             Ok(r) => r.clone(),
             Err(reply) => return reply,
@@ -121,22 +193,43 @@ impl Engine {
             Ok(()) => {}
             Err(Refusal::Expired { .. }) => return self.expired(incident, &request).await,
             Err(r @ (Refusal::SelfApproval { .. } | Refusal::AlreadyApproved { .. })) => {
-                return Reply::refused(r.to_string()).for_request(request.id(), request.status.as_str());
+                return Reply::refused(r.to_string())
+                    .for_request(request.id(), request.status.as_str());
             }
-            Err(r) => return Reply::conflict(r.to_string()).for_request(request.id(), request.status.as_str()),
+            Err(r) => {
+                return Reply::conflict(r.to_string())
+                    .for_request(request.id(), request.status.as_str());
+            }
         }
         match self.recheck(&request).await {
             Recheck::Same => {}
             Recheck::Stale(why) => return self.stale(person, incident, &request, why).await,
             Recheck::Failed(reply) => return reply,
         }
-        let event = Event::RequestApproved { request: request.id().to_owned(), binding: request.spec.binding.clone() };
-        let committed = match self.write(self.ledger.append(&incident.id, &Actor::Person(person.clone()), event.clone())).await {
-            Ok(c) => c,
-            Err(e) => return Reply::from_ledger(e).for_request(request.id(), &self.status_of(&incident.id, request.id())),
+        let event = Event::RequestApproved {
+            request: request.id().to_owned(),
+            binding: request.spec.binding.clone(),
         };
-        self.after_decision(&committed.incident, request.id(), &event, person.as_str()).await;
-        let now_request = committed.incident.request(request.id()).cloned().unwrap_or(request.clone());
+        let committed = match self
+            .write(
+                self.ledger
+                    .append(&incident.id, &Actor::Person(person.clone()), event.clone()),
+            )
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                return Reply::from_ledger(e)
+                    .for_request(request.id(), &self.status_of(&incident.id, request.id()));
+            }
+        };
+        self.after_decision(&committed.incident, request.id(), &event, person.as_str())
+            .await;
+        let now_request = committed
+            .incident
+            .request(request.id())
+            .cloned()
+            .unwrap_or(request.clone());
         if now_request.status == RequestStatus::Approved {
             let outcome = self.run_and_wait(&incident.id, request.id()).await;
             let status = self.status_of(&incident.id, request.id());
@@ -144,28 +237,60 @@ impl Engine {
                 .for_incident(&incident.id)
                 .for_request(request.id(), &status);
         }
-        Reply::ok(format!("{} approved by {person}; {} more approval(s) needed", request.id(), now_request.approvals_missing()))
-            .for_incident(&incident.id)
-            .for_request(request.id(), now_request.status.as_str())
+        Reply::ok(format!(
+            "{} approved by {person}; {} more approval(s) needed",
+            request.id(),
+            now_request.approvals_missing()
+        ))
+        .for_incident(&incident.id)
+        .for_request(request.id(), now_request.status.as_str())
     }
 
-    async fn review(&self, person: &PersonId, incident: &Incident, request: &Request, rule: &ActionRule) -> Reply {
+    async fn review(
+        &self,
+        person: &PersonId,
+        incident: &Incident,
+        request: &Request,
+        rule: &ActionRule,
+    ) -> Reply {
         if let Err(d) = authorize::may_review(&self.plan.plan, person, rule) {
             return Reply::refused(d.0);
         }
         if let Err(r) = request.check_review(person) {
             return Reply::refused(r.to_string());
         }
-        let event = Event::ReviewSigned { request: request.id().to_owned(), comment: None };
-        match self.write(self.ledger.append(&incident.id, &Actor::Person(person.clone()), event.clone())).await {
+        let event = Event::ReviewSigned {
+            request: request.id().to_owned(),
+            comment: None,
+        };
+        match self
+            .write(
+                self.ledger
+                    .append(&incident.id, &Actor::Person(person.clone()), event.clone()),
+            )
+            .await
+        {
             Ok(c) => {
-                self.after_decision(&c.incident, request.id(), &event, person.as_str()).await;
-                let closed = c.incident.request(request.id()).and_then(|r| r.break_glass.as_ref()).is_some_and(|b| b.review_closed());
-                let status = c.incident.request(request.id()).map_or("", |r| r.status.as_str()).to_owned();
+                self.after_decision(&c.incident, request.id(), &event, person.as_str())
+                    .await;
+                let closed = c
+                    .incident
+                    .request(request.id())
+                    .and_then(|r| r.break_glass.as_ref())
+                    .is_some_and(|b| b.review_closed());
+                let status = c
+                    .incident
+                    .request(request.id())
+                    .map_or("", |r| r.status.as_str())
+                    .to_owned();
                 Reply::ok(format!(
                     "break-glass review of {} signed by {person}{}",
                     request.id(),
-                    if closed { "; the review is closed" } else { "; one more reviewer needed" }
+                    if closed {
+                        "; the review is closed"
+                    } else {
+                        "; one more reviewer needed"
+                    }
                 ))
                 .for_incident(&incident.id)
                 .for_request(request.id(), &status)
@@ -174,7 +299,13 @@ impl Engine {
         }
     }
 
-    pub(super) async fn deny(&self, person: &PersonId, incident: &Incident, id: &str, reason: Option<String>) -> Reply {
+    pub(super) async fn deny(
+        &self,
+        person: &PersonId,
+        incident: &Incident,
+        id: &str,
+        reason: Option<String>,
+    ) -> Reply {
         let request = match self.find(incident, id) {
             Ok(r) => r.clone(),
             Err(reply) => return reply,
@@ -187,17 +318,36 @@ impl Engine {
             Err(reply) => return reply,
         };
         // Whoever may approve may deny; so may the incident's commander.
-        let commander = incident.roles.get(&warroom_commands::command::IncidentRole::Commander) == Some(person);
+        let commander = incident
+            .roles
+            .get(&warroom_commands::command::IncidentRole::Commander)
+            == Some(person);
         if !commander && let Err(d) = authorize::may_approve(&self.plan.plan, person, &rule) {
-            return Reply::refused(format!("{} (only those who may approve, or the incident commander, may deny)", d.0));
+            return Reply::refused(format!(
+                "{} (only those who may approve, or the incident commander, may deny)",
+                d.0
+            ));
         }
-        let event = Event::RequestDenied { request: request.id().to_owned(), reason };
-        match self.write(self.ledger.append(&incident.id, &Actor::Person(person.clone()), event.clone())).await {
+        let event = Event::RequestDenied {
+            request: request.id().to_owned(),
+            reason,
+        };
+        match self
+            .write(
+                self.ledger
+                    .append(&incident.id, &Actor::Person(person.clone()), event.clone()),
+            )
+            .await
+        {
             Ok(c) => {
-                self.after_decision(&c.incident, request.id(), &event, person.as_str()).await;
-                Reply::ok(format!("{} denied by {person}; it is closed", request.id())).for_incident(&incident.id).for_request(request.id(), "denied")
+                self.after_decision(&c.incident, request.id(), &event, person.as_str())
+                    .await;
+                Reply::ok(format!("{} denied by {person}; it is closed", request.id()))
+                    .for_incident(&incident.id)
+                    .for_request(request.id(), "denied")
             }
-            Err(e) => Reply::from_ledger(e).for_request(request.id(), &self.status_of(&incident.id, request.id())),
+            Err(e) => Reply::from_ledger(e)
+                .for_request(request.id(), &self.status_of(&incident.id, request.id())),
         }
     }
 
@@ -207,19 +357,41 @@ impl Engine {
             Err(reply) => return reply,
         };
         if &request.requested_by != person {
-            return Reply::refused(format!("only {}, who asked for {}, can cancel it; use `deny {}` to stop it", request.requested_by, request.id(), request.id()));
+            return Reply::refused(format!(
+                "only {}, who asked for {}, can cancel it; use `deny {}` to stop it",
+                request.requested_by,
+                request.id(),
+                request.id()
+            ));
         }
-        let event = Event::RequestCancelled { request: request.id().to_owned() };
-        match self.write(self.ledger.append(&incident.id, &Actor::Person(person.clone()), event.clone())).await {
+        let event = Event::RequestCancelled {
+            request: request.id().to_owned(),
+        };
+        match self
+            .write(
+                self.ledger
+                    .append(&incident.id, &Actor::Person(person.clone()), event.clone()),
+            )
+            .await
+        {
             Ok(c) => {
-                self.after_decision(&c.incident, request.id(), &event, person.as_str()).await;
-                Reply::ok(format!("{} cancelled", request.id())).for_incident(&incident.id).for_request(request.id(), "cancelled")
+                self.after_decision(&c.incident, request.id(), &event, person.as_str())
+                    .await;
+                Reply::ok(format!("{} cancelled", request.id()))
+                    .for_incident(&incident.id)
+                    .for_request(request.id(), "cancelled")
             }
             Err(e) => Reply::from_ledger(e),
         }
     }
 
-    pub(super) async fn break_glass(self: &Arc<Self>, person: &PersonId, incident: &Incident, id: &str, reason: &str) -> Reply {
+    pub(super) async fn break_glass(
+        self: &Arc<Self>,
+        person: &PersonId,
+        incident: &Incident,
+        id: &str,
+        reason: &str,
+    ) -> Reply {
         let request = match self.find(incident, id) {
             Ok(r) => r.clone(),
             Err(reply) => return reply,
@@ -239,12 +411,22 @@ impl Engine {
             Recheck::Stale(why) => return self.stale(person, incident, &request, why).await,
             Recheck::Failed(reply) => return reply,
         }
-        let event = Event::BreakGlass { request: request.id().to_owned(), reason: reason.to_owned() };
-        let committed = match self.write(self.ledger.append(&incident.id, &Actor::Person(person.clone()), event.clone())).await {
+        let event = Event::BreakGlass {
+            request: request.id().to_owned(),
+            reason: reason.to_owned(),
+        };
+        let committed = match self
+            .write(
+                self.ledger
+                    .append(&incident.id, &Actor::Person(person.clone()), event.clone()),
+            )
+            .await
+        {
             Ok(c) => c,
             Err(e) => return Reply::from_ledger(e),
         };
-        self.after_decision(&committed.incident, request.id(), &event, person.as_str()).await;
+        self.after_decision(&committed.incident, request.id(), &event, person.as_str())
+            .await;
         self.post(
             &committed.incident,
             &format!(
@@ -254,9 +436,12 @@ impl Engine {
         )
         .await;
         let outcome = self.run_and_wait(&incident.id, request.id()).await;
-        Reply::ok(format!("BREAK-GLASS {} by {person}: {outcome}; a review by two other people is open", request.id()))
-            .for_incident(&incident.id)
-            .for_request(request.id(), &self.status_of(&incident.id, request.id()))
+        Reply::ok(format!(
+            "BREAK-GLASS {} by {person}: {outcome}; a review by two other people is open",
+            request.id()
+        ))
+        .for_incident(&incident.id)
+        .for_request(request.id(), &self.status_of(&incident.id, request.id()))
     }
 
     /// The request's status as the ledger has it now.

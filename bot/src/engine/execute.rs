@@ -19,7 +19,12 @@ use super::Engine;
 const WAIT_FOR_OUTCOME: Duration = Duration::from_secs(2);
 
 impl Engine {
-    pub(super) fn execution(&self, incident: &Incident, request: &Request, resolved: Resolved) -> Execution {
+    pub(super) fn execution(
+        &self,
+        incident: &Incident,
+        request: &Request,
+        resolved: Resolved,
+    ) -> Execution {
         let plan = &self.plan.plan;
         Execution {
             incident: incident.id.clone(),
@@ -37,7 +42,11 @@ impl Engine {
 
     /// Start the run in the background and wait a little for its outcome, so quick actions
     /// answer in one reply and slow ones still answer promptly.
-    pub(super) async fn run_and_wait(self: &Arc<Self>, incident: &IncidentId, request: &str) -> String {
+    pub(super) async fn run_and_wait(
+        self: &Arc<Self>,
+        incident: &IncidentId,
+        request: &str,
+    ) -> String {
         let engine = self.clone();
         let (incident, request) = (incident.clone(), request.to_owned());
         let task = tokio::spawn(async move { engine.run(&incident, &request).await });
@@ -62,7 +71,11 @@ impl Engine {
             return format!("not run: {request_id} is {}", request.status);
         }
         // Re-read the target: what runs must be what was approved.
-        let resolved = match self.cluster.resolve(&request.spec.cluster, &request.spec.target).await {
+        let resolved = match self
+            .cluster
+            .resolve(&request.spec.cluster, &request.spec.target)
+            .await
+        {
             Ok(r) if r.uid == request.spec.uid => r,
             Ok(r) => {
                 let reason = format!(
@@ -75,27 +88,54 @@ impl Engine {
             }
             Err(e) => return self.finish_stale(&incident, &request, e.to_string()).await,
         };
-        let start = Event::RequestExecuting { request: request_id.to_owned() };
-        let started = match self.write(self.ledger.append(id, &Actor::System, start)).await {
+        let start = Event::RequestExecuting {
+            request: request_id.to_owned(),
+        };
+        let started = match self
+            .write(self.ledger.append(id, &Actor::System, start))
+            .await
+        {
             Ok(c) => c,
             // Someone else's swap won: that run owns the outcome.
             Err(warroom_ledger::LedgerError::Refused(r)) => return format!("not run again: {r}"),
             Err(e) => return format!("not run: {e}"),
         };
-        self.post(&started.incident, &format!("{request_id} running: {} {}", request.spec.action, request.spec.target)).await;
+        self.post(
+            &started.incident,
+            &format!(
+                "{request_id} running: {} {}",
+                request.spec.action, request.spec.target
+            ),
+        )
+        .await;
         let ex = self.execution(&started.incident, &request, resolved);
         let (event, label) = match self.cluster.execute(&ex).await {
             Ok(outcome) => (
-                Event::RequestExecuted { request: request_id.to_owned(), dry_run: outcome.dry_run, summary: outcome.summary, result: outcome.result },
+                Event::RequestExecuted {
+                    request: request_id.to_owned(),
+                    dry_run: outcome.dry_run,
+                    summary: outcome.summary,
+                    result: outcome.result,
+                },
                 "executed",
             ),
-            Err(e) => (Event::RequestFailed { request: request_id.to_owned(), error: e.to_string() }, "failed"),
+            Err(e) => (
+                Event::RequestFailed {
+                    request: request_id.to_owned(),
+                    error: e.to_string(),
+                },
+                "failed",
+            ),
         };
         self.metrics.executed(label);
         let line = event.describe();
-        match self.write(self.ledger.append(id, &Actor::System, event.clone())).await {
+        match self
+            .write(self.ledger.append(id, &Actor::System, event.clone()))
+            .await
+        {
             Ok(c) => {
-                self.after_decision(&c.incident, request_id, &event, "warroom").await;
+                self.after_decision(&c.incident, request_id, &event, "warroom")
+                    .await;
                 line
             }
             Err(e) => {
@@ -106,9 +146,21 @@ impl Engine {
     }
 
     async fn finish_stale(&self, incident: &Incident, request: &Request, reason: String) -> String {
-        let event = Event::RequestStale { request: request.id().to_owned(), reason: reason.clone() };
-        match self.write(self.ledger.append(&incident.id, &Actor::System, event.clone())).await {
-            Ok(c) => self.after_decision(&c.incident, request.id(), &event, "warroom").await,
+        let event = Event::RequestStale {
+            request: request.id().to_owned(),
+            reason: reason.clone(),
+        };
+        match self
+            .write(
+                self.ledger
+                    .append(&incident.id, &Actor::System, event.clone()),
+            )
+            .await
+        {
+            Ok(c) => {
+                self.after_decision(&c.incident, request.id(), &event, "warroom")
+                    .await
+            }
             Err(e) => tracing::warn!(error = %e, "stale not recorded"),
         }
         format!("not run, stale: {reason}")

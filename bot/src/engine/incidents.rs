@@ -10,9 +10,17 @@ use super::render;
 use super::{Engine, Reply};
 
 impl Engine {
-    pub(super) async fn open(self: &Arc<Self>, person: &PersonId, title: &str, severity: Severity) -> Reply {
+    pub(super) async fn open(
+        self: &Arc<Self>,
+        person: &PersonId,
+        title: &str,
+        severity: Severity,
+    ) -> Reply {
         let actor = Actor::Person(person.clone());
-        let committed = match self.write(self.ledger.open_incident(title, severity, &actor)).await {
+        let committed = match self
+            .write(self.ledger.open_incident(title, severity, &actor))
+            .await
+        {
             Ok(c) => c,
             Err(e) => return Reply::from_ledger(e),
         };
@@ -27,33 +35,75 @@ impl Engine {
             ),
         )
         .await;
-        Reply::ok(format!("opened {} ({severity}): {title} — channel #{name}", incident.id)).for_incident(&incident.id)
+        Reply::ok(format!(
+            "opened {} ({severity}): {title} — channel #{name}",
+            incident.id
+        ))
+        .for_incident(&incident.id)
     }
 
     /// Append one event and post its line to the channel.
-    async fn record(&self, person: &PersonId, incident: &Incident, event: Event, announce: bool) -> Reply {
+    async fn record(
+        &self,
+        person: &PersonId,
+        incident: &Incident,
+        event: Event,
+        announce: bool,
+    ) -> Reply {
         let line = event.describe();
-        match self.write(self.ledger.append(&incident.id, &Actor::Person(person.clone()), event.clone())).await {
+        match self
+            .write(
+                self.ledger
+                    .append(&incident.id, &Actor::Person(person.clone()), event.clone()),
+            )
+            .await
+        {
             Ok(c) => {
                 if announce {
-                    self.post(&c.incident, &render::decision(&c.incident, &event, person.as_str())).await;
+                    self.post(
+                        &c.incident,
+                        &render::decision(&c.incident, &event, person.as_str()),
+                    )
+                    .await;
                 }
-                Reply::ok(format!("recorded: {line} (entry {})", c.entry.seq)).for_incident(&incident.id)
+                Reply::ok(format!("recorded: {line} (entry {})", c.entry.seq))
+                    .for_incident(&incident.id)
             }
             Err(e) => Reply::from_ledger(e),
         }
     }
 
-    pub(super) async fn severity(&self, person: &PersonId, incident: &Incident, to: Severity) -> Reply {
+    pub(super) async fn severity(
+        &self,
+        person: &PersonId,
+        incident: &Incident,
+        to: Severity,
+    ) -> Reply {
         if incident.severity == to {
-            return Reply::ok(format!("{} is already {to}", incident.id)).for_incident(&incident.id);
+            return Reply::ok(format!("{} is already {to}", incident.id))
+                .for_incident(&incident.id);
         }
-        self.record(person, incident, Event::SeverityChanged { from: incident.severity, to }, true).await
+        self.record(
+            person,
+            incident,
+            Event::SeverityChanged {
+                from: incident.severity,
+                to,
+            },
+            true,
+        )
+        .await
     }
 
-    pub(super) async fn resolve(&self, person: &PersonId, incident: &Incident, summary: Option<String>) -> Reply {
+    pub(super) async fn resolve(
+        &self,
+        person: &PersonId,
+        incident: &Incident,
+        summary: Option<String>,
+    ) -> Reply {
         if incident.status == IncidentStatus::Resolved {
-            return Reply::conflict(format!("{} is already resolved", incident.id)).for_incident(&incident.id);
+            return Reply::conflict(format!("{} is already resolved", incident.id))
+                .for_incident(&incident.id);
         }
         let running: Vec<&str> = incident
             .requests
@@ -62,36 +112,64 @@ impl Engine {
             .map(|r| r.id())
             .collect();
         if !running.is_empty() {
-            return Reply::conflict(format!("{} cannot be resolved while {} is running", incident.id, running.join(", ")));
+            return Reply::conflict(format!(
+                "{} cannot be resolved while {} is running",
+                incident.id,
+                running.join(", ")
+            ));
         }
         let summary = summary.unwrap_or_else(|| "resolved".to_owned());
-        self.record(person, incident, Event::Resolved { summary }, true).await
+        self.record(person, incident, Event::Resolved { summary }, true)
+            .await
     }
 
-    pub(super) async fn role(&self, person: &PersonId, incident: &Incident, role: IncidentRole, who: &str) -> Reply {
+    pub(super) async fn role(
+        &self,
+        person: &PersonId,
+        incident: &Incident,
+        role: IncidentRole,
+        who: &str,
+    ) -> Reply {
         let who = PersonId::from(who);
         if self.plan.plan.person(&who).is_none() {
-            return Reply::not_found(format!("`{who}` is not a person in the plan; roles go to the plan's people"));
+            return Reply::not_found(format!(
+                "`{who}` is not a person in the plan; roles go to the plan's people"
+            ));
         }
         if incident.roles.get(&role) == Some(&who) {
             return Reply::ok(format!("{who} is already {role}")).for_incident(&incident.id);
         }
-        self.record(person, incident, Event::RoleAssigned { role, person: who }, true).await
+        self.record(
+            person,
+            incident,
+            Event::RoleAssigned { role, person: who },
+            true,
+        )
+        .await
     }
 
     pub(super) async fn note(&self, person: &PersonId, incident: &Incident, text: String) -> Reply {
-        self.record(person, incident, Event::Note { text }, false).await
+        self.record(person, incident, Event::Note { text }, false)
+            .await
     }
 
     pub(super) fn timeline(&self, incident: &Incident) -> Reply {
         match self.ledger.timeline(&incident.id) {
-            Ok(entries) => Reply::ok(render::timeline(incident, &entries, 20)).for_incident(&incident.id),
+            Ok(entries) => {
+                Reply::ok(render::timeline(incident, &entries, 20)).for_incident(&incident.id)
+            }
             Err(e) => Reply::from_ledger(e),
         }
     }
 
-    pub(super) async fn status_update(&self, person: &PersonId, incident: &Incident, text: String) -> Reply {
-        self.record(person, incident, Event::StatusUpdate { text }, true).await
+    pub(super) async fn status_update(
+        &self,
+        person: &PersonId,
+        incident: &Incident,
+        text: String,
+    ) -> Reply {
+        self.record(person, incident, Event::StatusUpdate { text }, true)
+            .await
     }
 
     /// The people a page reaches: a person, a team's members, or a policy's first tier.
@@ -105,10 +183,17 @@ impl Engine {
         }
         if let Some(policy) = plan.escalation_policy(&target.into()) {
             let mut people = Vec::new();
-            for n in policy.tiers.first().map(|t| t.notify.as_slice()).unwrap_or_default() {
+            for n in policy
+                .tiers
+                .first()
+                .map(|t| t.notify.as_slice())
+                .unwrap_or_default()
+            {
                 let found = match n {
                     NotifyTarget::Person(p) => vec![p.clone()],
-                    NotifyTarget::Team(t) => plan.team(t).map(|t| t.members.clone()).unwrap_or_default(),
+                    NotifyTarget::Team(t) => {
+                        plan.team(t).map(|t| t.members.clone()).unwrap_or_default()
+                    }
                 };
                 for p in found {
                     if !people.contains(&p) {
@@ -120,18 +205,40 @@ impl Engine {
         }
         Err(format!(
             "`{target}` is not a person, team or escalation policy in the plan (people: {}; teams: {}; policies: {})",
-            plan.people.iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join(", "),
-            plan.teams.iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join(", "),
-            plan.escalation_policies.iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join(", "),
+            plan.people
+                .iter()
+                .map(|p| p.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            plan.teams
+                .iter()
+                .map(|t| t.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            plan.escalation_policies
+                .iter()
+                .map(|p| p.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
         ))
     }
 
-    pub(super) async fn page(&self, person: &PersonId, incident: &Incident, target: &str, text: Option<String>) -> Reply {
+    pub(super) async fn page(
+        &self,
+        person: &PersonId,
+        incident: &Incident,
+        target: &str,
+        text: Option<String>,
+    ) -> Reply {
         let (target, people) = match self.page_targets(target) {
             Ok(found) => found,
             Err(e) => return Reply::not_found(e),
         };
-        let event = Event::Paged { target: target.clone(), people: people.clone(), text: text.clone() };
+        let event = Event::Paged {
+            target: target.clone(),
+            people: people.clone(),
+            text: text.clone(),
+        };
         let reply = self.record(person, incident, event, true).await;
         if reply.ok {
             let body = format!(
@@ -152,15 +259,29 @@ impl Engine {
         let incidents: Vec<Incident> = match incident {
             Some(i) => vec![i],
             None => match self.ledger.incidents() {
-                Ok(all) => all.into_iter().filter(|i| i.unacknowledged.contains(person)).collect(),
+                Ok(all) => all
+                    .into_iter()
+                    .filter(|i| i.unacknowledged.contains(person))
+                    .collect(),
                 Err(e) => return Reply::from_ledger(e),
             },
         };
         let mut acked = Vec::new();
-        for i in incidents.iter().filter(|i| i.unacknowledged.contains(person)) {
-            match self.write(self.ledger.append(&i.id, &Actor::Person(person.clone()), Event::PageAcknowledged {})).await {
+        for i in incidents
+            .iter()
+            .filter(|i| i.unacknowledged.contains(person))
+        {
+            match self
+                .write(self.ledger.append(
+                    &i.id,
+                    &Actor::Person(person.clone()),
+                    Event::PageAcknowledged {},
+                ))
+                .await
+            {
                 Ok(c) => {
-                    self.post(&c.incident, &format!("{person} acknowledged the page")).await;
+                    self.post(&c.incident, &format!("{person} acknowledged the page"))
+                        .await;
                     acked.push(i.id.to_string());
                 }
                 Err(e) => return Reply::from_ledger(e),
@@ -182,15 +303,40 @@ impl Engine {
             Some(id) => match records.iter().find(|r| r.id.eq_ignore_ascii_case(id)) {
                 Some(r) => format!(
                     "{}: {} ({} bytes)\nsha256 {}\nstored at {}\ncollected by {} at {}{}",
-                    r.id, r.name, r.size, r.sha256, r.location, r.collected_by, r.collected_at,
-                    r.approval.as_deref().map(|a| format!("\nunder approval {a}")).unwrap_or_default()
+                    r.id,
+                    r.name,
+                    r.size,
+                    r.sha256,
+                    r.location,
+                    r.collected_by,
+                    r.collected_at,
+                    r.approval
+                        .as_deref()
+                        .map(|a| format!("\nunder approval {a}"))
+                        .unwrap_or_default()
                 ),
-                None => return Reply::not_found(format!("no evidence `{id}` in {}; `evidence` lists them", incident.id)),
+                None => {
+                    return Reply::not_found(format!(
+                        "no evidence `{id}` in {}; `evidence` lists them",
+                        incident.id
+                    ));
+                }
             },
-            None if records.is_empty() => format!("no evidence recorded in {} yet; `capture pod NS/POD` collects it", incident.id),
+            None if records.is_empty() => format!(
+                "no evidence recorded in {} yet; `capture pod NS/POD` collects it",
+                incident.id
+            ),
             None => records
                 .iter()
-                .map(|r| format!("{} {} {} bytes sha256 {}", r.id, r.name, r.size, render::short_hash(&r.sha256)))
+                .map(|r| {
+                    format!(
+                        "{} {} {} bytes sha256 {}",
+                        r.id,
+                        r.name,
+                        r.size,
+                        render::short_hash(&r.sha256)
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("\n"),
         };

@@ -1,8 +1,8 @@
 //! Counters for `/metrics`: commands by outcome, requests by result.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
-use std::collections::BTreeMap;
 
 use super::reply::Reply;
 
@@ -36,11 +36,21 @@ impl Metrics {
         let mut out = String::from(
             "# HELP warroom_commands_total Commands handled, by outcome.\n# TYPE warroom_commands_total counter\n",
         );
-        for (code, n) in self.commands.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        for (code, n) in self
+            .commands
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
             let _ = writeln!(out, "warroom_commands_total{{outcome=\"{code}\"}} {n}");
         }
         out.push_str("# HELP warroom_executions_total Approved actions run, by result.\n# TYPE warroom_executions_total counter\n");
-        for (outcome, n) in self.executions.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        for (outcome, n) in self
+            .executions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
             let _ = writeln!(out, "warroom_executions_total{{result=\"{outcome}\"}} {n}");
         }
         out

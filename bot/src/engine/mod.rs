@@ -124,7 +124,9 @@ impl Engine {
             None => None,
         };
         match (cmd, record) {
-            (Command::IncidentOpen { title, severity }, _) => self.open(person, &title, severity).await,
+            (Command::IncidentOpen { title, severity }, _) => {
+                self.open(person, &title, severity).await
+            }
             (Command::Help { topic }, _) => match command::help_for(topic.as_deref()) {
                 Ok(text) => Reply::ok(text),
                 Err(e) => Reply::bad_input(e.to_string()),
@@ -135,9 +137,16 @@ impl Engine {
         }
     }
 
-    async fn in_incident(self: &Arc<Self>, person: &PersonId, cmd: Command, record: Incident) -> Reply {
+    async fn in_incident(
+        self: &Arc<Self>,
+        person: &PersonId,
+        cmd: Command,
+        record: Incident,
+    ) -> Reply {
         match cmd {
-            Command::IncidentStatus => Reply::ok(render::status(&record, &self.plan.plan)).for_incident(&record.id),
+            Command::IncidentStatus => {
+                Reply::ok(render::status(&record, &self.plan.plan)).for_incident(&record.id)
+            }
             Command::IncidentSeverity(to) => self.severity(person, &record, to).await,
             Command::IncidentResolve { summary } => self.resolve(person, &record, summary).await,
             Command::Role { role, person: who } => self.role(person, &record, role, &who).await,
@@ -150,7 +159,9 @@ impl Engine {
             Command::Approve { request } => self.approve(person, &record, &request).await,
             Command::Deny { request, reason } => self.deny(person, &record, &request, reason).await,
             Command::Cancel { request } => self.cancel(person, &record, &request).await,
-            Command::BreakGlass { request, reason } => self.break_glass(person, &record, &request, &reason).await,
+            Command::BreakGlass { request, reason } => {
+                self.break_glass(person, &record, &request, &reason).await
+            }
             Command::IncidentOpen { .. } | Command::Help { .. } | Command::Ack => {
                 Reply::bad_input("this command does not act on an incident".to_owned())
             }
@@ -188,3 +199,5 @@ fn request_incident(cmd: &Command) -> Option<IncidentId> {
     let (inc, _) = id.rsplit_once('-')?;
     inc.parse().ok()
 }
+#[cfg(test)]
+mod engine_tests;

@@ -58,10 +58,18 @@ pub fn status(incident: &Incident, plan: &Plan) -> String {
     if incident.roles.is_empty() {
         out.push_str("roles: nobody assigned — `role commander @PERSON`\n");
     } else {
-        let roles: Vec<String> = incident.roles.iter().map(|(r, p)| format!("{r}: {p}")).collect();
+        let roles: Vec<String> = incident
+            .roles
+            .iter()
+            .map(|(r, p)| format!("{r}: {p}"))
+            .collect();
         out.push_str(&format!("roles: {}\n", roles.join(", ")));
     }
-    let open: Vec<&Request> = incident.requests.iter().filter(|r| !r.status.is_frozen()).collect();
+    let open: Vec<&Request> = incident
+        .requests
+        .iter()
+        .filter(|r| !r.status.is_frozen())
+        .collect();
     if open.is_empty() {
         out.push_str("open requests: none\n");
     } else {
@@ -90,23 +98,53 @@ pub fn timeline(incident: &Incident, entries: &[Entry], last: usize) -> String {
     let skip = entries.len().saturating_sub(last);
     let mut out = String::new();
     if skip > 0 {
-        out.push_str(&format!("… {skip} earlier entries (export the incident for all)\n"));
+        out.push_str(&format!(
+            "… {skip} earlier entries (export the incident for all)\n"
+        ));
     }
     for e in &entries[skip..] {
-        let what = e.event().map(|ev| ev.describe()).unwrap_or_else(|_| e.kind.clone());
-        out.push_str(&format!("#{} {} {} {} [{}]\n", e.seq, e.at, e.actor, what, short_hash(&e.hash)));
+        let what = e
+            .event()
+            .map(|ev| ev.describe())
+            .unwrap_or_else(|_| e.kind.clone());
+        out.push_str(&format!(
+            "#{} {} {} {} [{}]\n",
+            e.seq,
+            e.at,
+            e.actor,
+            what,
+            short_hash(&e.hash)
+        ));
     }
     out.push_str(&chain_head(incident));
     out
 }
 
 /// The approval card: what will change, who asked and why, who decided, and the outcome.
-pub fn card(incident: &Incident, r: &Request, notes: &[String], preview: Option<&str>, now: DateTime<Utc>) -> ApprovalCard {
+pub fn card(
+    incident: &Incident,
+    r: &Request,
+    notes: &[String],
+    preview: Option<&str>,
+    now: DateTime<Utc>,
+) -> ApprovalCard {
     let s = &r.spec;
     let mut lines = vec![
-        format!("target: {} in cluster {}{}", s.target, s.cluster, s.uid.as_deref().map(|u| format!(" (uid {u})")).unwrap_or_default()),
+        format!(
+            "target: {} in cluster {}{}",
+            s.target,
+            s.cluster,
+            s.uid
+                .as_deref()
+                .map(|u| format!(" (uid {u})"))
+                .unwrap_or_default()
+        ),
         format!("risk: {}", s.risk),
-        format!("asked by {}: {}", r.requested_by, s.reason.as_deref().unwrap_or("(no reason given)")),
+        format!(
+            "asked by {}: {}",
+            r.requested_by,
+            s.reason.as_deref().unwrap_or("(no reason given)")
+        ),
     ];
     if !s.params.is_empty() {
         let params: Vec<String> = s.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -119,22 +157,63 @@ pub fn card(incident: &Incident, r: &Request, notes: &[String], preview: Option<
     if let Some(p) = preview {
         lines.push(format!("will apply: {p}"));
     }
-    lines.push(format!("approvals: {}/{}{}", r.approvers.len(), s.approvals_needed, if r.approvers.is_empty() { String::new() } else { format!(" — approved by {}", r.approvers.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")) }));
+    lines.push(format!(
+        "approvals: {}/{}{}",
+        r.approvers.len(),
+        s.approvals_needed,
+        if r.approvers.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " — approved by {}",
+                r.approvers
+                    .iter()
+                    .map(|p| p.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    ));
     if r.status == RequestStatus::Pending {
-        lines.push(format!("expires {} ({})", s.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true), until(s.expires_at, now)));
+        lines.push(format!(
+            "expires {} ({})",
+            s.expires_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            until(s.expires_at, now)
+        ));
     }
     if let Some(bg) = &r.break_glass {
-        lines.push(format!("BREAK-GLASS by {}: {} — review {}/2: {}", bg.by, bg.reason, bg.reviewers.len(), if bg.review_closed() { "closed" } else { "two other people run `approve` to close it" }));
+        lines.push(format!(
+            "BREAK-GLASS by {}: {} — review {}/2: {}",
+            bg.by,
+            bg.reason,
+            bg.reviewers.len(),
+            if bg.review_closed() {
+                "closed"
+            } else {
+                "two other people run `approve` to close it"
+            }
+        ));
     }
     let status = match (&r.status, &r.outcome) {
-        (RequestStatus::Approved, _) if r.break_glass.is_none() => format!("approved by {}", r.approvers.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")),
+        (RequestStatus::Approved, _) if r.break_glass.is_none() => format!(
+            "approved by {}",
+            r.approvers
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         (st, Some(outcome)) => format!("{st}: {outcome}"),
         (st, None) => st.to_string(),
     };
     ApprovalCard {
         incident: incident.id.clone(),
         request: s.request.clone(),
-        title: format!("{} requests {} {} ({})", r.requested_by, s.action, s.target, s.request),
+        title: format!(
+            "{} requests {} {} ({})",
+            r.requested_by, s.action, s.target, s.request
+        ),
         lines,
         status,
         open: r.status == RequestStatus::Pending,

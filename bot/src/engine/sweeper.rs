@@ -13,13 +13,29 @@ impl Engine {
     pub async fn recover(&self) -> Result<usize, warroom_ledger::LedgerError> {
         let mut found = 0;
         for incident in self.ledger.incidents()? {
-            let open: Vec<_> = incident.requests.iter().filter(|r| !r.status.is_frozen()).map(|r| r.id().to_owned()).collect();
+            let open: Vec<_> = incident
+                .requests
+                .iter()
+                .filter(|r| !r.status.is_frozen())
+                .map(|r| r.id().to_owned())
+                .collect();
             if !open.is_empty() {
-                self.open_requests.lock().unwrap_or_else(|p| p.into_inner()).insert(incident.id.clone());
+                self.open_requests
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(incident.id.clone());
             }
-            for r in incident.requests.iter().filter(|r| r.status == RequestStatus::Executing) {
-                let event = Event::RequestOutcomeUnknown { request: r.id().to_owned() };
-                let c = self.write(self.ledger.append(&incident.id, &Actor::System, event)).await?;
+            for r in incident
+                .requests
+                .iter()
+                .filter(|r| r.status == RequestStatus::Executing)
+            {
+                let event = Event::RequestOutcomeUnknown {
+                    request: r.id().to_owned(),
+                };
+                let c = self
+                    .write(self.ledger.append(&incident.id, &Actor::System, event))
+                    .await?;
                 found += 1;
                 tracing::warn!(incident = %incident.id, request = r.id(), "request was executing when warroom stopped: outcome unknown");
                 self.post(
@@ -38,22 +54,39 @@ impl Engine {
     /// Expire what is due now. Returns how many requests expired.
     pub async fn sweep(&self) -> usize {
         let now = self.clock.now();
-        let ids: Vec<_> = self.open_requests.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect();
+        let ids: Vec<_> = self
+            .open_requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect();
         let mut expired = 0;
         for id in ids {
-            let Ok(incident) = self.ledger.incident(&id) else { continue };
+            let Ok(incident) = self.ledger.incident(&id) else {
+                continue;
+            };
             for r in incident.requests.iter().filter(|r| r.is_due_to_expire(now)) {
-                let event = Event::RequestExpired { request: r.id().to_owned() };
+                let event = Event::RequestExpired {
+                    request: r.id().to_owned(),
+                };
                 // A decision may have won the race since we read: a refusal is fine.
-                if let Ok(c) = self.write(self.ledger.append(&id, &Actor::System, event.clone())).await {
+                if let Ok(c) = self
+                    .write(self.ledger.append(&id, &Actor::System, event.clone()))
+                    .await
+                {
                     expired += 1;
-                    self.after_decision(&c.incident, r.id(), &event, "warroom").await;
+                    self.after_decision(&c.incident, r.id(), &event, "warroom")
+                        .await;
                 }
             }
             if let Ok(now_incident) = self.ledger.incident(&id)
                 && now_incident.requests.iter().all(|r| r.status.is_frozen())
             {
-                self.open_requests.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+                self.open_requests
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&id);
             }
         }
         expired

@@ -19,8 +19,8 @@ use warroom_adapters::cluster::Object;
 use warroom_commands::clock::timestamp;
 use warroom_commands::{IncidentId, PersonId, RequestStatus};
 
-use super::{AppState, Ready, ReadyState};
 use super::auth::Caller;
+use super::{AppState, Ready, ReadyState};
 use crate::engine::{Code, Reply};
 
 /// Commands are short; anything bigger is not a command.
@@ -28,19 +28,40 @@ const MAX_COMMAND_BODY: usize = 64 * 1024;
 
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/api/v1/command", post(command).layer(DefaultBodyLimit::max(MAX_COMMAND_BODY)))
+        .route(
+            "/api/v1/command",
+            post(command).layer(DefaultBodyLimit::max(MAX_COMMAND_BODY)),
+        )
         .route("/api/v1/session", get(session))
         .route("/api/v1/incidents", get(incidents))
         .route("/api/v1/incidents/{id}", get(incident))
         .route("/api/v1/incidents/{id}/export", get(export))
         .route("/api/v1/ledger/verify", get(verify))
         .route("/api/v1/events", get(events))
-        .route("/api/v1/drill/objects", put(drill_object).get(drill_objects).layer(DefaultBodyLimit::max(MAX_COMMAND_BODY)))
+        .route(
+            "/api/v1/drill/objects",
+            put(drill_object)
+                .get(drill_objects)
+                .layer(DefaultBodyLimit::max(MAX_COMMAND_BODY)),
+        )
         .with_state(state)
 }
 
+/// A refusal before any work: status and message, answered as `{"ok": false, "message"}`.
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        answer(self.0, self.1)
+    }
+}
+
 pub(super) fn answer(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, axum::Json(json!({ "ok": false, "message": message.into() }))).into_response()
+    (
+        status,
+        axum::Json(json!({ "ok": false, "message": message.into() })),
+    )
+        .into_response()
 }
 
 fn status_of(code: Code) -> StatusCode {
@@ -61,8 +82,11 @@ struct TokenQuery {
     person: Option<String>,
 }
 
-fn caller(state: &Ready, headers: &HeaderMap, q: &TokenQuery) -> Result<Caller, Response> {
-    state.tokens.caller(headers, q.token.as_deref()).map_err(|m| answer(StatusCode::UNAUTHORIZED, m))
+fn caller(state: &Ready, headers: &HeaderMap, q: &TokenQuery) -> Result<Caller, ApiError> {
+    state
+        .tokens
+        .caller(headers, q.token.as_deref())
+        .map_err(|m| ApiError(StatusCode::UNAUTHORIZED, m))
 }
 
 #[derive(Deserialize)]
@@ -78,26 +102,48 @@ struct CommandBody {
 async fn command(ReadyState(state): ReadyState, headers: HeaderMap, body: Bytes) -> Response {
     let caller = match caller(&state, &headers, &TokenQuery::default()) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let body: CommandBody = match serde_json::from_slice(&body) {
         Ok(b) => b,
         Err(e) => {
             return answer(
                 StatusCode::BAD_REQUEST,
-                format!("the body must be JSON {{\"person\": \"PERSON-ID\", \"text\": \"COMMAND\", \"incident\": \"INC-… (optional)\"}}: {e}"),
+                format!(
+                    "the body must be JSON {{\"person\": \"PERSON-ID\", \"text\": \"COMMAND\", \"incident\": \"INC-… (optional)\"}}: {e}"
+                ),
             );
         }
     };
     let person = match (&caller, body.person.trim()) {
-        (Caller::Drill, "") => return answer(StatusCode::FORBIDDEN, "drill mode: say who you are with \"person\": \"PERSON-ID\" (one of the plan's people)"),
+        (Caller::Drill, "") => {
+            return answer(
+                StatusCode::FORBIDDEN,
+                "drill mode: say who you are with \"person\": \"PERSON-ID\" (one of the plan's people)",
+            );
+        }
         (Caller::Drill, p) => PersonId::from(p),
         (Caller::Person(me), "") => me.clone(),
         (Caller::Person(me), p) if p == me.as_str() => me.clone(),
-        (Caller::Person(me), p) => return answer(StatusCode::FORBIDDEN, format!("this token acts as {me}, not {p}")),
-        (Caller::LocalReader, _) => return answer(StatusCode::FORBIDDEN, "the local read token cannot run commands; use a person's token"),
+        (Caller::Person(me), p) => {
+            return answer(
+                StatusCode::FORBIDDEN,
+                format!("this token acts as {me}, not {p}"),
+            );
+        }
+        (Caller::LocalReader, _) => {
+            return answer(
+                StatusCode::FORBIDDEN,
+                "the local read token cannot run commands; use a person's token",
+            );
+        }
     };
-    let incident = match body.incident.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    let incident = match body
+        .incident
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         None => None,
         Some(text) => match text.parse::<IncidentId>() {
             Ok(id) => Some(id),
@@ -108,7 +154,11 @@ async fn command(ReadyState(state): ReadyState, headers: HeaderMap, body: Bytes)
     (status_of(reply.code), axum::Json(reply)).into_response()
 }
 
-async fn session(ReadyState(state): ReadyState, headers: HeaderMap, Query(q): Query<TokenQuery>) -> Response {
+async fn session(
+    ReadyState(state): ReadyState,
+    headers: HeaderMap,
+    Query(q): Query<TokenQuery>,
+) -> Response {
     // The session says whether a token is needed, so it answers everyone.
     let who = state.tokens.caller(&headers, q.token.as_deref()).ok();
     let plan = &state.engine.plan.plan;
@@ -127,9 +177,13 @@ async fn session(ReadyState(state): ReadyState, headers: HeaderMap, Query(q): Qu
     .into_response()
 }
 
-async fn incidents(ReadyState(state): ReadyState, headers: HeaderMap, Query(q): Query<TokenQuery>) -> Response {
+async fn incidents(
+    ReadyState(state): ReadyState,
+    headers: HeaderMap,
+    Query(q): Query<TokenQuery>,
+) -> Response {
     if let Err(r) = caller(&state, &headers, &q) {
-        return r;
+        return r.into_response();
     }
     match state.engine.ledger.incidents() {
         Ok(all) => {
@@ -137,7 +191,11 @@ async fn incidents(ReadyState(state): ReadyState, headers: HeaderMap, Query(q): 
                 .iter()
                 .map(|i| {
                     let mut v = serde_json::to_value(i).unwrap_or(Value::Null);
-                    let pending = i.requests.iter().filter(|r| r.status == RequestStatus::Pending).count();
+                    let pending = i
+                        .requests
+                        .iter()
+                        .filter(|r| r.status == RequestStatus::Pending)
+                        .count();
                     if let Some(o) = v.as_object_mut() {
                         o.insert("pending".into(), json!(pending));
                     }
@@ -150,28 +208,40 @@ async fn incidents(ReadyState(state): ReadyState, headers: HeaderMap, Query(q): 
     }
 }
 
-fn parse_id(text: &str) -> Result<IncidentId, Response> {
-    text.parse::<IncidentId>().map_err(|e| answer(StatusCode::BAD_REQUEST, e.to_string()))
+fn parse_id(text: &str) -> Result<IncidentId, ApiError> {
+    text.parse::<IncidentId>()
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))
 }
 
 fn ledger_error(e: warroom_ledger::LedgerError) -> Response {
     match e {
-        warroom_ledger::LedgerError::NoSuchIncident(_) => answer(StatusCode::NOT_FOUND, e.to_string()),
+        warroom_ledger::LedgerError::NoSuchIncident(_) => {
+            answer(StatusCode::NOT_FOUND, e.to_string())
+        }
         other => answer(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
     }
 }
 
-async fn incident(ReadyState(state): ReadyState, Path(id): Path<String>, headers: HeaderMap, Query(q): Query<TokenQuery>) -> Response {
+async fn incident(
+    ReadyState(state): ReadyState,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<TokenQuery>,
+) -> Response {
     let caller = match caller(&state, &headers, &q) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let id = match parse_id(&id) {
         Ok(id) => id,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let ledger = &state.engine.ledger;
-    let (record, entries, evidence) = match (ledger.incident(&id), ledger.timeline(&id), ledger.evidence(&id)) {
+    let (record, entries, evidence) = match (
+        ledger.incident(&id),
+        ledger.timeline(&id),
+        ledger.evidence(&id),
+    ) {
         (Ok(r), Ok(t), Ok(e)) => (r, t, e),
         (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => return ledger_error(e),
     };
@@ -184,14 +254,20 @@ async fn incident(ReadyState(state): ReadyState, Path(id): Path<String>, headers
         .iter()
         .map(|e| {
             let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
-            let describe = e.event().map(|ev| ev.describe()).unwrap_or_else(|_| e.kind.clone());
+            let describe = e
+                .event()
+                .map(|ev| ev.describe())
+                .unwrap_or_else(|_| e.kind.clone());
             if let Some(o) = v.as_object_mut() {
                 o.insert("describe".into(), json!(describe));
             }
             v
         })
         .collect();
-    let channel = state.console.channel_info(&id).map(|(name, topic, members)| json!({ "name": name, "topic": topic, "members": members }));
+    let channel = state
+        .console
+        .channel_info(&id)
+        .map(|(name, topic, members)| json!({ "name": name, "topic": topic, "members": members }));
     axum::Json(json!({
         "incident": record,
         "channel": channel,
@@ -202,14 +278,19 @@ async fn incident(ReadyState(state): ReadyState, Path(id): Path<String>, headers
     .into_response()
 }
 
-async fn export(ReadyState(state): ReadyState, Path(id): Path<String>, headers: HeaderMap, Query(q): Query<TokenQuery>) -> Response {
+async fn export(
+    ReadyState(state): ReadyState,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<TokenQuery>,
+) -> Response {
     let caller = match caller(&state, &headers, &q) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let id = match parse_id(&id) {
         Ok(id) => id,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let by = match caller {
         Caller::Person(p) => format!("person:{p}"),
@@ -221,15 +302,23 @@ async fn export(ReadyState(state): ReadyState, Path(id): Path<String>, headers: 
             .to_owned(),
         Caller::Drill => "warroom".to_owned(),
     };
-    match state.engine.ledger.export(&id, timestamp(state.engine.clock().now()), by) {
+    match state
+        .engine
+        .ledger
+        .export(&id, timestamp(state.engine.clock().now()), by)
+    {
         Ok(e) => axum::Json(e).into_response(),
         Err(e) => ledger_error(e),
     }
 }
 
-async fn verify(ReadyState(state): ReadyState, headers: HeaderMap, Query(q): Query<TokenQuery>) -> Response {
+async fn verify(
+    ReadyState(state): ReadyState,
+    headers: HeaderMap,
+    Query(q): Query<TokenQuery>,
+) -> Response {
     if let Err(r) = caller(&state, &headers, &q) {
-        return r;
+        return r.into_response();
     }
     let ledger = state.engine.ledger.clone();
     match tokio::task::spawn_blocking(move || ledger.verify()).await {
@@ -245,9 +334,13 @@ async fn verify(ReadyState(state): ReadyState, headers: HeaderMap, Query(q): Que
     }
 }
 
-async fn events(ReadyState(state): ReadyState, headers: HeaderMap, Query(q): Query<TokenQuery>) -> Response {
+async fn events(
+    ReadyState(state): ReadyState,
+    headers: HeaderMap,
+    Query(q): Query<TokenQuery>,
+) -> Response {
     if let Err(r) = caller(&state, &headers, &q) {
-        return r;
+        return r.into_response();
     }
     let stream = BroadcastStream::new(state.changes.subscribe()).map(|change| {
         // A lagging page missed some changes: tell it to re-read everything.
@@ -257,14 +350,19 @@ async fn events(ReadyState(state): ReadyState, headers: HeaderMap, Query(q): Que
         };
         Ok::<_, Infallible>(SseEvent::default().event("changed").data(data.to_string()))
     });
-    Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
 
 /// Drill mode only: change the simulated cluster under a pending request (a pod recreated,
 /// say), to practise what happens when the world moves.
 async fn drill_object(ReadyState(state): ReadyState, headers: HeaderMap, body: Bytes) -> Response {
     let Some(cluster) = drill_cluster(&state, &headers) else {
-        return answer(StatusCode::NOT_FOUND, "the simulated cluster exists only in drill mode");
+        return answer(
+            StatusCode::NOT_FOUND,
+            "the simulated cluster exists only in drill mode",
+        );
     };
     let object: Object = match serde_json::from_slice(&body) {
         Ok(o) => o,
@@ -282,11 +380,21 @@ async fn drill_object(ReadyState(state): ReadyState, headers: HeaderMap, body: B
 async fn drill_objects(ReadyState(state): ReadyState, headers: HeaderMap) -> Response {
     match drill_cluster(&state, &headers) {
         Some(c) => axum::Json(json!({ "objects": c.objects() })).into_response(),
-        None => answer(StatusCode::NOT_FOUND, "the simulated cluster exists only in drill mode"),
+        None => answer(
+            StatusCode::NOT_FOUND,
+            "the simulated cluster exists only in drill mode",
+        ),
     }
 }
 
-fn drill_cluster<'a>(state: &'a Ready, headers: &HeaderMap) -> Option<&'a warroom_adapters::cluster::dry_run::DryRunCluster> {
-    let allowed = state.tokens.is_drill() && matches!(state.tokens.caller(headers, None), Ok(Caller::Drill | Caller::Person(_)));
+fn drill_cluster<'a>(
+    state: &'a Ready,
+    headers: &HeaderMap,
+) -> Option<&'a warroom_adapters::cluster::dry_run::DryRunCluster> {
+    let allowed = state.tokens.is_drill()
+        && matches!(
+            state.tokens.caller(headers, None),
+            Ok(Caller::Drill | Caller::Person(_))
+        );
     allowed.then_some(state.dry_run.as_deref()).flatten()
 }

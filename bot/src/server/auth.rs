@@ -38,13 +38,23 @@ impl Tokens {
                 Ok(secret) if secret.len() >= 16 => {
                     by_token.insert(secret, t.person.clone());
                 }
-                Ok(_) => tracing::warn!(person = %t.person, "API token shorter than 16 characters ignored"),
+                Ok(_) => {
+                    tracing::warn!(person = %t.person, "API token shorter than 16 characters ignored")
+                }
                 // In drill mode nobody needs a token, so a missing one is not worth a warning.
-                Err(e) if plan.is_drill() => tracing::debug!(person = %t.person, error = %e, "API token not available"),
-                Err(e) => tracing::warn!(person = %t.person, error = %e, "API token not available; this person cannot use the API"),
+                Err(e) if plan.is_drill() => {
+                    tracing::debug!(person = %t.person, error = %e, "API token not available")
+                }
+                Err(e) => {
+                    tracing::warn!(person = %t.person, error = %e, "API token not available; this person cannot use the API")
+                }
             }
         }
-        Tokens { drill: plan.is_drill(), by_token, local }
+        Tokens {
+            drill: plan.is_drill(),
+            by_token,
+            local,
+        }
     }
 
     pub fn is_drill(&self) -> bool {
@@ -56,7 +66,10 @@ impl Tokens {
         let header = headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim);
         let given = header.or(query_token).filter(|t| !t.is_empty());
         match given {

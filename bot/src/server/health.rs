@@ -22,7 +22,10 @@ async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     match (state.ledger.get(), state.ready.get()) {
         (Some(_), Some(_)) => (StatusCode::OK, "ready\n"),
         (None, _) => (StatusCode::SERVICE_UNAVAILABLE, "ledger not open yet\n"),
-        (Some(_), None) => (StatusCode::SERVICE_UNAVAILABLE, "checking for interrupted actions\n"),
+        (Some(_), None) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "checking for interrupted actions\n",
+        ),
     }
 }
 

@@ -54,12 +54,12 @@ impl FromRequestParts<Arc<AppState>> for ReadyState {
     type Rejection = Response;
 
     async fn from_request_parts(_: &mut Parts, state: &Arc<AppState>) -> Result<Self, Response> {
-        state
-            .ready
-            .get()
-            .cloned()
-            .map(ReadyState)
-            .ok_or_else(|| api::answer(StatusCode::SERVICE_UNAVAILABLE, "warroom is starting: the ledger is not open yet; retry in a moment"))
+        state.ready.get().cloned().map(ReadyState).ok_or_else(|| {
+            api::answer(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "warroom is starting: the ledger is not open yet; retry in a moment",
+            )
+        })
     }
 }
 
@@ -84,11 +84,20 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
     });
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
-        .with_context(|| format!("cannot listen on {} (use --listen ADDR:PORT or [console] listen)", opts.listen))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (use --listen ADDR:PORT or [console] listen)",
+                opts.listen
+            )
+        })?;
     let bound = listener.local_addr()?;
-    eprintln!("warroom: listening on http://{bound} (console at /, API at /api/v1, GET /healthz, /readyz, /metrics)");
+    eprintln!(
+        "warroom: listening on http://{bound} (console at /, API at /api/v1, GET /healthz, /readyz, /metrics)"
+    );
     if !bound.ip().is_loopback() {
-        eprintln!("warroom: NOTE: {bound} is reachable from other machines; put TLS in front of it");
+        eprintln!(
+            "warroom: NOTE: {bound} is reachable from other machines; put TLS in front of it"
+        );
     }
     info!(%bound, "listening");
 
@@ -127,7 +136,12 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn start_engine(state: &Arc<AppState>, ledger: Arc<Ledger>, opts: &ServeOptions, bound: SocketAddr) -> anyhow::Result<Arc<Ready>> {
+async fn start_engine(
+    state: &Arc<AppState>,
+    ledger: Arc<Ledger>,
+    opts: &ServeOptions,
+    bound: SocketAddr,
+) -> anyhow::Result<Arc<Ready>> {
     let plan = state.plan.clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (changes, _) = broadcast::channel(1024);
@@ -137,27 +151,46 @@ async fn start_engine(state: &Arc<AppState>, ledger: Arc<Ledger>, opts: &ServeOp
     let notify = {
         let changes = changes.clone();
         Arc::new(move |incident: Option<&warroom_commands::IncidentId>| {
-            let _ = changes.send(Change { incident: incident.cloned() });
+            let _ = changes.send(Change {
+                incident: incident.cloned(),
+            });
         })
     };
     let chats: Vec<Arc<dyn Chat>> = vec![console.clone()];
     let engine = Engine::new(plan.clone(), ledger, chats, dry_run.clone(), clock, notify);
-    let unknown = engine.recover().await.context("cannot check for actions interrupted by a stop")?;
+    let unknown = engine
+        .recover()
+        .await
+        .context("cannot check for actions interrupted by a stop")?;
     if unknown > 0 {
-        eprintln!("warroom: {unknown} action(s) were running when warroom stopped: marked \"outcome unknown — verify\", not re-run");
+        eprintln!(
+            "warroom: {unknown} action(s) were running when warroom stopped: marked \"outcome unknown — verify\", not re-run"
+        );
     }
     engine.start_sweeper();
     eprintln!(
         "warroom: no cluster executor in this build: approved actions run as dry runs against a simulated cluster ({} pods) and are recorded as such",
-        dry_run.objects().iter().filter(|o| o.kind == warroom_commands::command::ObjectKind::Pod).count()
+        dry_run
+            .objects()
+            .iter()
+            .filter(|o| o.kind == warroom_commands::command::ObjectKind::Pod)
+            .count()
     );
     if plan.plan.is_drill() {
-        eprintln!("warroom: DRILL MODE — open http://{bound}/ and pick who you are from the plan's people");
+        eprintln!(
+            "warroom: DRILL MODE — open http://{bound}/ and pick who you are from the plan's people"
+        );
     }
     let local = auth::random_token().context("cannot make the local access token")?;
     write_server_file(&opts.dir, bound, &local)?;
     let tokens = auth::Tokens::from_plan(&plan.plan, local);
-    Ok(Arc::new(Ready { engine, console, changes, tokens, dry_run: Some(dry_run) }))
+    Ok(Arc::new(Ready {
+        engine,
+        console,
+        changes,
+        tokens,
+        dry_run: Some(dry_run),
+    }))
 }
 
 /// `<data>/serve.json`, readable only by this user: how the CLI reaches this server.

@@ -9,23 +9,48 @@ use warroom_config::{ActionName, Severity};
 /// One command of the grammar, after parsing.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    IncidentOpen { title: String, severity: Severity },
+    IncidentOpen {
+        title: String,
+        severity: Severity,
+    },
     IncidentStatus,
     IncidentSeverity(Severity),
-    IncidentResolve { summary: Option<String> },
-    Role { role: IncidentRole, person: String },
+    IncidentResolve {
+        summary: Option<String>,
+    },
+    Role {
+        role: IncidentRole,
+        person: String,
+    },
     Note(String),
     Timeline,
     StatusUpdate(String),
-    Page { target: String, text: Option<String> },
+    Page {
+        target: String,
+        text: Option<String>,
+    },
     Ack,
     Action(ActionRequest),
-    Approve { request: String },
-    Deny { request: String, reason: Option<String> },
-    Cancel { request: String },
-    BreakGlass { request: String, reason: String },
-    Evidence { id: Option<String> },
-    Help { topic: Option<String> },
+    Approve {
+        request: String,
+    },
+    Deny {
+        request: String,
+        reason: Option<String>,
+    },
+    Cancel {
+        request: String,
+    },
+    BreakGlass {
+        request: String,
+        reason: String,
+    },
+    Evidence {
+        id: Option<String>,
+    },
+    Help {
+        topic: Option<String>,
+    },
 }
 
 impl Command {
@@ -161,7 +186,11 @@ impl Target {
 
     /// `pod payments/api-7f9c`, `node ip-10-0-1-23.ec2.internal`.
     pub fn describe(&self) -> String {
-        format!("{} {}", self.kind.as_str().to_ascii_lowercase(), self.path())
+        format!(
+            "{} {}",
+            self.kind.as_str().to_ascii_lowercase(),
+            self.path()
+        )
     }
 
     /// `payments/api-7f9c` or the bare node name.

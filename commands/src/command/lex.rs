@@ -117,7 +117,10 @@ mod tests {
             texts(r#"incident open "Shell in api" --severity sev1"#),
             ["incident", "open", "Shell in api", "--severity", "sev1"]
         );
-        assert_eq!(texts("note \u{201C}it's fine\u{201D}"), ["note", "it's fine"]);
+        assert_eq!(
+            texts("note \u{201C}it's fine\u{201D}"),
+            ["note", "it's fine"]
+        );
         assert_eq!(texts(r#"a\ b "c\"d""#), ["a b", "c\"d"]);
     }
 

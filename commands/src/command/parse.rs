@@ -64,9 +64,12 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
         "status-update" => free("status-update", raw_after(1)).map(Command::StatusUpdate),
         "timeline" => no_args("timeline", rest).map(|()| Command::Timeline),
         "page" => {
-            let target = rest
-                .first()
-                .ok_or_else(|| ParseError::new("page whom? name a person, team or escalation policy", "page"))?;
+            let target = rest.first().ok_or_else(|| {
+                ParseError::new(
+                    "page whom? name a person, team or escalation policy",
+                    "page",
+                )
+            })?;
             let text = free_text(raw_after(2));
             Ok(Command::Page {
                 target: target.text.trim_start_matches('@').to_owned(),
@@ -81,7 +84,9 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
                 .first()
                 .map(|w| request_id(&w.text, "deny"))
                 .transpose()?
-                .ok_or_else(|| ParseError::new("deny which request? give its id, e.g. R3", "deny"))?;
+                .ok_or_else(|| {
+                    ParseError::new("deny which request? give its id, e.g. R3", "deny")
+                })?;
             let reason = free_text(raw_after(2));
             Ok(Command::Deny {
                 request,
@@ -92,23 +97,51 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
             let flags = Flags::split(rest, "break-glass", &["reason"], &[])?;
             let request = match flags.positional.as_slice() {
                 [one] => request_id(one, "break-glass")?,
-                [] => return Err(ParseError::new("break-glass which request? give its id, e.g. R3", "break-glass")),
-                more => return Err(ParseError::new(format!("expected one request id, got {}: {}", more.len(), more.join(" ")), "break-glass")),
+                [] => {
+                    return Err(ParseError::new(
+                        "break-glass which request? give its id, e.g. R3",
+                        "break-glass",
+                    ));
+                }
+                more => {
+                    return Err(ParseError::new(
+                        format!(
+                            "expected one request id, got {}: {}",
+                            more.len(),
+                            more.join(" ")
+                        ),
+                        "break-glass",
+                    ));
+                }
             };
-            let reason = flags
-                .value("reason")
-                .ok_or_else(|| ParseError::new("break-glass needs --reason TEXT: it is announced and reviewed", "break-glass"))?;
+            let reason = flags.value("reason").ok_or_else(|| {
+                ParseError::new(
+                    "break-glass needs --reason TEXT: it is announced and reviewed",
+                    "break-glass",
+                )
+            })?;
             Ok(Command::BreakGlass { request, reason })
         }
         "evidence" => match rest {
             [] => Ok(Command::Evidence { id: None }),
-            [one] => Ok(Command::Evidence { id: Some(one.text.clone()) }),
-            _ => Err(ParseError::new("evidence takes at most one evidence id", "evidence")),
+            [one] => Ok(Command::Evidence {
+                id: Some(one.text.clone()),
+            }),
+            _ => Err(ParseError::new(
+                "evidence takes at most one evidence id",
+                "evidence",
+            )),
         },
         "help" | "warroom" => {
-            let topic = rest.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ");
+            let topic = rest
+                .iter()
+                .map(|w| w.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
             let topic = topic.trim().trim_start_matches('/').to_ascii_lowercase();
-            Ok(Command::Help { topic: (!topic.is_empty() && topic != "help").then_some(topic) })
+            Ok(Command::Help {
+                topic: (!topic.is_empty() && topic != "help").then_some(topic),
+            })
         }
         other => match other.parse::<ActionName>() {
             Ok(action) => parse_action(action, rest).map(Command::Action),
@@ -127,9 +160,16 @@ pub fn help_for(topic: Option<&str>) -> Result<String, ParseError> {
         Some(t) => {
             let found = usages_for(t);
             if found.is_empty() {
-                Err(ParseError::new(format!("no command `{t}`; `help` lists them all"), "help"))
+                Err(ParseError::new(
+                    format!("no command `{t}`; `help` lists them all"),
+                    "help",
+                ))
             } else {
-                Ok(found.iter().map(|u| format!("usage: {u}")).collect::<Vec<_>>().join("\n"))
+                Ok(found
+                    .iter()
+                    .map(|u| format!("usage: {u}"))
+                    .collect::<Vec<_>>()
+                    .join("\n"))
             }
         }
     }
@@ -138,7 +178,10 @@ pub fn help_for(topic: Option<&str>) -> Result<String, ParseError> {
 fn no_args(verb: &str, rest: &[Word]) -> Result<(), ParseError> {
     match rest.first() {
         None => Ok(()),
-        Some(w) => Err(ParseError::new(format!("`{verb}` takes no arguments, got `{}`", w.text), verb)),
+        Some(w) => Err(ParseError::new(
+            format!("`{verb}` takes no arguments, got `{}`", w.text),
+            verb,
+        )),
     }
 }
 
@@ -154,8 +197,14 @@ fn free(verb: &str, raw: &str) -> Result<String, ParseError> {
 fn one_request(verb: &str, rest: &[Word]) -> Result<String, ParseError> {
     match rest {
         [one] => request_id(&one.text, verb),
-        [] => Err(ParseError::new(format!("{verb} which request? give its id, e.g. R3"), verb)),
-        [_, extra, ..] => Err(ParseError::new(format!("unexpected `{}` after the request id", extra.text), verb)),
+        [] => Err(ParseError::new(
+            format!("{verb} which request? give its id, e.g. R3"),
+            verb,
+        )),
+        [_, extra, ..] => Err(ParseError::new(
+            format!("unexpected `{}` after the request id", extra.text),
+            verb,
+        )),
     }
 }
 
@@ -176,7 +225,9 @@ fn request_id(text: &str, verb: &str) -> Result<String, ParseError> {
         Ok(upper)
     } else {
         Err(ParseError::new(
-            format!("`{text}` is not a request id: expected R<number> (e.g. R3) or INC-YYYYMMDD-NNNN-R3"),
+            format!(
+                "`{text}` is not a request id: expected R<number> (e.g. R3) or INC-YYYYMMDD-NNNN-R3"
+            ),
             verb,
         ))
     }
@@ -184,7 +235,10 @@ fn request_id(text: &str, verb: &str) -> Result<String, ParseError> {
 
 fn parse_incident(rest: &[Word], raw_after_sub: &str) -> Result<Command, ParseError> {
     let Some(sub) = rest.first() else {
-        return Err(ParseError::new("incident what? open, status, severity or resolve", "incident"));
+        return Err(ParseError::new(
+            "incident what? open, status, severity or resolve",
+            "incident",
+        ));
     };
     let args = &rest[1..];
     match sub.text.to_ascii_lowercase().as_str() {
@@ -192,11 +246,17 @@ fn parse_incident(rest: &[Word], raw_after_sub: &str) -> Result<Command, ParseEr
             let flags = Flags::split(args, "incident open", &["severity"], &[])?;
             let title = flags.positional.join(" ");
             if title.trim().is_empty() {
-                return Err(ParseError::new("incident open needs a title", "incident open"));
+                return Err(ParseError::new(
+                    "incident open needs a title",
+                    "incident open",
+                ));
             }
             if title.chars().count() > 200 {
                 return Err(ParseError::new(
-                    format!("the title is {} characters; keep it under 200 (add detail with `note`)", title.chars().count()),
+                    format!(
+                        "the title is {} characters; keep it under 200 (add detail with `note`)",
+                        title.chars().count()
+                    ),
                     "incident open",
                 ));
             }
@@ -210,34 +270,52 @@ fn parse_incident(rest: &[Word], raw_after_sub: &str) -> Result<Command, ParseEr
         "severity" | "sev" => match args {
             [one] => severity(&one.text, "incident severity").map(Command::IncidentSeverity),
             [] => Err(ParseError::new("which severity?", "incident severity")),
-            _ => Err(ParseError::new("give exactly one severity", "incident severity")),
+            _ => Err(ParseError::new(
+                "give exactly one severity",
+                "incident severity",
+            )),
         },
         "resolve" | "close" => {
             let summary = free_text(raw_after_sub);
-            Ok(Command::IncidentResolve { summary: (!summary.is_empty()).then_some(summary) })
+            Ok(Command::IncidentResolve {
+                summary: (!summary.is_empty()).then_some(summary),
+            })
         }
         other => Err(ParseError::new(
-            format!("unknown incident command `{other}`; expected open, status, severity or resolve"),
+            format!(
+                "unknown incident command `{other}`; expected open, status, severity or resolve"
+            ),
             "incident",
         )),
     }
 }
 
 fn severity(text: &str, verb: &str) -> Result<Severity, ParseError> {
-    text.parse::<Severity>().map_err(|e| ParseError::new(e.to_string(), verb))
+    text.parse::<Severity>()
+        .map_err(|e| ParseError::new(e.to_string(), verb))
 }
 
 fn parse_role(rest: &[Word]) -> Result<Command, ParseError> {
     let (role, person) = match rest {
         [role, person] => (role, person),
         [] | [_] => return Err(ParseError::new("role needs a role and a person", "role")),
-        [_, _, extra, ..] => return Err(ParseError::new(format!("unexpected `{}`", extra.text), "role")),
+        [_, _, extra, ..] => {
+            return Err(ParseError::new(
+                format!("unexpected `{}`", extra.text),
+                "role",
+            ));
+        }
     };
     let role = match role.text.to_ascii_lowercase().as_str() {
         "commander" | "ic" => IncidentRole::Commander,
         "scribe" => IncidentRole::Scribe,
         "comms" => IncidentRole::Comms,
-        other => return Err(ParseError::new(format!("unknown role `{other}`; expected commander, scribe or comms"), "role")),
+        other => {
+            return Err(ParseError::new(
+                format!("unknown role `{other}`; expected commander, scribe or comms"),
+                "role",
+            ));
+        }
     };
     let person = person.text.trim_start_matches('@').to_owned();
     if person.is_empty() {
@@ -256,8 +334,17 @@ struct Flags {
 impl Flags {
     /// `valued`: flags that take a value (`--reason TEXT` or `--reason=TEXT`); `switches`:
     /// flags that stand alone. Any other `--flag` is an error naming the ones allowed.
-    fn split(words: &[Word], verb: &str, valued: &[&str], switches: &[&str]) -> Result<Flags, ParseError> {
-        let mut flags = Flags { positional: Vec::new(), values: BTreeMap::new(), switches: Vec::new() };
+    fn split(
+        words: &[Word],
+        verb: &str,
+        valued: &[&str],
+        switches: &[&str],
+    ) -> Result<Flags, ParseError> {
+        let mut flags = Flags {
+            positional: Vec::new(),
+            values: BTreeMap::new(),
+            switches: Vec::new(),
+        };
         let mut i = 0;
         while i < words.len() {
             let text = &words[i].text;
@@ -279,7 +366,10 @@ impl Flags {
                 let value = match inline {
                     Some(v) => v,
                     None => {
-                        let v = words.get(i).map(|w| w.text.clone()).filter(|v| !v.starts_with("--"));
+                        let v = words
+                            .get(i)
+                            .map(|w| w.text.clone())
+                            .filter(|v| !v.starts_with("--"));
                         i += 1;
                         v.ok_or_else(|| ParseError::new(format!("--{name} needs a value"), verb))?
                     }
@@ -291,10 +381,21 @@ impl Flags {
                     return Err(ParseError::new(format!("--{name} given twice"), verb));
                 }
             } else {
-                let mut allowed: Vec<String> = valued.iter().chain(switches).map(|f| format!("--{f}")).collect();
+                let mut allowed: Vec<String> = valued
+                    .iter()
+                    .chain(switches)
+                    .map(|f| format!("--{f}"))
+                    .collect();
                 allowed.sort();
-                let allowed = if allowed.is_empty() { "none".to_owned() } else { allowed.join(", ") };
-                return Err(ParseError::new(format!("unknown option `{text}`; allowed here: {allowed}"), verb));
+                let allowed = if allowed.is_empty() {
+                    "none".to_owned()
+                } else {
+                    allowed.join(", ")
+                };
+                return Err(ParseError::new(
+                    format!("unknown option `{text}`; allowed here: {allowed}"),
+                    verb,
+                ));
             }
         }
         Ok(flags)
@@ -313,9 +414,16 @@ impl Flags {
 fn kinds_for(action: ActionName) -> &'static [ObjectKind] {
     use ObjectKind::*;
     match action {
-        ActionName::Capture | ActionName::Checkpoint | ActionName::Quarantine | ActionName::Release => &[Pod],
+        ActionName::Capture
+        | ActionName::Checkpoint
+        | ActionName::Quarantine
+        | ActionName::Release => &[Pod],
         ActionName::Label | ActionName::Revoke => &[Pod, Node],
-        ActionName::Cordon | ActionName::Uncordon | ActionName::Drain | ActionName::Protect | ActionName::Snapshot => &[Node],
+        ActionName::Cordon
+        | ActionName::Uncordon
+        | ActionName::Drain
+        | ActionName::Protect
+        | ActionName::Snapshot => &[Node],
         ActionName::Scale => &[Deployment, StatefulSet, ReplicaSet],
         ActionName::Restart => &[Deployment, StatefulSet, DaemonSet],
         ActionName::Delete => &[Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet],
@@ -346,21 +454,49 @@ fn parse_action(action: ActionName, rest: &[Word]) -> Result<ActionRequest, Pars
         Some(k) => {
             pos.remove(0);
             if !allowed.contains(&k) {
-                let names: Vec<_> = allowed.iter().map(|k| k.as_str().to_ascii_lowercase()).collect();
-                return Err(ParseError::new(format!("{verb} works on {}, not {}", names.join(" or "), k.as_str().to_ascii_lowercase()), verb));
+                let names: Vec<_> = allowed
+                    .iter()
+                    .map(|k| k.as_str().to_ascii_lowercase())
+                    .collect();
+                return Err(ParseError::new(
+                    format!(
+                        "{verb} works on {}, not {}",
+                        names.join(" or "),
+                        k.as_str().to_ascii_lowercase()
+                    ),
+                    verb,
+                ));
             }
             k
         }
         None if allowed.len() == 1 => allowed[0],
         None => {
-            let names: Vec<_> = allowed.iter().map(|k| k.as_str().to_ascii_lowercase()).collect();
-            let got = pos.first().map_or("nothing".to_owned(), |w| format!("`{w}`"));
-            return Err(ParseError::new(format!("{verb} needs the kind of object first ({}), got {got}", names.join(", ")), verb));
+            let names: Vec<_> = allowed
+                .iter()
+                .map(|k| k.as_str().to_ascii_lowercase())
+                .collect();
+            let got = pos
+                .first()
+                .map_or("nothing".to_owned(), |w| format!("`{w}`"));
+            return Err(ParseError::new(
+                format!(
+                    "{verb} needs the kind of object first ({}), got {got}",
+                    names.join(", ")
+                ),
+                verb,
+            ));
         }
     };
     let Some(path) = (!pos.is_empty()).then(|| pos.remove(0)) else {
-        let what = if kind.is_namespaced() { "NAMESPACE/NAME" } else { "the node name" };
-        return Err(ParseError::new(format!("{verb} {} needs {what}", kind.as_str().to_ascii_lowercase()), verb));
+        let what = if kind.is_namespaced() {
+            "NAMESPACE/NAME"
+        } else {
+            "the node name"
+        };
+        return Err(ParseError::new(
+            format!("{verb} {} needs {what}", kind.as_str().to_ascii_lowercase()),
+            verb,
+        ));
     };
     let target = target(kind, path, verb)?;
     let mut params = BTreeMap::new();
@@ -373,15 +509,27 @@ fn parse_action(action: ActionName, rest: &[Word]) -> Result<ActionRequest, Pars
         params.insert("value".to_owned(), value);
     }
     if let Some(extra) = pos.first() {
-        return Err(ParseError::new(format!("unexpected `{extra}`; quote text with spaces, e.g. --reason \"shell spawned\""), verb));
+        return Err(ParseError::new(
+            format!(
+                "unexpected `{extra}`; quote text with spaces, e.g. --reason \"shell spawned\""
+            ),
+            verb,
+        ));
     }
     if action == ActionName::Scale {
-        let replicas = flags.value("replicas").ok_or_else(|| ParseError::new("scale needs --replicas N", verb))?;
+        let replicas = flags
+            .value("replicas")
+            .ok_or_else(|| ParseError::new("scale needs --replicas N", verb))?;
         let n: u32 = replicas
             .parse()
             .ok()
             .filter(|n| *n <= 10_000)
-            .ok_or_else(|| ParseError::new(format!("--replicas must be a whole number from 0 to 10000, got `{replicas}`"), verb))?;
+            .ok_or_else(|| {
+                ParseError::new(
+                    format!("--replicas must be a whole number from 0 to 10000, got `{replicas}`"),
+                    verb,
+                )
+            })?;
         params.insert("replicas".to_owned(), n.to_string());
     }
     if let Some(container) = flags.value("container") {
@@ -407,14 +555,28 @@ fn parse_action(action: ActionName, rest: &[Word]) -> Result<ActionRequest, Pars
 fn target(kind: ObjectKind, path: &str, verb: &str) -> Result<Target, ParseError> {
     if kind.is_namespaced() {
         let Some((ns, name)) = path.split_once('/') else {
-            return Err(ParseError::new(format!("`{path}` needs its namespace: write NAMESPACE/NAME, e.g. payments/{path}"), verb));
+            return Err(ParseError::new(
+                format!("`{path}` needs its namespace: write NAMESPACE/NAME, e.g. payments/{path}"),
+                verb,
+            ));
         };
         dns_label(ns, "namespace", verb)?;
-        dns_subdomain(name, &format!("{} name", kind.as_str().to_ascii_lowercase()), verb)?;
-        Ok(Target { kind, namespace: ns.to_owned(), name: name.to_owned() })
+        dns_subdomain(
+            name,
+            &format!("{} name", kind.as_str().to_ascii_lowercase()),
+            verb,
+        )?;
+        Ok(Target {
+            kind,
+            namespace: ns.to_owned(),
+            name: name.to_owned(),
+        })
     } else {
         if path.contains('/') {
-            return Err(ParseError::new(format!("nodes have no namespace: write the node name alone, not `{path}`"), verb));
+            return Err(ParseError::new(
+                format!("nodes have no namespace: write the node name alone, not `{path}`"),
+                verb,
+            ));
         }
         dns_subdomain(path, "node name", verb)?;
         Ok(Target::node(path))
@@ -425,13 +587,20 @@ fn target(kind: ObjectKind, path: &str, verb: &str) -> Result<Target, ParseError
 fn dns_label(text: &str, what: &str, verb: &str) -> Result<(), ParseError> {
     let ok = !text.is_empty()
         && text.len() <= 63
-        && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !text.starts_with('-')
         && !text.ends_with('-');
     if ok {
         Ok(())
     } else {
-        Err(ParseError::new(format!("`{text}` is not a valid {what}: use lower-case letters, digits and '-', at most 63, starting and ending with a letter or digit"), verb))
+        Err(ParseError::new(
+            format!(
+                "`{text}` is not a valid {what}: use lower-case letters, digits and '-', at most 63, starting and ending with a letter or digit"
+            ),
+            verb,
+        ))
     }
 }
 
@@ -441,14 +610,21 @@ fn dns_subdomain(text: &str, what: &str, verb: &str) -> Result<(), ParseError> {
         && text.len() <= 253
         && text.split('.').all(|part| {
             !part.is_empty()
-                && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
                 && !part.starts_with('-')
                 && !part.ends_with('-')
         });
     if ok {
         Ok(())
     } else {
-        Err(ParseError::new(format!("`{text}` is not a valid {what}: use lower-case letters, digits, '-' and '.', at most 253"), verb))
+        Err(ParseError::new(
+            format!(
+                "`{text}` is not a valid {what}: use lower-case letters, digits, '-' and '.', at most 253"
+            ),
+            verb,
+        ))
     }
 }
 
@@ -468,15 +644,26 @@ fn label(pair: &str, verb: &str) -> Result<(String, String), ParseError> {
         (allow_empty && s.is_empty())
             || (s.len() <= 63
                 && !s.is_empty()
-                && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
                 && s.as_bytes()[0].is_ascii_alphanumeric()
                 && s.as_bytes()[s.len() - 1].is_ascii_alphanumeric())
     };
     if !part_ok(name, false) {
-        return Err(ParseError::new(format!("`{key}` is not a valid label key: letters, digits, '-', '_', '.', at most 63, optionally prefixed with a DNS name and '/'"), verb));
+        return Err(ParseError::new(
+            format!(
+                "`{key}` is not a valid label key: letters, digits, '-', '_', '.', at most 63, optionally prefixed with a DNS name and '/'"
+            ),
+            verb,
+        ));
     }
     if !part_ok(value, true) {
-        return Err(ParseError::new(format!("`{value}` is not a valid label value: letters, digits, '-', '_', '.', at most 63, starting and ending with a letter or digit"), verb));
+        return Err(ParseError::new(
+            format!(
+                "`{value}` is not a valid label value: letters, digits, '-', '_', '.', at most 63, starting and ending with a letter or digit"
+            ),
+            verb,
+        ));
     }
     Ok((key.to_owned(), value.to_owned()))
 }

@@ -32,75 +32,247 @@ fn quarantine_parses_as_typed_in_slack() {
 #[test]
 fn every_action_form_of_the_grammar_parses() {
     let cases = [
-        ("capture pod payments/api-7f9c", ActionName::Capture, "pod payments/api-7f9c"),
-        ("checkpoint pod payments/api-7f9c --container api", ActionName::Checkpoint, "pod payments/api-7f9c"),
-        ("release pod payments/api-7f9c --reason done", ActionName::Release, "pod payments/api-7f9c"),
-        ("label pod payments/api-7f9c team=sec --reason r", ActionName::Label, "pod payments/api-7f9c"),
-        ("label node ip-10-0-1-23.ec2.internal example.com/x=y --reason r", ActionName::Label, "node ip-10-0-1-23.ec2.internal"),
-        ("cordon node ip-10-0-1-23.ec2.internal --reason r", ActionName::Cordon, "node ip-10-0-1-23.ec2.internal"),
-        ("uncordon node n1 --reason r", ActionName::Uncordon, "node n1"),
-        ("drain node n1 --reason r --override 'captured by hand'", ActionName::Drain, "node n1"),
+        (
+            "capture pod payments/api-7f9c",
+            ActionName::Capture,
+            "pod payments/api-7f9c",
+        ),
+        (
+            "checkpoint pod payments/api-7f9c --container api",
+            ActionName::Checkpoint,
+            "pod payments/api-7f9c",
+        ),
+        (
+            "release pod payments/api-7f9c --reason done",
+            ActionName::Release,
+            "pod payments/api-7f9c",
+        ),
+        (
+            "label pod payments/api-7f9c team=sec --reason r",
+            ActionName::Label,
+            "pod payments/api-7f9c",
+        ),
+        (
+            "label node ip-10-0-1-23.ec2.internal example.com/x=y --reason r",
+            ActionName::Label,
+            "node ip-10-0-1-23.ec2.internal",
+        ),
+        (
+            "cordon node ip-10-0-1-23.ec2.internal --reason r",
+            ActionName::Cordon,
+            "node ip-10-0-1-23.ec2.internal",
+        ),
+        (
+            "uncordon node n1 --reason r",
+            ActionName::Uncordon,
+            "node n1",
+        ),
+        (
+            "drain node n1 --reason r --override 'captured by hand'",
+            ActionName::Drain,
+            "node n1",
+        ),
         ("protect node n1 --reason r", ActionName::Protect, "node n1"),
-        ("snapshot node n1 --reason r", ActionName::Snapshot, "node n1"),
-        ("revoke creds pod payments/api-7f9c --reason r", ActionName::Revoke, "pod payments/api-7f9c"),
-        ("revoke creds node n1 --reason r", ActionName::Revoke, "node n1"),
-        ("scale deployment payments/api --replicas 0 --reason r", ActionName::Scale, "deployment payments/api"),
-        ("restart deploy payments/api --reason r", ActionName::Restart, "deployment payments/api"),
-        ("delete pod payments/api-7f9c --reason r", ActionName::Delete, "pod payments/api-7f9c"),
-        ("cordon n1 --reason implied-kind", ActionName::Cordon, "node n1"),
+        (
+            "snapshot node n1 --reason r",
+            ActionName::Snapshot,
+            "node n1",
+        ),
+        (
+            "revoke creds pod payments/api-7f9c --reason r",
+            ActionName::Revoke,
+            "pod payments/api-7f9c",
+        ),
+        (
+            "revoke creds node n1 --reason r",
+            ActionName::Revoke,
+            "node n1",
+        ),
+        (
+            "scale deployment payments/api --replicas 0 --reason r",
+            ActionName::Scale,
+            "deployment payments/api",
+        ),
+        (
+            "restart deploy payments/api --reason r",
+            ActionName::Restart,
+            "deployment payments/api",
+        ),
+        (
+            "delete pod payments/api-7f9c --reason r",
+            ActionName::Delete,
+            "pod payments/api-7f9c",
+        ),
+        (
+            "cordon n1 --reason implied-kind",
+            ActionName::Cordon,
+            "node n1",
+        ),
     ];
     for (line, name, target) in cases {
         let a = action(line);
-        assert_eq!((a.action, a.target.describe()), (name, target.to_owned()), "{line}");
+        assert_eq!(
+            (a.action, a.target.describe()),
+            (name, target.to_owned()),
+            "{line}"
+        );
     }
-    assert_eq!(action("scale sts db/pg --replicas 3 --reason r").params["replicas"], "3");
+    assert_eq!(
+        action("scale sts db/pg --replicas 3 --reason r").params["replicas"],
+        "3"
+    );
     assert_eq!(action("label pod a/b k=v --reason r").params["key"], "k");
-    assert_eq!(action("checkpoint pod a/b --container c").params["container"], "c");
+    assert_eq!(
+        action("checkpoint pod a/b --container c").params["container"],
+        "c"
+    );
 }
 
 #[test]
 fn incident_and_decision_commands_parse() {
     assert_eq!(
         parse(r#"incident open "Shell in payments-api" --severity sev1"#),
-        Ok(Command::IncidentOpen { title: "Shell in payments-api".into(), severity: Severity::Sev1 })
+        Ok(Command::IncidentOpen {
+            title: "Shell in payments-api".into(),
+            severity: Severity::Sev1
+        })
     );
     assert_eq!(
         parse("incident open Shell in api"),
-        Ok(Command::IncidentOpen { title: "Shell in api".into(), severity: Severity::Sev3 })
+        Ok(Command::IncidentOpen {
+            title: "Shell in api".into(),
+            severity: Severity::Sev3
+        })
     );
     assert_eq!(parse("incident status"), Ok(Command::IncidentStatus));
-    assert_eq!(parse("incident severity sev2"), Ok(Command::IncidentSeverity(Severity::Sev2)));
-    assert_eq!(parse("incident resolve"), Ok(Command::IncidentResolve { summary: None }));
-    assert_eq!(parse("role commander @carol"), Ok(Command::Role { role: IncidentRole::Commander, person: "carol".into() }));
-    assert_eq!(parse(r#"note "pod has a shell""#), Ok(Command::Note("pod has a shell".into())));
+    assert_eq!(
+        parse("incident severity sev2"),
+        Ok(Command::IncidentSeverity(Severity::Sev2))
+    );
+    assert_eq!(
+        parse("incident resolve"),
+        Ok(Command::IncidentResolve { summary: None })
+    );
+    assert_eq!(
+        parse("role commander @carol"),
+        Ok(Command::Role {
+            role: IncidentRole::Commander,
+            person: "carol".into()
+        })
+    );
+    assert_eq!(
+        parse(r#"note "pod has a shell""#),
+        Ok(Command::Note("pod has a shell".into()))
+    );
     assert_eq!(parse("note a  b"), Ok(Command::Note("a  b".into())));
-    assert_eq!(parse("status-update investigating"), Ok(Command::StatusUpdate("investigating".into())));
+    assert_eq!(
+        parse("status-update investigating"),
+        Ok(Command::StatusUpdate("investigating".into()))
+    );
     assert_eq!(parse("timeline"), Ok(Command::Timeline));
-    assert_eq!(parse("page security wake up"), Ok(Command::Page { target: "security".into(), text: Some("wake up".into()) }));
+    assert_eq!(
+        parse("page security wake up"),
+        Ok(Command::Page {
+            target: "security".into(),
+            text: Some("wake up".into())
+        })
+    );
     assert_eq!(parse("ack"), Ok(Command::Ack));
-    assert_eq!(parse("approve r3"), Ok(Command::Approve { request: "R3".into() }));
-    assert_eq!(parse("approve INC-20261127-0001-R12"), Ok(Command::Approve { request: "INC-20261127-0001-R12".into() }));
-    assert_eq!(parse("deny R3 wrong pod"), Ok(Command::Deny { request: "R3".into(), reason: Some("wrong pod".into()) }));
-    assert_eq!(parse("cancel R3"), Ok(Command::Cancel { request: "R3".into() }));
-    assert_eq!(parse("break-glass R3 --reason 'exfiltration ongoing'"), Ok(Command::BreakGlass { request: "R3".into(), reason: "exfiltration ongoing".into() }));
+    assert_eq!(
+        parse("approve r3"),
+        Ok(Command::Approve {
+            request: "R3".into()
+        })
+    );
+    assert_eq!(
+        parse("approve INC-20261127-0001-R12"),
+        Ok(Command::Approve {
+            request: "INC-20261127-0001-R12".into()
+        })
+    );
+    assert_eq!(
+        parse("deny R3 wrong pod"),
+        Ok(Command::Deny {
+            request: "R3".into(),
+            reason: Some("wrong pod".into())
+        })
+    );
+    assert_eq!(
+        parse("cancel R3"),
+        Ok(Command::Cancel {
+            request: "R3".into()
+        })
+    );
+    assert_eq!(
+        parse("break-glass R3 --reason 'exfiltration ongoing'"),
+        Ok(Command::BreakGlass {
+            request: "R3".into(),
+            reason: "exfiltration ongoing".into()
+        })
+    );
     assert_eq!(parse("evidence"), Ok(Command::Evidence { id: None }));
-    assert_eq!(parse("help quarantine"), Ok(Command::Help { topic: Some("quarantine".into()) }));
+    assert_eq!(
+        parse("help quarantine"),
+        Ok(Command::Help {
+            topic: Some("quarantine".into())
+        })
+    );
 }
 
 #[test]
 fn malformed_commands_say_what_is_wrong_and_show_usage() {
     let cases = [
         ("", "empty command", "help"),
-        ("quarantine", "needs NAMESPACE/NAME", "quarantine pod NS/POD"),
-        ("quarantine pod api-7f9c", "needs its namespace", "quarantine pod NS/POD"),
-        ("quarantine node n1", "works on pod, not node", "quarantine pod"),
-        ("quarantine pod payments/API", "not a valid pod name", "quarantine pod"),
-        ("quarantine pod payments/a --reason", "--reason needs a value", "quarantine pod"),
-        ("quarantine pod payments/a --force", "unknown option `--force`; allowed here: --cluster, --detach, --override, --reason", "quarantine"),
-        ("quarantine pod payments/a shell spawned", "unexpected `shell`", "quarantine"),
-        ("scale deployment payments/api", "needs --replicas N", "scale"),
-        ("scale deployment payments/api --replicas -1", "--replicas", "scale"),
-        ("scale deployment payments/api --replicas many", "whole number", "scale"),
+        (
+            "quarantine",
+            "needs NAMESPACE/NAME",
+            "quarantine pod NS/POD",
+        ),
+        (
+            "quarantine pod api-7f9c",
+            "needs its namespace",
+            "quarantine pod NS/POD",
+        ),
+        (
+            "quarantine node n1",
+            "works on pod, not node",
+            "quarantine pod",
+        ),
+        (
+            "quarantine pod payments/API",
+            "not a valid pod name",
+            "quarantine pod",
+        ),
+        (
+            "quarantine pod payments/a --reason",
+            "--reason needs a value",
+            "quarantine pod",
+        ),
+        (
+            "quarantine pod payments/a --force",
+            "unknown option `--force`; allowed here: --cluster, --detach, --override, --reason",
+            "quarantine",
+        ),
+        (
+            "quarantine pod payments/a shell spawned",
+            "unexpected `shell`",
+            "quarantine",
+        ),
+        (
+            "scale deployment payments/api",
+            "needs --replicas N",
+            "scale",
+        ),
+        (
+            "scale deployment payments/api --replicas -1",
+            "--replicas",
+            "scale",
+        ),
+        (
+            "scale deployment payments/api --replicas many",
+            "whole number",
+            "scale",
+        ),
         ("scale pod payments/api --replicas 1", "not pod", "scale"),
         ("label pod a/b", "needs KEY=VALUE", "label"),
         ("label pod a/b novalue", "not KEY=VALUE", "label"),
@@ -128,8 +300,16 @@ fn malformed_commands_say_what_is_wrong_and_show_usage() {
     ];
     for (line, message, usage) in cases {
         let e = error(line);
-        assert!(e.message.contains(message), "{line:?}: message {:?} lacks {message:?}", e.message);
-        assert!(e.usage.contains(usage), "{line:?}: usage {:?} lacks {usage:?}", e.usage);
+        assert!(
+            e.message.contains(message),
+            "{line:?}: message {:?} lacks {message:?}",
+            e.message
+        );
+        assert!(
+            e.usage.contains(usage),
+            "{line:?}: usage {:?} lacks {usage:?}",
+            e.usage
+        );
     }
 }
 
@@ -145,17 +325,32 @@ fn help_covers_every_verb_and_each_topic() {
     for (verb, ..) in USAGES {
         assert!(all.contains(verb.split(' ').next().unwrap()), "{verb}");
     }
-    assert!(help_for(Some("incident")).unwrap().contains("incident resolve"));
+    assert!(
+        help_for(Some("incident"))
+            .unwrap()
+            .contains("incident resolve")
+    );
     assert!(help_for(Some("bogus")).is_err());
 }
 
 fn word() -> impl Strategy<Value = String> {
     prop_oneof![
-        Just("pod".to_owned()), Just("node".to_owned()), Just("--reason".to_owned()),
-        Just("--replicas".to_owned()), Just("--cluster".to_owned()), Just("--detach".to_owned()),
-        Just("--container".to_owned()), Just("--override".to_owned()), Just("creds".to_owned()),
-        Just("payments/api-7f9c".to_owned()), Just("\"".to_owned()), Just("R3".to_owned()),
-        Just("=".to_owned()), Just("k=v".to_owned()), Just("sev1".to_owned()), Just("@bob".to_owned()),
+        Just("pod".to_owned()),
+        Just("node".to_owned()),
+        Just("--reason".to_owned()),
+        Just("--replicas".to_owned()),
+        Just("--cluster".to_owned()),
+        Just("--detach".to_owned()),
+        Just("--container".to_owned()),
+        Just("--override".to_owned()),
+        Just("creds".to_owned()),
+        Just("payments/api-7f9c".to_owned()),
+        Just("\"".to_owned()),
+        Just("R3".to_owned()),
+        Just("=".to_owned()),
+        Just("k=v".to_owned()),
+        Just("sev1".to_owned()),
+        Just("@bob".to_owned()),
         "[a-zA-Z0-9/=._@\"'\\-\u{201C}\u{201D} ]{0,12}",
         any::<String>(),
     ]
