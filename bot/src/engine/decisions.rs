@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use warroom_commands::authorize;
 use warroom_commands::request::binding;
-use warroom_commands::{Actor, Event, Incident, PersonId, Refusal, Request, RequestStatus};
+use warroom_commands::{
+    Actor, Event, Incident, IncidentId, PersonId, Refusal, Request, RequestStatus,
+};
 use warroom_config::ActionRule;
 
 use super::actions::cluster_refusal;
@@ -37,6 +39,17 @@ impl Engine {
                 }
             ))
         })
+    }
+
+    /// The request and its action's rule as the plan says now.
+    fn find_with_rule(
+        &self,
+        incident: &Incident,
+        id: &str,
+    ) -> Result<(Request, ActionRule), Reply> {
+        let request = self.find(incident, id)?.clone();
+        let rule = self.rule_for(&request)?;
+        Ok((request, rule))
     }
 
     /// The action's rule as the plan says now; a plan without it cannot approve it.
@@ -104,25 +117,16 @@ impl Engine {
             request: request.id().to_owned(),
             reason: reason.clone(),
         };
-        match self
-            .write(
-                self.ledger
-                    .append(&incident.id, &Actor::Person(person.clone()), event.clone()),
-            )
-            .await
-        {
-            Ok(c) => {
-                self.after_decision(&c.incident, request.id(), &event, person.as_str())
-                    .await;
-                Reply::conflict(format!(
-                    "{} is stale and nothing ran: {reason}; ask again if it is still needed",
-                    request.id()
-                ))
-                .for_incident(&incident.id)
-                .for_request(request.id(), "stale")
-            }
-            Err(e) => Reply::from_ledger(e),
+        let actor = Actor::Person(person.clone());
+        if let Err(reply) = self.decide(&actor, &incident.id, request.id(), event).await {
+            return reply;
         }
+        Reply::conflict(format!(
+            "{} is stale and nothing ran: {reason}; ask again if it is still needed",
+            request.id()
+        ))
+        .for_incident(&incident.id)
+        .for_request(request.id(), "stale")
     }
 
     /// Record an expiry the clock says is due, and answer the late decision.
@@ -130,19 +134,10 @@ impl Engine {
         let event = Event::RequestExpired {
             request: request.id().to_owned(),
         };
-        match self
-            .write(
-                self.ledger
-                    .append(&incident.id, &Actor::System, event.clone()),
-            )
-            .await
-        {
-            Ok(c) => {
-                self.after_decision(&c.incident, request.id(), &event, "warroom")
-                    .await;
-            }
-            Err(e) => tracing::warn!(error = %e, "expiry not recorded"),
-        }
+        // A decision may have frozen it meanwhile; the late decision is refused either way.
+        let _ = self
+            .decide(&Actor::System, &incident.id, request.id(), event)
+            .await;
         Reply::conflict(format!(
             "{} expired at {}; nothing ran. Ask again if it is still needed.",
             request.id(),
@@ -150,6 +145,68 @@ impl Engine {
         ))
         .for_incident(&incident.id)
         .for_request(request.id(), "expired")
+    }
+
+    /// Record a decision on a request, update its card and post it with the chain head.
+    /// A refused write (the request moved on meanwhile) comes back as the reply to give.
+    pub(super) async fn decide(
+        &self,
+        actor: &Actor,
+        incident: &IncidentId,
+        request: &str,
+        event: Event,
+    ) -> Result<Incident, Reply> {
+        let committed = match self
+            .write(self.ledger.append(incident, actor, event.clone()))
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                return Err(
+                    Reply::from_ledger(e).for_request(request, &self.status_of(incident, request))
+                );
+            }
+        };
+        let by = match actor {
+            Actor::Person(p) => p.as_str(),
+            _ => "warroom",
+        };
+        self.after_decision(&committed.incident, request, &event, by)
+            .await;
+        Ok(committed.incident)
+    }
+
+    /// [`Engine::decide`] for a decision made by `person`.
+    async fn decide_as(
+        &self,
+        person: &PersonId,
+        incident: &Incident,
+        request: &str,
+        event: Event,
+    ) -> Result<Incident, Reply> {
+        self.decide(&Actor::Person(person.clone()), &incident.id, request, event)
+            .await
+    }
+
+    /// A person's decision that ends with a fixed reply.
+    async fn person_decides(
+        &self,
+        person: &PersonId,
+        incident: &Incident,
+        request: &str,
+        event: Event,
+        message: String,
+        status: &str,
+    ) -> Reply {
+        match self
+            .decide(&Actor::Person(person.clone()), &incident.id, request, event)
+            .await
+        {
+            Ok(_) => Reply::ok(message)
+                .for_incident(&incident.id)
+                .for_request(request, status),
+            Err(reply) => reply,
+        }
     }
 
     /// Update the card and post the decision with the chain head.
@@ -174,12 +231,8 @@ impl Engine {
         incident: &Incident,
         id: &str,
     ) -> Reply {
-        let request = match self.find(incident, id) {
-            Ok(r) => r.clone(),
-            Err(reply) => return reply,
-        };
-        let rule = match self.rule_for(&request) {
-            Ok(r) => r,
+        let (request, rule) = match self.find_with_rule(incident, id) {
+            Ok(found) => found,
             Err(reply) => return reply,
         };
         if request.break_glass.is_some() {
@@ -210,23 +263,11 @@ impl Engine {
             request: request.id().to_owned(),
             binding: request.spec.binding.clone(),
         };
-        let committed = match self
-            .write(
-                self.ledger
-                    .append(&incident.id, &Actor::Person(person.clone()), event.clone()),
-            )
-            .await
-        {
-            Ok(c) => c,
-            Err(e) => {
-                return Reply::from_ledger(e)
-                    .for_request(request.id(), &self.status_of(&incident.id, request.id()));
-            }
+        let recorded = match self.decide_as(person, incident, request.id(), event).await {
+            Ok(i) => i,
+            Err(reply) => return reply,
         };
-        self.after_decision(&committed.incident, request.id(), &event, person.as_str())
-            .await;
-        let now_request = committed
-            .incident
+        let now_request = recorded
             .request(request.id())
             .cloned()
             .unwrap_or(request.clone());
@@ -263,23 +304,13 @@ impl Engine {
             request: request.id().to_owned(),
             comment: None,
         };
-        match self
-            .write(
-                self.ledger
-                    .append(&incident.id, &Actor::Person(person.clone()), event.clone()),
-            )
-            .await
-        {
-            Ok(c) => {
-                self.after_decision(&c.incident, request.id(), &event, person.as_str())
-                    .await;
-                let closed = c
-                    .incident
+        match self.decide_as(person, incident, request.id(), event).await {
+            Ok(recorded) => {
+                let closed = recorded
                     .request(request.id())
                     .and_then(|r| r.break_glass.as_ref())
                     .is_some_and(|b| b.review_closed());
-                let status = c
-                    .incident
+                let status = recorded
                     .request(request.id())
                     .map_or("", |r| r.status.as_str())
                     .to_owned();
@@ -295,7 +326,7 @@ impl Engine {
                 .for_incident(&incident.id)
                 .for_request(request.id(), &status)
             }
-            Err(e) => Reply::from_ledger(e),
+            Err(reply) => reply,
         }
     }
 
@@ -332,22 +363,11 @@ impl Engine {
             request: request.id().to_owned(),
             reason,
         };
-        match self
-            .write(
-                self.ledger
-                    .append(&incident.id, &Actor::Person(person.clone()), event.clone()),
-            )
-            .await
-        {
-            Ok(c) => {
-                self.after_decision(&c.incident, request.id(), &event, person.as_str())
-                    .await;
-                Reply::ok(format!("{} denied by {person}; it is closed", request.id()))
-                    .for_incident(&incident.id)
-                    .for_request(request.id(), "denied")
-            }
-            Err(e) => Reply::from_ledger(e)
-                .for_request(request.id(), &self.status_of(&incident.id, request.id())),
+        match self.decide_as(person, incident, request.id(), event).await {
+            Ok(_) => Reply::ok(format!("{} denied by {person}; it is closed", request.id()))
+                .for_incident(&incident.id)
+                .for_request(request.id(), "denied"),
+            Err(reply) => reply,
         }
     }
 
@@ -367,22 +387,15 @@ impl Engine {
         let event = Event::RequestCancelled {
             request: request.id().to_owned(),
         };
-        match self
-            .write(
-                self.ledger
-                    .append(&incident.id, &Actor::Person(person.clone()), event.clone()),
-            )
-            .await
-        {
-            Ok(c) => {
-                self.after_decision(&c.incident, request.id(), &event, person.as_str())
-                    .await;
-                Reply::ok(format!("{} cancelled", request.id()))
-                    .for_incident(&incident.id)
-                    .for_request(request.id(), "cancelled")
-            }
-            Err(e) => Reply::from_ledger(e),
-        }
+        self.person_decides(
+            person,
+            incident,
+            request.id(),
+            event,
+            format!("{} cancelled", request.id()),
+            "cancelled",
+        )
+        .await
     }
 
     pub(super) async fn break_glass(
@@ -392,12 +405,8 @@ impl Engine {
         id: &str,
         reason: &str,
     ) -> Reply {
-        let request = match self.find(incident, id) {
-            Ok(r) => r.clone(),
-            Err(reply) => return reply,
-        };
-        let rule = match self.rule_for(&request) {
-            Ok(r) => r,
+        let (request, rule) = match self.find_with_rule(incident, id) {
+            Ok(found) => found,
             Err(reply) => return reply,
         };
         if let Err(d) = authorize::may_break_glass(&self.plan.plan, person, &rule) {
@@ -415,20 +424,12 @@ impl Engine {
             request: request.id().to_owned(),
             reason: reason.to_owned(),
         };
-        let committed = match self
-            .write(
-                self.ledger
-                    .append(&incident.id, &Actor::Person(person.clone()), event.clone()),
-            )
-            .await
-        {
-            Ok(c) => c,
-            Err(e) => return Reply::from_ledger(e),
+        let recorded = match self.decide_as(person, incident, request.id(), event).await {
+            Ok(i) => i,
+            Err(reply) => return reply,
         };
-        self.after_decision(&committed.incident, request.id(), &event, person.as_str())
-            .await;
         self.post(
-            &committed.incident,
+            &recorded,
             &format!(
                 "🚨 BREAK-GLASS: {person} is running {} ({} {}) without a second approval. Reason: {reason}\nTwo other people must review it: `approve {}`.",
                 request.id(), request.spec.action, request.spec.target, request.id()

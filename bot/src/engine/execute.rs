@@ -129,18 +129,14 @@ impl Engine {
         };
         self.metrics.executed(label);
         let line = event.describe();
-        match self
-            .write(self.ledger.append(id, &Actor::System, event.clone()))
-            .await
-        {
-            Ok(c) => {
-                self.after_decision(&c.incident, request_id, &event, "warroom")
-                    .await;
-                line
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "outcome not recorded");
-                format!("{line} — but the outcome could not be recorded: {e}")
+        match self.decide(&Actor::System, id, request_id, event).await {
+            Ok(_) => line,
+            Err(reply) => {
+                tracing::error!(error = %reply.message, "outcome not recorded");
+                format!(
+                    "{line} — but the outcome could not be recorded: {}",
+                    reply.message
+                )
             }
         }
     }
@@ -150,18 +146,11 @@ impl Engine {
             request: request.id().to_owned(),
             reason: reason.clone(),
         };
-        match self
-            .write(
-                self.ledger
-                    .append(&incident.id, &Actor::System, event.clone()),
-            )
+        if let Err(reply) = self
+            .decide(&Actor::System, &incident.id, request.id(), event)
             .await
         {
-            Ok(c) => {
-                self.after_decision(&c.incident, request.id(), &event, "warroom")
-                    .await
-            }
-            Err(e) => tracing::warn!(error = %e, "stale not recorded"),
+            tracing::warn!(error = %reply.message, "stale not recorded");
         }
         format!("not run, stale: {reason}")
     }

@@ -71,13 +71,12 @@ impl Engine {
                     request: r.id().to_owned(),
                 };
                 // A decision may have won the race since we read: a refusal is fine.
-                if let Ok(c) = self
-                    .write(self.ledger.append(&id, &Actor::System, event.clone()))
+                if self
+                    .decide(&Actor::System, &id, r.id(), event)
                     .await
+                    .is_ok()
                 {
                     expired += 1;
-                    self.after_decision(&c.incident, r.id(), &event, "warroom")
-                        .await;
                 }
             }
             if let Ok(now_incident) = self.ledger.incident(&id)

@@ -208,6 +208,16 @@ async fn incidents(
     }
 }
 
+/// Who calls, about which incident: the two checks every incident read starts with.
+fn caller_and_incident(
+    state: &Ready,
+    headers: &HeaderMap,
+    q: &TokenQuery,
+    id: &str,
+) -> Result<(Caller, IncidentId), ApiError> {
+    Ok((caller(state, headers, q)?, parse_id(id)?))
+}
+
 fn parse_id(text: &str) -> Result<IncidentId, ApiError> {
     text.parse::<IncidentId>()
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))
@@ -228,12 +238,8 @@ async fn incident(
     headers: HeaderMap,
     Query(q): Query<TokenQuery>,
 ) -> Response {
-    let caller = match caller(&state, &headers, &q) {
-        Ok(c) => c,
-        Err(r) => return r.into_response(),
-    };
-    let id = match parse_id(&id) {
-        Ok(id) => id,
+    let (caller, id) = match caller_and_incident(&state, &headers, &q, &id) {
+        Ok(found) => found,
         Err(r) => return r.into_response(),
     };
     let ledger = &state.engine.ledger;
@@ -284,12 +290,8 @@ async fn export(
     headers: HeaderMap,
     Query(q): Query<TokenQuery>,
 ) -> Response {
-    let caller = match caller(&state, &headers, &q) {
-        Ok(c) => c,
-        Err(r) => return r.into_response(),
-    };
-    let id = match parse_id(&id) {
-        Ok(id) => id,
+    let (caller, id) = match caller_and_incident(&state, &headers, &q, &id) {
+        Ok(found) => found,
         Err(r) => return r.into_response(),
     };
     let by = match caller {
