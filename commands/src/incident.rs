@@ -132,7 +132,19 @@ impl Incident {
                 self.severity = *severity;
             }
             Event::SeverityChanged { to, .. } => self.severity = *to,
-            Event::Resolved { .. } => self.status = IncidentStatus::Resolved,
+            Event::Resolved { .. } => {
+                if let Some(r) = self
+                    .requests
+                    .iter()
+                    .find(|r| r.status == crate::RequestStatus::Executing)
+                {
+                    return Err(Refusal::StillRunning(r.id().to_owned()));
+                }
+                self.requests
+                    .iter_mut()
+                    .for_each(Request::close_with_incident);
+                self.status = IncidentStatus::Resolved;
+            }
             Event::Note { .. } | Event::EvidenceRecorded { .. } => {}
             Event::RoleAssigned { role, person } => {
                 self.roles.insert(*role, person.clone());
@@ -152,6 +164,28 @@ impl Incident {
             Event::RequestOpened(spec) => {
                 if spec.request != self.next_request_id() {
                     return Err(Refusal::OutOfOrder(spec.request.clone()));
+                }
+                // The binding must be what its own fields hash to, or approvals would bind
+                // to something other than what the card showed.
+                let expected = crate::request::binding(
+                    spec.action,
+                    &spec.cluster,
+                    &spec.target,
+                    spec.uid.as_deref(),
+                    &spec.params,
+                    &spec.plan_version,
+                );
+                if spec.binding != expected {
+                    return Err(Refusal::BindingChanged {
+                        request: spec.request.clone(),
+                        what: "the binding does not match the request's fields".into(),
+                    });
+                }
+                if self.status == IncidentStatus::Resolved {
+                    return Err(Refusal::Frozen {
+                        request: spec.request.clone(),
+                        status: crate::RequestStatus::Cancelled,
+                    });
                 }
                 self.requests
                     .push(Request::opened((**spec).clone(), person()?, at));
@@ -196,5 +230,112 @@ impl Incident {
         self.entries += 1;
         self.head = hash.to_string();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::{DateTime, Utc};
+    use warroom_config::{ActionName, Risk};
+
+    use super::*;
+    use crate::RequestSpec;
+    use crate::command::Target;
+    use crate::request::binding;
+
+    fn at() -> DateTime<Utc> {
+        "2026-11-27T02:00:00Z".parse().unwrap()
+    }
+
+    fn spec(binding_text: String) -> RequestSpec {
+        RequestSpec {
+            request: "R1".into(),
+            action: ActionName::Cordon,
+            risk: Risk::Contain,
+            cluster: "prod-eu".into(),
+            target: Target::node("n1"),
+            uid: Some("u1".into()),
+            params: BTreeMap::new(),
+            reason: Some("r".into()),
+            override_reason: None,
+            plan_version: "p1".into(),
+            binding: binding_text,
+            approvals_needed: 1,
+            expires_at: "2026-11-27T02:15:00Z".parse().unwrap(),
+            execute_within_secs: 300,
+        }
+    }
+
+    fn valid_binding() -> String {
+        binding(
+            ActionName::Cordon,
+            "prod-eu",
+            &Target::node("n1"),
+            Some("u1"),
+            &BTreeMap::new(),
+            "p1",
+        )
+    }
+
+    fn incident() -> Incident {
+        let id: IncidentId = "INC-20261127-0001".parse().unwrap();
+        Incident::opened(
+            id,
+            "t".into(),
+            Severity::Sev2,
+            at(),
+            Actor::Person("alice".into()),
+        )
+    }
+
+    #[test]
+    fn a_request_whose_binding_does_not_hash_its_fields_is_refused() {
+        let mut i = incident();
+        let alice = Actor::Person("alice".into());
+        let forged = Event::RequestOpened(Box::new(spec("0".repeat(64))));
+        assert!(matches!(
+            i.apply(&forged, &alice, at(), "h1"),
+            Err(Refusal::BindingChanged { .. })
+        ));
+        assert_eq!(i.entries, 0, "a refused entry leaves the record untouched");
+        i.apply(
+            &Event::RequestOpened(Box::new(spec(valid_binding()))),
+            &alice,
+            at(),
+            "h1",
+        )
+        .unwrap();
+        assert_eq!(i.requests.len(), 1);
+    }
+
+    #[test]
+    fn resolving_closes_open_requests() {
+        let mut i = incident();
+        let alice = Actor::Person("alice".into());
+        i.apply(
+            &Event::RequestOpened(Box::new(spec(valid_binding()))),
+            &alice,
+            at(),
+            "h1",
+        )
+        .unwrap();
+        i.apply(
+            &Event::Resolved {
+                summary: "done".into(),
+            },
+            &alice,
+            at(),
+            "h2",
+        )
+        .unwrap();
+        assert_eq!(i.requests[0].status, crate::RequestStatus::Cancelled);
+        let bob = Actor::Person("bob".into());
+        let late = Event::RequestApproved {
+            request: "R1".into(),
+            binding: valid_binding(),
+        };
+        assert!(i.apply(&late, &bob, at(), "h3").is_err());
     }
 }

@@ -200,6 +200,8 @@ pub enum Refusal {
     NotAPerson(String),
     #[error("the request number {0} is not the next one")]
     OutOfOrder(String),
+    #[error("{0} is still running; wait for its outcome before resolving")]
+    StillRunning(String),
 }
 
 impl Request {
@@ -224,10 +226,27 @@ impl Request {
 
     fn approve_now(&mut self, at: DateTime<Utc>) {
         self.status = RequestStatus::Approved;
-        let within = Duration::seconds(
-            i64::try_from(self.spec.execute_within_secs).unwrap_or(i64::MAX / 1000),
+        // Saturate: an absurd window from a plan or a forged export must not panic here.
+        let within = i64::try_from(self.spec.execute_within_secs)
+            .ok()
+            .and_then(Duration::try_seconds)
+            .unwrap_or(Duration::MAX);
+        self.execute_by = Some(
+            at.checked_add_signed(within)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
         );
-        self.execute_by = Some(at + within);
+    }
+
+    /// The incident was resolved: what was still open closes with it, so nothing is
+    /// approved or run in a closed incident.
+    pub fn close_with_incident(&mut self) {
+        if matches!(
+            self.status,
+            RequestStatus::Pending | RequestStatus::Approved
+        ) {
+            self.status = RequestStatus::Cancelled;
+            self.outcome = Some("cancelled: the incident was resolved".to_owned());
+        }
     }
 
     pub fn id(&self) -> &str {

@@ -360,10 +360,27 @@ fn incident_commands_record_roles_pages_acks_and_updates() {
             && text.contains("paged, not acknowledged: alice, erin"),
         "{text}"
     );
+    // Incident roles grant no decision rights: a self-made commander cannot deny.
+    api.ok(
+        "alice",
+        "quarantine pod payments/api-7f9c --reason shell",
+        Some(&inc),
+    );
+    api.ok("frank", "role commander @frank", Some(&inc));
+    let (status, r) = api.command("frank", "deny R1", Some(&inc));
+    assert_eq!(status, 403, "{r}");
+    api.ok("carol", "role commander @carol", Some(&inc));
     api.ok(
         "carol",
         "incident resolve contained and cleaned",
         Some(&inc),
+    );
+    // What was still open closed with the incident.
+    let (status, r) = api.command("bob", "approve R1", Some(&inc));
+    assert_eq!(status, 409, "{r}");
+    assert_eq!(
+        api.request(&inc, "R1")["outcome"],
+        "cancelled: the incident was resolved"
     );
     let (status, r) = api.command(
         "alice",

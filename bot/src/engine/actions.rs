@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use chrono::Duration;
+use chrono::{Duration, SubsecRound as _};
 use warroom_adapters::cluster::{ClusterError, Resolved};
 use warroom_commands::command::{ActionRequest, ObjectKind};
 use warroom_commands::guardrails::{self, TargetFacts};
@@ -54,8 +54,10 @@ impl Engine {
             Ok(p) => p,
             Err(d) => return Reply::guardrail(d.0),
         };
-        let now = self.clock.now();
-        let ttl = Duration::from_std(rule.pending_ttl).unwrap_or(Duration::minutes(15));
+        // Microseconds, as the ledger keeps time, so the expiry the card shows is the one
+        // the ledger's writer enforces.
+        let now = self.clock.now().trunc_subsecs(6);
+        let ttl = Duration::from_std(rule.pending_ttl).unwrap_or(Duration::MAX);
         let spec = RequestSpec {
             request: String::new(), // allocated by the ledger's writer
             action: req.action,
@@ -76,7 +78,9 @@ impl Engine {
             override_reason: req.override_reason.clone(),
             plan_version: self.plan.digest.clone(),
             approvals_needed: rule.approvals + passed.extra_approvals,
-            expires_at: now + ttl,
+            expires_at: now
+                .checked_add_signed(ttl)
+                .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC),
             execute_within_secs: rule.execute_within.as_secs(),
         };
         let committed = match self

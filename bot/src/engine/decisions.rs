@@ -20,7 +20,8 @@ use super::{Engine, Reply};
 
 /// What re-reading the target found.
 enum Recheck {
-    Same,
+    /// Still the same object: the binding recomputed from it now.
+    Same(String),
     Stale(String),
     Failed(Reply),
 }
@@ -87,7 +88,7 @@ impl Engine {
                     &self.plan.digest,
                 );
                 if b == s.binding {
-                    Recheck::Same
+                    Recheck::Same(b)
                 } else {
                     Recheck::Stale("its binding no longer matches".into())
                 }
@@ -254,14 +255,15 @@ impl Engine {
                     .for_request(request.id(), request.status.as_str());
             }
         }
-        match self.recheck(&request).await {
-            Recheck::Same => {}
+        let seen = match self.recheck(&request).await {
+            Recheck::Same(b) => b,
             Recheck::Stale(why) => return self.stale(person, incident, &request, why).await,
             Recheck::Failed(reply) => return reply,
-        }
+        };
+        // What the approver's check saw; the ledger's writer compares it with the request's.
         let event = Event::RequestApproved {
             request: request.id().to_owned(),
-            binding: request.spec.binding.clone(),
+            binding: seen,
         };
         let recorded = match self.decide_as(person, incident, request.id(), event).await {
             Ok(i) => i,
@@ -348,16 +350,13 @@ impl Engine {
             Ok(r) => r,
             Err(reply) => return reply,
         };
-        // Whoever may approve may deny; so may the incident's commander.
-        let commander = incident
-            .roles
-            .get(&warroom_commands::command::IncidentRole::Commander)
-            == Some(person);
-        if !commander && let Err(d) = authorize::may_approve(&self.plan.plan, person, &rule) {
-            return Reply::refused(format!(
-                "{} (only those who may approve, or the incident commander, may deny)",
-                d.0
-            ));
+        // Whoever may approve may deny. Incident roles give no such right: anyone in the
+        // incident can assign them.
+        if let Err(d) = authorize::may_approve(&self.plan.plan, person, &rule) {
+            return Reply::refused(format!("{} (only those who may approve may deny)", d.0));
+        }
+        if request.is_due_to_expire(self.clock.now()) {
+            return self.expired(incident, &request).await;
         }
         let event = Event::RequestDenied {
             request: request.id().to_owned(),
@@ -416,7 +415,7 @@ impl Engine {
             return self.expired(incident, &request).await;
         }
         match self.recheck(&request).await {
-            Recheck::Same => {}
+            Recheck::Same(_) => {}
             Recheck::Stale(why) => return self.stale(person, incident, &request, why).await,
             Recheck::Failed(reply) => return reply,
         }

@@ -10,10 +10,20 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tracing::Instrument as _;
+
 use warroom_adapters::cluster::{Execution, Resolved};
 use warroom_commands::{Actor, Event, Incident, IncidentId, Request, RequestStatus};
 
 use super::Engine;
+
+fn hex_sha256(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
 /// How long a command's reply waits for the action before saying "still running".
 const WAIT_FOR_OUTCOME: Duration = Duration::from_secs(2);
@@ -59,7 +69,10 @@ impl Engine {
 
     async fn run(&self, id: &IncidentId, request_id: &str) -> String {
         let span = tracing::info_span!("execute", incident = %id, request = request_id);
-        let _enter = span.enter();
+        self.run_in_span(id, request_id).instrument(span).await
+    }
+
+    async fn run_in_span(&self, id: &IncidentId, request_id: &str) -> String {
         let incident = match self.ledger.incident(id) {
             Ok(i) => i,
             Err(e) => return format!("not run: {e}"),
@@ -129,7 +142,41 @@ impl Engine {
         };
         self.metrics.executed(label);
         let line = event.describe();
-        match self.decide(&Actor::System, id, request_id, event).await {
+        let Err(refused) = self
+            .decide(&Actor::System, id, request_id, event.clone())
+            .await
+        else {
+            return line;
+        };
+        // The outcome did not fit the timeline (too large, say). A request must not stay
+        // Executing for want of a record: keep the summary, and the result's digest.
+        tracing::warn!(error = %refused.message, "outcome refused; recording its digest instead");
+        let fallback = match event {
+            Event::RequestExecuted {
+                request,
+                dry_run,
+                summary,
+                result,
+            } => {
+                let text = result.to_string();
+                Event::RequestExecuted {
+                    request,
+                    dry_run,
+                    summary,
+                    result: serde_json::json!({
+                        "omitted": refused.message,
+                        "bytes": text.len(),
+                        "sha256": hex_sha256(text.as_bytes()),
+                    }),
+                }
+            }
+            Event::RequestFailed { request, error } => Event::RequestFailed {
+                request,
+                error: error.chars().take(2000).collect(),
+            },
+            other => other,
+        };
+        match self.decide(&Actor::System, id, request_id, fallback).await {
             Ok(_) => line,
             Err(reply) => {
                 tracing::error!(error = %reply.message, "outcome not recorded");

@@ -79,13 +79,13 @@ impl Engine {
                     expired += 1;
                 }
             }
+            // Under the lock, so a request written meanwhile (write() inserts after its
+            // commit, under the same lock) is not dropped from the sweep.
+            let mut open = self.open_requests.lock().unwrap_or_else(|p| p.into_inner());
             if let Ok(now_incident) = self.ledger.incident(&id)
                 && now_incident.requests.iter().all(|r| r.status.is_frozen())
             {
-                self.open_requests
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .remove(&id);
+                open.remove(&id);
             }
         }
         expired

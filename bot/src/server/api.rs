@@ -162,9 +162,11 @@ async fn session(
     // The session says whether a token is needed, so it answers everyone.
     let who = state.tokens.caller(&headers, q.token.as_deref()).ok();
     let plan = &state.engine.plan.plan;
+    // Who is in the plan is for its people, not for anyone who can reach the port.
     let people: Vec<Value> = plan
         .people
         .iter()
+        .filter(|_| who.is_some())
         .map(|p| json!({ "id": p.id, "name": p.name, "roles": p.roles }))
         .collect();
     axum::Json(json!({

@@ -33,9 +33,18 @@ impl Tokens {
     /// warning (that person cannot use the API), not fatal: the rest of warroom still works.
     pub fn from_plan(plan: &Plan, local: String) -> Tokens {
         let mut by_token = HashMap::new();
+        let mut refused = Vec::new();
         for t in &plan.console.tokens {
             match t.token.resolve() {
                 Ok(secret) if secret.len() >= 16 => {
+                    // One secret for two people would let one act as the other: use neither.
+                    if let Some(other) = by_token.get(&secret)
+                        && other != &t.person
+                    {
+                        tracing::error!(first = %other, second = %t.person, "two people share one API token; it is refused for both");
+                        refused.push(secret);
+                        continue;
+                    }
                     by_token.insert(secret, t.person.clone());
                 }
                 Ok(_) => {
@@ -49,6 +58,9 @@ impl Tokens {
                     tracing::warn!(person = %t.person, error = %e, "API token not available; this person cannot use the API")
                 }
             }
+        }
+        for secret in refused {
+            by_token.remove(&secret);
         }
         Tokens {
             drill: plan.is_drill(),

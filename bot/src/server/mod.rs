@@ -200,10 +200,11 @@ fn write_server_file(dir: &Path, bound: SocketAddr, token: &str) -> anyhow::Resu
     let path = dir.join(SERVER_FILE);
     let tmp = dir.join(format!(".{SERVER_FILE}.tmp"));
     let body = serde_json::json!({ "url": format!("http://{bound}"), "token": token, "pid": std::process::id() });
+    // A leftover temp file would keep its old permissions: start from a new one.
+    let _ = std::fs::remove_file(&tmp);
     let mut f = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
         .open(&tmp)
         .with_context(|| format!("cannot write {}", tmp.display()))?;

@@ -222,7 +222,16 @@ fn request_id(text: &str, verb: &str) -> Result<String, ParseError> {
             .and_then(|p| p.strip_suffix('-'))
             .is_some_and(|inc| inc.parse::<crate::IncidentId>().is_ok());
     if valid_short && valid_prefix {
-        Ok(upper)
+        // `INC-20261127-00001-R3` names the same incident as `INC-20261127-0001-R3`.
+        Ok(
+            match upper.strip_suffix(short).and_then(|p| p.strip_suffix('-')) {
+                Some(inc) if !inc.is_empty() => match inc.parse::<crate::IncidentId>() {
+                    Ok(id) => format!("{id}-{short}"),
+                    Err(_) => upper,
+                },
+                _ => upper,
+            },
+        )
     } else {
         Err(ParseError::new(
             format!(
