@@ -1,6 +1,6 @@
 //! Everything that talks to the outside, each behind a trait the engine calls.
 //!
-//! One folder per adapter family: chat (the web console), cluster (dry run), evidence store.
+//! One folder per adapter family: chat (the web console), cluster (Kubernetes through kube), evidence store.
 
 pub mod chat;
 pub mod cluster;

@@ -1,6 +1,7 @@
 //! `warroom`: the binary. Commands are in `cli/`, the HTTP server in `server/`.
 
 mod cli;
+mod clusters;
 mod context;
 mod engine;
 mod output;
@@ -36,6 +37,8 @@ fn main() -> ExitCode {
         Command::Export(cmd) => cli::export::run(cmd, &global),
         Command::Ledger(cmd) => cli::ledger::run(cmd, &global),
         Command::Serve(args) => cli::serve::run(args, &global),
+        Command::Drill(args) => cli::serve::drill(args, &global),
+        Command::Preflight(args) => cli::preflight::run(args, &global),
     };
     match result {
         Ok(code) => code,
@@ -67,7 +70,8 @@ fn report(err: &anyhow::Error) -> ExitCode {
             err.downcast_ref::<warroom_ledger::LedgerError>(),
             Some(warroom_ledger::LedgerError::NoSuchIncident(_))
         )
-        || err.downcast_ref::<reader::NotFound>().is_some();
+        || err.downcast_ref::<reader::NotFound>().is_some()
+        || err.downcast_ref::<cli::serve::BadScenario>().is_some();
     ExitCode::from(if bad_input {
         EXIT_BAD_INPUT
     } else {

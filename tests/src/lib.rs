@@ -10,6 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod api;
+pub mod drill;
 pub mod webdriver;
 
 /// Path of the `warroom` binary under test.

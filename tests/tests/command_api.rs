@@ -225,7 +225,7 @@ fn a_capture_runs_at_once_and_lifts_the_evidence_guardrail() {
         r["message"]
             .as_str()
             .unwrap()
-            .contains("executed (dry run)"),
+            .contains("captured 7 artifacts of pod payments/api-7f9c"),
         "{r}"
     );
     let r = api.ok(
@@ -239,7 +239,7 @@ fn a_capture_runs_at_once_and_lifts_the_evidence_guardrail() {
         r["message"]
             .as_str()
             .unwrap()
-            .contains("would scale deployment payments/api from 3 to 0 replicas"),
+            .contains("scaled deployment payments/api from 3 to 0 replicas"),
         "{r}"
     );
 }

@@ -117,11 +117,11 @@ fn two_people_quarantine_a_pod_through_the_console() {
     b.select_by_value("#person", "bob");
     b.click_css("[data-approve=\"R1\"]", WAIT);
     b.wait_until(
-        "the timeline to record R1 approved and executed (dry run)",
+        "the timeline to record R1 approved and executed",
         WAIT,
         |b| {
             let timeline = b.text_of("#timeline");
-            timeline.contains("R1 approved") && timeline.contains("R1 executed (dry run)")
+            timeline.contains("R1 approved") && timeline.contains("R1 executed: isolated pod payments/api-7f9c")
         },
     );
     b.wait_until("the channel to say bob approved", WAIT, |b| {
@@ -147,7 +147,7 @@ fn two_people_quarantine_a_pod_through_the_console() {
         WAIT,
     );
     b.wait_until("the incident's timeline after a reload", WAIT, |b| {
-        b.text_of("#timeline").contains("R1 executed (dry run)")
+        b.text_of("#timeline").contains("R1 executed: isolated")
     });
     assert_no_script_errors(&b);
 }

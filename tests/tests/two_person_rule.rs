@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use warroom_tests::api::{Api, plan_with};
+use warroom_tests::drill::Drill;
 use warroom_tests::{Scratch, Server};
 
 const QUARANTINE: &str = "quarantine pod payments/api-7f9c --reason \"shell spawned\"";
@@ -188,7 +189,7 @@ fn one_deny_ends_the_request() {
 
 #[test]
 fn approval_after_the_target_was_replaced_is_stale_and_nothing_runs() {
-    let (_s, _server, api) = drill(&[]);
+    let (_s, server, api) = drill(&[]);
     let inc = api.open_incident("pod recreated");
     api.ok("alice", QUARANTINE, Some(&inc));
     let uid = api.request(&inc, "R1")["spec"]["uid"]
@@ -196,12 +197,16 @@ fn approval_after_the_target_was_replaced_is_stale_and_nothing_runs() {
         .unwrap()
         .to_owned();
     // The pod is deleted and recreated under the same name: a new object, a new UID.
-    let (status, pod) = api.put(
-        "/api/v1/drill/objects",
-        &json!({"cluster": "prod-eu", "kind": "Pod", "namespace": "payments", "name": "api-7f9c", "node": "ip-10-0-2-41.ec2.internal", "owner": "Deployment/api", "labels": {"app": "api"}}),
-    );
-    assert_eq!(status, 200, "{pod}");
-    assert_ne!(pod["uid"], uid);
+    let drill = Drill::of(&server, "prod-eu");
+    let path = "/api/v1/namespaces/payments/pods/api-7f9c";
+    let mut pod = drill.object(path);
+    assert_eq!(drill.delete(path).0, 200);
+    for field in ["uid", "resourceVersion", "creationTimestamp"] {
+        pod["metadata"].as_object_mut().unwrap().remove(field);
+    }
+    let (status, created) = drill.post("/api/v1/namespaces/payments/pods", &pod);
+    assert!(status < 300, "{created}");
+    assert_ne!(created["metadata"]["uid"], uid.as_str());
     let (status, r) = api.command("bob", "approve R1", Some(&inc));
     assert_eq!(status, 409, "{r}");
     let message = r["message"].as_str().unwrap();
@@ -321,10 +326,13 @@ fn break_glass_runs_alone_and_opens_a_review_by_two_others() {
 #[test]
 fn a_crash_while_executing_is_reported_as_outcome_unknown_and_never_rerun() {
     let s = Scratch::new();
-    let server = Server::start(&s, &["--dry-run-latency", "60s"]);
+    let server = Server::start(&s, &[]);
     let api = Api::new(&server.addr);
     let inc = api.open_incident("crash mid-action");
     api.ok("alice", QUARANTINE, Some(&inc));
+    // A slow API server: the quarantine's patch hangs while warroom is killed.
+    let (code, v) = Drill::of(&server, "prod-eu").post("/drill/latency", &json!({ "ms": 60000 }));
+    assert!(code < 300, "{v}");
     let r = api.ok("bob", "approve R1", Some(&inc));
     assert!(r["message"].as_str().unwrap().contains("running"), "{r}");
     api.wait_until(&inc, "R1 executing", |b| {

@@ -1,8 +1,7 @@
-//! The cluster, behind one trait. Today: a dry-run cluster that answers with exactly the
-//! objects and patches an action would apply, and applies nothing.
+//! The cluster, behind one trait, implemented through `kube` for real clusters and for the
+//! drill API server alike.
 
-pub mod dry_run;
-mod inventory;
+pub mod kubernetes;
 
 use std::collections::BTreeMap;
 
@@ -13,7 +12,6 @@ use warroom_commands::command::Target;
 use warroom_commands::{IncidentId, PersonId};
 use warroom_config::ActionName;
 
-pub use inventory::Object;
 
 /// A target as the cluster knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -43,15 +41,26 @@ pub struct Execution {
     pub allow_dns: bool,
     /// `[guardrails] investigation_labels`
     pub investigation_labels: BTreeMap<String, String>,
+    /// Progress lines for long work (drains, captures), posted to the incident's channel.
+    pub progress: Option<tokio::sync::mpsc::UnboundedSender<String>>,
 }
 
 /// What an action did (or, in a dry run, would do).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     pub dry_run: bool,
     pub summary: String,
     /// The objects, patches and API calls, with before/after where known.
     pub result: Value,
+    /// Artifacts already in the evidence store, for the ledger to record.
+    pub evidence: Vec<CapturedArtifact>,
+}
+
+/// One stored artifact of a capture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapturedArtifact {
+    pub name: String,
+    pub stored: crate::evidence::StoredArtifact,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -39,3 +39,20 @@ pub trait EvidenceStore: Send + Sync {
         content: &mut dyn Read,
     ) -> Result<StoredArtifact, EvidenceError>;
 }
+
+/// A store that cannot take artifacts, with the reason: captures fail with it, clearly.
+pub struct UnavailableStore(pub String);
+
+impl EvidenceStore for UnavailableStore {
+    fn put(
+        &self,
+        _incident: &IncidentId,
+        _name: &str,
+        _content: &mut dyn Read,
+    ) -> Result<StoredArtifact, EvidenceError> {
+        Err(EvidenceError::Io {
+            location: self.0.clone(),
+            source: std::io::Error::other(self.0.clone()),
+        })
+    }
+}

@@ -4,6 +4,7 @@ pub mod export;
 pub mod incident;
 pub mod ledger;
 pub mod plan;
+pub mod preflight;
 pub mod serve;
 
 use std::path::PathBuf;
@@ -60,6 +61,15 @@ pub enum Command {
     /// Check the ledger itself.
     #[command(subcommand)]
     Ledger(ledger::LedgerCommand),
-    /// Run the long-lived warroom process (HTTP: /healthz, /readyz, /metrics).
+    /// Run the long-lived warroom process: the console at /, the command API at /api/v1,
+    /// /healthz, /readyz, /metrics. On the built-in plan (or `drill = true`) it runs a drill
+    /// against a simulated Kubernetes cluster in the same process.
     Serve(serve::ServeArgs),
+    /// Run a drill: `serve` against a simulated Kubernetes API server loaded from a
+    /// scenario file, whatever the plan says.
+    Drill(serve::DrillArgs),
+    /// Ask each cluster of the plan whether every planned action would be permitted
+    /// (SelfSubjectAccessReview) and whether a NetworkPolicy-enforcing CNI is visible.
+    /// Exit 1 when any planned action would be denied.
+    Preflight(preflight::PreflightArgs),
 }

@@ -1,12 +1,13 @@
 //! The engine with an injected clock: expiry without sleeping, and the console's view.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::broadcast;
 use warroom_adapters::chat::Chat;
 use warroom_adapters::chat::console::ConsoleChat;
-use warroom_adapters::cluster::dry_run::DryRunCluster;
+use warroom_adapters::cluster::kubernetes::{CaptureSettings, KubeCluster};
+use warroom_adapters::evidence::LocalEvidenceStore;
+use warroom_drill::{DrillServer, Scenario};
 use warroom_commands::{Clock, IncidentId, ManualClock, PersonId};
 use warroom_ledger::Ledger;
 
@@ -17,9 +18,10 @@ struct Fixture {
     clock: Arc<ManualClock>,
     console: Arc<ConsoleChat>,
     _dir: tempfile::TempDir,
+    _drill: warroom_drill::DrillHandle,
 }
 
-fn fixture() -> Fixture {
+async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new("2026-11-27T02:00:00Z".parse().unwrap()));
     let dyn_clock: Arc<dyn Clock> = clock.clone();
@@ -29,10 +31,12 @@ fn fixture() -> Fixture {
         broadcast::channel(64).0,
     ));
     let chats: Vec<Arc<dyn Chat>> = vec![console.clone()];
-    let cluster = Arc::new(DryRunCluster::new(
-        vec!["prod-eu".into(), "ops".into()],
-        Duration::ZERO,
-    ));
+    let drill = DrillServer::start(Scenario::payments(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let store = Arc::new(LocalEvidenceStore::new(dir.path().join("evidence")));
+    let mut kube = KubeCluster::new(store, CaptureSettings { collect: Vec::new(), max_log_bytes: 1 << 20 });
+    let client = KubeCluster::client_for_url(&drill.url()).unwrap();
+    kube.add("prod-eu", client, drill.url(), warroom_config::NetworkPolicyEngine::Calico);
+    let cluster = Arc::new(kube);
     let engine = Engine::new(
         Arc::new(warroom_config::builtin()),
         ledger,
@@ -46,6 +50,7 @@ fn fixture() -> Fixture {
         clock,
         console,
         _dir: dir,
+        _drill: drill,
     }
 }
 
@@ -55,7 +60,7 @@ fn p(id: &str) -> PersonId {
 
 #[tokio::test]
 async fn pending_requests_expire_when_the_clock_passes_their_ttl() {
-    let f = fixture();
+    let f = fixture().await;
     let opened = f
         .engine
         .handle(&p("alice"), "incident open \"ttl\" --severity sev2", None)
@@ -98,7 +103,7 @@ async fn pending_requests_expire_when_the_clock_passes_their_ttl() {
 
 #[tokio::test]
 async fn the_channel_is_named_by_the_plan_and_pages_reach_people_directly() {
-    let f = fixture();
+    let f = fixture().await;
     let opened = f
         .engine
         .handle(

@@ -47,7 +47,43 @@ impl Engine {
             approvers: request.approvers.clone(),
             allow_dns: plan.guardrails.quarantine_allow_dns,
             investigation_labels: plan.guardrails.investigation_labels.clone(),
+            progress: None,
         }
+    }
+
+    /// Post progress lines of a long action to the incident's channel as they come.
+    fn forward_progress(&self, incident: &Incident) -> tokio::sync::mpsc::UnboundedSender<String> {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let chats = self.chats.clone();
+        let incident = incident.clone();
+        let channels = self.channels.lock().unwrap_or_else(|p| p.into_inner()).get(&incident.id).cloned().unwrap_or_default();
+        tokio::spawn(async move {
+            while let Some(line) = rx.recv().await {
+                for ch in &channels {
+                    if let Some(chat) = chats.iter().find(|c| c.platform() == ch.platform) {
+                        let _ = chat.post(ch, &line).await;
+                    }
+                }
+            }
+        });
+        tx
+    }
+
+    /// Record each artifact an action stored, under the request that approved it.
+    async fn record_artifacts(&self, id: &IncidentId, request: &str, artifacts: &[warroom_adapters::cluster::CapturedArtifact]) -> Result<(), String> {
+        for a in artifacts {
+            let evidence = warroom_ledger::NewEvidence {
+                name: a.name.clone(),
+                sha256: a.stored.sha256.clone(),
+                size: a.stored.size,
+                location: a.stored.location.clone(),
+                approval: Some(request.to_owned()),
+            };
+            self.write(self.ledger.record_evidence(id, &Actor::System, evidence))
+                .await
+                .map_err(|e| format!("artifact {} stored at {} but not recorded: {e}", a.name, a.stored.location))?;
+        }
+        Ok(())
     }
 
     /// Start the run in the background and wait a little for its outcome, so quick actions
@@ -121,17 +157,21 @@ impl Engine {
             ),
         )
         .await;
-        let ex = self.execution(&started.incident, &request, resolved);
+        let mut ex = self.execution(&started.incident, &request, resolved);
+        ex.progress = Some(self.forward_progress(&started.incident));
         let (event, label) = match self.cluster.execute(&ex).await {
-            Ok(outcome) => (
-                Event::RequestExecuted {
-                    request: request_id.to_owned(),
-                    dry_run: outcome.dry_run,
-                    summary: outcome.summary,
-                    result: outcome.result,
-                },
-                "executed",
-            ),
+            Ok(outcome) => match self.record_artifacts(id, request_id, &outcome.evidence).await {
+                Ok(()) => (
+                    Event::RequestExecuted {
+                        request: request_id.to_owned(),
+                        dry_run: outcome.dry_run,
+                        summary: outcome.summary,
+                        result: outcome.result,
+                    },
+                    "executed",
+                ),
+                Err(e) => (Event::RequestFailed { request: request_id.to_owned(), error: e }, "failed"),
+            },
             Err(e) => (
                 Event::RequestFailed {
                     request: request_id.to_owned(),

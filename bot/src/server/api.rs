@@ -10,12 +10,11 @@ use axum::extract::{DefaultBodyLimit, Path, Query};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::BroadcastStream;
-use warroom_adapters::cluster::Object;
 use warroom_commands::clock::timestamp;
 use warroom_commands::{IncidentId, PersonId, RequestStatus};
 
@@ -38,12 +37,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/incidents/{id}/export", get(export))
         .route("/api/v1/ledger/verify", get(verify))
         .route("/api/v1/events", get(events))
-        .route(
-            "/api/v1/drill/objects",
-            put(drill_object)
-                .get(drill_objects)
-                .layer(DefaultBodyLimit::max(MAX_COMMAND_BODY)),
-        )
+        .route("/api/v1/drill/clusters", get(drill_clusters))
         .with_state(state)
 }
 
@@ -359,46 +353,12 @@ async fn events(
         .into_response()
 }
 
-/// Drill mode only: change the simulated cluster under a pending request (a pod recreated,
-/// say), to practise what happens when the world moves.
-async fn drill_object(ReadyState(state): ReadyState, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(cluster) = drill_cluster(&state, &headers) else {
-        return answer(
-            StatusCode::NOT_FOUND,
-            "the simulated cluster exists only in drill mode",
-        );
-    };
-    let object: Object = match serde_json::from_slice(&body) {
-        Ok(o) => o,
-        Err(e) => return answer(StatusCode::BAD_REQUEST, format!("not an object: {e}")),
-    };
-    match cluster.upsert(object) {
-        Ok(o) => {
-            tracing::info!(kind = %o.kind, namespace = %o.namespace, name = %o.name, uid = %o.uid, "drill: object replaced");
-            axum::Json(o).into_response()
-        }
-        Err(e) => answer(StatusCode::NOT_FOUND, e.to_string()),
+/// Drill mode: the simulated clusters' API servers, for people who want to look with
+/// kubectl (`kubectl --server URL get pods -A`) and for drills that change the world.
+async fn drill_clusters(ReadyState(state): ReadyState) -> Response {
+    if !state.tokens.is_drill() {
+        return answer(StatusCode::NOT_FOUND, "simulated clusters exist only in drill mode");
     }
-}
-
-async fn drill_objects(ReadyState(state): ReadyState, headers: HeaderMap) -> Response {
-    match drill_cluster(&state, &headers) {
-        Some(c) => axum::Json(json!({ "objects": c.objects() })).into_response(),
-        None => answer(
-            StatusCode::NOT_FOUND,
-            "the simulated cluster exists only in drill mode",
-        ),
-    }
-}
-
-fn drill_cluster<'a>(
-    state: &'a Ready,
-    headers: &HeaderMap,
-) -> Option<&'a warroom_adapters::cluster::dry_run::DryRunCluster> {
-    let allowed = state.tokens.is_drill()
-        && matches!(
-            state.tokens.caller(headers, None),
-            Ok(Caller::Drill | Caller::Person(_))
-        );
-    allowed.then_some(state.dry_run.as_deref()).flatten()
+    let clusters: Vec<Value> = state.drills.iter().map(|(name, h)| json!({ "name": name, "url": h.url() })).collect();
+    axum::Json(json!({ "clusters": clusters })).into_response()
 }

@@ -8,7 +8,6 @@ mod health;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::extract::FromRequestParts;
@@ -19,7 +18,6 @@ use tokio::sync::broadcast;
 use tracing::{Instrument, info, info_span};
 use warroom_adapters::chat::Chat;
 use warroom_adapters::chat::console::{Change, ConsoleChat};
-use warroom_adapters::cluster::dry_run::DryRunCluster;
 use warroom_commands::{Clock, SystemClock};
 use warroom_config::LoadedPlan;
 use warroom_ledger::Ledger;
@@ -43,8 +41,8 @@ pub struct Ready {
     pub console: Arc<ConsoleChat>,
     pub changes: broadcast::Sender<Change>,
     pub tokens: auth::Tokens,
-    /// The simulated cluster, for drill-mode changes to it.
-    pub dry_run: Option<Arc<DryRunCluster>>,
+    /// Drill mode: the simulated API servers, by cluster name.
+    pub drills: Vec<(String, warroom_drill::DrillHandle)>,
 }
 
 /// Extracts [`Ready`], or answers 503 while warroom is starting.
@@ -63,12 +61,15 @@ impl FromRequestParts<Arc<AppState>> for ReadyState {
     }
 }
 
-/// Options of `warroom serve`.
+/// Options of `warroom serve` and `warroom drill`.
 pub struct ServeOptions {
     pub listen: SocketAddr,
     pub dir: PathBuf,
-    /// Simulated time each dry-run action takes.
-    pub dry_run_latency: Duration,
+    /// Drill mode's simulated cluster (`warroom drill --scenario`); the built-in payments
+    /// scenario when `None`.
+    pub scenario: Option<warroom_drill::Scenario>,
+    /// How long a drain retries evictions a disruption budget refuses.
+    pub drain_timeout: std::time::Duration,
 }
 
 /// Where a running server tells local CLI commands how to reach it.
@@ -76,6 +77,18 @@ pub const SERVER_FILE: &str = "serve.json";
 
 pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
     let dir = opts.dir.clone();
+    // Clusters first, so a drill's API servers are up (and printed) before anything else.
+    let mut clusters = if plan.plan.is_drill() {
+        let scenario = opts.scenario.clone().unwrap_or_else(warroom_drill::Scenario::payments);
+        let c = crate::clusters::drill(&plan, &dir, scenario).await?;
+        for (name, handle) in &c.drills {
+            eprintln!("warroom: drill cluster {name}: simulated Kubernetes API at {}", handle.url());
+        }
+        c
+    } else {
+        crate::clusters::real(&plan, &dir).await
+    };
+    clusters.kube.drain_timeout = opts.drain_timeout;
     let state = Arc::new(AppState {
         plan: Arc::new(plan),
         ledger: OnceLock::new(),
@@ -124,7 +137,7 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
         .context("ledger opener stopped")?
         .with_context(|| format!("cannot open the ledger in {}", dir.display()))?;
 
-    let ready = start_engine(&state, ledger, &opts, bound).await?;
+    let ready = start_engine(&state, ledger, clusters, &opts, bound).await?;
     let _ = state.ready.set(ready);
     let took = state.started.elapsed();
     eprintln!("warroom: ready in {} ms", took.as_millis());
@@ -139,6 +152,7 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
 async fn start_engine(
     state: &Arc<AppState>,
     ledger: Arc<Ledger>,
+    clusters: crate::clusters::Clusters,
     opts: &ServeOptions,
     bound: SocketAddr,
 ) -> anyhow::Result<Arc<Ready>> {
@@ -146,8 +160,6 @@ async fn start_engine(
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (changes, _) = broadcast::channel(1024);
     let console = Arc::new(ConsoleChat::new(clock.clone(), changes.clone()));
-    let names = plan.plan.clusters.iter().map(|c| c.name.clone()).collect();
-    let dry_run = Arc::new(DryRunCluster::new(names, opts.dry_run_latency));
     let notify = {
         let changes = changes.clone();
         Arc::new(move |incident: Option<&warroom_commands::IncidentId>| {
@@ -157,7 +169,8 @@ async fn start_engine(
         })
     };
     let chats: Vec<Arc<dyn Chat>> = vec![console.clone()];
-    let engine = Engine::new(plan.clone(), ledger, chats, dry_run.clone(), clock, notify);
+    let drills = clusters.drills;
+    let engine = Engine::new(plan.clone(), ledger, chats, Arc::new(clusters.kube), clock, notify);
     let unknown = engine
         .recover()
         .await
@@ -168,14 +181,6 @@ async fn start_engine(
         );
     }
     engine.start_sweeper();
-    eprintln!(
-        "warroom: no cluster executor in this build: approved actions run as dry runs against a simulated cluster ({} pods) and are recorded as such",
-        dry_run
-            .objects()
-            .iter()
-            .filter(|o| o.kind == warroom_commands::command::ObjectKind::Pod)
-            .count()
-    );
     if plan.plan.is_drill() {
         eprintln!(
             "warroom: DRILL MODE — open http://{bound}/ and pick who you are from the plan's people"
@@ -189,7 +194,7 @@ async fn start_engine(
         console,
         changes,
         tokens,
-        dry_run: Some(dry_run),
+        drills,
     }))
 }
 

@@ -1,0 +1,57 @@
+//! Kubernetes API errors in words an on-call engineer can act on, and retries where safe.
+
+use std::future::Future;
+use std::time::Duration;
+
+use super::super::ClusterError;
+
+/// What went wrong talking to one cluster, with the operation named.
+pub fn describe(cluster: &str, what: &str, e: &kube::Error) -> ClusterError {
+    match e {
+        kube::Error::Api(s) if s.code == 404 => ClusterError::Failed(format!("{what}: not found in cluster {cluster} ({})", s.message)),
+        kube::Error::Api(s) if s.code == 403 => ClusterError::Failed(format!(
+            "{what}: forbidden in cluster {cluster} — warroom's service account lacks this permission (see deploy/rbac.yaml; `warroom preflight` checks): {}",
+            s.message
+        )),
+        kube::Error::Api(s) => ClusterError::Failed(format!("{what}: cluster {cluster} answered {} {}: {}", s.code, s.reason, s.message)),
+        other => ClusterError::Failed(format!("{what}: cannot reach the API server of cluster {cluster}: {other}")),
+    }
+}
+
+/// Conflicts, throttling, server errors and lost connections are worth another try.
+pub fn is_transient(e: &kube::Error) -> bool {
+    match e {
+        kube::Error::Api(s) => matches!(s.code, 409 | 429 | 500 | 502 | 503 | 504),
+        kube::Error::HyperError(_) | kube::Error::Service(_) => true,
+        _ => false,
+    }
+}
+
+pub const ATTEMPTS: u32 = 4;
+
+/// Run `op` up to [`ATTEMPTS`] times with exponential backoff on transient errors.
+/// Only for idempotent operations (get, list, merge patches that set values, delete by UID).
+pub async fn retry<T, F, Fut>(mut op: F) -> Result<T, kube::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, kube::Error>>,
+{
+    let mut delay = Duration::from_millis(100);
+    let mut attempt = 1;
+    loop {
+        match op().await {
+            Ok(v) => return Ok(v),
+            Err(e) if attempt < ATTEMPTS && is_transient(&e) => {
+                tracing::warn!(attempt, error = %e, "transient Kubernetes API error; retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+pub fn is_not_found(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 404)
+}

@@ -1,0 +1,134 @@
+//! Cordon by default; drain only when asked, through the Eviction API.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use warroom_commands::command::ObjectKind;
+
+use super::rest::{self, query};
+use super::{KubeTarget, errors, labels_of, str_at};
+use super::{INVESTIGATION_LABEL, QUARANTINE_LABEL};
+use crate::cluster::{ClusterError, Execution, Outcome};
+
+pub async fn cordon(t: &KubeTarget, ex: &Execution, on: bool) -> Result<Outcome, ClusterError> {
+    let target = &ex.resolved.target;
+    let path = rest::path(ObjectKind::Node, "", &target.name);
+    let before = t.rest.get(&path).await.map_err(|e| t.rest.fail(&format!("reading {target}"), &e))?;
+    let was = before.pointer("/spec/unschedulable").and_then(Value::as_bool).unwrap_or(false);
+    t.rest
+        .merge_patch(&path, &json!({ "spec": { "unschedulable": on } }))
+        .await
+        .map_err(|e| t.rest.fail(&format!("{} {target}", if on { "cordoning" } else { "uncordoning" }), &e))?;
+    Ok(Outcome {
+        dry_run: false,
+        summary: format!("{} {target} (unschedulable: {was} → {on}); running pods stay", if on { "cordoned" } else { "uncordoned" }),
+        result: json!({ "node": target.name, "unschedulable_before": was, "unschedulable_after": on }),
+        evidence: Vec::new(),
+    })
+}
+
+/// Why a pod is left in place by a drain, if it is.
+fn skip_reason(pod: &Value) -> Option<&'static str> {
+    let owned_by_daemonset = pod
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .is_some_and(|refs| refs.iter().any(|r| r.get("kind").and_then(Value::as_str) == Some("DaemonSet")));
+    let labels = labels_of(pod);
+    if owned_by_daemonset {
+        Some("DaemonSet pod")
+    } else if labels.contains_key(QUARANTINE_LABEL) || labels.contains_key(INVESTIGATION_LABEL) {
+        Some("under investigation: evicting it would destroy evidence")
+    } else if pod.pointer("/metadata/annotations/kubernetes.io~1config.mirror").is_some() {
+        Some("static (mirror) pod")
+    } else {
+        None
+    }
+}
+
+async fn pods_on(t: &KubeTarget, node: &str) -> Result<Vec<Value>, ClusterError> {
+    t.rest
+        .list("/api/v1/pods", &format!("fieldSelector={}", query(&format!("spec.nodeName={node}"))))
+        .await
+        .map_err(|e| t.rest.fail(&format!("listing pods on node {node}"), &e))
+}
+
+fn pod_name(p: &Value) -> String {
+    format!("{}/{}", str_at(p, "/metadata/namespace").unwrap_or_default(), str_at(p, "/metadata/name").unwrap_or_default())
+}
+
+pub async fn preview_drain(t: &KubeTarget, ex: &Execution) -> Result<String, ClusterError> {
+    let pods = pods_on(t, &ex.resolved.target.name).await?;
+    let evict = pods.iter().filter(|p| skip_reason(p).is_none()).count();
+    Ok(format!(
+        "will cordon {} and evict {evict} pod(s) through the Eviction API (PodDisruptionBudgets honoured), leaving {} (DaemonSet, investigated or static)",
+        ex.resolved.target,
+        pods.len() - evict
+    ))
+}
+
+pub async fn drain(t: &KubeTarget, ex: &Execution, timeout: Duration) -> Result<Outcome, ClusterError> {
+    let node = ex.resolved.target.name.clone();
+    cordon(t, ex, true).await?;
+    let pods = pods_on(t, &node).await?;
+    let mut skipped = Vec::new();
+    let mut pending: Vec<Value> = Vec::new();
+    for p in pods {
+        match skip_reason(&p) {
+            Some(why) => skipped.push(json!({ "pod": pod_name(&p), "why": why })),
+            None => pending.push(p),
+        }
+    }
+    let total = pending.len();
+    let mut evicted = Vec::new();
+    let mut blocked: Vec<Value> = Vec::new();
+    let deadline = Instant::now() + timeout;
+    let mut delay = Duration::from_millis(250);
+    while !pending.is_empty() {
+        let mut still = Vec::new();
+        for p in pending {
+            let (ns, name) = (str_at(&p, "/metadata/namespace").unwrap_or_default().to_owned(), str_at(&p, "/metadata/name").unwrap_or_default().to_owned());
+            let eviction = json!({ "apiVersion": "policy/v1", "kind": "Eviction", "metadata": { "name": name, "namespace": ns } });
+            match t.rest.create(&format!("/api/v1/namespaces/{ns}/pods/{name}/eviction"), &eviction).await {
+                Ok(_) => {
+                    evicted.push(pod_name(&p));
+                    if let Some(tx) = &ex.progress {
+                        let _ = tx.send(format!("drain {node}: evicted {} ({}/{total})", pod_name(&p), evicted.len()));
+                    }
+                }
+                Err(e) if errors::is_not_found(&e) => evicted.push(pod_name(&p)),
+                // A disruption budget says not now: try again until the deadline.
+                Err(kube::Error::Api(s)) if s.code == 429 => still.push((p, s.message.clone())),
+                Err(e) => return Err(t.rest.fail(&format!("evicting {}", pod_name(&p)), &e)),
+            }
+        }
+        if still.is_empty() {
+            break;
+        }
+        if Instant::now() + delay > deadline {
+            blocked = still.into_iter().map(|(p, why)| json!({ "pod": pod_name(&p), "why": why })).collect();
+            break;
+        }
+        if let Some(tx) = &ex.progress {
+            let _ = tx.send(format!("drain {node}: {} pod(s) held by a disruption budget; retrying", still.len()));
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+        pending = still.into_iter().map(|(p, _)| p).collect();
+    }
+    let result = json!({ "node": node, "evicted": evicted, "skipped": skipped, "blocked_by_disruption_budget": blocked });
+    if !blocked.is_empty() {
+        return Err(ClusterError::Failed(format!(
+            "drain of {node} incomplete after {}s: evicted {}, {} refused by a PodDisruptionBudget ({}); the node stays cordoned. Result: {result}",
+            timeout.as_secs(),
+            evicted.len(),
+            blocked.len(),
+            blocked.iter().filter_map(|b| b.get("pod").and_then(Value::as_str)).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    Ok(Outcome {
+        dry_run: false,
+        summary: format!("drained {}: cordoned, evicted {} pod(s), left {} in place", ex.resolved.target, evicted.len(), skipped.len()),
+        result,
+        evidence: Vec::new(),
+    })
+}

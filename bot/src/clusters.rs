@@ -1,0 +1,79 @@
+//! Setting up the clusters a plan names: real ones through kubeconfig or in-cluster
+//! credentials, or — in drill mode — simulated API servers started in this process.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use warroom_adapters::cluster::kubernetes::{CaptureSettings, KubeCluster};
+use warroom_adapters::evidence::{EvidenceStore, LocalEvidenceStore, UnavailableStore};
+use warroom_config::{EvidenceStore as StoreConfig, LoadedPlan, NetworkPolicyEngine, PlanSource};
+use warroom_drill::{DrillHandle, DrillServer, Scenario};
+
+pub struct Clusters {
+    pub kube: KubeCluster,
+    /// Drill API servers by cluster name (drill mode only).
+    pub drills: Vec<(String, DrillHandle)>,
+}
+
+/// Where captured artifacts go, from `[storage.evidence]`.
+pub fn evidence_store(plan: &LoadedPlan, data_dir: &Path) -> Arc<dyn EvidenceStore> {
+    match (&plan.plan.storage.evidence, &plan.source) {
+        (Some(StoreConfig::Local { path }), PlanSource::File(file)) if path.is_relative() => {
+            let dir = file.parent().unwrap_or(Path::new(".")).join(path);
+            Arc::new(LocalEvidenceStore::new(std::path::absolute(&dir).unwrap_or(dir)))
+        }
+        (Some(StoreConfig::Local { path }), PlanSource::File(_)) => Arc::new(LocalEvidenceStore::new(path.clone())),
+        (Some(StoreConfig::S3 { bucket, .. }), _) => Arc::new(UnavailableStore(format!(
+            "not configured: the plan keeps evidence in S3 bucket {bucket}, and this build has no S3 adapter yet; use kind = \"local\""
+        ))),
+        // The built-in plan (and a plan without a store) keeps evidence beside the ledger.
+        _ => {
+            // Absolute, so the locations the ledger records still lead to the files from
+            // wherever an auditor reads the export.
+            let dir = data_dir.join("evidence");
+            Arc::new(LocalEvidenceStore::new(std::path::absolute(&dir).unwrap_or(dir)))
+        }
+    }
+}
+
+fn capture_settings(plan: &LoadedPlan) -> CaptureSettings {
+    CaptureSettings { collect: plan.plan.evidence.collect.clone(), max_log_bytes: plan.plan.evidence.max_log_bytes }
+}
+
+/// Drill mode: one simulated API server per plan cluster; the first holds `scenario`.
+pub async fn drill(plan: &LoadedPlan, data_dir: &Path, scenario: Scenario) -> anyhow::Result<Clusters> {
+    let mut kube = KubeCluster::new(evidence_store(plan, data_dir), capture_settings(plan));
+    let mut names: Vec<(String, NetworkPolicyEngine)> = plan.plan.clusters.iter().map(|c| (c.name.clone(), c.network_policy)).collect();
+    if names.is_empty() {
+        names.push(("drill".to_owned(), NetworkPolicyEngine::Calico));
+    }
+    let mut drills = Vec::new();
+    let mut first = Some(scenario);
+    for (name, engine) in names {
+        let scenario = first.take().unwrap_or_else(Scenario::empty);
+        let handle = DrillServer::start(scenario, "127.0.0.1:0".parse()?)
+            .await
+            .with_context(|| format!("cannot start the drill API server for cluster {name}"))?;
+        let client = KubeCluster::client_for_url(&handle.url()).map_err(anyhow::Error::msg)?;
+        kube.add(&name, client, handle.url(), engine);
+        drills.push((name, handle));
+    }
+    Ok(Clusters { kube, drills })
+}
+
+/// Real clusters from the plan. One that cannot be set up is reported and its actions
+/// answer "not configured" with the reason; the others still work.
+pub async fn real(plan: &LoadedPlan, data_dir: &Path) -> Clusters {
+    let mut kube = KubeCluster::new(evidence_store(plan, data_dir), capture_settings(plan));
+    for c in &plan.plan.clusters {
+        match KubeCluster::client_for(c).await {
+            Ok((client, server)) => kube.add(&c.name, client, server, c.network_policy),
+            Err(why) => {
+                eprintln!("warroom: cluster {}: {why}; its actions will answer \"not configured\"", c.name);
+                kube.add_unavailable(&c.name, why);
+            }
+        }
+    }
+    Clusters { kube, drills: Vec::new() }
+}

@@ -1,0 +1,76 @@
+//! Shape checks through the k8s-openapi types, and the name rules the apiserver enforces.
+
+use k8s_openapi::api::{apps, authorization, autoscaling, core, networking, policy};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+fn check<T: DeserializeOwned>(obj: &Value) -> Result<(), String> {
+    serde_json::from_value::<T>(obj.clone())
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// Whether `obj` deserialises as its kind's typed struct; the error is serde's message.
+pub fn typed(kind: &str, obj: &Value) -> Result<(), String> {
+    match kind {
+        "Namespace" => check::<core::v1::Namespace>(obj),
+        "Node" => check::<core::v1::Node>(obj),
+        "Pod" => check::<core::v1::Pod>(obj),
+        "Service" => check::<core::v1::Service>(obj),
+        "Event" => check::<core::v1::Event>(obj),
+        "ServiceAccount" => check::<core::v1::ServiceAccount>(obj),
+        "ConfigMap" => check::<core::v1::ConfigMap>(obj),
+        "Deployment" => check::<apps::v1::Deployment>(obj),
+        "StatefulSet" => check::<apps::v1::StatefulSet>(obj),
+        "DaemonSet" => check::<apps::v1::DaemonSet>(obj),
+        "ReplicaSet" => check::<apps::v1::ReplicaSet>(obj),
+        "NetworkPolicy" => check::<networking::v1::NetworkPolicy>(obj),
+        "PodDisruptionBudget" => check::<policy::v1::PodDisruptionBudget>(obj),
+        "HorizontalPodAutoscaler" => check::<autoscaling::v2::HorizontalPodAutoscaler>(obj),
+        "SelfSubjectAccessReview" => check::<authorization::v1::SelfSubjectAccessReview>(obj),
+        "Eviction" => check::<policy::v1::Eviction>(obj),
+        "Scale" => check::<autoscaling::v1::Scale>(obj),
+        _ => Ok(()),
+    }
+}
+
+/// RFC 1123 subdomain: what most object names must be.
+pub fn name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn typed_rejects_wrong_shapes() {
+        let good = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [{"name": "c"}]}});
+        assert!(typed("Pod", &good).is_ok());
+        let bad = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": "nope"}});
+        assert!(typed("Pod", &bad).is_err());
+        let bad = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": {"replicas": "three"}});
+        assert!(typed("Deployment", &bad).is_err());
+    }
+
+    #[test]
+    fn names_follow_rfc1123() {
+        assert!(name("ip-10-0-1-23.ec2.internal").is_ok());
+        assert!(name("Bad_Name").is_err());
+        assert!(name("").is_err());
+    }
+}
