@@ -21,9 +21,13 @@ pub fn evidence_store(plan: &LoadedPlan, data_dir: &Path) -> Arc<dyn EvidenceSto
     match (&plan.plan.storage.evidence, &plan.source) {
         (Some(StoreConfig::Local { path }), PlanSource::File(file)) if path.is_relative() => {
             let dir = file.parent().unwrap_or(Path::new(".")).join(path);
-            Arc::new(LocalEvidenceStore::new(std::path::absolute(&dir).unwrap_or(dir)))
+            Arc::new(LocalEvidenceStore::new(
+                std::path::absolute(&dir).unwrap_or(dir),
+            ))
         }
-        (Some(StoreConfig::Local { path }), PlanSource::File(_)) => Arc::new(LocalEvidenceStore::new(path.clone())),
+        (Some(StoreConfig::Local { path }), PlanSource::File(_)) => {
+            Arc::new(LocalEvidenceStore::new(path.clone()))
+        }
         (Some(StoreConfig::S3 { bucket, .. }), _) => Arc::new(UnavailableStore(format!(
             "not configured: the plan keeps evidence in S3 bucket {bucket}, and this build has no S3 adapter yet; use kind = \"local\""
         ))),
@@ -32,19 +36,33 @@ pub fn evidence_store(plan: &LoadedPlan, data_dir: &Path) -> Arc<dyn EvidenceSto
             // Absolute, so the locations the ledger records still lead to the files from
             // wherever an auditor reads the export.
             let dir = data_dir.join("evidence");
-            Arc::new(LocalEvidenceStore::new(std::path::absolute(&dir).unwrap_or(dir)))
+            Arc::new(LocalEvidenceStore::new(
+                std::path::absolute(&dir).unwrap_or(dir),
+            ))
         }
     }
 }
 
 fn capture_settings(plan: &LoadedPlan) -> CaptureSettings {
-    CaptureSettings { collect: plan.plan.evidence.collect.clone(), max_log_bytes: plan.plan.evidence.max_log_bytes }
+    CaptureSettings {
+        collect: plan.plan.evidence.collect.clone(),
+        max_log_bytes: plan.plan.evidence.max_log_bytes,
+    }
 }
 
 /// Drill mode: one simulated API server per plan cluster; the first holds `scenario`.
-pub async fn drill(plan: &LoadedPlan, data_dir: &Path, scenario: Scenario) -> anyhow::Result<Clusters> {
+pub async fn drill(
+    plan: &LoadedPlan,
+    data_dir: &Path,
+    scenario: Scenario,
+) -> anyhow::Result<Clusters> {
     let mut kube = KubeCluster::new(evidence_store(plan, data_dir), capture_settings(plan));
-    let mut names: Vec<(String, NetworkPolicyEngine)> = plan.plan.clusters.iter().map(|c| (c.name.clone(), c.network_policy)).collect();
+    let mut names: Vec<(String, NetworkPolicyEngine)> = plan
+        .plan
+        .clusters
+        .iter()
+        .map(|c| (c.name.clone(), c.network_policy))
+        .collect();
     if names.is_empty() {
         names.push(("drill".to_owned(), NetworkPolicyEngine::Calico));
     }
@@ -70,10 +88,16 @@ pub async fn real(plan: &LoadedPlan, data_dir: &Path) -> Clusters {
         match KubeCluster::client_for(c).await {
             Ok((client, server)) => kube.add(&c.name, client, server, c.network_policy),
             Err(why) => {
-                eprintln!("warroom: cluster {}: {why}; its actions will answer \"not configured\"", c.name);
+                eprintln!(
+                    "warroom: cluster {}: {why}; its actions will answer \"not configured\"",
+                    c.name
+                );
                 kube.add_unavailable(&c.name, why);
             }
         }
     }
-    Clusters { kube, drills: Vec::new() }
+    Clusters {
+        kube,
+        drills: Vec::new(),
+    }
 }

@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{Query as QueryExtractor, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use serde_json::{Value, json};
 
@@ -36,6 +36,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/drill/deny",
             get(list_denies).post(add_deny).delete(clear_denies),
         )
+        .route("/drill/latency", post(set_latency))
         .route(
             "/version",
             get(|| async { json_response(StatusCode::OK, &discovery::version()) }),
@@ -50,7 +51,32 @@ async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
     if shared.is_down() {
         std::future::pending::<()>().await;
     }
+    let delay = shared
+        .write_latency_ms
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if delay > 0 && request.method() != Method::GET && !request.uri().path().starts_with("/drill/")
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
     next.run(request).await
+}
+
+/// `POST /drill/latency {"ms": N}`: every change takes N ms more, to drill a slow API server.
+async fn set_latency(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Latency {
+        ms: u64,
+    }
+    match control_json::<Latency>(&body, "latency") {
+        Ok(l) => {
+            shared
+                .write_latency_ms
+                .store(l.ms, std::sync::atomic::Ordering::Relaxed);
+            json_response(StatusCode::OK, &json!({ "ms": l.ms }))
+        }
+        Err(e) => e.into_response(),
+    }
 }
 
 fn control_json<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {

@@ -41,6 +41,8 @@ pub(crate) struct Shared {
     cluster: Mutex<Cluster>,
     shutdown: watch::Sender<bool>,
     pub addr: SocketAddr,
+    /// Added before every change (POST, PUT, PATCH, DELETE), to drill a slow API server.
+    pub write_latency_ms: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -80,6 +82,7 @@ impl DrillServer {
             cluster: Mutex::new(cluster),
             shutdown,
             addr,
+            write_latency_ms: std::sync::atomic::AtomicU64::new(0),
         });
         tokio::spawn(serve(listener, shared.clone()));
         Ok(DrillHandle { shared })

@@ -19,7 +19,9 @@ use warroom_tests::{Scratch, Server};
 
 fn pct(mut v: Vec<Duration>, q: f64) -> Duration {
     v.sort();
-    v.get(((v.len() as f64 * q) as usize).min(v.len().saturating_sub(1))).copied().unwrap_or_default()
+    v.get(((v.len() as f64 * q) as usize).min(v.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or_default()
 }
 
 fn ms(d: Duration) -> String {
@@ -27,7 +29,11 @@ fn ms(d: Duration) -> String {
 }
 
 fn main() {
-    let rounds: usize = std::env::args().skip_while(|a| a != "--rounds").nth(1).and_then(|v| v.parse().ok()).unwrap_or(200);
+    let rounds: usize = std::env::args()
+        .skip_while(|a| a != "--rounds")
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
     let s = Scratch::new();
     let server = Server::start(&s, &[]);
     let api = Api::new(&server.addr);
@@ -37,18 +43,34 @@ fn main() {
     let mut approve = Vec::new();
     let mut calls_per_round = 0;
     for i in 0..rounds {
-        let q = api.ok("alice", "quarantine pod payments/api-7f9c --reason bench", Some(&inc));
+        let q = api.ok(
+            "alice",
+            "quarantine pod payments/api-7f9c --reason bench",
+            Some(&inc),
+        );
         let id = q["request_id"].as_str().unwrap().to_owned();
         let before = drill.requests().len();
         let t = Instant::now();
         let r = api.ok("bob", &format!("approve {id}"), Some(&inc));
         approve.push(t.elapsed());
         assert_eq!(r["status"], "executed", "{r}");
-        assert_eq!(drill.get(policy).0, 200, "the policy exists when the approval is answered");
+        assert_eq!(
+            drill.get(policy).0,
+            200,
+            "the policy exists when the approval is answered"
+        );
         // Count the API calls of the approval, less the one GET above.
         calls_per_round = drill.requests().len() - before - 1;
-        let rel = api.ok("alice", "release pod payments/api-7f9c --reason bench", Some(&inc));
-        api.ok("bob", &format!("approve {}", rel["request_id"].as_str().unwrap()), Some(&inc));
+        let rel = api.ok(
+            "alice",
+            "release pod payments/api-7f9c --reason bench",
+            Some(&inc),
+        );
+        api.ok(
+            "bob",
+            &format!("approve {}", rel["request_id"].as_str().unwrap()),
+            Some(&inc),
+        );
         if i == 0 {
             approve.clear(); // warm-up
         }
@@ -64,7 +86,10 @@ fn main() {
             drill.get("/apis/apps/v1/namespaces/payments/deployments/api");
         }
         drill.get(pod);
-        drill.merge_patch(pod, &json!({"metadata": {"labels": {"warroom.io/quarantine": "bench"}}}));
+        drill.merge_patch(
+            pod,
+            &json!({"metadata": {"labels": {"warroom.io/quarantine": "bench"}}}),
+        );
         drill.post("/apis/networking.k8s.io/v1/namespaces/payments/networkpolicies", &json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "bench", "namespace": "payments"}, "spec": {"podSelector": {"matchLabels": {"warroom.io/quarantine": "bench"}}, "policyTypes": ["Ingress", "Egress"]}}));
         drill.get("/apis/networking.k8s.io/v1/namespaces/payments/networkpolicies");
         direct.push(t.elapsed());
@@ -72,8 +97,23 @@ fn main() {
     }
     let (a50, a99) = (pct(approve.clone(), 0.5), pct(approve, 0.99));
     let (d50, d99) = (pct(direct.clone(), 0.5), pct(direct, 0.99));
-    println!("approval → NetworkPolicy exists (and the outcome recorded), {} rounds:", rounds - 1);
-    println!("  end to end:                 p50 {:>9}  p99 {:>9}", ms(a50), ms(a99));
-    println!("  the same {calls_per_round} API calls, direct: p50 {:>9}  p99 {:>9}", ms(d50), ms(d99));
-    println!("  warroom's own share (approx): p50 {:>9}  p99 {:>9}", ms(a50.saturating_sub(d50)), ms(a99.saturating_sub(d99)));
+    println!(
+        "approval → NetworkPolicy exists (and the outcome recorded), {} rounds:",
+        rounds - 1
+    );
+    println!(
+        "  end to end:                 p50 {:>9}  p99 {:>9}",
+        ms(a50),
+        ms(a99)
+    );
+    println!(
+        "  the same {calls_per_round} API calls, direct: p50 {:>9}  p99 {:>9}",
+        ms(d50),
+        ms(d99)
+    );
+    println!(
+        "  warroom's own share (approx): p50 {:>9}  p99 {:>9}",
+        ms(a50.saturating_sub(d50)),
+        ms(a99.saturating_sub(d99))
+    );
 }

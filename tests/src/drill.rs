@@ -32,19 +32,36 @@ impl Drill {
         Drill { base, agent }
     }
 
-    fn send(&self, method: &str, path: &str, content_type: &str, body: Option<&Value>) -> (u16, Value) {
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
         let url = format!("{}{path}", self.base);
         let result = match (method, body) {
             ("GET", _) => self.agent.get(&url).call(),
             ("DELETE", _) => self.agent.delete(&url).call(),
-            ("POST", Some(b)) => self.agent.post(&url).header("content-type", content_type).send(b.to_string()),
-            ("PATCH", Some(b)) => self.agent.patch(&url).header("content-type", content_type).send(b.to_string()),
+            ("POST", Some(b)) => self
+                .agent
+                .post(&url)
+                .header("content-type", content_type)
+                .send(b.to_string()),
+            ("PATCH", Some(b)) => self
+                .agent
+                .patch(&url)
+                .header("content-type", content_type)
+                .send(b.to_string()),
             _ => panic!("unsupported {method} {path}"),
         };
         let mut resp = result.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
         let status = resp.status().as_u16();
         let text = resp.body_mut().read_to_string().unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub fn get(&self, path: &str) -> (u16, Value) {
@@ -72,7 +89,10 @@ impl Drill {
 
     /// Every request warroom made, as (verb, group, resource, subresource, namespace).
     pub fn requests(&self) -> Vec<Value> {
-        self.object("/drill/requests").as_array().cloned().unwrap_or_default()
+        self.object("/drill/requests")
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The next `times` requests matching fail with `status`.

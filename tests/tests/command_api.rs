@@ -168,7 +168,7 @@ fn guardrails_refuse_with_what_to_do_instead() {
         ),
         (
             "alice",
-            "quarantine pod kube-system/coredns-5d78c9869d-4xq2p --reason x",
+            "quarantine pod kube-system/coredns-5d78c9869d-xk2vp --reason x",
             422,
             "namespace `kube-system` is protected",
         ),
@@ -200,7 +200,7 @@ fn guardrails_refuse_with_what_to_do_instead() {
             "alice",
             "quarantine pod payments/api-7f9c --reason x --cluster moon",
             404,
-            "no cluster `moon` in the plan; known clusters: prod-eu, ops",
+            "no cluster `moon` in the plan; known clusters: ops, prod-eu",
         ),
     ];
     for (who, text, code, message) in cases {

@@ -121,7 +121,8 @@ fn two_people_quarantine_a_pod_through_the_console() {
         WAIT,
         |b| {
             let timeline = b.text_of("#timeline");
-            timeline.contains("R1 approved") && timeline.contains("R1 executed: isolated pod payments/api-7f9c")
+            timeline.contains("R1 approved")
+                && timeline.contains("R1 executed: isolated pod payments/api-7f9c")
         },
     );
     b.wait_until("the channel to say bob approved", WAIT, |b| {

@@ -8,7 +8,8 @@ use warroom_tests::drill::Drill;
 use warroom_tests::{Scratch, Server};
 
 const SUSPECT: &str = "/api/v1/namespaces/payments/pods/api-7f9c";
-const POLICY: &str = "/apis/networking.k8s.io/v1/namespaces/payments/networkpolicies/warroom-quarantine-api-7f9c";
+const POLICY: &str =
+    "/apis/networking.k8s.io/v1/namespaces/payments/networkpolicies/warroom-quarantine-api-7f9c";
 const NODE1: &str = "ip-10-0-1-23.ec2.internal";
 const NODE2: &str = "ip-10-0-2-41.ec2.internal";
 
@@ -32,13 +33,24 @@ fn message(reply: &Value) -> &str {
 fn capture_then_quarantine_reports_the_conflicting_policy_then_release_undoes_it() {
     let (s, _server, api, drill) = start(&[]);
     let inc = api.open_incident("shell in payments api");
-    let uid = drill.object(SUSPECT)["metadata"]["uid"].as_str().unwrap().to_owned();
+    let uid = drill.object(SUSPECT)["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     let r = api.ok("alice", "capture pod payments/api-7f9c", Some(&inc));
     assert_eq!(r["status"], "executed", "{r}");
     let evidence = api.incident(&inc)["evidence"].as_array().cloned().unwrap();
     let names: Vec<&str> = evidence.iter().filter_map(|e| e["name"].as_str()).collect();
-    for want in ["pod_spec.json", "owner_chain.json", "image_digests.json", "events.json", "logs.api.txt", "previous_logs.api.txt", "node_info.json"] {
+    for want in [
+        "pod_spec.json",
+        "owner_chain.json",
+        "image_digests.json",
+        "events.json",
+        "logs.api.txt",
+        "previous_logs.api.txt",
+        "node_info.json",
+    ] {
         assert!(names.contains(&want), "{want} missing from {names:?}");
     }
     for e in &evidence {
@@ -47,37 +59,98 @@ fn capture_then_quarantine_reports_the_conflicting_policy_then_release_undoes_it
         assert_eq!(bytes.len() as u64, e["size"].as_u64().unwrap());
         assert_eq!(sha256_hex(&bytes), e["sha256"].as_str().unwrap(), "{e}");
     }
-    let spec: Value = serde_json::from_slice(&std::fs::read(evidence.iter().find(|e| e["name"] == "pod_spec.json").unwrap()["location"].as_str().unwrap()).unwrap()).unwrap();
+    let spec: Value = serde_json::from_slice(
+        &std::fs::read(
+            evidence
+                .iter()
+                .find(|e| e["name"] == "pod_spec.json")
+                .unwrap()["location"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
     assert_eq!(spec["metadata"]["uid"], uid.as_str());
-    let digests = std::fs::read_to_string(evidence.iter().find(|e| e["name"] == "image_digests.json").unwrap()["location"].as_str().unwrap()).unwrap();
+    let digests = std::fs::read_to_string(
+        evidence
+            .iter()
+            .find(|e| e["name"] == "image_digests.json")
+            .unwrap()["location"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
     assert!(digests.contains("@sha256:"), "{digests}");
-    let chain = std::fs::read_to_string(evidence.iter().find(|e| e["name"] == "owner_chain.json").unwrap()["location"].as_str().unwrap()).unwrap();
-    assert!(chain.contains("\"ReplicaSet\"") && chain.contains("\"Deployment\""), "{chain}");
+    let chain = std::fs::read_to_string(
+        evidence
+            .iter()
+            .find(|e| e["name"] == "owner_chain.json")
+            .unwrap()["location"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        chain.contains("\"ReplicaSet\"") && chain.contains("\"Deployment\""),
+        "{chain}"
+    );
 
-    api.ok("alice", "quarantine pod payments/api-7f9c --reason \"shell spawned\"", Some(&inc));
+    api.ok(
+        "alice",
+        "quarantine pod payments/api-7f9c --reason \"shell spawned\"",
+        Some(&inc),
+    );
     let r = api.ok("bob", "approve R2", Some(&inc));
     assert_eq!(r["status"], "executed", "{r}");
-    assert!(message(&r).contains("allow-api-ingress"), "the re-allowing policy is reported: {r}");
+    assert!(
+        message(&r).contains("allow-api-ingress"),
+        "the re-allowing policy is reported: {r}"
+    );
     let policy = drill.object(POLICY);
-    assert_eq!(policy["spec"]["podSelector"]["matchLabels"]["warroom.io/quarantine"], inc.as_str());
+    assert_eq!(
+        policy["spec"]["podSelector"]["matchLabels"]["warroom.io/quarantine"],
+        inc.as_str()
+    );
     assert_eq!(policy["spec"]["policyTypes"], json!(["Ingress", "Egress"]));
     assert_eq!(policy["spec"]["ingress"], json!([]));
     assert_eq!(drill.labels(SUSPECT)["warroom.io/quarantine"], inc.as_str());
-    assert_eq!(drill.labels(SUSPECT)["app"], "api", "without --detach the pod keeps its labels");
+    assert_eq!(
+        drill.labels(SUSPECT)["app"],
+        "api",
+        "without --detach the pod keeps its labels"
+    );
     let req = api.request(&inc, "R2");
     assert_eq!(req["status"], "executed");
-    let executed = api.incident(&inc)["timeline"].as_array().unwrap().iter().find(|e| e["kind"] == "request.executed" && e["data"]["request"] == "R2").cloned().unwrap();
+    let executed = api.incident(&inc)["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "request.executed" && e["data"]["request"] == "R2")
+        .cloned()
+        .unwrap();
     assert_eq!(executed["data"]["dry_run"], false);
     assert_eq!(executed["data"]["result"]["labels_before"]["app"], "api");
-    assert!(executed["data"]["result"]["other_policies"].to_string().contains("allow-api-ingress"));
+    assert!(
+        executed["data"]["result"]["other_policies"]
+            .to_string()
+            .contains("allow-api-ingress")
+    );
 
-    api.ok("alice", "release pod payments/api-7f9c --reason \"false positive\"", Some(&inc));
+    api.ok(
+        "alice",
+        "release pod payments/api-7f9c --reason \"false positive\"",
+        Some(&inc),
+    );
     let r = api.ok("bob", "approve R3", Some(&inc));
     assert_eq!(r["status"], "executed", "{r}");
     assert_eq!(drill.get(POLICY).0, 404, "the quarantine policy is gone");
     assert!(drill.labels(SUSPECT).get("warroom.io/quarantine").is_none());
     let k = kinds(&api, &inc);
-    assert_eq!(k.iter().filter(|k| *k == "evidence.recorded").count(), evidence.len());
+    assert_eq!(
+        k.iter().filter(|k| *k == "evidence.recorded").count(),
+        evidence.len()
+    );
     let _ = s;
 }
 
@@ -85,13 +158,24 @@ fn capture_then_quarantine_reports_the_conflicting_policy_then_release_undoes_it
 fn detach_lets_the_controller_replace_the_pod_and_keeps_the_suspect_running() {
     let (_s, _server, api, drill) = start(&[]);
     let inc = api.open_incident("detach");
-    api.ok("alice", "quarantine pod payments/api-7f9c --detach --reason \"keep it for forensics\"", Some(&inc));
+    api.ok(
+        "alice",
+        "quarantine pod payments/api-7f9c --detach --reason \"keep it for forensics\"",
+        Some(&inc),
+    );
     let r = api.ok("bob", "approve R1", Some(&inc));
     assert!(message(&r).contains("detached"), "{r}");
     let labels = drill.labels(SUSPECT);
-    assert!(labels.get("app").is_none() && labels.get("pod-template-hash").is_none(), "{labels}");
+    assert!(
+        labels.get("app").is_none() && labels.get("pod-template-hash").is_none(),
+        "{labels}"
+    );
     let (_, pods) = drill.get("/api/v1/namespaces/payments/pods?labelSelector=app%3Dapi");
-    assert_eq!(pods["items"].as_array().unwrap().len(), 3, "the ReplicaSet made a replacement: {pods}");
+    assert_eq!(
+        pods["items"].as_array().unwrap().len(),
+        3,
+        "the ReplicaSet made a replacement: {pods}"
+    );
     assert_eq!(drill.object(SUSPECT)["status"]["phase"], "Running");
 }
 
@@ -99,46 +183,113 @@ fn detach_lets_the_controller_replace_the_pod_and_keeps_the_suspect_running() {
 fn cordon_and_a_drain_that_honours_the_budget_and_skips_the_investigated_pod() {
     let (_s, _server, api, drill) = start(&["--drain-timeout", "2s"]);
     let inc = api.open_incident("node 2 compromised");
-    api.ok("alice", &format!("cordon node {NODE1} --reason \"keep new pods off\""), Some(&inc));
+    api.ok(
+        "alice",
+        &format!("cordon node {NODE1} --reason \"keep new pods off\""),
+        Some(&inc),
+    );
     let r = api.ok("bob", "approve R1", Some(&inc));
     assert_eq!(r["status"], "executed", "{r}");
-    assert_eq!(drill.object(&format!("/api/v1/nodes/{NODE1}"))["spec"]["unschedulable"], true);
+    assert_eq!(
+        drill.object(&format!("/api/v1/nodes/{NODE1}"))["spec"]["unschedulable"],
+        true
+    );
 
     // Tighten the api budget so that no api pod may be disrupted.
-    let (code, v) = drill.merge_patch("/apis/policy/v1/namespaces/payments/poddisruptionbudgets/api-pdb", &json!({"spec": {"minAvailable": 3}}));
+    let (code, v) = drill.merge_patch(
+        "/apis/policy/v1/namespaces/payments/poddisruptionbudgets/api-pdb",
+        &json!({"spec": {"minAvailable": 3}}),
+    );
     assert!(code < 300, "{v}");
-    api.ok("alice", "quarantine pod payments/api-9x7q --reason \"beaconing\"", Some(&inc));
+    api.ok(
+        "alice",
+        "quarantine pod payments/api-9x7q --reason \"beaconing\"",
+        Some(&inc),
+    );
     api.ok("bob", "approve R2", Some(&inc));
     api.ok("alice", "capture pod payments/api-5b2k", Some(&inc));
-    api.ok("erin", &format!("drain node {NODE2} --reason \"node compromised\""), Some(&inc));
+    api.ok(
+        "erin",
+        &format!("drain node {NODE2} --reason \"node compromised\""),
+        Some(&inc),
+    );
     let (status, r) = api.command("carol", "approve R4", Some(&inc));
     assert_eq!(status, 200, "{r}");
     // The drain retries refused evictions until --drain-timeout, posting progress meanwhile.
-    let body = api.wait_until(&inc, "the drain to give up", |b| b["incident"]["requests"][3]["status"] == "failed");
-    let m = body["incident"]["requests"][3]["outcome"].as_str().unwrap().to_owned();
-    assert!(m.contains("PodDisruptionBudget") && m.contains("payments/api-5b2k"), "{m}");
-    assert!(body["messages"].to_string().contains("held by a disruption budget"), "progress was posted");
-    assert_eq!(drill.object(&format!("/api/v1/nodes/{NODE2}"))["spec"]["unschedulable"], true, "left cordoned");
-    assert_eq!(drill.get("/api/v1/namespaces/payments/pods/api-9x7q").0, 200, "the investigated pod was not evicted");
-    assert_eq!(drill.get("/api/v1/namespaces/payments/pods/api-5b2k").0, 200, "the budget held");
-    let evictions: Vec<Value> = drill.requests().into_iter().filter(|r| r["subresource"] == "eviction").collect();
+    let body = api.wait_until(&inc, "the drain to give up", |b| {
+        b["incident"]["requests"][3]["status"] == "failed"
+    });
+    let m = body["incident"]["requests"][3]["outcome"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        m.contains("PodDisruptionBudget") && m.contains("payments/api-5b2k"),
+        "{m}"
+    );
+    assert!(
+        body["messages"]
+            .to_string()
+            .contains("held by a disruption budget"),
+        "progress was posted"
+    );
+    assert_eq!(
+        drill.object(&format!("/api/v1/nodes/{NODE2}"))["spec"]["unschedulable"],
+        true,
+        "left cordoned"
+    );
+    assert_eq!(
+        drill.get("/api/v1/namespaces/payments/pods/api-9x7q").0,
+        200,
+        "the investigated pod was not evicted"
+    );
+    assert_eq!(
+        drill.get("/api/v1/namespaces/payments/pods/api-5b2k").0,
+        200,
+        "the budget held"
+    );
+    let evictions: Vec<Value> = drill
+        .requests()
+        .into_iter()
+        .filter(|r| r["subresource"] == "eviction")
+        .collect();
     assert!(!evictions.is_empty());
     let outcome = api.request(&inc, "R4")["outcome"].clone();
-    assert!(outcome.as_str().unwrap().contains("refused by a PodDisruptionBudget"), "{outcome}");
+    assert!(
+        outcome
+            .as_str()
+            .unwrap()
+            .contains("refused by a PodDisruptionBudget"),
+        "{outcome}"
+    );
 }
 
 #[test]
 fn scale_to_zero_is_refused_without_evidence_and_runs_after_a_capture() {
     let (_s, _server, api, drill) = start(&[]);
     let inc = api.open_incident("stop the api");
-    let (status, r) = api.command("erin", "scale deployment payments/api --replicas 0 --reason \"stop the bleeding\"", Some(&inc));
+    let (status, r) = api.command(
+        "erin",
+        "scale deployment payments/api --replicas 0 --reason \"stop the bleeding\"",
+        Some(&inc),
+    );
     assert_eq!(status, 422, "{r}");
-    assert_eq!(drill.object("/apis/apps/v1/namespaces/payments/deployments/api")["spec"]["replicas"], 3);
+    assert_eq!(
+        drill.object("/apis/apps/v1/namespaces/payments/deployments/api")["spec"]["replicas"],
+        3
+    );
     api.ok("alice", "capture pod payments/api-7f9c", Some(&inc));
-    api.ok("erin", "scale deployment payments/api --replicas 0 --reason \"stop the bleeding\"", Some(&inc));
+    api.ok(
+        "erin",
+        "scale deployment payments/api --replicas 0 --reason \"stop the bleeding\"",
+        Some(&inc),
+    );
     let r = api.ok("carol", "approve R2", Some(&inc));
     assert!(message(&r).contains("from 3 to 0 replicas"), "{r}");
-    assert_eq!(drill.object("/apis/apps/v1/namespaces/payments/deployments/api")["spec"]["replicas"], 0);
+    assert_eq!(
+        drill.object("/apis/apps/v1/namespaces/payments/deployments/api")["spec"]["replicas"],
+        0
+    );
     let (_, pods) = drill.get("/api/v1/namespaces/payments/pods?labelSelector=app%3Dapi");
     assert_eq!(pods["items"], json!([]), "{pods}");
 }
@@ -147,16 +298,25 @@ fn scale_to_zero_is_refused_without_evidence_and_runs_after_a_capture() {
 fn delete_runs_with_the_uid_precondition_and_the_statefulset_recreates_the_pod() {
     let (_s, _server, api, drill) = start(&[]);
     let inc = api.open_incident("ledger db");
-    let before = drill.object("/api/v1/namespaces/payments/pods/ledger-db-0")["metadata"]["uid"].clone();
+    let before =
+        drill.object("/api/v1/namespaces/payments/pods/ledger-db-0")["metadata"]["uid"].clone();
     api.ok("erin", "delete pod payments/ledger-db-0 --reason \"rebuild\" --override \"snapshot taken by the DBA\"", Some(&inc));
-    assert_eq!(api.request(&inc, "R1")["spec"]["approvals_needed"], 3, "delete needs 2, the critical workload one more");
+    assert_eq!(
+        api.request(&inc, "R1")["spec"]["approvals_needed"],
+        3,
+        "delete needs 2, the critical workload one more"
+    );
     api.ok("carol", "approve R1", Some(&inc));
     api.ok("dave", "approve R1", Some(&inc));
     let r = api.ok("grace", "approve R1", Some(&inc));
     assert_eq!(r["status"], "executed", "{r}");
-    let after = drill.object("/api/v1/namespaces/payments/pods/ledger-db-0")["metadata"]["uid"].clone();
+    let after =
+        drill.object("/api/v1/namespaces/payments/pods/ledger-db-0")["metadata"]["uid"].clone();
     assert_ne!(before, after);
-    let delete = drill.requests().into_iter().find(|r| r["verb"] == "delete" && r["resource"] == "pods");
+    let delete = drill
+        .requests()
+        .into_iter()
+        .find(|r| r["verb"] == "delete" && r["resource"] == "pods");
     assert!(delete.is_some());
 }
 
@@ -164,17 +324,32 @@ fn delete_runs_with_the_uid_precondition_and_the_statefulset_recreates_the_pod()
 fn checkpoint_succeeds_and_explains_404_and_500() {
     let (_s, _server, api, drill) = start(&[]);
     let inc = api.open_incident("checkpoint");
-    let r = api.ok("alice", "checkpoint pod payments/api-7f9c --container api", Some(&inc));
+    let r = api.ok(
+        "alice",
+        "checkpoint pod payments/api-7f9c --container api",
+        Some(&inc),
+    );
     assert_eq!(r["status"], "executed", "{r}");
     assert!(message(&r).contains("/var/lib/kubelet/checkpoints/"), "{r}");
-    let names: Vec<String> = api.incident(&inc)["evidence"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap().to_owned()).collect();
-    assert!(names.contains(&"checkpoint.api.json".to_owned()), "{names:?}");
+    let names: Vec<String> = api.incident(&inc)["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        names.contains(&"checkpoint.api.json".to_owned()),
+        "{names:?}"
+    );
 
     let r = api.ok("alice", "checkpoint pod payments/api-5b2k", Some(&inc));
     assert_eq!(r["status"], "failed", "{r}");
     assert!(message(&r).contains("CRIU"), "{r}");
 
-    let (code, v) = drill.merge_patch(&format!("/api/v1/nodes/{NODE1}"), &json!({"metadata": {"annotations": {"drill.warroom.io/checkpoint": "disabled"}}}));
+    let (code, v) = drill.merge_patch(
+        &format!("/api/v1/nodes/{NODE1}"),
+        &json!({"metadata": {"annotations": {"drill.warroom.io/checkpoint": "disabled"}}}),
+    );
     assert!(code < 300, "{v}");
     let r = api.ok("alice", "checkpoint pod payments/api-7f9c", Some(&inc));
     assert_eq!(r["status"], "failed", "{r}");
@@ -186,9 +361,18 @@ fn unknown_targets_name_the_cluster_and_namespace_and_record_nothing() {
     let (_s, _server, api, _drill) = start(&[]);
     let inc = api.open_incident("typos");
     for (text, want) in [
-        ("quarantine pod payments/api-0000 --reason x", "pod api-0000 not found in cluster prod-eu (namespace payments searched)"),
-        ("quarantine pod checkout/api-7f9c --reason x", "pod api-7f9c not found in cluster prod-eu (namespace checkout searched)"),
-        ("cordon node ip-10-9-9-9.ec2.internal --reason x", "node ip-10-9-9-9.ec2.internal not found in cluster prod-eu"),
+        (
+            "quarantine pod payments/api-0000 --reason x",
+            "pod api-0000 not found in cluster prod-eu (namespace payments searched)",
+        ),
+        (
+            "quarantine pod checkout/api-7f9c --reason x",
+            "pod api-7f9c not found in cluster prod-eu (namespace checkout searched)",
+        ),
+        (
+            "cordon node ip-10-9-9-9.ec2.internal --reason x",
+            "node ip-10-9-9-9.ec2.internal not found in cluster prod-eu",
+        ),
     ] {
         let (status, r) = api.command("alice", text, Some(&inc));
         assert_eq!(status, 404, "{text}: {r}");
@@ -202,11 +386,19 @@ fn conflicts_are_retried_and_a_persistent_one_is_a_clear_failure_with_a_consiste
     let (_s, _server, api, drill) = start(&[]);
     let inc = api.open_incident("conflicts");
     drill.fault("patch", "nodes", "", 409, 1);
-    api.ok("alice", &format!("cordon node {NODE1} --reason x"), Some(&inc));
+    api.ok(
+        "alice",
+        &format!("cordon node {NODE1} --reason x"),
+        Some(&inc),
+    );
     let r = api.ok("bob", "approve R1", Some(&inc));
     assert_eq!(r["status"], "executed", "one 409 is retried: {r}");
     drill.fault("patch", "nodes", "", 409, 50);
-    api.ok("alice", &format!("uncordon node {NODE1} --reason x"), Some(&inc));
+    api.ok(
+        "alice",
+        &format!("uncordon node {NODE1} --reason x"),
+        Some(&inc),
+    );
     let r = api.ok("bob", "approve R2", Some(&inc));
     assert_eq!(r["status"], "failed", "{r}");
     assert!(message(&r).contains("409"), "{r}");
@@ -221,7 +413,11 @@ fn conflicts_are_retried_and_a_persistent_one_is_a_clear_failure_with_a_consiste
 fn an_api_server_that_is_down_is_named_and_nothing_is_recorded() {
     let s = Scratch::new();
     // A kubeconfig pointing at a port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let kubeconfig = s.write(
         "kubeconfig",
         &format!("apiVersion: v1\nkind: Config\nclusters:\n- name: down\n  cluster:\n    server: http://127.0.0.1:{port}\ncontexts:\n- name: prod-eu-central-1\n  context:\n    cluster: down\n    user: nobody\nusers:\n- name: nobody\n  user: {{}}\ncurrent-context: prod-eu-central-1\n"),
@@ -233,19 +429,44 @@ fn an_api_server_that_is_down_is_named_and_nothing_is_recorded() {
     )]);
     let alice = "alice-token-0123456789abcdef";
     let file = s.write("plan.toml", &plan);
-    let server = Server::start_with_env(&s, &["--config", file.to_str().unwrap()], &[("WARROOM_TOKEN_ALICE", alice)]);
+    let server = Server::start_with_env(
+        &s,
+        &["--config", file.to_str().unwrap()],
+        &[("WARROOM_TOKEN_ALICE", alice)],
+    );
     let api = Api::new(&server.addr);
-    let (status, opened) = api.post_json("/api/v1/command", Some(alice), &json!({"text": "incident open \"down\""}).to_string());
+    let (status, opened) = api.post_json(
+        "/api/v1/command",
+        Some(alice),
+        &json!({"text": "incident open \"down\""}).to_string(),
+    );
     assert_eq!(status, 200, "{opened}");
     let inc = opened["incident"].as_str().unwrap();
-    let (status, r) = api.post_json("/api/v1/command", Some(alice), &json!({"text": "capture pod payments/api-7f9c", "incident": inc}).to_string());
+    let (status, r) = api.post_json(
+        "/api/v1/command",
+        Some(alice),
+        &json!({"text": "capture pod payments/api-7f9c", "incident": inc}).to_string(),
+    );
     assert_eq!(status, 500, "{r}");
-    assert!(message(&r).contains("cannot reach the API server of cluster prod-eu"), "{r}");
-    let (_, body) = api.post_json("/api/v1/command", Some(alice), &json!({"text": "timeline", "incident": inc}).to_string());
-    assert!(!message(&body).contains("requested"), "nothing recorded: {body}");
+    assert!(
+        message(&r).contains("cannot reach the API server of cluster prod-eu"),
+        "{r}"
+    );
+    let (_, body) = api.post_json(
+        "/api/v1/command",
+        Some(alice),
+        &json!({"text": "timeline", "incident": inc}).to_string(),
+    );
+    assert!(
+        !message(&body).contains("requested"),
+        "nothing recorded: {body}"
+    );
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -23,7 +23,12 @@ fn granted() -> BTreeSet<(String, String, String, String)> {
             for g in rule["apiGroups"].as_array().unwrap() {
                 for r in rule["resources"].as_array().unwrap() {
                     for verb in rule["verbs"].as_array().unwrap() {
-                        out.insert((role.clone(), verb.as_str().unwrap().to_owned(), g.as_str().unwrap().to_owned(), r.as_str().unwrap().to_owned()));
+                        out.insert((
+                            role.clone(),
+                            verb.as_str().unwrap().to_owned(),
+                            g.as_str().unwrap().to_owned(),
+                            r.as_str().unwrap().to_owned(),
+                        ));
                     }
                 }
             }
@@ -53,33 +58,162 @@ fn the_shipped_cluster_roles_cover_exactly_what_the_actions_use() {
     let over = "--override \"evidence taken by hand\"";
     act(&api, &inc, "alice", "capture pod payments/api-7f9c", &[]);
     act(&api, &inc, "alice", "checkpoint pod payments/api-7f9c", &[]);
-    act(&api, &inc, "alice", "quarantine pod payments/api-7f9c --reason r", &["bob"]);
-    act(&api, &inc, "alice", "quarantine pod payments/api-7f9c --detach --reason again", &["bob"]);
-    act(&api, &inc, "alice", "release pod payments/api-7f9c --reason r", &["bob"]);
-    act(&api, &inc, "alice", "label pod payments/api-5b2k team=sec --reason r", &["bob"]);
-    act(&api, &inc, "alice", "label node ip-10-0-1-23.ec2.internal team=sec --reason r", &["bob"]);
-    act(&api, &inc, "alice", "cordon node ip-10-0-1-23.ec2.internal --reason r", &["bob"]);
-    act(&api, &inc, "alice", "uncordon node ip-10-0-1-23.ec2.internal --reason r", &["bob"]);
-    act(&api, &inc, "erin", &format!("drain node ip-10-0-1-23.ec2.internal --reason r {over}"), &["carol"]);
-    act(&api, &inc, "erin", &format!("scale deployment checkout/web --replicas 1 --reason r {over}"), &["carol"]);
-    act(&api, &inc, "erin", &format!("scale statefulset payments/ledger-db --replicas 1 --reason r {over}"), &["carol", "dave"]);
-    act(&api, &inc, "erin", &format!("scale replicaset payments/api-7f9c5d --replicas 3 --reason r {over}"), &["carol"]);
-    act(&api, &inc, "erin", &format!("restart deployment checkout/web --reason r {over}"), &["carol"]);
-    act(&api, &inc, "erin", &format!("restart statefulset payments/ledger-db --reason r {over}"), &["carol", "dave"]);
-    act(&api, &inc, "erin", &format!("restart daemonset monitoring/node-exporter --reason r {over}"), &["carol"]);
-    act(&api, &inc, "erin", &format!("delete pod checkout/web-6d8f4c-q9z4m --reason r {over}"), &["carol", "dave"]);
-    act(&api, &inc, "erin", &format!("delete replicaset checkout/web-6d8f4c --reason r {over}"), &["carol", "dave"]);
-    act(&api, &inc, "erin", &format!("delete deployment checkout/web --reason r {over}"), &["carol", "dave"]);
-    act(&api, &inc, "erin", &format!("delete daemonset monitoring/node-exporter --reason r {over}"), &["carol", "dave"]);
-    act(&api, &inc, "erin", &format!("delete statefulset payments/ledger-db --reason r {over}"), &["carol", "dave", "grace"]);
+    act(
+        &api,
+        &inc,
+        "alice",
+        "quarantine pod payments/api-7f9c --reason r",
+        &["bob"],
+    );
+    act(
+        &api,
+        &inc,
+        "alice",
+        "quarantine pod payments/api-7f9c --detach --reason again",
+        &["bob"],
+    );
+    act(
+        &api,
+        &inc,
+        "alice",
+        "release pod payments/api-7f9c --reason r",
+        &["bob"],
+    );
+    act(
+        &api,
+        &inc,
+        "alice",
+        "label pod payments/api-5b2k team=sec --reason r",
+        &["bob"],
+    );
+    act(
+        &api,
+        &inc,
+        "alice",
+        "label node ip-10-0-1-23.ec2.internal team=sec --reason r",
+        &["bob"],
+    );
+    act(
+        &api,
+        &inc,
+        "alice",
+        "cordon node ip-10-0-1-23.ec2.internal --reason r",
+        &["bob"],
+    );
+    act(
+        &api,
+        &inc,
+        "alice",
+        "uncordon node ip-10-0-1-23.ec2.internal --reason r",
+        &["bob"],
+    );
+    act(
+        &api,
+        &inc,
+        "erin",
+        &format!("drain node ip-10-0-1-23.ec2.internal --reason r {over}"),
+        &["carol"],
+    );
+    act(
+        &api,
+        &inc,
+        "erin",
+        &format!("scale deployment checkout/web --replicas 1 --reason r {over}"),
+        &["carol"],
+    );
+    act(
+        &api,
+        &inc,
+        "erin",
+        &format!("scale statefulset payments/ledger-db --replicas 1 --reason r {over}"),
+        &["carol", "dave"],
+    );
+    act(
+        &api,
+        &inc,
+        "erin",
+        &format!("scale replicaset payments/api-7f9c5d --replicas 3 --reason r {over}"),
+        &["carol"],
+    );
+    act(
+        &api,
+        &inc,
+        "erin",
+        &format!("restart deployment checkout/web --reason r {over}"),
+        &["carol"],
+    );
+    act(
+        &api,
+        &inc,
+        "erin",
+        &format!("restart statefulset payments/ledger-db --reason r {over}"),
+        &["carol", "dave"],
+    );
+    act(
+        &api,
+        &inc,
+        "erin",
+        &format!("restart daemonset monitoring/node-exporter --reason r {over}"),
+        &["carol"],
+    );
+    act(
+        &api,
+        &inc,
+        "erin",
+        &format!("delete pod checkout/web-6d8f4c-q9z4m --reason r {over}"),
+        &["carol", "dave"],
+    );
+    act(
+        &api,
+        &inc,
+        "erin",
+        &format!("delete replicaset checkout/web-6d8f4c --reason r {over}"),
+        &["carol", "dave"],
+    );
+    act(
+        &api,
+        &inc,
+        "erin",
+        &format!("delete deployment checkout/web --reason r {over}"),
+        &["carol", "dave"],
+    );
+    act(
+        &api,
+        &inc,
+        "erin",
+        &format!("delete daemonset monitoring/node-exporter --reason r {over}"),
+        &["carol", "dave"],
+    );
+    act(
+        &api,
+        &inc,
+        "erin",
+        &format!("delete statefulset payments/ledger-db --reason r {over}"),
+        &["carol", "dave", "grace"],
+    );
 
     // Preflight, through a kubeconfig that points at the same drill server.
     let kubeconfig = s.write(
         "kubeconfig",
         &format!("apiVersion: v1\nkind: Config\nclusters:\n- name: d\n  cluster:\n    server: {}\ncontexts:\n- name: prod-eu-central-1\n  context:\n    cluster: d\n    user: u\nusers:\n- name: u\n  user: {{}}\ncurrent-context: prod-eu-central-1\n", drill.base),
     );
-    let plan = s.write("preflight.toml", &plan_with(&[("kubeconfig = \"/etc/warroom/kubeconfig\"", &format!("kubeconfig = \"{}\"", kubeconfig.display()))]));
-    s.run(&["--config", plan.to_str().unwrap(), "--data", "pf-data", "preflight", "--cluster", "prod-eu"]).expect_code(0);
+    let plan = s.write(
+        "preflight.toml",
+        &plan_with(&[(
+            "kubeconfig = \"/etc/warroom/kubeconfig\"",
+            &format!("kubeconfig = \"{}\"", kubeconfig.display()),
+        )]),
+    );
+    s.run(&[
+        "--config",
+        plan.to_str().unwrap(),
+        "--data",
+        "pf-data",
+        "preflight",
+        "--cluster",
+        "prod-eu",
+    ])
+    .expect_code(0);
 
     let granted = granted();
     let mut used = BTreeSet::new();
@@ -88,9 +222,18 @@ fn the_shipped_cluster_roles_cover_exactly_what_the_actions_use() {
             "" => r["resource"].as_str().unwrap().to_owned(),
             sub => format!("{}/{sub}", r["resource"].as_str().unwrap()),
         };
-        let key = (r["verb"].as_str().unwrap().to_owned(), r["group"].as_str().unwrap().to_owned(), resource);
-        let covered = granted.iter().any(|(_, v, g, res)| (v, g, res) == (&key.0, &key.1, &key.2));
-        assert!(covered, "warroom made {key:?}, which deploy/rbac.yaml does not grant");
+        let key = (
+            r["verb"].as_str().unwrap().to_owned(),
+            r["group"].as_str().unwrap().to_owned(),
+            resource,
+        );
+        let covered = granted
+            .iter()
+            .any(|(_, v, g, res)| (v, g, res) == (&key.0, &key.1, &key.2));
+        assert!(
+            covered,
+            "warroom made {key:?}, which deploy/rbac.yaml does not grant"
+        );
         used.insert(key);
     }
     for (role, verb, group, resource) in &granted {
@@ -99,8 +242,14 @@ fn the_shipped_cluster_roles_cover_exactly_what_the_actions_use() {
             "deploy/rbac.yaml role {role} grants {verb} on {group}/{resource}, which no action used"
         );
     }
-    let proxy: Vec<_> = granted.iter().filter(|(_, _, _, r)| r == "nodes/proxy").collect();
-    assert!(proxy.iter().all(|(role, ..)| role == "warroom-checkpoint"), "nodes/proxy only in the separate role: {proxy:?}");
+    let proxy: Vec<_> = granted
+        .iter()
+        .filter(|(_, _, _, r)| r == "nodes/proxy")
+        .collect();
+    assert!(
+        proxy.iter().all(|(role, ..)| role == "warroom-checkpoint"),
+        "nodes/proxy only in the separate role: {proxy:?}"
+    );
 }
 
 #[test]
@@ -113,14 +262,48 @@ fn preflight_names_the_missing_rule_and_exits_one() {
         "kubeconfig",
         &format!("apiVersion: v1\nkind: Config\nclusters:\n- name: d\n  cluster:\n    server: {}\ncontexts:\n- name: prod-eu-central-1\n  context:\n    cluster: d\n    user: u\nusers:\n- name: u\n  user: {{}}\ncurrent-context: prod-eu-central-1\n", drill.base),
     );
-    let plan = s.write("preflight.toml", &plan_with(&[("kubeconfig = \"/etc/warroom/kubeconfig\"", &format!("kubeconfig = \"{}\"", kubeconfig.display()))]));
-    let out = s.run(&["--config", plan.to_str().unwrap(), "--data", "pf-data", "preflight", "--cluster", "prod-eu"]).expect_code(1);
+    let plan = s.write(
+        "preflight.toml",
+        &plan_with(&[(
+            "kubeconfig = \"/etc/warroom/kubeconfig\"",
+            &format!("kubeconfig = \"{}\"", kubeconfig.display()),
+        )]),
+    );
+    let out = s
+        .run(&[
+            "--config",
+            plan.to_str().unwrap(),
+            "--data",
+            "pf-data",
+            "preflight",
+            "--cluster",
+            "prod-eu",
+        ])
+        .expect_code(1);
     let text = out.stdout();
     assert!(text.contains("quarantine  DENIED"), "{text}");
-    assert!(text.contains("apiGroups: [networking.k8s.io], resources: [networkpolicies], verbs: [create]"), "{text}");
+    assert!(
+        text.contains(
+            "apiGroups: [networking.k8s.io], resources: [networkpolicies], verbs: [create]"
+        ),
+        "{text}"
+    );
     assert!(text.contains("capture     allowed"), "{text}");
-    assert!(text.contains("network policy: enforced (calico-node (kube-system)"), "{text}");
-    let json = s.run(&["--json", "--config", plan.to_str().unwrap(), "--data", "pf-data", "preflight"]).expect_code(1).stdout();
+    assert!(
+        text.contains("network policy: enforced (calico-node (kube-system)"),
+        "{text}"
+    );
+    let json = s
+        .run(&[
+            "--json",
+            "--config",
+            plan.to_str().unwrap(),
+            "--data",
+            "pf-data",
+            "preflight",
+        ])
+        .expect_code(1)
+        .stdout();
     let v: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["ok"], false);
 }

@@ -12,7 +12,6 @@ use warroom_commands::command::Target;
 use warroom_commands::{IncidentId, PersonId};
 use warroom_config::ActionName;
 
-
 /// A target as the cluster knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Resolved {

@@ -21,7 +21,9 @@ pub struct PreflightArgs {
 pub fn run(args: PreflightArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let plan = context::load_plan(global)?;
     let dir = context::data_dir(global, &plan);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let clusters = if plan.plan.is_drill() {
             crate::clusters::drill(&plan, &dir, warroom_drill::Scenario::payments()).await?

@@ -47,17 +47,33 @@ fn announce(plan: &LoadedPlan, dir: &std::path::Path) {
             path.display(),
             &plan.digest,
             dir.display(),
-            if plan.plan.is_drill() { " — DRILL MODE" } else { "" }
+            if plan.plan.is_drill() {
+                " — DRILL MODE"
+            } else {
+                ""
+            }
         ),
     }
 }
 
-fn start(plan: LoadedPlan, global: &Global, args: ServeArgs, scenario: Option<warroom_drill::Scenario>) -> anyhow::Result<ExitCode> {
+fn start(
+    plan: LoadedPlan,
+    global: &Global,
+    args: ServeArgs,
+    scenario: Option<warroom_drill::Scenario>,
+) -> anyhow::Result<ExitCode> {
     let dir = context::data_dir(global, &plan);
     announce(&plan, &dir);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let listen = args.listen.unwrap_or(plan.plan.console.listen);
-    let opts = server::ServeOptions { listen, dir, scenario, drain_timeout: args.drain_timeout };
+    let opts = server::ServeOptions {
+        listen,
+        dir,
+        scenario,
+        drain_timeout: args.drain_timeout,
+    };
     runtime.block_on(server::serve(opts, plan))?;
     Ok(ExitCode::SUCCESS)
 }
@@ -74,8 +90,10 @@ pub fn drill(args: DrillArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let scenario = match &args.scenario {
         None => warroom_drill::Scenario::payments(),
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read scenario {}", path.display()))?;
-            warroom_drill::Scenario::from_yaml(&path.display().to_string(), &text).map_err(BadScenario)?
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read scenario {}", path.display()))?;
+            warroom_drill::Scenario::from_yaml(&path.display().to_string(), &text)
+                .map_err(BadScenario)?
         }
     };
     start(plan, global, args.serve, Some(scenario))

@@ -7,8 +7,8 @@ use warroom_adapters::chat::Chat;
 use warroom_adapters::chat::console::ConsoleChat;
 use warroom_adapters::cluster::kubernetes::{CaptureSettings, KubeCluster};
 use warroom_adapters::evidence::LocalEvidenceStore;
-use warroom_drill::{DrillServer, Scenario};
 use warroom_commands::{Clock, IncidentId, ManualClock, PersonId};
+use warroom_drill::{DrillServer, Scenario};
 use warroom_ledger::Ledger;
 
 use super::{Code, Engine};
@@ -31,11 +31,24 @@ async fn fixture() -> Fixture {
         broadcast::channel(64).0,
     ));
     let chats: Vec<Arc<dyn Chat>> = vec![console.clone()];
-    let drill = DrillServer::start(Scenario::payments(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let drill = DrillServer::start(Scenario::payments(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
     let store = Arc::new(LocalEvidenceStore::new(dir.path().join("evidence")));
-    let mut kube = KubeCluster::new(store, CaptureSettings { collect: Vec::new(), max_log_bytes: 1 << 20 });
+    let mut kube = KubeCluster::new(
+        store,
+        CaptureSettings {
+            collect: Vec::new(),
+            max_log_bytes: 1 << 20,
+        },
+    );
     let client = KubeCluster::client_for_url(&drill.url()).unwrap();
-    kube.add("prod-eu", client, drill.url(), warroom_config::NetworkPolicyEngine::Calico);
+    kube.add(
+        "prod-eu",
+        client,
+        drill.url(),
+        warroom_config::NetworkPolicyEngine::Calico,
+    );
     let cluster = Arc::new(kube);
     let engine = Engine::new(
         Arc::new(warroom_config::builtin()),

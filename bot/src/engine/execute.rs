@@ -56,7 +56,13 @@ impl Engine {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
         let chats = self.chats.clone();
         let incident = incident.clone();
-        let channels = self.channels.lock().unwrap_or_else(|p| p.into_inner()).get(&incident.id).cloned().unwrap_or_default();
+        let channels = self
+            .channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&incident.id)
+            .cloned()
+            .unwrap_or_default();
         tokio::spawn(async move {
             while let Some(line) = rx.recv().await {
                 for ch in &channels {
@@ -70,7 +76,12 @@ impl Engine {
     }
 
     /// Record each artifact an action stored, under the request that approved it.
-    async fn record_artifacts(&self, id: &IncidentId, request: &str, artifacts: &[warroom_adapters::cluster::CapturedArtifact]) -> Result<(), String> {
+    async fn record_artifacts(
+        &self,
+        id: &IncidentId,
+        request: &str,
+        artifacts: &[warroom_adapters::cluster::CapturedArtifact],
+    ) -> Result<(), String> {
         for a in artifacts {
             let evidence = warroom_ledger::NewEvidence {
                 name: a.name.clone(),
@@ -81,7 +92,12 @@ impl Engine {
             };
             self.write(self.ledger.record_evidence(id, &Actor::System, evidence))
                 .await
-                .map_err(|e| format!("artifact {} stored at {} but not recorded: {e}", a.name, a.stored.location))?;
+                .map_err(|e| {
+                    format!(
+                        "artifact {} stored at {} but not recorded: {e}",
+                        a.name, a.stored.location
+                    )
+                })?;
         }
         Ok(())
     }
@@ -160,7 +176,10 @@ impl Engine {
         let mut ex = self.execution(&started.incident, &request, resolved);
         ex.progress = Some(self.forward_progress(&started.incident));
         let (event, label) = match self.cluster.execute(&ex).await {
-            Ok(outcome) => match self.record_artifacts(id, request_id, &outcome.evidence).await {
+            Ok(outcome) => match self
+                .record_artifacts(id, request_id, &outcome.evidence)
+                .await
+            {
                 Ok(()) => (
                     Event::RequestExecuted {
                         request: request_id.to_owned(),
@@ -170,7 +189,13 @@ impl Engine {
                     },
                     "executed",
                 ),
-                Err(e) => (Event::RequestFailed { request: request_id.to_owned(), error: e }, "failed"),
+                Err(e) => (
+                    Event::RequestFailed {
+                        request: request_id.to_owned(),
+                        error: e,
+                    },
+                    "failed",
+                ),
             },
             Err(e) => (
                 Event::RequestFailed {

@@ -357,8 +357,15 @@ async fn events(
 /// kubectl (`kubectl --server URL get pods -A`) and for drills that change the world.
 async fn drill_clusters(ReadyState(state): ReadyState) -> Response {
     if !state.tokens.is_drill() {
-        return answer(StatusCode::NOT_FOUND, "simulated clusters exist only in drill mode");
+        return answer(
+            StatusCode::NOT_FOUND,
+            "simulated clusters exist only in drill mode",
+        );
     }
-    let clusters: Vec<Value> = state.drills.iter().map(|(name, h)| json!({ "name": name, "url": h.url() })).collect();
+    let clusters: Vec<Value> = state
+        .drills
+        .iter()
+        .map(|(name, h)| json!({ "name": name, "url": h.url() }))
+        .collect();
     axum::Json(json!({ "clusters": clusters })).into_response()
 }

@@ -79,10 +79,16 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
     let dir = opts.dir.clone();
     // Clusters first, so a drill's API servers are up (and printed) before anything else.
     let mut clusters = if plan.plan.is_drill() {
-        let scenario = opts.scenario.clone().unwrap_or_else(warroom_drill::Scenario::payments);
+        let scenario = opts
+            .scenario
+            .clone()
+            .unwrap_or_else(warroom_drill::Scenario::payments);
         let c = crate::clusters::drill(&plan, &dir, scenario).await?;
         for (name, handle) in &c.drills {
-            eprintln!("warroom: drill cluster {name}: simulated Kubernetes API at {}", handle.url());
+            eprintln!(
+                "warroom: drill cluster {name}: simulated Kubernetes API at {}",
+                handle.url()
+            );
         }
         c
     } else {
@@ -170,7 +176,14 @@ async fn start_engine(
     };
     let chats: Vec<Arc<dyn Chat>> = vec![console.clone()];
     let drills = clusters.drills;
-    let engine = Engine::new(plan.clone(), ledger, chats, Arc::new(clusters.kube), clock, notify);
+    let engine = Engine::new(
+        plan.clone(),
+        ledger,
+        chats,
+        Arc::new(clusters.kube),
+        clock,
+        notify,
+    );
     let unknown = engine
         .recover()
         .await

@@ -22,11 +22,16 @@ async fn store(
     let store = store.clone();
     let incident = ex.incident.clone();
     let full = format!("{}/{name}", ex.request);
-    let stored = tokio::task::spawn_blocking(move || store.put(&incident, &full, &mut std::io::Cursor::new(bytes)))
-        .await
-        .map_err(|e| ClusterError::Failed(format!("storing {name}: {e}")))?
-        .map_err(|e| ClusterError::Failed(format!("storing {name}: {e}")))?;
-    Ok(CapturedArtifact { name: name.to_owned(), stored })
+    let stored = tokio::task::spawn_blocking(move || {
+        store.put(&incident, &full, &mut std::io::Cursor::new(bytes))
+    })
+    .await
+    .map_err(|e| ClusterError::Failed(format!("storing {name}: {e}")))?
+    .map_err(|e| ClusterError::Failed(format!("storing {name}: {e}")))?;
+    Ok(CapturedArtifact {
+        name: name.to_owned(),
+        stored,
+    })
 }
 
 fn pretty(v: &Value) -> Vec<u8> {
@@ -41,11 +46,20 @@ fn as_applied(mut pod: Value) -> Value {
     pod
 }
 
-pub async fn capture(t: &KubeTarget, ex: &Execution, evidence: Arc<dyn EvidenceStore>, settings: &CaptureSettings) -> Result<Outcome, ClusterError> {
+pub async fn capture(
+    t: &KubeTarget,
+    ex: &Execution,
+    evidence: Arc<dyn EvidenceStore>,
+    settings: &CaptureSettings,
+) -> Result<Outcome, ClusterError> {
     let target = &ex.resolved.target;
     let (ns, name) = (target.namespace.as_str(), target.name.as_str());
     let pod_path = rest::path(ObjectKind::Pod, ns, name);
-    let pod = t.rest.get(&pod_path).await.map_err(|e| t.rest.fail(&format!("reading {target}"), &e))?;
+    let pod = t
+        .rest
+        .get(&pod_path)
+        .await
+        .map_err(|e| t.rest.fail(&format!("reading {target}"), &e))?;
     let wants = |a: Artifact| settings.collect.is_empty() || settings.collect.contains(&a);
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
@@ -53,10 +67,18 @@ pub async fn capture(t: &KubeTarget, ex: &Execution, evidence: Arc<dyn EvidenceS
         files.push(("pod_spec.json".into(), pretty(&as_applied(pod.clone()))));
     }
     if wants(Artifact::OwnerChain) {
-        let chain: Vec<Value> = owner_chain(t, ns, &pod).await.into_iter().map(as_applied).collect();
+        let chain: Vec<Value> = owner_chain(t, ns, &pod)
+            .await
+            .into_iter()
+            .map(as_applied)
+            .collect();
         files.push(("owner_chain.json".into(), pretty(&json!(chain))));
     }
-    let statuses = pod.pointer("/status/containerStatuses").and_then(Value::as_array).cloned().unwrap_or_default();
+    let statuses = pod
+        .pointer("/status/containerStatuses")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     if wants(Artifact::ImageDigests) {
         let digests: Vec<Value> = statuses
             .iter()
@@ -68,7 +90,13 @@ pub async fn capture(t: &KubeTarget, ex: &Execution, evidence: Arc<dyn EvidenceS
         let uid = str_at(&pod, "/metadata/uid").unwrap_or_default();
         let events = t
             .rest
-            .list(&format!("/api/v1/namespaces/{ns}/events"), &format!("fieldSelector={}", query(&format!("involvedObject.uid={uid}"))))
+            .list(
+                &format!("/api/v1/namespaces/{ns}/events"),
+                &format!(
+                    "fieldSelector={}",
+                    query(&format!("involvedObject.uid={uid}"))
+                ),
+            )
             .await
             .map_err(|e| t.rest.fail("listing the pod's events", &e))?;
         files.push(("events.json".into(), pretty(&json!(events))));
@@ -76,10 +104,17 @@ pub async fn capture(t: &KubeTarget, ex: &Execution, evidence: Arc<dyn EvidenceS
     let containers: Vec<String> = pod
         .pointer("/spec/containers")
         .and_then(Value::as_array)
-        .map(|cs| cs.iter().filter_map(|c| c.get("name")?.as_str().map(str::to_owned)).collect())
+        .map(|cs| {
+            cs.iter()
+                .filter_map(|c| c.get("name")?.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     for c in &containers {
-        for (artifact, previous, file) in [(Artifact::Logs, false, "logs"), (Artifact::PreviousLogs, true, "previous_logs")] {
+        for (artifact, previous, file) in [
+            (Artifact::Logs, false, "logs"),
+            (Artifact::PreviousLogs, true, "previous_logs"),
+        ] {
             if !wants(artifact) {
                 continue;
             }
@@ -92,7 +127,9 @@ pub async fn capture(t: &KubeTarget, ex: &Execution, evidence: Arc<dyn EvidenceS
             match t.rest.get_text(&path).await {
                 Ok(text) => files.push((format!("{file}.{c}.txt"), text.into_bytes())),
                 // No earlier container (it never restarted) is a fact worth recording.
-                Err(kube::Error::Api(s)) if previous && s.code == 400 => notes.push(format!("no previous logs for container {c}: {}", s.message)),
+                Err(kube::Error::Api(s)) if previous && s.code == 400 => {
+                    notes.push(format!("no previous logs for container {c}: {}", s.message))
+                }
                 Err(e) => return Err(t.rest.fail(&format!("reading logs of container {c}"), &e)),
             }
         }
@@ -100,7 +137,11 @@ pub async fn capture(t: &KubeTarget, ex: &Execution, evidence: Arc<dyn EvidenceS
     if wants(Artifact::NodeInfo)
         && let Some(node) = str_at(&pod, "/spec/nodeName")
     {
-        let node_obj = t.rest.get(&rest::path(ObjectKind::Node, "", node)).await.map_err(|e| t.rest.fail(&format!("reading node {node}"), &e))?;
+        let node_obj = t
+            .rest
+            .get(&rest::path(ObjectKind::Node, "", node))
+            .await
+            .map_err(|e| t.rest.fail(&format!("reading node {node}"), &e))?;
         files.push(("node_info.json".into(), pretty(&as_applied(node_obj))));
     }
     let mut stored = Vec::new();
@@ -116,32 +157,69 @@ pub async fn capture(t: &KubeTarget, ex: &Execution, evidence: Arc<dyn EvidenceS
         .collect();
     Ok(Outcome {
         dry_run: false,
-        summary: format!("captured {} artifacts of {target} into the evidence store{}", stored.len(), if notes.is_empty() { String::new() } else { format!(" ({})", notes.join("; ")) }),
+        summary: format!(
+            "captured {} artifacts of {target} into the evidence store{}",
+            stored.len(),
+            if notes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", notes.join("; "))
+            }
+        ),
         result: json!({ "cluster": ex.resolved.cluster, "target": target.describe(), "uid": ex.resolved.uid, "artifacts": listing, "notes": notes }),
         evidence: stored,
     })
 }
 
-pub async fn checkpoint(t: &KubeTarget, ex: &Execution, evidence: Arc<dyn EvidenceStore>) -> Result<Outcome, ClusterError> {
+pub async fn checkpoint(
+    t: &KubeTarget,
+    ex: &Execution,
+    evidence: Arc<dyn EvidenceStore>,
+) -> Result<Outcome, ClusterError> {
     let target = &ex.resolved.target;
-    let node = ex.resolved.node.clone().ok_or_else(|| ClusterError::Failed(format!("{target} is not scheduled on a node: nothing to checkpoint")))?;
+    let node = ex.resolved.node.clone().ok_or_else(|| {
+        ClusterError::Failed(format!(
+            "{target} is not scheduled on a node: nothing to checkpoint"
+        ))
+    })?;
     let container = match ex.params.get("container") {
         Some(c) => c.clone(),
         None => {
-            let pod = t.rest.get(&rest::path(ObjectKind::Pod, &target.namespace, &target.name)).await.map_err(|e| t.rest.fail(&format!("reading {target}"), &e))?;
-            str_at(&pod, "/spec/containers/0/name").unwrap_or_default().to_owned()
+            let pod = t
+                .rest
+                .get(&rest::path(
+                    ObjectKind::Pod,
+                    &target.namespace,
+                    &target.name,
+                ))
+                .await
+                .map_err(|e| t.rest.fail(&format!("reading {target}"), &e))?;
+            str_at(&pod, "/spec/containers/0/name")
+                .unwrap_or_default()
+                .to_owned()
         }
     };
-    let path = format!("/api/v1/nodes/{node}/proxy/checkpoint/{}/{}/{container}", target.namespace, target.name);
+    let path = format!(
+        "/api/v1/nodes/{node}/proxy/checkpoint/{}/{}/{container}",
+        target.namespace, target.name
+    );
     let body = match t.rest.post_text(&path).await {
         Ok(text) => text,
         Err(e) => return Err(explain_checkpoint(&t.rest.cluster, &node, &e)),
     };
-    let artifact = store(&evidence, ex, &format!("checkpoint.{container}.json"), body.clone().into_bytes()).await?;
+    let artifact = store(
+        &evidence,
+        ex,
+        &format!("checkpoint.{container}.json"),
+        body.clone().into_bytes(),
+    )
+    .await?;
     let on_node: Value = serde_json::from_str(&body).unwrap_or(Value::String(body));
     Ok(Outcome {
         dry_run: false,
-        summary: format!("checkpointed container {container} of {target} on node {node}; the archive stays on the node: {on_node}"),
+        summary: format!(
+            "checkpointed container {container} of {target} on node {node}; the archive stays on the node: {on_node}"
+        ),
         result: json!({ "node": node, "container": container, "kubelet": on_node }),
         evidence: vec![artifact],
     })

@@ -8,13 +8,21 @@ use super::super::ClusterError;
 /// What went wrong talking to one cluster, with the operation named.
 pub fn describe(cluster: &str, what: &str, e: &kube::Error) -> ClusterError {
     match e {
-        kube::Error::Api(s) if s.code == 404 => ClusterError::Failed(format!("{what}: not found in cluster {cluster} ({})", s.message)),
+        kube::Error::Api(s) if s.code == 404 => ClusterError::Failed(format!(
+            "{what}: not found in cluster {cluster} ({})",
+            s.message
+        )),
         kube::Error::Api(s) if s.code == 403 => ClusterError::Failed(format!(
             "{what}: forbidden in cluster {cluster} — warroom's service account lacks this permission (see deploy/rbac.yaml; `warroom preflight` checks): {}",
             s.message
         )),
-        kube::Error::Api(s) => ClusterError::Failed(format!("{what}: cluster {cluster} answered {} {}: {}", s.code, s.reason, s.message)),
-        other => ClusterError::Failed(format!("{what}: cannot reach the API server of cluster {cluster}: {other}")),
+        kube::Error::Api(s) => ClusterError::Failed(format!(
+            "{what}: cluster {cluster} answered {} {}: {}",
+            s.code, s.reason, s.message
+        )),
+        other => ClusterError::Failed(format!(
+            "{what}: cannot reach the API server of cluster {cluster}: {other}"
+        )),
     }
 }
 

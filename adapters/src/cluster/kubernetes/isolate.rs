@@ -7,8 +7,8 @@ use warroom_commands::command::ObjectKind;
 
 use super::rest;
 use super::selector;
-use super::{KubeTarget, errors, labels_of, str_at};
 use super::{INVESTIGATION_LABEL, QUARANTINE_LABEL};
+use super::{KubeTarget, errors, labels_of, str_at};
 use crate::cluster::{ClusterError, Execution, Outcome};
 
 fn policy_name(pod: &str) -> String {
@@ -18,10 +18,18 @@ fn policy_name(pod: &str) -> String {
 
 /// Every other NetworkPolicy in the namespace that selects the pod (with `labels`).
 /// Policies are additive: any of these that allows traffic re-opens what quarantine closed.
-async fn other_policies(t: &KubeTarget, ns: &str, labels: &BTreeMap<String, String>, own: &str) -> Result<Vec<Value>, ClusterError> {
+async fn other_policies(
+    t: &KubeTarget,
+    ns: &str,
+    labels: &BTreeMap<String, String>,
+    own: &str,
+) -> Result<Vec<Value>, ClusterError> {
     let all = t
         .rest
-        .list(&format!("/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies"), "")
+        .list(
+            &format!("/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies"),
+            "",
+        )
         .await
         .map_err(|e| t.rest.fail("listing NetworkPolicies", &e))?;
     Ok(all
@@ -38,9 +46,18 @@ async fn other_policies(t: &KubeTarget, ns: &str, labels: &BTreeMap<String, Stri
 }
 
 /// Labels that a Service or the owning ReplicaSet selects the pod by: removing them detaches it.
-async fn selected_by(t: &KubeTarget, ns: &str, pod: &Value, labels: &BTreeMap<String, String>) -> Result<Vec<String>, ClusterError> {
+async fn selected_by(
+    t: &KubeTarget,
+    ns: &str,
+    pod: &Value,
+    labels: &BTreeMap<String, String>,
+) -> Result<Vec<String>, ClusterError> {
     let mut keys = Vec::new();
-    let services = t.rest.list(&format!("/api/v1/namespaces/{ns}/services"), "").await.map_err(|e| t.rest.fail("listing Services", &e))?;
+    let services = t
+        .rest
+        .list(&format!("/api/v1/namespaces/{ns}/services"), "")
+        .await
+        .map_err(|e| t.rest.fail("listing Services", &e))?;
     for s in services {
         if let Some(sel) = s.pointer("/spec/selector")
             && selector::map_matches(sel, labels)
@@ -53,8 +70,13 @@ async fn selected_by(t: &KubeTarget, ns: &str, pod: &Value, labels: &BTreeMap<St
     if let Some(o) = owner
         && o.get("kind").and_then(Value::as_str) == Some("ReplicaSet")
         && let Some(name) = o.get("name").and_then(Value::as_str)
-        && let Ok(rs) = t.rest.get(&rest::path(ObjectKind::ReplicaSet, ns, name)).await
-        && let Some(m) = rs.pointer("/spec/selector/matchLabels").and_then(Value::as_object)
+        && let Ok(rs) = t
+            .rest
+            .get(&rest::path(ObjectKind::ReplicaSet, ns, name))
+            .await
+        && let Some(m) = rs
+            .pointer("/spec/selector/matchLabels")
+            .and_then(Value::as_object)
     {
         keys.extend(m.keys().cloned());
     }
@@ -65,7 +87,10 @@ async fn selected_by(t: &KubeTarget, ns: &str, pod: &Value, labels: &BTreeMap<St
 
 fn enforcement_note(t: &KubeTarget) -> String {
     if t.network_policy.enforces_network_policy() {
-        format!("enforced by the cluster's CNI ({})", t.network_policy.as_str())
+        format!(
+            "enforced by the cluster's CNI ({})",
+            t.network_policy.as_str()
+        )
     } else {
         "NOT ENFORCED: the plan says this cluster's CNI does not enforce NetworkPolicy — isolate the node instead".to_owned()
     }
@@ -76,13 +101,23 @@ pub async fn preview_quarantine(t: &KubeTarget, ex: &Execution) -> Result<String
     let mut labels = ex.resolved.labels.clone();
     labels.insert(QUARANTINE_LABEL.into(), ex.incident.to_string());
     let others = other_policies(t, &target.namespace, &labels, &policy_name(&target.name)).await?;
-    let names: Vec<&str> = others.iter().filter_map(|p| p.get("name").and_then(Value::as_str)).collect();
+    let names: Vec<&str> = others
+        .iter()
+        .filter_map(|p| p.get("name").and_then(Value::as_str))
+        .collect();
     Ok(format!(
         "will label {target} {QUARANTINE_LABEL}={} and create NetworkPolicy {} (deny all ingress and egress; {}){}",
         ex.incident,
         policy_name(&target.name),
         enforcement_note(t),
-        if names.is_empty() { String::new() } else { format!("; other policies still select it and may re-allow traffic: {}", names.join(", ")) }
+        if names.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; other policies still select it and may re-allow traffic: {}",
+                names.join(", ")
+            )
+        }
     ))
 }
 
@@ -90,10 +125,18 @@ pub async fn quarantine(t: &KubeTarget, ex: &Execution) -> Result<Outcome, Clust
     let target = &ex.resolved.target;
     let ns = target.namespace.as_str();
     let pod_path = rest::path(ObjectKind::Pod, ns, &target.name);
-    let before = t.rest.get(&pod_path).await.map_err(|e| t.rest.fail(&format!("reading {target}"), &e))?;
+    let before = t
+        .rest
+        .get(&pod_path)
+        .await
+        .map_err(|e| t.rest.fail(&format!("reading {target}"), &e))?;
     let labels_before = labels_of(&before);
     let detach = ex.params.get("detach").is_some_and(|v| v == "true");
-    let removed = if detach { selected_by(t, ns, &before, &labels_before).await? } else { Vec::new() };
+    let removed = if detach {
+        selected_by(t, ns, &before, &labels_before).await?
+    } else {
+        Vec::new()
+    };
     let inc = ex.incident.to_string();
     let mut patch = Map::new();
     patch.insert(QUARANTINE_LABEL.into(), json!(inc));
@@ -131,7 +174,11 @@ pub async fn quarantine(t: &KubeTarget, ex: &Execution) -> Result<Outcome, Clust
     let created = match t.rest.create(&policies_path, &policy).await {
         Ok(p) => p,
         // Already there from an earlier quarantine in this incident: the same policy.
-        Err(kube::Error::Api(s)) if s.code == 409 => t.rest.get(&format!("{policies_path}/{name}")).await.map_err(|e| t.rest.fail("reading the existing quarantine policy", &e))?,
+        Err(kube::Error::Api(s)) if s.code == 409 => t
+            .rest
+            .get(&format!("{policies_path}/{name}"))
+            .await
+            .map_err(|e| t.rest.fail("reading the existing quarantine policy", &e))?,
         Err(e) => return Err(t.rest.fail(&format!("creating NetworkPolicy {name}"), &e)),
     };
     let labels_after = labels_of(&after);
@@ -141,12 +188,21 @@ pub async fn quarantine(t: &KubeTarget, ex: &Execution) -> Result<Outcome, Clust
         .filter(|p| p["allows_ingress"] == true || p["allows_egress"] == true)
         .filter_map(|p| p.get("name").and_then(Value::as_str))
         .collect();
-    let mut summary = format!("isolated {target} with NetworkPolicy {name} (deny all ingress and egress; {})", enforcement_note(t));
+    let mut summary = format!(
+        "isolated {target} with NetworkPolicy {name} (deny all ingress and egress; {})",
+        enforcement_note(t)
+    );
     if detach {
-        summary.push_str(&format!("; detached: removed labels {} so its Service and ReplicaSet let go of it", removed.join(", ")));
+        summary.push_str(&format!(
+            "; detached: removed labels {} so its Service and ReplicaSet let go of it",
+            removed.join(", ")
+        ));
     }
     if !reopen.is_empty() {
-        summary.push_str(&format!("; WARNING: other policies still select it and allow traffic: {}", reopen.join(", ")));
+        summary.push_str(&format!(
+            "; WARNING: other policies still select it and allow traffic: {}",
+            reopen.join(", ")
+        ));
     }
     Ok(Outcome {
         dry_run: false,
@@ -170,7 +226,14 @@ pub async fn release(t: &KubeTarget, ex: &Execution) -> Result<Outcome, ClusterE
     let target = &ex.resolved.target;
     let ns = target.namespace.as_str();
     let name = policy_name(&target.name);
-    let deleted = match t.rest.delete(&format!("/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies/{name}"), &json!({})).await {
+    let deleted = match t
+        .rest
+        .delete(
+            &format!("/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies/{name}"),
+            &json!({}),
+        )
+        .await
+    {
         Ok(_) => true,
         Err(e) if errors::is_not_found(&e) => false,
         Err(e) => return Err(t.rest.fail(&format!("deleting NetworkPolicy {name}"), &e)),
@@ -178,14 +241,21 @@ pub async fn release(t: &KubeTarget, ex: &Execution) -> Result<Outcome, ClusterE
     let pod_path = rest::path(ObjectKind::Pod, ns, &target.name);
     let after = t
         .rest
-        .merge_patch(&pod_path, &json!({ "metadata": { "labels": { QUARANTINE_LABEL: null } } }))
+        .merge_patch(
+            &pod_path,
+            &json!({ "metadata": { "labels": { QUARANTINE_LABEL: null } } }),
+        )
         .await
         .map_err(|e| t.rest.fail(&format!("unlabelling {target}"), &e))?;
     Ok(Outcome {
         dry_run: false,
         summary: format!(
             "released {target}: {}; quarantine label removed (labels removed by --detach are not restored: its controller already replaced it)",
-            if deleted { format!("NetworkPolicy {name} deleted") } else { format!("no NetworkPolicy {name} was there") }
+            if deleted {
+                format!("NetworkPolicy {name} deleted")
+            } else {
+                format!("no NetworkPolicy {name} was there")
+            }
         ),
         result: json!({ "pod": target.describe(), "policy_deleted": deleted, "labels_before": ex.resolved.labels, "labels_after": labels_of(&after) }),
         evidence: Vec::new(),
@@ -210,7 +280,10 @@ pub async fn label(t: &KubeTarget, ex: &Execution) -> Result<Outcome, ClusterErr
         .map_err(|e| t.rest.fail(&format!("labelling {target}"), &e))?;
     Ok(Outcome {
         dry_run: false,
-        summary: format!("labelled {target}: {}", labels.keys().cloned().collect::<Vec<_>>().join(", ")),
+        summary: format!(
+            "labelled {target}: {}",
+            labels.keys().cloned().collect::<Vec<_>>().join(", ")
+        ),
         result: json!({ "target": target.describe(), "labels_before": ex.resolved.labels, "labels_after": labels_of(&after) }),
         evidence: Vec::new(),
     })

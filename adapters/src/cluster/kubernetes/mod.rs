@@ -72,15 +72,33 @@ impl KubeCluster {
         }
     }
 
-    pub fn add(&mut self, name: &str, client: kube::Client, server: String, network_policy: NetworkPolicyEngine) {
-        let rest = Rest { cluster: name.to_owned(), client };
-        self.clusters.insert(name.to_owned(), KubeTarget { rest, network_policy, server });
+    pub fn add(
+        &mut self,
+        name: &str,
+        client: kube::Client,
+        server: String,
+        network_policy: NetworkPolicyEngine,
+    ) {
+        let rest = Rest {
+            cluster: name.to_owned(),
+            client,
+        };
+        self.clusters.insert(
+            name.to_owned(),
+            KubeTarget {
+                rest,
+                network_policy,
+                server,
+            },
+        );
     }
 
     /// A client for an API server URL without credentials (the drill server).
     pub fn client_for_url(url: &str) -> Result<kube::Client, String> {
         install_crypto();
-        let uri: http::Uri = url.parse().map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+        let uri: http::Uri = url
+            .parse()
+            .map_err(|e| format!("`{url}` is not a URL: {e}"))?;
         let mut config = kube::Config::new(uri);
         config.connect_timeout = Some(Duration::from_secs(5));
         config.read_timeout = Some(Duration::from_secs(30));
@@ -91,25 +109,53 @@ impl KubeCluster {
     }
 
     /// A client from a kubeconfig file (and context), or the in-cluster service account.
-    pub async fn client_for(cluster: &warroom_config::Cluster) -> Result<(kube::Client, String), String> {
+    pub async fn client_for(
+        cluster: &warroom_config::Cluster,
+    ) -> Result<(kube::Client, String), String> {
         install_crypto();
         let config = match cluster.access() {
             Some(warroom_config::ClusterAccess::Kubeconfig { path, context }) => {
-                let kc = kube::config::Kubeconfig::read_from(&path)
-                    .map_err(|e| format!("cluster {}: cannot read kubeconfig {}: {e}", cluster.name, path.display()))?;
-                let options = kube::config::KubeConfigOptions { context: context.clone(), ..Default::default() };
+                let kc = kube::config::Kubeconfig::read_from(&path).map_err(|e| {
+                    format!(
+                        "cluster {}: cannot read kubeconfig {}: {e}",
+                        cluster.name,
+                        path.display()
+                    )
+                })?;
+                let options = kube::config::KubeConfigOptions {
+                    context: context.clone(),
+                    ..Default::default()
+                };
                 kube::Config::from_custom_kubeconfig(kc, &options)
                     .await
-                    .map_err(|e| format!("cluster {}: kubeconfig {}: {e}", cluster.name, path.display()))?
+                    .map_err(|e| {
+                        format!(
+                            "cluster {}: kubeconfig {}: {e}",
+                            cluster.name,
+                            path.display()
+                        )
+                    })?
             }
-            Some(warroom_config::ClusterAccess::InCluster) => kube::Config::incluster()
-                .map_err(|e| format!("cluster {}: not running in a cluster ({e}); use kubeconfig in the plan", cluster.name))?,
-            None => return Err(format!("cluster {}: neither kubeconfig nor in_cluster is set", cluster.name)),
+            Some(warroom_config::ClusterAccess::InCluster) => {
+                kube::Config::incluster().map_err(|e| {
+                    format!(
+                        "cluster {}: not running in a cluster ({e}); use kubeconfig in the plan",
+                        cluster.name
+                    )
+                })?
+            }
+            None => {
+                return Err(format!(
+                    "cluster {}: neither kubeconfig nor in_cluster is set",
+                    cluster.name
+                ));
+            }
         };
         let mut config = config;
         config.default_retry = false;
         let server = config.cluster_url.to_string();
-        let client = kube::Client::try_from(config).map_err(|e| format!("cluster {}: {e}", cluster.name))?;
+        let client =
+            kube::Client::try_from(config).map_err(|e| format!("cluster {}: {e}", cluster.name))?;
         Ok((client, server))
     }
 
@@ -126,10 +172,12 @@ impl KubeCluster {
         if let Some(why) = self.unavailable.get(cluster) {
             return Err(ClusterError::NotConfigured(why.clone()));
         }
-        self.clusters.get(cluster).ok_or_else(|| ClusterError::UnknownCluster {
-            name: cluster.to_owned(),
-            known: self.clusters.keys().cloned().collect::<Vec<_>>().join(", "),
-        })
+        self.clusters
+            .get(cluster)
+            .ok_or_else(|| ClusterError::UnknownCluster {
+                name: cluster.to_owned(),
+                known: self.clusters.keys().cloned().collect::<Vec<_>>().join(", "),
+            })
     }
 }
 
@@ -143,7 +191,11 @@ pub fn labels_of(object: &Value) -> BTreeMap<String, String> {
     object
         .pointer("/metadata/labels")
         .and_then(Value::as_object)
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -153,12 +205,20 @@ fn str_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
 
 /// The controller reference of an object, as (kind, name).
 fn controller_of(object: &Value) -> Option<(String, String)> {
-    object.pointer("/metadata/ownerReferences").and_then(Value::as_array).and_then(|refs| {
-        refs.iter()
-            .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
-            .or_else(|| refs.first())
-            .and_then(|r| Some((r.get("kind")?.as_str()?.to_owned(), r.get("name")?.as_str()?.to_owned())))
-    })
+    object
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .and_then(|refs| {
+            refs.iter()
+                .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
+                .or_else(|| refs.first())
+                .and_then(|r| {
+                    Some((
+                        r.get("kind")?.as_str()?.to_owned(),
+                        r.get("name")?.as_str()?.to_owned(),
+                    ))
+                })
+        })
 }
 
 fn kind_of(name: &str) -> Option<ObjectKind> {
@@ -170,7 +230,9 @@ pub(crate) async fn owner_chain(t: &KubeTarget, namespace: &str, object: &Value)
     let mut chain = Vec::new();
     let mut current = object.clone();
     for _ in 0..5 {
-        let Some((kind, name)) = controller_of(&current) else { break };
+        let Some((kind, name)) = controller_of(&current) else {
+            break;
+        };
         let Some(k) = kind_of(&kind) else {
             chain.push(serde_json::json!({ "kind": kind, "metadata": { "name": name, "namespace": namespace } }));
             break;
@@ -190,7 +252,11 @@ pub(crate) async fn owner_chain(t: &KubeTarget, namespace: &str, object: &Value)
 impl Cluster for KubeCluster {
     async fn resolve(&self, cluster: &str, target: &Target) -> Result<Resolved, ClusterError> {
         let t = self.target(cluster)?;
-        let object = match t.rest.get(&rest::path(target.kind, &target.namespace, &target.name)).await {
+        let object = match t
+            .rest
+            .get(&rest::path(target.kind, &target.namespace, &target.name))
+            .await
+        {
             Ok(o) => o,
             Err(e) if errors::is_not_found(&e) => {
                 return Err(ClusterError::NotFound {
@@ -202,9 +268,16 @@ impl Cluster for KubeCluster {
             }
             Err(e) => return Err(t.rest.fail(&format!("reading {target}"), &e)),
         };
-        let chain = if target.kind == ObjectKind::Pod { owner_chain(t, &target.namespace, &object).await } else { Vec::new() };
+        let chain = if target.kind == ObjectKind::Pod {
+            owner_chain(t, &target.namespace, &object).await
+        } else {
+            Vec::new()
+        };
         let owner = chain.last().and_then(|o| {
-            Some((o.get("kind")?.as_str()?.to_owned(), o.pointer("/metadata/name")?.as_str()?.to_owned()))
+            Some((
+                o.get("kind")?.as_str()?.to_owned(),
+                o.pointer("/metadata/name")?.as_str()?.to_owned(),
+            ))
         });
         Ok(Resolved {
             cluster: cluster.to_owned(),
@@ -221,26 +294,39 @@ impl Cluster for KubeCluster {
         let summary = match ex.action {
             ActionName::Quarantine => isolate::preview_quarantine(t, ex).await?,
             ActionName::Drain => nodes::preview_drain(t, ex).await?,
-            ActionName::Protect | ActionName::Snapshot | ActionName::Revoke => return Err(not_aws(ex.action)),
+            ActionName::Protect | ActionName::Snapshot | ActionName::Revoke => {
+                return Err(not_aws(ex.action));
+            }
             _ => format!("will {} {}", ex.action, ex.resolved.target),
         };
-        Ok(Outcome { dry_run: false, summary, result: Value::Null, evidence: Vec::new() })
+        Ok(Outcome {
+            dry_run: false,
+            summary,
+            result: Value::Null,
+            evidence: Vec::new(),
+        })
     }
 
     async fn execute(&self, ex: &Execution) -> Result<Outcome, ClusterError> {
         let t = self.target(&ex.resolved.cluster)?;
         match ex.action {
-            ActionName::Capture => capture::capture(t, ex, self.evidence.clone(), &self.capture).await,
+            ActionName::Capture => {
+                capture::capture(t, ex, self.evidence.clone(), &self.capture).await
+            }
             ActionName::Checkpoint => capture::checkpoint(t, ex, self.evidence.clone()).await,
             ActionName::Quarantine => isolate::quarantine(t, ex).await,
             ActionName::Release => isolate::release(t, ex).await,
             ActionName::Label => isolate::label(t, ex).await,
-            ActionName::Cordon | ActionName::Uncordon => nodes::cordon(t, ex, ex.action == ActionName::Cordon).await,
+            ActionName::Cordon | ActionName::Uncordon => {
+                nodes::cordon(t, ex, ex.action == ActionName::Cordon).await
+            }
             ActionName::Drain => nodes::drain(t, ex, self.drain_timeout).await,
             ActionName::Scale => workloads::scale(t, ex).await,
             ActionName::Restart => workloads::restart(t, ex).await,
             ActionName::Delete => workloads::delete(t, ex).await,
-            ActionName::Protect | ActionName::Snapshot | ActionName::Revoke => Err(not_aws(ex.action)),
+            ActionName::Protect | ActionName::Snapshot | ActionName::Revoke => {
+                Err(not_aws(ex.action))
+            }
         }
     }
 }

@@ -6,22 +6,37 @@ use serde_json::{Value, json};
 use warroom_commands::command::ObjectKind;
 
 use super::rest::{self, query};
-use super::{KubeTarget, errors, labels_of, str_at};
 use super::{INVESTIGATION_LABEL, QUARANTINE_LABEL};
+use super::{KubeTarget, errors, labels_of, str_at};
 use crate::cluster::{ClusterError, Execution, Outcome};
 
 pub async fn cordon(t: &KubeTarget, ex: &Execution, on: bool) -> Result<Outcome, ClusterError> {
     let target = &ex.resolved.target;
     let path = rest::path(ObjectKind::Node, "", &target.name);
-    let before = t.rest.get(&path).await.map_err(|e| t.rest.fail(&format!("reading {target}"), &e))?;
-    let was = before.pointer("/spec/unschedulable").and_then(Value::as_bool).unwrap_or(false);
+    let before = t
+        .rest
+        .get(&path)
+        .await
+        .map_err(|e| t.rest.fail(&format!("reading {target}"), &e))?;
+    let was = before
+        .pointer("/spec/unschedulable")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     t.rest
         .merge_patch(&path, &json!({ "spec": { "unschedulable": on } }))
         .await
-        .map_err(|e| t.rest.fail(&format!("{} {target}", if on { "cordoning" } else { "uncordoning" }), &e))?;
+        .map_err(|e| {
+            t.rest.fail(
+                &format!("{} {target}", if on { "cordoning" } else { "uncordoning" }),
+                &e,
+            )
+        })?;
     Ok(Outcome {
         dry_run: false,
-        summary: format!("{} {target} (unschedulable: {was} → {on}); running pods stay", if on { "cordoned" } else { "uncordoned" }),
+        summary: format!(
+            "{} {target} (unschedulable: {was} → {on}); running pods stay",
+            if on { "cordoned" } else { "uncordoned" }
+        ),
         result: json!({ "node": target.name, "unschedulable_before": was, "unschedulable_after": on }),
         evidence: Vec::new(),
     })
@@ -32,13 +47,19 @@ fn skip_reason(pod: &Value) -> Option<&'static str> {
     let owned_by_daemonset = pod
         .pointer("/metadata/ownerReferences")
         .and_then(Value::as_array)
-        .is_some_and(|refs| refs.iter().any(|r| r.get("kind").and_then(Value::as_str) == Some("DaemonSet")));
+        .is_some_and(|refs| {
+            refs.iter()
+                .any(|r| r.get("kind").and_then(Value::as_str) == Some("DaemonSet"))
+        });
     let labels = labels_of(pod);
     if owned_by_daemonset {
         Some("DaemonSet pod")
     } else if labels.contains_key(QUARANTINE_LABEL) || labels.contains_key(INVESTIGATION_LABEL) {
         Some("under investigation: evicting it would destroy evidence")
-    } else if pod.pointer("/metadata/annotations/kubernetes.io~1config.mirror").is_some() {
+    } else if pod
+        .pointer("/metadata/annotations/kubernetes.io~1config.mirror")
+        .is_some()
+    {
         Some("static (mirror) pod")
     } else {
         None
@@ -47,13 +68,20 @@ fn skip_reason(pod: &Value) -> Option<&'static str> {
 
 async fn pods_on(t: &KubeTarget, node: &str) -> Result<Vec<Value>, ClusterError> {
     t.rest
-        .list("/api/v1/pods", &format!("fieldSelector={}", query(&format!("spec.nodeName={node}"))))
+        .list(
+            "/api/v1/pods",
+            &format!("fieldSelector={}", query(&format!("spec.nodeName={node}"))),
+        )
         .await
         .map_err(|e| t.rest.fail(&format!("listing pods on node {node}"), &e))
 }
 
 fn pod_name(p: &Value) -> String {
-    format!("{}/{}", str_at(p, "/metadata/namespace").unwrap_or_default(), str_at(p, "/metadata/name").unwrap_or_default())
+    format!(
+        "{}/{}",
+        str_at(p, "/metadata/namespace").unwrap_or_default(),
+        str_at(p, "/metadata/name").unwrap_or_default()
+    )
 }
 
 pub async fn preview_drain(t: &KubeTarget, ex: &Execution) -> Result<String, ClusterError> {
@@ -66,7 +94,11 @@ pub async fn preview_drain(t: &KubeTarget, ex: &Execution) -> Result<String, Clu
     ))
 }
 
-pub async fn drain(t: &KubeTarget, ex: &Execution, timeout: Duration) -> Result<Outcome, ClusterError> {
+pub async fn drain(
+    t: &KubeTarget,
+    ex: &Execution,
+    timeout: Duration,
+) -> Result<Outcome, ClusterError> {
     let node = ex.resolved.target.name.clone();
     cordon(t, ex, true).await?;
     let pods = pods_on(t, &node).await?;
@@ -86,13 +118,29 @@ pub async fn drain(t: &KubeTarget, ex: &Execution, timeout: Duration) -> Result<
     while !pending.is_empty() {
         let mut still = Vec::new();
         for p in pending {
-            let (ns, name) = (str_at(&p, "/metadata/namespace").unwrap_or_default().to_owned(), str_at(&p, "/metadata/name").unwrap_or_default().to_owned());
+            let (ns, name) = (
+                str_at(&p, "/metadata/namespace")
+                    .unwrap_or_default()
+                    .to_owned(),
+                str_at(&p, "/metadata/name").unwrap_or_default().to_owned(),
+            );
             let eviction = json!({ "apiVersion": "policy/v1", "kind": "Eviction", "metadata": { "name": name, "namespace": ns } });
-            match t.rest.create(&format!("/api/v1/namespaces/{ns}/pods/{name}/eviction"), &eviction).await {
+            match t
+                .rest
+                .create(
+                    &format!("/api/v1/namespaces/{ns}/pods/{name}/eviction"),
+                    &eviction,
+                )
+                .await
+            {
                 Ok(_) => {
                     evicted.push(pod_name(&p));
                     if let Some(tx) = &ex.progress {
-                        let _ = tx.send(format!("drain {node}: evicted {} ({}/{total})", pod_name(&p), evicted.len()));
+                        let _ = tx.send(format!(
+                            "drain {node}: evicted {} ({}/{total})",
+                            pod_name(&p),
+                            evicted.len()
+                        ));
                     }
                 }
                 Err(e) if errors::is_not_found(&e) => evicted.push(pod_name(&p)),
@@ -105,11 +153,17 @@ pub async fn drain(t: &KubeTarget, ex: &Execution, timeout: Duration) -> Result<
             break;
         }
         if Instant::now() + delay > deadline {
-            blocked = still.into_iter().map(|(p, why)| json!({ "pod": pod_name(&p), "why": why })).collect();
+            blocked = still
+                .into_iter()
+                .map(|(p, why)| json!({ "pod": pod_name(&p), "why": why }))
+                .collect();
             break;
         }
         if let Some(tx) = &ex.progress {
-            let _ = tx.send(format!("drain {node}: {} pod(s) held by a disruption budget; retrying", still.len()));
+            let _ = tx.send(format!(
+                "drain {node}: {} pod(s) held by a disruption budget; retrying",
+                still.len()
+            ));
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(5));
@@ -122,12 +176,21 @@ pub async fn drain(t: &KubeTarget, ex: &Execution, timeout: Duration) -> Result<
             timeout.as_secs(),
             evicted.len(),
             blocked.len(),
-            blocked.iter().filter_map(|b| b.get("pod").and_then(Value::as_str)).collect::<Vec<_>>().join(", ")
+            blocked
+                .iter()
+                .filter_map(|b| b.get("pod").and_then(Value::as_str))
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
     Ok(Outcome {
         dry_run: false,
-        summary: format!("drained {}: cordoned, evicted {} pod(s), left {} in place", ex.resolved.target, evicted.len(), skipped.len()),
+        summary: format!(
+            "drained {}: cordoned, evicted {} pod(s), left {} in place",
+            ex.resolved.target,
+            evicted.len(),
+            skipped.len()
+        ),
         result,
         evidence: Vec::new(),
     })

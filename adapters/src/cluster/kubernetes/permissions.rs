@@ -13,8 +13,18 @@ pub struct Permission {
     pub subresource: &'static str,
 }
 
-const fn p(verb: &'static str, group: &'static str, resource: &'static str, subresource: &'static str) -> Permission {
-    Permission { verb, group, resource, subresource }
+const fn p(
+    verb: &'static str,
+    group: &'static str,
+    resource: &'static str,
+    subresource: &'static str,
+) -> Permission {
+    Permission {
+        verb,
+        group,
+        resource,
+        subresource,
+    }
 }
 
 /// Reading a target to resolve it and its owner chain (every action does this first).
@@ -39,17 +49,28 @@ pub fn for_action(action: ActionName) -> Vec<Permission> {
             p("list", "networking.k8s.io", "networkpolicies", ""),
             p("list", "", "services", ""),
         ],
-        ActionName::Release => vec![p("patch", "", "pods", ""), p("delete", "networking.k8s.io", "networkpolicies", "")],
+        ActionName::Release => vec![
+            p("patch", "", "pods", ""),
+            p("delete", "networking.k8s.io", "networkpolicies", ""),
+        ],
         ActionName::Label => vec![p("patch", "", "pods", ""), p("patch", "", "nodes", "")],
         ActionName::Cordon | ActionName::Uncordon => vec![p("patch", "", "nodes", "")],
-        ActionName::Drain => vec![p("patch", "", "nodes", ""), p("list", "", "pods", ""), p("create", "", "pods", "eviction")],
+        ActionName::Drain => vec![
+            p("patch", "", "nodes", ""),
+            p("list", "", "pods", ""),
+            p("create", "", "pods", "eviction"),
+        ],
         ActionName::Scale => vec![
             p("patch", "apps", "deployments", "scale"),
             p("patch", "apps", "statefulsets", "scale"),
             p("patch", "apps", "replicasets", "scale"),
             p("list", "autoscaling", "horizontalpodautoscalers", ""),
         ],
-        ActionName::Restart => vec![p("patch", "apps", "deployments", ""), p("patch", "apps", "statefulsets", ""), p("patch", "apps", "daemonsets", "")],
+        ActionName::Restart => vec![
+            p("patch", "apps", "deployments", ""),
+            p("patch", "apps", "statefulsets", ""),
+            p("patch", "apps", "daemonsets", ""),
+        ],
         ActionName::Delete => vec![
             p("delete", "", "pods", ""),
             p("delete", "apps", "deployments", ""),
@@ -72,6 +93,11 @@ pub fn needed(action: ActionName) -> Vec<Permission> {
 
 /// What `warroom preflight` itself uses.
 pub const PREFLIGHT: &[Permission] = &[
-    p("create", "authorization.k8s.io", "selfsubjectaccessreviews", ""),
+    p(
+        "create",
+        "authorization.k8s.io",
+        "selfsubjectaccessreviews",
+        "",
+    ),
     p("list", "apps", "daemonsets", ""),
 ];

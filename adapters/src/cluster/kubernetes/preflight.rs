@@ -34,8 +34,15 @@ pub struct CniReport {
 
 pub fn rule_text(p: &Permission) -> String {
     let group = if p.group.is_empty() { "\"\"" } else { p.group };
-    let resource = if p.subresource.is_empty() { p.resource.to_owned() } else { format!("{}/{}", p.resource, p.subresource) };
-    format!("apiGroups: [{group}], resources: [{resource}], verbs: [{}]", p.verb)
+    let resource = if p.subresource.is_empty() {
+        p.resource.to_owned()
+    } else {
+        format!("{}/{}", p.resource, p.subresource)
+    };
+    format!(
+        "apiGroups: [{group}], resources: [{resource}], verbs: [{}]",
+        p.verb
+    )
 }
 
 /// Ask whether this identity may do `p` anywhere in the cluster.
@@ -47,11 +54,19 @@ async fn review(t: &KubeTarget, p: &Permission) -> Result<(bool, String), String
     });
     let answer = t
         .rest
-        .create("/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", &body)
+        .create(
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            &body,
+        )
         .await
         .map_err(|e| format!("SelfSubjectAccessReview failed: {e}"))?;
-    let allowed = answer.pointer("/status/allowed").and_then(Value::as_bool).unwrap_or(false);
-    let reason = str_at(&answer, "/status/reason").unwrap_or_default().to_owned();
+    let allowed = answer
+        .pointer("/status/allowed")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let reason = str_at(&answer, "/status/reason")
+        .unwrap_or_default()
+        .to_owned();
     Ok((allowed, reason))
 }
 
@@ -84,7 +99,13 @@ pub async fn check_actions(t: &KubeTarget, actions: &[ActionName]) -> Vec<Action
 pub async fn detect_cni(t: &KubeTarget) -> CniReport {
     let list = match t.rest.list("/apis/apps/v1/daemonsets", "").await {
         Ok(l) => l,
-        Err(e) => return CniReport { found: Vec::new(), enforcing: false, error: Some(format!("cannot list DaemonSets: {e}")) },
+        Err(e) => {
+            return CniReport {
+                found: Vec::new(),
+                enforcing: false,
+                error: Some(format!("cannot list DaemonSets: {e}")),
+            };
+        }
     };
     let mut found = Vec::new();
     let mut enforcing = false;
@@ -104,8 +125,19 @@ pub async fn detect_cni(t: &KubeTarget) -> CniReport {
         };
         if let Some(enforces) = verdict {
             enforcing |= enforces;
-            found.push(format!("{name} ({ns}){}", if enforces { "" } else { ": network policy agent not enabled" }));
+            found.push(format!(
+                "{name} ({ns}){}",
+                if enforces {
+                    ""
+                } else {
+                    ": network policy agent not enabled"
+                }
+            ));
         }
     }
-    CniReport { found, enforcing, error: None }
+    CniReport {
+        found,
+        enforcing,
+        error: None,
+    }
 }

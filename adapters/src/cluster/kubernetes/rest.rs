@@ -24,8 +24,16 @@ pub fn path(kind: ObjectKind, namespace: &str, name: &str) -> String {
         ObjectKind::DaemonSet => ("/apis/apps/v1", "daemonsets"),
         ObjectKind::ReplicaSet => ("/apis/apps/v1", "replicasets"),
     };
-    let ns = if kind.is_namespaced() { format!("/namespaces/{namespace}") } else { String::new() };
-    if name.is_empty() { format!("{prefix}{ns}/{plural}") } else { format!("{prefix}{ns}/{plural}/{name}") }
+    let ns = if kind.is_namespaced() {
+        format!("/namespaces/{namespace}")
+    } else {
+        String::new()
+    };
+    if name.is_empty() {
+        format!("{prefix}{ns}/{plural}")
+    } else {
+        format!("{prefix}{ns}/{plural}/{name}")
+    }
 }
 
 /// Percent-encode a query value (selectors hold `=`, `,`, `!`).
@@ -42,7 +50,11 @@ pub fn query(value: &str) -> String {
 }
 
 impl Rest {
-    async fn call(&self, what: &str, build: impl Fn() -> Request<Vec<u8>>) -> Result<Value, kube::Error> {
+    async fn call(
+        &self,
+        what: &str,
+        build: impl Fn() -> Request<Vec<u8>>,
+    ) -> Result<Value, kube::Error> {
         let _ = what;
         retry(|| self.client.request::<Value>(build())).await
     }
@@ -52,13 +64,30 @@ impl Rest {
     }
 
     pub async fn get(&self, path: &str) -> Result<Value, kube::Error> {
-        self.call("get", || Request::get(path).body(Vec::new()).unwrap_or_default()).await
+        self.call("get", || {
+            Request::get(path).body(Vec::new()).unwrap_or_default()
+        })
+        .await
     }
 
     pub async fn list(&self, path: &str, params: &str) -> Result<Vec<Value>, kube::Error> {
-        let url = if params.is_empty() { path.to_owned() } else { format!("{path}?{params}") };
-        let list = self.call("list", || Request::get(url.as_str()).body(Vec::new()).unwrap_or_default()).await?;
-        Ok(list.get("items").and_then(Value::as_array).cloned().unwrap_or_default())
+        let url = if params.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{path}?{params}")
+        };
+        let list = self
+            .call("list", || {
+                Request::get(url.as_str())
+                    .body(Vec::new())
+                    .unwrap_or_default()
+            })
+            .await?;
+        Ok(list
+            .get("items")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default())
     }
 
     /// JSON merge patch (RFC 7386): sets and removes (null) exactly the given fields.
@@ -100,10 +129,14 @@ impl Rest {
 
     /// A raw POST whose answer is text (kubelet proxy).
     pub async fn post_text(&self, path: &str) -> Result<String, kube::Error> {
-        self.client.request_text(Request::post(path).body(Vec::new()).unwrap_or_default()).await
+        self.client
+            .request_text(Request::post(path).body(Vec::new()).unwrap_or_default())
+            .await
     }
 
     pub async fn get_text(&self, path: &str) -> Result<String, kube::Error> {
-        self.client.request_text(Request::get(path).body(Vec::new()).unwrap_or_default()).await
+        self.client
+            .request_text(Request::get(path).body(Vec::new()).unwrap_or_default())
+            .await
     }
 }

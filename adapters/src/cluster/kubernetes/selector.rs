@@ -9,7 +9,8 @@ use serde_json::Value;
 pub fn matches(selector: &Value, labels: &BTreeMap<String, String>) -> bool {
     let match_labels = selector.get("matchLabels").and_then(Value::as_object);
     let labels_ok = match_labels.is_none_or(|m| {
-        m.iter().all(|(k, v)| labels.get(k).map(String::as_str) == v.as_str())
+        m.iter()
+            .all(|(k, v)| labels.get(k).map(String::as_str) == v.as_str())
     });
     let exprs = selector.get("matchExpressions").and_then(Value::as_array);
     let exprs_ok = exprs.is_none_or(|list| {
@@ -21,7 +22,11 @@ pub fn matches(selector: &Value, labels: &BTreeMap<String, String>) -> bool {
                 .map(|v| v.iter().filter_map(Value::as_str).collect())
                 .unwrap_or_default();
             let have = labels.get(key).map(String::as_str);
-            match e.get("operator").and_then(Value::as_str).unwrap_or_default() {
+            match e
+                .get("operator")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+            {
                 "In" => have.is_some_and(|h| values.contains(&h)),
                 "NotIn" => have.is_none_or(|h| !values.contains(&h)),
                 "Exists" => have.is_some(),
@@ -36,7 +41,9 @@ pub fn matches(selector: &Value, labels: &BTreeMap<String, String>) -> bool {
 /// A Service's `spec.selector` is a plain map: every pair must be present.
 pub fn map_matches(selector: &Value, labels: &BTreeMap<String, String>) -> bool {
     selector.as_object().is_some_and(|m| {
-        !m.is_empty() && m.iter().all(|(k, v)| labels.get(k).map(String::as_str) == v.as_str())
+        !m.is_empty()
+            && m.iter()
+                .all(|(k, v)| labels.get(k).map(String::as_str) == v.as_str())
     })
 }
 
@@ -47,7 +54,10 @@ mod tests {
     use super::*;
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -56,10 +66,22 @@ mod tests {
         assert!(matches(&json!({}), &l));
         assert!(matches(&json!({"matchLabels": {"app": "api"}}), &l));
         assert!(!matches(&json!({"matchLabels": {"app": "db"}}), &l));
-        assert!(matches(&json!({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["web", "x"]}]}), &l));
-        assert!(matches(&json!({"matchExpressions": [{"key": "gone", "operator": "DoesNotExist"}]}), &l));
-        assert!(!matches(&json!({"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["api"]}]}), &l));
+        assert!(matches(
+            &json!({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["web", "x"]}]}),
+            &l
+        ));
+        assert!(matches(
+            &json!({"matchExpressions": [{"key": "gone", "operator": "DoesNotExist"}]}),
+            &l
+        ));
+        assert!(!matches(
+            &json!({"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["api"]}]}),
+            &l
+        ));
         assert!(map_matches(&json!({"app": "api"}), &l));
-        assert!(!map_matches(&json!({}), &l), "a Service without a selector selects nothing");
+        assert!(
+            !map_matches(&json!({}), &l),
+            "a Service without a selector selects nothing"
+        );
     }
 }
