@@ -109,6 +109,9 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
         if shared.is_down() {
             break;
         }
+        // As the real API server does: small responses go out at once instead of waiting on
+        // the client's delayed ACK.
+        let _ = stream.set_nodelay(true);
         let service = TowerToHyperService::new(router.clone());
         let mut conn_down = shared.shutdown_signal();
         tokio::spawn(async move {

@@ -11,12 +11,7 @@ pub struct Api {
 
 impl Api {
     pub fn new(addr: &str) -> Api {
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(30)))
-            .http_status_as_error(false)
-            .proxy(None)
-            .build()
-            .into();
+        let agent = crate::agent();
         let api = Api {
             base: format!("http://{addr}"),
             agent,

@@ -1,8 +1,6 @@
 //! Talking to the drill API server that `warroom serve` starts in drill mode: read the
 //! simulated cluster's state, inject faults, read the requests warroom made.
 
-use std::time::Duration;
-
 use serde_json::Value;
 
 use crate::Server;
@@ -23,12 +21,7 @@ impl Drill {
             .unwrap_or_else(|| panic!("no drill cluster {name} in {:?}", server.log))
             .trim()
             .to_owned();
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(30)))
-            .http_status_as_error(false)
-            .proxy(None)
-            .build()
-            .into();
+        let agent = crate::agent();
         Drill { base, agent }
     }
 

@@ -13,6 +13,32 @@ pub mod api;
 pub mod drill;
 pub mod webdriver;
 
+/// An HTTP client for loopback tests: no proxy, errors as statuses, a generous timeout.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(30)))
+        .http_status_as_error(false)
+        .proxy(None)
+        .build()
+        .into()
+}
+
+/// A kubeconfig whose context `prod-eu-central-1` (the example plan's) reaches `server`
+/// without credentials, as a drill API server is reached.
+pub fn kubeconfig_for(server: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\ncontexts:\n- name: prod-eu-central-1\n  context:\n    cluster: c\n    user: u\nusers:\n- name: u\n  user: {{}}\ncurrent-context: prod-eu-central-1\n"
+    )
+}
+
+/// The example plan (not a drill) with its `prod-eu` cluster reached through `kubeconfig`.
+pub fn plan_using_kubeconfig(kubeconfig: &Path) -> String {
+    api::plan_with(&[(
+        "kubeconfig = \"/etc/warroom/kubeconfig\"",
+        &format!("kubeconfig = \"{}\"", kubeconfig.display()),
+    )])
+}
+
 /// Path of the `warroom` binary under test.
 pub fn warroom_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("WARROOM_BIN") {
@@ -133,7 +159,17 @@ impl Server {
 
     /// As [`Server::start`], with extra environment variables (secrets the plan names).
     pub fn start_with_env(scratch: &Scratch, extra: &[&str], env: &[(&str, &str)]) -> Server {
-        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+        Server::start_command(scratch, "serve", extra, env)
+    }
+
+    /// `warroom COMMAND --listen 127.0.0.1:0 EXTRA…` for `serve` or `drill`.
+    pub fn start_command(
+        scratch: &Scratch,
+        command: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
+        let mut args = vec![command, "--listen", "127.0.0.1:0"];
         args.extend_from_slice(extra);
         let mut child = scratch
             .command(&args)

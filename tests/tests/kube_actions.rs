@@ -420,13 +420,10 @@ fn an_api_server_that_is_down_is_named_and_nothing_is_recorded() {
         .port();
     let kubeconfig = s.write(
         "kubeconfig",
-        &format!("apiVersion: v1\nkind: Config\nclusters:\n- name: down\n  cluster:\n    server: http://127.0.0.1:{port}\ncontexts:\n- name: prod-eu-central-1\n  context:\n    cluster: down\n    user: nobody\nusers:\n- name: nobody\n  user: {{}}\ncurrent-context: prod-eu-central-1\n"),
+        &warroom_tests::kubeconfig_for(&format!("http://127.0.0.1:{port}")),
     );
     // Not a drill: the plan's kubeconfig is used.
-    let plan = warroom_tests::api::plan_with(&[(
-        "kubeconfig = \"/etc/warroom/kubeconfig\"",
-        &format!("kubeconfig = \"{}\"", kubeconfig.display()),
-    )]);
+    let plan = warroom_tests::plan_using_kubeconfig(&kubeconfig);
     let alice = "alice-token-0123456789abcdef";
     let file = s.write("plan.toml", &plan);
     let server = Server::start_with_env(

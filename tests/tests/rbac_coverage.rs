@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use serde_json::Value;
-use warroom_tests::api::{Api, plan_with};
+use warroom_tests::api::Api;
 use warroom_tests::drill::Drill;
 use warroom_tests::{Scratch, Server, repo_root};
 
@@ -193,16 +193,10 @@ fn the_shipped_cluster_roles_cover_exactly_what_the_actions_use() {
     );
 
     // Preflight, through a kubeconfig that points at the same drill server.
-    let kubeconfig = s.write(
-        "kubeconfig",
-        &format!("apiVersion: v1\nkind: Config\nclusters:\n- name: d\n  cluster:\n    server: {}\ncontexts:\n- name: prod-eu-central-1\n  context:\n    cluster: d\n    user: u\nusers:\n- name: u\n  user: {{}}\ncurrent-context: prod-eu-central-1\n", drill.base),
-    );
+    let kubeconfig = s.write("kubeconfig", &warroom_tests::kubeconfig_for(&drill.base));
     let plan = s.write(
         "preflight.toml",
-        &plan_with(&[(
-            "kubeconfig = \"/etc/warroom/kubeconfig\"",
-            &format!("kubeconfig = \"{}\"", kubeconfig.display()),
-        )]),
+        &warroom_tests::plan_using_kubeconfig(&kubeconfig),
     );
     s.run(&[
         "--config",
@@ -258,16 +252,10 @@ fn preflight_names_the_missing_rule_and_exits_one() {
     let server = Server::start(&s, &[]);
     let drill = Drill::of(&server, "prod-eu");
     drill.deny("create", "networking.k8s.io", "networkpolicies", "");
-    let kubeconfig = s.write(
-        "kubeconfig",
-        &format!("apiVersion: v1\nkind: Config\nclusters:\n- name: d\n  cluster:\n    server: {}\ncontexts:\n- name: prod-eu-central-1\n  context:\n    cluster: d\n    user: u\nusers:\n- name: u\n  user: {{}}\ncurrent-context: prod-eu-central-1\n", drill.base),
-    );
+    let kubeconfig = s.write("kubeconfig", &warroom_tests::kubeconfig_for(&drill.base));
     let plan = s.write(
         "preflight.toml",
-        &plan_with(&[(
-            "kubeconfig = \"/etc/warroom/kubeconfig\"",
-            &format!("kubeconfig = \"{}\"", kubeconfig.display()),
-        )]),
+        &warroom_tests::plan_using_kubeconfig(&kubeconfig),
     );
     let out = s
         .run(&[
