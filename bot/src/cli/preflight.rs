@@ -54,6 +54,9 @@ pub fn run(args: PreflightArgs, global: &Global) -> anyhow::Result<ExitCode> {
                 println!("cluster {name} ({}):", target.server);
                 for c in &checks {
                     match &c.verdict {
+                        Verdict::Allowed if c.action.risk() != warroom_config::Risk::Read && matches!(c.action, ActionName::Protect | ActionName::Snapshot | ActionName::Revoke) => {
+                            println!("  {:<11} allowed in Kubernetes; its AWS part is not configured in this build", c.action.as_str())
+                        }
                         Verdict::Allowed => println!("  {:<11} allowed", c.action.as_str()),
                         Verdict::Denied(missing) => {
                             println!("  {:<11} DENIED — missing:", c.action.as_str());
