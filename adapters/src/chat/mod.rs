@@ -2,6 +2,7 @@
 //! approvals the same way on the console, Slack and Discord.
 
 pub mod console;
+pub mod slack;
 
 use async_trait::async_trait;
 use serde::Serialize;
