@@ -338,7 +338,7 @@ fn checkpoint_succeeds_and_explains_404_and_500() {
         .map(|e| e["name"].as_str().unwrap().to_owned())
         .collect();
     assert!(
-        names.contains(&"checkpoint.api.json".to_owned()),
+        names.contains(&"checkpoint.api.kubelet-response.json".to_owned()),
         "{names:?}"
     );
 

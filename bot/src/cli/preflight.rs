@@ -76,7 +76,8 @@ pub fn run(args: PreflightArgs, global: &Global) -> anyhow::Result<ExitCode> {
                     ),
                 }
             }
-            denied_any |= checks.iter().any(|c| matches!(c.verdict, Verdict::Denied(_)));
+            // Unknown is not a pass: nobody can say the action would work.
+            denied_any |= checks.iter().any(|c| matches!(c.verdict, Verdict::Denied(_) | Verdict::Unknown(_)));
             report.push(json!({
                 "cluster": name,
                 "server": target.server,

@@ -140,8 +140,12 @@ impl Engine {
                 && r.spec.cluster == cluster
         }) {
             let t = &r.spec.target;
+            // The same object, not merely the same name: a replacement has no evidence yet.
             if *t == target.target {
-                return true;
+                if r.spec.uid == target.uid {
+                    return true;
+                }
+                continue;
             }
             let Ok(pod) = self.cluster.resolve(cluster, t).await else {
                 continue;

@@ -68,7 +68,7 @@ pub async fn capture(
     }
     if wants(Artifact::OwnerChain) {
         let chain: Vec<Value> = owner_chain(t, ns, &pod)
-            .await
+            .await?
             .into_iter()
             .map(as_applied)
             .collect();
@@ -97,9 +97,15 @@ pub async fn capture(
                     query(&format!("involvedObject.uid={uid}"))
                 ),
             )
-            .await
-            .map_err(|e| t.rest.fail("listing the pod's events", &e))?;
-        files.push(("events.json".into(), pretty(&json!(events))));
+            .await;
+        match events {
+            Ok(events) => files.push(("events.json".into(), pretty(&json!(events)))),
+            // One missing artifact must not cost the others.
+            Err(e) => notes.push(format!(
+                "events not captured: {}",
+                t.rest.fail("listing events", &e)
+            )),
+        }
     }
     let containers: Vec<String> = pod
         .pointer("/spec/containers")
@@ -119,7 +125,8 @@ pub async fn capture(
                 continue;
             }
             let path = format!(
-                "{pod_path}/log?container={}&timestamps=true&limitBytes={}{}",
+                // The tail: the incident is at the end of a long-running container's log.
+                "{pod_path}/log?container={}&timestamps=true&tailLines=100000&limitBytes={}{}",
                 query(c),
                 settings.max_log_bytes.max(1),
                 if previous { "&previous=true" } else { "" }
@@ -210,7 +217,7 @@ pub async fn checkpoint(
     let artifact = store(
         &evidence,
         ex,
-        &format!("checkpoint.{container}.json"),
+        &format!("checkpoint.{container}.kubelet-response.json"),
         body.clone().into_bytes(),
     )
     .await?;

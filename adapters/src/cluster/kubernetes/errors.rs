@@ -39,7 +39,17 @@ pub const ATTEMPTS: u32 = 4;
 
 /// Run `op` up to [`ATTEMPTS`] times with exponential backoff on transient errors.
 /// Only for idempotent operations (get, list, merge patches that set values, delete by UID).
-pub async fn retry<T, F, Fut>(mut op: F) -> Result<T, kube::Error>
+pub async fn retry<T, F, Fut>(op: F) -> Result<T, kube::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, kube::Error>>,
+{
+    retry_with(op, true).await
+}
+
+/// As [`retry`]; with `conflicts` false a 409 is final (a failed delete precondition means
+/// the object is no longer the approved one: trying again cannot help).
+pub async fn retry_with<T, F, Fut>(mut op: F, conflicts: bool) -> Result<T, kube::Error>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, kube::Error>>,
@@ -49,7 +59,11 @@ where
     loop {
         match op().await {
             Ok(v) => return Ok(v),
-            Err(e) if attempt < ATTEMPTS && is_transient(&e) => {
+            Err(e)
+                if attempt < ATTEMPTS
+                    && is_transient(&e)
+                    && (conflicts || !matches!(&e, kube::Error::Api(s) if s.code == 409)) =>
+            {
                 tracing::warn!(attempt, error = %e, "transient Kubernetes API error; retrying");
                 tokio::time::sleep(delay).await;
                 delay *= 2;

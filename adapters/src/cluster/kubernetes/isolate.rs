@@ -143,14 +143,16 @@ pub async fn quarantine(t: &KubeTarget, ex: &Execution) -> Result<Outcome, Clust
     for k in &removed {
         patch.insert(k.clone(), Value::Null);
     }
-    let after = t
-        .rest
-        .merge_patch(&pod_path, &json!({ "metadata": { "labels": patch } }))
-        .await
-        .map_err(|e| t.rest.fail(&format!("labelling {target}"), &e))?;
     let name = policy_name(&target.name);
     let egress = if ex.allow_dns {
-        json!([{ "ports": [{ "protocol": "UDP", "port": 53 }, { "protocol": "TCP", "port": 53 }] }])
+        // DNS to the cluster's resolver only: port 53 anywhere would be a tunnel.
+        json!([{
+            "to": [{
+                "namespaceSelector": { "matchLabels": { "kubernetes.io/metadata.name": "kube-system" } },
+                "podSelector": { "matchLabels": { "k8s-app": "kube-dns" } }
+            }],
+            "ports": [{ "protocol": "UDP", "port": 53 }, { "protocol": "TCP", "port": 53 }]
+        }])
     } else {
         json!([])
     };
@@ -171,16 +173,27 @@ pub async fn quarantine(t: &KubeTarget, ex: &Execution) -> Result<Outcome, Clust
         }
     });
     let policies_path = format!("/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies");
+    // The policy first: it selects nothing until the label lands, so a failure here leaves
+    // the pod as it was rather than labelled and open.
     let created = match t.rest.create(&policies_path, &policy).await {
         Ok(p) => p,
-        // Already there from an earlier quarantine in this incident: the same policy.
+        // A policy of that name exists (an earlier quarantine, perhaps of another incident):
+        // make it select this incident's label, or the pod would be relabelled and open.
         Err(kube::Error::Api(s)) if s.code == 409 => t
             .rest
-            .get(&format!("{policies_path}/{name}"))
+            .merge_patch(
+                &format!("{policies_path}/{name}"),
+                &json!({ "metadata": policy["metadata"], "spec": policy["spec"] }),
+            )
             .await
-            .map_err(|e| t.rest.fail("reading the existing quarantine policy", &e))?,
+            .map_err(|e| t.rest.fail("updating the existing quarantine policy", &e))?,
         Err(e) => return Err(t.rest.fail(&format!("creating NetworkPolicy {name}"), &e)),
     };
+    let after = t
+        .rest
+        .merge_patch(&pod_path, &json!({ "metadata": { "labels": patch } }))
+        .await
+        .map_err(|e| t.rest.fail(&format!("labelling {target} (NetworkPolicy {name} exists but selects nothing until this label is set)"), &e))?;
     let labels_after = labels_of(&after);
     let others = other_policies(t, ns, &labels_after, &name).await?;
     let reopen: Vec<&str> = others
@@ -270,6 +283,12 @@ pub async fn label(t: &KubeTarget, ex: &Execution) -> Result<Outcome, ClusterErr
     }
     labels.insert(INVESTIGATION_LABEL.into(), json!(ex.incident.to_string()));
     if let (Some(k), Some(v)) = (ex.params.get("key"), ex.params.get("value")) {
+        // These keys carry isolation; changing them is `release`'s job, under its approval.
+        if k == QUARANTINE_LABEL || k == INVESTIGATION_LABEL {
+            return Err(ClusterError::Failed(format!(
+                "label {k} is reserved for warroom's quarantine and investigation; use `release pod` to lift a quarantine"
+            )));
+        }
         labels.insert(k.clone(), json!(v));
     }
     let path = rest::path(target.kind, &target.namespace, &target.name);

@@ -226,7 +226,13 @@ fn kind_of(name: &str) -> Option<ObjectKind> {
 }
 
 /// The owner chain from the object up to the top controller, each as the object read.
-pub(crate) async fn owner_chain(t: &KubeTarget, namespace: &str, object: &Value) -> Vec<Value> {
+/// A link that cannot be read fails the whole lookup: a guardrail (critical workloads) that
+/// depends on the owner must not pass because the owner was unreadable.
+pub(crate) async fn owner_chain(
+    t: &KubeTarget,
+    namespace: &str,
+    object: &Value,
+) -> Result<Vec<Value>, ClusterError> {
     let mut chain = Vec::new();
     let mut current = object.clone();
     for _ in 0..5 {
@@ -237,15 +243,18 @@ pub(crate) async fn owner_chain(t: &KubeTarget, namespace: &str, object: &Value)
             chain.push(serde_json::json!({ "kind": kind, "metadata": { "name": name, "namespace": namespace } }));
             break;
         };
-        match t.rest.get(&rest::path(k, namespace, &name)).await {
-            Ok(owner) => {
-                chain.push(owner.clone());
-                current = owner;
-            }
-            Err(_) => break,
-        }
+        let owner = t
+            .rest
+            .get(&rest::path(k, namespace, &name))
+            .await
+            .map_err(|e| {
+                t.rest
+                    .fail(&format!("reading owner {kind} {namespace}/{name}"), &e)
+            })?;
+        chain.push(owner.clone());
+        current = owner;
     }
-    chain
+    Ok(chain)
 }
 
 #[async_trait]
@@ -268,8 +277,8 @@ impl Cluster for KubeCluster {
             }
             Err(e) => return Err(t.rest.fail(&format!("reading {target}"), &e)),
         };
-        let chain = if target.kind == ObjectKind::Pod {
-            owner_chain(t, &target.namespace, &object).await
+        let chain = if target.kind.is_namespaced() {
+            owner_chain(t, &target.namespace, &object).await?
         } else {
             Vec::new()
         };

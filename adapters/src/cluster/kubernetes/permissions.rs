@@ -45,7 +45,7 @@ pub fn for_action(action: ActionName) -> Vec<Permission> {
         ActionName::Quarantine => vec![
             p("patch", "", "pods", ""),
             p("create", "networking.k8s.io", "networkpolicies", ""),
-            p("get", "networking.k8s.io", "networkpolicies", ""),
+            p("patch", "networking.k8s.io", "networkpolicies", ""),
             p("list", "networking.k8s.io", "networkpolicies", ""),
             p("list", "", "services", ""),
         ],

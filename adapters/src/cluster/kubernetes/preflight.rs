@@ -112,15 +112,24 @@ pub async fn detect_cni(t: &KubeTarget) -> CniReport {
     for ds in &list {
         let name = str_at(ds, "/metadata/name").unwrap_or_default();
         let ns = str_at(ds, "/metadata/namespace").unwrap_or_default();
-        let containers: Vec<&str> = ds
+        let containers: Vec<&Value> = ds
             .pointer("/spec/template/spec/containers")
             .and_then(Value::as_array)
-            .map(|cs| cs.iter().filter_map(|c| c.get("name")?.as_str()).collect())
+            .map(|cs| cs.iter().collect())
             .unwrap_or_default();
+        // EKS ships the policy agent (container aws-eks-nodeagent) with enforcement off;
+        // it enforces only with --enable-network-policy=true.
+        let vpc_policy_agent_on = containers.iter().any(|c| {
+            let image = c.get("image").and_then(Value::as_str).unwrap_or_default();
+            let name = c.get("name").and_then(Value::as_str).unwrap_or_default();
+            let args = c.get("args").map(Value::to_string).unwrap_or_default();
+            (name == "aws-eks-nodeagent" || image.contains("aws-network-policy-agent"))
+                && args.contains("--enable-network-policy=true")
+        });
         let verdict = match name {
             "calico-node" | "cilium" | "kube-router" | "antrea-agent" | "weave-net" => Some(true),
             // The VPC CNI enforces NetworkPolicy only with its policy agent enabled.
-            "aws-node" => Some(containers.contains(&"aws-network-policy-agent")),
+            "aws-node" => Some(vpc_policy_agent_on),
             _ => None,
         };
         if let Some(enforces) = verdict {

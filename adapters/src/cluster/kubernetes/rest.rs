@@ -118,12 +118,17 @@ impl Rest {
 
     pub async fn delete(&self, path: &str, options: &Value) -> Result<Value, kube::Error> {
         let body = options.to_string().into_bytes();
-        self.call("delete", || {
-            Request::delete(path)
-                .header(http::header::CONTENT_TYPE, "application/json")
-                .body(body.clone())
-                .unwrap_or_default()
-        })
+        super::errors::retry_with(
+            || {
+                self.client.request::<Value>(
+                    Request::delete(path)
+                        .header(http::header::CONTENT_TYPE, "application/json")
+                        .body(body.clone())
+                        .unwrap_or_default(),
+                )
+            },
+            false,
+        )
         .await
     }
 
