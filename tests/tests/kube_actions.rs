@@ -467,3 +467,48 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+#[test]
+fn a_second_incident_quarantining_the_same_pod_re_aims_the_policy_and_reserved_labels_are_refused()
+{
+    let (_s, _server, api, drill) = start(&[]);
+    let first = api.open_incident("first");
+    api.ok(
+        "alice",
+        "quarantine pod payments/api-7f9c --reason one",
+        Some(&first),
+    );
+    api.ok("bob", "approve R1", Some(&first));
+    let second = api.open_incident("second");
+    api.ok(
+        "alice",
+        "quarantine pod payments/api-7f9c --reason two",
+        Some(&second),
+    );
+    let r = api.ok("bob", "approve R1", Some(&second));
+    assert_eq!(r["status"], "executed", "{r}");
+    let policy = drill.object(POLICY);
+    assert_eq!(
+        policy["spec"]["podSelector"]["matchLabels"]["warroom.io/quarantine"],
+        second.as_str(),
+        "the policy selects the pod's current label"
+    );
+    assert_eq!(
+        drill.labels(SUSPECT)["warroom.io/quarantine"],
+        second.as_str()
+    );
+
+    api.ok(
+        "alice",
+        "label pod payments/api-7f9c warroom.io/quarantine=none --reason sneaky",
+        Some(&second),
+    );
+    let r = api.ok("bob", "approve R2", Some(&second));
+    assert_eq!(r["status"], "failed", "{r}");
+    assert!(message(&r).contains("reserved"), "{r}");
+    assert_eq!(
+        drill.labels(SUSPECT)["warroom.io/quarantine"],
+        second.as_str(),
+        "still quarantined"
+    );
+}
