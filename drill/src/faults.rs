@@ -88,25 +88,44 @@ impl Attributes {
     }
 }
 
+impl Attributes {
+    /// Does a rule given as (verb, group, resource, subresource, namespace, name) match?
+    fn matched_by(&self, rule: [&Option<String>; 6]) -> bool {
+        let actual = [
+            &self.verb,
+            &self.group,
+            &self.resource,
+            &self.subresource,
+            &self.namespace,
+            &self.name,
+        ];
+        rule.iter().zip(actual).all(|(r, a)| field_matches(r, a))
+    }
+}
+
 impl Fault {
     fn matches(&self, a: &Attributes) -> bool {
-        field_matches(&self.verb, &a.verb)
-            && field_matches(&self.group, &a.group)
-            && field_matches(&self.resource, &a.resource)
-            && field_matches(&self.subresource, &a.subresource)
-            && field_matches(&self.namespace, &a.namespace)
-            && field_matches(&self.name, &a.name)
+        a.matched_by([
+            &self.verb,
+            &self.group,
+            &self.resource,
+            &self.subresource,
+            &self.namespace,
+            &self.name,
+        ])
     }
 }
 
 impl Deny {
     fn matches(&self, a: &Attributes) -> bool {
-        field_matches(&self.verb, &a.verb)
-            && field_matches(&self.group, &a.group)
-            && field_matches(&self.resource, &a.resource)
-            && field_matches(&self.subresource, &a.subresource)
-            && field_matches(&self.namespace, &a.namespace)
-            && field_matches(&self.name, &a.name)
+        a.matched_by([
+            &self.verb,
+            &self.group,
+            &self.resource,
+            &self.subresource,
+            &self.namespace,
+            &self.name,
+        ])
     }
 }
 
