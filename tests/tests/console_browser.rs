@@ -67,8 +67,20 @@ fn two_people_quarantine_a_pod_through_the_console() {
         r#"incident open "Shell in payments api" --severity sev1"#,
         Submit::Click,
     );
-    let item = b.wait_for("#incidents [data-incident][aria-current=\"true\"]", WAIT);
-    let id = b.attribute(&item, "data-incident").unwrap_or_default();
+    // Read in one script: the list re-renders on live updates, so a held element can go stale.
+    let selected = || {
+        b.execute(
+            "const el = document.querySelector('#incidents [data-incident][aria-current=\"true\"]'); return el ? el.dataset.incident : '';",
+            &[],
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+    };
+    b.wait_until("the opened incident to be selected", WAIT, |_| {
+        !selected().is_empty()
+    });
+    let id = selected();
     assert!(id.starts_with("INC-"), "selected incident: {id:?}");
     b.wait_until("the opened incident in the channel header", WAIT, |b| {
         b.text_of("#incident-title")

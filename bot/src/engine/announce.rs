@@ -49,6 +49,22 @@ impl Engine {
         found
     }
 
+    /// The incident whose channel on `platform` has this id, if warroom opened it.
+    pub fn incident_of_channel(
+        &self,
+        platform: &str,
+        channel_id: &str,
+    ) -> Option<warroom_commands::IncidentId> {
+        let channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        channels
+            .iter()
+            .find(|(_, refs)| {
+                refs.iter()
+                    .any(|c| c.platform == platform && c.id == channel_id)
+            })
+            .map(|(id, _)| id.clone())
+    }
+
     pub(super) fn channel_name(&self, incident: &Incident) -> String {
         let date = incident.opened_at.format("%Y%m%d").to_string();
         let slug = slug(&incident.title);
