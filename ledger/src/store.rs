@@ -53,6 +53,9 @@ pub struct Ledger {
 /// Folders opened by this process. sled's file lock keeps other processes out, but a second
 /// open inside the same process would succeed and put two committers on one chain.
 static OPEN_FOLDERS: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+/// Folders this process has closed: sled's own threads may hold the file lock a moment
+/// after the last handle drops, so reopening one of these waits briefly instead of failing.
+static CLOSED_FOLDERS: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
 
 struct Claim(PathBuf);
 
@@ -69,12 +72,25 @@ impl Claim {
     }
 }
 
+impl Claim {
+    fn was_closed_here(&self) -> bool {
+        CLOSED_FOLDERS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&self.0)
+    }
+}
+
 impl Drop for Claim {
     fn drop(&mut self) {
         OPEN_FOLDERS
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&self.0);
+        CLOSED_FOLDERS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(self.0.clone());
     }
 }
 
@@ -97,28 +113,45 @@ impl Ledger {
         let claim = Claim::take(dir)?;
 
         let sled_dir = dir.join("sled");
-        let db = sled::Config::new()
-            .path(&sled_dir)
-            .cache_capacity(32 * 1024 * 1024)
-            // Durability comes from the journal; sled is made durable at checkpoints, so its
-            // background flusher would only compete with the journal's syncs.
-            .flush_every_ms(None)
-            .open()
-            .map_err(|e| match e {
-                // sled wraps flock's EWOULDBLOCK in a message rather than keeping its kind.
-                sled::Error::Io(io)
-                    if io.kind() == std::io::ErrorKind::WouldBlock
-                        || io.to_string().contains("could not acquire lock") =>
-                {
-                    LedgerError::Locked {
-                        dir: dir.to_path_buf(),
-                    }
+        let open_sled = || {
+            sled::Config::new()
+                .path(&sled_dir)
+                .cache_capacity(32 * 1024 * 1024)
+                // Durability comes from the journal; sled is made durable at checkpoints, so
+                // its background flusher would only compete with the journal's syncs.
+                .flush_every_ms(None)
+                .open()
+        };
+        let is_lock = |e: &sled::Error| {
+            matches!(e, sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock
+                || io.to_string().contains("could not acquire lock"))
+        };
+        let mut attempt = open_sled();
+        // Our own earlier handle may still be winding down; another process's lock is final.
+        for _ in 0..40 {
+            match &attempt {
+                Err(e) if is_lock(e) && claim.was_closed_here() => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    attempt = open_sled();
                 }
-                other => LedgerError::Storage {
+                _ => break,
+            }
+        }
+        let db = attempt.map_err(|e| match e {
+            // sled wraps flock's EWOULDBLOCK in a message rather than keeping its kind.
+            sled::Error::Io(io)
+                if io.kind() == std::io::ErrorKind::WouldBlock
+                    || io.to_string().contains("could not acquire lock") =>
+            {
+                LedgerError::Locked {
                     dir: dir.to_path_buf(),
-                    message: other.to_string(),
-                },
-            })?;
+                }
+            }
+            other => LedgerError::Storage {
+                dir: dir.to_path_buf(),
+                message: other.to_string(),
+            },
+        })?;
         let storage = |e: sled::Error| LedgerError::Storage {
             dir: dir.to_path_buf(),
             message: e.to_string(),
