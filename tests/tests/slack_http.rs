@@ -268,3 +268,49 @@ fn bad_signatures_old_timestamps_and_unknown_users_are_refused_and_record_nothin
     let (_, list) = sl.api.get("/api/v1/incidents");
     assert_eq!(list["incidents"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn the_events_url_answers_slacks_challenge_when_signed() {
+    let sl = start();
+    let body = r#"{"token":"x","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
+    let (status, text, _) = post_signed(&sl.base, "/slack/events", body, SECRET, &now());
+    assert_eq!(status, 200, "{text}");
+    assert!(
+        text.contains("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"),
+        "{text}"
+    );
+    let (status, _, _) = post_signed(&sl.base, "/slack/events", body, "wrong", &now());
+    assert_eq!(status, 401);
+    // Every slash command of the manifest is a verb warroom knows.
+    let manifest =
+        std::fs::read_to_string(warroom_tests::repo_root().join("deploy/slack/manifest.yaml"))
+            .unwrap();
+    for line in manifest.lines().filter(|l| l.contains("command: /")) {
+        let verb = line
+            .split("command: /")
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap()
+            .trim();
+        let (status, reply, _) = post_signed(
+            &sl.base,
+            "/slack/commands",
+            &command(
+                ALICE,
+                &format!("/{verb}"),
+                "",
+                "C0GENERAL",
+                &format!("m-{verb}"),
+            ),
+            SECRET,
+            &now(),
+        );
+        assert_eq!(status, 200, "{verb}");
+        assert!(
+            !text_of(&reply).contains("unknown command"),
+            "/{verb}: {reply}"
+        );
+    }
+}

@@ -18,7 +18,7 @@ use axum::routing::post;
 use serde_json::json;
 use warroom_adapters::chat::slack::buttons::{Decision, approval_click};
 use warroom_adapters::chat::slack::payloads::{
-    Interaction, parse_interaction, parse_slash_command,
+    EventEnvelope, Interaction, parse_event, parse_interaction, parse_slash_command,
 };
 use warroom_adapters::chat::slack::signature;
 use warroom_commands::{IncidentId, PersonId};
@@ -74,6 +74,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/slack/commands", post(command))
         .route("/slack/interactions", post(interaction))
+        .route("/slack/events", post(events))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
 }
@@ -194,4 +195,29 @@ async fn interaction(ReadyState(ready): ReadyState, headers: HeaderMap, body: By
         Decision::Deny => format!("deny {}", click.request),
     };
     run(&inbound, person, text, Some(click.incident)).await
+}
+
+/// The Events API: the URL check Slack makes when the app is set up, and events
+/// (acknowledged once per `event_id`; app mentions and 📌 reactions are not acted on yet).
+async fn events(ReadyState(ready): ReadyState, headers: HeaderMap, body: Bytes) -> Response {
+    let inbound = match inbound_of(&ready) {
+        Ok(i) => i,
+        Err(r) => return r.into_response(),
+    };
+    if let Err(r) = verified(&inbound, &headers, &body) {
+        return r.into_response();
+    }
+    match parse_event(&body) {
+        Ok(EventEnvelope::UrlVerification { challenge }) => {
+            axum::Json(json!({ "challenge": challenge })).into_response()
+        }
+        Ok(EventEnvelope::Callback(cb)) => {
+            if !inbound.first(&format!("event:{}", cb.event_id)) {
+                tracing::debug!(event = %cb.event_id, "Slack event redelivered; already handled");
+            }
+            StatusCode::OK.into_response()
+        }
+        Ok(EventEnvelope::Other { .. }) => StatusCode::OK.into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    }
 }
