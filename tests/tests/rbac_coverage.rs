@@ -37,6 +37,25 @@ fn granted() -> BTreeSet<(String, String, String, String)> {
     out
 }
 
+/// `warroom preflight --cluster prod-eu` with a plan whose prod-eu is the drill server, by
+/// kubeconfig (the path a real cluster takes).
+fn preflight(s: &Scratch, drill: &Drill) -> warroom_tests::Outcome {
+    let kubeconfig = s.write("kubeconfig", &warroom_tests::kubeconfig_for(&drill.base));
+    let plan = s.write(
+        "preflight.toml",
+        &warroom_tests::plan_using_kubeconfig(&kubeconfig),
+    );
+    s.run(&[
+        "--config",
+        plan.to_str().unwrap(),
+        "--data",
+        "pf-data",
+        "preflight",
+        "--cluster",
+        "prod-eu",
+    ])
+}
+
 /// Ask for `text` as `who`, then have each of `approvers` approve it.
 fn act(api: &Api, inc: &str, who: &str, text: &str, approvers: &[&str]) {
     let r = api.ok(who, text, Some(inc));
@@ -193,21 +212,7 @@ fn the_shipped_cluster_roles_cover_exactly_what_the_actions_use() {
     );
 
     // Preflight, through a kubeconfig that points at the same drill server.
-    let kubeconfig = s.write("kubeconfig", &warroom_tests::kubeconfig_for(&drill.base));
-    let plan = s.write(
-        "preflight.toml",
-        &warroom_tests::plan_using_kubeconfig(&kubeconfig),
-    );
-    s.run(&[
-        "--config",
-        plan.to_str().unwrap(),
-        "--data",
-        "pf-data",
-        "preflight",
-        "--cluster",
-        "prod-eu",
-    ])
-    .expect_code(0);
+    preflight(&s, &drill).expect_code(0);
 
     let granted = granted();
     let mut used = BTreeSet::new();
@@ -252,22 +257,7 @@ fn preflight_names_the_missing_rule_and_exits_one() {
     let server = Server::start(&s, &[]);
     let drill = Drill::of(&server, "prod-eu");
     drill.deny("create", "networking.k8s.io", "networkpolicies", "");
-    let kubeconfig = s.write("kubeconfig", &warroom_tests::kubeconfig_for(&drill.base));
-    let plan = s.write(
-        "preflight.toml",
-        &warroom_tests::plan_using_kubeconfig(&kubeconfig),
-    );
-    let out = s
-        .run(&[
-            "--config",
-            plan.to_str().unwrap(),
-            "--data",
-            "pf-data",
-            "preflight",
-            "--cluster",
-            "prod-eu",
-        ])
-        .expect_code(1);
+    let out = preflight(&s, &drill).expect_code(1);
     let text = out.stdout();
     assert!(text.contains("quarantine  DENIED"), "{text}");
     assert!(
@@ -281,6 +271,7 @@ fn preflight_names_the_missing_rule_and_exits_one() {
         text.contains("network policy: enforced (calico-node (kube-system)"),
         "{text}"
     );
+    let plan = s.path().join("preflight.toml");
     let json = s
         .run(&[
             "--json",
