@@ -6,6 +6,8 @@ pub struct Word {
     pub text: String,
     /// Byte offset of the word's first character (its opening quote, if quoted).
     pub start: usize,
+    /// Some of it was quoted: `"--x"` is text, not an option.
+    pub quoted: bool,
 }
 
 /// Why a line could not be split into words.
@@ -46,12 +48,14 @@ pub fn words(line: &str) -> Result<Vec<Word>, LexError> {
             continue;
         }
         let mut text = String::new();
+        let mut quoted = false;
         while let Some(&(pos, c)) = chars.peek() {
             if c.is_whitespace() {
                 break;
             }
             chars.next();
             if closing_quote(c).is_some() {
+                quoted = true;
                 let mut closed = false;
                 while let Some((_, q)) = chars.next() {
                     if closes(c, q) {
@@ -80,7 +84,11 @@ pub fn words(line: &str) -> Result<Vec<Word>, LexError> {
                 text.push(c);
             }
         }
-        out.push(Word { text, start });
+        out.push(Word {
+            text,
+            start,
+            quoted,
+        });
     }
     Ok(out)
 }

@@ -357,8 +357,9 @@ impl Flags {
         let mut i = 0;
         while i < words.len() {
             let text = &words[i].text;
+            let quoted = words[i].quoted;
             i += 1;
-            let Some(flag) = text.strip_prefix("--") else {
+            let Some(flag) = text.strip_prefix("--").filter(|_| !quoted) else {
                 flags.positional.push(text.clone());
                 continue;
             };
@@ -377,8 +378,8 @@ impl Flags {
                     None => {
                         let v = words
                             .get(i)
-                            .map(|w| w.text.clone())
-                            .filter(|v| !v.starts_with("--"));
+                            .filter(|w| w.quoted || !w.text.starts_with("--"))
+                            .map(|w| w.text.clone());
                         i += 1;
                         v.ok_or_else(|| ParseError::new(format!("--{name} needs a value"), verb))?
                     }

@@ -165,6 +165,8 @@ fn incident_and_decision_commands_parse() {
         Ok(Command::Note("pod has a shell".into()))
     );
     assert_eq!(parse("note a  b"), Ok(Command::Note("a  b".into())));
+    let quoted = action(r#"quarantine pod a/b --reason "--looks like a flag""#);
+    assert_eq!(quoted.reason.as_deref(), Some("--looks like a flag"));
     assert_eq!(
         parse("status-update investigating"),
         Ok(Command::StatusUpdate("investigating".into()))
