@@ -7,6 +7,7 @@ mod engine;
 mod output;
 mod reader;
 mod server;
+mod slack;
 
 use std::process::ExitCode;
 

@@ -22,6 +22,21 @@ pub enum Event {
     Resolved { summary: String },
     #[serde(rename = "note")]
     Note { text: String },
+    /// A chat message someone marked for the timeline (📌 on Slack), kept with its own
+    /// author and time so the timeline reads in the order things were said.
+    #[serde(rename = "message.pinned")]
+    MessagePinned {
+        platform: String,
+        channel: String,
+        /// The platform's message id (Slack: `ts`).
+        message: String,
+        /// `person:ID` when the author is in the plan, else the platform's user id.
+        author: String,
+        /// When the message was posted (RFC 3339).
+        posted_at: String,
+        text: String,
+        permalink: String,
+    },
     /// An artifact stored in the evidence store. The chain carries its digest, so an export
     /// proves which bytes were collected, by whom and under which approval.
     #[serde(rename = "evidence.recorded")]
@@ -141,6 +156,13 @@ impl Event {
             Event::SeverityChanged { from, to } => format!("Severity changed {from} → {to}"),
             Event::Resolved { summary } => format!("Resolved: {summary}"),
             Event::Note { text } => format!("Note: {text}"),
+            Event::MessagePinned {
+                author,
+                posted_at,
+                text,
+                permalink,
+                ..
+            } => format!("Pinned message by {author} at {posted_at}: {text} ({permalink})"),
             Event::EvidenceRecorded {
                 name, sha256, size, ..
             } => format!("Evidence `{name}` recorded ({size} bytes, sha256 {sha256})"),

@@ -145,7 +145,7 @@ impl Incident {
                     .for_each(Request::close_with_incident);
                 self.status = IncidentStatus::Resolved;
             }
-            Event::Note { .. } | Event::EvidenceRecorded { .. } => {}
+            Event::Note { .. } | Event::MessagePinned { .. } | Event::EvidenceRecorded { .. } => {}
             Event::RoleAssigned { role, person } => {
                 self.roles.insert(*role, person.clone());
             }

@@ -51,29 +51,36 @@ async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -
     if shared.is_down() {
         std::future::pending::<()>().await;
     }
-    let delay = shared
-        .write_latency_ms
-        .load(std::sync::atomic::Ordering::Relaxed);
-    if delay > 0 && request.method() != Method::GET && !request.uri().path().starts_with("/drill/")
-    {
+    let latency = if request.method() == Method::GET {
+        &shared.read_latency_ms
+    } else {
+        &shared.write_latency_ms
+    };
+    let delay = latency.load(std::sync::atomic::Ordering::Relaxed);
+    if delay > 0 && !request.uri().path().starts_with("/drill/") {
         tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
     }
     next.run(request).await
 }
 
-/// `POST /drill/latency {"ms": N}`: every change takes N ms more, to drill a slow API server.
+/// `POST /drill/latency {"ms": N, "reads": false}`: every change (and with `reads`, every
+/// read too) takes N ms more, to drill a slow API server.
 async fn set_latency(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Latency {
         ms: u64,
+        #[serde(default)]
+        reads: bool,
     }
     match control_json::<Latency>(&body, "latency") {
         Ok(l) => {
+            let relaxed = std::sync::atomic::Ordering::Relaxed;
+            shared.write_latency_ms.store(l.ms, relaxed);
             shared
-                .write_latency_ms
-                .store(l.ms, std::sync::atomic::Ordering::Relaxed);
-            json_response(StatusCode::OK, &json!({ "ms": l.ms }))
+                .read_latency_ms
+                .store(if l.reads { l.ms } else { 0 }, relaxed);
+            json_response(StatusCode::OK, &json!({ "ms": l.ms, "reads": l.reads }))
         }
         Err(e) => e.into_response(),
     }

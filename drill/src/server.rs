@@ -43,6 +43,8 @@ pub(crate) struct Shared {
     pub addr: SocketAddr,
     /// Added before every change (POST, PUT, PATCH, DELETE), to drill a slow API server.
     pub write_latency_ms: std::sync::atomic::AtomicU64,
+    /// Added before every read (GET) too, when set.
+    pub read_latency_ms: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
@@ -83,6 +85,7 @@ impl DrillServer {
             shutdown,
             addr,
             write_latency_ms: std::sync::atomic::AtomicU64::new(0),
+            read_latency_ms: std::sync::atomic::AtomicU64::new(0),
         });
         tokio::spawn(serve(listener, shared.clone()));
         Ok(DrillHandle { shared })

@@ -52,6 +52,16 @@ pub(crate) enum Op {
         actor: Actor,
         evidence: NewEvidence,
     },
+    Claim {
+        key: String,
+    },
+}
+
+/// What the committer did for one operation.
+pub enum Done {
+    Write(Box<Committed>),
+    /// `true` when the key was new and is now durably claimed.
+    Claim(bool),
 }
 
 /// What a durable write returns.
@@ -67,7 +77,7 @@ pub struct Committed {
 
 struct Job {
     op: Op,
-    reply: oneshot::Sender<Result<Committed, LedgerError>>,
+    reply: oneshot::Sender<Result<Done, LedgerError>>,
 }
 
 pub(crate) struct Committer {
@@ -96,7 +106,7 @@ impl Committer {
         })
     }
 
-    fn submit(&self, op: Op) -> Pending {
+    fn submit<T>(&self, op: Op) -> Pending<T> {
         let (reply, rx) = oneshot::channel();
         let sent = self
             .tx
@@ -105,7 +115,11 @@ impl Committer {
             .as_ref()
             .map(|tx| tx.send(Job { op, reply }).is_ok())
             .unwrap_or(false);
-        Pending { rx, sent }
+        Pending {
+            rx,
+            sent,
+            _out: std::marker::PhantomData,
+        }
     }
 }
 
@@ -120,23 +134,50 @@ impl Drop for Committer {
 }
 
 /// A write on its way to disk: `.wait()` blocks, `.await` does not.
-pub struct Pending {
-    rx: oneshot::Receiver<Result<Committed, LedgerError>>,
+pub struct Pending<T = Committed> {
+    rx: oneshot::Receiver<Result<Done, LedgerError>>,
     sent: bool,
+    _out: std::marker::PhantomData<fn() -> T>,
 }
 
-impl Pending {
-    /// Block until the write is durable. Do not call from inside an async task: await it.
-    pub fn wait(self) -> Result<Committed, LedgerError> {
-        if !self.sent {
-            return Err(LedgerError::Closed);
+/// How a committer answer becomes what the caller asked for.
+pub trait Outcome: Sized {
+    fn from_done(done: Done) -> Result<Self, LedgerError>;
+}
+
+impl Outcome for Committed {
+    fn from_done(done: Done) -> Result<Self, LedgerError> {
+        match done {
+            Done::Write(c) => Ok(*c),
+            Done::Claim(_) => Err(LedgerError::Closed),
         }
-        self.rx.blocking_recv().unwrap_or(Err(LedgerError::Closed))
     }
 }
 
-impl std::future::IntoFuture for Pending {
-    type Output = Result<Committed, LedgerError>;
+impl Outcome for bool {
+    fn from_done(done: Done) -> Result<Self, LedgerError> {
+        match done {
+            Done::Claim(first) => Ok(first),
+            Done::Write(_) => Err(LedgerError::Closed),
+        }
+    }
+}
+
+impl<T: Outcome> Pending<T> {
+    /// Block until the write is durable. Do not call from inside an async task: await it.
+    pub fn wait(self) -> Result<T, LedgerError> {
+        if !self.sent {
+            return Err(LedgerError::Closed);
+        }
+        self.rx
+            .blocking_recv()
+            .unwrap_or(Err(LedgerError::Closed))
+            .and_then(T::from_done)
+    }
+}
+
+impl<T: Outcome + Send + 'static> std::future::IntoFuture for Pending<T> {
+    type Output = Result<T, LedgerError>;
     type IntoFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Self::Output> + Send>>;
 
     fn into_future(self) -> Self::IntoFuture {
@@ -144,7 +185,10 @@ impl std::future::IntoFuture for Pending {
             if !self.sent {
                 return Err(LedgerError::Closed);
             }
-            self.rx.await.unwrap_or(Err(LedgerError::Closed))
+            self.rx
+                .await
+                .unwrap_or(Err(LedgerError::Closed))
+                .and_then(T::from_done)
         })
     }
 }
@@ -180,6 +224,18 @@ impl Ledger {
             incident: incident.clone(),
             actor: actor.clone(),
             evidence,
+        })
+    }
+
+    /// Claim a delivery key (a chat platform's event or trigger id) once, durably.
+    ///
+    /// Guarantees: answers `true` to exactly one claim of a key, across restarts and
+    /// `kill -9` (the claim is in the journal before the answer). Assumes the caller acts
+    /// only on `true`. Caveat: at most once — if the process dies after the claim and before
+    /// the action, a redelivery is not acted on either; the sender is told it was received.
+    pub fn claim(&self, key: &str) -> Pending<bool> {
+        self.committer.submit(Op::Claim {
+            key: key.to_owned(),
         })
     }
 }
@@ -288,6 +344,7 @@ pub(crate) fn apply_puts(trees: &Trees, puts: &[Put]) -> Result<(), LedgerError>
             TreeId::Timeline => &trees.timeline,
             TreeId::Evidence => &trees.evidence,
             TreeId::Meta => &trees.meta,
+            TreeId::Idempotency => &trees.idempotency,
         };
         tree.insert(p.key.as_slice(), p.value.as_slice())
             .map_err(|e| trees.storage(e))?;
@@ -304,6 +361,8 @@ struct Overlay<'a> {
     trees: &'a Trees,
     incidents: HashMap<IncidentId, Incident>,
     counters: HashMap<Vec<u8>, u32>,
+    /// Keys claimed in batches that sled may not show yet.
+    claims: std::collections::HashSet<String>,
 }
 
 impl<'a> Overlay<'a> {
@@ -312,6 +371,7 @@ impl<'a> Overlay<'a> {
             trees,
             incidents: HashMap::new(),
             counters: HashMap::new(),
+            claims: std::collections::HashSet::new(),
         }
     }
 
@@ -322,6 +382,9 @@ impl<'a> Overlay<'a> {
         }
         if self.counters.len() > 64 {
             self.counters.clear();
+        }
+        if self.claims.len() > 4096 {
+            self.claims.clear();
         }
     }
 
@@ -353,10 +416,13 @@ impl<'a> Overlay<'a> {
     }
 
     /// Work out one operation's entry and writes without touching sled.
-    fn plan(&mut self, clock: &dyn Clock, op: &Op) -> Result<(Committed, Vec<Put>), LedgerError> {
+    fn plan(&mut self, clock: &dyn Clock, op: &Op) -> Result<(Done, Vec<Put>), LedgerError> {
         // The ledger keeps microseconds; truncate once so records and entries agree exactly.
         let now = clock.now().trunc_subsecs(6);
         let at = timestamp(now);
+        if let Op::Claim { key } = op {
+            return self.claim(key, &at);
+        }
         let mut puts = Vec::with_capacity(4);
         let (mut incident, event, evidence) = match op {
             Op::Open {
@@ -393,6 +459,7 @@ impl<'a> Overlay<'a> {
                 }
                 (record, event, None)
             }
+            Op::Claim { .. } => unreachable_claim()?,
             Op::Evidence {
                 incident,
                 actor,
@@ -426,6 +493,7 @@ impl<'a> Overlay<'a> {
         };
         let actor = match op {
             Op::Open { actor, .. } | Op::Append { actor, .. } | Op::Evidence { actor, .. } => actor,
+            Op::Claim { .. } => unreachable_claim()?,
         };
         let entry = next_entry(&incident, actor, &event, &at)?;
         incident
@@ -457,14 +525,43 @@ impl<'a> Overlay<'a> {
         }
         self.incidents.insert(incident.id.clone(), incident.clone());
         Ok((
-            Committed {
+            Done::Write(Box::new(Committed {
                 incident,
                 entry,
                 evidence,
-            },
+            })),
             puts,
         ))
     }
+
+    fn claim(&mut self, key: &str, at: &str) -> Result<(Done, Vec<Put>), LedgerError> {
+        let seen = self.claims.contains(key)
+            || self
+                .trees
+                .idempotency
+                .contains_key(key.as_bytes())
+                .map_err(|e| self.trees.storage(e))?;
+        if seen {
+            return Ok((Done::Claim(false), Vec::new()));
+        }
+        self.claims.insert(key.to_owned());
+        Ok((
+            Done::Claim(true),
+            vec![Put {
+                tree: TreeId::Idempotency,
+                key: key.as_bytes().to_vec(),
+                value: at.as_bytes().to_vec(),
+            }],
+        ))
+    }
+}
+
+/// Claims are planned before the match that builds entries; this keeps that match total.
+fn unreachable_claim<T>() -> Result<T, LedgerError> {
+    Err(LedgerError::Corrupt {
+        what: "committer".into(),
+        reason: "a claim reached the entry planner".into(),
+    })
 }
 
 fn next_entry(

@@ -29,6 +29,7 @@ pub enum TreeId {
     Timeline = 1,
     Evidence = 2,
     Meta = 3,
+    Idempotency = 4,
 }
 
 impl TreeId {
@@ -38,6 +39,7 @@ impl TreeId {
             1 => TreeId::Timeline,
             2 => TreeId::Evidence,
             3 => TreeId::Meta,
+            4 => TreeId::Idempotency,
             _ => return None,
         })
     }

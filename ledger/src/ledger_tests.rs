@@ -364,3 +364,36 @@ fn a_refused_open_does_not_use_up_an_incident_number() {
         .unwrap();
     assert_eq!(next.incident.id.as_str(), "INC-20261127-0001");
 }
+
+#[test]
+fn a_delivery_key_is_claimed_once_across_reopens_and_pruned_after_a_week() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = clock();
+    {
+        let ledger = Ledger::open(dir.path(), clock.clone()).unwrap();
+        let claims: Vec<bool> = (0..3)
+            .map(|_| ledger.claim("slack:event:Ev1").wait().unwrap())
+            .collect();
+        assert_eq!(claims, vec![true, false, false]);
+        assert!(ledger.claim("slack:event:Ev2").wait().unwrap());
+    }
+    let ledger = Ledger::open(dir.path(), clock.clone()).unwrap();
+    assert!(!ledger.claim("slack:event:Ev1").wait().unwrap());
+    drop(ledger);
+    clock.advance(chrono::TimeDelta::days(8));
+    let ledger = Ledger::open(dir.path(), clock).unwrap();
+    assert!(ledger.claim("slack:event:Ev1").wait().unwrap());
+}
+
+#[test]
+fn concurrent_claims_of_one_key_yield_one_winner() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Arc::new(Ledger::open(dir.path(), clock()).unwrap());
+    let pending: Vec<_> = (0..16).map(|_| ledger.claim("slack:trigger:T1")).collect();
+    let winners = pending
+        .into_iter()
+        .map(|p| p.wait().unwrap())
+        .filter(|w| *w)
+        .count();
+    assert_eq!(winners, 1);
+}

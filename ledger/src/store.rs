@@ -23,6 +23,8 @@ pub(crate) struct Trees {
     pub timeline: sled::Tree,
     pub evidence: sled::Tree,
     pub meta: sled::Tree,
+    /// Delivery keys already handled (see [`Ledger::claim`]).
+    pub idempotency: sled::Tree,
     /// A second handle on sled's log file, used only for `fdatasync` (see `Committer`).
     pub log_file: File,
 }
@@ -172,12 +174,7 @@ impl Ledger {
                     .map_err(storage)?;
             }
         }
-        for name in [
-            keys::APPROVALS,
-            keys::PAGES,
-            keys::FINGERPRINTS,
-            keys::IDEMPOTENCY,
-        ] {
+        for name in [keys::APPROVALS, keys::PAGES, keys::FINGERPRINTS] {
             tree(name)?;
         }
         db.flush().map_err(storage)?;
@@ -187,10 +184,12 @@ impl Ledger {
             incidents: tree(keys::INCIDENTS)?,
             timeline: tree(keys::TIMELINE)?,
             evidence: tree(keys::EVIDENCE)?,
+            idempotency: tree(keys::IDEMPOTENCY)?,
             meta,
             db,
             log_file,
         });
+        prune_claims(&trees, clock.now())?;
         let (mut journal, replay) = Journal::open(&dir.join("journal")).map_err(folder)?;
         if !replay.is_empty() {
             // Writes acknowledged before a crash but not yet in sled's own log.
@@ -246,6 +245,27 @@ impl Ledger {
             id,
         )
     }
+}
+
+/// Delivery keys are only needed while a sender may still retry (Slack: minutes).
+const CLAIMS_KEPT_FOR: chrono::TimeDelta = chrono::TimeDelta::days(7);
+
+fn prune_claims(trees: &Trees, now: chrono::DateTime<chrono::Utc>) -> Result<(), LedgerError> {
+    let cutoff = now - CLAIMS_KEPT_FOR;
+    for item in trees.idempotency.iter() {
+        let (key, value) = item.map_err(|e| trees.storage(e))?;
+        let old = std::str::from_utf8(&value)
+            .ok()
+            .and_then(|v| chrono::DateTime::parse_from_rfc3339(v).ok())
+            .is_some_and(|at| at < cutoff);
+        if old {
+            trees
+                .idempotency
+                .remove(key)
+                .map_err(|e| trees.storage(e))?;
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn read_incident(

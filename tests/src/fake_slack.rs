@@ -11,6 +11,18 @@ use serde_json::{Value, json};
 pub struct FakeSlack {
     pub base: String,
     calls: Arc<Mutex<Vec<(String, String)>>>,
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Messages people wrote, as `conversations.history` returns them: (channel, message).
+    messages: Vec<(String, Value)>,
+    /// Answer every Nth `chat.postMessage` with 429 (0: never).
+    rate_limit_every: usize,
+    posts_seen: usize,
+    /// Where `apps.connections.open` sends Socket Mode clients.
+    socket_url: Option<String>,
 }
 
 impl FakeSlack {
@@ -20,15 +32,43 @@ impl FakeSlack {
         let fake = FakeSlack {
             base,
             calls: Arc::default(),
+            state: Arc::default(),
         };
-        let calls = fake.calls.clone();
+        let (calls, state) = (fake.calls.clone(), fake.state.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let calls = calls.clone();
-                std::thread::spawn(move || serve(stream, &calls));
+                let (calls, state) = (calls.clone(), state.clone());
+                std::thread::spawn(move || serve(stream, &calls, &state));
             }
         });
         fake
+    }
+
+    /// A message a person wrote in `channel`, for `conversations.history` to return.
+    pub fn add_message(&self, channel: &str, ts: &str, user: &str, text: &str) {
+        self.lock().messages.push((
+            channel.to_owned(),
+            json!({ "type": "message", "ts": ts, "user": user, "text": text }),
+        ));
+    }
+
+    /// From now on every `n`th `chat.postMessage` is answered 429 with `Retry-After: 1`.
+    pub fn rate_limit_every(&self, n: usize) {
+        self.lock().rate_limit_every = n;
+    }
+
+    /// Where `apps.connections.open` points Socket Mode clients.
+    pub fn set_socket_url(&self, url: &str) {
+        self.lock().socket_url = Some(url.to_owned());
+    }
+
+    /// A `response_url` on this stand-in (recorded as a call to `hooks/<name>`).
+    pub fn response_url(&self, name: &str) -> String {
+        format!("{}/hooks/{name}", self.base.trim_end_matches("/api"))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// (method, body) of every call so far.
@@ -45,8 +85,49 @@ impl FakeSlack {
     }
 }
 
-fn answer(method: &str) -> Value {
-    match method {
+/// Slack's answer, or `None` for a 429.
+fn answer(method: &str, args: &str, state: &Mutex<State>) -> Option<Value> {
+    let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+    if method == "chat.postMessage" {
+        state.posts_seen += 1;
+        if state.rate_limit_every > 0 && state.posts_seen % state.rate_limit_every == 0 {
+            return None;
+        }
+    }
+    let arg = |name: &str| -> String {
+        serde_json::from_str::<Value>(args)
+            .ok()
+            .and_then(|v| v.get(name).and_then(Value::as_str).map(str::to_owned))
+            .or_else(|| {
+                args.split('&').find_map(|kv| {
+                    let (k, v) = kv.split_once('=')?;
+                    (k == name).then(|| v.to_owned())
+                })
+            })
+            .unwrap_or_default()
+    };
+    Some(match method {
+        "conversations.history" | "conversations.replies" => {
+            let (channel, ts) = (
+                arg("channel"),
+                arg(if method == "conversations.history" {
+                    "latest"
+                } else {
+                    "ts"
+                }),
+            );
+            let found: Vec<Value> = state
+                .messages
+                .iter()
+                .filter(|(c, m)| *c == channel && m["ts"] == ts.as_str())
+                .map(|(_, m)| m.clone())
+                .collect();
+            json!({ "ok": true, "messages": found, "has_more": false })
+        }
+        "apps.connections.open" => match &state.socket_url {
+            Some(url) => json!({ "ok": true, "url": url }),
+            None => json!({ "ok": false, "error": "not_allowed_token_type" }),
+        },
         "conversations.create" => {
             json!({ "ok": true, "channel": { "id": "C0INCIDENT", "name": "inc" } })
         }
@@ -61,10 +142,10 @@ fn answer(method: &str) -> Value {
             json!({ "ok": true, "channels": [], "response_metadata": { "next_cursor": "" } })
         }
         _ => json!({ "ok": true }),
-    }
+    })
 }
 
-fn serve(stream: TcpStream, calls: &Mutex<Vec<(String, String)>>) {
+fn serve(stream: TcpStream, calls: &Mutex<Vec<(String, String)>>, state: &Mutex<State>) {
     let Ok(mut writer) = stream.try_clone() else {
         return;
     };
@@ -97,19 +178,28 @@ fn serve(stream: TcpStream, calls: &Mutex<Vec<(String, String)>>) {
         }
         let method = path
             .trim_start_matches("/api/")
+            .trim_start_matches('/')
             .split('?')
             .next()
             .unwrap_or("")
             .to_owned();
-        calls
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push((method.clone(), String::from_utf8_lossy(&body).into_owned()));
-        let text = answer(&method).to_string();
-        let reply = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}",
-            text.len()
-        );
+        let body = String::from_utf8_lossy(&body).into_owned();
+        let reply = match answer(&method, &body, state) {
+            Some(answer) => {
+                // A 429 is not a delivery: only calls Slack took are recorded.
+                calls
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push((method.clone(), body));
+                let text = answer.to_string();
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}",
+                    text.len()
+                )
+            }
+            None => "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n"
+                .to_owned(),
+        };
         if writer.write_all(reply.as_bytes()).is_err() {
             return;
         }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 pub mod api;
 pub mod drill;
 pub mod fake_slack;
+pub mod fake_socket;
 pub mod webdriver;
 
 /// An HTTP client for loopback tests: no proxy, errors as statuses, a generous timeout.

@@ -22,19 +22,27 @@ struct Slack {
 }
 
 fn start() -> Slack {
+    start_with(&[])
+}
+
+/// warroom with Slack in http mode against a fresh stand-in, plus plan `changes`.
+fn start_with(changes: &[(&str, &str)]) -> Slack {
     let s = Scratch::new();
     let fake = FakeSlack::start();
-    let plan = plan_with(&[
-        ("drill = false", "drill = true"),
+    let base_changes = [
+        ("drill = false", "drill = true".to_owned()),
         (
             "signing_secret = { file = \"/run/secrets/slack-signing-secret\" }",
-            "signing_secret = { env = \"SLACK_SIGNING_SECRET\" }",
+            "signing_secret = { env = \"SLACK_SIGNING_SECRET\" }".to_owned(),
         ),
         (
             "# api_base_url = \"https://slack.com/api\"",
-            &format!("api_base_url = \"{}\"", fake.base),
+            format!("api_base_url = \"{}\"", fake.base),
         ),
-    ]);
+    ];
+    let mut all: Vec<(&str, &str)> = base_changes.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    all.extend_from_slice(changes);
+    let plan = plan_with(&all);
     let file = s.write("plan.toml", &plan);
     let server = Server::start_with_env(
         &s,
@@ -72,15 +80,34 @@ fn post_signed(
     secret: &str,
     timestamp: &str,
 ) -> (u16, String, Duration) {
+    post_signed_with(base, path, body, secret, timestamp, &[])
+}
+
+/// As [`post_signed`], with extra headers (e.g. Slack's retry headers).
+fn post_signed_with(
+    base: &str,
+    path: &str,
+    body: &str,
+    secret: &str,
+    timestamp: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String, Duration) {
     let signature = sign(secret.as_bytes(), timestamp, body.as_bytes());
+    let content_type = if body.starts_with('{') {
+        "application/json"
+    } else {
+        "application/x-www-form-urlencoded"
+    };
     let t = Instant::now();
-    let mut resp = warroom_tests::agent()
+    let mut request = warroom_tests::agent()
         .post(&format!("{base}{path}"))
-        .header("content-type", "application/x-www-form-urlencoded")
+        .header("content-type", content_type)
         .header("x-slack-request-timestamp", timestamp)
-        .header("x-slack-signature", &signature)
-        .send(body)
-        .unwrap();
+        .header("x-slack-signature", &signature);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let mut resp = request.send(body).unwrap();
     let status = resp.status().as_u16();
     (
         status,
@@ -313,4 +340,330 @@ fn the_events_url_answers_slacks_challenge_when_signed() {
             "/{verb}: {reply}"
         );
     }
+}
+
+impl Slack {
+    fn post(&self, path: &str, body: &str) -> (u16, String, Duration) {
+        post_signed(&self.base, path, body, SECRET, &now())
+    }
+
+    /// A slash command whose `response_url` points at the stand-in.
+    fn command(&self, user: &str, cmd: &str, text: &str, channel: &str, trigger: &str) -> String {
+        command(user, cmd, text, channel, trigger).replace(
+            &form_encode("https://hooks.slack.com/commands/T1/1/x"),
+            &form_encode(&self.fake.response_url(trigger)),
+        )
+    }
+
+    /// Opens an incident from Slack; its channel is the stand-in's `C0INCIDENT`.
+    fn open_incident(&self) -> String {
+        let (status, body, _) = self.post(
+            "/slack/commands",
+            &self.command(
+                ALICE,
+                "/incident",
+                "open \"Shell in payments api\"",
+                "C0GENERAL",
+                "open-1",
+            ),
+        );
+        assert_eq!(status, 200, "{body}");
+        let text = text_of(&body);
+        text.split_whitespace()
+            .find(|w| w.starts_with("INC-"))
+            .unwrap_or_else(|| panic!("no incident id in {text}"))
+            .to_owned()
+    }
+
+    fn wait_for_call(&self, method: &str, what: &str, check: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(found) = self.fake.calls_to(method).into_iter().find(|b| check(b)) {
+                return found;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: no matching {method} in {:?}",
+                self.fake.calls()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn reaction_event(event_id: &str, user: &str, channel: &str, ts: &str) -> String {
+    json!({
+        "token": "x",
+        "team_id": "T1",
+        "api_app_id": "A1",
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": 1764200100,
+        "event": {
+            "type": "reaction_added",
+            "user": user,
+            "reaction": "pushpin",
+            "item_user": BOB,
+            "item": { "type": "message", "channel": channel, "ts": ts },
+            "event_ts": "1764200100.000200"
+        }
+    })
+    .to_string()
+}
+
+#[test]
+fn the_incident_summary_is_pinned_and_the_channel_topic_set() {
+    let sl = start();
+    let inc = sl.open_incident();
+    let topic = sl.wait_for_call("conversations.setTopic", "topic", |b| b.contains(&inc));
+    assert!(topic.contains("Shell in payments api"), "{topic}");
+    sl.wait_for_call("pins.add", "summary pinned", |b| b.contains("C0INCIDENT"));
+    let summary = sl.wait_for_call("chat.postMessage", "summary", |b| {
+        b.contains(&format!("{inc} opened by alice"))
+    });
+    assert!(summary.contains("chain head"), "{summary}");
+}
+
+#[test]
+fn a_pushpin_reaction_adds_the_message_to_the_timeline_once_with_its_author_time_and_permalink() {
+    let sl = start();
+    let inc = sl.open_incident();
+    sl.fake.add_message(
+        "C0INCIDENT",
+        "1764200050.000300",
+        BOB,
+        "egress to 203.0.113.9:4444 seen from api-7f9c",
+    );
+    let event = reaction_event("Ev0PIN1", ALICE, "C0INCIDENT", "1764200050.000300");
+    // Slack redelivers an event it thinks was missed, with the same event_id.
+    for retry in ["", "1", "2"] {
+        let headers: Vec<(&str, &str)> = if retry.is_empty() {
+            vec![]
+        } else {
+            vec![
+                ("x-slack-retry-num", retry),
+                ("x-slack-retry-reason", "http_timeout"),
+            ]
+        };
+        let (status, body, took) =
+            post_signed_with(&sl.base, "/slack/events", &event, SECRET, &now(), &headers);
+        assert_eq!(status, 200, "{body}");
+        assert!(took < Duration::from_secs(3));
+    }
+    let record = sl.api.wait_until(&inc, "the pinned message", |i| {
+        i["timeline"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|e| e["kind"] == "message.pinned"))
+    });
+    let pinned: Vec<&Value> = record["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "message.pinned")
+        .collect();
+    assert_eq!(pinned.len(), 1, "three deliveries, one entry: {pinned:?}");
+    let data = &pinned[0]["data"];
+    assert_eq!(data["author"], "person:bob");
+    assert_eq!(data["posted_at"], "2025-11-26T23:34:10.000300Z");
+    assert_eq!(
+        data["text"],
+        "egress to 203.0.113.9:4444 seen from api-7f9c"
+    );
+    assert_eq!(data["channel"], "C0INCIDENT");
+    assert!(
+        data["permalink"].as_str().unwrap().starts_with("https://"),
+        "{data}"
+    );
+    assert_eq!(pinned[0]["actor"], "person:alice", "who pinned it");
+    // Other reactions, and pins by people outside the plan, record nothing.
+    let other = reaction_event("Ev0PIN2", "U999NOBODY", "C0INCIDENT", "1764200050.000300");
+    sl.post("/slack/events", &other);
+    let thumbs = reaction_event("Ev0PIN3", ALICE, "C0INCIDENT", "1764200050.000300")
+        .replace("pushpin", "thumbsup");
+    sl.post("/slack/events", &thumbs);
+    std::thread::sleep(Duration::from_millis(500));
+    let count = sl
+        .api
+        .kinds(&inc)
+        .iter()
+        .filter(|k| *k == "message.pinned")
+        .count();
+    assert_eq!(count, 1);
+}
+
+#[test]
+fn a_mention_runs_the_command_and_answers_in_the_thread() {
+    let sl = start();
+    let inc = sl.open_incident();
+    let event = json!({
+        "type": "event_callback", "team_id": "T1", "api_app_id": "A1",
+        "event_id": "Ev0MENTION", "event_time": 1764200100,
+        "event": {
+            "type": "app_mention", "user": BOB, "channel": "C0INCIDENT",
+            "text": "<@U0BOT> note attacker IP 203.0.113.9", "ts": "1764200060.000400"
+        }
+    })
+    .to_string();
+    let (status, _, _) = sl.post("/slack/events", &event);
+    assert_eq!(status, 200);
+    let reply = sl.wait_for_call("chat.postMessage", "answer in the thread", |b| {
+        b.contains("\"thread_ts\":\"1764200060.000400\"")
+    });
+    assert!(reply.contains("recorded"), "{reply}");
+    let record = sl.api.incident(&inc);
+    assert!(
+        record["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "note"
+                && e["data"]["text"] == "attacker IP 203.0.113.9"
+                && e["actor"] == "person:bob"),
+        "{record}"
+    );
+}
+
+#[test]
+fn a_slash_command_redelivered_three_times_has_one_effect() {
+    let sl = start();
+    let inc = sl.open_incident();
+    let body = sl.command(
+        ALICE,
+        "/note",
+        "pod restarted twice at 02:10",
+        "C0INCIDENT",
+        "retry-1",
+    );
+    let mut answers = Vec::new();
+    for retry in ["", "1", "2"] {
+        let headers: Vec<(&str, &str)> = if retry.is_empty() {
+            vec![]
+        } else {
+            vec![("x-slack-retry-num", retry)]
+        };
+        let (status, reply, _) =
+            post_signed_with(&sl.base, "/slack/commands", &body, SECRET, &now(), &headers);
+        assert_eq!(status, 200);
+        answers.push(text_of(&reply));
+    }
+    assert!(answers[0].starts_with("recorded: Note"), "{answers:?}");
+    assert_eq!(answers[1], "already received; handled once");
+    assert_eq!(answers[2], "already received; handled once");
+    let notes = sl.api.kinds(&inc).iter().filter(|k| *k == "note").count();
+    assert_eq!(notes, 1);
+}
+
+#[test]
+fn a_click_on_an_expired_card_is_refused_and_approves_nothing() {
+    let sl = start_with(&[("pending_ttl = \"15m\"", "pending_ttl = \"1s\"")]);
+    let inc = sl.open_incident();
+    let (_, body, _) = sl.post(
+        "/slack/commands",
+        &sl.command(
+            ALICE,
+            "/quarantine",
+            "pod payments/api-7f9c --reason \"shell\"",
+            "C0INCIDENT",
+            "q-1",
+        ),
+    );
+    assert!(text_of(&body).contains("R1 opened"), "{body}");
+    // The sweeper expires it and the card says so.
+    sl.wait_for_call("chat.update", "card shows expiry", |b| {
+        b.contains("expired")
+    });
+    let (status, body, _) = sl.post(
+        "/slack/interactions",
+        &click(BOB, "warroom_approve", &format!("{inc}/R1"), "late-click"),
+    );
+    assert_eq!(status, 200);
+    let answer = text_of(&body);
+    assert!(
+        answer.contains("R1") && answer.contains("expired"),
+        "{answer}"
+    );
+    let kinds = sl.api.kinds(&inc);
+    assert!(!kinds.iter().any(|k| k == "request.approved"), "{kinds:?}");
+    assert!(!kinds.iter().any(|k| k == "request.executing"), "{kinds:?}");
+    assert_eq!(sl.api.request(&inc, "R1")["status"], "expired");
+}
+
+#[test]
+fn thirty_posts_to_one_channel_in_a_burst_through_429s_all_arrive_in_order() {
+    let sl = start();
+    let inc = sl.open_incident();
+    sl.fake.rate_limit_every(7);
+    for n in 0..30 {
+        let (status, body, took) = sl.post(
+            "/slack/commands",
+            &sl.command(
+                ALICE,
+                "/status-update",
+                &format!("burst update {n:02}"),
+                "C0INCIDENT",
+                &format!("b-{n}"),
+            ),
+        );
+        assert_eq!(status, 200, "{body}");
+        assert!(took < Duration::from_secs(3), "acknowledged in {took:?}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let delivered = loop {
+        let seen: Vec<u32> = sl
+            .fake
+            .calls_to("chat.postMessage")
+            .iter()
+            .filter_map(|b| {
+                let at = b.find("burst update ")? + "burst update ".len();
+                b.get(at..at + 2)?.parse().ok()
+            })
+            .collect();
+        if seen.len() >= 30 || Instant::now() > deadline {
+            break seen;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(
+        delivered,
+        (0..30).collect::<Vec<u32>>(),
+        "all delivered, in order, once"
+    );
+    assert_eq!(
+        sl.api
+            .kinds(&inc)
+            .iter()
+            .filter(|k| *k == "status.update")
+            .count(),
+        30
+    );
+}
+
+#[test]
+fn a_slow_command_is_acknowledged_at_once_and_its_answer_follows_on_the_response_url() {
+    let sl = start();
+    let inc = sl.open_incident();
+    // Every call to the cluster now takes 1 s: looking up the target outlasts Slack's window.
+    let drill = warroom_tests::drill::Drill::of(&sl._server, "prod-eu");
+    drill.post("/drill/latency", &json!({ "ms": 1000, "reads": true }));
+    let (status, body, took) = sl.post(
+        "/slack/commands",
+        &sl.command(
+            ALICE,
+            "/quarantine",
+            "pod payments/api-7f9c --reason \"shell\"",
+            "C0INCIDENT",
+            "slow-q",
+        ),
+    );
+    assert_eq!(status, 200);
+    assert!(took < Duration::from_secs(3), "acknowledged in {took:?}");
+    assert!(text_of(&body).starts_with("working on it"), "{body}");
+    let followed = sl.wait_for_call("hooks/slow-q", "follow-up", |_| true);
+    assert!(followed.contains("R1 opened"), "{followed}");
+    assert!(
+        followed.contains("\"response_type\":\"ephemeral\""),
+        "{followed}"
+    );
+    drill.post("/drill/latency", &json!({ "ms": 0 }));
+    assert_eq!(sl.api.request(&inc, "R1")["status"], "pending");
 }

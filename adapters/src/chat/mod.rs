@@ -113,4 +113,9 @@ pub trait Chat: Send + Sync {
 
     async fn update_card(&self, message: &MessageRef, card: &ApprovalCard)
     -> Result<(), ChatError>;
+
+    /// Pin a message (the incident summary) where the platform has pins; others ignore it.
+    async fn pin(&self, _message: &MessageRef) -> Result<(), ChatError> {
+        Ok(())
+    }
 }

@@ -91,6 +91,44 @@ impl Engine {
         }
     }
 
+    /// Post and pin (the incident summary, so it stays at hand in the channel).
+    pub(super) async fn post_pinned(&self, incident: &Incident, text: &str) {
+        for ch in self.channels(incident).await {
+            let Some(chat) = self.chat(ch.platform) else {
+                continue;
+            };
+            match chat.post(&ch, text).await {
+                Ok(m) => {
+                    if let Err(e) = chat.pin(&m).await {
+                        tracing::warn!(platform = ch.platform, error = %e, "pin failed");
+                    }
+                }
+                Err(e) => tracing::warn!(platform = ch.platform, error = %e, "post failed"),
+            }
+        }
+    }
+
+    /// After a restart, find the channels of open incidents again, so commands typed in them
+    /// belong to their incident. In the background: chat platforms may be slow.
+    pub fn rejoin_channels(self: &Arc<Self>) {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let open = match engine.ledger.incidents() {
+                Ok(all) => all,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot list incidents to rejoin their channels");
+                    return;
+                }
+            };
+            for incident in open
+                .iter()
+                .filter(|i| i.status != warroom_commands::IncidentStatus::Resolved)
+            {
+                engine.channels(incident).await;
+            }
+        });
+    }
+
     pub(super) async fn direct(&self, person: &PersonId, text: &str) {
         for chat in &self.chats {
             if let Err(e) = chat.direct_message(person, text).await {

@@ -26,7 +26,7 @@ impl Engine {
         };
         let incident = committed.incident;
         let name = self.channel_name(&incident);
-        self.post(
+        self.post_pinned(
             &incident,
             &format!(
                 "{} opened by {person} ({severity}): {title}\nNext: `role commander @PERSON`, `capture pod NS/POD`, `status-update TEXT`.\n{}",
@@ -40,6 +40,19 @@ impl Engine {
             incident.id
         ))
         .for_incident(&incident.id)
+    }
+
+    /// Add a chat message someone marked (📌) to the incident's timeline.
+    pub async fn add_to_timeline(
+        &self,
+        person: &PersonId,
+        incident: &warroom_commands::IncidentId,
+        event: Event,
+    ) -> Reply {
+        match self.ledger.incident(incident) {
+            Ok(record) => self.record(person, &record, event, true).await,
+            Err(e) => Reply::from_ledger(e),
+        }
     }
 
     /// Append one event and post its line to the channel.

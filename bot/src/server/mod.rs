@@ -4,7 +4,7 @@ mod api;
 mod auth;
 mod console;
 mod health;
-mod slack;
+mod slack_http;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -45,7 +45,9 @@ pub struct Ready {
     /// Drill mode: the simulated API servers, by cluster name.
     pub drills: Vec<(String, warroom_drill::DrillHandle)>,
     /// Slack's signed requests, when the plan configures Slack.
-    pub slack: Option<Arc<slack::SlackInbound>>,
+    pub slack: Option<Arc<crate::slack::SlackInbound>>,
+    /// Socket Mode's connection, when the plan asks for it (kept to keep it running).
+    pub socket: Option<warroom_adapters::chat::slack::socket_mode::SocketMode>,
 }
 
 /// Extracts [`Ready`], or answers 503 while warroom is starting.
@@ -139,7 +141,7 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
     let app = health::router(state.clone())
         .merge(console::router())
         .merge(api::router(state.clone()))
-        .merge(slack::router(state.clone()));
+        .merge(slack_http::router(state.clone()));
     let server = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal());
     let server = tokio::spawn(async move { server.await });
     let ledger = opener
@@ -153,6 +155,9 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
     eprintln!("warroom: ready in {} ms", took.as_millis());
     info!(ready_ms = took.as_millis() as u64, "ready");
     let result = server.await;
+    if let Some(socket) = state.ready.get().and_then(|r| r.socket.as_ref()) {
+        socket.stop().await;
+    }
     let _ = std::fs::remove_file(dir.join(SERVER_FILE));
     result??;
     eprintln!("warroom: stopped");
@@ -179,13 +184,10 @@ async fn start_engine(
         })
     };
     let mut chats: Vec<Arc<dyn Chat>> = vec![console.clone()];
-    let slack_secret = match slack_chat(&plan) {
-        Ok(Some((chat, secret))) => {
-            chats.push(chat);
-            eprintln!(
-                "warroom: Slack: commands at /slack/commands, buttons at /slack/interactions"
-            );
-            Some(secret)
+    let slack = match crate::slack::setup(&plan) {
+        Ok(Some(setup)) => {
+            chats.push(setup.chat.clone());
+            Some(setup)
         }
         Ok(None) => None,
         Err(why) => {
@@ -220,8 +222,37 @@ async fn start_engine(
     let local = auth::random_token().context("cannot make the local access token")?;
     write_server_file(&opts.dir, bound, &local)?;
     let tokens = auth::Tokens::from_plan(&plan.plan, local);
-    let slack =
-        slack_secret.map(|secret| Arc::new(slack::SlackInbound::new(engine.clone(), secret)));
+    let (slack, socket) = match slack {
+        Some(setup) => {
+            let inbound = Arc::new(crate::slack::SlackInbound::new(
+                engine.clone(),
+                setup.chat.clone(),
+                setup.signing_secret.clone(),
+            ));
+            let socket = match crate::slack::start_socket_mode(&setup, inbound.clone()).await {
+                Ok(Some(s)) => {
+                    eprintln!(
+                        "warroom: Slack: Socket Mode connected through {}",
+                        setup.api_base
+                    );
+                    Some(s)
+                }
+                Ok(None) => {
+                    eprintln!(
+                        "warroom: Slack: commands at /slack/commands, buttons at /slack/interactions, events at /slack/events"
+                    );
+                    None
+                }
+                Err(why) => {
+                    eprintln!("warroom: Slack Socket Mode not started: {why}");
+                    None
+                }
+            };
+            engine.rejoin_channels();
+            (Some(inbound), socket)
+        }
+        None => (None, None),
+    };
     Ok(Arc::new(Ready {
         engine,
         console,
@@ -229,48 +260,8 @@ async fn start_engine(
         tokens,
         drills,
         slack,
+        socket,
     }))
-}
-
-/// The Slack platform, when the plan configures it and its secrets can be read.
-/// The Slack platform and its signing secret.
-type SlackSetup = (Arc<dyn Chat>, String);
-
-fn slack_chat(plan: &LoadedPlan) -> Result<Option<SlackSetup>, String> {
-    use warroom_adapters::chat::slack::{SlackChat, SlackConfig};
-    let Some(cfg) = &plan.plan.communication.slack else {
-        return Ok(None);
-    };
-    if cfg.mode != warroom_config::SlackMode::Http {
-        return Err("Socket Mode is not supported yet; use mode = \"http\"".into());
-    }
-    let token = cfg
-        .bot_token
-        .resolve()
-        .map_err(|e| format!("bot_token: {e}"))?;
-    let secret = cfg
-        .signing_secret
-        .as_ref()
-        .ok_or("http mode needs signing_secret to verify Slack's requests")?
-        .resolve()
-        .map_err(|e| format!("signing_secret: {e}"))?;
-    let mut config = SlackConfig::new(token);
-    if let Some(base) = &cfg.api_base_url {
-        config.api_base = base.clone();
-    }
-    if let Ok(ms) = std::env::var("WARROOM_SLACK_SEND_INTERVAL_MS")
-        && let Ok(ms) = ms.parse()
-    {
-        config.send_interval = std::time::Duration::from_millis(ms);
-    }
-    let people = plan
-        .plan
-        .people
-        .iter()
-        .filter_map(|p| p.slack.clone().map(|s| (p.id.clone(), s)))
-        .collect();
-    let chat = SlackChat::new(config, people).map_err(|e| e.to_string())?;
-    Ok(Some((Arc::new(chat), secret)))
 }
 
 /// `<data>/serve.json`, readable only by this user: how the CLI reaches this server.

@@ -64,6 +64,30 @@ impl fmt::Debug for SlackConfig {
     }
 }
 
+/// A message read back from Slack.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlackMessage {
+    pub ts: String,
+    /// The author's user id, or the bot id for bot messages.
+    pub user: String,
+    pub text: String,
+}
+
+impl SlackMessage {
+    fn from_json(m: &Value) -> SlackMessage {
+        let field = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        let user = match field("user") {
+            u if !u.is_empty() => u,
+            _ => field("bot_id"),
+        };
+        SlackMessage {
+            ts: field("ts"),
+            user,
+            text: field("text"),
+        }
+    }
+}
+
 pub struct SlackChat {
     api: Arc<WebApi>,
     queue: SendQueue,
@@ -134,15 +158,89 @@ impl SlackChat {
         self.people.get(slack_user_id)
     }
 
-    /// Pins a message (e.g. the incident summary) in its channel; pinning twice is fine.
-    pub async fn pin(&self, message: &MessageRef) -> Result<(), ChatError> {
-        let args = json!({"channel": message.channel, "timestamp": message.id});
-        match self.call("pins.add", Args::Json(args)).await {
-            Err(e) if e.slack_error() == Some("already_pinned") => Ok(()),
-            other => other
-                .map(|_| ())
-                .map_err(|e| to_chat_error(e, Some(&message.channel), Some(&message.id))),
+    /// One message as Slack stores it: a channel message or a reply in a thread.
+    pub async fn message(&self, channel: &str, ts: &str) -> Result<SlackMessage, ChatError> {
+        let exact = |answer: &Value| {
+            answer
+                .get("messages")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .find(|m| m["ts"] == ts)
+                .map(SlackMessage::from_json)
+        };
+        let history = Args::Form(vec![
+            ("channel", channel.to_owned()),
+            ("latest", ts.to_owned()),
+            ("oldest", ts.to_owned()),
+            ("inclusive", "true".to_owned()),
+            ("limit", "1".to_owned()),
+        ]);
+        let answer = self
+            .call("conversations.history", history)
+            .await
+            .map_err(|e| to_chat_error(e, Some(channel), Some(ts)))?;
+        if let Some(found) = exact(&answer) {
+            return Ok(found);
         }
+        // Not a channel message: a reply in a thread is only listed by its thread.
+        let replies = Args::Form(vec![
+            ("channel", channel.to_owned()),
+            ("ts", ts.to_owned()),
+            ("inclusive", "true".to_owned()),
+            ("limit", "200".to_owned()),
+        ]);
+        let answer = self
+            .call("conversations.replies", replies)
+            .await
+            .map_err(|e| to_chat_error(e, Some(channel), Some(ts)))?;
+        exact(&answer).ok_or_else(|| {
+            failed(format!(
+                "message {ts} in channel {channel} is not readable (deleted, or the bot lacks channels:history)"
+            ))
+        })
+    }
+
+    /// A reply in the thread of `thread_ts`, through the channel's queue.
+    pub async fn post_in_thread(
+        &self,
+        channel: &str,
+        thread_ts: &str,
+        text: &str,
+    ) -> Result<(), ChatError> {
+        let args = json!({
+            "channel": channel,
+            "thread_ts": thread_ts,
+            "text": fallback_text(text),
+            "blocks": text_blocks(text),
+            "unfurl_links": false,
+            "unfurl_media": false,
+        });
+        self.send(channel, "chat.postMessage", args)
+            .await
+            .map(|_| ())
+            .map_err(|e| to_chat_error(e, Some(channel), None))
+    }
+
+    /// Answer a slash command or click later, through the `response_url` Slack gave with it
+    /// (valid for 30 minutes, 5 uses). Only Slack's own hosts (or the configured Web API's
+    /// host, for stand-ins) are called: the URL comes from a payload, not from the plan.
+    pub async fn respond(&self, response_url: &str, text: &str) -> Result<(), ChatError> {
+        if !self.api.may_respond_to(response_url) {
+            return Err(failed(format!(
+                "response_url `{response_url}` is not a Slack address; not called"
+            )));
+        }
+        let body = json!({
+            "response_type": "ephemeral",
+            "replace_original": false,
+            "text": fallback_text(text),
+            "blocks": text_blocks(text),
+        });
+        self.api
+            .post_url(response_url, &body)
+            .await
+            .map_err(|e| to_chat_error(e, None, None))
     }
 
     /// A link to a message, for pages and the timeline.
@@ -435,6 +533,17 @@ impl Chat for SlackChat {
     ) -> Result<(), ChatError> {
         self.update_blocks(message, fallback_text(&card.text()), approval_blocks(card))
             .await
+    }
+
+    /// Pinning twice is fine.
+    async fn pin(&self, message: &MessageRef) -> Result<(), ChatError> {
+        let args = json!({"channel": message.channel, "timestamp": message.id});
+        match self.call("pins.add", Args::Json(args)).await {
+            Err(e) if e.slack_error() == Some("already_pinned") => Ok(()),
+            other => other
+                .map(|_| ())
+                .map_err(|e| to_chat_error(e, Some(&message.channel), Some(&message.id))),
+        }
     }
 }
 

@@ -94,6 +94,25 @@ impl ApiError {
     }
 }
 
+/// An HTTP(S) connector on the ring provider: `https` loads the system's root certificates;
+/// otherwise plain `http://` is allowed (a local stand-in) and no certificates are needed.
+pub fn connector(https: bool) -> Result<HttpsConnector<HttpConnector>, ApiError> {
+    let provider = rustls::crypto::ring::default_provider();
+    let builder = if https {
+        HttpsConnectorBuilder::new()
+            .with_provider_and_native_roots(provider)
+            .map_err(|e| ApiError::Config(format!("no usable root certificates for TLS: {e}")))?
+    } else {
+        let tls = rustls::ClientConfig::builder_with_provider(provider.into())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ApiError::Config(format!("TLS setup: {e}")))?
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        HttpsConnectorBuilder::new().with_tls_config(tls)
+    };
+    Ok(builder.https_or_http().enable_http1().build())
+}
+
 pub struct WebApi {
     base: String,
     authorization: HeaderValue,
@@ -146,23 +165,7 @@ impl WebApi {
             })?;
         authorization.set_sensitive(true);
 
-        let provider = rustls::crypto::ring::default_provider();
-        let builder = if https {
-            HttpsConnectorBuilder::new()
-                .with_provider_and_native_roots(provider)
-                .map_err(|e| {
-                    ApiError::Config(format!("no usable root certificates for TLS: {e}"))
-                })?
-        } else {
-            // A local stand-in over plain HTTP: no certificates needed, none loaded.
-            let tls = rustls::ClientConfig::builder_with_provider(provider.into())
-                .with_safe_default_protocol_versions()
-                .map_err(|e| ApiError::Config(format!("TLS setup: {e}")))?
-                .with_root_certificates(rustls::RootCertStore::empty())
-                .with_no_client_auth();
-            HttpsConnectorBuilder::new().with_tls_config(tls)
-        };
-        let connector = builder.https_or_http().enable_http1().build();
+        let connector = connector(https)?;
         let client = Client::builder(TokioExecutor::new()).build(connector);
         Ok(WebApi {
             base,
@@ -170,6 +173,49 @@ impl WebApi {
             client,
             timeout,
         })
+    }
+
+    /// True for `https://…slack.com/…` and `https://…slack-gov.com/…` (where Slack's
+    /// `response_url`s point), or the host of the configured base URL (a stand-in).
+    pub fn may_respond_to(&self, url: &str) -> bool {
+        let (Ok(target), Ok(base)) = (url.parse::<Uri>(), self.base.parse::<Uri>()) else {
+            return false;
+        };
+        let Some(host) = target.host() else {
+            return false;
+        };
+        let slack_host = ["slack.com", "slack-gov.com"]
+            .iter()
+            .any(|d| host == *d || host.ends_with(&format!(".{d}")));
+        (slack_host && target.scheme_str() == Some("https"))
+            || (target.scheme() == base.scheme() && target.authority() == base.authority())
+    }
+
+    /// POST a JSON body to a `response_url` (no token: the URL is the credential).
+    pub async fn post_url(&self, url: &str, body: &Value) -> Result<(), ApiError> {
+        let method = "response_url";
+        let transport = |message: String| ApiError::Transport { method, message };
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(url)
+            .header(CONTENT_TYPE, "application/json; charset=utf-8")
+            .body(Full::new(Bytes::from(body.to_string())))
+            .map_err(|e| transport(format!("cannot build the request: {e}")))?;
+        let response = tokio::time::timeout(self.timeout, self.client.request(request))
+            .await
+            .map_err(|_| transport("no answer in time".into()))?
+            .map_err(|e| transport(format!("cannot reach Slack: {e}")))?;
+        match response.status() {
+            StatusCode::TOO_MANY_REQUESTS => Err(ApiError::RateLimited {
+                method,
+                retry_after: retry_after(response.headers().get(RETRY_AFTER)),
+            }),
+            s if s.is_success() => Ok(()),
+            s => Err(ApiError::Http {
+                method,
+                status: s.as_u16(),
+            }),
+        }
     }
 
     /// Calls `method` once and returns Slack's answer when it says `ok: true`.
