@@ -1,7 +1,9 @@
-//! Time to acknowledge `POST /api/v1/command` (a `note`, durable before the reply), open loop.
+//! Time to acknowledge a command (a `note`, durable before the reply), open loop: through
+//! `POST /api/v1/command`, or with `--slack` as a slash command signed exactly as Slack signs
+//! it, to `/slack/commands` (signature check, durable delivery claim, durable note).
 //!
 //! Run: `cargo build --release -p warroom && cargo bench -p warroom-tests --bench command_ack`
-//! Options: `-- --seconds 30 --rate 200 --connections 64`.
+//! Options: `-- --seconds 30 --rate 200 --connections 64 [--slack]`.
 //!
 //! Requests are sent on a fixed schedule and latency is measured from each request's
 //! scheduled time, so a stalled server is charged for the requests it delayed (no coordinated
@@ -16,13 +18,33 @@ use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use warroom_adapters::chat::slack::signature::sign;
 use warroom_tests::Scratch;
-use warroom_tests::api::Api;
+use warroom_tests::api::{Api, plan_with};
+use warroom_tests::fake_slack::FakeSlack;
+
+const SECRET: &str = "bench-signing-secret";
+static DELIVERY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Sign a request again after its body changed.
+fn resign(r: Req) -> Req {
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    let signature = sign(SECRET.as_bytes(), &ts, r.body.as_bytes());
+    Req {
+        headers: format!("X-Slack-Request-Timestamp: {ts}\r\nX-Slack-Signature: {signature}\r\n"),
+        ..r
+    }
+}
 
 struct Options {
     seconds: u64,
     rate: u64,
     connections: usize,
+    slack: bool,
 }
 
 fn options() -> Options {
@@ -30,6 +52,7 @@ fn options() -> Options {
         seconds: 30,
         rate: 200,
         connections: 64,
+        slack: false,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -39,6 +62,11 @@ fn options() -> Options {
             "--seconds" => o.seconds = value().expect("--seconds N"),
             "--rate" => o.rate = value().expect("--rate N"),
             "--connections" => o.connections = value().expect("--connections N") as usize,
+            "--slack" => {
+                o.slack = true;
+                i += 1;
+                continue;
+            }
             _ => {
                 i += 1;
                 continue;
@@ -65,11 +93,21 @@ impl Conn {
         }
     }
 
-    /// Send one request, read one response; returns the status.
-    fn post(&mut self, addr: &str, body: &str) -> u16 {
+    /// Send one request, read one response; true when it was answered 200 "recorded".
+    fn recorded(&mut self, addr: &str, r: &Req) -> bool {
+        let (status, body) = self.post(addr, r);
+        status == 200 && body.contains("recorded")
+    }
+
+    /// Send one request, read one response: (status, body).
+    fn post(&mut self, addr: &str, r: &Req) -> (u16, String) {
         let req = format!(
-            "POST /api/v1/command HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
+            "POST {} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {}\r\n{}Content-Length: {}\r\n\r\n{}",
+            r.path,
+            r.content_type,
+            r.headers,
+            r.body.len(),
+            r.body
         );
         self.writer.write_all(req.as_bytes()).expect("write");
         let mut line = String::new();
@@ -95,7 +133,59 @@ impl Conn {
         }
         let mut body = vec![0u8; length];
         self.reader.read_exact(&mut body).expect("body");
-        status
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+}
+
+/// One request as sent.
+struct Req {
+    path: &'static str,
+    content_type: &'static str,
+    /// Extra header lines, each ending in CRLF.
+    headers: String,
+    body: String,
+}
+
+/// What to send: a console/API command, or a signed Slack slash command.
+#[derive(Clone)]
+enum Target {
+    Api { incident: String },
+    Slack { secret: String },
+}
+
+impl Target {
+    fn request(&self, w: usize, n: u64) -> Req {
+        match self {
+            Target::Api { incident } => Req {
+                path: "/api/v1/command",
+                content_type: "application/json",
+                headers: String::new(),
+                body: format!(
+                    r#"{{"person":"alice","incident":"{incident}","text":"note load {w}-{n}"}}"#
+                ),
+            },
+            Target::Slack { secret } => {
+                // Each delivery its own trigger id: a repeated one would be a retry.
+                let seq = DELIVERY.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let body = format!(
+                    "token=x&team_id=T1&channel_id=C0INCIDENT&channel_name=inc&user_id=U024BE7LH&user_name=alice&command=%2Fnote&text=load+{w}-{n}&response_url=http%3A%2F%2F127.0.0.1%3A9%2Fhooks&trigger_id=load-{seq}-{w}-{n}"
+                );
+                let ts = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs()
+                    .to_string();
+                let signature = sign(secret.as_bytes(), &ts, body.as_bytes());
+                Req {
+                    path: "/slack/commands",
+                    content_type: "application/x-www-form-urlencoded",
+                    headers: format!(
+                        "X-Slack-Request-Timestamp: {ts}\r\nX-Slack-Signature: {signature}\r\n"
+                    ),
+                    body,
+                }
+            }
+        }
     }
 }
 
@@ -109,18 +199,14 @@ struct Phase {
 }
 
 /// Send `rate` requests a second for `seconds`, on schedule, over `connections` connections.
-fn run(addr: &str, incident: &str, rate: u64, seconds: u64, connections: usize) -> Phase {
+fn run(addr: &str, target: &Target, rate: u64, seconds: u64, connections: usize) -> Phase {
     let (tx, rx) = channel::<Instant>();
     let rx: Arc<Mutex<Receiver<Instant>>> = Arc::new(Mutex::new(rx));
     let results = Arc::new(Mutex::new(Vec::<(Duration, bool)>::new()));
     let workers: Vec<_> = (0..connections)
         .map(|w| {
-            let (rx, results, addr, incident) = (
-                rx.clone(),
-                results.clone(),
-                addr.to_owned(),
-                incident.to_owned(),
-            );
+            let (rx, results, addr, target) =
+                (rx.clone(), results.clone(), addr.to_owned(), target.clone());
             std::thread::spawn(move || {
                 let mut conn = Conn::open(&addr);
                 let mut n = 0u64;
@@ -130,11 +216,8 @@ fn run(addr: &str, incident: &str, rate: u64, seconds: u64, connections: usize) 
                         Err(_) => break,
                     };
                     n += 1;
-                    let body = format!(
-                        r#"{{"person":"alice","incident":"{incident}","text":"note load {w}-{n}"}}"#
-                    );
-                    let status = conn.post(&addr, &body);
-                    results.lock().unwrap().push((due.elapsed(), status == 200));
+                    let ok = conn.recorded(&addr, &target.request(w, n));
+                    results.lock().unwrap().push((due.elapsed(), ok));
                 }
             })
         })
@@ -198,7 +281,7 @@ fn ms(d: Duration) -> String {
 
 fn print(p: &Phase) {
     println!(
-        "{:>6}/s  sent {:>6}  answered 200: {:>6}  p50 {:>9}  p99 {:>9}  max {:>9}",
+        "{:>6}/s  sent {:>6}  recorded: {:>6}  p50 {:>9}  p99 {:>9}  max {:>9}",
         p.rate,
         p.sent,
         p.ok,
@@ -212,18 +295,72 @@ fn main() {
     let o = options();
     let s = Scratch::new();
     let disk = disk_reference(s.path());
-    let server = warroom_tests::Server::start(&s, &[]);
+    let fake = FakeSlack::start();
+    let server = if o.slack {
+        let plan = plan_with(&[
+            ("drill = false", "drill = true"),
+            (
+                "signing_secret = { file = \"/run/secrets/slack-signing-secret\" }",
+                "signing_secret = { env = \"SLACK_SIGNING_SECRET\" }",
+            ),
+            (
+                "# api_base_url = \"https://slack.com/api\"",
+                &format!("api_base_url = \"{}\"", fake.base),
+            ),
+        ]);
+        let file = s.write("plan.toml", &plan);
+        warroom_tests::Server::start_with_env(
+            &s,
+            &["--config", file.to_str().unwrap()],
+            &[
+                ("SLACK_BOT_TOKEN", "xoxb-bench"),
+                ("SLACK_SIGNING_SECRET", SECRET),
+            ],
+        )
+    } else {
+        warroom_tests::Server::start(&s, &[])
+    };
     let api = Api::new(&server.addr);
-    let incident = api.open_incident("load");
+    let target = if o.slack {
+        // Opened from Slack, so the stand-in's channel C0INCIDENT is the incident's.
+        let open = Target::Slack {
+            secret: SECRET.into(),
+        }
+        .request(0, 0);
+        let open = Req {
+            body: open.body.replace(
+                "command=%2Fnote&text=load+0-0",
+                "command=%2Fincident&text=open+load",
+            ),
+            ..open
+        };
+        let (status, body) = Conn::open(&server.addr).post(&server.addr, &resign(open));
+        assert!(
+            status == 200 && body.contains("opened"),
+            "open the incident from Slack: {body}"
+        );
+        Target::Slack {
+            secret: SECRET.into(),
+        }
+    } else {
+        Target::Api {
+            incident: api.open_incident("load"),
+        }
+    };
     println!(
-        "warroom command acknowledgement (durable `note` via POST /api/v1/command), {} connections",
+        "warroom command acknowledgement (durable `note` via {}), {} connections",
+        if o.slack {
+            "signed Slack slash commands to /slack/commands"
+        } else {
+            "POST /api/v1/command"
+        },
         o.connections
     );
     println!(
         "reference: preallocated pwrite+fdatasync in the same folder: {disk:.0}/s (one writer)"
     );
     println!("phase 1: fixed rate for {} s", o.seconds);
-    let fixed = run(&server.addr, &incident, o.rate, o.seconds, o.connections);
+    let fixed = run(&server.addr, &target, o.rate, o.seconds, o.connections);
     print(&fixed);
     println!(
         "  goal p99 < 10 ms at {}/s: {}",
@@ -237,7 +374,7 @@ fn main() {
     println!("phase 2: rising rates, 5 s each");
     let mut best = 0;
     for rate in [500, 1000, 2000, 3000, 4000, 6000, 8000] {
-        let p = run(&server.addr, &incident, rate, 5, o.connections);
+        let p = run(&server.addr, &target, rate, 5, o.connections);
         print(&p);
         let held = p.ok == p.sent && p.p99 < Duration::from_millis(50);
         if held {

@@ -90,7 +90,7 @@ fn answer(method: &str, args: &str, state: &Mutex<State>) -> Option<Value> {
     let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
     if method == "chat.postMessage" {
         state.posts_seen += 1;
-        if state.rate_limit_every > 0 && state.posts_seen % state.rate_limit_every == 0 {
+        if state.rate_limit_every > 0 && state.posts_seen.is_multiple_of(state.rate_limit_every) {
             return None;
         }
     }

@@ -219,7 +219,10 @@ fn a_slash_command_and_a_second_persons_button_click_quarantine_the_pod() {
         &now(),
     );
     assert_eq!(status, 200);
-    assert!(text_of(&body).contains("cannot approve"), "{body}");
+    assert_eq!(
+        text_of(&body),
+        "alice asked for R1 and cannot approve it: a second person must"
+    );
     let (status, body, took) = post_signed(
         &sl.base,
         "/slack/interactions",
@@ -270,9 +273,18 @@ fn bad_signatures_old_timestamps_and_unknown_users_are_refused_and_record_nothin
     let (status, text, _) =
         post_signed(&sl.base, "/slack/commands", &body, "not-the-secret", &now());
     assert_eq!(status, 401, "{text}");
+    assert_eq!(
+        text,
+        "invalid Slack signature: signature does not match the request"
+    );
     let old = (now().parse::<i64>().unwrap() - 600).to_string();
     let (status, text, _) = post_signed(&sl.base, "/slack/commands", &body, SECRET, &old);
     assert_eq!(status, 401, "{text}");
+    assert!(
+        text.starts_with("invalid Slack signature: request timestamp is 60")
+            && text.ends_with("s from now (limit 300 s): stale or replayed"),
+        "{text}"
+    );
     let (status, text, _) = post_signed(
         &sl.base,
         "/slack/commands",

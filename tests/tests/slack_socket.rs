@@ -106,7 +106,10 @@ fn click(envelope: &str, user: &str, value: &str) -> Value {
 }
 
 fn ack_text(ack: &Value) -> String {
-    ack["payload"]["text"].as_str().unwrap_or_default().to_owned()
+    ack["payload"]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 #[test]
@@ -117,7 +120,13 @@ fn socket_mode_runs_commands_clicks_and_events_through_the_same_handlers() {
     let ack = sl
         .socket
         .send(
-            &slash("env-1", ALICE, "/incident", "open \"Shell in payments api\"", "C0GENERAL"),
+            &slash(
+                "env-1",
+                ALICE,
+                "/incident",
+                "open \"Shell in payments api\"",
+                "C0GENERAL",
+            ),
             ACK_WITHIN,
         )
         .unwrap();
@@ -141,7 +150,13 @@ fn socket_mode_runs_commands_clicks_and_events_through_the_same_handlers() {
     let ack = sl
         .socket
         .send(
-            &slash("env-2", ALICE, "/quarantine", "pod payments/api-7f9c --reason \"shell spawned\"", "C0INCIDENT"),
+            &slash(
+                "env-2",
+                ALICE,
+                "/quarantine",
+                "pod payments/api-7f9c --reason \"shell spawned\"",
+                "C0INCIDENT",
+            ),
             ACK_WITHIN,
         )
         .unwrap();
@@ -156,10 +171,9 @@ fn socket_mode_runs_commands_clicks_and_events_through_the_same_handlers() {
     // bob's click approves and runs it; a redelivered envelope changes nothing more.
     let bobs = click("env-4", BOB, &format!("{inc}/R1"));
     sl.socket.send(&bobs, ACK_WITHIN).unwrap();
-    sl.api
-        .wait_until(&inc, "R1 executed", |i| {
-            i["incident"]["requests"][0]["status"] == "executed"
-        });
+    sl.api.wait_until(&inc, "R1 executed", |i| {
+        i["incident"]["requests"][0]["status"] == "executed"
+    });
     sl.socket.send(&bobs, ACK_WITHIN).unwrap();
     let approvals = sl
         .api
@@ -170,8 +184,12 @@ fn socket_mode_runs_commands_clicks_and_events_through_the_same_handlers() {
     assert_eq!(approvals, 1);
 
     // 📌 over the socket lands in the timeline once, however often it is delivered.
-    sl.fake
-        .add_message("C0INCIDENT", "1764200050.000300", BOB, "outbound to 203.0.113.9");
+    sl.fake.add_message(
+        "C0INCIDENT",
+        "1764200050.000300",
+        BOB,
+        "outbound to 203.0.113.9",
+    );
     let pin = json!({
         "envelope_id": "env-5",
         "type": "events_api",
@@ -214,7 +232,13 @@ fn socket_mode_refuses_people_outside_the_plan_and_records_nothing() {
     let ack = sl
         .socket
         .send(
-            &slash("env-x", "U999NOBODY", "/incident", "open \"x\"", "C0GENERAL"),
+            &slash(
+                "env-x",
+                "U999NOBODY",
+                "/incident",
+                "open \"x\"",
+                "C0GENERAL",
+            ),
             ACK_WITHIN,
         )
         .unwrap();

@@ -134,6 +134,30 @@ mod tests {
         );
     }
 
+    /// Our check and slack-morphism's verifier agree on what Slack signed (the Socket Mode
+    /// path goes through slack-morphism; both must accept and refuse the same requests).
+    #[test]
+    fn agrees_with_slack_morphisms_verifier() {
+        use slack_morphism::prelude::SlackSigningSecret;
+        use slack_morphism::signature_verifier::SlackEventSignatureVerifier;
+        let body = std::str::from_utf8(BODY).unwrap();
+        let now = chrono::Utc::now().timestamp();
+        let ts = now.to_string();
+        let theirs = SlackEventSignatureVerifier::new(&SlackSigningSecret::new(
+            String::from_utf8(SECRET.to_vec()).unwrap(),
+        ));
+        let good = sign(SECRET, &ts, BODY);
+        assert!(theirs.verify(&good, body, &ts).is_ok());
+        assert_eq!(verify(SECRET, &headers(&ts, &good), BODY, now), Ok(()));
+        let forged = sign(b"another secret", &ts, BODY);
+        assert!(theirs.verify(&forged, body, &ts).is_err());
+        assert!(verify(SECRET, &headers(&ts, &forged), BODY, now).is_err());
+        let old = (now - 301).to_string();
+        let stale = sign(SECRET, &old, BODY);
+        assert!(theirs.verify(&stale, body, &old).is_err());
+        assert!(verify(SECRET, &headers(&old, &stale), BODY, now).is_err());
+    }
+
     #[test]
     fn a_changed_body_secret_or_signature_is_a_mismatch() {
         let now = 1_531_420_618;
