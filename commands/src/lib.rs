@@ -4,6 +4,7 @@
 //! The clock is injected so that expiry and escalation are testable without sleeping.
 
 pub mod actor;
+pub mod alert;
 pub mod authorize;
 pub mod clock;
 pub mod command;

@@ -1,0 +1,120 @@
+//! Alerts as warroom reads them, whatever sent them: Prometheus Alertmanager's webhook,
+//! Falco's JSON output (as `http_output` and falcosidekick send it), and the PagerDuty Events
+//! API v2. Each becomes one or more [`Alert`]s with a fingerprint (what makes two deliveries
+//! the same alert), a status and flat string fields for rules to match.
+//!
+//! Pure: parsing only, no I/O. Every input is untrusted; errors name the field.
+
+mod alertmanager;
+mod events_v2;
+mod falco;
+mod fingerprint;
+
+use std::collections::BTreeMap;
+
+pub use alertmanager::parse_alertmanager;
+pub use events_v2::parse_events_v2;
+pub use falco::{FalcoPriority, parse_falco};
+pub use fingerprint::label_fingerprint;
+
+/// Which intake an alert came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Intake {
+    Alertmanager,
+    Falco,
+    EventsV2,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertStatus {
+    Firing,
+    /// Events API v2 `acknowledge`: someone is on it at the sender's side.
+    Acknowledged,
+    Resolved,
+}
+
+/// One alert, normalized.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Alert {
+    pub intake: Intake,
+    /// Alertmanager's fingerprint, Falco's rule + pod, or the Events API `dedup_key`.
+    pub fingerprint: String,
+    pub status: AlertStatus,
+    /// One line for people: the summary, Falco's output, or the alert name.
+    pub title: String,
+    /// Flat string fields rules match on: Alertmanager labels, Falco `rule`, `priority`,
+    /// `source` and every output field, Events API payload fields.
+    pub fields: BTreeMap<String, String>,
+    /// Alertmanager annotations; empty for the others.
+    pub annotations: BTreeMap<String, String>,
+    /// Falco's priority, for "at least" rules.
+    pub priority: Option<FalcoPriority>,
+    /// When it started, as the sender said (RFC 3339), if it did.
+    pub started_at: Option<String>,
+}
+
+/// Why a body is not an alert warroom can read: a 400 that says what to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{format}: {field}: {reason}")]
+pub struct AlertError {
+    pub format: &'static str,
+    /// Where in the body (`alerts[2].labels`), or empty for the whole body.
+    pub field: String,
+    pub reason: String,
+}
+
+impl AlertError {
+    fn new(format: &'static str, field: impl Into<String>, reason: impl Into<String>) -> Self {
+        let field = field.into();
+        AlertError {
+            format,
+            field: if field.is_empty() || field == "." {
+                "body".into()
+            } else {
+                field
+            },
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Longest title kept; the fields keep the details.
+const MAX_TITLE_CHARS: usize = 300;
+/// Longest field value kept (Falco outputs can carry whole command lines).
+const MAX_FIELD_CHARS: usize = 2000;
+/// Most fields kept from one alert.
+const MAX_FIELDS: usize = 256;
+
+fn cut(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+/// JSON scalars as the strings rules compare; null and `<NA>` mean "absent".
+fn scalar(v: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    let s = match v {
+        Value::Null => return None,
+        Value::String(s) if s == "<NA>" || s.is_empty() => return None,
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(scalar)
+            .collect::<Vec<_>>()
+            .join(","),
+        Value::Object(_) => v.to_string(),
+    };
+    Some(cut(&s, MAX_FIELD_CHARS))
+}
+
+/// Insert `key = value` unless the alert already has too many fields.
+fn put(fields: &mut BTreeMap<String, String>, key: &str, value: &serde_json::Value) {
+    if fields.len() < MAX_FIELDS
+        && let Some(v) = scalar(value)
+    {
+        fields.insert(cut(key, 200), v);
+    }
+}
