@@ -132,6 +132,11 @@ impl Api {
             .unwrap_or_default()
     }
 
+    /// How many timeline entries of `kind` the incident has.
+    pub fn count(&self, incident: &str, kind: &str) -> usize {
+        self.kinds(incident).iter().filter(|k| *k == kind).count()
+    }
+
     /// Poll until `check` holds on the incident, or panic naming `what`.
     pub fn wait_until(&self, incident: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -147,6 +152,17 @@ impl Api {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// The first incident id (`INC-…`) in a reply, or panic showing the reply.
+pub fn incident_id_in(text: &str) -> String {
+    text.split_whitespace()
+        .find(|w| w.starts_with("INC-"))
+        .map(|w| {
+            w.trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
+                .to_owned()
+        })
+        .unwrap_or_else(|| panic!("no incident id in {text}"))
 }
 
 /// The built-in plan's text with replacements applied, for plans that differ in one place.

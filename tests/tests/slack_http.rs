@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use warroom_adapters::chat::slack::signature::sign;
-use warroom_tests::api::{Api, plan_with};
+use warroom_tests::api::{Api, incident_id_in, plan_with};
 use warroom_tests::fake_slack::{FakeSlack, form_encode};
 use warroom_tests::{Scratch, Server};
 
@@ -167,11 +167,7 @@ fn a_slash_command_and_a_second_persons_button_click_quarantine_the_pod() {
     assert!(took < Duration::from_secs(3), "acknowledged in {took:?}");
     let opened = text_of(&body);
     assert!(opened.contains("opened INC-"), "{opened}");
-    let inc = opened
-        .split_whitespace()
-        .find(|w| w.starts_with("INC-"))
-        .unwrap()
-        .to_owned();
+    let inc = incident_id_in(&opened);
     assert!(
         !sl.fake.calls_to("conversations.create").is_empty(),
         "the incident channel was created: {:?}",
@@ -257,12 +253,7 @@ fn a_slash_command_and_a_second_persons_button_click_quarantine_the_pod() {
         &now(),
     );
     assert!(text_of(&body).contains("already received"), "{body}");
-    let approvals = sl
-        .api
-        .kinds(&inc)
-        .iter()
-        .filter(|k| *k == "request.approved")
-        .count();
+    let approvals = sl.api.count(&inc, "request.approved");
     assert_eq!(approvals, 1);
 }
 
@@ -381,10 +372,7 @@ impl Slack {
         );
         assert_eq!(status, 200, "{body}");
         let text = text_of(&body);
-        text.split_whitespace()
-            .find(|w| w.starts_with("INC-"))
-            .unwrap_or_else(|| panic!("no incident id in {text}"))
-            .to_owned()
+        incident_id_in(&text)
     }
 
     fn wait_for_call(&self, method: &str, what: &str, check: impl Fn(&str) -> bool) -> String {
@@ -494,12 +482,7 @@ fn a_pushpin_reaction_adds_the_message_to_the_timeline_once_with_its_author_time
         .replace("pushpin", "thumbsup");
     sl.post("/slack/events", &thumbs);
     std::thread::sleep(Duration::from_millis(500));
-    let count = sl
-        .api
-        .kinds(&inc)
-        .iter()
-        .filter(|k| *k == "message.pinned")
-        .count();
+    let count = sl.api.count(&inc, "message.pinned");
     assert_eq!(count, 1);
 }
 
@@ -561,7 +544,7 @@ fn a_slash_command_redelivered_three_times_has_one_effect() {
     assert!(answers[0].starts_with("recorded: Note"), "{answers:?}");
     assert_eq!(answers[1], "already received; handled once");
     assert_eq!(answers[2], "already received; handled once");
-    let notes = sl.api.kinds(&inc).iter().filter(|k| *k == "note").count();
+    let notes = sl.api.count(&inc, "note");
     assert_eq!(notes, 1);
 }
 

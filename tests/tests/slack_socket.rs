@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use warroom_tests::api::{Api, plan_with};
+use warroom_tests::api::{Api, incident_id_in, plan_with};
 use warroom_tests::fake_slack::FakeSlack;
 use warroom_tests::fake_socket::FakeSocket;
 use warroom_tests::{Scratch, Server};
@@ -133,11 +133,7 @@ fn socket_mode_runs_commands_clicks_and_events_through_the_same_handlers() {
     assert!(t.elapsed() < ACK_WITHIN);
     let opened = ack_text(&ack);
     assert!(opened.contains("opened INC-"), "{ack}");
-    let inc = opened
-        .split_whitespace()
-        .find(|w| w.starts_with("INC-"))
-        .unwrap()
-        .to_owned();
+    let inc = incident_id_in(&opened);
     assert!(
         sl.fake
             .calls()
@@ -175,12 +171,7 @@ fn socket_mode_runs_commands_clicks_and_events_through_the_same_handlers() {
         i["incident"]["requests"][0]["status"] == "executed"
     });
     sl.socket.send(&bobs, ACK_WITHIN).unwrap();
-    let approvals = sl
-        .api
-        .kinds(&inc)
-        .iter()
-        .filter(|k| *k == "request.approved")
-        .count();
+    let approvals = sl.api.count(&inc, "request.approved");
     assert_eq!(approvals, 1);
 
     // 📌 over the socket lands in the timeline once, however often it is delivered.
@@ -216,12 +207,7 @@ fn socket_mode_runs_commands_clicks_and_events_through_the_same_handlers() {
             .is_some_and(|t| t.iter().any(|e| e["kind"] == "message.pinned"))
     });
     std::thread::sleep(Duration::from_millis(300));
-    let pinned = sl
-        .api
-        .kinds(&inc)
-        .iter()
-        .filter(|k| *k == "message.pinned")
-        .count();
+    let pinned = sl.api.count(&inc, "message.pinned");
     assert_eq!(pinned, 1, "{record}");
     assert_eq!(sl.socket.connections(), 1);
 }
