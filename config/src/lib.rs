@@ -25,7 +25,9 @@ pub use model::Plan;
 pub use model::action::{
     ActionName, ActionPolicy, ActionRule, ApprovalDefaults, Risk, UnknownAction,
 };
-pub use model::alerts::{ActiveWindow, AlertRule, AlertSource, Alerts};
+pub use model::alerts::{
+    ActiveWindow, AlertRule, AlertSource, Alerts, FalcoPriority, IntakeAuth, IntakeCredentials,
+};
 pub use model::communication::{
     ChannelTemplate, ChannelVars, Communication, DiscordConfig, SlackConfig, SlackMode,
 };

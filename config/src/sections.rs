@@ -172,12 +172,14 @@ fn alerts(
         let name: &str = key.get_ref();
         if name == "rules" {
             plan.alerts.rules = list(item, &path.key("rules"), report);
+        } else if name == "intake" {
+            set(&mut plan.alerts.intake, item, &path.key("intake"), report);
         } else {
             report.at_offset(
                 key.span().start,
                 &path.key(name),
                 format!("unknown field `{name}`"),
-                "check the spelling; valid fields: `rules`",
+                "check the spelling; valid fields: `rules`, `intake`",
             );
         }
     }

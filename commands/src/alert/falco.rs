@@ -11,42 +11,7 @@ use super::{Alert, AlertError, AlertStatus, Intake, MAX_TITLE_CHARS, cut, put};
 
 const FORMAT: &str = "Falco event";
 
-/// Falco's priorities, least to most severe, so rules can say "at least Warning".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FalcoPriority {
-    Debug,
-    Informational,
-    Notice,
-    Warning,
-    Error,
-    Critical,
-    Alert,
-    Emergency,
-}
-
-impl std::str::FromStr for FalcoPriority {
-    type Err = String;
-
-    /// Case-insensitive, with Falco's aliases (`info`, `warn`, `err`, `crit`, `emerg`).
-    fn from_str(s: &str) -> Result<Self, String> {
-        Ok(match s.to_ascii_lowercase().as_str() {
-            "debug" => FalcoPriority::Debug,
-            "informational" | "info" => FalcoPriority::Informational,
-            "notice" => FalcoPriority::Notice,
-            "warning" | "warn" => FalcoPriority::Warning,
-            "error" | "err" => FalcoPriority::Error,
-            "critical" | "crit" => FalcoPriority::Critical,
-            "alert" => FalcoPriority::Alert,
-            "emergency" | "emerg" => FalcoPriority::Emergency,
-            other => {
-                return Err(format!(
-                    "`{other}` is not a Falco priority (debug, informational, notice, warning, error, critical, alert, emergency)"
-                ));
-            }
-        })
-    }
-}
+pub use warroom_config::FalcoPriority;
 
 #[derive(Deserialize)]
 struct RawEvent {

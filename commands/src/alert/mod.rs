@@ -9,6 +9,7 @@ mod alertmanager;
 mod events_v2;
 mod falco;
 mod fingerprint;
+mod rules;
 
 use std::collections::BTreeMap;
 
@@ -16,6 +17,7 @@ pub use alertmanager::parse_alertmanager;
 pub use events_v2::parse_events_v2;
 pub use falco::{FalcoPriority, parse_falco};
 pub use fingerprint::label_fingerprint;
+pub use rules::{Verdict, evaluate};
 
 /// Which intake an alert came through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]

@@ -15,6 +15,84 @@ use super::values::{Cidr, ClockTime, LabelPattern, Weekday};
 pub struct Alerts {
     #[serde(default)]
     pub rules: Vec<AlertRule>,
+    /// How each intake endpoint authenticates its sender; an intake without an entry
+    /// refuses every request.
+    #[serde(default)]
+    pub intake: IntakeAuth,
+}
+
+/// `[alerts.intake.<source>]`, one per endpoint.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeAuth {
+    /// `POST /alerts/alertmanager`.
+    #[serde(default)]
+    pub alertmanager: Option<IntakeCredentials>,
+    /// `POST /alerts/falco`.
+    #[serde(default)]
+    pub falco: Option<IntakeCredentials>,
+    /// `POST /alerts/events/v2`; rules match these with `source = "generic"`.
+    #[serde(default)]
+    pub events_v2: Option<IntakeCredentials>,
+}
+
+/// A sender proves itself with a bearer token, an HMAC of the body, or (Events API v2) the
+/// routing key in the body. Any one configured credential that matches is enough.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeCredentials {
+    /// `Authorization: Bearer <token>` (Alertmanager's `http_config.authorization`).
+    #[serde(default)]
+    pub token: Option<crate::SecretRef>,
+    /// `X-Warroom-Signature: sha256=<hex HMAC-SHA256(secret, body)>`.
+    #[serde(default)]
+    pub hmac_secret: Option<crate::SecretRef>,
+    /// Events API v2 only: the `routing_key` senders put in the body.
+    #[serde(default)]
+    pub routing_key: Option<crate::SecretRef>,
+}
+
+/// Falco's priorities, least to most severe, so a rule can say "at least warning".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FalcoPriority {
+    Debug,
+    Informational,
+    Notice,
+    Warning,
+    Error,
+    Critical,
+    Alert,
+    Emergency,
+}
+
+impl std::str::FromStr for FalcoPriority {
+    type Err = String;
+
+    /// Case-insensitive, with Falco's aliases (`info`, `warn`, `err`, `crit`, `emerg`).
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "debug" => FalcoPriority::Debug,
+            "informational" | "info" => FalcoPriority::Informational,
+            "notice" => FalcoPriority::Notice,
+            "warning" | "warn" => FalcoPriority::Warning,
+            "error" | "err" => FalcoPriority::Error,
+            "critical" | "crit" => FalcoPriority::Critical,
+            "alert" => FalcoPriority::Alert,
+            "emergency" | "emerg" => FalcoPriority::Emergency,
+            other => {
+                return Err(format!(
+                    "`{other}` is not a Falco priority (debug, informational, notice, warning, error, critical, alert, emergency)"
+                ));
+            }
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for FalcoPriority {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        crate::textual::parse_with(d, "a Falco priority such as \"warning\"", str::parse)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
@@ -50,6 +128,21 @@ pub struct AlertRule {
     /// Only act inside this window; outside it the alert is recorded but nobody is paged.
     #[serde(default)]
     pub active: Option<ActiveWindow>,
+    /// Only act outside this window (e.g. business hours: nights and weekends match).
+    #[serde(default)]
+    pub outside: Option<ActiveWindow>,
+    /// Falco alerts only: the event's priority must be at least this.
+    #[serde(default)]
+    pub priority_at_least: Option<FalcoPriority>,
+    /// The alert field holding an address to test (e.g. Falco's `fd.sip`, or `instance`).
+    #[serde(default)]
+    pub address_field: Option<String>,
+    /// The address must be inside one of these networks.
+    #[serde(default)]
+    pub address_in: Vec<Cidr>,
+    /// The address must be outside all of these networks ("from outside our ranges").
+    #[serde(default)]
+    pub address_not_in: Vec<Cidr>,
     /// Source addresses allowed to send this alert; empty means any.
     #[serde(default)]
     pub allow_from: Vec<Cidr>,
