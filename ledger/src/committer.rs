@@ -41,6 +41,9 @@ pub(crate) enum Op {
         title: String,
         severity: Severity,
         actor: Actor,
+        /// Set when an alert opens it: an open incident already holding this fingerprint is
+        /// returned instead, and a new one takes the fingerprint in the same write.
+        fingerprint: Option<String>,
     },
     Append {
         incident: IncidentId,
@@ -62,6 +65,26 @@ pub enum Done {
     Write(Box<Committed>),
     /// `true` when the key was new and is now durably claimed.
     Claim(bool),
+    /// An alert's fingerprint already belongs to this open incident; nothing was written.
+    Existing(Box<Incident>),
+}
+
+/// What opening an incident for an alert did.
+#[derive(Debug, Clone)]
+pub enum AlertIncident {
+    Opened(Box<Committed>),
+    /// The fingerprint's incident is still open: the alert joins it.
+    Existing(Box<Incident>),
+}
+
+impl Outcome for AlertIncident {
+    fn from_done(done: Done) -> Result<Self, LedgerError> {
+        match done {
+            Done::Write(c) => Ok(AlertIncident::Opened(c)),
+            Done::Existing(i) => Ok(AlertIncident::Existing(i)),
+            Done::Claim(_) => Err(LedgerError::Closed),
+        }
+    }
 }
 
 /// What a durable write returns.
@@ -149,7 +172,7 @@ impl Outcome for Committed {
     fn from_done(done: Done) -> Result<Self, LedgerError> {
         match done {
             Done::Write(c) => Ok(*c),
-            Done::Claim(_) => Err(LedgerError::Closed),
+            Done::Claim(_) | Done::Existing(_) => Err(LedgerError::Closed),
         }
     }
 }
@@ -158,7 +181,7 @@ impl Outcome for bool {
     fn from_done(done: Done) -> Result<Self, LedgerError> {
         match done {
             Done::Claim(first) => Ok(first),
-            Done::Write(_) => Err(LedgerError::Closed),
+            Done::Write(_) | Done::Existing(_) => Err(LedgerError::Closed),
         }
     }
 }
@@ -200,7 +223,48 @@ impl Ledger {
             title: title.to_string(),
             severity,
             actor: actor.clone(),
+            fingerprint: None,
         })
+    }
+
+    /// Open an incident for an alert, or find the open one its fingerprint already belongs to.
+    ///
+    /// Guarantees: one open incident per fingerprint, however many deliveries race (the
+    /// committer decides, and the new incident takes the fingerprint in its opening write).
+    /// A resolved incident lets its fingerprint go: the next alert opens a new one.
+    pub fn open_for_alert(
+        &self,
+        title: &str,
+        severity: Severity,
+        actor: &Actor,
+        fingerprint: &str,
+    ) -> Pending<AlertIncident> {
+        self.committer.submit(Op::Open {
+            title: title.to_string(),
+            severity,
+            actor: actor.clone(),
+            fingerprint: Some(fingerprint.to_owned()),
+        })
+    }
+
+    /// The open incident an alert fingerprint belongs to, if any.
+    pub fn incident_of_fingerprint(
+        &self,
+        fingerprint: &str,
+    ) -> Result<Option<Incident>, LedgerError> {
+        let Some(id) = self
+            .trees
+            .fingerprints
+            .get(fingerprint.as_bytes())
+            .map_err(|e| self.trees.storage(e))?
+        else {
+            return Ok(None);
+        };
+        let id: IncidentId = crate::store::decode("fingerprint", &id)?;
+        Ok(self
+            .incident(&id)
+            .ok()
+            .filter(|i| i.status != warroom_commands::IncidentStatus::Resolved))
     }
 
     /// Append one event to an incident's timeline.
@@ -345,6 +409,7 @@ pub(crate) fn apply_puts(trees: &Trees, puts: &[Put]) -> Result<(), LedgerError>
             TreeId::Evidence => &trees.evidence,
             TreeId::Meta => &trees.meta,
             TreeId::Idempotency => &trees.idempotency,
+            TreeId::Fingerprints => &trees.fingerprints,
         };
         tree.insert(p.key.as_slice(), p.value.as_slice())
             .map_err(|e| trees.storage(e))?;
@@ -363,6 +428,8 @@ struct Overlay<'a> {
     counters: HashMap<Vec<u8>, u32>,
     /// Keys claimed in batches that sled may not show yet.
     claims: std::collections::HashSet<String>,
+    /// Alert fingerprints given to incidents in batches that sled may not show yet.
+    fingerprints: HashMap<String, IncidentId>,
 }
 
 impl<'a> Overlay<'a> {
@@ -372,6 +439,7 @@ impl<'a> Overlay<'a> {
             incidents: HashMap::new(),
             counters: HashMap::new(),
             claims: std::collections::HashSet::new(),
+            fingerprints: HashMap::new(),
         }
     }
 
@@ -385,6 +453,9 @@ impl<'a> Overlay<'a> {
         }
         if self.claims.len() > 4096 {
             self.claims.clear();
+        }
+        if self.fingerprints.len() > 4096 {
+            self.fingerprints.clear();
         }
     }
 
@@ -423,12 +494,21 @@ impl<'a> Overlay<'a> {
         if let Op::Claim { key } = op {
             return self.claim(key, &at);
         }
+        if let Op::Open {
+            fingerprint: Some(fp),
+            ..
+        } = op
+            && let Some(open) = self.open_incident_of(fp)?
+        {
+            return Ok((Done::Existing(Box::new(open)), Vec::new()));
+        }
         let mut puts = Vec::with_capacity(4);
         let (mut incident, event, evidence) = match op {
             Op::Open {
                 title,
                 severity,
                 actor,
+                fingerprint,
             } => {
                 let day = now.format("%Y%m%d").to_string();
                 let key = keys::day_counter_key(&day);
@@ -439,6 +519,14 @@ impl<'a> Overlay<'a> {
                     value: counter.to_be_bytes().to_vec(),
                 });
                 let id = IncidentId::new(now.date_naive(), counter);
+                if let Some(fp) = fingerprint {
+                    puts.push(Put {
+                        tree: TreeId::Fingerprints,
+                        key: fp.as_bytes().to_vec(),
+                        value: json(&id),
+                    });
+                    self.fingerprints.insert(fp.clone(), id.clone());
+                }
                 let incident = Incident::opened(id, title.clone(), *severity, now, actor.clone());
                 let event = Event::IncidentOpened {
                     title: title.clone(),
@@ -532,6 +620,24 @@ impl<'a> Overlay<'a> {
             })),
             puts,
         ))
+    }
+
+    /// The still-open incident holding `fingerprint`, from this batch or from sled.
+    fn open_incident_of(&self, fingerprint: &str) -> Result<Option<Incident>, LedgerError> {
+        let id = match self.fingerprints.get(fingerprint) {
+            Some(id) => id.clone(),
+            None => match self
+                .trees
+                .fingerprints
+                .get(fingerprint.as_bytes())
+                .map_err(|e| self.trees.storage(e))?
+            {
+                Some(v) => crate::store::decode("fingerprint", &v)?,
+                None => return Ok(None),
+            },
+        };
+        let incident = self.incident(&id)?;
+        Ok((incident.status != warroom_commands::IncidentStatus::Resolved).then_some(incident))
     }
 
     fn claim(&mut self, key: &str, at: &str) -> Result<(Done, Vec<Put>), LedgerError> {

@@ -30,6 +30,7 @@ pub enum TreeId {
     Evidence = 2,
     Meta = 3,
     Idempotency = 4,
+    Fingerprints = 5,
 }
 
 impl TreeId {
@@ -40,6 +41,7 @@ impl TreeId {
             2 => TreeId::Evidence,
             3 => TreeId::Meta,
             4 => TreeId::Idempotency,
+            5 => TreeId::Fingerprints,
             _ => return None,
         })
     }

@@ -397,3 +397,55 @@ fn concurrent_claims_of_one_key_yield_one_winner() {
         .count();
     assert_eq!(winners, 1);
 }
+
+#[test]
+fn one_open_incident_per_alert_fingerprint_however_many_deliveries_race() {
+    use crate::AlertIncident;
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(dir.path(), clock()).unwrap();
+    let pending: Vec<_> = (0..2000)
+        .map(|i| {
+            let fp = format!("fp-{}", i % 50);
+            ledger.open_for_alert("storm", Severity::Sev2, &alice(), &fp)
+        })
+        .collect();
+    let opened = pending
+        .into_iter()
+        .map(|p| p.wait())
+        .filter(|r| matches!(r, Ok(AlertIncident::Opened(_))))
+        .count();
+    assert_eq!(opened, 50);
+    assert_eq!(ledger.incidents().unwrap().len(), 50);
+    let first = ledger.incident_of_fingerprint("fp-7").unwrap().expect("open");
+    // Resolving lets the fingerprint go; the next alert opens a new incident.
+    ledger
+        .append(
+            &first.id,
+            &alice(),
+            Event::Resolved {
+                summary: "done".into(),
+            },
+        )
+        .wait()
+        .unwrap();
+    assert!(ledger.incident_of_fingerprint("fp-7").unwrap().is_none());
+    match ledger
+        .open_for_alert("again", Severity::Sev2, &alice(), "fp-7")
+        .wait()
+        .unwrap()
+    {
+        AlertIncident::Opened(c) => assert_ne!(c.incident.id, first.id),
+        AlertIncident::Existing(i) => panic!("joined resolved {}", i.id),
+    }
+    drop(ledger);
+    // The mapping is durable.
+    let ledger = Ledger::open(dir.path(), clock()).unwrap();
+    match ledger
+        .open_for_alert("x", Severity::Sev2, &alice(), "fp-3")
+        .wait()
+        .unwrap()
+    {
+        AlertIncident::Existing(i) => assert_eq!(i.title, "storm"),
+        AlertIncident::Opened(c) => panic!("opened a second incident {}", c.incident.id),
+    }
+}

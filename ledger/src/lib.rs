@@ -18,7 +18,7 @@ pub mod tamper;
 mod verify;
 
 pub use chain::{Break, ChainError, Entry, GENESIS};
-pub use committer::{Committed, Outcome, Pending};
+pub use committer::{AlertIncident, Committed, Outcome, Pending};
 pub use error::LedgerError;
 pub use export::{Export, ExportCheck, ExportError, to_markdown, verify_export};
 pub use records::{EvidenceRecord, NewEvidence};

@@ -25,6 +25,8 @@ pub(crate) struct Trees {
     pub meta: sled::Tree,
     /// Delivery keys already handled (see [`Ledger::claim`]).
     pub idempotency: sled::Tree,
+    /// Alert fingerprint → the incident opened for it.
+    pub fingerprints: sled::Tree,
     /// A second handle on sled's log file, used only for `fdatasync` (see `Committer`).
     pub log_file: File,
 }
@@ -174,7 +176,7 @@ impl Ledger {
                     .map_err(storage)?;
             }
         }
-        for name in [keys::APPROVALS, keys::PAGES, keys::FINGERPRINTS] {
+        for name in [keys::APPROVALS, keys::PAGES] {
             tree(name)?;
         }
         db.flush().map_err(storage)?;
@@ -185,6 +187,7 @@ impl Ledger {
             timeline: tree(keys::TIMELINE)?,
             evidence: tree(keys::EVIDENCE)?,
             idempotency: tree(keys::IDEMPOTENCY)?,
+            fingerprints: tree(keys::FINGERPRINTS)?,
             meta,
             db,
             log_file,
