@@ -18,6 +18,10 @@ command -v python3 >/dev/null || apt_install python3
 if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
   apt_install chromium chromium-driver
 fi
+# The alert scenarios run Prometheus Alertmanager and a real SMTP server (aiosmtpd) on loopback.
+if ! command -v prometheus-alertmanager >/dev/null || ! /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null; then
+  apt_install prometheus-alertmanager python3-aiosmtpd
+fi
 command -v cargo >/dev/null || { echo "cargo is required: https://rustup.rs" >&2; exit 1; }
 
 cargo build --locked -p warroom

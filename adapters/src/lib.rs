@@ -5,3 +5,4 @@
 pub mod chat;
 pub mod cluster;
 pub mod evidence;
+pub mod pager;

@@ -5,6 +5,7 @@ mod clusters;
 mod context;
 mod engine;
 mod output;
+mod pagers;
 mod reader;
 mod server;
 mod slack;

@@ -11,6 +11,27 @@ use crate::command::IncidentRole;
 use crate::request::RequestSpec;
 use warroom_config::PersonId;
 
+/// One tier of an escalation policy, in one run-through (`round` 0 is the first).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationStep {
+    pub policy: String,
+    pub tier: u32,
+    pub round: u32,
+}
+
+impl std::fmt::Display for EscalationStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} tier {} (round {})",
+            self.policy,
+            self.tier + 1,
+            self.round + 1
+        )
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "data", deny_unknown_fields)]
 pub enum Event {
@@ -22,6 +43,22 @@ pub enum Event {
     Resolved { summary: String },
     #[serde(rename = "note")]
     Note { text: String },
+    /// An alert met a plan rule and opened or joined this incident.
+    #[serde(rename = "alert.received")]
+    AlertReceived {
+        /// `alertmanager`, `falco` or `events_v2`.
+        intake: String,
+        rule: String,
+        fingerprint: String,
+        title: String,
+        /// The alert's fields as received (bounded), for the record.
+        fields: std::collections::BTreeMap<String, String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        started_at: Option<String>,
+    },
+    /// The sender said the alert is over.
+    #[serde(rename = "alert.resolved")]
+    AlertResolved { fingerprint: String, repeats: u64 },
     /// A chat message someone marked for the timeline (📌 on Slack), kept with its own
     /// author and time so the timeline reads in the order things were said.
     #[serde(rename = "message.pinned")]
@@ -63,6 +100,9 @@ pub enum Event {
         people: Vec<PersonId>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         text: Option<String>,
+        /// Set when an escalation policy pages: which tier of which run-through.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<EscalationStep>,
     },
     /// The entry's actor acknowledged their pages.
     #[serde(rename = "page.acknowledged")]
@@ -156,6 +196,16 @@ impl Event {
             Event::SeverityChanged { from, to } => format!("Severity changed {from} → {to}"),
             Event::Resolved { summary } => format!("Resolved: {summary}"),
             Event::Note { text } => format!("Note: {text}"),
+            Event::AlertReceived {
+                intake,
+                rule,
+                title,
+                ..
+            } => format!("Alert from {intake} (rule {rule}): {title}"),
+            Event::AlertResolved {
+                fingerprint,
+                repeats,
+            } => format!("Alert resolved by its sender ({fingerprint}, {repeats} repeat(s))"),
             Event::MessagePinned {
                 author,
                 posted_at,
@@ -172,6 +222,7 @@ impl Event {
                 target,
                 people,
                 text,
+                ..
             } => {
                 let who: Vec<&str> = people.iter().map(PersonId::as_str).collect();
                 match text {

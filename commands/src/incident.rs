@@ -53,6 +53,19 @@ pub struct Incident {
     pub unacknowledged: Vec<PersonId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_status_update: Option<DateTime<Utc>>,
+    /// The escalation under way, if a policy was paged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<Escalation>,
+}
+
+/// Where an escalation stands: the last step paged and when; `stopped` once someone
+/// acknowledged, the alert resolved or the incident was resolved.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Escalation {
+    pub step: crate::event::EscalationStep,
+    pub paged_at: DateTime<Utc>,
+    pub stopped: bool,
 }
 
 impl Incident {
@@ -77,6 +90,7 @@ impl Incident {
             requests: Vec::new(),
             unacknowledged: Vec::new(),
             last_status_update: None,
+            escalation: None,
         }
     }
 
@@ -143,14 +157,35 @@ impl Incident {
                 self.requests
                     .iter_mut()
                     .for_each(Request::close_with_incident);
+                if let Some(e) = &mut self.escalation {
+                    e.stopped = true;
+                }
                 self.status = IncidentStatus::Resolved;
             }
-            Event::Note { .. } | Event::MessagePinned { .. } | Event::EvidenceRecorded { .. } => {}
+            Event::Note { .. }
+            | Event::MessagePinned { .. }
+            | Event::AlertReceived { .. }
+            | Event::EvidenceRecorded { .. } => {}
+            Event::AlertResolved { .. } => {
+                if let Some(e) = &mut self.escalation {
+                    e.stopped = true;
+                }
+            }
             Event::RoleAssigned { role, person } => {
                 self.roles.insert(*role, person.clone());
             }
             Event::StatusUpdate { .. } => self.last_status_update = Some(at),
-            Event::Paged { people, .. } => {
+            Event::Paged { people, step, .. } => {
+                if let Some(step) = step {
+                    if self.escalation.as_ref().is_some_and(|e| &e.step == step) {
+                        return Err(Refusal::AlreadyPaged(step.to_string()));
+                    }
+                    self.escalation = Some(Escalation {
+                        step: step.clone(),
+                        paged_at: at,
+                        stopped: false,
+                    });
+                }
                 for p in people {
                     if !self.unacknowledged.contains(p) {
                         self.unacknowledged.push(p.clone());
@@ -160,6 +195,9 @@ impl Incident {
             Event::PageAcknowledged {} => {
                 let p = person()?;
                 self.unacknowledged.retain(|u| u != &p);
+                if let Some(e) = &mut self.escalation {
+                    e.stopped = true;
+                }
             }
             Event::RequestOpened(spec) => {
                 if spec.request != self.next_request_id() {

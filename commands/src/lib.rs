@@ -16,8 +16,8 @@ pub mod request;
 
 pub use actor::Actor;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use event::{Event, EventError};
+pub use event::{EscalationStep, Event, EventError};
 pub use ids::{IdError, IncidentId};
-pub use incident::{Incident, IncidentStatus};
+pub use incident::{Escalation, Incident, IncidentStatus};
 pub use request::{Refusal, Request, RequestSpec, RequestStatus};
 pub use warroom_config::{PersonId, Severity};

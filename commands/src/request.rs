@@ -202,6 +202,8 @@ pub enum Refusal {
     OutOfOrder(String),
     #[error("{0} is still running; wait for its outcome before resolving")]
     StillRunning(String),
+    #[error("escalation step {0} was already paged")]
+    AlreadyPaged(String),
 }
 
 impl Request {

@@ -416,7 +416,10 @@ fn one_open_incident_per_alert_fingerprint_however_many_deliveries_race() {
         .count();
     assert_eq!(opened, 50);
     assert_eq!(ledger.incidents().unwrap().len(), 50);
-    let first = ledger.incident_of_fingerprint("fp-7").unwrap().expect("open");
+    let first = ledger
+        .incident_of_fingerprint("fp-7")
+        .unwrap()
+        .expect("open");
     // Resolving lets the fingerprint go; the next alert opens a new incident.
     ledger
         .append(

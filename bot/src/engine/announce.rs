@@ -91,6 +91,24 @@ impl Engine {
         }
     }
 
+    /// Post, returning where each platform put the message (to edit it later).
+    pub(super) async fn post_refs(
+        &self,
+        incident: &Incident,
+        text: &str,
+    ) -> Vec<warroom_adapters::chat::MessageRef> {
+        let mut posted = Vec::new();
+        for ch in self.channels(incident).await {
+            if let Some(chat) = self.chat(ch.platform) {
+                match chat.post(&ch, text).await {
+                    Ok(m) => posted.push(m),
+                    Err(e) => tracing::warn!(platform = ch.platform, error = %e, "post failed"),
+                }
+            }
+        }
+        posted
+    }
+
     /// Post and pin (the incident summary, so it stays at hand in the channel).
     pub(super) async fn post_pinned(&self, incident: &Incident, text: &str) {
         for ch in self.channels(incident).await {
@@ -176,7 +194,7 @@ impl Engine {
         }
     }
 
-    fn chat(&self, platform: &str) -> Option<&Arc<dyn warroom_adapters::chat::Chat>> {
+    pub(super) fn chat(&self, platform: &str) -> Option<&Arc<dyn warroom_adapters::chat::Chat>> {
         self.chats.iter().find(|c| c.platform() == platform)
     }
 }

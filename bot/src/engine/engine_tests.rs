@@ -57,6 +57,7 @@ async fn fixture() -> Fixture {
         cluster,
         dyn_clock,
         Arc::new(|_: Option<&IncidentId>| {}),
+        Vec::new(),
     );
     Fixture {
         engine,

@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use warroom_commands::command::IncidentRole;
 use warroom_commands::{Actor, Event, Incident, IncidentStatus, PersonId, Severity};
-use warroom_config::NotifyTarget;
 
 use super::render;
 use super::{Engine, Reply};
@@ -132,8 +131,13 @@ impl Engine {
             ));
         }
         let summary = summary.unwrap_or_else(|| "resolved".to_owned());
-        self.record(person, incident, Event::Resolved { summary }, true)
-            .await
+        let reply = self
+            .record(person, incident, Event::Resolved { summary }, true)
+            .await;
+        if reply.ok && incident.escalation.is_some() {
+            self.pagers_acknowledged(&incident.id, true).await;
+        }
+        reply
     }
 
     pub(super) async fn role(
@@ -195,25 +199,7 @@ impl Engine {
             return Ok((format!("team:{}", t.id), t.members.clone()));
         }
         if let Some(policy) = plan.escalation_policy(&target.into()) {
-            let mut people = Vec::new();
-            for n in policy
-                .tiers
-                .first()
-                .map(|t| t.notify.as_slice())
-                .unwrap_or_default()
-            {
-                let found = match n {
-                    NotifyTarget::Person(p) => vec![p.clone()],
-                    NotifyTarget::Team(t) => {
-                        plan.team(t).map(|t| t.members.clone()).unwrap_or_default()
-                    }
-                };
-                for p in found {
-                    if !people.contains(&p) {
-                        people.push(p);
-                    }
-                }
-            }
+            let people = self.tier_people(policy, 0);
             return Ok((format!("policy:{}", policy.id), people));
         }
         Err(format!(
@@ -251,6 +237,7 @@ impl Engine {
             target: target.clone(),
             people: people.clone(),
             text: text.clone(),
+            step: None,
         };
         let reply = self.record(person, incident, event, true).await;
         if reply.ok {
@@ -295,6 +282,9 @@ impl Engine {
                 Ok(c) => {
                     self.post(&c.incident, &format!("{person} acknowledged the page"))
                         .await;
+                    if i.escalation.as_ref().is_some_and(|e| !e.stopped) {
+                        self.pagers_acknowledged(&i.id, false).await;
+                    }
                     acked.push(i.id.to_string());
                 }
                 Err(e) => return Reply::from_ledger(e),

@@ -10,6 +10,7 @@ use super::reply::Reply;
 pub struct Metrics {
     commands: Mutex<BTreeMap<&'static str, u64>>,
     executions: Mutex<BTreeMap<&'static str, u64>>,
+    alerts_rejected: std::sync::atomic::AtomicU64,
 }
 
 impl Metrics {
@@ -20,6 +21,12 @@ impl Metrics {
             .unwrap_or_else(|p| p.into_inner())
             .entry(reply.code.as_str())
             .or_default() += 1;
+    }
+
+    /// An alert body that could not be read (400).
+    pub fn alert_rejected(&self) {
+        self.alerts_rejected
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn executed(&self, outcome: &'static str) {
@@ -53,6 +60,12 @@ impl Metrics {
         {
             let _ = writeln!(out, "warroom_executions_total{{result=\"{outcome}\"}} {n}");
         }
+        let _ = writeln!(
+            out,
+            "# HELP warroom_alerts_malformed_total Alert bodies refused as unreadable.\n# TYPE warroom_alerts_malformed_total counter\nwarroom_alerts_malformed_total {}",
+            self.alerts_rejected
+                .load(std::sync::atomic::Ordering::Relaxed)
+        );
         out
     }
 }

@@ -6,11 +6,13 @@
 //! a ledger write.
 
 mod actions;
+mod alerts;
 mod announce;
 mod decisions;
 mod execute;
 mod incidents;
 mod metrics;
+mod paging;
 mod render;
 mod reply;
 mod sweeper;
@@ -26,6 +28,7 @@ use warroom_commands::{Clock, Incident, IncidentId, PersonId};
 use warroom_config::LoadedPlan;
 use warroom_ledger::{Committed, Ledger, LedgerError};
 
+pub use alerts::AlertCounts;
 pub use metrics::Metrics;
 pub use reply::{Code, Reply};
 
@@ -46,6 +49,12 @@ pub struct Engine {
     cards: Mutex<HashMap<(IncidentId, String), Vec<MessageRef>>>,
     /// Incidents with requests that may expire; the sweeper looks only at these.
     open_requests: Mutex<BTreeSet<IncidentId>>,
+    /// Pagers beyond chat (PagerDuty, email, webhook), from the plan.
+    pagers: Vec<Arc<dyn warroom_adapters::pager::Pager>>,
+    /// Incidents whose escalation is under way; the sweeper looks only at these.
+    escalating: Mutex<BTreeSet<IncidentId>>,
+    /// Alert intake's in-memory side: fingerprint cache, repeat counts, unmatched alerts.
+    alerts: Mutex<alerts::AlertBook>,
 }
 
 impl Engine {
@@ -56,6 +65,7 @@ impl Engine {
         cluster: Arc<dyn Cluster>,
         clock: Arc<dyn Clock>,
         notify: Notify,
+        pagers: Vec<Arc<dyn warroom_adapters::pager::Pager>>,
     ) -> Arc<Engine> {
         Arc::new(Engine {
             plan,
@@ -68,6 +78,9 @@ impl Engine {
             channels: Mutex::new(HashMap::new()),
             cards: Mutex::new(HashMap::new()),
             open_requests: Mutex::new(BTreeSet::new()),
+            pagers,
+            escalating: Mutex::new(BTreeSet::new()),
+            alerts: Mutex::new(alerts::AlertBook::default()),
         })
     }
 

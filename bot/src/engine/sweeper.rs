@@ -1,4 +1,5 @@
-//! Time-driven work: expiring requests, and recovering from a crash mid-action.
+//! Time-driven work: expiring requests, escalating pages, and recovering from a crash
+//! mid-action.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +13,9 @@ impl Engine {
     /// unknown; say so in the timeline and channel and never run them again.
     pub async fn recover(&self) -> Result<usize, warroom_ledger::LedgerError> {
         let mut found = 0;
-        for incident in self.ledger.incidents()? {
+        let all = self.ledger.incidents()?;
+        self.watch_escalations(&all);
+        for incident in all {
             let open: Vec<_> = incident
                 .requests
                 .iter()
@@ -100,6 +103,8 @@ impl Engine {
             loop {
                 tick.tick().await;
                 engine.sweep().await;
+                engine.escalate_due().await;
+                engine.flush_alert_edits().await;
             }
         });
     }

@@ -36,6 +36,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/incidents/{id}", get(incident))
         .route("/api/v1/incidents/{id}/export", get(export))
         .route("/api/v1/ledger/verify", get(verify))
+        .route("/api/v1/alerts", get(alerts))
         .route("/api/v1/events", get(events))
         .route("/api/v1/drill/clusters", get(drill_clusters))
         .with_state(state)
@@ -169,6 +170,22 @@ async fn session(
         "plan_version": state.engine.plan.digest,
         "people": people,
         "you": match who { Some(Caller::Person(p)) => Some(p.to_string()), _ => None },
+    }))
+    .into_response()
+}
+
+/// Alert intake counts, and the latest alerts no rule met (recorded, not paged).
+async fn alerts(
+    ReadyState(state): ReadyState,
+    headers: HeaderMap,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    if let Err(r) = caller(&state, &headers, &q) {
+        return r.into_response();
+    }
+    axum::Json(json!({
+        "counts": state.engine.alert_counts(),
+        "not_actionable": state.engine.unmatched_alerts(),
     }))
     .into_response()
 }

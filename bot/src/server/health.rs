@@ -57,8 +57,17 @@ warroom_incidents{{status=\"open\"}} {open}\nwarroom_incidents{{status=\"resolve
         state.started.elapsed().as_secs()
     );
     let body = match state.ready.get() {
-        Some(ready) => body + &ready.engine.metrics.render(),
+        Some(ready) => {
+            body + &ready.engine.metrics.render() + &alert_metrics(ready.engine.alert_counts())
+        }
         None => body,
     };
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
+}
+
+fn alert_metrics(c: crate::engine::AlertCounts) -> String {
+    format!(
+        "# HELP warroom_alerts_total Alerts received, by what they caused.\n# TYPE warroom_alerts_total counter\nwarroom_alerts_total{{result=\"opened\"}} {}\nwarroom_alerts_total{{result=\"repeat\"}} {}\nwarroom_alerts_total{{result=\"resolved\"}} {}\nwarroom_alerts_total{{result=\"not_actionable\"}} {}\n",
+        c.opened, c.repeats, c.resolved, c.not_actionable
+    )
 }

@@ -1,5 +1,6 @@
 //! The long-running HTTP server: health, the web console, the command API.
 
+mod alerts;
 mod api;
 mod auth;
 mod console;
@@ -46,6 +47,8 @@ pub struct Ready {
     pub drills: Vec<(String, warroom_drill::DrillHandle)>,
     /// Slack's signed requests, when the plan configures Slack.
     pub slack: Option<Arc<crate::slack::SlackInbound>>,
+    /// Alert intake credentials, per source.
+    pub intake: alerts::IntakeKeys,
     /// Socket Mode's connection, when the plan asks for it (kept to keep it running).
     pub socket: Option<warroom_adapters::chat::slack::socket_mode::SocketMode>,
 }
@@ -141,8 +144,13 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
     let app = health::router(state.clone())
         .merge(console::router())
         .merge(api::router(state.clone()))
-        .merge(slack_http::router(state.clone()));
-    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal());
+        .merge(slack_http::router(state.clone()))
+        .merge(alerts::router(state.clone()));
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal());
     let server = tokio::spawn(async move { server.await });
     let ledger = opener
         .await
@@ -196,6 +204,10 @@ async fn start_engine(
         }
     };
     let drills = clusters.drills;
+    let (pagers, problems) = crate::pagers::from_plan(&plan);
+    for p in problems {
+        eprintln!("warroom: pager not started: {p}");
+    }
     let engine = Engine::new(
         plan.clone(),
         ledger,
@@ -203,6 +215,7 @@ async fn start_engine(
         Arc::new(clusters.kube),
         clock,
         notify,
+        pagers,
     );
     let unknown = engine
         .recover()
@@ -218,6 +231,10 @@ async fn start_engine(
         eprintln!(
             "warroom: DRILL MODE — open http://{bound}/ and pick who you are from the plan's people"
         );
+    }
+    let (intake, problems) = alerts::IntakeKeys::from_plan(&plan);
+    for p in problems {
+        eprintln!("warroom: alert intake closed: {p}");
     }
     let local = auth::random_token().context("cannot make the local access token")?;
     write_server_file(&opts.dir, bound, &local)?;
@@ -260,6 +277,7 @@ async fn start_engine(
         tokens,
         drills,
         slack,
+        intake,
         socket,
     }))
 }

@@ -1,0 +1,373 @@
+//! From alert to incident: the plan's rules decide, the ledger dedupes by fingerprint, the
+//! channel hears about it once (repeats edit one message), and the rule's policy is paged.
+//!
+//! Guarantees: one open incident per fingerprint (decided by the ledger's writer, durable with
+//! the opening entry); an alert no rule meets is counted and kept in a bounded list, never
+//! paged; a repeat writes nothing durable and edits the alert's message at most every
+//! [`EDIT_EVERY`]. Caveat: repeat counts live in memory (the first delivery and the resolve
+//! are in the timeline).
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use warroom_adapters::chat::MessageRef;
+use warroom_commands::alert::{Alert, AlertStatus, Verdict, evaluate};
+use warroom_commands::{Actor, Event, Incident, IncidentId};
+use warroom_ledger::{AlertIncident, LedgerError};
+
+use super::Engine;
+
+/// Least time between two edits of an alert's message during a storm.
+pub const EDIT_EVERY: Duration = Duration::from_secs(2);
+/// Alerts no rule met, kept for `GET /api/v1/alerts/unmatched`.
+const KEEP_UNMATCHED: usize = 200;
+
+/// What happened to one alert, as the intake answers it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertOutcome {
+    pub fingerprint: String,
+    /// `opened`, `repeat`, `resolved`, `not_actionable`, `acknowledged`, `ignored`.
+    pub result: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incident: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// Whether the rule's policy was paged for this alert.
+    pub paged: bool,
+}
+
+/// The in-memory side of alert intake.
+#[derive(Default)]
+pub struct AlertBook {
+    /// Fingerprint → its open incident, to skip the ledger for repeats.
+    open: HashMap<String, IncidentId>,
+    repeats: HashMap<IncidentId, Repeats>,
+    unmatched: VecDeque<Alert>,
+    pub counts: AlertCounts,
+}
+
+#[derive(Default, Clone, Copy, Serialize)]
+pub struct AlertCounts {
+    pub received: u64,
+    pub opened: u64,
+    pub repeats: u64,
+    pub resolved: u64,
+    pub not_actionable: u64,
+}
+
+struct Repeats {
+    count: u64,
+    title: String,
+    messages: Vec<MessageRef>,
+    last_edit: Instant,
+    edit_pending: bool,
+}
+
+impl Engine {
+    /// Handle one alert from `sender`.
+    pub async fn alert(
+        self: &Arc<Self>,
+        alert: Alert,
+        sender: Option<IpAddr>,
+    ) -> Result<AlertOutcome, LedgerError> {
+        let key = format!("{}:{}", intake_name(&alert), alert.fingerprint);
+        self.alert_book().counts.received += 1;
+        let plan = self.plan.clone();
+        let (rule, page_now) = match evaluate(&plan.plan, &alert, sender, self.clock.now()) {
+            Verdict::Actionable { rule, page_now } => (rule, page_now),
+            Verdict::NotActionable => {
+                let mut book = self.alert_book();
+                book.counts.not_actionable += 1;
+                if book.unmatched.len() >= KEEP_UNMATCHED {
+                    book.unmatched.pop_front();
+                }
+                book.unmatched.push_back(alert);
+                return Ok(outcome(key, "not_actionable", None, None, false));
+            }
+        };
+        match alert.status {
+            AlertStatus::Resolved => self.alert_resolved(key, rule.name.clone()).await,
+            AlertStatus::Acknowledged => {
+                let incident = self.ledger.incident_of_fingerprint(&key)?;
+                Ok(outcome(
+                    key,
+                    if incident.is_some() {
+                        "acknowledged"
+                    } else {
+                        "ignored"
+                    },
+                    incident.map(|i| i.id.to_string()),
+                    Some(rule.name.clone()),
+                    false,
+                ))
+            }
+            AlertStatus::Firing => {
+                let cached = self.alert_book().open.get(&key).cloned();
+                if let Some(id) = cached {
+                    self.repeat(&id).await;
+                    return Ok(outcome(
+                        key,
+                        "repeat",
+                        Some(id.to_string()),
+                        Some(rule.name.clone()),
+                        false,
+                    ));
+                }
+                let title: String = alert.title.chars().take(120).collect();
+                let opened = self
+                    .ledger
+                    .open_for_alert(&title, rule.severity, &Actor::System, &key)
+                    .await?;
+                match opened {
+                    AlertIncident::Existing(incident) => {
+                        self.alert_book()
+                            .open
+                            .insert(key.clone(), incident.id.clone());
+                        self.repeat(&incident.id).await;
+                        Ok(outcome(
+                            key,
+                            "repeat",
+                            Some(incident.id.to_string()),
+                            Some(rule.name.clone()),
+                            false,
+                        ))
+                    }
+                    AlertIncident::Opened(committed) => {
+                        let incident = committed.incident;
+                        (self.notify)(Some(&incident.id));
+                        {
+                            let mut book = self.alert_book();
+                            book.counts.opened += 1;
+                            book.open.insert(key.clone(), incident.id.clone());
+                        }
+                        let event = Event::AlertReceived {
+                            intake: intake_name(&alert).to_owned(),
+                            rule: rule.name.clone(),
+                            fingerprint: key.clone(),
+                            title: alert.title.clone(),
+                            fields: alert.fields.clone(),
+                            started_at: alert.started_at.clone(),
+                        };
+                        let incident = self
+                            .write(self.ledger.append(&incident.id, &Actor::System, event))
+                            .await
+                            .map(|c| c.incident)
+                            .unwrap_or(incident);
+                        self.announce_alert(&incident, &alert, &rule.name).await;
+                        let paged = match (&rule.page, page_now) {
+                            (Some(policy), true) => {
+                                self.page_policy(&incident, policy, 0, 0).await;
+                                true
+                            }
+                            _ => false,
+                        };
+                        Ok(outcome(
+                            key,
+                            "opened",
+                            Some(incident.id.to_string()),
+                            Some(rule.name.clone()),
+                            paged,
+                        ))
+                    }
+                }
+            }
+        }
+    }
+
+    async fn alert_resolved(
+        self: &Arc<Self>,
+        key: String,
+        rule: String,
+    ) -> Result<AlertOutcome, LedgerError> {
+        let Some(incident) = self.ledger.incident_of_fingerprint(&key)? else {
+            return Ok(outcome(key, "ignored", None, Some(rule), false));
+        };
+        let repeats = {
+            let mut book = self.alert_book();
+            book.open.remove(&key);
+            book.counts.resolved += 1;
+            book.repeats.get(&incident.id).map(|r| r.count).unwrap_or(0)
+        };
+        let event = Event::AlertResolved {
+            fingerprint: key.clone(),
+            repeats,
+        };
+        let c = self
+            .write(self.ledger.append(&incident.id, &Actor::System, event))
+            .await?;
+        if incident.escalation.is_some() {
+            self.pagers_acknowledged(&incident.id, true).await;
+        }
+        self.post(
+            &c.incident,
+            &format!(
+                "✅ The alert behind {} is resolved at its source (seen {} more time(s)). The incident stays open until someone resolves it.",
+                c.incident.id, repeats
+            ),
+        )
+        .await;
+        Ok(outcome(
+            key,
+            "resolved",
+            Some(c.incident.id.to_string()),
+            Some(rule),
+            false,
+        ))
+    }
+
+    /// Post the alert once; later repeats edit this message.
+    async fn announce_alert(&self, incident: &Incident, alert: &Alert, rule: &str) {
+        self.post_pinned(
+            incident,
+            &format!(
+                "{} opened by warroom for an alert (rule `{rule}`, {}): {}\n{}",
+                incident.id,
+                incident.severity,
+                incident.title,
+                super::render::chain_head(incident)
+            ),
+        )
+        .await;
+        let text = alert_text(alert, rule, 0);
+        let messages = self.post_refs(incident, &text).await;
+        self.alert_book().repeats.insert(
+            incident.id.clone(),
+            Repeats {
+                count: 0,
+                title: text,
+                messages,
+                last_edit: Instant::now(),
+                edit_pending: false,
+            },
+        );
+    }
+
+    /// Count a repeat; edit the alert's message unless it was edited very recently.
+    async fn repeat(&self, id: &IncidentId) {
+        let edit = {
+            let mut book = self.alert_book();
+            book.counts.repeats += 1;
+            let Some(r) = book.repeats.get_mut(id) else {
+                return;
+            };
+            r.count += 1;
+            if r.last_edit.elapsed() < EDIT_EVERY {
+                r.edit_pending = true;
+                None
+            } else {
+                r.last_edit = Instant::now();
+                r.edit_pending = false;
+                Some((
+                    r.messages.clone(),
+                    format!("{}\n_Seen {} more time(s)._", r.title, r.count),
+                ))
+            }
+        };
+        if let Some((messages, text)) = edit {
+            for m in messages {
+                if let Some(chat) = self.chat(m.platform)
+                    && let Err(e) = chat.update(&m, &text).await
+                {
+                    tracing::warn!(platform = m.platform, error = %e, "alert message edit failed");
+                }
+            }
+        }
+    }
+
+    /// Edits held back during a storm, sent once it calms (called by the sweeper).
+    pub(super) async fn flush_alert_edits(&self) {
+        let due: Vec<(Vec<MessageRef>, String)> = {
+            let mut book = self.alert_book();
+            book.repeats
+                .values_mut()
+                .filter(|r| r.edit_pending && r.last_edit.elapsed() >= EDIT_EVERY)
+                .map(|r| {
+                    r.edit_pending = false;
+                    r.last_edit = Instant::now();
+                    (
+                        r.messages.clone(),
+                        format!("{}\n_Seen {} more time(s)._", r.title, r.count),
+                    )
+                })
+                .collect()
+        };
+        for (messages, text) in due {
+            for m in messages {
+                if let Some(chat) = self.chat(m.platform) {
+                    let _ = chat.update(&m, &text).await;
+                }
+            }
+        }
+    }
+
+    pub fn alert_counts(&self) -> AlertCounts {
+        self.alert_book().counts
+    }
+
+    pub fn unmatched_alerts(&self) -> Vec<Alert> {
+        self.alert_book().unmatched.iter().cloned().collect()
+    }
+
+    fn alert_book(&self) -> std::sync::MutexGuard<'_, AlertBook> {
+        self.alerts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn intake_name(alert: &Alert) -> &'static str {
+    match alert.intake {
+        warroom_commands::alert::Intake::Alertmanager => "alertmanager",
+        warroom_commands::alert::Intake::Falco => "falco",
+        warroom_commands::alert::Intake::EventsV2 => "events_v2",
+    }
+}
+
+fn outcome(
+    fingerprint: String,
+    result: &'static str,
+    incident: Option<String>,
+    rule: Option<String>,
+    paged: bool,
+) -> AlertOutcome {
+    AlertOutcome {
+        fingerprint,
+        result,
+        incident,
+        rule,
+        paged,
+    }
+}
+
+/// The alert as posted: title, where it is, the fields responders look at first.
+fn alert_text(alert: &Alert, rule: &str, repeats: u64) -> String {
+    const FIRST: [&str; 10] = [
+        "k8s.ns.name",
+        "k8s.pod.name",
+        "namespace",
+        "pod",
+        "container.id",
+        "container.image.repository",
+        "fd.sip",
+        "user.name",
+        "instance",
+        "severity",
+    ];
+    let mut lines = vec![format!(
+        "🚨 {} ({} · rule `{rule}`)",
+        alert.title,
+        intake_name(alert)
+    )];
+    let shown: Vec<String> = FIRST
+        .iter()
+        .filter_map(|k| alert.fields.get(*k).map(|v| format!("{k}={v}")))
+        .collect();
+    if !shown.is_empty() {
+        lines.push(shown.join("  "));
+    }
+    if repeats > 0 {
+        lines.push(format!("Seen {repeats} more time(s)."));
+    }
+    lines.join("\n")
+}

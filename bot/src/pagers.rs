@@ -1,0 +1,41 @@
+//! The pagers the plan's `[paging]` section configures, with their secrets read.
+
+use std::sync::Arc;
+
+use warroom_adapters::pager::{Email, Pager, PagerDuty, Webhook};
+use warroom_config::LoadedPlan;
+
+/// Every pager that can be set up; each one that cannot is named with the reason.
+pub fn from_plan(plan: &LoadedPlan) -> (Vec<Arc<dyn Pager>>, Vec<String>) {
+    let paging = &plan.plan.paging;
+    let mut pagers: Vec<Arc<dyn Pager>> = Vec::new();
+    let mut problems = Vec::new();
+    if let Some(pd) = &paging.pagerduty {
+        match pd.routing_key.resolve() {
+            Ok(key) => pagers.push(Arc::new(PagerDuty::new(pd.api_base_url.as_deref(), key))),
+            Err(e) => problems.push(format!("paging.pagerduty.routing_key: {e}")),
+        }
+    }
+    if let Some(w) = &paging.webhook {
+        match w.token.as_ref().map(|t| t.resolve()).transpose() {
+            Ok(token) => pagers.push(Arc::new(Webhook::new(w.url.clone(), token))),
+            Err(e) => problems.push(format!("paging.webhook.token: {e}")),
+        }
+    }
+    if let Some(m) = &paging.email {
+        let credentials = match (&m.username, &m.password) {
+            (Some(user), Some(secret)) => match secret.resolve() {
+                Ok(p) => Ok(Some((user.clone(), p))),
+                Err(e) => Err(format!("paging.email.password: {e}")),
+            },
+            _ => Ok(None),
+        };
+        match credentials.and_then(|c| {
+            Email::new(&m.smtp_host, m.smtp_port, &m.from, c).map_err(|e| e.to_string())
+        }) {
+            Ok(email) => pagers.push(Arc::new(email)),
+            Err(e) => problems.push(e),
+        }
+    }
+    (pagers, problems)
+}

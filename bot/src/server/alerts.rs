@@ -1,0 +1,326 @@
+//! `POST /alerts/alertmanager`, `/alerts/falco`, `/alerts/events/v2`: alerts into incidents.
+//!
+//! Guarantees: a request is authenticated (bearer token, HMAC of the body, or — Events API v2
+//! — its routing key, as `[alerts.intake.<source>]` says) before its body is read as an alert;
+//! bodies over 1 MiB are 413, unreadable ones 400 naming the field; in each case nothing is
+//! recorded. An intake the plan does not configure refuses everything (401), saying how to
+//! configure it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, DefaultBodyLimit};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use hmac::{Hmac, Mac};
+use serde_json::json;
+use sha2::Sha256;
+use warroom_commands::alert::{
+    Alert, AlertError, parse_alertmanager, parse_events_v2, parse_falco,
+};
+use warroom_config::{IntakeCredentials, LoadedPlan};
+
+use super::api::answer;
+use super::{AppState, ReadyState};
+
+/// Alertmanager batches of a few hundred alerts fit comfortably.
+pub const MAX_ALERT_BODY: usize = 1024 * 1024;
+pub const SIGNATURE_HEADER: &str = "x-warroom-signature";
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/alerts/alertmanager", post(alertmanager))
+        .route("/alerts/falco", post(falco))
+        .route("/alerts/events/v2", post(events_v2))
+        .layer(DefaultBodyLimit::max(MAX_ALERT_BODY))
+        .with_state(state)
+}
+
+/// The plan's intake credentials with their secrets read, per source.
+#[derive(Default)]
+pub struct IntakeKeys {
+    alertmanager: Option<Keys>,
+    falco: Option<Keys>,
+    events_v2: Option<Keys>,
+}
+
+#[derive(Default)]
+struct Keys {
+    token: Option<String>,
+    hmac: Option<String>,
+    routing_key: Option<String>,
+}
+
+impl IntakeKeys {
+    /// Reads every configured secret; a source whose secret cannot be read stays closed and
+    /// is named in the returned problems.
+    pub fn from_plan(plan: &LoadedPlan) -> (IntakeKeys, Vec<String>) {
+        let intake = &plan.plan.alerts.intake;
+        let mut problems = Vec::new();
+        let mut read = |name: &str, c: &Option<IntakeCredentials>| -> Option<Keys> {
+            let c = c.as_ref()?;
+            let secret = |field: &str, s: &Option<warroom_config::SecretRef>| {
+                s.as_ref()
+                    .map(|s| s.resolve())
+                    .transpose()
+                    .map_err(|e| format!("alerts.intake.{name}.{field}: {e}"))
+            };
+            match (
+                secret("token", &c.token),
+                secret("hmac_secret", &c.hmac_secret),
+                secret("routing_key", &c.routing_key),
+            ) {
+                (Ok(token), Ok(hmac), Ok(routing_key)) => Some(Keys {
+                    token,
+                    hmac,
+                    routing_key,
+                }),
+                (a, b, c) => {
+                    problems.extend([a.err(), b.err(), c.err()].into_iter().flatten());
+                    None
+                }
+            }
+        };
+        let keys = IntakeKeys {
+            alertmanager: read("alertmanager", &intake.alertmanager),
+            falco: read("falco", &intake.falco),
+            events_v2: read("events_v2", &intake.events_v2),
+        };
+        (keys, problems)
+    }
+}
+
+/// Constant-time equality of two secrets.
+fn same(a: &str, b: &str) -> bool {
+    use sha2::Digest;
+    // Comparing digests keeps the time independent of where they differ and of length.
+    let (x, y) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    x.iter()
+        .zip(y.iter())
+        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
+        == 0
+}
+
+fn hmac_ok(secret: &str, body: &[u8], header: Option<&str>) -> bool {
+    let Some(hex_sig) = header.and_then(|h| h.trim().strip_prefix("sha256=")) else {
+        return false;
+    };
+    let Ok(claimed) = hex::decode(hex_sig) else {
+        return false;
+    };
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
+        return false;
+    };
+    mac.update(body);
+    mac.verify_slice(&claimed).is_ok()
+}
+
+/// A request turned away before its body is read as an alert.
+struct Refused {
+    status: StatusCode,
+    message: String,
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        let mut r = answer(self.status, self.message);
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut().insert(
+                "www-authenticate",
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        r
+    }
+}
+
+/// Whether the request proves it comes from the configured sender.
+fn authenticated(
+    keys: Option<&Keys>,
+    source: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    routing_key: Option<&str>,
+) -> Result<(), Refused> {
+    let refuse = |message: String| {
+        Err(Refused {
+            status: StatusCode::UNAUTHORIZED,
+            message,
+        })
+    };
+    let Some(keys) = keys else {
+        return refuse(format!(
+            "the {source} intake is not configured: add [alerts.intake.{source}] with a token (or hmac_secret) to the plan"
+        ));
+    };
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if let (Some(expected), Some(given)) = (&keys.token, bearer)
+        && same(expected, given)
+    {
+        return Ok(());
+    }
+    if let Some(secret) = &keys.hmac
+        && hmac_ok(
+            secret,
+            body,
+            headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()),
+        )
+    {
+        return Ok(());
+    }
+    if let (Some(expected), Some(given)) = (&keys.routing_key, routing_key)
+        && same(expected, given)
+    {
+        return Ok(());
+    }
+    refuse(format!(
+        "not authenticated for the {source} intake: send `Authorization: Bearer <token>`{}{}",
+        if keys.hmac.is_some() {
+            " or `X-Warroom-Signature: sha256=<hex HMAC-SHA256 of the body>`"
+        } else {
+            ""
+        },
+        if keys.routing_key.is_some() {
+            " or the configured routing_key"
+        } else {
+            ""
+        }
+    ))
+}
+
+fn body_or_refusal(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Refused> {
+    body.map_err(|e| {
+        let status = e.status();
+        let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            format!(
+                "alert body over {} KiB: send smaller batches (Alertmanager: lower max_alerts or group by more labels)",
+                MAX_ALERT_BODY / 1024
+            )
+        } else {
+            e.body_text()
+        };
+        Refused { status, message }
+    })
+}
+
+fn malformed(ready: &super::Ready, e: AlertError) -> Response {
+    ready.engine.metrics.alert_rejected();
+    answer(StatusCode::BAD_REQUEST, format!("malformed alert: {e}"))
+}
+
+async fn ingest(ready: &super::Ready, alerts: Vec<Alert>, sender: SocketAddr) -> Response {
+    let mut outcomes = Vec::with_capacity(alerts.len());
+    for alert in alerts {
+        match ready.engine.alert(alert, Some(sender.ip())).await {
+            Ok(o) => outcomes.push(o),
+            Err(e) => {
+                // Earlier alerts of the batch are recorded; the sender retries the batch,
+                // and those come back as repeats.
+                return answer(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("cannot record the alert: {e}"),
+                );
+            }
+        }
+    }
+    let opened = outcomes.iter().filter(|o| o.result == "opened").count();
+    axum::Json(json!({ "ok": true, "opened": opened, "alerts": outcomes })).into_response()
+}
+
+async fn alertmanager(
+    ReadyState(ready): ReadyState,
+    ConnectInfo(sender): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body_or_refusal(body) {
+        Ok(b) => b,
+        Err(r) => return r.into_response(),
+    };
+    if let Err(r) = authenticated(
+        ready.intake.alertmanager.as_ref(),
+        "alertmanager",
+        &headers,
+        &body,
+        None,
+    ) {
+        return r.into_response();
+    }
+    match parse_alertmanager(&body) {
+        Ok(alerts) => ingest(&ready, alerts, sender).await,
+        Err(e) => malformed(&ready, e),
+    }
+}
+
+async fn falco(
+    ReadyState(ready): ReadyState,
+    ConnectInfo(sender): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body_or_refusal(body) {
+        Ok(b) => b,
+        Err(r) => return r.into_response(),
+    };
+    if let Err(r) = authenticated(ready.intake.falco.as_ref(), "falco", &headers, &body, None) {
+        return r.into_response();
+    }
+    match parse_falco(&body) {
+        Ok(alert) => ingest(&ready, vec![alert], sender).await,
+        Err(e) => malformed(&ready, e),
+    }
+}
+
+async fn events_v2(
+    ReadyState(ready): ReadyState,
+    ConnectInfo(sender): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body_or_refusal(body) {
+        Ok(b) => b,
+        Err(r) => return r.into_response(),
+    };
+    // The routing key is in the body: read only it before the check, so an authenticated
+    // sender's malformed event is told what is wrong (400) and anyone else gets 401.
+    let routing_key = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| {
+            v.get("routing_key")
+                .and_then(|k| k.as_str())
+                .map(str::to_owned)
+        });
+    if let Err(r) = authenticated(
+        ready.intake.events_v2.as_ref(),
+        "events_v2",
+        &headers,
+        &body,
+        routing_key.as_deref(),
+    ) {
+        return r.into_response();
+    }
+    match parse_events_v2(&body) {
+        // The Events API answers 202 with a status and the dedup key.
+        Ok((_, alert)) => {
+            let dedup_key = alert.fingerprint.clone();
+            let response = ingest(&ready, vec![alert], sender).await;
+            if response.status() == StatusCode::OK {
+                (
+                    StatusCode::ACCEPTED,
+                    axum::Json(json!({ "status": "success", "message": "Event processed", "dedup_key": dedup_key })),
+                )
+                    .into_response()
+            } else {
+                response
+            }
+        }
+        Err(e) => malformed(&ready, e),
+    }
+}

@@ -1,0 +1,519 @@
+//! From alert to page with real peers: Prometheus Alertmanager (Debian's
+//! `prometheus-alertmanager`) posts its webhook to warroom; pages go to a local PagerDuty
+//! Events API stand-in, a webhook receiver and a real SMTP server on loopback (aiosmtpd).
+//! Falco and Events API v2 bodies, bad credentials, malformed and oversized bodies too.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use warroom_tests::api::{Api, plan_with};
+use warroom_tests::fake_slack::FakeSlack;
+use warroom_tests::{Scratch, Server};
+
+const AM_TOKEN: &str = "am-test-token";
+const FALCO_HMAC: &str = "falco-test-hmac";
+const ROUTING_KEY: &str = "R0UT1NGKEY";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A child process killed when the test ends.
+struct Peer(Child);
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct World {
+    s: Scratch,
+    server: Server,
+    api: Api,
+    /// Records PagerDuty (`v2/enqueue`) and webhook (`page`) calls.
+    receivers: FakeSlack,
+    smtp_log: std::path::PathBuf,
+    _smtp: Peer,
+}
+
+const TEST_RULE: &str = r#"[[alerts.rules]]
+name = "payments-api-down"
+source = "alertmanager"
+match = { alertname = "PaymentsApiDown", namespace = "payments" }
+severity = "sev2"
+page = "primary-oncall"
+propose = ["capture"]
+
+[[alerts.rules]]
+name = "ssh-from-outside-after-hours""#;
+
+fn start() -> World {
+    let s = Scratch::new();
+    let receivers = FakeSlack::start();
+    let root = receivers.base.trim_end_matches("/api").to_owned();
+    let smtp_port = free_port();
+    let smtp_log = s.path().join("smtp.log");
+    let smtp = Command::new("/usr/bin/python3")
+        .args([
+            "-u",
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-l",
+            &format!("127.0.0.1:{smtp_port}"),
+        ])
+        .stdout(std::fs::File::create(&smtp_log).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("aiosmtpd (python3-aiosmtpd) must be installed: scripts/test.sh installs it");
+    wait_for_port(smtp_port);
+    let plan = plan_with(&[
+        ("drill = false", "drill = true"),
+        (
+            "[[alerts.rules]]\nname = \"ssh-from-outside-after-hours\"",
+            TEST_RULE,
+        ),
+        // Falcosidekick runs on this machine in the tests.
+        (
+            "allow_from = [\"10.42.0.0/16\"]",
+            "allow_from = [\"10.42.0.0/16\", \"127.0.0.0/8\"]",
+        ),
+        (
+            "routing_key = { env = \"PAGERDUTY_ROUTING_KEY\" }",
+            &format!(
+                "routing_key = {{ env = \"PAGERDUTY_ROUTING_KEY\" }}\napi_base_url = \"{root}\""
+            ),
+        ),
+        (
+            "url = \"https://hooks.northwind.example/warroom/page\"\ntoken = { file = \"/run/secrets/page-webhook-token\" }",
+            &format!("url = \"{root}/page\""),
+        ),
+        (
+            "smtp_host = \"smtp.northwind.example\"",
+            "smtp_host = \"127.0.0.1\"",
+        ),
+        ("smtp_port = 587", &format!("smtp_port = {smtp_port}")),
+        (
+            "username = \"warroom\"\npassword = { file = \"/run/secrets/smtp-password\" }\n",
+            "",
+        ),
+    ]);
+    let file = s.write("plan.toml", &plan);
+    let server = Server::start_with_env(
+        &s,
+        &["--config", file.to_str().unwrap()],
+        &[
+            ("PAGERDUTY_ROUTING_KEY", "pd-key"),
+            ("WARROOM_ALERTMANAGER_TOKEN", AM_TOKEN),
+            ("WARROOM_FALCO_HMAC", FALCO_HMAC),
+            ("WARROOM_FALCO_TOKEN", "falco-token"),
+            ("WARROOM_EVENTS_ROUTING_KEY", ROUTING_KEY),
+        ],
+    );
+    let api = Api::new(&server.addr);
+    World {
+        s,
+        server,
+        api,
+        receivers,
+        smtp_log,
+        _smtp: Peer(smtp),
+    }
+}
+
+fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn wait<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(45);
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn incidents(api: &Api) -> Vec<Value> {
+    api.get("/api/v1/incidents").1["incidents"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn start_alertmanager(w: &World) -> (Peer, String) {
+    let port = free_port();
+    let config = w.s.write(
+        "alertmanager.yml",
+        &format!(
+            r#"route:
+  receiver: warroom
+  group_by: ["alertname", "namespace"]
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: warroom
+    webhook_configs:
+      - url: "http://{}/alerts/alertmanager"
+        send_resolved: true
+        http_config:
+          authorization:
+            credentials: "{AM_TOKEN}"
+"#,
+            w.server.addr
+        ),
+    );
+    let child = Command::new("prometheus-alertmanager")
+        .args([
+            &format!("--config.file={}", config.display()),
+            &format!("--storage.path={}", w.s.path().join("am-data").display()),
+            &format!("--web.listen-address=127.0.0.1:{port}"),
+            "--cluster.listen-address=",
+            "--log.level=warn",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prometheus-alertmanager must be installed: scripts/test.sh installs it");
+    wait_for_port(port);
+    (Peer(child), format!("http://127.0.0.1:{port}"))
+}
+
+fn post_alerts(am: &str, alerts: &Value) {
+    let resp = warroom_tests::agent()
+        .post(&format!("{am}/api/v2/alerts"))
+        .header("content-type", "application/json")
+        .send(alerts.to_string())
+        .expect("Alertmanager takes the alerts");
+    assert_eq!(resp.status().as_u16(), 200);
+}
+
+fn rfc3339(offset_secs: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        + offset_secs;
+    // Alertmanager takes RFC 3339; built by hand to keep the test crate small.
+    let out = Command::new("date")
+        .args(["-u", "-d", &format!("@{now}"), "+%Y-%m-%dT%H:%M:%SZ"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn alertmanager_opens_one_incident_pages_everywhere_and_resolves_the_loop() {
+    let w = start();
+    let (_am, am) = start_alertmanager(&w);
+    let alert = |ends: Option<String>| {
+        let mut a = json!({
+            "labels": { "alertname": "PaymentsApiDown", "namespace": "payments", "pod": "api-7f9c", "severity": "critical" },
+            "annotations": { "summary": "payments api is down" },
+            "startsAt": rfc3339(-60)
+        });
+        if let Some(e) = ends {
+            a["endsAt"] = json!(e);
+        }
+        json!([a])
+    };
+    post_alerts(&am, &alert(None));
+    post_alerts(&am, &alert(None));
+    let incident = wait("the incident", || incidents(&w.api).into_iter().next());
+    let id = incident["id"].as_str().unwrap().to_owned();
+    // Fired twice, grouped and redelivered by Alertmanager: one incident.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(incidents(&w.api).len(), 1);
+    let record = w
+        .api
+        .wait_until(&id, "alert and page in the timeline", |i| {
+            let kinds: Vec<&str> = i["timeline"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|e| e["kind"].as_str())
+                .collect();
+            kinds.contains(&"alert.received") && kinds.contains(&"page.sent")
+        });
+    let page = record["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "page.sent")
+        .unwrap();
+    assert_eq!(page["data"]["step"]["policy"], "primary-oncall");
+    assert_eq!(page["data"]["step"]["tier"], 0);
+    assert_eq!(page["actor"], "warroom");
+    assert_eq!(record["incident"]["severity"], "sev2");
+    // PagerDuty got a trigger keyed by the incident; the webhook and the mail server a page.
+    let trigger = wait("PagerDuty trigger", || {
+        w.receivers
+            .calls_to("v2/enqueue")
+            .into_iter()
+            .find(|b| b.contains("\"trigger\""))
+    });
+    let trigger: Value = serde_json::from_str(&trigger).unwrap();
+    assert_eq!(trigger["dedup_key"], id.as_str());
+    assert_eq!(trigger["routing_key"], "pd-key");
+    assert_eq!(trigger["payload"]["severity"], "error");
+    let hook = wait("webhook page", || {
+        w.receivers.calls_to("page").into_iter().next()
+    });
+    assert!(
+        hook.contains("\"event\":\"page\"") && hook.contains(&id),
+        "{hook}"
+    );
+    let mail = wait("mail", || {
+        let mut text = String::new();
+        std::fs::File::open(&w.smtp_log)
+            .ok()?
+            .read_to_string(&mut text)
+            .ok()?;
+        text.contains(&format!("[warroom] PAGE {id}"))
+            .then_some(text)
+    });
+    assert!(mail.contains("alice@northwind.example"), "{mail}");
+    // Resolved at the source: recorded, announced, PagerDuty resolved.
+    post_alerts(&am, &alert(Some(rfc3339(-1))));
+    w.api.wait_until(&id, "alert.resolved", |i| {
+        i["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "alert.resolved")
+    });
+    wait("PagerDuty resolve", || {
+        w.receivers
+            .calls_to("v2/enqueue")
+            .into_iter()
+            .find(|b| b.contains("\"resolve\"") && b.contains(&id))
+    });
+    assert_eq!(w.api.count(&id, "page.sent"), 1, "no second page");
+}
+
+fn post(w: &World, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, Value) {
+    let mut req = warroom_tests::agent()
+        .post(&format!("http://{}{path}", w.server.addr))
+        .header("content-type", "application/json");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let mut resp = match req.send(body.to_owned()) {
+        Ok(r) => r,
+        // An oversized body may be refused before it is all sent.
+        Err(e) => return (0, Value::String(e.to_string())),
+    };
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+fn hmac_hex(secret: &str, body: &[u8]) -> String {
+    // HMAC-SHA256 by the definition (RFC 2104), to check warroom against an independent one.
+    use sha2::{Digest, Sha256};
+    let mut key = secret.as_bytes().to_vec();
+    key.resize(64, 0);
+    let ipad: Vec<u8> = key.iter().map(|b| b ^ 0x36).collect();
+    let opad: Vec<u8> = key.iter().map(|b| b ^ 0x5c).collect();
+    let inner = Sha256::new()
+        .chain_update(&ipad)
+        .chain_update(body)
+        .finalize();
+    let outer = Sha256::new()
+        .chain_update(&opad)
+        .chain_update(inner)
+        .finalize();
+    outer.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn falco_and_events_v2_bodies_are_judged_by_the_rules_and_bad_requests_record_nothing() {
+    let w = start();
+    let falco = std::fs::read_to_string(
+        warroom_tests::repo_root().join("commands/src/alert/fixtures/terminal-shell.json"),
+    )
+    .unwrap();
+    // Unauthenticated, wrong token, wrong HMAC: 401, nothing recorded.
+    assert_eq!(post(&w, "/alerts/falco", &[], &falco).0, 401);
+    assert_eq!(
+        post(
+            &w,
+            "/alerts/falco",
+            &[("authorization", "Bearer nope")],
+            &falco
+        )
+        .0,
+        401
+    );
+    let bad_sig = format!("sha256={}", hmac_hex("other", falco.as_bytes()));
+    assert_eq!(
+        post(
+            &w,
+            "/alerts/falco",
+            &[("x-warroom-signature", &bad_sig)],
+            &falco
+        )
+        .0,
+        401
+    );
+    // Malformed and oversized: 400 naming the field, 413.
+    let sig = |b: &str| format!("sha256={}", hmac_hex(FALCO_HMAC, b.as_bytes()));
+    let broken = r#"{"rule":"x","priority":"loud"}"#;
+    let (status, body) = post(
+        &w,
+        "/alerts/falco",
+        &[("x-warroom-signature", &sig(broken))],
+        broken,
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("priority"),
+        "{body}"
+    );
+    let huge = format!(
+        r#"{{"rule":"x","priority":"Notice","output":"{}"}}"#,
+        "a".repeat(1024 * 1024 + 1024)
+    );
+    let refused = (0..5).find_map(|_| {
+        let (status, body) = post(
+            &w,
+            "/alerts/falco",
+            &[("x-warroom-signature", &sig(&huge))],
+            &huge,
+        );
+        (status != 0).then_some((status, body))
+    });
+    let (status, body) = refused.expect("an answer to the oversized body");
+    assert_eq!(status, 413, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("1024 KiB"),
+        "{body}"
+    );
+    let (_, am) = post(
+        &w,
+        "/alerts/alertmanager",
+        &[("authorization", "Bearer wrong")],
+        "{}",
+    );
+    assert!(
+        am["message"]
+            .as_str()
+            .unwrap()
+            .contains("not authenticated"),
+        "{am}"
+    );
+    assert!(incidents(&w.api).is_empty(), "nothing recorded");
+
+    // A real Falco sample, signed: no rule of the plan meets it (a pod in `default`):
+    // recorded and counted, not paged.
+    let (status, body) = post(
+        &w,
+        "/alerts/falco",
+        &[("x-warroom-signature", &sig(&falco))],
+        &falco,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["alerts"][0]["result"], "not_actionable");
+    let (_, counts) = w.api.get("/api/v1/alerts");
+    assert_eq!(counts["counts"]["not_actionable"], 1);
+    assert_eq!(
+        counts["not_actionable"][0]["fields"]["k8s.pod.name"],
+        "kubecon"
+    );
+    // The same shell in a payments pod meets `falco-shell-in-container`: one incident, paged;
+    // the same event again is a repeat of it.
+    let payments = falco
+        .replace(
+            "\"k8s.ns.name\":\"default\"",
+            "\"k8s.ns.name\":\"payments\"",
+        )
+        .replace(
+            "\"k8s.pod.name\":\"kubecon\"",
+            "\"k8s.pod.name\":\"api-7f9c\"",
+        );
+    assert_ne!(payments, falco);
+    let (status, first) = post(
+        &w,
+        "/alerts/falco",
+        &[("authorization", "Bearer falco-token")],
+        &payments,
+    );
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["alerts"][0]["result"], "opened", "{first}");
+    assert_eq!(first["alerts"][0]["rule"], "falco-shell-in-container");
+    assert_eq!(first["alerts"][0]["paged"], true);
+    let (_, again) = post(
+        &w,
+        "/alerts/falco",
+        &[("x-warroom-signature", &sig(&payments))],
+        &payments,
+    );
+    assert_eq!(again["alerts"][0]["result"], "repeat", "{again}");
+    assert_eq!(
+        again["alerts"][0]["incident"],
+        first["alerts"][0]["incident"]
+    );
+    let opened = incidents(&w.api);
+    assert_eq!(opened.len(), 1);
+    assert_eq!(opened[0]["severity"], "sev1");
+
+    // Events API v2: a documented trigger with our routing key is accepted as PagerDuty
+    // would; no rule of the plan meets it, so it is recorded, not paged.
+    let trigger = std::fs::read_to_string(
+        warroom_tests::repo_root().join("commands/src/alert/fixtures/trigger.json"),
+    )
+    .unwrap();
+    let (status, _) = post(&w, "/alerts/events/v2", &[], &trigger);
+    assert_eq!(status, 401, "routing key samplekeyhere is not ours");
+    let ours = trigger.replace(
+        "\"routing_key\": \"samplekeyhere\"",
+        &format!("\"routing_key\": \"{ROUTING_KEY}\""),
+    );
+    let (status, body) = post(&w, "/alerts/events/v2", &[], &ours);
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["status"], "success");
+    assert_eq!(body["dedup_key"], "samplekeyhere");
+    let (status, body) = post(
+        &w,
+        "/alerts/events/v2",
+        &[],
+        &format!(r#"{{"routing_key":"{ROUTING_KEY}","event_action":"explode"}}"#),
+    );
+    assert_eq!(status, 400);
+    assert!(
+        body["message"].as_str().unwrap().contains("event_action"),
+        "{body}"
+    );
+    assert_eq!(
+        incidents(&w.api).len(),
+        1,
+        "only the payments shell opened one"
+    );
+    let (_, metrics) = w.server.get("/metrics");
+    assert!(
+        metrics.contains("warroom_alerts_malformed_total 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("warroom_alerts_total{result=\"not_actionable\"} 2"),
+        "{metrics}"
+    );
+}
