@@ -149,3 +149,123 @@ async fn the_channel_is_named_by_the_plan_and_pages_reach_people_directly() {
             .contains("You are paged by alice")
     );
 }
+
+/// The engine over an existing ledger folder, as after a restart.
+fn engine_over(dir: &std::path::Path, clock: Arc<ManualClock>, drill_url: &str) -> Arc<Engine> {
+    let dyn_clock: Arc<dyn Clock> = clock;
+    let ledger = Arc::new(Ledger::open(dir, dyn_clock.clone()).unwrap());
+    let console = Arc::new(ConsoleChat::new(dyn_clock.clone(), broadcast::channel(64).0));
+    let store = Arc::new(LocalEvidenceStore::new(dir.join("evidence")));
+    let mut kube = KubeCluster::new(
+        store,
+        CaptureSettings {
+            collect: Vec::new(),
+            max_log_bytes: 1 << 20,
+        },
+    );
+    let client = KubeCluster::client_for_url(drill_url).unwrap();
+    kube.add(
+        "prod-eu",
+        client,
+        drill_url.to_owned(),
+        warroom_config::NetworkPolicyEngine::Calico,
+    );
+    Engine::new(
+        Arc::new(warroom_config::builtin()),
+        ledger,
+        vec![console],
+        Arc::new(kube),
+        dyn_clock,
+        Arc::new(|_: Option<&IncidentId>| {}),
+        Vec::new(),
+    )
+}
+
+fn egress_alert() -> warroom_commands::alert::Alert {
+    let body = br#"{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"UnexpectedEgressTraffic","severity":"critical","namespace":"payments","pod":"api-7f9c"},"annotations":{"summary":"api-7f9c talks to 203.0.113.9:4444"}}]}"#;
+    warroom_commands::alert::parse_alertmanager(body)
+        .unwrap()
+        .remove(0)
+}
+
+fn steps(engine: &Engine, id: &IncidentId) -> Vec<(u64, u64)> {
+    engine
+        .ledger
+        .timeline(id)
+        .unwrap()
+        .iter()
+        .filter(|e| e.kind == "page.sent")
+        .map(|e| {
+            (
+                e.data["step"]["round"].as_u64().unwrap(),
+                e.data["step"]["tier"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn escalation_pages_the_next_tier_only_without_an_ack_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new("2026-11-27T10:00:00Z".parse().unwrap()));
+    let drill = DrillServer::start(Scenario::payments(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let relay = Some("10.1.2.3".parse().unwrap());
+    let engine = engine_over(dir.path(), clock.clone(), &drill.url());
+    let out = engine.alert(egress_alert(), relay).await.unwrap();
+    assert_eq!((out.result, out.paged), ("opened", true));
+    let id: IncidentId = out.incident.unwrap().parse().unwrap();
+    assert_eq!(steps(&engine, &id), vec![(0, 0)], "tier 1 at once");
+    // security-incident: tier 1 waits 5 minutes for an acknowledgement.
+    clock.advance(chrono::TimeDelta::seconds(4 * 60));
+    assert_eq!(engine.escalate_due().await, 0);
+    clock.advance(chrono::TimeDelta::seconds(60));
+    assert_eq!(engine.escalate_due().await, 1);
+    assert_eq!(engine.escalate_due().await, 0, "a step is paged once");
+    assert_eq!(steps(&engine, &id), vec![(0, 0), (0, 1)]);
+
+    // warroom stops; tier 2's ten minutes pass while it is down.
+    drop(engine);
+    clock.advance(chrono::TimeDelta::seconds(11 * 60));
+    let engine = engine_over(dir.path(), clock.clone(), &drill.url());
+    engine.recover().await.unwrap();
+    // The step that fell due goes out once when warroom is back: the policy starts round 2.
+    assert_eq!(engine.escalate_due().await, 1);
+    assert_eq!(engine.escalate_due().await, 0);
+    assert_eq!(steps(&engine, &id), vec![(0, 0), (0, 1), (1, 0)]);
+
+    // alice (security tier 1) acknowledges: nothing more is paged, however long it waits.
+    let acked = engine.handle(&p("alice"), "ack", Some(id.clone())).await;
+    assert!(acked.ok, "{}", acked.message);
+    clock.advance(chrono::TimeDelta::seconds(3600));
+    assert_eq!(engine.escalate_due().await, 0);
+    assert_eq!(steps(&engine, &id).len(), 3);
+    // A repeat of the alert joins the incident and pages nobody.
+    let again = engine.alert(egress_alert(), relay).await.unwrap();
+    assert_eq!((again.result, again.paged), ("repeat", false));
+    assert_eq!(again.incident.as_deref(), Some(id.as_str()));
+}
+
+#[tokio::test]
+async fn an_escalation_with_no_acknowledgement_ends_after_its_repeats() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new("2026-11-27T10:00:00Z".parse().unwrap()));
+    let drill = DrillServer::start(Scenario::payments(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let engine = engine_over(dir.path(), clock.clone(), &drill.url());
+    let out = engine
+        .alert(egress_alert(), Some("10.1.2.3".parse().unwrap()))
+        .await
+        .unwrap();
+    let id: IncidentId = out.incident.unwrap().parse().unwrap();
+    // Two tiers, repeat = 3: eight steps in all, then nothing more.
+    for _ in 0..20 {
+        clock.advance(chrono::TimeDelta::seconds(10 * 60));
+        engine.escalate_due().await;
+    }
+    let all = steps(&engine, &id);
+    assert_eq!(all.len(), 8, "{all:?}");
+    assert_eq!(all.last(), Some(&(3, 1)));
+}
