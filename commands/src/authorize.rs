@@ -91,6 +91,31 @@ pub fn may_break_glass(plan: &Plan, who: &PersonId, rule: &ActionRule) -> Result
     }
 }
 
+/// Who may approve or deny one request. For a request warroom proposed for an alert on an
+/// action the plan lets nobody approve (read-only ones such as `capture`), those who may
+/// request it decide instead: their approval stands in for asking themselves.
+pub fn may_decide(
+    plan: &Plan,
+    who: &PersonId,
+    rule: &ActionRule,
+    requested_by: &PersonId,
+) -> Result<(), Denied> {
+    if requested_by.as_str() == crate::request::PROPOSER && rule.approve.is_empty() {
+        let p = person(plan, who)?;
+        return if p.has_any_role(&rule.request) {
+            Ok(())
+        } else {
+            Err(Denied(format!(
+                "{who} ({}) may not confirm a proposed {}; the plan allows: {}",
+                person_roles(p),
+                rule.action,
+                roles_text(&rule.request)
+            )))
+        };
+    }
+    may_approve(plan, who, rule)
+}
+
 /// Reviewing a break-glass use is an approval after the fact: same roles as approving.
 pub fn may_review(plan: &Plan, who: &PersonId, rule: &ActionRule) -> Result<(), Denied> {
     may_approve(plan, who, rule)
@@ -122,6 +147,26 @@ mod tests {
         assert!(e.0.contains("sre-lead"), "{e}");
         let e = may_request(&plan, &"mallory".into(), ActionName::Capture).unwrap_err();
         assert!(e.0.contains("not a person in the response plan"), "{e}");
+    }
+
+    #[test]
+    fn a_proposed_read_only_action_is_confirmed_by_those_who_may_request_it() {
+        let plan = plan();
+        let capture = plan.action_rule(ActionName::Capture).unwrap();
+        let warroom: PersonId = crate::request::PROPOSER.into();
+        assert!(
+            may_approve(&plan, &"alice".into(), &capture).is_err(),
+            "nobody approves a person's capture"
+        );
+        assert!(may_decide(&plan, &"alice".into(), &capture, &warroom).is_ok());
+        assert!(may_decide(&plan, &"alice".into(), &capture, &"bob".into()).is_err());
+        assert!(may_decide(&plan, &"mallory".into(), &capture, &warroom).is_err());
+        // Where the plan names approvers, a proposal is decided by them as usual.
+        let quarantine = plan.action_rule(ActionName::Quarantine).unwrap();
+        assert_eq!(
+            may_decide(&plan, &"bob".into(), &quarantine, &warroom),
+            may_approve(&plan, &"bob".into(), &quarantine)
+        );
     }
 
     #[test]

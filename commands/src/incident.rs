@@ -225,8 +225,13 @@ impl Incident {
                         status: crate::RequestStatus::Cancelled,
                     });
                 }
+                // warroom itself proposes actions for alerts; people still decide.
+                let by = match actor {
+                    Actor::System => PersonId::from(crate::request::PROPOSER),
+                    _ => person()?,
+                };
                 self.requests
-                    .push(Request::opened((**spec).clone(), person()?, at));
+                    .push(Request::opened((**spec).clone(), by, at));
             }
             Event::RequestApproved { request, binding } => {
                 let p = person()?;

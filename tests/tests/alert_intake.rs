@@ -260,6 +260,24 @@ fn alertmanager_opens_one_incident_pages_everywhere_and_resolves_the_loop() {
     assert_eq!(page["data"]["step"]["tier"], 0);
     assert_eq!(page["actor"], "warroom");
     assert_eq!(record["incident"]["severity"], "sev2");
+    // The rule proposes `capture` for the pod the alert names: a pending request warroom
+    // asked for, which two people must approve before it runs.
+    let proposal = w.api.wait_until(&id, "the proposed capture", |i| {
+        i["incident"]["requests"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty())
+    });
+    let r1 = &proposal["incident"]["requests"][0];
+    assert_eq!(r1["requested_by"], "warroom");
+    assert_eq!(r1["spec"]["action"], "capture");
+    assert_eq!(r1["spec"]["target"]["namespace"], "payments");
+    assert_eq!(r1["spec"]["target"]["name"], "api-7f9c");
+    assert_eq!(r1["status"], "pending");
+    assert_eq!(r1["spec"]["approvals_needed"], 2);
+    let first = w.api.ok("alice", "approve R1", Some(&id));
+    assert_eq!(first["status"], "pending", "{first}");
+    let second = w.api.ok("bob", "approve R1", Some(&id));
+    assert_eq!(second["status"], "executed", "{second}");
     // PagerDuty got a trigger keyed by the incident; the webhook and the mail server a page.
     let trigger = wait("PagerDuty trigger", || {
         w.receivers
@@ -474,6 +492,21 @@ fn falco_and_events_v2_bodies_are_judged_by_the_rules_and_bad_requests_record_no
     let opened = incidents(&w.api);
     assert_eq!(opened.len(), 1);
     assert_eq!(opened[0]["severity"], "sev1");
+    // capture, checkpoint and quarantine of that pod are proposed; `label` needs a value
+    // only a person can choose, so it is not.
+    let inc = opened[0]["id"].as_str().unwrap();
+    let record = w.api.wait_until(inc, "three proposals", |i| {
+        i["incident"]["requests"]
+            .as_array()
+            .is_some_and(|r| r.len() == 3)
+    });
+    let actions: Vec<&str> = record["incident"]["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["spec"]["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, vec!["capture", "checkpoint", "quarantine"]);
 
     // Events API v2: a documented trigger with our routing key is accepted as PagerDuty
     // would; no rule of the plan meets it, so it is recorded, not paged.

@@ -36,11 +36,27 @@ impl Engine {
                 incident.id
             ));
         }
+        let rule =
+            match warroom_commands::authorize::may_request(&self.plan.plan, person, req.action) {
+                Ok(r) => r,
+                Err(d) => return Reply::refused(d.0),
+            };
+        self.open_request(&Actor::Person(person.clone()), rule, incident, req, 0)
+            .await
+    }
+
+    /// Open a request for `req` on behalf of `by` (a person, or warroom proposing for an
+    /// alert, which adds `extra` approvals): resolve the target, apply the guardrails, write
+    /// it, post its card — or run it at once when nobody needs to approve.
+    pub(super) async fn open_request(
+        self: &Arc<Self>,
+        by: &Actor,
+        rule: warroom_config::ActionRule,
+        incident: &Incident,
+        req: ActionRequest,
+        extra: u32,
+    ) -> Reply {
         let plan = &self.plan.plan;
-        let rule = match warroom_commands::authorize::may_request(plan, person, req.action) {
-            Ok(r) => r,
-            Err(d) => return Reply::refused(d.0),
-        };
         let cluster = self.cluster_name(req.cluster.as_deref());
         let resolved = match self.cluster.resolve(&cluster, &req.target).await {
             Ok(r) => r,
@@ -77,18 +93,17 @@ impl Engine {
             reason: req.reason.clone(),
             override_reason: req.override_reason.clone(),
             plan_version: self.plan.digest.clone(),
-            approvals_needed: rule.approvals + passed.extra_approvals,
+            approvals_needed: rule.approvals + passed.extra_approvals + extra,
             expires_at: now
                 .checked_add_signed(ttl)
                 .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC),
             execute_within_secs: rule.execute_within.as_secs(),
         };
         let committed = match self
-            .write(self.ledger.append(
-                &incident.id,
-                &Actor::Person(person.clone()),
-                Event::RequestOpened(Box::new(spec)),
-            ))
+            .write(
+                self.ledger
+                    .append(&incident.id, by, Event::RequestOpened(Box::new(spec))),
+            )
             .await
         {
             Ok(c) => c,
@@ -117,9 +132,13 @@ impl Engine {
         self.show_card(&committed.incident, &card).await;
         let missing = request.approvals_missing();
         Reply::ok(format!(
-            "{id} opened: {} {} needs {missing} approval(s) from someone other than {person}; expires in {}",
+            "{id} opened: {} {} needs {missing} approval(s) from someone other than {}; expires in {}",
             req.action,
             req.target,
+            match by {
+                Actor::Person(p) => p.to_string(),
+                _ => "warroom".to_owned(),
+            },
             warroom_config::format_duration(rule.pending_ttl)
         ))
         .for_incident(&incident.id)

@@ -164,6 +164,17 @@ impl Engine {
                             }
                             _ => false,
                         };
+                        if !rule.propose.is_empty() {
+                            let lines = self.propose(&incident, rule, &alert).await;
+                            self.post(
+                                &incident,
+                                &format!(
+                                    "Proposed for this alert (warroom asks; two people decide):\n• {}",
+                                    lines.join("\n• ")
+                                ),
+                            )
+                            .await;
+                        }
                         Ok(outcome(
                             key,
                             "opened",

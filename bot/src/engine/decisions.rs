@@ -239,7 +239,8 @@ impl Engine {
         if request.break_glass.is_some() {
             return self.review(person, incident, &request, &rule).await;
         }
-        if let Err(d) = authorize::may_approve(&self.plan.plan, person, &rule) {
+        if let Err(d) = authorize::may_decide(&self.plan.plan, person, &rule, &request.requested_by)
+        {
             return Reply::refused(d.0);
         }
         let now = self.clock.now();
@@ -352,7 +353,8 @@ impl Engine {
         };
         // Whoever may approve may deny. Incident roles give no such right: anyone in the
         // incident can assign them.
-        if let Err(d) = authorize::may_approve(&self.plan.plan, person, &rule) {
+        if let Err(d) = authorize::may_decide(&self.plan.plan, person, &rule, &request.requested_by)
+        {
             return Reply::refused(format!("{} (only those who may approve may deny)", d.0));
         }
         if request.is_due_to_expire(self.clock.now()) {

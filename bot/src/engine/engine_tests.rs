@@ -154,7 +154,10 @@ async fn the_channel_is_named_by_the_plan_and_pages_reach_people_directly() {
 fn engine_over(dir: &std::path::Path, clock: Arc<ManualClock>, drill_url: &str) -> Arc<Engine> {
     let dyn_clock: Arc<dyn Clock> = clock;
     let ledger = Arc::new(Ledger::open(dir, dyn_clock.clone()).unwrap());
-    let console = Arc::new(ConsoleChat::new(dyn_clock.clone(), broadcast::channel(64).0));
+    let console = Arc::new(ConsoleChat::new(
+        dyn_clock.clone(),
+        broadcast::channel(64).0,
+    ));
     let store = Arc::new(LocalEvidenceStore::new(dir.join("evidence")));
     let mut kube = KubeCluster::new(
         store,

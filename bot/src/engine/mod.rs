@@ -13,6 +13,7 @@ mod execute;
 mod incidents;
 mod metrics;
 mod paging;
+mod proposals;
 mod render;
 mod reply;
 mod sweeper;

@@ -1,0 +1,89 @@
+//! Actions a rule proposes for an alert, opened as pending requests warroom asks for:
+//! people still decide, and it takes two of them (warroom is nobody's approver).
+
+use std::sync::Arc;
+
+use warroom_commands::alert::Alert;
+use warroom_commands::command::{self, Command};
+use warroom_commands::{Actor, Incident};
+use warroom_config::{ActionName, AlertRule};
+
+use super::Engine;
+
+impl Engine {
+    /// Open the rule's proposals that the alert names a target for; returns one line each
+    /// (opened, or why not) for the channel.
+    pub(super) async fn propose(
+        self: &Arc<Self>,
+        incident: &Incident,
+        rule: &AlertRule,
+        alert: &Alert,
+    ) -> Vec<String> {
+        let reason = format!("alert {}: {}", rule.name, alert.title)
+            .replace(['"', '\n', '\r'], "'")
+            .chars()
+            .take(200)
+            .collect::<String>();
+        let mut lines = Vec::new();
+        for action in &rule.propose {
+            let Some(text) = command_for(*action, alert, &reason) else {
+                lines.push(format!(
+                    "{action}: not proposed (the alert names no target for it; type it yourself)"
+                ));
+                continue;
+            };
+            let req = match command::parse(&text) {
+                Ok(Command::Action(req)) => req,
+                Ok(_) | Err(_) => {
+                    lines.push(format!(
+                        "{action}: not proposed (the alert's target `{text}` is not a valid name)"
+                    ));
+                    continue;
+                }
+            };
+            let Some(policy) = self.plan.plan.action_rule(*action) else {
+                lines.push(format!("{action}: not proposed (disabled in this plan)"));
+                continue;
+            };
+            // At least two people, and one more than a person's own request would need.
+            let extra = if policy.approvals >= 1 { 1 } else { 2 };
+            let reply = self
+                .open_request(&Actor::System, policy, incident, req, extra)
+                .await;
+            lines.push(reply.message);
+        }
+        lines
+    }
+}
+
+/// The command text for `action` on what the alert is about, if it names it.
+fn command_for(action: ActionName, alert: &Alert, reason: &str) -> Option<String> {
+    let f = |k: &str| alert.fields.get(k).map(String::as_str);
+    let pod = match (
+        f("k8s.ns.name")
+            .or(f("ka.target.namespace"))
+            .or(f("namespace")),
+        f("k8s.pod.name")
+            .or(f("pod"))
+            .or(match f("ka.target.resource") {
+                Some("pods") => f("ka.target.name"),
+                _ => None,
+            }),
+    ) {
+        (Some(ns), Some(pod)) => Some(format!("{ns}/{pod}")),
+        _ => None,
+    };
+    let node = f("k8s.node.name").or(f("node"));
+    let target = match action {
+        ActionName::Capture | ActionName::Checkpoint | ActionName::Quarantine => {
+            format!("pod {}", pod?)
+        }
+        ActionName::Cordon | ActionName::Drain | ActionName::Protect | ActionName::Snapshot => {
+            format!("node {}", node?)
+        }
+        ActionName::Revoke => format!("creds pod {}", pod?),
+        // Need values only a person can choose (labels, replicas, what to delete).
+        _ => return None,
+    };
+    Some(format!("{action} {target} --reason \"{reason}\""))
+}
