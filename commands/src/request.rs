@@ -16,13 +16,12 @@ use warroom_config::{ActionName, PersonId, Risk};
 
 use crate::command::Target;
 
-/// Where a request stands. Denied, expired, cancelled, stale, executed, failed and
-/// outcome-unknown requests are frozen: nothing moves them again.
-
 /// The requester recorded for actions warroom proposes for an alert. It is nobody's person
 /// id, so it never counts as an approver; such requests need two people (see the engine).
 pub const PROPOSER: &str = "warroom";
 
+/// Where a request stands. Denied, expired, cancelled, stale, executed, failed and
+/// outcome-unknown requests are frozen: nothing moves them again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RequestStatus {
