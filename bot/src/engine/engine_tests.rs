@@ -272,3 +272,50 @@ async fn an_escalation_with_no_acknowledgement_ends_after_its_repeats() {
     assert_eq!(all.len(), 8, "{all:?}");
     assert_eq!(all.last(), Some(&(3, 1)));
 }
+
+#[tokio::test]
+async fn incidents_without_a_commander_or_a_status_update_are_reminded_a_few_times() {
+    let f = fixture().await;
+    let opened = f
+        .engine
+        .handle(&p("alice"), "incident open \"Egress from api\"", None)
+        .await;
+    let id: IncidentId = opened.incident.unwrap().parse().unwrap();
+    let reminders = |kind: &str| {
+        f.console
+            .messages(&id, None)
+            .iter()
+            .filter(|m| m.text.contains(kind))
+            .count()
+    };
+    assert_eq!(f.engine.nudge_due().await, 0, "nothing due at once");
+    f.clock.advance(chrono::TimeDelta::minutes(5));
+    assert_eq!(f.engine.nudge_due().await, 1);
+    assert_eq!(f.engine.nudge_due().await, 0, "not again right away");
+    assert_eq!(reminders("has no commander yet"), 1);
+    // Hours pass: at most three commander reminders; status reminders every 30 minutes, at
+    // most three for one missed update.
+    for _ in 0..24 {
+        f.clock.advance(chrono::TimeDelta::minutes(10));
+        f.engine.nudge_due().await;
+    }
+    assert_eq!(reminders("has no commander yet"), 3);
+    assert_eq!(reminders("No status update"), 3);
+    // A commander and a status update end the reminders until the next update is overdue.
+    f.engine
+        .handle(&p("carol"), "role commander @carol", Some(id.clone()))
+        .await;
+    f.engine
+        .handle(
+            &p("carol"),
+            "status-update contained; watching egress",
+            Some(id.clone()),
+        )
+        .await;
+    f.clock.advance(chrono::TimeDelta::minutes(29));
+    assert_eq!(f.engine.nudge_due().await, 0);
+    f.clock.advance(chrono::TimeDelta::minutes(1));
+    assert_eq!(f.engine.nudge_due().await, 1);
+    assert_eq!(reminders("No status update"), 4);
+    assert_eq!(reminders("has no commander yet"), 3);
+}

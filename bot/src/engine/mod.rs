@@ -12,6 +12,7 @@ mod decisions;
 mod execute;
 mod incidents;
 mod metrics;
+mod nudges;
 mod paging;
 mod proposals;
 mod render;
@@ -56,6 +57,9 @@ pub struct Engine {
     escalating: Mutex<BTreeSet<IncidentId>>,
     /// Alert intake's in-memory side: fingerprint cache, repeat counts, unmatched alerts.
     alerts: Mutex<alerts::AlertBook>,
+    /// Open incidents, for reminders.
+    watched: Mutex<BTreeSet<IncidentId>>,
+    nudges: Mutex<nudges::NudgeLog>,
 }
 
 impl Engine {
@@ -82,6 +86,8 @@ impl Engine {
             pagers,
             escalating: Mutex::new(BTreeSet::new()),
             alerts: Mutex::new(alerts::AlertBook::default()),
+            watched: Mutex::new(BTreeSet::new()),
+            nudges: Mutex::new(nudges::NudgeLog::default()),
         })
     }
 
@@ -191,6 +197,14 @@ impl Engine {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .insert(incident.id.clone());
+        }
+        {
+            let mut watched = self.watched.lock().unwrap_or_else(|p| p.into_inner());
+            if incident.status == warroom_commands::IncidentStatus::Resolved {
+                watched.remove(&incident.id);
+            } else {
+                watched.insert(incident.id.clone());
+            }
         }
         (self.notify)(Some(&incident.id));
         Ok(committed)

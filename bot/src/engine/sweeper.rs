@@ -15,6 +15,14 @@ impl Engine {
         let mut found = 0;
         let all = self.ledger.incidents()?;
         self.watch_escalations(&all);
+        self.watched
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(
+                all.iter()
+                    .filter(|i| i.status != warroom_commands::IncidentStatus::Resolved)
+                    .map(|i| i.id.clone()),
+            );
         for incident in all {
             let open: Vec<_> = incident
                 .requests
@@ -105,6 +113,7 @@ impl Engine {
                 engine.sweep().await;
                 engine.escalate_due().await;
                 engine.flush_alert_edits().await;
+                engine.nudge_due().await;
             }
         });
     }
