@@ -18,8 +18,11 @@ pub const MAX_NUDGES: u32 = 3;
 /// What was last said, per incident and kind.
 #[derive(Default)]
 pub struct NudgeLog {
-    sent: HashMap<(IncidentId, Kind), (u32, DateTime<Utc>, Option<DateTime<Utc>>)>,
+    sent: HashMap<(IncidentId, Kind), Sent>,
 }
+
+/// Reminders sent so far, the last one's time, and the epoch they belong to.
+type Sent = (u32, DateTime<Utc>, Option<DateTime<Utc>>);
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
