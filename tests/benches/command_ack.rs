@@ -12,8 +12,6 @@
 //! the sustained rate (goal ≥ 2,000/s). The disk's own durable-write rate (pwrite + fdatasync
 //! in the same folder) is measured in the same run for reference.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,6 +20,7 @@ use warroom_adapters::chat::slack::signature::sign;
 use warroom_tests::Scratch;
 use warroom_tests::api::{Api, plan_with};
 use warroom_tests::fake_slack::FakeSlack;
+use warroom_tests::load::{Conn, Req};
 
 const SECRET: &str = "bench-signing-secret";
 static DELIVERY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -77,75 +76,6 @@ fn options() -> Options {
     o
 }
 
-/// One keep-alive HTTP/1.1 connection.
-struct Conn {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-}
-
-impl Conn {
-    fn open(addr: &str) -> Conn {
-        let s = TcpStream::connect(addr).expect("connect");
-        s.set_nodelay(true).ok();
-        Conn {
-            reader: BufReader::new(s.try_clone().expect("clone")),
-            writer: s,
-        }
-    }
-
-    /// Send one request, read one response; true when it was answered 200 "recorded".
-    fn recorded(&mut self, addr: &str, r: &Req) -> bool {
-        let (status, body) = self.post(addr, r);
-        status == 200 && body.contains("recorded")
-    }
-
-    /// Send one request, read one response: (status, body).
-    fn post(&mut self, addr: &str, r: &Req) -> (u16, String) {
-        let req = format!(
-            "POST {} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {}\r\n{}Content-Length: {}\r\n\r\n{}",
-            r.path,
-            r.content_type,
-            r.headers,
-            r.body.len(),
-            r.body
-        );
-        self.writer.write_all(req.as_bytes()).expect("write");
-        let mut line = String::new();
-        self.reader.read_line(&mut line).expect("status line");
-        let status = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let mut length = 0usize;
-        loop {
-            line.clear();
-            self.reader.read_line(&mut line).expect("header");
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = l.split_once(':')
-                && k.eq_ignore_ascii_case("content-length")
-            {
-                length = v.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0u8; length];
-        self.reader.read_exact(&mut body).expect("body");
-        (status, String::from_utf8_lossy(&body).into_owned())
-    }
-}
-
-/// One request as sent.
-struct Req {
-    path: &'static str,
-    content_type: &'static str,
-    /// Extra header lines, each ending in CRLF.
-    headers: String,
-    body: String,
-}
-
 /// What to send: a console/API command, or a signed Slack slash command.
 #[derive(Clone)]
 enum Target {
@@ -157,7 +87,7 @@ impl Target {
     fn request(&self, w: usize, n: u64) -> Req {
         match self {
             Target::Api { incident } => Req {
-                path: "/api/v1/command",
+                path: "/api/v1/command".into(),
                 content_type: "application/json",
                 headers: String::new(),
                 body: format!(
@@ -177,7 +107,7 @@ impl Target {
                     .to_string();
                 let signature = sign(secret.as_bytes(), &ts, body.as_bytes());
                 Req {
-                    path: "/slack/commands",
+                    path: "/slack/commands".into(),
                     content_type: "application/x-www-form-urlencoded",
                     headers: format!(
                         "X-Slack-Request-Timestamp: {ts}\r\nX-Slack-Signature: {signature}\r\n"
@@ -216,7 +146,8 @@ fn run(addr: &str, target: &Target, rate: u64, seconds: u64, connections: usize)
                         Err(_) => break,
                     };
                     n += 1;
-                    let ok = conn.recorded(&addr, &target.request(w, n));
+                    let (status, body) = conn.post(&target.request(w, n));
+                    let ok = status == 200 && body.contains("recorded");
                     results.lock().unwrap().push((due.elapsed(), ok));
                 }
             })
@@ -334,7 +265,7 @@ fn main() {
             ),
             ..open
         };
-        let (status, body) = Conn::open(&server.addr).post(&server.addr, &resign(open));
+        let (status, body) = Conn::open(&server.addr).post(&resign(open));
         assert!(
             status == 200 && body.contains("opened"),
             "open the incident from Slack: {body}"

@@ -13,6 +13,7 @@ pub mod api;
 pub mod drill;
 pub mod fake_slack;
 pub mod fake_socket;
+pub mod load;
 pub mod webdriver;
 
 /// An HTTP client for loopback tests: no proxy, errors as statuses, a generous timeout.
