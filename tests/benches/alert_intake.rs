@@ -90,7 +90,10 @@ fn blast(addr: &str, requests: Vec<Req>, connections: usize) -> (Duration, usize
                     } else {
                         let mut f = failures.lock().unwrap();
                         if f.len() < 3 {
-                            f.push(format!("{status}: {}", body.chars().take(200).collect::<String>()));
+                            f.push(format!(
+                                "{status}: {}",
+                                body.chars().take(200).collect::<String>()
+                            ));
                         }
                     }
                 }
@@ -125,9 +128,18 @@ fn main() {
             "[[alerts.rules]]\nname = \"bench-storm\"\nsource = \"alertmanager\"\nmatch = { alertname = \"AlertStorm\" }\nseverity = \"sev3\"\n\n[[alerts.rules]]\nname = \"bench-falco\"\nsource = \"falco\"\nmatch = { rule = \"Terminal shell in container\" }\nseverity = \"sev3\"\n\n[[alerts.rules]]\nname = \"ssh-from-outside-after-hours\"",
         ),
         // Paging is not what is measured: no outside pagers.
-        ("[paging.pagerduty]\nrouting_key = { env = \"PAGERDUTY_ROUTING_KEY\" }\n", ""),
-        ("[paging.webhook]\nurl = \"https://hooks.northwind.example/warroom/page\"\ntoken = { file = \"/run/secrets/page-webhook-token\" }\n", ""),
-        ("[paging.email]\nsmtp_host = \"smtp.northwind.example\"\nsmtp_port = 587\nfrom = \"warroom@northwind.example\"\nusername = \"warroom\"\npassword = { file = \"/run/secrets/smtp-password\" }\n", ""),
+        (
+            "[paging.pagerduty]\nrouting_key = { env = \"PAGERDUTY_ROUTING_KEY\" }\n",
+            "",
+        ),
+        (
+            "[paging.webhook]\nurl = \"https://hooks.northwind.example/warroom/page\"\ntoken = { file = \"/run/secrets/page-webhook-token\" }\n",
+            "",
+        ),
+        (
+            "[paging.email]\nsmtp_host = \"smtp.northwind.example\"\nsmtp_port = 587\nfrom = \"warroom@northwind.example\"\nusername = \"warroom\"\npassword = { file = \"/run/secrets/smtp-password\" }\n",
+            "",
+        ),
     ]);
     let file = s.write("plan.toml", &plan);
     let server = warroom_tests::Server::start_with_env(
@@ -136,6 +148,8 @@ fn main() {
         &[
             ("WARROOM_ALERTMANAGER_TOKEN", TOKEN),
             ("WARROOM_FALCO_TOKEN", TOKEN),
+            // Every secret an intake names must be readable, or that intake stays closed.
+            ("WARROOM_FALCO_HMAC", "bench-hmac"),
         ],
     );
     let api = Api::new(&server.addr);
@@ -233,14 +247,26 @@ fn main() {
         .unwrap_or(0);
     println!(
         "(a) storm of {} alerts / {FINGERPRINTS} fingerprints, batches of 100:\n    warroom      {:>9.0} alerts/s ({} of {batches} batches 2xx, {:.2} s) → {incidents} incidents (expect {FINGERPRINTS})\n    alertmanager {:>9.0} alerts/s ({} of {batches} batches 2xx, {:.2} s)\n    ratio warroom/alertmanager {:.2}",
-        o.alerts, w_storm, w_ok, w_t.as_secs_f64(), a_storm, a_ok, a_t.as_secs_f64(), w_storm / a_storm
+        o.alerts,
+        w_storm,
+        w_ok,
+        w_t.as_secs_f64(),
+        a_storm,
+        a_ok,
+        a_t.as_secs_f64(),
+        w_storm / a_storm
     );
     let (w_t, w_ok) = blast(&server.addr, warroom_singles, o.connections);
     let (a_t, a_ok) = blast(&am_addr, am_singles, o.connections);
     let (w_single, a_single) = (rate(w_ok, w_t), rate(a_ok, a_t));
     println!(
         "(b) {} single posts (Falco events to warroom, one-alert posts to Alertmanager):\n    warroom      {:>9.0} requests/s ({} 2xx)\n    alertmanager {:>9.0} requests/s ({} 2xx)\n    ratio warroom/alertmanager {:.2}",
-        o.singles, w_single, w_ok, a_single, a_ok, w_single / a_single
+        o.singles,
+        w_single,
+        w_ok,
+        a_single,
+        a_ok,
+        w_single / a_single
     );
     let (w_peak, _) = memory_kib(warroom_pid);
     let (a_peak, _) = memory_kib(am.id());
@@ -252,7 +278,10 @@ fn main() {
         a_peak as f64 / 1024.0
     );
     let (_, v) = api.get("/api/v1/ledger/verify");
-    println!("ledger after the run: intact={} entries={}", v["intact"], v["entries"]);
+    println!(
+        "ledger after the run: intact={} entries={}",
+        v["intact"], v["entries"]
+    );
     let _ = am.kill();
     let _ = am.wait();
 }
@@ -263,7 +292,8 @@ fn alertmanager_version() -> String {
         .output()
         .ok()
         .and_then(|o| {
-            let text = String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+            let text = String::from_utf8_lossy(&o.stdout).into_owned()
+                + &String::from_utf8_lossy(&o.stderr);
             text.split_whitespace().nth(2).map(str::to_owned)
         })
         .unwrap_or_else(|| "?".into())

@@ -42,7 +42,9 @@ impl Conn {
             r.body.len(),
         );
         self.writer.write_all(req.as_bytes()).expect("write");
-        self.writer.write_all(r.body.as_bytes()).expect("write body");
+        self.writer
+            .write_all(r.body.as_bytes())
+            .expect("write body");
         let mut line = String::new();
         self.reader.read_line(&mut line).expect("status line");
         let status = line
