@@ -81,11 +81,6 @@ fn start() -> World {
             "[[alerts.rules]]\nname = \"ssh-from-outside-after-hours\"",
             TEST_RULE,
         ),
-        // Falcosidekick runs on this machine in the tests.
-        (
-            "allow_from = [\"10.42.0.0/16\"]",
-            "allow_from = [\"10.42.0.0/16\", \"127.0.0.0/8\"]",
-        ),
         (
             "routing_key = { env = \"PAGERDUTY_ROUTING_KEY\" }",
             &format!(

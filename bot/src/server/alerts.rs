@@ -56,34 +56,30 @@ struct Keys {
 }
 
 impl IntakeKeys {
-    /// Reads every configured secret; a source whose secret cannot be read stays closed and
-    /// is named in the returned problems.
+    /// Reads every configured secret. A credential that cannot be read is named in the
+    /// returned problems and not used; a source with no readable credential stays closed.
     pub fn from_plan(plan: &LoadedPlan) -> (IntakeKeys, Vec<String>) {
         let intake = &plan.plan.alerts.intake;
         let mut problems = Vec::new();
         let mut read = |name: &str, c: &Option<IntakeCredentials>| -> Option<Keys> {
             let c = c.as_ref()?;
-            let secret = |field: &str, s: &Option<warroom_config::SecretRef>| {
-                s.as_ref()
-                    .map(|s| s.resolve())
-                    .transpose()
-                    .map_err(|e| format!("alerts.intake.{name}.{field}: {e}"))
-            };
-            match (
-                secret("token", &c.token),
-                secret("hmac_secret", &c.hmac_secret),
-                secret("routing_key", &c.routing_key),
-            ) {
-                (Ok(token), Ok(hmac), Ok(routing_key)) => Some(Keys {
-                    token,
-                    hmac,
-                    routing_key,
-                }),
-                (a, b, c) => {
-                    problems.extend([a.err(), b.err(), c.err()].into_iter().flatten());
-                    None
+            let mut secret = |field: &str, s: &Option<warroom_config::SecretRef>| {
+                match s.as_ref().map(|s| s.resolve()) {
+                    Some(Ok(v)) => Some(v),
+                    Some(Err(e)) => {
+                        problems.push(format!("alerts.intake.{name}.{field}: {e}"));
+                        None
+                    }
+                    None => None,
                 }
-            }
+            };
+            let keys = Keys {
+                token: secret("token", &c.token),
+                hmac: secret("hmac_secret", &c.hmac_secret),
+                routing_key: secret("routing_key", &c.routing_key),
+            };
+            (keys.token.is_some() || keys.hmac.is_some() || keys.routing_key.is_some())
+                .then_some(keys)
         };
         let keys = IntakeKeys {
             alertmanager: read("alertmanager", &intake.alertmanager),

@@ -234,7 +234,7 @@ async fn start_engine(
     }
     let (intake, problems) = alerts::IntakeKeys::from_plan(&plan);
     for p in problems {
-        eprintln!("warroom: alert intake closed: {p}");
+        eprintln!("warroom: alert intake credential not used: {p}");
     }
     let local = auth::random_token().context("cannot make the local access token")?;
     write_server_file(&opts.dir, bound, &local)?;
