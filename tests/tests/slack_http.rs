@@ -662,3 +662,49 @@ fn a_slow_command_is_acknowledged_at_once_and_its_answer_follows_on_the_response
     drill.post("/drill/latency", &json!({ "ms": 0 }));
     assert_eq!(sl.api.request(&inc, "R1")["status"], "pending");
 }
+
+#[test]
+fn a_page_reaches_slack_with_an_acknowledge_button_that_acknowledges() {
+    let sl = start();
+    let inc = sl.open_incident();
+    let (_, body, _) = sl.post(
+        "/slack/commands",
+        &sl.command(
+            ALICE,
+            "/page",
+            "bob need a second pair of eyes",
+            "C0INCIDENT",
+            "page-1",
+        ),
+    );
+    assert!(text_of(&body).contains("recorded"), "{body}");
+    let dm = sl.wait_for_call("chat.postMessage", "the page DM", |b| {
+        b.contains("warroom_ack") && b.contains("D0DIRECT")
+    });
+    assert!(dm.contains(&format!("\"value\":\"{inc}\"")), "{dm}");
+    assert_eq!(
+        sl.api.incident(&inc)["incident"]["unacknowledged"],
+        json!(["bob"])
+    );
+    let payload = json!({
+        "type": "block_actions",
+        "user": { "id": BOB, "username": "bob", "team_id": "T1" },
+        "team": { "id": "T1" },
+        "trigger_id": "ack-click-1",
+        "container": { "type": "message", "message_ts": "1764200000.000100", "channel_id": "D0DIRECT" },
+        "response_url": sl.fake.response_url("ack-click-1"),
+        "actions": [{ "type": "button", "action_id": "warroom_ack", "block_id": "warroom_page", "value": inc }]
+    });
+    let (status, body, _) = sl.post(
+        "/slack/interactions",
+        &format!("payload={}", form_encode(&payload.to_string())),
+    );
+    assert_eq!(status, 200);
+    assert!(text_of(&body).contains("acknowledged"), "{body}");
+    assert_eq!(sl.api.count(&inc, "page.acknowledged"), 1);
+    assert!(
+        sl.api.incident(&inc)["incident"]
+            .get("unacknowledged")
+            .is_none()
+    );
+}

@@ -114,6 +114,18 @@ pub trait Chat: Send + Sync {
     async fn update_card(&self, message: &MessageRef, card: &ApprovalCard)
     -> Result<(), ChatError>;
 
+    /// A page to one person: a direct message, with an Acknowledge button where the
+    /// platform has buttons (the text says how to acknowledge otherwise).
+    async fn page(
+        &self,
+        person: &PersonId,
+        incident: &IncidentId,
+        text: &str,
+    ) -> Result<(), ChatError> {
+        let _ = incident;
+        self.direct_message(person, text).await
+    }
+
     /// Pin a message (the incident summary) where the platform has pins; others ignore it.
     async fn pin(&self, _message: &MessageRef) -> Result<(), ChatError> {
         Ok(())

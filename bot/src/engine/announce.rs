@@ -147,14 +147,6 @@ impl Engine {
         });
     }
 
-    pub(super) async fn direct(&self, person: &PersonId, text: &str) {
-        for chat in &self.chats {
-            if let Err(e) = chat.direct_message(person, text).await {
-                tracing::warn!(platform = chat.platform(), error = %e, "direct message failed");
-            }
-        }
-    }
-
     /// Post the card, or update it in place where it was posted before.
     pub(super) async fn show_card(&self, incident: &Incident, card: &ApprovalCard) {
         let key = (incident.id.clone(), card.request.clone());

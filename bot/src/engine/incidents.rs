@@ -249,7 +249,7 @@ impl Engine {
                 text.map(|t| format!(" — {t}")).unwrap_or_default()
             );
             for p in &people {
-                self.direct(p, &body).await;
+                self.page_person(p, &incident.id, &body).await;
             }
         }
         reply

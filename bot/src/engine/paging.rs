@@ -101,7 +101,7 @@ impl Engine {
             incident.id, incident.severity, incident.title
         );
         for person in people {
-            self.direct(person, &body).await;
+            self.page_person(person, &incident.id, &body).await;
         }
         let names: Vec<String> = people.iter().map(|p| format!("@{p}")).collect();
         self.post(
@@ -131,6 +131,16 @@ impl Engine {
         for pager in &self.pagers {
             if let Err(e) = pager.trigger(&page).await {
                 tracing::warn!(incident = %incident.id, error = %e, "page not delivered");
+            }
+        }
+    }
+
+    /// The page message to one person on every chat platform (with an Acknowledge button
+    /// where there are buttons).
+    pub(super) async fn page_person(&self, person: &PersonId, incident: &IncidentId, body: &str) {
+        for chat in &self.chats {
+            if let Err(e) = chat.page(person, incident, body).await {
+                tracing::warn!(platform = chat.platform(), error = %e, "page message failed");
             }
         }
     }

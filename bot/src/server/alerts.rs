@@ -63,15 +63,16 @@ impl IntakeKeys {
         let mut problems = Vec::new();
         let mut read = |name: &str, c: &Option<IntakeCredentials>| -> Option<Keys> {
             let c = c.as_ref()?;
-            let mut secret = |field: &str, s: &Option<warroom_config::SecretRef>| {
-                match s.as_ref().map(|s| s.resolve()) {
-                    Some(Ok(v)) => Some(v),
-                    Some(Err(e)) => {
-                        problems.push(format!("alerts.intake.{name}.{field}: {e}"));
-                        None
-                    }
-                    None => None,
+            let mut secret = |field: &str, s: &Option<warroom_config::SecretRef>| match s
+                .as_ref()
+                .map(|s| s.resolve())
+            {
+                Some(Ok(v)) => Some(v),
+                Some(Err(e)) => {
+                    problems.push(format!("alerts.intake.{name}.{field}: {e}"));
+                    None
                 }
+                None => None,
             };
             let keys = Keys {
                 token: secret("token", &c.token),

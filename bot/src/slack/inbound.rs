@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use warroom_adapters::chat::slack::SlackChat;
-use warroom_adapters::chat::slack::buttons::{Decision, approval_click};
+use warroom_adapters::chat::slack::buttons::{Decision, ack_click, approval_click};
 use warroom_adapters::chat::slack::inbound::{Answer, Inbound};
 use warroom_adapters::chat::slack::payloads::{EventCallback, Interaction, SlashCommand};
 use warroom_commands::{IncidentId, PersonId};
@@ -121,6 +121,12 @@ fn claim_failed(why: &str) -> Answer {
 
 const ALREADY: &str = "already received; handled once";
 
+/// A click on one of warroom's buttons.
+enum Click {
+    Decision(warroom_adapters::chat::slack::buttons::ApprovalClick),
+    Ack(IncidentId),
+}
+
 #[async_trait]
 impl Inbound for SlackInbound {
     async fn command(&self, cmd: SlashCommand) -> Answer {
@@ -152,10 +158,13 @@ impl Inbound for SlackInbound {
         let Interaction::BlockActions(actions) = interaction else {
             return Answer::Nothing;
         };
-        let click = match approval_click(&actions.action) {
-            Ok(Some(c)) => c,
-            Ok(None) => return Answer::Nothing,
-            Err(e) => return Answer::Ephemeral(format!("this button is not warroom's: {e}")),
+        let click = match (approval_click(&actions.action), ack_click(&actions.action)) {
+            (Ok(Some(c)), _) => Click::Decision(c),
+            (_, Ok(Some(incident))) => Click::Ack(incident),
+            (Ok(None), Ok(None)) => return Answer::Nothing,
+            (Err(e), _) | (_, Err(e)) => {
+                return Answer::Ephemeral(format!("this button is not warroom's: {e}"));
+            }
         };
         // Authorized as the clicking person before anything is consumed.
         let Some(person) = self.person(&actions.user_id) else {
@@ -172,11 +181,14 @@ impl Inbound for SlackInbound {
             Claim::Again => return Answer::Ephemeral(ALREADY.into()),
             Claim::Failed(why) => return claim_failed(&why),
         }
-        let text = match click.decision {
-            Decision::Approve => format!("approve {}", click.request),
-            Decision::Deny => format!("deny {}", click.request),
+        let (text, incident) = match click {
+            Click::Decision(c) => match c.decision {
+                Decision::Approve => (format!("approve {}", c.request), c.incident),
+                Decision::Deny => (format!("deny {}", c.request), c.incident),
+            },
+            Click::Ack(incident) => ("ack".to_owned(), incident),
         };
-        self.run(person, text, Some(click.incident), actions.response_url)
+        self.run(person, text, Some(incident), actions.response_url)
             .await
     }
 

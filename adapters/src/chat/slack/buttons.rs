@@ -7,6 +7,8 @@ use super::payloads::{BlockAction, PayloadError};
 
 pub const APPROVE_ACTION_ID: &str = "warroom_approve";
 pub const DENY_ACTION_ID: &str = "warroom_deny";
+/// The Acknowledge button of a page; its value is the incident id.
+pub const ACK_ACTION_ID: &str = "warroom_ack";
 /// The actions block holding both buttons.
 pub const APPROVAL_BLOCK_ID: &str = "warroom_approval";
 /// Block Kit's limit for a button's value.
@@ -72,9 +74,41 @@ pub fn approval_click(action: &BlockAction) -> Result<Option<ApprovalClick>, Pay
     }))
 }
 
+/// Reads a click on a page's Acknowledge button: `Ok(None)` when it is another element.
+/// Like approvals, the value only names the incident; the clicking user acknowledges.
+pub fn ack_click(action: &BlockAction) -> Result<Option<IncidentId>, PayloadError> {
+    if action.action_id != ACK_ACTION_ID {
+        return Ok(None);
+    }
+    action
+        .value
+        .as_deref()
+        .and_then(|v| v.parse().ok())
+        .map(Some)
+        .ok_or_else(|| PayloadError {
+            what: "acknowledge button",
+            at: "actions[0].value".into(),
+            reason: "not an incident id".into(),
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ack_buttons_carry_the_incident_and_nothing_else_counts() {
+        let id = ack_click(&action(ACK_ACTION_ID, Some("INC-20261127-0001")))
+            .unwrap()
+            .unwrap();
+        assert_eq!(id.as_str(), "INC-20261127-0001");
+        assert_eq!(
+            ack_click(&action(APPROVE_ACTION_ID, Some("x"))).unwrap(),
+            None
+        );
+        assert!(ack_click(&action(ACK_ACTION_ID, Some("R1"))).is_err());
+        assert!(ack_click(&action(ACK_ACTION_ID, None)).is_err());
+    }
 
     fn action(action_id: &str, value: Option<&str>) -> BlockAction {
         BlockAction {

@@ -535,6 +535,39 @@ impl Chat for SlackChat {
             .await
     }
 
+    async fn page(
+        &self,
+        person: &PersonId,
+        incident: &IncidentId,
+        text: &str,
+    ) -> Result<(), ChatError> {
+        let user = self.slack_id(person)?;
+        let answer = self
+            .call("conversations.open", Args::Json(json!({"users": user})))
+            .await
+            .map_err(|e| to_chat_error(e, None, None))?;
+        let dm = ChannelRef {
+            platform: PLATFORM,
+            id: string_at(&answer, "/channel/id", "conversations.open")?,
+            name: format!("@{person}"),
+        };
+        let mut blocks = text_blocks(text);
+        blocks.push(json!({
+            "type": "actions",
+            "block_id": "warroom_page",
+            "elements": [{
+                "type": "button",
+                "action_id": super::buttons::ACK_ACTION_ID,
+                "style": "primary",
+                "text": {"type": "plain_text", "text": "Acknowledge"},
+                "value": incident.as_str(),
+            }],
+        }));
+        self.post_blocks(&dm, fallback_text(text), blocks)
+            .await
+            .map(|_| ())
+    }
+
     /// Pinning twice is fine.
     async fn pin(&self, message: &MessageRef) -> Result<(), ChatError> {
         let args = json!({"channel": message.channel, "timestamp": message.id});
