@@ -123,7 +123,7 @@ fn a_plan_with_several_mistakes_exits_two_and_names_each_with_file_line_column()
     let slack = break_line("slack = \"U024BE7LJ\"", "slack = \"U024BE7LH\"");
     let ttl = break_line("pending_ttl = \"15m\"", "pending_ttl = \"15 parsecs\"");
     let cidr = break_line(
-        "allow_from = [\"10.42.0.0/16\"]",
+        "allow_from = [\"10.42.0.0/16\"",
         "allow_from = [\"10.42.0.0/99\"]",
     );
     let role = break_line("roles = [\"sre-lead\"]", "roles = [\"wizard\"]");
