@@ -23,6 +23,8 @@ struct State {
     posts_seen: usize,
     /// Where `apps.connections.open` sends Socket Mode clients.
     socket_url: Option<String>,
+    /// Existing channels `conversations.list` shows: (id, name).
+    channels: Vec<(String, String)>,
 }
 
 impl FakeSlack {
@@ -50,6 +52,11 @@ impl FakeSlack {
             channel.to_owned(),
             json!({ "type": "message", "ts": ts, "user": user, "text": text }),
         ));
+    }
+
+    /// An existing channel the bot is a member of, for `conversations.list`.
+    pub fn add_channel(&self, id: &str, name: &str) {
+        self.lock().channels.push((id.to_owned(), name.to_owned()));
     }
 
     /// From now on every `n`th `chat.postMessage` is answered 429 with `Retry-After: 1`.
@@ -139,7 +146,12 @@ fn answer(method: &str, args: &str, state: &Mutex<State>) -> Option<Value> {
             json!({ "ok": true, "permalink": "https://example.slack.com/archives/C0INCIDENT/p1764200000000100" })
         }
         "conversations.list" => {
-            json!({ "ok": true, "channels": [], "response_metadata": { "next_cursor": "" } })
+            let channels: Vec<Value> = state
+                .channels
+                .iter()
+                .map(|(id, name)| json!({ "id": id, "name": name, "is_member": true, "is_private": false }))
+                .collect();
+            json!({ "ok": true, "channels": channels, "response_metadata": { "next_cursor": "" } })
         }
         _ => json!({ "ok": true }),
     })

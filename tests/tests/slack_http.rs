@@ -51,6 +51,7 @@ fn start_with(changes: &[(&str, &str)]) -> Slack {
             ("SLACK_BOT_TOKEN", "xoxb-test-token"),
             ("SLACK_SIGNING_SECRET", SECRET),
             ("WARROOM_SLACK_SEND_INTERVAL_MS", "10"),
+            ("WARROOM_FALCO_TOKEN", "falco-t"),
         ],
     );
     let api = Api::new(&server.addr);
@@ -707,4 +708,33 @@ fn a_page_reaches_slack_with_an_acknowledge_button_that_acknowledges() {
             .get("unacknowledged")
             .is_none()
     );
+}
+
+#[test]
+fn an_alert_opens_a_slack_channel_pages_with_a_button_and_tells_the_team_channel() {
+    let sl = start();
+    sl.fake.add_channel("C0SECOPS", "security-ops");
+    let falco = r#"{"rule":"Terminal shell in container","priority":"Warning","output":"A shell was spawned in a container with an attached terminal","output_fields":{"k8s.ns.name":"payments","k8s.pod.name":"api-7f9c","user.name":"root"}}"#;
+    let mut resp = warroom_tests::agent()
+        .post(&format!("{}/alerts/falco", sl.base))
+        .header("authorization", "Bearer falco-t")
+        .header("content-type", "application/json")
+        .send(falco)
+        .unwrap();
+    let answer: Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(answer["alerts"][0]["result"], "opened", "{answer}");
+    let inc = answer["alerts"][0]["incident"].as_str().unwrap().to_owned();
+    sl.wait_for_call("conversations.create", "the incident channel", |b| {
+        b.contains("shell-was-spawned") || b.contains("inc-")
+    });
+    let team = sl.wait_for_call("chat.postMessage", "the team channel", |b| {
+        b.contains("C0SECOPS") && b.contains("opened for an alert")
+    });
+    assert!(team.contains(&inc), "{team}");
+    sl.wait_for_call("chat.postMessage", "a page with a button", |b| {
+        b.contains("warroom_ack") && b.contains(&inc)
+    });
+    sl.wait_for_call("chat.postMessage", "the proposals", |b| {
+        b.contains("Proposed for this alert")
+    });
 }

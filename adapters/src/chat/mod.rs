@@ -126,6 +126,12 @@ pub trait Chat: Send + Sync {
         self.direct_message(person, text).await
     }
 
+    /// Post in an existing channel found by its name (a team's channel), joining it when
+    /// needed. Platforms without such channels ignore it.
+    async fn announce_in(&self, _channel: &str, _text: &str) -> Result<(), ChatError> {
+        Ok(())
+    }
+
     /// Pin a message (the incident summary) where the platform has pins; others ignore it.
     async fn pin(&self, _message: &MessageRef) -> Result<(), ChatError> {
         Ok(())

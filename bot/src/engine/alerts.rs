@@ -157,6 +157,9 @@ impl Engine {
                             .map(|c| c.incident)
                             .unwrap_or(incident);
                         self.announce_alert(&incident, &alert, &rule.name).await;
+                        if let Some(channel) = &rule.channel {
+                            self.announce_in(channel, &incident).await;
+                        }
                         let paged = match (&rule.page, page_now) {
                             (Some(policy), true) => {
                                 self.page_policy(&incident, policy, 0, 0).await;
@@ -254,6 +257,22 @@ impl Engine {
                 edit_pending: false,
             },
         );
+    }
+
+    /// Tell a team's channel that the incident exists and where it is worked.
+    async fn announce_in(&self, channel: &str, incident: &Incident) {
+        let text = format!(
+            "🚨 {} opened for an alert ({}): {} — join #{}",
+            incident.id,
+            incident.severity,
+            incident.title,
+            self.channel_name(incident)
+        );
+        for chat in &self.chats {
+            if let Err(e) = chat.announce_in(channel, &text).await {
+                tracing::warn!(platform = chat.platform(), channel, error = %e, "announcement failed");
+            }
+        }
     }
 
     /// Count a repeat; edit the alert's message unless it was edited very recently.

@@ -146,9 +146,13 @@ pub struct AlertRule {
     /// Source addresses allowed to send this alert; empty means any.
     #[serde(default)]
     pub allow_from: Vec<Cidr>,
-    /// Actions offered as buttons in the incident channel.
+    /// Actions proposed as pending requests in the incident (two people decide).
     #[serde(default)]
     pub propose: Vec<ActionName>,
+    /// Also announce a new incident of this rule in this existing channel (a team's
+    /// on-call channel, by name, without `#`).
+    #[serde(default)]
+    pub channel: Option<String>,
     /// Same rule and labels within this window update the open incident instead of a new one.
     #[serde(
         default = "default_dedup",

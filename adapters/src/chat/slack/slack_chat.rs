@@ -568,6 +568,18 @@ impl Chat for SlackChat {
             .map(|_| ())
     }
 
+    async fn announce_in(&self, channel: &str, text: &str) -> Result<(), ChatError> {
+        let name = channel.trim_start_matches('#');
+        validate_channel_name(name).map_err(|e| failed(e.to_string()))?;
+        let id = self.find_and_join(name).await?;
+        let target = ChannelRef {
+            platform: PLATFORM,
+            id,
+            name: name.to_owned(),
+        };
+        self.post(&target, text).await.map(|_| ())
+    }
+
     /// Pinning twice is fine.
     async fn pin(&self, message: &MessageRef) -> Result<(), ChatError> {
         let args = json!({"channel": message.channel, "timestamp": message.id});
