@@ -488,3 +488,15 @@ fn s3_evidence_store_loads_and_a_bad_kind_is_located() {
         "unknown value `gcs`",
     );
 }
+
+#[test]
+fn the_person_id_warroom_is_reserved() {
+    let problems = problems(&format!(
+        "{MINIMAL}[[people]]\nid = \"warroom\"\nname = \"W\"\n"
+    ));
+    assert!(
+        listing(&problems).contains("person id `warroom` is reserved"),
+        "{}",
+        listing(&problems)
+    );
+}

@@ -51,6 +51,21 @@ pub(super) fn check(plan: &Plan, report: &mut Report<'_>) {
     );
     alert_rule_names(plan, report);
     accounts(plan, report);
+    reserved_person_ids(plan, report);
+}
+
+/// `warroom` is who proposes actions for alerts; a person with that id could never be told
+/// apart from it in the timeline.
+fn reserved_person_ids(plan: &Plan, report: &mut Report<'_>) {
+    for (i, p) in plan.people.iter().enumerate() {
+        if p.id.as_str() == "warroom" {
+            report.at(
+                &FieldPath::root().key("people").index(i).key("id"),
+                "person id `warroom` is reserved: warroom records its own actions under it",
+                "give this person another id, e.g. their user name",
+            );
+        }
+    }
 }
 
 fn ids<'a>(
