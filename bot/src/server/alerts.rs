@@ -207,6 +207,24 @@ fn body_or_refusal(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Refused
     })
 }
 
+/// The body, once it is within the limit and its sender proved itself.
+fn admit(
+    keys: Option<&Keys>,
+    source: &str,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Bytes, Refused> {
+    let body = body_or_refusal(body)?;
+    // Events API v2 senders put their routing key in the body: only that is read before the
+    // check, so an authenticated sender's malformed event is told what is wrong (400).
+    let routing_key = keys
+        .and_then(|k| k.routing_key.as_ref())
+        .and_then(|_| serde_json::from_slice::<serde_json::Value>(&body).ok())
+        .and_then(|v| v.get("routing_key")?.as_str().map(str::to_owned));
+    authenticated(keys, source, headers, &body, routing_key.as_deref())?;
+    Ok(body)
+}
+
 fn malformed(ready: &super::Ready, e: AlertError) -> Response {
     ready.engine.metrics.alert_rejected();
     answer(StatusCode::BAD_REQUEST, format!("malformed alert: {e}"))
@@ -237,19 +255,15 @@ async fn alertmanager(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body = match body_or_refusal(body) {
-        Ok(b) => b,
-        Err(r) => return r.into_response(),
-    };
-    if let Err(r) = authenticated(
+    let body = match admit(
         ready.intake.alertmanager.as_ref(),
         "alertmanager",
         &headers,
-        &body,
-        None,
+        body,
     ) {
-        return r.into_response();
-    }
+        Ok(b) => b,
+        Err(r) => return r.into_response(),
+    };
     match parse_alertmanager(&body) {
         Ok(alerts) => ingest(&ready, alerts, sender).await,
         Err(e) => malformed(&ready, e),
@@ -262,13 +276,10 @@ async fn falco(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body = match body_or_refusal(body) {
+    let body = match admit(ready.intake.falco.as_ref(), "falco", &headers, body) {
         Ok(b) => b,
         Err(r) => return r.into_response(),
     };
-    if let Err(r) = authenticated(ready.intake.falco.as_ref(), "falco", &headers, &body, None) {
-        return r.into_response();
-    }
     match parse_falco(&body) {
         Ok(alert) => ingest(&ready, vec![alert], sender).await,
         Err(e) => malformed(&ready, e),
@@ -281,28 +292,10 @@ async fn events_v2(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body = match body_or_refusal(body) {
+    let body = match admit(ready.intake.events_v2.as_ref(), "events_v2", &headers, body) {
         Ok(b) => b,
         Err(r) => return r.into_response(),
     };
-    // The routing key is in the body: read only it before the check, so an authenticated
-    // sender's malformed event is told what is wrong (400) and anyone else gets 401.
-    let routing_key = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| {
-            v.get("routing_key")
-                .and_then(|k| k.as_str())
-                .map(str::to_owned)
-        });
-    if let Err(r) = authenticated(
-        ready.intake.events_v2.as_ref(),
-        "events_v2",
-        &headers,
-        &body,
-        routing_key.as_deref(),
-    ) {
-        return r.into_response();
-    }
     match parse_events_v2(&body) {
         // The Events API answers 202 with a status and the dedup key.
         Ok((_, alert)) => {

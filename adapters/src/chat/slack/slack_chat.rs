@@ -256,6 +256,20 @@ impl SlackChat {
         string_at(&answer, "/permalink", "chat.getPermalink")
     }
 
+    /// The direct-message conversation with `person`.
+    async fn dm_channel(&self, person: &PersonId) -> Result<ChannelRef, ChatError> {
+        let user = self.slack_id(person)?;
+        let answer = self
+            .call("conversations.open", Args::Json(json!({"users": user})))
+            .await
+            .map_err(|e| to_chat_error(e, None, None))?;
+        Ok(ChannelRef {
+            platform: PLATFORM,
+            id: string_at(&answer, "/channel/id", "conversations.open")?,
+            name: format!("@{person}"),
+        })
+    }
+
     fn slack_id(&self, person: &PersonId) -> Result<&str, ChatError> {
         self.slack_ids
             .get(person)
@@ -485,16 +499,7 @@ impl Chat for SlackChat {
     }
 
     async fn direct_message(&self, person: &PersonId, text: &str) -> Result<(), ChatError> {
-        let user = self.slack_id(person)?;
-        let answer = self
-            .call("conversations.open", Args::Json(json!({"users": user})))
-            .await
-            .map_err(|e| to_chat_error(e, None, None))?;
-        let dm = ChannelRef {
-            platform: PLATFORM,
-            id: string_at(&answer, "/channel/id", "conversations.open")?,
-            name: format!("@{person}"),
-        };
+        let dm = self.dm_channel(person).await?;
         self.post(&dm, text).await.map(|_| ())
     }
 
@@ -541,16 +546,7 @@ impl Chat for SlackChat {
         incident: &IncidentId,
         text: &str,
     ) -> Result<(), ChatError> {
-        let user = self.slack_id(person)?;
-        let answer = self
-            .call("conversations.open", Args::Json(json!({"users": user})))
-            .await
-            .map_err(|e| to_chat_error(e, None, None))?;
-        let dm = ChannelRef {
-            platform: PLATFORM,
-            id: string_at(&answer, "/channel/id", "conversations.open")?,
-            name: format!("@{person}"),
-        };
+        let dm = self.dm_channel(person).await?;
         let mut blocks = text_blocks(text);
         blocks.push(json!({
             "type": "actions",
