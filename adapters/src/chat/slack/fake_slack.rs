@@ -35,6 +35,10 @@ struct Inner {
     /// Existing channels, as `conversations.list` returns them.
     channels: Vec<Value>,
     next_ts: u64,
+    /// Where `files.getUploadURLExternal` sends uploads.
+    upload_base: String,
+    /// File id → the bytes uploaded to it.
+    uploads: HashMap<String, Vec<u8>>,
 }
 
 pub struct FakeSlack {
@@ -53,11 +57,13 @@ impl Drop for FakeSlack {
 impl FakeSlack {
     pub async fn start() -> FakeSlack {
         let inner = Arc::new(Mutex::new(Inner::default()));
-        let app = Router::new()
-            .route("/api/{method}", post(handle))
-            .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        inner.lock().unwrap().upload_base = format!("http://{addr}/upload");
+        let app = Router::new()
+            .route("/api/{method}", post(handle))
+            .route("/upload/{file}", post(upload))
+            .with_state(inner.clone());
         let server = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
@@ -88,6 +94,21 @@ impl FakeSlack {
     pub fn add_channel(&self, channel: Value) {
         self.inner.lock().unwrap().channels.push(channel);
     }
+
+    /// What was uploaded to a file id.
+    pub fn upload(&self, file_id: &str) -> Option<Vec<u8>> {
+        self.inner.lock().unwrap().uploads.get(file_id).cloned()
+    }
+}
+
+/// The upload URL Slack hands out: takes the file's bytes.
+async fn upload(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(file): Path<String>,
+    body: Bytes,
+) -> Response {
+    inner.lock().unwrap().uploads.insert(file, body.to_vec());
+    "OK - 1".into_response()
 }
 
 async fn handle(
@@ -187,6 +208,17 @@ async fn handle(
             json!({"ok": true, "channel": {"id": format!("D{}", args["users"].as_str().unwrap_or(""))}})
         }
         "pins.add" => json!({"ok": true}),
+        "files.getUploadURLExternal" => {
+            let id = format!("F{}", inner.uploads.len() + 1);
+            json!({"ok": true, "upload_url": format!("{}/{id}", inner.upload_base), "file_id": id})
+        }
+        "files.completeUploadExternal" => {
+            let id = args["files"][0]["id"].as_str().unwrap_or("").to_owned();
+            if !inner.uploads.contains_key(&id) {
+                return fail("file_not_found");
+            }
+            json!({"ok": true, "files": [{"id": id}]})
+        }
         "test.http500" => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         "test.notjson" => return "<html>".into_response(),
         _ => return fail("unknown_method"),

@@ -22,6 +22,11 @@ const PLATFORM: &str = "slack";
 const MAX_TOPIC_CHARS: usize = 250;
 /// Attempts for calls that have the same effect when repeated.
 const ATTEMPTS: u32 = 3;
+/// Messages longer than this are posted as their first lines plus the whole text as a file
+/// snippet in the message's thread (needs `files:write`).
+pub const SNIPPET_OVER_CHARS: usize = 6000;
+/// How much of a long message stays in the channel itself.
+const SNIPPET_HEAD_CHARS: usize = 2500;
 /// Pages of `conversations.list` read when looking for a channel by name.
 const MAX_LIST_PAGES: usize = 100;
 
@@ -254,6 +259,43 @@ impl SlackChat {
             .await
             .map_err(|e| to_chat_error(e, Some(&message.channel), Some(&message.id)))?;
         string_at(&answer, "/permalink", "chat.getPermalink")
+    }
+
+    /// The whole `text` as a file in the thread of `message` (Slack's external upload flow:
+    /// get an upload URL, send the bytes, complete the upload into the channel).
+    async fn upload_snippet(&self, message: &MessageRef, text: &str) -> Result<(), ApiError> {
+        let bytes = text.as_bytes().to_vec();
+        let ticket = self
+            .call(
+                "files.getUploadURLExternal",
+                Args::Form(vec![
+                    ("filename", "warroom-output.txt".to_owned()),
+                    ("length", bytes.len().to_string()),
+                ]),
+            )
+            .await?;
+        let field = |name: &str| {
+            ticket
+                .get(name)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| ApiError::Transport {
+                    method: "files.getUploadURLExternal",
+                    message: format!("the answer has no `{name}`"),
+                })
+        };
+        let (url, file_id) = (field("upload_url")?, field("file_id")?);
+        self.api.upload(&url, bytes).await?;
+        self.call(
+            "files.completeUploadExternal",
+            Args::Json(json!({
+                "files": [{"id": file_id, "title": "warroom output"}],
+                "channel_id": message.channel,
+                "thread_ts": message.id,
+            })),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// The direct-message conversation with `person`.
@@ -489,8 +531,36 @@ impl Chat for SlackChat {
     }
 
     async fn post(&self, channel: &ChannelRef, text: &str) -> Result<MessageRef, ChatError> {
-        self.post_blocks(channel, fallback_text(text), text_blocks(text))
-            .await
+        if text.chars().count() <= SNIPPET_OVER_CHARS {
+            return self
+                .post_blocks(channel, fallback_text(text), text_blocks(text))
+                .await;
+        }
+        let lines = text.lines().count();
+        let mut head = String::new();
+        for line in text.lines() {
+            if head.chars().count() + line.chars().count() > SNIPPET_HEAD_CHARS {
+                break;
+            }
+            head.push_str(line);
+            head.push('\n');
+        }
+        if head.is_empty() {
+            head = text.chars().take(SNIPPET_HEAD_CHARS).collect();
+        }
+        head.push_str(&format!(
+            "… ({lines} lines; the whole text is attached in the thread)"
+        ));
+        let message = self
+            .post_blocks(channel, fallback_text(&head), text_blocks(&head))
+            .await?;
+        if let Err(e) = self.upload_snippet(&message, text).await {
+            // Nothing may be lost: without the file, the rest goes in as messages.
+            tracing::warn!(channel = %channel.id, error = %e, "snippet upload failed; posting the text");
+            self.post_blocks(channel, fallback_text(text), text_blocks(text))
+                .await?;
+        }
+        Ok(message)
     }
 
     async fn update(&self, message: &MessageRef, text: &str) -> Result<(), ChatError> {
@@ -640,6 +710,42 @@ mod tests {
             (PersonId::from("bob"), "U0BOB".to_owned()),
         ]);
         SlackChat::new(config, people).unwrap()
+    }
+
+    #[tokio::test]
+    async fn long_output_goes_in_as_a_snippet_in_the_thread_and_nothing_is_lost() {
+        let slack = FakeSlack::start().await;
+        let chat = chat(&slack);
+        let channel = ChannelRef {
+            platform: PLATFORM,
+            id: "C1".into(),
+            name: "inc".into(),
+        };
+        let text: String = (0..400)
+            .map(|i| format!("pod api-{i:03} evicted after 12s\n"))
+            .collect();
+        let message = chat.post(&channel, &text).await.unwrap();
+        let posts = slack.answered("chat.postMessage");
+        assert_eq!(posts.len(), 1, "one message in the channel");
+        let shown = posts[0].args["text"].as_str().unwrap();
+        assert!(shown.contains("pod api-000"), "{shown}");
+        assert!(
+            shown.contains("400 lines; the whole text is attached"),
+            "{shown}"
+        );
+        let complete = slack.answered("files.completeUploadExternal");
+        assert_eq!(complete.len(), 1);
+        assert_eq!(complete[0].args["channel_id"], "C1");
+        assert_eq!(complete[0].args["thread_ts"], message.id.as_str());
+        let id = complete[0].args["files"][0]["id"].as_str().unwrap();
+        assert_eq!(
+            slack.upload(id).unwrap(),
+            text.as_bytes(),
+            "the whole text, exactly"
+        );
+        // Short messages are posted as they are.
+        chat.post(&channel, "short").await.unwrap();
+        assert_eq!(slack.answered("files.getUploadURLExternal").len(), 1);
     }
 
     fn incident() -> IncidentId {

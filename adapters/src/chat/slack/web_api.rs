@@ -191,6 +191,35 @@ impl WebApi {
             || (target.scheme() == base.scheme() && target.authority() == base.authority())
     }
 
+    /// POST raw bytes to an upload URL from `files.getUploadURLExternal`.
+    pub async fn upload(&self, url: &str, bytes: Vec<u8>) -> Result<(), ApiError> {
+        let method = "file upload";
+        let transport = |message: String| ApiError::Transport { method, message };
+        if !self.may_respond_to(url) {
+            return Err(ApiError::Config(format!(
+                "upload URL `{url}` is not a Slack address; not called"
+            )));
+        }
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(url)
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .body(Full::new(Bytes::from(bytes)))
+            .map_err(|e| transport(format!("cannot build the request: {e}")))?;
+        let response = tokio::time::timeout(self.timeout, self.client.request(request))
+            .await
+            .map_err(|_| transport("no answer in time".into()))?
+            .map_err(|e| transport(format!("cannot reach Slack: {e}")))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(ApiError::Http {
+                method,
+                status: response.status().as_u16(),
+            })
+        }
+    }
+
     /// POST a JSON body to a `response_url` (no token: the URL is the credential).
     pub async fn post_url(&self, url: &str, body: &Value) -> Result<(), ApiError> {
         let method = "response_url";
