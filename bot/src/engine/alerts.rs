@@ -107,7 +107,7 @@ impl Engine {
             AlertStatus::Firing => {
                 let cached = self.alert_book().open.get(&key).cloned();
                 if let Some(id) = cached {
-                    self.repeat(&id).await;
+                    self.repeat(&id, &alert, &rule.name).await;
                     return Ok(outcome(
                         key,
                         "repeat",
@@ -126,7 +126,7 @@ impl Engine {
                         self.alert_book()
                             .open
                             .insert(key.clone(), incident.id.clone());
-                        self.repeat(&incident.id).await;
+                        self.repeat(&incident.id, &alert, &rule.name).await;
                         Ok(outcome(
                             key,
                             "repeat",
@@ -276,10 +276,32 @@ impl Engine {
     }
 
     /// Count a repeat; edit the alert's message unless it was edited very recently.
-    async fn repeat(&self, id: &IncidentId) {
-        let edit = {
+    async fn repeat(&self, id: &IncidentId, alert: &Alert, rule: &str) {
+        let known = {
             let mut book = self.alert_book();
             book.counts.repeats += 1;
+            book.repeats.contains_key(id)
+        };
+        if !known {
+            // The alert's message was posted before a restart: post one to edit from now on.
+            if let Ok(incident) = self.ledger.incident(id) {
+                let text = format!("{} (seen again)", alert_text(alert, rule, 0));
+                let messages = self.post_refs(&incident, &text).await;
+                self.alert_book()
+                    .repeats
+                    .entry(id.clone())
+                    .or_insert(Repeats {
+                        count: 1,
+                        title: text,
+                        messages,
+                        last_edit: Instant::now(),
+                        edit_pending: false,
+                    });
+            }
+            return;
+        }
+        let edit = {
+            let mut book = self.alert_book();
             let Some(r) = book.repeats.get_mut(id) else {
                 return;
             };
