@@ -56,6 +56,10 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         started_at: Option<String>,
     },
+    /// The sender says someone acknowledged the alert at its side (Events API v2
+    /// `acknowledge`, as PagerDuty takes it): escalation stops.
+    #[serde(rename = "alert.acknowledged")]
+    AlertAcknowledged { fingerprint: String },
     /// The sender said the alert is over.
     #[serde(rename = "alert.resolved")]
     AlertResolved { fingerprint: String, repeats: u64 },
@@ -202,6 +206,9 @@ impl Event {
                 title,
                 ..
             } => format!("Alert from {intake} (rule {rule}): {title}"),
+            Event::AlertAcknowledged { fingerprint } => {
+                format!("Alert acknowledged at its source ({fingerprint}); escalation stopped")
+            }
             Event::AlertResolved {
                 fingerprint,
                 repeats,

@@ -166,7 +166,7 @@ impl Incident {
             | Event::MessagePinned { .. }
             | Event::AlertReceived { .. }
             | Event::EvidenceRecorded { .. } => {}
-            Event::AlertResolved { .. } => {
+            Event::AlertResolved { .. } | Event::AlertAcknowledged { .. } => {
                 if let Some(e) = &mut self.escalation {
                     e.stopped = true;
                 }

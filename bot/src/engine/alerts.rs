@@ -75,6 +75,13 @@ impl Engine {
     ) -> Result<AlertOutcome, LedgerError> {
         let key = format!("{}:{}", intake_name(&alert), alert.fingerprint);
         self.alert_book().counts.received += 1;
+        // An end or an acknowledgement belongs to the incident its fingerprint opened,
+        // whatever the rules say now (an Events API acknowledge carries no fields to match).
+        match alert.status {
+            AlertStatus::Resolved => return self.alert_resolved(key).await,
+            AlertStatus::Acknowledged => return self.alert_acknowledged(key).await,
+            AlertStatus::Firing => {}
+        }
         let plan = self.plan.clone();
         let (rule, page_now) = match evaluate(&plan.plan, &alert, sender, self.clock.now()) {
             Verdict::Actionable { rule, page_now } => (rule, page_now),
@@ -88,116 +95,128 @@ impl Engine {
                 return Ok(outcome(key, "not_actionable", None, None, false));
             }
         };
-        match alert.status {
-            AlertStatus::Resolved => self.alert_resolved(key, rule.name.clone()).await,
-            AlertStatus::Acknowledged => {
-                let incident = self.ledger.incident_of_fingerprint(&key)?;
+        let cached = self.alert_book().open.get(&key).cloned();
+        if let Some(id) = cached {
+            self.repeat(&id, &alert, &rule.name).await;
+            return Ok(outcome(
+                key,
+                "repeat",
+                Some(id.to_string()),
+                Some(rule.name.clone()),
+                false,
+            ));
+        }
+        let title: String = alert.title.chars().take(120).collect();
+        let opened = self
+            .ledger
+            .open_for_alert(&title, rule.severity, &Actor::System, &key)
+            .await?;
+        match opened {
+            AlertIncident::Existing(incident) => {
+                self.alert_book()
+                    .open
+                    .insert(key.clone(), incident.id.clone());
+                self.repeat(&incident.id, &alert, &rule.name).await;
                 Ok(outcome(
                     key,
-                    if incident.is_some() {
-                        "acknowledged"
-                    } else {
-                        "ignored"
-                    },
-                    incident.map(|i| i.id.to_string()),
+                    "repeat",
+                    Some(incident.id.to_string()),
                     Some(rule.name.clone()),
                     false,
                 ))
             }
-            AlertStatus::Firing => {
-                let cached = self.alert_book().open.get(&key).cloned();
-                if let Some(id) = cached {
-                    self.repeat(&id, &alert, &rule.name).await;
-                    return Ok(outcome(
-                        key,
-                        "repeat",
-                        Some(id.to_string()),
-                        Some(rule.name.clone()),
-                        false,
-                    ));
+            AlertIncident::Opened(committed) => {
+                let incident = committed.incident;
+                (self.notify)(Some(&incident.id));
+                {
+                    let mut book = self.alert_book();
+                    book.counts.opened += 1;
+                    book.open.insert(key.clone(), incident.id.clone());
                 }
-                let title: String = alert.title.chars().take(120).collect();
-                let opened = self
-                    .ledger
-                    .open_for_alert(&title, rule.severity, &Actor::System, &key)
-                    .await?;
-                match opened {
-                    AlertIncident::Existing(incident) => {
-                        self.alert_book()
-                            .open
-                            .insert(key.clone(), incident.id.clone());
-                        self.repeat(&incident.id, &alert, &rule.name).await;
-                        Ok(outcome(
-                            key,
-                            "repeat",
-                            Some(incident.id.to_string()),
-                            Some(rule.name.clone()),
-                            false,
-                        ))
-                    }
-                    AlertIncident::Opened(committed) => {
-                        let incident = committed.incident;
-                        (self.notify)(Some(&incident.id));
-                        {
-                            let mut book = self.alert_book();
-                            book.counts.opened += 1;
-                            book.open.insert(key.clone(), incident.id.clone());
-                        }
-                        let event = Event::AlertReceived {
-                            intake: intake_name(&alert).to_owned(),
-                            rule: rule.name.clone(),
-                            fingerprint: key.clone(),
-                            title: alert.title.clone(),
-                            fields: alert.fields.clone(),
-                            started_at: alert.started_at.clone(),
-                        };
-                        let incident = self
-                            .write(self.ledger.append(&incident.id, &Actor::System, event))
-                            .await
-                            .map(|c| c.incident)
-                            .unwrap_or(incident);
-                        self.announce_alert(&incident, &alert, &rule.name).await;
-                        if let Some(channel) = &rule.channel {
-                            self.announce_in(channel, &incident).await;
-                        }
-                        let paged = match (&rule.page, page_now) {
-                            (Some(policy), true) => {
-                                self.page_policy(&incident, policy, 0, 0).await;
-                                true
-                            }
-                            _ => false,
-                        };
-                        if !rule.propose.is_empty() {
-                            let lines = self.propose(&incident, rule, &alert).await;
-                            self.post(
-                                &incident,
-                                &format!(
-                                    "Proposed for this alert (warroom asks; two people decide):\n• {}",
-                                    lines.join("\n• ")
-                                ),
-                            )
-                            .await;
-                        }
-                        Ok(outcome(
-                            key,
-                            "opened",
-                            Some(incident.id.to_string()),
-                            Some(rule.name.clone()),
-                            paged,
-                        ))
-                    }
+                let event = Event::AlertReceived {
+                    intake: intake_name(&alert).to_owned(),
+                    rule: rule.name.clone(),
+                    fingerprint: key.clone(),
+                    title: alert.title.clone(),
+                    fields: alert.fields.clone(),
+                    started_at: alert.started_at.clone(),
+                };
+                let incident = self
+                    .write(self.ledger.append(&incident.id, &Actor::System, event))
+                    .await
+                    .map(|c| c.incident)
+                    .unwrap_or(incident);
+                self.announce_alert(&incident, &alert, &rule.name).await;
+                if let Some(channel) = &rule.channel {
+                    self.announce_in(channel, &incident).await;
                 }
+                let paged = match (&rule.page, page_now) {
+                    (Some(policy), true) => {
+                        self.page_policy(&incident, policy, 0, 0).await;
+                        true
+                    }
+                    _ => false,
+                };
+                if !rule.propose.is_empty() {
+                    let lines = self.propose(&incident, rule, &alert).await;
+                    self.post(
+                        &incident,
+                        &format!(
+                            "Proposed for this alert (warroom asks; two people decide):\n• {}",
+                            lines.join("\n• ")
+                        ),
+                    )
+                    .await;
+                }
+                Ok(outcome(
+                    key,
+                    "opened",
+                    Some(incident.id.to_string()),
+                    Some(rule.name.clone()),
+                    paged,
+                ))
             }
         }
     }
 
-    async fn alert_resolved(
+    /// Acknowledged at the sender (as PagerDuty takes an Events API `acknowledge`):
+    /// recorded, and the escalation stops.
+    async fn alert_acknowledged(
         self: &Arc<Self>,
         key: String,
-        rule: String,
     ) -> Result<AlertOutcome, LedgerError> {
         let Some(incident) = self.ledger.incident_of_fingerprint(&key)? else {
-            return Ok(outcome(key, "ignored", None, Some(rule), false));
+            return Ok(outcome(key, "ignored", None, None, false));
+        };
+        let event = Event::AlertAcknowledged {
+            fingerprint: key.clone(),
+        };
+        let c = self
+            .write(self.ledger.append(&incident.id, &Actor::System, event))
+            .await?;
+        if incident.escalation.as_ref().is_some_and(|e| !e.stopped) {
+            self.pagers_acknowledged(&incident.id, false).await;
+        }
+        self.post(
+            &c.incident,
+            &format!(
+                "The alert behind {} was acknowledged at its source; paging stopped.",
+                c.incident.id
+            ),
+        )
+        .await;
+        Ok(outcome(
+            key,
+            "acknowledged",
+            Some(c.incident.id.to_string()),
+            None,
+            false,
+        ))
+    }
+
+    async fn alert_resolved(self: &Arc<Self>, key: String) -> Result<AlertOutcome, LedgerError> {
+        let Some(incident) = self.ledger.incident_of_fingerprint(&key)? else {
+            return Ok(outcome(key, "ignored", None, None, false));
         };
         let repeats = {
             let mut book = self.alert_book();
@@ -227,7 +246,7 @@ impl Engine {
             key,
             "resolved",
             Some(c.incident.id.to_string()),
-            Some(rule),
+            None,
             false,
         ))
     }

@@ -319,3 +319,47 @@ async fn incidents_without_a_commander_or_a_status_update_are_reminded_a_few_tim
     assert_eq!(reminders("No status update"), 4);
     assert_eq!(reminders("has no commander yet"), 3);
 }
+
+#[tokio::test]
+async fn an_events_v2_acknowledge_stops_the_escalation_like_pagerduty() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new("2026-11-27T10:00:00Z".parse().unwrap()));
+    let drill = DrillServer::start(Scenario::payments(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    // The plan's generic rule wants the GuardDuty relay network and a finding type.
+    let relay = Some("10.20.0.7".parse().unwrap());
+    let engine = engine_over(dir.path(), clock.clone(), &drill.url());
+    let event = |action: &str| {
+        let body = format!(
+            r#"{{"routing_key":"k","event_action":"{action}","dedup_key":"gd-1","payload":{{"summary":"crypto mining on i-0abc","source":"guardduty","severity":"critical","custom_details":{{}}}}}}"#
+        );
+        let (_, mut alert) = warroom_commands::alert::parse_events_v2(body.as_bytes()).unwrap();
+        alert.fields.insert(
+            "finding_type".into(),
+            "CryptoCurrency:EC2/BitcoinTool.B!DNS".into(),
+        );
+        alert
+    };
+    let opened = engine.alert(event("trigger"), relay).await.unwrap();
+    assert_eq!((opened.result, opened.paged), ("opened", true));
+    let id: IncidentId = opened.incident.unwrap().parse().unwrap();
+    // As senders send it: no payload, only the dedup key.
+    let (_, ack) = warroom_commands::alert::parse_events_v2(
+        br#"{"routing_key":"k","event_action":"acknowledge","dedup_key":"gd-1"}"#,
+    )
+    .unwrap();
+    let acked = engine.alert(ack, relay).await.unwrap();
+    assert_eq!(acked.result, "acknowledged");
+    clock.advance(chrono::TimeDelta::hours(2));
+    assert_eq!(engine.escalate_due().await, 0);
+    assert_eq!(steps(&engine, &id).len(), 1);
+    assert!(
+        engine
+            .ledger
+            .timeline(&id)
+            .unwrap()
+            .iter()
+            .any(|e| e.kind == "alert.acknowledged")
+    );
+}
