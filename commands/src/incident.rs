@@ -66,6 +66,10 @@ pub struct Escalation {
     pub step: crate::event::EscalationStep,
     pub paged_at: DateTime<Utc>,
     pub stopped: bool,
+    /// Stopped because the alert ended at its source (not by a person): if it fires again,
+    /// paging starts a new round.
+    #[serde(default)]
+    pub ended_at_source: bool,
 }
 
 impl Incident {
@@ -159,6 +163,7 @@ impl Incident {
                     .for_each(Request::close_with_incident);
                 if let Some(e) = &mut self.escalation {
                     e.stopped = true;
+                    e.ended_at_source = false;
                 }
                 self.status = IncidentStatus::Resolved;
             }
@@ -166,9 +171,18 @@ impl Incident {
             | Event::MessagePinned { .. }
             | Event::AlertReceived { .. }
             | Event::EvidenceRecorded { .. } => {}
-            Event::AlertResolved { .. } | Event::AlertAcknowledged { .. } => {
+            Event::AlertResolved { .. } => {
+                if let Some(e) = &mut self.escalation
+                    && !e.stopped
+                {
+                    e.stopped = true;
+                    e.ended_at_source = true;
+                }
+            }
+            Event::AlertAcknowledged { .. } => {
                 if let Some(e) = &mut self.escalation {
                     e.stopped = true;
+                    e.ended_at_source = false;
                 }
             }
             Event::RoleAssigned { role, person } => {
@@ -177,13 +191,23 @@ impl Incident {
             Event::StatusUpdate { .. } => self.last_status_update = Some(at),
             Event::Paged { people, step, .. } => {
                 if let Some(step) = step {
-                    if self.escalation.as_ref().is_some_and(|e| &e.step == step) {
-                        return Err(Refusal::AlreadyPaged(step.to_string()));
+                    if let Some(e) = &self.escalation {
+                        if &e.step == step {
+                            return Err(Refusal::AlreadyPaged(step.to_string()));
+                        }
+                        // An acknowledgement wins over a step that raced it.
+                        if e.stopped && !e.ended_at_source {
+                            return Err(Refusal::EscalationStopped(step.to_string()));
+                        }
+                    }
+                    if self.status == IncidentStatus::Resolved {
+                        return Err(Refusal::EscalationStopped(step.to_string()));
                     }
                     self.escalation = Some(Escalation {
                         step: step.clone(),
                         paged_at: at,
                         stopped: false,
+                        ended_at_source: false,
                     });
                 }
                 for p in people {
@@ -197,6 +221,7 @@ impl Incident {
                 self.unacknowledged.retain(|u| u != &p);
                 if let Some(e) = &mut self.escalation {
                     e.stopped = true;
+                    e.ended_at_source = false;
                 }
             }
             Event::RequestOpened(spec) => {

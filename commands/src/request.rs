@@ -208,6 +208,8 @@ pub enum Refusal {
     StillRunning(String),
     #[error("escalation step {0} was already paged")]
     AlreadyPaged(String),
+    #[error("escalation step {0} not paged: the pages were acknowledged or the incident resolved")]
+    EscalationStopped(String),
 }
 
 impl Request {

@@ -525,7 +525,6 @@ impl<'a> Overlay<'a> {
                         key: fp.as_bytes().to_vec(),
                         value: json(&id),
                     });
-                    self.fingerprints.insert(fp.clone(), id.clone());
                 }
                 let incident = Incident::opened(id, title.clone(), *severity, now, actor.clone());
                 let event = Event::IncidentOpened {
@@ -610,6 +609,13 @@ impl<'a> Overlay<'a> {
             && let Ok(bytes) = <[u8; 4]>::try_from(value.as_slice())
         {
             self.counters.insert(key.clone(), u32::from_be_bytes(bytes));
+        }
+        if let Op::Open {
+            fingerprint: Some(fp),
+            ..
+        } = op
+        {
+            self.fingerprints.insert(fp.clone(), incident.id.clone());
         }
         self.incidents.insert(incident.id.clone(), incident.clone());
         Ok((

@@ -46,6 +46,9 @@ pub struct AlertBook {
     open: HashMap<String, IncidentId>,
     repeats: HashMap<IncidentId, Repeats>,
     unmatched: VecDeque<Alert>,
+    /// Alert keys whose end was recorded since they last fired (a redelivered end is not
+    /// recorded twice).
+    ended: std::collections::HashSet<String>,
     pub counts: AlertCounts,
 }
 
@@ -95,7 +98,11 @@ impl Engine {
                 return Ok(outcome(key, "not_actionable", None, None, false));
             }
         };
-        let cached = self.alert_book().open.get(&key).cloned();
+        let cached = {
+            let mut book = self.alert_book();
+            book.ended.remove(&key);
+            book.open.get(&key).cloned()
+        };
         if let Some(id) = cached {
             self.repeat(&id, &alert, &rule.name).await;
             return Ok(outcome(
@@ -106,7 +113,11 @@ impl Engine {
                 false,
             ));
         }
-        let title: String = alert.title.chars().take(120).collect();
+        // The title names the channel: an alert without one is named after its rule.
+        let title: String = match alert.title.trim() {
+            "" => rule.name.clone(),
+            t => t.chars().take(120).collect(),
+        };
         let opened = self
             .ledger
             .open_for_alert(&title, rule.severity, &Actor::System, &key)
@@ -117,6 +128,24 @@ impl Engine {
                     .open
                     .insert(key.clone(), incident.id.clone());
                 self.repeat(&incident.id, &alert, &rule.name).await;
+                // It ended at its source and fires again while nobody acknowledged: paging
+                // starts a new round.
+                if let (Some(policy), true, Some(e)) =
+                    (&rule.page, page_now, incident.escalation.as_ref())
+                    && e.stopped
+                    && e.ended_at_source
+                {
+                    let paged = self
+                        .page_policy(&incident, policy, 0, e.step.round + 1)
+                        .await;
+                    return Ok(outcome(
+                        key,
+                        "refired",
+                        Some(incident.id.to_string()),
+                        Some(rule.name.clone()),
+                        paged,
+                    ));
+                }
                 Ok(outcome(
                     key,
                     "repeat",
@@ -138,7 +167,7 @@ impl Engine {
                     rule: rule.name.clone(),
                     fingerprint: key.clone(),
                     title: alert.title.clone(),
-                    fields: alert.fields.clone(),
+                    fields: bounded_fields(&alert),
                     started_at: alert.started_at.clone(),
                 };
                 let incident = self
@@ -218,6 +247,16 @@ impl Engine {
         let Some(incident) = self.ledger.incident_of_fingerprint(&key)? else {
             return Ok(outcome(key, "ignored", None, None, false));
         };
+        // Senders repeat an end (Alertmanager at each group interval, retried batches).
+        if !self.alert_book().ended.insert(key.clone()) {
+            return Ok(outcome(
+                key,
+                "repeat",
+                Some(incident.id.to_string()),
+                None,
+                false,
+            ));
+        }
         let repeats = {
             let mut book = self.alert_book();
             book.open.remove(&key);
@@ -374,6 +413,13 @@ impl Engine {
         }
     }
 
+    /// A resolved incident's alerts no longer join it.
+    pub(super) fn forget_alerts_of(&self, id: &IncidentId) {
+        let mut book = self.alert_book();
+        book.open.retain(|_, v| v != id);
+        book.repeats.remove(id);
+    }
+
     pub fn alert_counts(&self) -> AlertCounts {
         self.alert_book().counts
     }
@@ -385,6 +431,26 @@ impl Engine {
     fn alert_book(&self) -> std::sync::MutexGuard<'_, AlertBook> {
         self.alerts.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// The alert's fields for the timeline, within a budget that keeps the entry well under the
+/// ledger's entry limit (Falco outputs can be large); the rest is summarised.
+fn bounded_fields(alert: &Alert) -> std::collections::BTreeMap<String, String> {
+    const BUDGET: usize = 16 * 1024;
+    let mut used = 0;
+    let mut kept = std::collections::BTreeMap::new();
+    for (k, v) in &alert.fields {
+        if used + k.len() + v.len() > BUDGET {
+            kept.insert(
+                "warroom.fields_omitted".to_owned(),
+                (alert.fields.len() - kept.len()).to_string(),
+            );
+            break;
+        }
+        used += k.len() + v.len();
+        kept.insert(k.clone(), v.clone());
+    }
+    kept
 }
 
 fn intake_name(alert: &Alert) -> &'static str {

@@ -363,3 +363,59 @@ async fn an_events_v2_acknowledge_stops_the_escalation_like_pagerduty() {
             .any(|e| e.kind == "alert.acknowledged")
     );
 }
+
+#[tokio::test]
+async fn a_flapping_alert_pages_again_a_resolved_incident_lets_it_open_anew_and_acks_win_races() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new("2026-11-27T10:00:00Z".parse().unwrap()));
+    let drill = DrillServer::start(Scenario::payments(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let relay = Some("10.1.2.3".parse().unwrap());
+    let engine = engine_over(dir.path(), clock.clone(), &drill.url());
+    let resolved = || {
+        let mut a = egress_alert();
+        a.status = warroom_commands::alert::AlertStatus::Resolved;
+        a
+    };
+    let first = engine.alert(egress_alert(), relay).await.unwrap();
+    let id: IncidentId = first.incident.unwrap().parse().unwrap();
+    // Ends at its source (redelivered twice: recorded once), then fires again unacknowledged.
+    assert_eq!(
+        engine.alert(resolved(), relay).await.unwrap().result,
+        "resolved"
+    );
+    assert_eq!(
+        engine.alert(resolved(), relay).await.unwrap().result,
+        "repeat"
+    );
+    assert_eq!(
+        engine
+            .ledger
+            .timeline(&id)
+            .unwrap()
+            .iter()
+            .filter(|e| e.kind == "alert.resolved")
+            .count(),
+        1
+    );
+    let again = engine.alert(egress_alert(), relay).await.unwrap();
+    assert_eq!((again.result, again.paged), ("refired", true));
+    assert_eq!(steps(&engine, &id), vec![(0, 0), (1, 0)]);
+
+    // An acknowledgement wins over a step computed before it.
+    let incident = engine.ledger.incident(&id).unwrap();
+    assert!(engine.handle(&p("alice"), "ack", Some(id.clone())).await.ok);
+    let policy = warroom_config::PolicyId::from("security-incident");
+    assert!(!engine.page_policy(&incident, &policy, 1, 1).await);
+    assert_eq!(steps(&engine, &id).len(), 2);
+
+    // Resolved by a person: the same alert opens a new incident.
+    let done = engine
+        .handle(&p("carol"), "incident resolve contained", Some(id.clone()))
+        .await;
+    assert!(done.ok, "{}", done.message);
+    let next = engine.alert(egress_alert(), relay).await.unwrap();
+    assert_eq!(next.result, "opened");
+    assert_ne!(next.incident.as_deref(), Some(id.as_str()));
+}

@@ -202,6 +202,8 @@ impl Engine {
             let mut watched = self.watched.lock().unwrap_or_else(|p| p.into_inner());
             if incident.status == warroom_commands::IncidentStatus::Resolved {
                 watched.remove(&incident.id);
+                // Its alerts open a new incident if they fire again.
+                self.forget_alerts_of(&incident.id);
             } else {
                 watched.insert(incident.id.clone());
             }

@@ -56,9 +56,21 @@ impl Engine {
     }
 }
 
+/// A Kubernetes object name (DNS-1123), or nothing: alert fields are sender-controlled and
+/// must not carry options or spaces into the command.
+fn k8s_name(v: &str) -> Option<&str> {
+    let ok = !v.is_empty()
+        && v.len() <= 253
+        && v.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && v.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && v.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric());
+    ok.then_some(v)
+}
+
 /// The command text for `action` on what the alert is about, if it names it.
 fn command_for(action: ActionName, alert: &Alert, reason: &str) -> Option<String> {
-    let f = |k: &str| alert.fields.get(k).map(String::as_str);
+    let f = |k: &str| alert.fields.get(k).map(String::as_str).and_then(k8s_name);
     let pod = match (
         f("k8s.ns.name")
             .or(f("ka.target.namespace"))
@@ -86,4 +98,35 @@ fn command_for(action: ActionName, alert: &Alert, reason: &str) -> Option<String
         _ => return None,
     };
     Some(format!("{action} {target} --reason \"{reason}\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert(fields: &[(&str, &str)]) -> Alert {
+        let mut a = warroom_commands::alert::parse_falco(
+            br#"{"rule":"r","priority":"Warning","output":"o"}"#,
+        )
+        .unwrap();
+        for (k, v) in fields {
+            a.fields.insert((*k).into(), (*v).into());
+        }
+        a
+    }
+
+    #[test]
+    fn targets_come_only_from_valid_object_names() {
+        let a = alert(&[("k8s.ns.name", "payments"), ("k8s.pod.name", "api-7f9c")]);
+        assert_eq!(
+            command_for(ActionName::Quarantine, &a, "why").as_deref(),
+            Some("quarantine pod payments/api-7f9c --reason \"why\"")
+        );
+        // A sender cannot smuggle options (another cluster, an override) into the command.
+        let evil = alert(&[("node", "n1 --override x --cluster prod-us")]);
+        assert_eq!(command_for(ActionName::Cordon, &evil, "why"), None);
+        let evil = alert(&[("namespace", "payments"), ("pod", "--cluster")]);
+        assert_eq!(command_for(ActionName::Capture, &evil, "why"), None);
+        assert_eq!(command_for(ActionName::Label, &a, "why"), None);
+    }
 }

@@ -63,6 +63,8 @@ fn meets(
     {
         return false;
     }
+    // A dual-stack listener sees IPv4 senders as `::ffff:a.b.c.d`.
+    let sender = sender.map(|a| a.to_canonical());
     if !rule.allow_from.is_empty()
         && !sender.is_some_and(|a| rule.allow_from.iter().any(|c| c.contains(a)))
     {
@@ -90,9 +92,10 @@ fn meets(
 /// `10.0.0.1`, `[2001:db8::1]:443` or `10.0.0.1:443` → the address.
 fn address(text: &str) -> Option<IpAddr> {
     let t = text.trim();
-    t.parse()
+    t.parse::<IpAddr>()
         .ok()
         .or_else(|| t.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
+        .map(|a| a.to_canonical())
 }
 
 fn inside(window: &ActiveWindow, plan: &Plan, now: DateTime<Utc>) -> bool {
@@ -304,5 +307,6 @@ severity = "sev4"
         assert_eq!(address("10.0.0.1:443"), "10.0.0.1".parse().ok());
         assert_eq!(address("[2001:db8::1]:22"), "2001:db8::1".parse().ok());
         assert_eq!(address("not-an-ip"), None);
+        assert_eq!(address("::ffff:10.1.2.3"), "10.1.2.3".parse().ok());
     }
 }
