@@ -339,6 +339,14 @@ fn post(w: &World, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, Va
     )
 }
 
+fn unix_now() -> String {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string()
+}
+
 fn hmac_hex(secret: &str, body: &[u8]) -> String {
     // HMAC-SHA256 by the definition (RFC 2104), to check warroom against an independent one.
     use sha2::{Digest, Sha256};
@@ -376,24 +384,57 @@ fn falco_and_events_v2_bodies_are_judged_by_the_rules_and_bad_requests_record_no
         .0,
         401
     );
-    let bad_sig = format!("sha256={}", hmac_hex("other", falco.as_bytes()));
+    let now = unix_now();
+    let signed = |secret: &str, ts: &str, body: &str| {
+        format!(
+            "sha256={}",
+            hmac_hex(secret, format!("{ts}.{body}").as_bytes())
+        )
+    };
+    let bad_sig = signed("other", &now, &falco);
     assert_eq!(
         post(
             &w,
             "/alerts/falco",
-            &[("x-warroom-signature", &bad_sig)],
+            &[
+                ("x-warroom-signature", &bad_sig),
+                ("x-warroom-timestamp", &now)
+            ],
             &falco
         )
         .0,
         401
     );
+    // Signed right, but ten minutes old (a replay): refused too.
+    let old = (now.parse::<i64>().unwrap() - 600).to_string();
+    let replayed = signed(FALCO_HMAC, &old, &falco);
+    let (status, body) = post(
+        &w,
+        "/alerts/falco",
+        &[
+            ("x-warroom-signature", &replayed),
+            ("x-warroom-timestamp", &old),
+        ],
+        &falco,
+    );
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("X-Warroom-Timestamp"),
+        "{body}"
+    );
     // Malformed and oversized: 400 naming the field, 413.
-    let sig = |b: &str| format!("sha256={}", hmac_hex(FALCO_HMAC, b.as_bytes()));
+    let sig = |b: &str| signed(FALCO_HMAC, &now, b);
     let broken = r#"{"rule":"x","priority":"loud"}"#;
     let (status, body) = post(
         &w,
         "/alerts/falco",
-        &[("x-warroom-signature", &sig(broken))],
+        &[
+            ("x-warroom-signature", &sig(broken)),
+            ("x-warroom-timestamp", &now),
+        ],
         broken,
     );
     assert_eq!(status, 400, "{body}");
@@ -409,7 +450,10 @@ fn falco_and_events_v2_bodies_are_judged_by_the_rules_and_bad_requests_record_no
         let (status, body) = post(
             &w,
             "/alerts/falco",
-            &[("x-warroom-signature", &sig(&huge))],
+            &[
+                ("x-warroom-signature", &sig(&huge)),
+                ("x-warroom-timestamp", &now),
+            ],
             &huge,
         );
         (status != 0).then_some((status, body))
@@ -440,7 +484,10 @@ fn falco_and_events_v2_bodies_are_judged_by_the_rules_and_bad_requests_record_no
     let (status, body) = post(
         &w,
         "/alerts/falco",
-        &[("x-warroom-signature", &sig(&falco))],
+        &[
+            ("x-warroom-signature", &sig(&falco)),
+            ("x-warroom-timestamp", &now),
+        ],
         &falco,
     );
     assert_eq!(status, 200, "{body}");
@@ -476,7 +523,10 @@ fn falco_and_events_v2_bodies_are_judged_by_the_rules_and_bad_requests_record_no
     let (_, again) = post(
         &w,
         "/alerts/falco",
-        &[("x-warroom-signature", &sig(&payments))],
+        &[
+            ("x-warroom-signature", &sig(&payments)),
+            ("x-warroom-timestamp", &now),
+        ],
         &payments,
     );
     assert_eq!(again["alerts"][0]["result"], "repeat", "{again}");

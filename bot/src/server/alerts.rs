@@ -1,7 +1,8 @@
 //! `POST /alerts/alertmanager`, `/alerts/falco`, `/alerts/events/v2`: alerts into incidents.
 //!
-//! Guarantees: a request is authenticated (bearer token, HMAC of the body, or — Events API v2
-//! — its routing key, as `[alerts.intake.<source>]` says) before its body is read as an alert;
+//! Guarantees: a request is authenticated (bearer token, HMAC of timestamp and body within 5
+//! minutes, or — Events API v2 — its routing key, as `[alerts.intake.<source>]` says) before
+//! its body is read as an alert;
 //! bodies over 1 MiB are 413, unreadable ones 400 naming the field; in each case nothing is
 //! recorded. An intake the plan does not configure refuses everything (401), saying how to
 //! configure it.
@@ -30,6 +31,10 @@ use super::{AppState, ReadyState};
 /// Alertmanager batches of a few hundred alerts fit comfortably.
 pub const MAX_ALERT_BODY: usize = 1024 * 1024;
 pub const SIGNATURE_HEADER: &str = "x-warroom-signature";
+/// Unix seconds, signed with the body so a captured request cannot be replayed later.
+pub const TIMESTAMP_HEADER: &str = "x-warroom-timestamp";
+/// How far a signed request's timestamp may be from now, either way.
+pub const MAX_SKEW_SECS: i64 = 5 * 60;
 
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
@@ -102,18 +107,32 @@ fn same(a: &str, b: &str) -> bool {
         == 0
 }
 
-fn hmac_ok(secret: &str, body: &[u8], header: Option<&str>) -> bool {
-    let Some(hex_sig) = header.and_then(|h| h.trim().strip_prefix("sha256=")) else {
+/// `X-Warroom-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + body)>` with
+/// `X-Warroom-Timestamp: <timestamp>` within [`MAX_SKEW_SECS`] of `now`.
+fn hmac_ok(secret: &str, body: &[u8], headers: &HeaderMap, now: i64) -> bool {
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let Some(hex_sig) = header(SIGNATURE_HEADER).and_then(|h| h.trim().strip_prefix("sha256="))
+    else {
         return false;
     };
+    let Some(timestamp) = header(TIMESTAMP_HEADER).map(str::trim) else {
+        return false;
+    };
+    let fresh = timestamp.bytes().all(|b| b.is_ascii_digit())
+        && timestamp
+            .parse::<i64>()
+            .is_ok_and(|t| now.saturating_sub(t).saturating_abs() <= MAX_SKEW_SECS);
     let Ok(claimed) = hex::decode(hex_sig) else {
         return false;
     };
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
         return false;
     };
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
     mac.update(body);
-    mac.verify_slice(&claimed).is_ok()
+    // Verify first (constant time), then the clock: both must hold.
+    mac.verify_slice(&claimed).is_ok() && fresh
 }
 
 /// A request turned away before its body is read as an alert.
@@ -164,11 +183,7 @@ fn authenticated(
         return Ok(());
     }
     if let Some(secret) = &keys.hmac
-        && hmac_ok(
-            secret,
-            body,
-            headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()),
-        )
+        && hmac_ok(secret, body, headers, chrono::Utc::now().timestamp())
     {
         return Ok(());
     }
@@ -180,7 +195,7 @@ fn authenticated(
     refuse(format!(
         "not authenticated for the {source} intake: send `Authorization: Bearer <token>`{}{}",
         if keys.hmac.is_some() {
-            " or `X-Warroom-Signature: sha256=<hex HMAC-SHA256 of the body>`"
+            " or `X-Warroom-Timestamp: <unix seconds>` with `X-Warroom-Signature: sha256=<hex HMAC-SHA256 of \"<timestamp>.<body>\">` (within 5 minutes)"
         } else {
             ""
         },

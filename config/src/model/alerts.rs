@@ -44,7 +44,8 @@ pub struct IntakeCredentials {
     /// `Authorization: Bearer <token>` (Alertmanager's `http_config.authorization`).
     #[serde(default)]
     pub token: Option<crate::SecretRef>,
-    /// `X-Warroom-Signature: sha256=<hex HMAC-SHA256(secret, body)>`.
+    /// `X-Warroom-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + body)>` with
+    /// `X-Warroom-Timestamp: <unix seconds>` within 5 minutes.
     #[serde(default)]
     pub hmac_secret: Option<crate::SecretRef>,
     /// Events API v2 only: the `routing_key` senders put in the body.
