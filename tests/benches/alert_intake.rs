@@ -11,7 +11,6 @@
 //! Options: `-- --alerts 100000 --singles 50000 --connections 8`. Needs
 //! `prometheus-alertmanager` (the test command installs it).
 
-use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,7 +19,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use warroom_tests::Scratch;
 use warroom_tests::api::{Api, plan_with};
-use warroom_tests::load::{Conn, Req, memory_kib};
+use warroom_tests::load::{Conn, Req, arg, memory_kib};
 
 const TOKEN: &str = "bench-alert-token";
 const FINGERPRINTS: usize = 50;
@@ -32,34 +31,11 @@ struct Options {
 }
 
 fn options() -> Options {
-    let mut o = Options {
-        alerts: 100_000,
-        singles: 50_000,
-        connections: 8,
-    };
-    let args: Vec<String> = std::env::args().collect();
-    let mut i = 1;
-    while i < args.len() {
-        let value = || args.get(i + 1).and_then(|v| v.parse::<usize>().ok());
-        match args[i].as_str() {
-            "--alerts" => o.alerts = value().expect("--alerts N"),
-            "--singles" => o.singles = value().expect("--singles N"),
-            "--connections" => o.connections = value().expect("--connections N"),
-            _ => {
-                i += 1;
-                continue;
-            }
-        }
-        i += 2;
+    Options {
+        alerts: arg("--alerts").unwrap_or(100_000),
+        singles: arg("--singles").unwrap_or(50_000),
+        connections: arg("--connections").unwrap_or(8),
     }
-    o
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 /// Send every request over `connections` keep-alive connections as fast as they are
@@ -154,7 +130,7 @@ fn main() {
     );
     let api = Api::new(&server.addr);
 
-    let am_port = free_port();
+    let am_port = warroom_tests::free_port();
     let am_config = s.write(
         "alertmanager.yml",
         "route:\n  receiver: blackhole\n  group_by: [\"alertname\"]\nreceivers:\n  - name: blackhole\n",

@@ -20,7 +20,7 @@ use warroom_adapters::chat::slack::signature::sign;
 use warroom_tests::Scratch;
 use warroom_tests::api::{Api, plan_with};
 use warroom_tests::fake_slack::FakeSlack;
-use warroom_tests::load::{Conn, Req};
+use warroom_tests::load::{Conn, Req, arg, flag};
 
 const SECRET: &str = "bench-signing-secret";
 static DELIVERY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -47,33 +47,12 @@ struct Options {
 }
 
 fn options() -> Options {
-    let mut o = Options {
-        seconds: 30,
-        rate: 200,
-        connections: 64,
-        slack: false,
-    };
-    let args: Vec<String> = std::env::args().collect();
-    let mut i = 1;
-    while i < args.len() {
-        let value = || args.get(i + 1).and_then(|v| v.parse::<u64>().ok());
-        match args[i].as_str() {
-            "--seconds" => o.seconds = value().expect("--seconds N"),
-            "--rate" => o.rate = value().expect("--rate N"),
-            "--connections" => o.connections = value().expect("--connections N") as usize,
-            "--slack" => {
-                o.slack = true;
-                i += 1;
-                continue;
-            }
-            _ => {
-                i += 1;
-                continue;
-            }
-        }
-        i += 2;
+    Options {
+        seconds: arg("--seconds").unwrap_or(30),
+        rate: arg("--rate").unwrap_or(200),
+        connections: arg("--connections").unwrap_or(64),
+        slack: flag("--slack"),
     }
-    o
 }
 
 /// What to send: a console/API command, or a signed Slack slash command.

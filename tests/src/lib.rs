@@ -43,6 +43,14 @@ pub fn plan_using_kubeconfig(kubeconfig: &Path) -> String {
 }
 
 /// Path of the `warroom` binary under test.
+/// A loopback port nobody listens on right now (for peers started as child processes).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
 pub fn warroom_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("WARROOM_BIN") {
         return PathBuf::from(p);

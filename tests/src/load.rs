@@ -85,3 +85,23 @@ pub fn memory_kib(pid: u32) -> (u64, u64) {
     };
     (field("VmHWM:"), field("VmRSS:"))
 }
+
+/// `--name VALUE` from the benchmark's command line (after `--`), parsed; `None` if absent.
+/// A value that does not parse stops the benchmark naming the option.
+pub fn arg<T: std::str::FromStr>(name: &str) -> Option<T> {
+    let args: Vec<String> = std::env::args().collect();
+    let at = args.iter().position(|a| a == name)?;
+    let value = args
+        .get(at + 1)
+        .unwrap_or_else(|| panic!("{name} needs a value"));
+    Some(
+        value
+            .parse()
+            .unwrap_or_else(|_| panic!("{name} {value}: not a valid value")),
+    )
+}
+
+/// Whether `--name` is on the benchmark's command line.
+pub fn flag(name: &str) -> bool {
+    std::env::args().any(|a| a == name)
+}

@@ -6,7 +6,6 @@
 
 use std::fmt;
 use std::fs::File;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -64,7 +63,7 @@ impl Browser {
         );
         let profile = tempfile::tempdir().expect("browser profile folder");
         let log = File::create(profile.path().join("chromedriver.log")).expect("driver log");
-        let port = free_port();
+        let port = crate::free_port();
         let driver = Command::new(&chromedriver)
             .arg(format!("--port={port}"))
             .stdin(Stdio::null())
@@ -480,13 +479,6 @@ fn retryable(e: &WebDriverError) -> bool {
             | "element click intercepted"
             | "element not interactable"
     )
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
 }
 
 fn screenshot_path(what: &str) -> PathBuf {

@@ -4,7 +4,6 @@
 //! Falco and Events API v2 bodies, bad credentials, malformed and oversized bodies too.
 
 use std::io::Read;
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -16,13 +15,6 @@ use warroom_tests::{Scratch, Server};
 const AM_TOKEN: &str = "am-test-token";
 const FALCO_HMAC: &str = "falco-test-hmac";
 const ROUTING_KEY: &str = "R0UT1NGKEY";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 /// A child process killed when the test ends.
 struct Peer(Child);
@@ -59,7 +51,7 @@ fn start() -> World {
     let s = Scratch::new();
     let receivers = FakeSlack::start();
     let root = receivers.base.trim_end_matches("/api").to_owned();
-    let smtp_port = free_port();
+    let smtp_port = warroom_tests::free_port();
     let smtp_log = s.path().join("smtp.log");
     let smtp = Command::new("/usr/bin/python3")
         .args([
@@ -151,7 +143,7 @@ fn incidents(api: &Api) -> Vec<Value> {
 }
 
 fn start_alertmanager(w: &World) -> (Peer, String) {
-    let port = free_port();
+    let port = warroom_tests::free_port();
     let config = w.s.write(
         "alertmanager.yml",
         &format!(

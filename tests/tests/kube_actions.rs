@@ -413,11 +413,7 @@ fn conflicts_are_retried_and_a_persistent_one_is_a_clear_failure_with_a_consiste
 fn an_api_server_that_is_down_is_named_and_nothing_is_recorded() {
     let s = Scratch::new();
     // A kubeconfig pointing at a port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = warroom_tests::free_port();
     let kubeconfig = s.write(
         "kubeconfig",
         &warroom_tests::kubeconfig_for(&format!("http://127.0.0.1:{port}")),

@@ -24,41 +24,10 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new("2026-11-27T02:00:00Z".parse().unwrap()));
-    let dyn_clock: Arc<dyn Clock> = clock.clone();
-    let ledger = Arc::new(Ledger::open(dir.path(), dyn_clock.clone()).unwrap());
-    let console = Arc::new(ConsoleChat::new(
-        dyn_clock.clone(),
-        broadcast::channel(64).0,
-    ));
-    let chats: Vec<Arc<dyn Chat>> = vec![console.clone()];
     let drill = DrillServer::start(Scenario::payments(), "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let store = Arc::new(LocalEvidenceStore::new(dir.path().join("evidence")));
-    let mut kube = KubeCluster::new(
-        store,
-        CaptureSettings {
-            collect: Vec::new(),
-            max_log_bytes: 1 << 20,
-        },
-    );
-    let client = KubeCluster::client_for_url(&drill.url()).unwrap();
-    kube.add(
-        "prod-eu",
-        client,
-        drill.url(),
-        warroom_config::NetworkPolicyEngine::Calico,
-    );
-    let cluster = Arc::new(kube);
-    let engine = Engine::new(
-        Arc::new(warroom_config::builtin()),
-        ledger,
-        chats,
-        cluster,
-        dyn_clock,
-        Arc::new(|_: Option<&IncidentId>| {}),
-        Vec::new(),
-    );
+    let (engine, console) = engine_over(dir.path(), clock.clone(), &drill.url());
     Fixture {
         engine,
         clock,
@@ -150,8 +119,13 @@ async fn the_channel_is_named_by_the_plan_and_pages_reach_people_directly() {
     );
 }
 
-/// The engine over an existing ledger folder, as after a restart.
-fn engine_over(dir: &std::path::Path, clock: Arc<ManualClock>, drill_url: &str) -> Arc<Engine> {
+/// The engine (and its console) over a ledger folder — a new one, or one reopened as after
+/// a restart — with the drill cluster at `drill_url` as `prod-eu`.
+fn engine_over(
+    dir: &std::path::Path,
+    clock: Arc<ManualClock>,
+    drill_url: &str,
+) -> (Arc<Engine>, Arc<ConsoleChat>) {
     let dyn_clock: Arc<dyn Clock> = clock;
     let ledger = Arc::new(Ledger::open(dir, dyn_clock.clone()).unwrap());
     let console = Arc::new(ConsoleChat::new(
@@ -173,15 +147,41 @@ fn engine_over(dir: &std::path::Path, clock: Arc<ManualClock>, drill_url: &str) 
         drill_url.to_owned(),
         warroom_config::NetworkPolicyEngine::Calico,
     );
-    Engine::new(
+    let chats: Vec<Arc<dyn Chat>> = vec![console.clone()];
+    let engine = Engine::new(
         Arc::new(warroom_config::builtin()),
         ledger,
-        vec![console],
+        chats,
         Arc::new(kube),
         dyn_clock,
         Arc::new(|_: Option<&IncidentId>| {}),
         Vec::new(),
-    )
+    );
+    (engine, console)
+}
+
+/// A ledger folder, a clock at 10:00 UTC on a Friday and a drill cluster: the engine over
+/// them can be dropped and built again, as across a restart.
+struct AlertWorld {
+    dir: tempfile::TempDir,
+    clock: Arc<ManualClock>,
+    drill: warroom_drill::DrillHandle,
+}
+
+impl AlertWorld {
+    async fn new() -> AlertWorld {
+        AlertWorld {
+            dir: tempfile::tempdir().unwrap(),
+            clock: Arc::new(ManualClock::new("2026-11-27T10:00:00Z".parse().unwrap())),
+            drill: DrillServer::start(Scenario::payments(), "127.0.0.1:0".parse().unwrap())
+                .await
+                .unwrap(),
+        }
+    }
+
+    fn engine(&self) -> Arc<Engine> {
+        engine_over(self.dir.path(), self.clock.clone(), &self.drill.url()).0
+    }
 }
 
 fn egress_alert() -> warroom_commands::alert::Alert {
@@ -209,13 +209,10 @@ fn steps(engine: &Engine, id: &IncidentId) -> Vec<(u64, u64)> {
 
 #[tokio::test]
 async fn escalation_pages_the_next_tier_only_without_an_ack_and_survives_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(ManualClock::new("2026-11-27T10:00:00Z".parse().unwrap()));
-    let drill = DrillServer::start(Scenario::payments(), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let w = AlertWorld::new().await;
+    let clock = w.clock.clone();
     let relay = Some("10.1.2.3".parse().unwrap());
-    let engine = engine_over(dir.path(), clock.clone(), &drill.url());
+    let engine = w.engine();
     let out = engine.alert(egress_alert(), relay).await.unwrap();
     assert_eq!((out.result, out.paged), ("opened", true));
     let id: IncidentId = out.incident.unwrap().parse().unwrap();
@@ -231,7 +228,7 @@ async fn escalation_pages_the_next_tier_only_without_an_ack_and_survives_a_resta
     // warroom stops; tier 2's ten minutes pass while it is down.
     drop(engine);
     clock.advance(chrono::TimeDelta::seconds(11 * 60));
-    let engine = engine_over(dir.path(), clock.clone(), &drill.url());
+    let engine = w.engine();
     engine.recover().await.unwrap();
     // The step that fell due goes out once when warroom is back: the policy starts round 2.
     assert_eq!(engine.escalate_due().await, 1);
@@ -252,12 +249,9 @@ async fn escalation_pages_the_next_tier_only_without_an_ack_and_survives_a_resta
 
 #[tokio::test]
 async fn an_escalation_with_no_acknowledgement_ends_after_its_repeats() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(ManualClock::new("2026-11-27T10:00:00Z".parse().unwrap()));
-    let drill = DrillServer::start(Scenario::payments(), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let engine = engine_over(dir.path(), clock.clone(), &drill.url());
+    let w = AlertWorld::new().await;
+    let clock = w.clock.clone();
+    let engine = w.engine();
     let out = engine
         .alert(egress_alert(), Some("10.1.2.3".parse().unwrap()))
         .await
@@ -322,14 +316,11 @@ async fn incidents_without_a_commander_or_a_status_update_are_reminded_a_few_tim
 
 #[tokio::test]
 async fn an_events_v2_acknowledge_stops_the_escalation_like_pagerduty() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(ManualClock::new("2026-11-27T10:00:00Z".parse().unwrap()));
-    let drill = DrillServer::start(Scenario::payments(), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let w = AlertWorld::new().await;
+    let clock = w.clock.clone();
     // The plan's generic rule wants the GuardDuty relay network and a finding type.
     let relay = Some("10.20.0.7".parse().unwrap());
-    let engine = engine_over(dir.path(), clock.clone(), &drill.url());
+    let engine = w.engine();
     let event = |action: &str| {
         let body = format!(
             r#"{{"routing_key":"k","event_action":"{action}","dedup_key":"gd-1","payload":{{"summary":"crypto mining on i-0abc","source":"guardduty","severity":"critical","custom_details":{{}}}}}}"#
@@ -366,13 +357,9 @@ async fn an_events_v2_acknowledge_stops_the_escalation_like_pagerduty() {
 
 #[tokio::test]
 async fn a_flapping_alert_pages_again_a_resolved_incident_lets_it_open_anew_and_acks_win_races() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(ManualClock::new("2026-11-27T10:00:00Z".parse().unwrap()));
-    let drill = DrillServer::start(Scenario::payments(), "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let w = AlertWorld::new().await;
     let relay = Some("10.1.2.3".parse().unwrap());
-    let engine = engine_over(dir.path(), clock.clone(), &drill.url());
+    let engine = w.engine();
     let resolved = || {
         let mut a = egress_alert();
         a.status = warroom_commands::alert::AlertStatus::Resolved;
