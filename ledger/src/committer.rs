@@ -304,24 +304,48 @@ impl Ledger {
     }
 }
 
+/// How long the committer waits between attempts to recover from a failed write.
+const RETRY_AFTER_FAILURE: std::time::Duration = std::time::Duration::from_secs(1);
+
 fn run(trees: &Trees, clock: &dyn Clock, mut journal: Journal, rx: Receiver<Job>) {
     let mut failed: Option<String> = None;
+    let mut last_attempt = std::time::Instant::now();
     let mut overlay = Overlay::new(trees);
     loop {
-        let first = if journal.used() > 0 {
-            match rx.recv_timeout(IDLE_CHECKPOINT) {
-                Ok(job) => job,
-                Err(RecvTimeoutError::Timeout) => {
-                    checkpoint_or_fail(trees, &mut journal, &mut failed);
-                    continue;
-                }
-                Err(RecvTimeoutError::Disconnected) => break,
-            }
+        let wait = if failed.is_some() {
+            Some(RETRY_AFTER_FAILURE)
+        } else if journal.used() > 0 {
+            Some(IDLE_CHECKPOINT)
         } else {
-            match rx.recv() {
-                Ok(job) => job,
+            None
+        };
+        let first = match wait {
+            Some(wait) => match rx.recv_timeout(wait) {
+                Ok(job) => Some(job),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
+            },
+            None => match rx.recv() {
+                Ok(job) => Some(job),
                 Err(_) => break,
+            },
+        };
+        if failed.is_some() && last_attempt.elapsed() >= RETRY_AFTER_FAILURE {
+            // A checkpoint that succeeds makes everything acknowledged durable in sled and
+            // retires the journal, so writing can resume; what the failed batch had cached
+            // is forgotten and re-read from disk.
+            last_attempt = std::time::Instant::now();
+            if checkpoint(trees, &mut journal).is_ok() {
+                tracing::warn!(dir = %trees.origin.display(), "ledger writes succeed again; accepting writes");
+                overlay = Overlay::new(trees);
+                set_refused(trees, &mut failed, None);
             }
+        }
+        let Some(first) = first else {
+            if failed.is_none() && journal.used() > 0 {
+                checkpoint_or_fail(trees, &mut journal, &mut failed);
+            }
+            continue;
         };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -344,6 +368,7 @@ fn run(trees: &Trees, clock: &dyn Clock, mut journal: Journal, rx: Receiver<Job>
         let puts: Vec<&[Put]> = planned
             .iter()
             .filter_map(|p| p.as_ref().ok().map(|(_, puts)| puts.as_slice()))
+            .filter(|puts| !puts.is_empty())
             .collect();
         let outcome = if puts.is_empty() {
             Ok(())
@@ -351,8 +376,9 @@ fn run(trees: &Trees, clock: &dyn Clock, mut journal: Journal, rx: Receiver<Job>
             write_through(trees, &mut journal, &puts)
         };
         if let Err(e) = &outcome {
-            tracing::error!(error = %e, dir = %trees.dir.display(), "ledger write failed; refusing further writes");
-            failed = Some(e.clone());
+            tracing::error!(error = %e, dir = %trees.origin.display(), "ledger write failed; refusing writes until a checkpoint succeeds");
+            last_attempt = std::time::Instant::now();
+            set_refused(trees, &mut failed, Some(e.clone()));
         }
         for (job, result) in batch.into_iter().zip(planned) {
             let reply = match &outcome {
@@ -371,16 +397,42 @@ fn run(trees: &Trees, clock: &dyn Clock, mut journal: Journal, rx: Receiver<Job>
     }
 }
 
+fn set_refused(trees: &Trees, failed: &mut Option<String>, reason: Option<String>) {
+    *trees.refused.lock().unwrap_or_else(|p| p.into_inner()) = reason.clone();
+    *failed = reason;
+}
+
 /// Journal first (durable), then sled (visible). A crash in between is repaired by replay.
+/// A batch too big for the room left is split into journal batches that each fit, with a
+/// checkpoint between them, so a full journal never stops the ledger.
 fn write_through(trees: &Trees, journal: &mut Journal, puts: &[&[Put]]) -> Result<(), String> {
-    if !journal.fits(Journal::encoded_len(puts)) {
-        checkpoint(trees, journal)?;
-    }
-    journal.append(puts).map_err(|e| format!("journal: {e}"))?;
-    for op in puts {
-        apply_puts(trees, op).map_err(|e| e.to_string())?;
+    let mut start = 0;
+    while start < puts.len() {
+        let mut end = start + 1;
+        while end < puts.len() && Journal::ever_fits(Journal::encoded_len(&puts[start..=end])) {
+            end += 1;
+        }
+        let chunk = &puts[start..end];
+        if !journal.fits(Journal::encoded_len(chunk)) {
+            checkpoint(trees, journal)?;
+        }
+        let seq = journal.append(chunk).map_err(|e| format!("journal: {e}"))?;
+        for op in chunk {
+            apply_puts(trees, op).map_err(|e| e.to_string())?;
+        }
+        mark_applied(trees, seq).map_err(|e| e.to_string())?;
+        start = end;
     }
     Ok(())
+}
+
+/// Record in sled that batch `seq` is applied; written after the batch's own keys.
+pub(crate) fn mark_applied(trees: &Trees, seq: u64) -> Result<(), LedgerError> {
+    trees
+        .meta
+        .insert(keys::APPLIED_KEY, &seq.to_be_bytes())
+        .map(|_| ())
+        .map_err(|e| trees.storage(e))
 }
 
 /// Make sled durable, then retire the journal's records.
@@ -395,8 +447,8 @@ pub(crate) fn checkpoint(trees: &Trees, journal: &mut Journal) -> Result<(), Str
 
 fn checkpoint_or_fail(trees: &Trees, journal: &mut Journal, failed: &mut Option<String>) {
     if let Err(e) = checkpoint(trees, journal) {
-        tracing::error!(error = %e, dir = %trees.dir.display(), "ledger checkpoint failed; refusing further writes");
-        *failed = Some(e);
+        tracing::error!(error = %e, dir = %trees.origin.display(), "ledger checkpoint failed; refusing writes until a checkpoint succeeds");
+        set_refused(trees, failed, Some(e));
     }
 }
 
@@ -603,6 +655,13 @@ impl<'a> Overlay<'a> {
             key: incident.id.as_str().as_bytes().to_vec(),
             value: json(&incident),
         });
+        let bytes = Journal::encoded_len(&[puts.as_slice()]);
+        if !Journal::ever_fits(bytes) {
+            return Err(LedgerError::TooLarge {
+                bytes,
+                limit: CAPACITY as usize / 2,
+            });
+        }
         // Cache only now that the write is sure to be journalled: a refused write (too large,
         // say) must not skip an incident number or advance a chain.
         if let Some(Put { key, value, .. }) = puts.iter().find(|p| p.tree == TreeId::Meta)

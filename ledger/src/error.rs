@@ -23,6 +23,19 @@ pub enum LedgerError {
         found: String,
         expected: &'static str,
     },
+    #[error(
+        "the ledger is damaged: {file}{}: {what}. Nothing was changed; `warroom ledger salvage --to NEW_DIR` copies every entry that still verifies and lists what was lost",
+        offset.map(|o| format!(" at offset {o}")).unwrap_or_default()
+    )]
+    Damaged {
+        file: PathBuf,
+        offset: Option<u64>,
+        what: String,
+    },
+    #[error(
+        "{dir} is not a warroom ledger (no journal, no sled folder); check --data or the plan's storage.data_dir"
+    )]
+    NotALedger { dir: PathBuf },
     #[error("no incident {0} in this ledger (warroom incident list shows the ids)")]
     NoSuchIncident(IncidentId),
     #[error("stored record is unreadable ({what}): {reason}")]

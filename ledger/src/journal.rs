@@ -5,22 +5,33 @@
 //! preallocated file that is overwritten in place needs no metadata update, so one
 //! `fdatasync` of it is the cheapest durable write the disk offers.
 //!
-//! Layout: a 4 KiB header (`MAGIC`, epoch) then records
-//! `[len u32][epoch u64][crc32 u32][payload]`, little-endian, where the crc covers epoch and
-//! payload. A payload is the list of key/value writes of one ledger operation, with the full
-//! new values, so replaying a record twice gives the same state. Replay reads records of the
-//! header's epoch until the first that does not check out (a torn tail was never
-//! acknowledged). A checkpoint flushes sled, then bumps the epoch, which retires every record.
+//! Layout (format 2): a 4 KiB header area holding two copies of the header (at 0 and 512:
+//! `MAGIC`, epoch, base sequence number, crc32), then one frame per batch. A frame is
+//! `[head][head][payload][payload]`, both copies written by the same `pwrite`; a head is
+//! `[FRAME_MAGIC u32][len u32][epoch u64][seq u64][payload crc u32][head crc u32]`,
+//! little-endian, and each payload copy is padded to 8 bytes. Batches are numbered without
+//! gaps across checkpoints; the header's base is the first number of the current epoch.
+//!
+//! Why two copies: a torn write of the last batch and a flipped bit in it look alike, but a
+//! single damaged byte leaves one copy whole, so an acknowledged batch is never mistaken
+//! for a torn one. Only a frame that no copy can restore *and* that no later frame of the
+//! epoch follows is a torn tail (it was never acknowledged); anything else — a damaged frame
+//! before valid ones, a gap in the numbers, a damaged header — is named as damage with the
+//! file and offset, and nothing is replayed.
 
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
 /// Bytes preallocated for the journal; a checkpoint happens well before it fills.
 pub const CAPACITY: u64 = 32 * 1024 * 1024;
 const HEADER: u64 = 4096;
-const MAGIC: &[u8; 8] = b"WRLEDJ01";
-const RECORD_HEAD: usize = 16;
+const MAGIC: &[u8; 8] = b"WRLEDJ02";
+const OLD_MAGIC: &[u8; 8] = b"WRLEDJ01";
+const HEADER_COPIES: [usize; 2] = [0, 512];
+const HEADER_LEN: usize = 28;
+const FRAME_MAGIC: u32 = u32::from_le_bytes(*b"WRF2");
+const HEAD: usize = 32;
 
 /// The trees a journal record can write to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,57 +66,124 @@ pub struct Put {
     pub value: Vec<u8>,
 }
 
+/// Why a journal cannot be used: each names the file and, where there is one, the offset.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is damaged at offset {offset}: {what}")]
+    Damaged {
+        path: PathBuf,
+        offset: u64,
+        what: String,
+    },
+}
+
+/// One batch read back from the journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    pub seq: u64,
+    pub ops: Vec<Vec<Put>>,
+}
+
+/// What reading the journal found.
+#[derive(Debug, Default)]
+pub struct Replay {
+    pub batches: Vec<Batch>,
+    /// Number of the first batch since the last checkpoint.
+    pub base_seq: u64,
+    /// Damage that a second copy made good, to report (nothing was lost).
+    pub repaired: Vec<String>,
+    /// Offset of an incomplete last write that was dropped (it was never acknowledged).
+    pub torn_tail: Option<u64>,
+}
+
+impl Replay {
+    /// Number of the last batch the journal holds (or the last checkpointed one).
+    pub fn last_seq(&self) -> u64 {
+        self.batches
+            .last()
+            .map(|b| b.seq)
+            .unwrap_or(self.base_seq.saturating_sub(1))
+    }
+}
+
 pub struct Journal {
     file: File,
     epoch: u64,
+    next_seq: u64,
     offset: u64,
     buf: Vec<u8>,
 }
 
 impl Journal {
-    /// Open or create the journal at `path`, returning it with the operations to replay.
-    pub fn open(path: &Path) -> std::io::Result<(Journal, Vec<Vec<Put>>)> {
+    /// Create a journal at `path` if there is none: built aside as `<path>.partial`, synced,
+    /// then renamed, so a crash leaves either no journal or a whole one. A leftover
+    /// `.partial` from such a crash is replaced.
+    pub fn create_if_missing(path: &Path) -> Result<bool, JournalError> {
+        let io = |source| JournalError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        if path.exists() {
+            return Ok(false);
+        }
+        let partial = path.with_extension("partial");
+        let _ = std::fs::remove_file(&partial);
         let file = OpenOptions::new()
             .read(true)
             .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)?;
-        let len = file.metadata()?.len();
-        let mut header = [0u8; 16];
-        let fresh = len < HEADER || {
-            file.read_exact_at(&mut header, 0)?;
-            &header[..8] != MAGIC
-        };
-        if fresh {
-            if len > 0 {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!("{} is not a warroom journal", path.display()),
-                ));
-            }
-            preallocate(&file, path)?;
-            let mut j = Journal {
-                file,
-                epoch: 0,
-                offset: HEADER,
-                buf: Vec::new(),
-            };
-            j.write_header(1)?;
-            return Ok((j, Vec::new()));
+            .create_new(true)
+            .mode(0o600)
+            .open(&partial)
+            .map_err(io)?;
+        preallocate(&file).map_err(io)?;
+        write_header(&file, 1, 1).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        std::fs::rename(&partial, path).map_err(io)?;
+        if let Some(dir) = path.parent() {
+            File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
         }
+        Ok(true)
+    }
+
+    /// Open an existing journal, returning it with the batches to replay.
+    pub fn open(path: &Path) -> Result<(Journal, Replay), JournalError> {
+        let io = |source| JournalError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(io)?;
+        let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
+        let data = std::fs::read(path).map_err(io)?;
+        let (epoch, replay) = parse(path, &data)?;
+        drop(data);
+        let len = file.metadata().map_err(io)?.len();
         if len < CAPACITY {
-            preallocate(&file, path)?;
+            preallocate(&file).map_err(io)?;
         }
-        let epoch = u64::from_le_bytes(header[8..16].try_into().unwrap_or_default());
-        let mut j = Journal {
-            file,
-            epoch,
-            offset: HEADER,
-            buf: Vec::new(),
-        };
-        let ops = j.replay()?;
-        Ok((j, ops))
+        let mut offset = HEADER;
+        for b in &replay.batches {
+            offset += frame_len(payload_len(&b.ops)) as u64;
+        }
+        // A torn tail is overwritten by the next batch; its bytes are never read again.
+        Ok((
+            Journal {
+                file,
+                epoch,
+                next_seq: replay.last_seq() + 1,
+                offset,
+                buf: Vec::new(),
+            },
+            replay,
+        ))
     }
 
     /// Bytes of records since the last checkpoint.
@@ -113,81 +191,237 @@ impl Journal {
         self.offset - HEADER
     }
 
-    /// Whether `extra` more bytes fit before a checkpoint is needed.
-    pub fn fits(&self, extra: usize) -> bool {
-        self.offset + extra as u64 <= CAPACITY
+    /// Whether a batch of `payload` bytes fits before a checkpoint is needed.
+    pub fn fits(&self, payload: usize) -> bool {
+        self.offset + frame_len(payload) as u64 <= CAPACITY
     }
 
-    /// Append one record per operation and make them durable with one write and one sync.
-    pub fn append<P: AsRef<[Put]>>(&mut self, ops: &[P]) -> std::io::Result<()> {
+    /// Whether a batch of `payload` bytes fits in an empty journal at all.
+    pub fn ever_fits(payload: usize) -> bool {
+        HEADER + frame_len(payload) as u64 <= CAPACITY
+    }
+
+    /// Append the operations as one batch, durable with one write and one sync; returns the
+    /// batch's number.
+    pub fn append<P: AsRef<[Put]>>(&mut self, ops: &[P]) -> std::io::Result<u64> {
+        let seq = self.next_seq;
         self.buf.clear();
-        for puts in ops {
-            encode_record(self.epoch, puts.as_ref(), &mut self.buf);
-        }
-        if !self.fits(self.buf.len()) {
+        encode_frame(self.epoch, seq, ops, &mut self.buf);
+        if self.offset + self.buf.len() as u64 > CAPACITY {
             return Err(std::io::Error::other("journal full: checkpoint first"));
         }
         self.file.write_all_at(&self.buf, self.offset)?;
         self.file.sync_data()?;
         self.offset += self.buf.len() as u64;
-        Ok(())
+        self.next_seq += 1;
+        Ok(seq)
     }
 
-    /// Size a batch would take, to decide on a checkpoint before writing it.
+    /// Size of a batch's payload, to decide on a checkpoint before writing it.
     pub fn encoded_len<P: AsRef<[Put]>>(ops: &[P]) -> usize {
-        ops.iter()
-            .map(|puts| RECORD_HEAD + payload_len(puts.as_ref()))
-            .sum()
+        payload_len(ops)
     }
 
     /// Retire every record: call only after sled has made all of them durable.
     pub fn reset(&mut self) -> std::io::Result<()> {
-        self.write_header(self.epoch + 1)?;
+        write_header(&self.file, self.epoch + 1, self.next_seq)?;
+        self.file.sync_data()?;
+        self.epoch += 1;
         self.offset = HEADER;
         Ok(())
     }
+}
 
-    fn write_header(&mut self, epoch: u64) -> std::io::Result<()> {
-        let mut header = [0u8; 16];
-        header[..8].copy_from_slice(MAGIC);
-        header[8..].copy_from_slice(&epoch.to_le_bytes());
-        self.file.write_all_at(&header, 0)?;
-        self.file.sync_data()?;
-        self.epoch = epoch;
-        Ok(())
-    }
+/// Read a journal without changing it: its batches since the last checkpoint, or the damage
+/// that makes it unusable.
+#[cfg(test)]
+pub fn read(path: &Path) -> Result<Replay, JournalError> {
+    let data = std::fs::read(path).map_err(|source| JournalError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(parse(path, &data)?.1)
+}
 
-    fn replay(&mut self) -> std::io::Result<Vec<Vec<Put>>> {
-        let mut ops = Vec::new();
-        let mut head = [0u8; RECORD_HEAD];
-        while self.offset + RECORD_HEAD as u64 <= CAPACITY {
-            self.file.read_exact_at(&mut head, self.offset)?;
-            let len = u32::from_le_bytes(head[0..4].try_into().unwrap_or_default()) as u64;
-            let epoch = u64::from_le_bytes(head[4..12].try_into().unwrap_or_default());
-            let crc = u32::from_le_bytes(head[12..16].try_into().unwrap_or_default());
-            let end = self.offset + RECORD_HEAD as u64 + len;
-            if epoch != self.epoch || len == 0 || end > CAPACITY {
-                break;
+fn parse(path: &Path, data: &[u8]) -> Result<(u64, Replay), JournalError> {
+    let (epoch, base_seq) = read_header(path, data)?;
+    let damaged = |offset: usize, what: String| JournalError::Damaged {
+        path: path.to_path_buf(),
+        offset: offset as u64,
+        what,
+    };
+    let mut replay = Replay {
+        base_seq,
+        ..Replay::default()
+    };
+    let mut at = HEADER as usize;
+    let mut expected = base_seq;
+    loop {
+        let heads = [head_at(data, at), head_at(data, at + HEAD)];
+        let head = heads.iter().flatten().find(|h| h.epoch == epoch).copied();
+        let Some(head) = head else {
+            // No frame of this epoch starts here: the end, unless one follows further on.
+            if let Some((later, seq)) = later_frame(data, at + 8, epoch, expected) {
+                return Err(damaged(
+                    at,
+                    format!(
+                        "batch {expected} is unreadable but batch {seq} follows at offset {later}: acknowledged writes would be lost"
+                    ),
+                ));
             }
-            let mut payload = vec![0u8; len as usize];
-            self.file
-                .read_exact_at(&mut payload, self.offset + RECORD_HEAD as u64)?;
-            if checksum(epoch, &payload) != crc {
-                break;
-            }
-            match decode_payload(&payload) {
-                Some(puts) => ops.push(puts),
-                None => break,
-            }
-            self.offset = end;
+            break;
+        };
+        if head.seq != expected {
+            return Err(damaged(
+                at,
+                format!(
+                    "batch number {} where {expected} was due: a gap in the journal's sequence",
+                    head.seq
+                ),
+            ));
         }
-        Ok(ops)
+        let padded = pad8(head.len as usize);
+        let copies = [at + 2 * HEAD, at + 2 * HEAD + padded];
+        let valid = copies.map(|start| {
+            data.get(start..start + head.len as usize)
+                .filter(|payload| crc(epoch, payload) == head.crc)
+                .and_then(decode_payload)
+        });
+        let whole = heads.iter().all(|h| *h == Some(head)) && valid.iter().all(Option::is_some);
+        let end = at + frame_len(head.len as usize);
+        match valid.into_iter().flatten().next() {
+            Some(ops) => {
+                if !whole {
+                    replay.repaired.push(format!(
+                        "{}: batch {} at offset {at} has a damaged copy; the other copy is intact and was used",
+                        path.display(),
+                        head.seq
+                    ));
+                }
+                replay.batches.push(Batch {
+                    seq: head.seq,
+                    ops,
+                });
+                expected += 1;
+                at = end;
+            }
+            None => {
+                if let Some((later, seq)) = later_frame(data, at + 2 * HEAD, epoch, expected + 1)
+                {
+                    return Err(damaged(
+                        at,
+                        format!(
+                            "batch {expected} fails its checksum in both copies and batch {seq} follows at offset {later}: acknowledged writes would be lost"
+                        ),
+                    ));
+                }
+                replay.torn_tail = Some(at as u64);
+                break;
+            }
+        }
     }
+    Ok((epoch, replay))
+}
+
+/// The header's epoch and base sequence number, from whichever copy checks out.
+fn read_header(path: &Path, data: &[u8]) -> Result<(u64, u64), JournalError> {
+    let damaged = |what: &str| JournalError::Damaged {
+        path: path.to_path_buf(),
+        offset: 0,
+        what: what.to_string(),
+    };
+    if data.len() < HEADER as usize {
+        return Err(damaged(
+            "shorter than a journal header: not a warroom journal",
+        ));
+    }
+    if data.starts_with(OLD_MAGIC) {
+        return Err(damaged(
+            "journal format 1 (an older warroom): open this folder once with that version to checkpoint it, then remove the journal file",
+        ));
+    }
+    let copies: Vec<(u64, u64)> = HEADER_COPIES
+        .iter()
+        .filter_map(|&at| {
+            let h = &data[at..at + HEADER_LEN];
+            let sum = u32::from_le_bytes(h[24..28].try_into().ok()?);
+            (h.starts_with(MAGIC) && crc32fast::hash(&h[..24]) == sum).then(|| {
+                (
+                    u64::from_le_bytes(h[8..16].try_into().unwrap_or_default()),
+                    u64::from_le_bytes(h[16..24].try_into().unwrap_or_default()),
+                )
+            })
+        })
+        .collect();
+    // Both copies are written together; after a torn header write the newer one wins.
+    copies.into_iter().max().ok_or_else(|| {
+        if HEADER_COPIES
+            .iter()
+            .any(|&at| data[at..at + 8].starts_with(MAGIC))
+        {
+            damaged("both copies of the header fail their checksum")
+        } else {
+            damaged("no warroom journal header (magic WRLEDJ02) at offset 0 or 512")
+        }
+    })
+}
+
+fn write_header(file: &File, epoch: u64, base_seq: u64) -> std::io::Result<()> {
+    let mut h = [0u8; HEADER_LEN];
+    h[..8].copy_from_slice(MAGIC);
+    h[8..16].copy_from_slice(&epoch.to_le_bytes());
+    h[16..24].copy_from_slice(&base_seq.to_le_bytes());
+    let sum = crc32fast::hash(&h[..24]);
+    h[24..].copy_from_slice(&sum.to_le_bytes());
+    let mut block = [0u8; 1024];
+    for at in HEADER_COPIES {
+        block[at..at + HEADER_LEN].copy_from_slice(&h);
+    }
+    file.write_all_at(&block, 0)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Head {
+    len: u32,
+    epoch: u64,
+    seq: u64,
+    crc: u32,
+}
+
+fn head_at(data: &[u8], at: usize) -> Option<Head> {
+    let h = data.get(at..at + HEAD)?;
+    let word = |r: std::ops::Range<usize>| u32::from_le_bytes(h[r].try_into().unwrap_or_default());
+    let long = |r: std::ops::Range<usize>| u64::from_le_bytes(h[r].try_into().unwrap_or_default());
+    if word(0..4) != FRAME_MAGIC || crc32fast::hash(&h[..28]) != word(28..32) {
+        return None;
+    }
+    let head = Head {
+        len: word(4..8),
+        epoch: long(8..16),
+        seq: long(16..24),
+        crc: word(24..28),
+    };
+    (head.len > 0 && at + frame_len(head.len as usize) <= data.len()).then_some(head)
+}
+
+/// The first frame head of `epoch` numbered `expected` or later at or after `from`.
+fn later_frame(data: &[u8], from: usize, epoch: u64, expected: u64) -> Option<(usize, u64)> {
+    let mut at = from.next_multiple_of(8);
+    while at + HEAD <= data.len() {
+        if let Some(h) = head_at(data, at)
+            && h.epoch == epoch
+            && h.seq >= expected
+        {
+            return Some((at, h.seq));
+        }
+        at += 8;
+    }
+    None
 }
 
 /// Written zeros, not `fallocate`: writing into unwritten extents would still change
 /// metadata on every sync.
-fn preallocate(file: &File, path: &Path) -> std::io::Result<()> {
+fn preallocate(file: &File) -> std::io::Result<()> {
     let zeros = vec![0u8; 1024 * 1024];
     let mut at = file.metadata()?.len();
     while at < CAPACITY {
@@ -195,47 +429,69 @@ fn preallocate(file: &File, path: &Path) -> std::io::Result<()> {
         file.write_all_at(&zeros[..n], at)?;
         at += n as u64;
     }
-    file.sync_all()?;
-    if let Some(dir) = path.parent() {
-        File::open(dir)?.sync_all()?;
-    }
-    Ok(())
+    file.sync_all()
 }
 
-fn checksum(epoch: u64, payload: &[u8]) -> u32 {
+fn crc(epoch: u64, payload: &[u8]) -> u32 {
     let mut h = crc32fast::Hasher::new();
     h.update(&epoch.to_le_bytes());
     h.update(payload);
     h.finalize()
 }
 
-fn payload_len(puts: &[Put]) -> usize {
-    4 + puts
+fn pad8(n: usize) -> usize {
+    n.next_multiple_of(8)
+}
+
+fn frame_len(payload: usize) -> usize {
+    2 * HEAD + 2 * pad8(payload)
+}
+
+fn payload_len<P: AsRef<[Put]>>(ops: &[P]) -> usize {
+    4 + ops
         .iter()
-        .map(|p| 1 + 4 + p.key.len() + 4 + p.value.len())
+        .map(|puts| {
+            4 + puts
+                .as_ref()
+                .iter()
+                .map(|p| 1 + 4 + p.key.len() + 4 + p.value.len())
+                .sum::<usize>()
+        })
         .sum::<usize>()
 }
 
-fn encode_record(epoch: u64, puts: &[Put], out: &mut Vec<u8>) {
-    let start = out.len();
-    out.extend_from_slice(&[0u8; RECORD_HEAD]);
-    out.extend_from_slice(&(puts.len() as u32).to_le_bytes());
-    for p in puts {
-        out.push(p.tree as u8);
-        out.extend_from_slice(&(p.key.len() as u32).to_le_bytes());
-        out.extend_from_slice(&p.key);
-        out.extend_from_slice(&(p.value.len() as u32).to_le_bytes());
-        out.extend_from_slice(&p.value);
+fn encode_frame<P: AsRef<[Put]>>(epoch: u64, seq: u64, ops: &[P], out: &mut Vec<u8>) {
+    let mut payload = Vec::with_capacity(payload_len(ops));
+    payload.extend_from_slice(&(ops.len() as u32).to_le_bytes());
+    for puts in ops {
+        let puts = puts.as_ref();
+        payload.extend_from_slice(&(puts.len() as u32).to_le_bytes());
+        for p in puts {
+            payload.push(p.tree as u8);
+            payload.extend_from_slice(&(p.key.len() as u32).to_le_bytes());
+            payload.extend_from_slice(&p.key);
+            payload.extend_from_slice(&(p.value.len() as u32).to_le_bytes());
+            payload.extend_from_slice(&p.value);
+        }
     }
-    let payload = &out[start + RECORD_HEAD..];
-    let len = payload.len() as u32;
-    let crc = checksum(epoch, payload);
-    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
-    out[start + 4..start + 12].copy_from_slice(&epoch.to_le_bytes());
-    out[start + 12..start + 16].copy_from_slice(&crc.to_le_bytes());
+    let mut head = [0u8; HEAD];
+    head[..4].copy_from_slice(&FRAME_MAGIC.to_le_bytes());
+    head[4..8].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+    head[8..16].copy_from_slice(&epoch.to_le_bytes());
+    head[16..24].copy_from_slice(&seq.to_le_bytes());
+    head[24..28].copy_from_slice(&crc(epoch, &payload).to_le_bytes());
+    let sum = crc32fast::hash(&head[..28]);
+    head[28..].copy_from_slice(&sum.to_le_bytes());
+    let padding = pad8(payload.len()) - payload.len();
+    out.extend_from_slice(&head);
+    out.extend_from_slice(&head);
+    for _ in 0..2 {
+        out.extend_from_slice(&payload);
+        out.extend(std::iter::repeat_n(0u8, padding));
+    }
 }
 
-fn decode_payload(mut p: &[u8]) -> Option<Vec<Put>> {
+fn decode_payload(mut p: &[u8]) -> Option<Vec<Vec<Put>>> {
     fn take<'a>(p: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
         let (a, b) = (p.get(..n)?, p.get(n..)?);
         *p = b;
@@ -244,17 +500,22 @@ fn decode_payload(mut p: &[u8]) -> Option<Vec<Put>> {
     fn u32_at(p: &mut &[u8]) -> Option<usize> {
         Some(u32::from_le_bytes(take(p, 4)?.try_into().ok()?) as usize)
     }
-    let count = u32_at(&mut p)?;
-    let mut puts = Vec::with_capacity(count.min(16));
-    for _ in 0..count {
-        let tree = TreeId::from_byte(*take(&mut p, 1)?.first()?)?;
-        let klen = u32_at(&mut p)?;
-        let key = take(&mut p, klen)?.to_vec();
-        let vlen = u32_at(&mut p)?;
-        let value = take(&mut p, vlen)?.to_vec();
-        puts.push(Put { tree, key, value });
+    let ops = u32_at(&mut p)?;
+    let mut out = Vec::with_capacity(ops.min(256));
+    for _ in 0..ops {
+        let count = u32_at(&mut p)?;
+        let mut puts = Vec::with_capacity(count.min(16));
+        for _ in 0..count {
+            let tree = TreeId::from_byte(*take(&mut p, 1)?.first()?)?;
+            let klen = u32_at(&mut p)?;
+            let key = take(&mut p, klen)?.to_vec();
+            let vlen = u32_at(&mut p)?;
+            let value = take(&mut p, vlen)?.to_vec();
+            puts.push(Put { tree, key, value });
+        }
+        out.push(puts);
     }
-    p.is_empty().then_some(puts)
+    p.is_empty().then_some(out)
 }
 
 #[cfg(test)]
@@ -276,45 +537,147 @@ mod tests {
         ]
     }
 
+    fn ops(replay: &Replay) -> Vec<Vec<Put>> {
+        replay
+            .batches
+            .iter()
+            .flat_map(|b| b.ops.clone())
+            .collect()
+    }
+
+    fn journal() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal");
+        assert!(Journal::create_if_missing(&path).unwrap());
+        (dir, path)
+    }
+
+    fn flip(path: &Path, at: u64) {
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .unwrap();
+        let mut b = [0u8; 1];
+        f.read_exact_at(&mut b, at).unwrap();
+        f.write_all_at(&[b[0] ^ 0x10], at).unwrap();
+    }
+
     #[test]
     fn records_survive_reopening_until_a_checkpoint_retires_them() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("journal");
-        let (mut j, ops) = Journal::open(&path).unwrap();
-        assert!(ops.is_empty());
-        j.append(&[op(1), op(2)]).unwrap();
-        j.append(&[op(3)]).unwrap();
+        let (_dir, path) = journal();
+        let (mut j, replay) = Journal::open(&path).unwrap();
+        assert!(replay.batches.is_empty());
+        assert_eq!(j.append(&[op(1), op(2)]).unwrap(), 1);
+        assert_eq!(j.append(&[op(3)]).unwrap(), 2);
         drop(j);
-        let (mut j, ops) = Journal::open(&path).unwrap();
-        assert_eq!(ops, vec![op(1), op(2), op(3)]);
+        let (mut j, replay) = Journal::open(&path).unwrap();
+        assert_eq!(ops(&replay), vec![op(1), op(2), op(3)]);
+        assert_eq!(replay.last_seq(), 2);
         j.reset().unwrap();
-        j.append(&[op(4)]).unwrap();
+        assert_eq!(j.append(&[op(4)]).unwrap(), 3, "numbers continue past a checkpoint");
         drop(j);
-        let (_, ops) = Journal::open(&path).unwrap();
-        assert_eq!(ops, vec![op(4)], "records of the retired epoch are ignored");
+        let (_, replay) = Journal::open(&path).unwrap();
+        assert_eq!(ops(&replay), vec![op(4)], "retired records are ignored");
+        assert_eq!(replay.base_seq, 3);
     }
 
     #[test]
-    fn a_torn_tail_is_dropped_and_everything_before_it_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("journal");
+    fn a_torn_last_write_is_dropped_and_everything_before_it_kept() {
+        let (_dir, path) = journal();
         let (mut j, _) = Journal::open(&path).unwrap();
         j.append(&[op(1)]).unwrap();
-        let torn_at = HEADER + Journal::encoded_len(&[op(1)]) as u64;
+        let torn_at = HEADER + frame_len(payload_len(&[op(1)])) as u64;
         j.append(&[op(2)]).unwrap();
         drop(j);
-        // Damage the second record's payload as a crash mid-write would.
+        // Both payload copies of the last frame damaged, as a crash mid-write leaves them.
         let f = OpenOptions::new().write(true).open(&path).unwrap();
-        f.write_all_at(b"garbage", torn_at + 30).unwrap();
-        let (_, ops) = Journal::open(&path).unwrap();
-        assert_eq!(ops, vec![op(1)]);
+        let padded = pad8(payload_len(&[op(2)])) as u64;
+        f.write_all_at(b"garbage", torn_at + 2 * HEAD as u64 + 30)
+            .unwrap();
+        f.write_all_at(b"garbage", torn_at + 2 * HEAD as u64 + padded + 30)
+            .unwrap();
+        let replay = read(&path).unwrap();
+        assert_eq!(ops(&replay), vec![op(1)]);
+        assert_eq!(replay.torn_tail, Some(torn_at));
     }
 
     #[test]
-    fn a_foreign_file_is_refused() {
+    fn one_flipped_bit_anywhere_in_a_frame_loses_nothing() {
+        let (_dir, path) = journal();
+        let (mut j, _) = Journal::open(&path).unwrap();
+        j.append(&[op(1)]).unwrap();
+        j.append(&[op(2), op(3)]).unwrap();
+        let end = HEADER + frame_len(payload_len(&[op(1)])) as u64;
+        let last = frame_len(payload_len(&[op(2), op(3)])) as u64;
+        drop(j);
+        let pristine = std::fs::read(&path).unwrap();
+        // Every byte of the last frame, which no later frame vouches for.
+        for at in end..end + last {
+            let mut data = pristine.clone();
+            data[at as usize] ^= 0x10;
+            let (_, replay) = parse(&path, &data).unwrap_or_else(|e| panic!("offset {at}: {e}"));
+            assert_eq!(ops(&replay), vec![op(1), op(2), op(3)], "offset {at}");
+        }
+    }
+
+    #[test]
+    fn a_damaged_frame_before_valid_ones_is_named_not_dropped() {
+        let (_dir, path) = journal();
+        let (mut j, _) = Journal::open(&path).unwrap();
+        for n in 0..5 {
+            j.append(&[op(n)]).unwrap();
+        }
+        drop(j);
+        // Both copies of batch 2's payload.
+        let frame = frame_len(payload_len(&[op(0)])) as u64;
+        let at = HEADER + frame;
+        let padded = pad8(payload_len(&[op(0)])) as u64;
+        flip(&path, at + 2 * HEAD as u64 + 50);
+        flip(&path, at + 2 * HEAD as u64 + padded + 50);
+        let err = read(&path).unwrap_err().to_string();
+        assert!(err.contains(&format!("offset {at}")), "{err}");
+        assert!(err.contains("batch 3 follows"), "{err}");
+    }
+
+    #[test]
+    fn a_gap_in_the_batch_numbers_is_damage() {
+        let (_dir, path) = journal();
+        let (mut j, _) = Journal::open(&path).unwrap();
+        j.append(&[op(1)]).unwrap();
+        j.next_seq += 1;
+        j.append(&[op(2)]).unwrap();
+        drop(j);
+        let err = read(&path).unwrap_err().to_string();
+        assert!(err.contains("gap"), "{err}");
+    }
+
+    #[test]
+    fn a_damaged_header_copy_is_outvoted_and_both_damaged_is_named() {
+        let (_dir, path) = journal();
+        let (mut j, _) = Journal::open(&path).unwrap();
+        j.append(&[op(1)]).unwrap();
+        drop(j);
+        flip(&path, 9);
+        assert_eq!(ops(&read(&path).unwrap()), vec![op(1)]);
+        flip(&path, 512 + 9);
+        let err = read(&path).unwrap_err().to_string();
+        assert!(err.contains("both copies of the header"), "{err}");
+    }
+
+    #[test]
+    fn a_foreign_file_is_refused_and_creation_is_all_or_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal");
         std::fs::write(&path, b"hello").unwrap();
         assert!(Journal::open(&path).is_err());
+        let other = dir.path().join("j2");
+        // A crash while building the journal leaves only the `.partial` file.
+        std::fs::write(other.with_extension("partial"), vec![0u8; 4096]).unwrap();
+        assert!(Journal::create_if_missing(&other).unwrap());
+        assert!(!other.with_extension("partial").exists());
+        assert!(Journal::open(&other).unwrap().1.batches.is_empty());
+        let mode = std::fs::metadata(&other).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 }

@@ -19,6 +19,9 @@ pub const IDEMPOTENCY: &str = "idempotency";
 pub const META: &str = "meta";
 
 pub const FORMAT_KEY: &[u8] = b"format";
+/// Number of the last journal batch applied to sled (u64 big-endian), written after each
+/// batch's own writes, so sled losing a batch shows as a number behind the journal's.
+pub const APPLIED_KEY: &[u8] = b"journal/applied";
 pub const FORMAT: &str = "warroom-ledger/1";
 
 pub fn timeline_prefix(id: &IncidentId) -> Vec<u8> {

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::fs::File;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -9,15 +10,20 @@ use serde::de::DeserializeOwned;
 use warroom_commands::{Clock, Incident, IncidentId};
 
 use crate::chain::Entry;
-use crate::committer::{Committer, apply_puts, checkpoint};
+use crate::committer::{Committer, apply_puts, checkpoint, mark_applied};
 use crate::error::LedgerError;
-use crate::journal::Journal;
+use crate::journal::{Journal, JournalError, Replay};
 use crate::keys;
 use crate::records::EvidenceRecord;
 
 /// The sled trees, shared by readers and the committer thread.
 pub(crate) struct Trees {
+    /// Where sled and the journal are open (a private copy for read-only use).
     pub dir: PathBuf,
+    /// The folder the user named.
+    pub origin: PathBuf,
+    /// Set while writes are refused, with the reason; cleared when a retry succeeds.
+    pub refused: Mutex<Option<String>>,
     pub db: sled::Db,
     pub incidents: sled::Tree,
     pub timeline: sled::Tree,
@@ -34,7 +40,7 @@ pub(crate) struct Trees {
 impl Trees {
     pub fn storage(&self, e: impl std::fmt::Display) -> LedgerError {
         LedgerError::Storage {
-            dir: self.dir.clone(),
+            dir: self.origin.clone(),
             message: e.to_string(),
         }
     }
@@ -51,7 +57,10 @@ pub struct Ledger {
     // Field order matters: the committer finishes queued writes before the trees close.
     pub(crate) committer: Committer,
     pub(crate) trees: Arc<Trees>,
+    repaired: Vec<String>,
     _claim: Claim,
+    /// The private copy a read-only ledger reads from; removed on drop, after the trees.
+    _snapshot: Option<tempfile::TempDir>,
 }
 
 /// Folders opened by this process. sled's file lock keeps other processes out, but a second
@@ -101,63 +110,107 @@ impl Drop for Claim {
 impl Ledger {
     /// Open (or create) the ledger in `dir`.
     ///
-    /// Fails with [`LedgerError::Locked`] when another process has it open, and with
-    /// [`LedgerError::Folder`] when the folder cannot be created or written.
+    /// Fails with [`LedgerError::Locked`] when another process has it open, with
+    /// [`LedgerError::Folder`] when the folder cannot be created or written, and with
+    /// [`LedgerError::Damaged`] when the journal or sled lost acknowledged writes (nothing is
+    /// replayed or changed then).
     pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<Ledger, LedgerError> {
         let folder = |source| LedgerError::Folder {
             dir: dir.to_path_buf(),
             source,
         };
-        std::fs::create_dir_all(dir).map_err(folder)?;
+        create_private_dir(dir).map_err(folder)?;
         // sled reports an unwritable folder as a generic I/O error deep inside; probing
         // first gives the user the folder name and the reason.
         let probe = dir.join(".warroom-write-probe");
         std::fs::write(&probe, b"").map_err(folder)?;
         let _ = std::fs::remove_file(&probe);
         let claim = Claim::take(dir)?;
+        Self::open_claimed(dir, dir, clock, claim, None)
+    }
 
-        let sled_dir = dir.join("sled");
-        let open_sled = || {
-            sled::Config::new()
-                .path(&sled_dir)
-                .cache_capacity(32 * 1024 * 1024)
-                // Durability comes from the journal; sled is made durable at checkpoints, so
-                // its background flusher would only compete with the journal's syncs.
-                .flush_every_ms(None)
-                .open()
-        };
-        let is_lock = |e: &sled::Error| {
-            matches!(e, sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock
-                || io.to_string().contains("could not acquire lock"))
-        };
-        let mut attempt = open_sled();
-        // Our own earlier handle may still be winding down; another process's lock is final.
-        for _ in 0..40 {
-            match &attempt {
-                Err(e) if is_lock(e) && claim.was_closed_here() => {
-                    std::thread::sleep(std::time::Duration::from_millis(50));
-                    attempt = open_sled();
-                }
-                _ => break,
-            }
-        }
-        let db = attempt.map_err(|e| match e {
-            // sled wraps flock's EWOULDBLOCK in a message rather than keeping its kind.
-            sled::Error::Io(io)
-                if io.kind() == std::io::ErrorKind::WouldBlock
-                    || io.to_string().contains("could not acquire lock") =>
-            {
-                LedgerError::Locked {
-                    dir: dir.to_path_buf(),
-                }
-            }
-            other => LedgerError::Storage {
+    /// Open a copy of the ledger in `dir` for reading, leaving `dir` untouched: no replay,
+    /// checkpoint, truncation or claim pruning ever happens in it. The copy lives in a private
+    /// temporary folder removed when the ledger is dropped.
+    ///
+    /// Fails with [`LedgerError::NotALedger`] when `dir` holds no ledger, and with
+    /// [`LedgerError::Locked`] while a process has it open (ask that process instead).
+    pub fn open_read_only(dir: &Path, clock: Arc<dyn Clock>) -> Result<Ledger, LedgerError> {
+        let journal = dir.join(JOURNAL);
+        let sled_dir = dir.join(SLED);
+        if !journal.is_file() && !sled_dir.is_dir() {
+            return Err(LedgerError::NotALedger {
                 dir: dir.to_path_buf(),
-                message: other.to_string(),
-            },
-        })?;
-        let storage = |e: sled::Error| LedgerError::Storage {
+            });
+        }
+        let folder = |source| LedgerError::Folder {
             dir: dir.to_path_buf(),
+            source,
+        };
+        // Hold sled's own lock while copying, so no server starts writing mid-copy.
+        let _lock = match SledLock::try_take(&sled_dir.join("db")) {
+            Ok(lock) => lock,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                return Err(LedgerError::Locked {
+                    dir: dir.to_path_buf(),
+                });
+            }
+            Err(e) => return Err(folder(e)),
+        };
+        let copy = tempfile::Builder::new()
+            .prefix("warroom-read-")
+            .tempdir()
+            .map_err(folder)?;
+        if journal.is_file() {
+            std::fs::copy(&journal, copy.path().join(JOURNAL)).map_err(folder)?;
+        }
+        if sled_dir.is_dir() {
+            copy_tree(&sled_dir, &copy.path().join(SLED)).map_err(folder)?;
+        }
+        let at = copy.path().to_path_buf();
+        let claim = Claim::take(&at)?;
+        Self::open_claimed(&at, dir, clock, claim, Some(copy))
+    }
+
+    fn open_claimed(
+        dir: &Path,
+        origin: &Path,
+        clock: Arc<dyn Clock>,
+        claim: Claim,
+        snapshot: Option<tempfile::TempDir>,
+    ) -> Result<Ledger, LedgerError> {
+        let folder = |source| LedgerError::Folder {
+            dir: origin.to_path_buf(),
+            source,
+        };
+        let journal_path = dir.join(JOURNAL);
+        let sled_dir = dir.join(SLED);
+        if !journal_path.exists() && sled_dir.join("db").exists() {
+            return Err(LedgerError::Damaged {
+                file: origin.join(JOURNAL),
+                offset: None,
+                what: "the journal is missing while sled holds data: acknowledged writes may be lost".into(),
+            });
+        }
+        // The journal comes first and whole (built aside, renamed); sled follows.
+        Journal::create_if_missing(&journal_path).map_err(|e| journal_error(e, dir, origin))?;
+        let (mut journal, replay) =
+            Journal::open(&journal_path).map_err(|e| journal_error(e, dir, origin))?;
+        let pristine = replay.base_seq == 1 && replay.batches.is_empty();
+        let db = match open_sled(&sled_dir, &claim) {
+            // A first start killed while sled built its files: nothing was ever acknowledged,
+            // so the half-built sled folder is rebuilt.
+            Err(_) if pristine && snapshot.is_none() => {
+                tracing::warn!(dir = %origin.display(), "rebuilding a half-created ledger folder");
+                std::fs::remove_dir_all(&sled_dir).map_err(folder)?;
+                open_sled(&sled_dir, &claim)
+            }
+            other => other,
+        }
+        .map_err(|e| sled_error(e, origin))?;
+        let _ = std::fs::set_permissions(&sled_dir, std::fs::Permissions::from_mode(0o700));
+        let storage = |e: sled::Error| LedgerError::Storage {
+            dir: origin.to_path_buf(),
             message: e.to_string(),
         };
         let tree = |name: &str| db.open_tree(name).map_err(storage);
@@ -165,17 +218,33 @@ impl Ledger {
         match meta.get(keys::FORMAT_KEY).map_err(storage)? {
             Some(found) if found.as_ref() != keys::FORMAT.as_bytes() => {
                 return Err(LedgerError::Format {
-                    dir: dir.to_path_buf(),
+                    dir: origin.to_path_buf(),
                     found: String::from_utf8_lossy(&found).into_owned(),
                     expected: keys::FORMAT,
                 });
             }
             Some(_) => {}
-            None => {
+            None if pristine => {
                 meta.insert(keys::FORMAT_KEY, keys::FORMAT.as_bytes())
                     .map_err(storage)?;
             }
+            None => {
+                return Err(LedgerError::Damaged {
+                    file: origin.join(SLED),
+                    offset: None,
+                    what: format!(
+                        "sled has lost its format record although the journal has checkpointed {} batches into it",
+                        replay.base_seq - 1
+                    ),
+                });
+            }
         }
+        let applied = applied_seq(&meta).map_err(|what| LedgerError::Damaged {
+            file: origin.join(SLED),
+            offset: None,
+            what,
+        })?;
+        check_sequence(origin, applied, &replay)?;
         for name in [keys::APPROVALS, keys::PAGES] {
             tree(name)?;
         }
@@ -183,6 +252,7 @@ impl Ledger {
         let log_file = File::open(sled_dir.join("db")).map_err(folder)?;
         let trees = Arc::new(Trees {
             dir: dir.to_path_buf(),
+            origin: origin.to_path_buf(),
             incidents: tree(keys::INCIDENTS)?,
             timeline: tree(keys::TIMELINE)?,
             evidence: tree(keys::EVIDENCE)?,
@@ -191,27 +261,53 @@ impl Ledger {
             meta,
             db,
             log_file,
+            refused: Mutex::new(None),
         });
-        prune_claims(&trees, clock.now())?;
-        let (mut journal, replay) = Journal::open(&dir.join("journal")).map_err(folder)?;
-        if !replay.is_empty() {
+        for note in &replay.repaired {
+            tracing::warn!(dir = %origin.display(), "{note}");
+        }
+        if !replay.batches.is_empty() {
             // Writes acknowledged before a crash but not yet in sled's own log.
-            for puts in &replay {
-                apply_puts(&trees, puts)?;
+            for batch in &replay.batches {
+                for puts in &batch.ops {
+                    apply_puts(&trees, puts)?;
+                }
+                mark_applied(&trees, batch.seq)?;
             }
             checkpoint(&trees, &mut journal).map_err(|e| trees.storage(e))?;
-            tracing::info!(writes = replay.len(), dir = %dir.display(), "replayed the ledger journal");
+            tracing::info!(batches = replay.batches.len(), dir = %origin.display(), "replayed the ledger journal");
+        }
+        if snapshot.is_none() {
+            prune_claims(&trees, clock.now())?;
         }
         let committer = Committer::start(trees.clone(), clock, journal)?;
         Ok(Ledger {
             committer,
             trees,
+            repaired: replay.repaired,
             _claim: claim,
+            _snapshot: snapshot,
         })
     }
 
+    /// Damage that the journal's second copies made good when this ledger was opened
+    /// (nothing was lost; the notes say where).
+    pub fn repaired(&self) -> &[String] {
+        &self.repaired
+    }
+
+    /// Why the ledger refuses writes right now (a failed sync or checkpoint), if it does.
+    pub fn write_refusal(&self) -> Option<String> {
+        self.trees
+            .refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The ledger's folder (for a read-only copy: the folder it was copied from).
     pub fn dir(&self) -> &Path {
-        &self.trees.dir
+        &self.trees.origin
     }
 
     pub fn incident(&self, id: &IncidentId) -> Result<Incident, LedgerError> {
@@ -309,4 +405,153 @@ pub(crate) fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T,
         what: what.to_string(),
         reason: e.to_string(),
     })
+}
+
+const JOURNAL: &str = "journal";
+const SLED: &str = "sled";
+
+/// The folder and every folder warroom creates for it: 0700 whatever the umask.
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let existed = dir.is_dir();
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    if !existed {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+fn open_sled(sled_dir: &Path, claim: &Claim) -> sled::Result<sled::Db> {
+    let open = || {
+        sled::Config::new()
+            .path(sled_dir)
+            .cache_capacity(32 * 1024 * 1024)
+            // Durability comes from the journal; sled is made durable at checkpoints, so
+            // its background flusher would only compete with the journal's syncs.
+            .flush_every_ms(None)
+            .open()
+    };
+    let mut attempt = open();
+    // Our own earlier handle may still be winding down; another process's lock is final.
+    for _ in 0..40 {
+        match &attempt {
+            Err(e) if is_lock(e) && claim.was_closed_here() => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                attempt = open();
+            }
+            _ => break,
+        }
+    }
+    attempt
+}
+
+fn is_lock(e: &sled::Error) -> bool {
+    // sled wraps flock's EWOULDBLOCK in a message rather than keeping its kind.
+    matches!(e, sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock
+        || io.to_string().contains("could not acquire lock"))
+}
+
+fn sled_error(e: sled::Error, origin: &Path) -> LedgerError {
+    match e {
+        e if is_lock(&e) => LedgerError::Locked {
+            dir: origin.to_path_buf(),
+        },
+        sled::Error::Corruption { at, .. } => LedgerError::Damaged {
+            file: origin.join(SLED),
+            offset: None,
+            what: format!("sled reports corruption at {at:?}"),
+        },
+        other => LedgerError::Storage {
+            dir: origin.to_path_buf(),
+            message: other.to_string(),
+        },
+    }
+}
+
+fn journal_error(e: JournalError, dir: &Path, origin: &Path) -> LedgerError {
+    // Name the user's folder, not the private copy a read-only open works on.
+    let rename = |p: PathBuf| origin.join(p.strip_prefix(dir).unwrap_or(&p));
+    match e {
+        JournalError::Damaged { path, offset, what } => LedgerError::Damaged {
+            file: rename(path),
+            offset: Some(offset),
+            what,
+        },
+        JournalError::Io { source, .. } => LedgerError::Folder {
+            dir: origin.to_path_buf(),
+            source,
+        },
+    }
+}
+
+/// The last batch sled has applied, as recorded with every batch.
+fn applied_seq(meta: &sled::Tree) -> Result<u64, String> {
+    match meta.get(keys::APPLIED_KEY) {
+        Ok(None) => Ok(0),
+        Ok(Some(v)) => <[u8; 8]>::try_from(v.as_ref())
+            .map(u64::from_be_bytes)
+            .map_err(|_| "sled's record of applied journal batches is not 8 bytes".to_string()),
+        Err(e) => Err(format!("sled cannot read its metadata: {e}")),
+    }
+}
+
+/// sled must hold every batch the journal retired, and no batch the journal lacks.
+fn check_sequence(origin: &Path, applied: u64, replay: &Replay) -> Result<(), LedgerError> {
+    let checkpointed = replay.base_seq.saturating_sub(1);
+    if applied < checkpointed {
+        return Err(LedgerError::Damaged {
+            file: origin.join(SLED),
+            offset: None,
+            what: format!(
+                "sled holds writes up to batch {applied}, but the journal's last checkpoint put batches up to {checkpointed} into it: acknowledged writes are missing from sled"
+            ),
+        });
+    }
+    if applied > replay.last_seq() {
+        return Err(LedgerError::Damaged {
+            file: origin.join(JOURNAL),
+            offset: None,
+            what: format!(
+                "the journal ends at batch {} but sled already holds batch {applied}: journal records are missing",
+                replay.last_seq()
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    create_private_dir(to)?;
+    for item in std::fs::read_dir(from)? {
+        let item = item?;
+        let target = to.join(item.file_name());
+        if item.file_type()?.is_dir() {
+            copy_tree(&item.path(), &target)?;
+        } else {
+            std::fs::copy(item.path(), target)?;
+        }
+    }
+    Ok(())
+}
+
+/// sled's exclusive `flock` on its `db` file, taken on a read-only handle.
+struct SledLock(#[allow(dead_code)] Option<File>);
+
+impl SledLock {
+    fn try_take(db: &Path) -> std::io::Result<SledLock> {
+        use std::os::fd::AsRawFd;
+        let file = match File::open(db) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(SledLock(None)),
+            Err(e) => return Err(e),
+        };
+        // SAFETY: flock on a descriptor this function owns; released when it closes.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(SledLock(Some(file)))
+    }
 }
