@@ -44,6 +44,11 @@ pub fn open_ledger(dir: &Path) -> Result<Ledger, LedgerError> {
     Ledger::open(dir, Arc::new(SystemClock))
 }
 
+/// For commands that only read: a private copy, so the data folder is never written.
+pub fn open_read_only(dir: &Path) -> Result<Ledger, LedgerError> {
+    Ledger::open_read_only(dir, Arc::new(SystemClock))
+}
+
 /// The local user running the CLI, recorded as `cli:<user>`.
 pub fn cli_actor() -> Actor {
     let user = ["USER", "LOGNAME", "USERNAME"]

@@ -9,6 +9,7 @@ mod pagers;
 mod reader;
 mod server;
 mod slack;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -70,7 +71,10 @@ fn report(err: &anyhow::Error) -> ExitCode {
     let bad_input = err.downcast_ref::<PlanError>().is_some()
         || matches!(
             err.downcast_ref::<warroom_ledger::LedgerError>(),
-            Some(warroom_ledger::LedgerError::NoSuchIncident(_))
+            Some(
+                warroom_ledger::LedgerError::NoSuchIncident(_)
+                    | warroom_ledger::LedgerError::NotALedger { .. }
+            )
         )
         || err.downcast_ref::<reader::NotFound>().is_some()
         || err.downcast_ref::<cli::serve::BadScenario>().is_some();

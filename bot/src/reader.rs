@@ -21,18 +21,11 @@ pub enum Reader {
     Remote(Remote),
 }
 
-/// What `ledger verify` reports, from either source.
-pub struct Verified {
-    pub incidents: u64,
-    pub entries: u64,
-    /// (incident, seq, reason) of the first entry that does not verify.
-    pub failure: Option<(String, u64, String)>,
-}
-
 impl Reader {
-    /// Open the ledger, or reach the server that holds it.
+    /// Open a read-only copy of the ledger (the folder itself is never written), or reach
+    /// the server that holds it.
     pub fn open(dir: &Path) -> anyhow::Result<Reader> {
-        match context::open_ledger(dir) {
+        match context::open_read_only(dir) {
             Ok(l) => Ok(Reader::Local(l)),
             Err(LedgerError::Locked { .. }) => match Remote::find(dir)? {
                 Some(remote) => {
@@ -119,37 +112,23 @@ impl Reader {
         }
     }
 
-    pub fn verify(&self) -> anyhow::Result<Verified> {
+    /// `ledger verify`: locally with the evidence re-hashed through `evidence` (when given),
+    /// or by the server, which re-hashes through its own store.
+    pub fn verify(
+        &self,
+        evidence: Option<&dyn warroom_adapters::evidence::EvidenceStore>,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> anyhow::Result<crate::verify::Report> {
         match self {
-            Reader::Local(l) => {
-                let report = l.verify()?;
-                Ok(Verified {
-                    incidents: report.incidents,
-                    entries: report.entries,
-                    failure: report
-                        .failure
-                        .map(|f| (f.incident.clone(), f.seq, f.reason.to_string())),
-                })
-            }
+            Reader::Local(l) => Ok(crate::verify::run(l, evidence, progress)?),
             Reader::Remote(r) => {
-                #[derive(Deserialize)]
-                struct Failure {
-                    incident: String,
-                    seq: u64,
-                    reason: String,
-                }
-                #[derive(Deserialize)]
-                struct Report {
-                    incidents: u64,
-                    entries: u64,
-                    failure: Option<Failure>,
-                }
-                let report: Report = serde_json::from_value(r.get("/api/v1/ledger/verify")?)?;
-                Ok(Verified {
-                    incidents: report.incidents,
-                    entries: report.entries,
-                    failure: report.failure.map(|f| (f.incident, f.seq, f.reason)),
-                })
+                let path = if evidence.is_some() {
+                    "/api/v1/ledger/verify"
+                } else {
+                    "/api/v1/ledger/verify?skip_evidence=true"
+                };
+                Ok(serde_json::from_value(r.get(path)?)
+                    .context("the server sent a verify report this CLI cannot read")?)
             }
         }
     }

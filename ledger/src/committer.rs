@@ -58,6 +58,10 @@ pub(crate) enum Op {
     Claim {
         key: String,
     },
+    /// Raw writes of already verified records (salvage into a new ledger).
+    Import {
+        puts: Vec<Put>,
+    },
 }
 
 /// What the committer did for one operation.
@@ -301,6 +305,11 @@ impl Ledger {
         self.committer.submit(Op::Claim {
             key: key.to_owned(),
         })
+    }
+
+    /// Write records as they are, durably; only salvage uses it, with records it verified.
+    pub(crate) fn import(&self, puts: Vec<Put>) -> Pending<bool> {
+        self.committer.submit(Op::Import { puts })
     }
 }
 
@@ -546,6 +555,12 @@ impl<'a> Overlay<'a> {
         if let Op::Claim { key } = op {
             return self.claim(key, &at);
         }
+        if let Op::Import { puts } = op {
+            // Forget cached state the raw writes replace.
+            self.incidents.clear();
+            self.counters.clear();
+            return Ok((Done::Claim(true), puts.clone()));
+        }
         if let Op::Open {
             fingerprint: Some(fp),
             ..
@@ -598,7 +613,7 @@ impl<'a> Overlay<'a> {
                 }
                 (record, event, None)
             }
-            Op::Claim { .. } => unreachable_claim()?,
+            Op::Claim { .. } | Op::Import { .. } => unreachable_claim()?,
             Op::Evidence {
                 incident,
                 actor,
@@ -632,7 +647,7 @@ impl<'a> Overlay<'a> {
         };
         let actor = match op {
             Op::Open { actor, .. } | Op::Append { actor, .. } | Op::Evidence { actor, .. } => actor,
-            Op::Claim { .. } => unreachable_claim()?,
+            Op::Claim { .. } | Op::Import { .. } => unreachable_claim()?,
         };
         let entry = next_entry(&incident, actor, &event, &at)?;
         incident

@@ -42,9 +42,14 @@ impl Ledger {
         exported_at: String,
         exported_by: String,
     ) -> Result<Export, LedgerError> {
-        let incident = self.incident(id)?;
-        let entries = self.timeline(id)?;
-        let evidence = self.evidence(id)?;
+        // One consistent view: the record and exactly the entries and evidence it counts,
+        // whatever a running server writes meanwhile.
+        let (incident, entries) = self.incident_with_timeline(id)?;
+        let evidence: Vec<EvidenceRecord> = self
+            .evidence(id)?
+            .into_iter()
+            .filter(|e| e.entry_seq < incident.entries)
+            .collect();
         Ok(Export {
             format: EXPORT_FORMAT.into(),
             hashing: HASHING.into(),

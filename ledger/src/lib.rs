@@ -12,6 +12,7 @@ pub mod export;
 mod journal;
 mod keys;
 mod records;
+pub mod salvage;
 pub mod replay;
 mod store;
 pub mod tamper;
@@ -23,7 +24,16 @@ pub use error::LedgerError;
 pub use export::{Export, ExportCheck, ExportError, to_markdown, verify_export};
 pub use records::{EvidenceRecord, NewEvidence};
 pub use store::Ledger;
-pub use verify::VerifyReport;
+pub use verify::{ChainHead, EvidenceProblem, OpenArtifact, VerifyReport};
 
 #[cfg(test)]
 mod ledger_tests;
+
+/// The text of a caught panic, for reporting damage that made a library panic.
+pub fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}

@@ -326,13 +326,20 @@ impl Ledger {
 
     /// An incident's timeline in chain order.
     pub fn timeline(&self, id: &IncidentId) -> Result<Vec<Entry>, LedgerError> {
-        self.incident(id)?;
-        scan(
-            &self.trees,
-            &self.trees.timeline,
-            &keys::timeline_prefix(id),
-            id,
-        )
+        Ok(self.incident_with_timeline(id)?.1)
+    }
+
+    /// An incident record and exactly the entries it counts, consistent with each other even
+    /// while a server writes.
+    pub fn incident_with_timeline(
+        &self,
+        id: &IncidentId,
+    ) -> Result<(Incident, Vec<Entry>), LedgerError> {
+        self.consistent_timeline(self.incident(id)?)?
+            .map_err(|e| LedgerError::Corrupt {
+                what: format!("{} entry {}", e.incident, e.seq),
+                reason: e.reason.to_string(),
+            })
     }
 
     pub fn evidence(&self, id: &IncidentId) -> Result<Vec<EvidenceRecord>, LedgerError> {
@@ -522,7 +529,7 @@ fn check_sequence(origin: &Path, applied: u64, replay: &Replay) -> Result<(), Le
     Ok(())
 }
 
-fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+pub(crate) fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     create_private_dir(to)?;
     for item in std::fs::read_dir(from)? {
         let item = item?;

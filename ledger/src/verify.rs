@@ -1,14 +1,23 @@
-//! `ledger verify`: recompute every stored chain.
+//! `ledger verify`: recompute every stored chain, check every record against its timeline,
+//! and re-hash the evidence bytes.
+//!
+//! Right while a server writes: each incident record is read first and only the entries it
+//! counts are checked (entries are written before the record that counts them, and never
+//! change); an entry beyond the record, or without one, is damage only if it still is after
+//! the record is read again.
 
 use std::collections::BTreeSet;
+use std::io::Read;
 
-use warroom_commands::IncidentId;
+use sha2::{Digest, Sha256};
+use warroom_commands::{Event, Incident, IncidentId};
 
 use crate::chain::{Break, ChainError, Entry};
 use crate::error::LedgerError;
 use crate::keys;
+use crate::records::EvidenceRecord;
 use crate::replay::{check_record, replay};
-use crate::store::{Ledger, decode};
+use crate::store::{Ledger, decode, read_incident};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyReport {
@@ -16,7 +25,34 @@ pub struct VerifyReport {
     pub entries: u64,
     /// The first entry that does not verify, in incident order; `None` when all are intact.
     pub failure: Option<ChainError>,
+    /// Every verified incident's entry count and chain head, so a caller can compare them
+    /// with what it knew before.
+    pub heads: Vec<ChainHead>,
 }
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ChainHead {
+    pub incident: String,
+    pub entries: u64,
+    pub head: String,
+}
+
+/// A stored artifact that no longer matches what the ledger recorded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EvidenceProblem {
+    pub evidence: String,
+    pub incident: String,
+    pub name: String,
+    pub location: String,
+    pub expected_sha256: String,
+    /// The artifact's SHA-256 now, or `None` when it could not be read.
+    pub actual_sha256: Option<String>,
+    /// What is wrong, in words.
+    pub problem: String,
+}
+
+/// How to read an artifact back: the evidence store resolves a recorded location.
+pub type OpenArtifact<'a> = &'a dyn Fn(&str) -> std::io::Result<Box<dyn Read>>;
 
 impl Ledger {
     /// Recompute every incident's hash chain and check each incident record against its
@@ -26,13 +62,14 @@ impl Ledger {
             incidents: 0,
             entries: 0,
             failure: None,
+            heads: Vec::new(),
         };
         let mut known = BTreeSet::new();
         for incident in self.incidents()? {
             report.incidents += 1;
             known.insert(incident.id.to_string());
-            let entries = match self.raw_timeline(&incident.id)? {
-                Ok(entries) => entries,
+            let (incident, entries) = match self.consistent_timeline(incident)? {
+                Ok(found) => found,
                 Err(failure) => {
                     report.failure = Some(failure);
                     return Ok(report);
@@ -45,13 +82,29 @@ impl Ledger {
                 report.failure = Some(failure);
                 return Ok(report);
             }
+            report.heads.push(ChainHead {
+                incident: incident.id.to_string(),
+                entries: incident.entries,
+                head: incident.head.clone(),
+            });
         }
         // Entries whose incident record is gone are as suspicious as altered ones.
         for kv in self.trees.timeline.iter() {
             let (k, _) = kv.map_err(|e| self.trees.storage(e))?;
             let id = k.splitn(2, |b| *b == b'/').next().unwrap_or_default();
             let id = String::from_utf8_lossy(id).into_owned();
-            if !known.contains(&id) {
+            if known.contains(&id) {
+                continue;
+            }
+            // An incident opened since the list was read has its record by now.
+            let opened_since = id
+                .parse::<IncidentId>()
+                .ok()
+                .map(|parsed| read_incident(&self.trees, &parsed))
+                .transpose()?
+                .flatten()
+                .is_some();
+            if !opened_since {
                 report.failure = Some(ChainError {
                     incident: id,
                     seq: seq_of(&k),
@@ -59,8 +112,116 @@ impl Ledger {
                 });
                 break;
             }
+            known.insert(id);
         }
         Ok(report)
+    }
+
+    /// The record and exactly the entries it counts, read so that concurrent writes cannot
+    /// make them disagree.
+    pub(crate) fn consistent_timeline(
+        &self,
+        mut incident: Incident,
+    ) -> Result<Result<(Incident, Vec<Entry>), ChainError>, LedgerError> {
+        for attempt in 0..20 {
+            let mut entries = match self.raw_timeline(&incident.id)? {
+                Ok(entries) => entries,
+                Err(failure) => return Ok(Err(failure)),
+            };
+            let beyond = entries.iter().filter(|e| e.seq >= incident.entries).count();
+            if beyond == 0 || self.trees.dir != self.trees.origin && attempt > 0 {
+                entries.retain(|e| e.seq < incident.entries);
+                if beyond > 0 {
+                    return Ok(Err(ChainError {
+                        incident: incident.id.to_string(),
+                        seq: incident.entries,
+                        reason: Break::Record(format!(
+                            "the timeline holds {beyond} entries beyond the {} its record counts",
+                            incident.entries
+                        )),
+                    }));
+                }
+                return Ok(Ok((incident, entries)));
+            }
+            if self.trees.dir == self.trees.origin {
+                // A write is landing: its entry is stored just before its record.
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            incident = self.incident(&incident.id)?;
+        }
+        let entries = self.raw_timeline(&incident.id)?;
+        Ok(entries.map(|mut entries| {
+            entries.retain(|e| e.seq < incident.entries);
+            (incident, entries)
+        }))
+    }
+
+    /// Re-hash every stored artifact and compare it with the digest its timeline entry
+    /// recorded. `progress` is called with (bytes done, bytes in all) as it goes.
+    pub fn check_evidence(
+        &self,
+        open: OpenArtifact<'_>,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<(u64, Vec<EvidenceProblem>), LedgerError> {
+        let mut records: Vec<EvidenceRecord> = Vec::new();
+        for kv in self.trees.evidence.iter() {
+            let (k, v) = kv.map_err(|e| self.trees.storage(e))?;
+            records.push(decode(&format!("evidence {}", String::from_utf8_lossy(&k)), &v)?);
+        }
+        let total: u64 = records.iter().map(|r| r.size).sum();
+        let mut done = 0u64;
+        let mut problems = Vec::new();
+        for r in &records {
+            let problem = |actual: Option<String>, problem: String| EvidenceProblem {
+                evidence: r.id.clone(),
+                incident: r.incident.to_string(),
+                name: r.name.clone(),
+                location: r.location.clone(),
+                expected_sha256: r.sha256.clone(),
+                actual_sha256: actual,
+                problem,
+            };
+            // The record must say what its chained entry says: the entry is the witness.
+            let entry = self
+                .trees
+                .timeline
+                .get(keys::timeline_key(&r.incident, r.entry_seq))
+                .map_err(|e| self.trees.storage(e))?
+                .map(|v| decode::<Entry>("entry", &v))
+                .transpose()?;
+            let recorded = entry.as_ref().and_then(|e| e.event().ok());
+            match recorded {
+                Some(Event::EvidenceRecorded {
+                    evidence_id,
+                    sha256,
+                    size,
+                    ..
+                }) if evidence_id == r.id && sha256 == r.sha256 && size == r.size => {}
+                _ => {
+                    problems.push(problem(
+                        None,
+                        format!(
+                            "the evidence record does not match its timeline entry {}",
+                            r.entry_seq
+                        ),
+                    ));
+                    continue;
+                }
+            }
+            match hash_artifact(open, &r.location, &mut |n| {
+                progress(done + n, total);
+            }) {
+                Ok((sha, size)) if sha == r.sha256 && size == r.size => {}
+                Ok((sha, size)) => problems.push(problem(
+                    Some(sha),
+                    format!("changed: {size} bytes now, {} recorded", r.size),
+                )),
+                Err(e) => problems.push(problem(None, format!("missing or unreadable: {e}"))),
+            }
+            done += r.size;
+            progress(done, total);
+        }
+        Ok((records.len() as u64, problems))
     }
 
     /// The stored timeline, naming the first entry that cannot even be decoded.
@@ -81,6 +242,30 @@ impl Ledger {
         }
         Ok(Ok(out))
     }
+}
+
+/// Stream an artifact through SHA-256 in constant memory.
+fn hash_artifact(
+    open: OpenArtifact<'_>,
+    location: &str,
+    progress: &mut dyn FnMut(u64),
+) -> std::io::Result<(String, u64)> {
+    let mut file = open(location)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        size += n as u64;
+        progress(size);
+    }
+    Ok((hex::encode(hasher.finalize()), size))
 }
 
 fn seq_of(key: &[u8]) -> u64 {

@@ -2,6 +2,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -35,18 +36,27 @@ impl EvidenceStore for LocalEvidenceStore {
         content: &mut dyn Read,
     ) -> Result<StoredArtifact, EvidenceError> {
         let rel = safe_relative(name)?;
-        let path = self.root.join(incident.as_str()).join(rel);
-        let location = path.display().to_string();
+        let key = Path::new(incident.as_str()).join(rel);
+        let path = self.root.join(&key);
+        let location = key.display().to_string();
         let io = |source| EvidenceError::Io {
             location: location.clone(),
             source,
         };
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(io)?;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
+                .map_err(io)?;
         }
         let tmp = path.with_extension("partial");
         let result = (|| {
-            let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+            let mut file = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)?;
             let (sha256, size) = copy_hashing(content, &mut file)?;
             file.sync_all()?;
             // hard_link refuses to replace an existing artifact, unlike rename.
@@ -65,6 +75,19 @@ impl EvidenceStore for LocalEvidenceStore {
             let _ = std::fs::remove_file(&tmp);
         }
         result.map_err(io)
+    }
+
+    /// Locations are store-relative keys; an absolute path (recorded by older versions) is
+    /// read as it is.
+    fn open(&self, location: &str) -> std::io::Result<Box<dyn Read>> {
+        let path = if Path::new(location).is_absolute() {
+            PathBuf::from(location)
+        } else {
+            let rel = safe_relative(location)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+            self.root.join(rel)
+        };
+        Ok(Box::new(File::open(path)?))
     }
 }
 
@@ -120,7 +143,12 @@ mod tests {
             .unwrap();
         assert_eq!(got.size, 1_000_000);
         assert_eq!(got.sha256, hex::encode(Sha256::digest(&data)));
-        assert_eq!(std::fs::read(&got.location).unwrap(), data);
+        assert_eq!(got.location, "INC-20261127-0001/payments/api-7f9c/logs.txt");
+        let mut back = Vec::new();
+        store.open(&got.location).unwrap().read_to_end(&mut back).unwrap();
+        assert_eq!(back, data);
+        let mode = std::fs::metadata(dir.path().join(&got.location)).unwrap();
+        assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777, 0o600);
     }
 
     #[test]

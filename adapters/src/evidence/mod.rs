@@ -13,7 +13,8 @@ use warroom_commands::IncidentId;
 pub struct StoredArtifact {
     pub sha256: String,
     pub size: u64,
-    /// Where it is, in the store's own terms (a path, an s3:// URL).
+    /// Where it is, in the store's own terms: a key relative to the store (never a server's
+    /// absolute path), or an s3:// URL.
     pub location: String,
 }
 
@@ -38,6 +39,9 @@ pub trait EvidenceStore: Send + Sync {
         name: &str,
         content: &mut dyn Read,
     ) -> Result<StoredArtifact, EvidenceError>;
+
+    /// Read an artifact back by the location `put` returned (to re-hash it).
+    fn open(&self, location: &str) -> std::io::Result<Box<dyn Read>>;
 }
 
 /// A store that cannot take artifacts, with the reason: captures fail with it, clearly.
@@ -54,5 +58,9 @@ impl EvidenceStore for UnavailableStore {
             location: self.0.clone(),
             source: std::io::Error::other(self.0.clone()),
         })
+    }
+
+    fn open(&self, _location: &str) -> std::io::Result<Box<dyn Read>> {
+        Err(std::io::Error::other(self.0.clone()))
     }
 }

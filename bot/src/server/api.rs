@@ -327,23 +327,29 @@ async fn export(
     }
 }
 
+#[derive(Deserialize)]
+struct VerifyQuery {
+    #[serde(default)]
+    skip_evidence: bool,
+}
+
 async fn verify(
     ReadyState(state): ReadyState,
     headers: HeaderMap,
     Query(q): Query<TokenQuery>,
+    Query(v): Query<VerifyQuery>,
 ) -> Response {
     if let Err(r) = caller(&state, &headers, &q) {
         return r.into_response();
     }
     let ledger = state.engine.ledger.clone();
-    match tokio::task::spawn_blocking(move || ledger.verify()).await {
-        Ok(Ok(report)) => axum::Json(json!({
-            "intact": report.failure.is_none(),
-            "incidents": report.incidents,
-            "entries": report.entries,
-            "failure": report.failure.as_ref().map(|f| json!({"incident": f.incident, "seq": f.seq, "reason": f.reason.to_string()})),
-        }))
-        .into_response(),
+    let store = state.evidence.clone();
+    let run = move || {
+        let evidence = (!v.skip_evidence).then_some(store.as_ref());
+        crate::verify::run(&ledger, evidence, &mut |_, _| {})
+    };
+    match tokio::task::spawn_blocking(run).await {
+        Ok(Ok(report)) => axum::Json(report).into_response(),
         Ok(Err(e)) => answer(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(e) => answer(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }

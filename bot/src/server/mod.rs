@@ -51,6 +51,8 @@ pub struct Ready {
     pub intake: alerts::IntakeKeys,
     /// Socket Mode's connection, when the plan asks for it (kept to keep it running).
     pub socket: Option<warroom_adapters::chat::slack::socket_mode::SocketMode>,
+    /// Where artifacts are, to re-hash them on `/api/v1/ledger/verify`.
+    pub evidence: Arc<dyn warroom_adapters::evidence::EvidenceStore>,
 }
 
 /// Extracts [`Ready`], or answers 503 while warroom is starting.
@@ -279,6 +281,7 @@ async fn start_engine(
         slack,
         intake,
         socket,
+        evidence: crate::clusters::evidence_store(&plan, &opts.dir),
     }))
 }
 

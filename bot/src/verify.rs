@@ -1,0 +1,107 @@
+//! The whole of `ledger verify`, shared by the CLI and the server's `/api/v1/ledger/verify`:
+//! every chain, every record against its timeline, and the evidence bytes.
+
+use serde::{Deserialize, Serialize};
+use warroom_adapters::evidence::EvidenceStore;
+use warroom_ledger::{ChainHead, EvidenceProblem, Ledger, LedgerError};
+
+/// What `ledger verify` found, as printed with `--json` and served by the API.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    pub intact: bool,
+    pub incidents: u64,
+    pub entries: u64,
+    /// The first entry that does not verify.
+    pub failure: Option<Failure>,
+    /// Each verified incident's entry count and chain head.
+    #[serde(default)]
+    pub heads: Vec<Head>,
+    /// Artifacts re-hashed; `None` when the check was skipped.
+    pub evidence_checked: Option<u64>,
+    #[serde(default)]
+    pub evidence_problems: Vec<Problem>,
+    /// Damage that a second copy made good (nothing lost), to know about.
+    #[serde(default)]
+    pub repaired: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Failure {
+    pub incident: String,
+    pub seq: u64,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Head {
+    pub incident: String,
+    pub entries: u64,
+    pub head: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Problem {
+    pub evidence: String,
+    pub incident: String,
+    pub name: String,
+    pub location: String,
+    pub expected_sha256: String,
+    pub actual_sha256: Option<String>,
+    pub problem: String,
+}
+
+impl From<EvidenceProblem> for Problem {
+    fn from(p: EvidenceProblem) -> Self {
+        Problem {
+            evidence: p.evidence,
+            incident: p.incident,
+            name: p.name,
+            location: p.location,
+            expected_sha256: p.expected_sha256,
+            actual_sha256: p.actual_sha256,
+            problem: p.problem,
+        }
+    }
+}
+
+impl From<ChainHead> for Head {
+    fn from(h: ChainHead) -> Self {
+        Head {
+            incident: h.incident,
+            entries: h.entries,
+            head: h.head,
+        }
+    }
+}
+
+/// Verify `ledger`; with `evidence`, re-hash every artifact through that store, calling
+/// `progress` with (bytes done, bytes in all).
+pub fn run(
+    ledger: &Ledger,
+    evidence: Option<&dyn EvidenceStore>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Report, LedgerError> {
+    let chain = ledger.verify()?;
+    let (checked, problems) = match evidence {
+        Some(store) => {
+            let open = |location: &str| store.open(location);
+            let (n, p) = ledger.check_evidence(&open, progress)?;
+            (Some(n), p)
+        }
+        None => (None, Vec::new()),
+    };
+    Ok(Report {
+        intact: chain.failure.is_none() && problems.is_empty(),
+        incidents: chain.incidents,
+        entries: chain.entries,
+        failure: chain.failure.map(|f| Failure {
+            incident: f.incident,
+            seq: f.seq,
+            reason: f.reason.to_string(),
+        }),
+        heads: chain.heads.into_iter().map(Head::from).collect(),
+        evidence_checked: checked,
+        evidence_problems: problems.into_iter().map(Problem::from).collect(),
+        repaired: ledger.repaired().to_vec(),
+    })
+}
