@@ -298,16 +298,12 @@ fn parse(path: &Path, data: &[u8]) -> Result<(u64, Replay), JournalError> {
                         head.seq
                     ));
                 }
-                replay.batches.push(Batch {
-                    seq: head.seq,
-                    ops,
-                });
+                replay.batches.push(Batch { seq: head.seq, ops });
                 expected += 1;
                 at = end;
             }
             None => {
-                if let Some((later, seq)) = later_frame(data, at + 2 * HEAD, epoch, expected + 1)
-                {
+                if let Some((later, seq)) = later_frame(data, at + 2 * HEAD, epoch, expected + 1) {
                     return Err(damaged(
                         at,
                         format!(
@@ -593,11 +589,7 @@ mod tests {
     }
 
     fn ops(replay: &Replay) -> Vec<Vec<Put>> {
-        replay
-            .batches
-            .iter()
-            .flat_map(|b| b.ops.clone())
-            .collect()
+        replay.batches.iter().flat_map(|b| b.ops.clone()).collect()
     }
 
     fn journal() -> (tempfile::TempDir, PathBuf) {
@@ -630,7 +622,11 @@ mod tests {
         assert_eq!(ops(&replay), vec![op(1), op(2), op(3)]);
         assert_eq!(replay.last_seq(), 2);
         j.reset().unwrap();
-        assert_eq!(j.append(&[op(4)]).unwrap(), 3, "numbers continue past a checkpoint");
+        assert_eq!(
+            j.append(&[op(4)]).unwrap(),
+            3,
+            "numbers continue past a checkpoint"
+        );
         drop(j);
         let (_, replay) = Journal::open(&path).unwrap();
         assert_eq!(ops(&replay), vec![op(4)], "retired records are ignored");

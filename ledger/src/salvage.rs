@@ -74,7 +74,11 @@ impl Salvaged {
     }
 }
 
-pub fn salvage(from: &Path, to: &Path, clock: Arc<dyn Clock>) -> Result<SalvageReport, LedgerError> {
+pub fn salvage(
+    from: &Path,
+    to: &Path,
+    clock: Arc<dyn Clock>,
+) -> Result<SalvageReport, LedgerError> {
     let folder = |dir: &Path| {
         let dir = dir.to_path_buf();
         move |source| LedgerError::Folder { dir, source }
@@ -84,12 +88,7 @@ pub fn salvage(from: &Path, to: &Path, clock: Arc<dyn Clock>) -> Result<SalvageR
             dir: from.to_path_buf(),
         });
     }
-    if to.exists()
-        && std::fs::read_dir(to)
-            .map_err(folder(to))?
-            .next()
-            .is_some()
-    {
+    if to.exists() && std::fs::read_dir(to).map_err(folder(to))?.next().is_some() {
         return Err(LedgerError::Folder {
             dir: to.to_path_buf(),
             source: std::io::Error::new(

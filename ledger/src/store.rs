@@ -189,7 +189,9 @@ impl Ledger {
             return Err(LedgerError::Damaged {
                 file: origin.join(JOURNAL),
                 offset: None,
-                what: "the journal is missing while sled holds data: acknowledged writes may be lost".into(),
+                what:
+                    "the journal is missing while sled holds data: acknowledged writes may be lost"
+                        .into(),
             });
         }
         // The journal comes first and whole (built aside, renamed); sled follows.
@@ -469,6 +471,12 @@ fn sled_error(e: sled::Error, origin: &Path) -> LedgerError {
             file: origin.join(SLED),
             offset: None,
             what: format!("sled reports corruption at {at:?}"),
+        },
+        // On a folder sled itself wrote, these mean its files no longer read back.
+        e @ (sled::Error::Unsupported(_) | sled::Error::ReportableBug(_)) => LedgerError::Damaged {
+            file: origin.join(SLED),
+            offset: None,
+            what: format!("sled cannot read its files: {e}"),
         },
         other => LedgerError::Storage {
             dir: origin.to_path_buf(),

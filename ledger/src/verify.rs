@@ -166,7 +166,10 @@ impl Ledger {
         let mut records: Vec<EvidenceRecord> = Vec::new();
         for kv in self.trees.evidence.iter() {
             let (k, v) = kv.map_err(|e| self.trees.storage(e))?;
-            records.push(decode(&format!("evidence {}", String::from_utf8_lossy(&k)), &v)?);
+            records.push(decode(
+                &format!("evidence {}", String::from_utf8_lossy(&k)),
+                &v,
+            )?);
         }
         let total: u64 = records.iter().map(|r| r.size).sum();
         let mut done = 0u64;

@@ -21,6 +21,13 @@ fn start(extra: &[&str]) -> (Scratch, Server, Api, Drill) {
     (s, server, api, drill)
 }
 
+/// Where an artifact is: evidence locations are keys in the store beside the ledger.
+fn artifact(s: &Scratch, e: &Value) -> std::path::PathBuf {
+    s.path()
+        .join("warroom-data/evidence")
+        .join(e["location"].as_str().unwrap())
+}
+
 fn kinds(api: &Api, inc: &str) -> Vec<String> {
     api.kinds(inc)
 }
@@ -55,41 +62,38 @@ fn capture_then_quarantine_reports_the_conflicting_policy_then_release_undoes_it
     }
     for e in &evidence {
         assert_eq!(e["approval"], "R1", "{e}");
-        let bytes = std::fs::read(e["location"].as_str().unwrap()).unwrap();
+        let bytes = std::fs::read(artifact(&s, e)).unwrap();
         assert_eq!(bytes.len() as u64, e["size"].as_u64().unwrap());
         assert_eq!(sha256_hex(&bytes), e["sha256"].as_str().unwrap(), "{e}");
     }
     let spec: Value = serde_json::from_slice(
-        &std::fs::read(
+        &std::fs::read(artifact(
+            &s,
             evidence
                 .iter()
                 .find(|e| e["name"] == "pod_spec.json")
-                .unwrap()["location"]
-                .as_str()
                 .unwrap(),
-        )
+        ))
         .unwrap(),
     )
     .unwrap();
     assert_eq!(spec["metadata"]["uid"], uid.as_str());
-    let digests = std::fs::read_to_string(
+    let digests = std::fs::read_to_string(artifact(
+        &s,
         evidence
             .iter()
             .find(|e| e["name"] == "image_digests.json")
-            .unwrap()["location"]
-            .as_str()
             .unwrap(),
-    )
+    ))
     .unwrap();
     assert!(digests.contains("@sha256:"), "{digests}");
-    let chain = std::fs::read_to_string(
+    let chain = std::fs::read_to_string(artifact(
+        &s,
         evidence
             .iter()
             .find(|e| e["name"] == "owner_chain.json")
-            .unwrap()["location"]
-            .as_str()
             .unwrap(),
-    )
+    ))
     .unwrap();
     assert!(
         chain.contains("\"ReplicaSet\"") && chain.contains("\"Deployment\""),

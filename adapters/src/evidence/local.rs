@@ -83,8 +83,9 @@ impl EvidenceStore for LocalEvidenceStore {
         let path = if Path::new(location).is_absolute() {
             PathBuf::from(location)
         } else {
-            let rel = safe_relative(location)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+            let rel = safe_relative(location).map_err(|e| {
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
+            })?;
             self.root.join(rel)
         };
         Ok(Box::new(File::open(path)?))
@@ -145,10 +146,17 @@ mod tests {
         assert_eq!(got.sha256, hex::encode(Sha256::digest(&data)));
         assert_eq!(got.location, "INC-20261127-0001/payments/api-7f9c/logs.txt");
         let mut back = Vec::new();
-        store.open(&got.location).unwrap().read_to_end(&mut back).unwrap();
+        store
+            .open(&got.location)
+            .unwrap()
+            .read_to_end(&mut back)
+            .unwrap();
         assert_eq!(back, data);
         let mode = std::fs::metadata(dir.path().join(&got.location)).unwrap();
-        assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777, 0o600);
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
+            0o600
+        );
     }
 
     #[test]

@@ -53,9 +53,13 @@ pub fn run(cmd: LedgerCommand, global: &Global) -> anyhow::Result<ExitCode> {
             match outcome {
                 Ok(Ok(report)) => print_report(&dir, &report, global.json),
                 Ok(Err(e)) => match e.downcast_ref::<warroom_ledger::LedgerError>() {
-                    Some(warroom_ledger::LedgerError::Damaged { .. }) => {
-                        damaged(global.json, &e.to_string())
-                    }
+                    // Whatever stops the stored records from being read is damage to name.
+                    Some(
+                        warroom_ledger::LedgerError::Damaged { .. }
+                        | warroom_ledger::LedgerError::Storage { .. }
+                        | warroom_ledger::LedgerError::Corrupt { .. }
+                        | warroom_ledger::LedgerError::Format { .. },
+                    ) => damaged(global.json, &e.to_string()),
                     _ => Err(e),
                 },
                 Err(panic) => damaged(
@@ -130,7 +134,8 @@ fn print_report(dir: &std::path::Path, report: &Report, json: bool) -> anyhow::R
 
 fn salvage(from: &std::path::Path, to: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
     let outcome = catching_panics(|| {
-        warroom_ledger::salvage::salvage(from, to, Arc::new(SystemClock)).map_err(anyhow::Error::from)
+        warroom_ledger::salvage::salvage(from, to, Arc::new(SystemClock))
+            .map_err(anyhow::Error::from)
     });
     let report = match outcome {
         Ok(Ok(report)) => report,
@@ -143,7 +148,11 @@ fn salvage(from: &std::path::Path, to: &std::path::Path, json: bool) -> anyhow::
                 )
             );
             eprintln!("error: {e}");
-            return Ok(ExitCode::from(if bad_input { EXIT_BAD_INPUT } else { EXIT_FAILED }));
+            return Ok(ExitCode::from(if bad_input {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_FAILED
+            }));
         }
         Err(panic) => anyhow::bail!("salvage stopped: {panic}"),
     };
@@ -176,7 +185,11 @@ fn salvage(from: &std::path::Path, to: &std::path::Path, json: bool) -> anyhow::
             report.incidents.iter().filter(|i| i.kept > 0).count(),
             from.display(),
             to.display(),
-            if report.complete() { ", nothing lost" } else { "" },
+            if report.complete() {
+                ", nothing lost"
+            } else {
+                ""
+            },
             from.display()
         );
     }
