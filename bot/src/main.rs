@@ -77,7 +77,8 @@ fn report(err: &anyhow::Error) -> ExitCode {
             )
         )
         || err.downcast_ref::<reader::NotFound>().is_some()
-        || err.downcast_ref::<cli::serve::BadScenario>().is_some();
+        || err.downcast_ref::<cli::serve::BadScenario>().is_some()
+        || err.downcast_ref::<cli::serve::DrillListen>().is_some();
     ExitCode::from(if bad_input {
         EXIT_BAD_INPUT
     } else {

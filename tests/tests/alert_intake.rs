@@ -587,3 +587,84 @@ fn falco_and_events_v2_bodies_are_judged_by_the_rules_and_bad_requests_record_no
         "{metrics}"
     );
 }
+
+/// The World's server again, on the same ledger, after a stop.
+fn restart(w: &mut World) {
+    let _ = w.server.child.kill();
+    let _ = w.server.child.wait();
+    let file = w.s.path().join("plan.toml");
+    w.server = Server::start_with_env(
+        &w.s,
+        &["--config", file.to_str().unwrap()],
+        &[
+            ("PAGERDUTY_ROUTING_KEY", "pd-key"),
+            ("WARROOM_ALERTMANAGER_TOKEN", AM_TOKEN),
+            ("WARROOM_FALCO_HMAC", FALCO_HMAC),
+            ("WARROOM_FALCO_TOKEN", "falco-token"),
+            ("WARROOM_EVENTS_ROUTING_KEY", ROUTING_KEY),
+        ],
+    );
+    w.api = Api::new(&w.server.addr);
+}
+
+#[test]
+fn a_replayed_signed_alert_does_nothing_after_a_resolve_or_a_restart() {
+    let mut w = start();
+    let falco = std::fs::read_to_string(
+        warroom_tests::repo_root().join("commands/src/alert/fixtures/terminal-shell.json"),
+    )
+    .unwrap()
+    .replace(
+        "\"k8s.ns.name\":\"default\"",
+        "\"k8s.ns.name\":\"payments\"",
+    );
+    let now = unix_now();
+    let sig = format!(
+        "sha256={}",
+        hmac_hex(FALCO_HMAC, format!("{now}.{falco}").as_bytes())
+    );
+    let signed = [
+        ("x-warroom-signature", sig.as_str()),
+        ("x-warroom-timestamp", now.as_str()),
+    ];
+    let (status, first) = post(&w, "/alerts/falco", &signed, &falco);
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(first["alerts"][0]["result"], "opened", "{first}");
+    let inc = first["alerts"][0]["incident"].as_str().unwrap().to_owned();
+    w.api.ok("alice", "incident resolve contained", Some(&inc));
+    let pages = w.api.count(&inc, "page.sent");
+    // The byte-identical request again, inside its five minutes: answered, not acted on.
+    let (status, again) = post(&w, "/alerts/falco", &signed, &falco);
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["already_received"], true, "{again}");
+    assert_eq!(incidents(&w.api).len(), 1, "no second incident");
+    assert_eq!(w.api.count(&inc, "page.sent"), pages, "no second page");
+    // The claim is durable: a restart does not make the replay new.
+    restart(&mut w);
+    let (status, again) = post(&w, "/alerts/falco", &signed, &falco);
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["already_received"], true, "{again}");
+    assert_eq!(
+        incidents(&w.api).len(),
+        1,
+        "no second incident after a restart"
+    );
+    // A new delivery of the same event, signed anew, is a new alert (the incident is
+    // resolved, so it opens another).
+    let later = (now.parse::<i64>().unwrap() + 1).to_string();
+    let resigned = format!(
+        "sha256={}",
+        hmac_hex(FALCO_HMAC, format!("{later}.{falco}").as_bytes())
+    );
+    let (status, fresh) = post(
+        &w,
+        "/alerts/falco",
+        &[
+            ("x-warroom-signature", &resigned),
+            ("x-warroom-timestamp", &later),
+        ],
+        &falco,
+    );
+    assert_eq!(status, 200, "{fresh}");
+    assert_eq!(fresh["alerts"][0]["result"], "opened", "{fresh}");
+}

@@ -70,8 +70,10 @@ fn malformed_bodies_get_400_and_oversized_ones_413() {
     );
     let huge =
         json!({"person": "alice", "text": format!("note {}", "x".repeat(100_000))}).to_string();
-    let (status, _) = api.post_json("/api/v1/command", None, &huge);
-    assert_eq!(status, 413);
+    let (status, r) = api.post_json("/api/v1/command", None, &huge);
+    assert_eq!(status, 413, "{r}");
+    assert_eq!(r["ok"], false, "the documented JSON answer: {r}");
+    assert!(r["message"].as_str().unwrap().contains("64 KiB"), "{r}");
     let (_, list) = api.get("/api/v1/incidents");
     assert_eq!(list["incidents"], json!([]));
 }
@@ -151,6 +153,15 @@ fn outside_drill_mode_every_call_needs_a_token() {
         &json!({"text": "incident open \"with a token\""}).to_string(),
     );
     assert_eq!(status, 200, "{r}");
+    // The scheme is case-insensitive (RFC 7235).
+    let (status, _) = raw(
+        &server.addr,
+        &format!(
+            "GET /api/v1/incidents HTTP/1.1\r\nHost: {}\r\nAuthorization: BEARER {alice}\r\nConnection: close\r\n\r\n",
+            server.addr
+        ),
+    );
+    assert_eq!(status, 200);
     let (_, session) = api.get("/api/v1/session");
     assert_eq!(session["drill"], false);
 }
@@ -270,7 +281,10 @@ fn actions_without_an_executor_are_approved_then_answered_not_configured() {
         "snapshot node ip-10-0-1-23.ec2.internal --reason \"preserve disks\"",
         Some(&inc),
     );
-    let r = api.ok("alice", "approve R1", Some(&inc));
+    // The approval was recorded, but the action failed: the answer must not say ok.
+    let (status, r) = api.command("alice", "approve R1", Some(&inc));
+    assert_eq!(status, 500, "{r}");
+    assert_eq!(r["ok"], false, "{r}");
     assert_eq!(r["status"], "failed", "{r}");
     assert!(
         r["message"]
@@ -398,4 +412,124 @@ fn incident_commands_record_roles_pages_acks_and_updates() {
     );
     let (_, v) = api.get("/api/v1/ledger/verify");
     assert_eq!(v["intact"], true, "{v}");
+}
+
+/// One raw HTTP/1.1 exchange, so a test controls every header (Host included).
+fn raw(addr: &str, request: &str) -> (u16, serde_json::Value) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(body).unwrap_or(serde_json::Value::String(body.into())),
+    )
+}
+
+fn post_command(
+    addr: &str,
+    host: &str,
+    extra: &str,
+    content_type: &str,
+) -> (u16, serde_json::Value) {
+    let body = json!({"person": "alice", "text": "incident open \"cross-site\""}).to_string();
+    raw(
+        addr,
+        &format!(
+            "POST /api/v1/command HTTP/1.1\r\nHost: {host}\r\n{extra}Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+}
+
+#[test]
+fn cross_site_and_rebinding_requests_are_refused_in_every_mode() {
+    let (_s, server, api) = builtin();
+    let addr = server.addr.as_str();
+    let port = addr.rsplit(':').next().unwrap();
+    // A page on another site, posting as a form would: not JSON.
+    let (status, r) = post_command(addr, addr, "", "text/plain");
+    assert_eq!(status, 415, "{r}");
+    assert_eq!(r["ok"], false);
+    let (status, r) = post_command(addr, addr, "", "application/x-www-form-urlencoded");
+    assert_eq!(status, 415, "{r}");
+    // A rebound DNS name pointing at loopback.
+    let (status, r) = post_command(
+        addr,
+        &format!("attacker.example:{port}"),
+        "",
+        "application/json",
+    );
+    assert_eq!(status, 421, "{r}");
+    let (status, _) = raw(
+        addr,
+        &format!(
+            "GET /api/v1/incidents HTTP/1.1\r\nHost: rebind.example:{port}\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert_eq!(status, 421, "reads too");
+    // Another site's page with the right Host.
+    let (status, r) = post_command(
+        addr,
+        addr,
+        "Origin: http://evil.example\r\n",
+        "application/json",
+    );
+    assert_eq!(status, 403, "{r}");
+    assert!(r["message"].as_str().unwrap().contains("cross-site"), "{r}");
+    let (status, _) = post_command(addr, addr, "Origin: null\r\n", "application/json");
+    assert_eq!(status, 403);
+    let (_, list) = api.get("/api/v1/incidents");
+    assert_eq!(list["incidents"], json!([]), "nothing was recorded");
+    // The console's own origin, and localhost, work.
+    let (status, r) = post_command(
+        addr,
+        addr,
+        &format!("Origin: http://{addr}\r\n"),
+        "application/json; charset=utf-8",
+    );
+    assert_eq!(status, 200, "{r}");
+    let (status, r) = post_command(addr, &format!("localhost:{port}"), "", "application/json");
+    assert_eq!(status, 200, "{r}");
+}
+
+#[test]
+fn drill_mode_refuses_to_listen_beyond_loopback() {
+    let s = Scratch::new();
+    let out = s.run(&["serve", "--listen", "0.0.0.0:0"]).expect_code(2);
+    let err = out.stderr();
+    assert!(
+        err.contains("refusing to listen on 0.0.0.0:0 in drill mode"),
+        "{err}"
+    );
+    assert!(err.contains("[[console.tokens]]"), "{err}");
+    assert!(!s.path().join("warroom-data").exists(), "nothing started");
+}
+
+#[test]
+fn a_reserved_label_is_refused_before_anyone_approves() {
+    let (_s, _server, api) = builtin();
+    let inc = api.open_incident("labels");
+    let (status, r) = api.command(
+        "alice",
+        "label pod payments/api-7f9c warroom.io/quarantine=INC-x --reason x",
+        Some(&inc),
+    );
+    assert_eq!(status, 400, "{r}");
+    assert!(r["message"].as_str().unwrap().contains("reserved"), "{r}");
+    let requests = api.incident(&inc)["incident"]["requests"].clone();
+    assert_eq!(
+        requests.as_array().map_or(0, Vec::len),
+        0,
+        "no request to approve: {requests}"
+    );
 }

@@ -68,6 +68,9 @@ fn start(
         .enable_all()
         .build()?;
     let listen = args.listen.unwrap_or(plan.plan.console.listen);
+    if plan.plan.is_drill() && !listen.ip().is_loopback() {
+        return Err(DrillListen(listen).into());
+    }
     let opts = server::ServeOptions {
         listen,
         dir,
@@ -103,3 +106,10 @@ pub fn drill(args: DrillArgs, global: &Global) -> anyhow::Result<ExitCode> {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct BadScenario(pub warroom_drill::ScenarioError);
+
+/// Drill mode trusts whoever picks a name, so it never listens beyond this machine.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "refusing to listen on {0} in drill mode: a drill lets anyone who reaches the console act as any person of the plan, so it only listens on loopback (127.0.0.1 or ::1). To serve other machines, set `drill = false` in [plan] and give each person a token in [[console.tokens]]"
+)]
+pub struct DrillListen(pub std::net::SocketAddr);

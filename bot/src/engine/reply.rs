@@ -96,9 +96,23 @@ impl Reply {
         self
     }
 
+    /// Name the request the command concerned and the state it ended in. A request that
+    /// ended failed, stale or with an unknown outcome makes the whole answer not ok, whatever
+    /// the step that got it there said: a caller must never read success into a failure.
     pub fn for_request(mut self, request: &str, status: &str) -> Reply {
         self.request_id = Some(request.to_owned());
         self.status = Some(status.to_owned());
+        if self.ok {
+            let code = match status {
+                "failed" | "outcome unknown" => Some(Code::Failed),
+                "stale" => Some(Code::Conflict),
+                _ => None,
+            };
+            if let Some(code) = code {
+                self.code = code;
+                self.ok = false;
+            }
+        }
         self
     }
 

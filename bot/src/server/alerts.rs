@@ -26,6 +26,7 @@ use warroom_commands::alert::{
 use warroom_config::{IntakeCredentials, LoadedPlan};
 
 use super::api::answer;
+use super::auth::{bearer, secrets_match};
 use super::{AppState, ReadyState};
 
 /// Alertmanager batches of a few hundred alerts fit comfortably.
@@ -96,17 +97,6 @@ impl IntakeKeys {
     }
 }
 
-/// Constant-time equality of two secrets.
-fn same(a: &str, b: &str) -> bool {
-    use sha2::Digest;
-    // Comparing digests keeps the time independent of where they differ and of length.
-    let (x, y) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
-    x.iter()
-        .zip(y.iter())
-        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
-        == 0
-}
-
 /// `X-Warroom-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + body)>` with
 /// `X-Warroom-Timestamp: <timestamp>` within [`MAX_SKEW_SECS`] of `now`.
 fn hmac_ok(secret: &str, body: &[u8], headers: &HeaderMap, now: i64) -> bool {
@@ -161,7 +151,7 @@ fn authenticated(
     headers: &HeaderMap,
     body: &[u8],
     routing_key: Option<&str>,
-) -> Result<(), Refused> {
+) -> Result<Proof, Refused> {
     let refuse = |message: String| {
         Err(Refused {
             status: StatusCode::UNAUTHORIZED,
@@ -173,24 +163,26 @@ fn authenticated(
             "the {source} intake is not configured: add [alerts.intake.{source}] with a token (or hmac_secret) to the plan"
         ));
     };
-    let bearer = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if let (Some(expected), Some(given)) = (&keys.token, bearer)
-        && same(expected, given)
+    if let (Some(expected), Some(given)) = (&keys.token, bearer(headers))
+        && secrets_match(expected, given)
     {
-        return Ok(());
+        return Ok(Proof::Token);
     }
     if let Some(secret) = &keys.hmac
         && hmac_ok(secret, body, headers, chrono::Utc::now().timestamp())
     {
-        return Ok(());
+        let signature = headers
+            .get(SIGNATURE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        return Ok(Proof::Signature(signature));
     }
     if let (Some(expected), Some(given)) = (&keys.routing_key, routing_key)
-        && same(expected, given)
+        && secrets_match(expected, given)
     {
-        return Ok(());
+        return Ok(Proof::Token);
     }
     refuse(format!(
         "not authenticated for the {source} intake: send `Authorization: Bearer <token>`{}{}",
@@ -222,13 +214,63 @@ fn body_or_refusal(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Refused
     })
 }
 
-/// The body, once it is within the limit and its sender proved itself.
-fn admit(
+/// How a request proved its sender.
+enum Proof {
+    /// A bearer token or routing key: the same on every request, so replays look genuine.
+    Token,
+    /// An HMAC signature over a timestamp and the body: unique per request, so a second
+    /// delivery of it within its five minutes is a replay.
+    Signature(String),
+}
+
+/// The body, once it is within the limit, its sender proved itself, and (for a signed
+/// request) its signature was not seen before. The claim is durable, so a replay after a
+/// restart is refused too.
+async fn admit(
+    ready: &super::Ready,
     keys: Option<&Keys>,
     source: &str,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Bytes, Refused> {
+) -> Result<Bytes, Response> {
+    let body = admit_sync(keys, source, headers, body).map_err(IntoResponse::into_response)?;
+    if let Some(signature) = body.1 {
+        match ready
+            .engine
+            .ledger
+            .claim(&format!("alert-signature:{source}:{signature}"))
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                ready.engine.metrics.alert_rejected();
+                return Err((
+                    StatusCode::OK,
+                    axum::Json(json!({
+                        "ok": true,
+                        "already_received": true,
+                        "message": "already received: this signed request was handled once; a replay does nothing (sign each delivery with a new timestamp)",
+                    })),
+                )
+                    .into_response());
+            }
+            Err(e) => {
+                return Err(answer(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("cannot record the delivery: {e}"),
+                ));
+            }
+        }
+    }
+    Ok(body.0)
+}
+
+fn admit_sync(
+    keys: Option<&Keys>,
+    source: &str,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(Bytes, Option<String>), Refused> {
     let body = body_or_refusal(body)?;
     // Events API v2 senders put their routing key in the body: only that is read before the
     // check, so an authenticated sender's malformed event is told what is wrong (400).
@@ -236,8 +278,12 @@ fn admit(
         .and_then(|k| k.routing_key.as_ref())
         .and_then(|_| serde_json::from_slice::<serde_json::Value>(&body).ok())
         .and_then(|v| v.get("routing_key")?.as_str().map(str::to_owned));
-    authenticated(keys, source, headers, &body, routing_key.as_deref())?;
-    Ok(body)
+    let proof = authenticated(keys, source, headers, &body, routing_key.as_deref())?;
+    let signature = match proof {
+        Proof::Signature(s) => Some(s),
+        Proof::Token => None,
+    };
+    Ok((body, signature))
 }
 
 fn malformed(ready: &super::Ready, e: AlertError) -> Response {
@@ -271,13 +317,16 @@ async fn alertmanager(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let body = match admit(
+        &ready,
         ready.intake.alertmanager.as_ref(),
         "alertmanager",
         &headers,
         body,
-    ) {
+    )
+    .await
+    {
         Ok(b) => b,
-        Err(r) => return r.into_response(),
+        Err(r) => return r,
     };
     match parse_alertmanager(&body) {
         Ok(alerts) => ingest(&ready, alerts, sender).await,
@@ -291,9 +340,9 @@ async fn falco(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body = match admit(ready.intake.falco.as_ref(), "falco", &headers, body) {
+    let body = match admit(&ready, ready.intake.falco.as_ref(), "falco", &headers, body).await {
         Ok(b) => b,
-        Err(r) => return r.into_response(),
+        Err(r) => return r,
     };
     match parse_falco(&body) {
         Ok(alert) => ingest(&ready, vec![alert], sender).await,
@@ -307,9 +356,17 @@ async fn events_v2(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body = match admit(ready.intake.events_v2.as_ref(), "events_v2", &headers, body) {
+    let body = match admit(
+        &ready,
+        ready.intake.events_v2.as_ref(),
+        "events_v2",
+        &headers,
+        body,
+    )
+    .await
+    {
         Ok(b) => b,
-        Err(r) => return r.into_response(),
+        Err(r) => return r,
     };
     match parse_events_v2(&body) {
         // The Events API answers 202 with a status and the dedup key.

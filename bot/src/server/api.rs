@@ -94,10 +94,28 @@ struct CommandBody {
     incident: Option<String>,
 }
 
-async fn command(ReadyState(state): ReadyState, headers: HeaderMap, body: Bytes) -> Response {
+async fn command(
+    ReadyState(state): ReadyState,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
     let caller = match caller(&state, &headers, &TokenQuery::default()) {
         Ok(c) => c,
         Err(r) => return r.into_response(),
+    };
+    // Every refusal is the documented `{"ok": false, "message"}`, the size limit's too.
+    let body = match body {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return answer(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "command body over {} KiB: long text belongs in evidence, not in a command",
+                    MAX_COMMAND_BODY / 1024
+                ),
+            );
+        }
+        Err(e) => return answer(e.status(), e.body_text()),
     };
     let body: CommandBody = match serde_json::from_slice(&body) {
         Ok(b) => b,

@@ -75,18 +75,10 @@ impl Tokens {
 
     /// From `Authorization: Bearer …`, or `?token=` (EventSource cannot set headers).
     pub fn caller(&self, headers: &HeaderMap, query_token: Option<&str>) -> Result<Caller, String> {
-        let header = headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim);
-        let given = header.or(query_token).filter(|t| !t.is_empty());
+        let given = bearer(headers).or(query_token).filter(|t| !t.is_empty());
         match given {
-            Some(t) if constant_time_eq(t, &self.local) => Ok(Caller::LocalReader),
-            Some(t) => match self.by_token.iter().find(|(k, _)| constant_time_eq(k, t)) {
+            Some(t) if secrets_match(t, &self.local) => Ok(Caller::LocalReader),
+            Some(t) => match self.by_token.iter().find(|(k, _)| secrets_match(k, t)) {
                 Some((_, p)) => Ok(Caller::Person(p.clone())),
                 None => Err("the bearer token is not one of the plan's [[console.tokens]]".to_owned()),
             },
@@ -96,13 +88,30 @@ impl Tokens {
     }
 }
 
-/// Comparison whose time does not depend on where the strings differ.
-fn constant_time_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// The one comparison for every secret (tokens, routing keys): it compares SHA-256 digests
+/// in constant time, so the time taken depends neither on where the strings differ nor on
+/// their lengths.
+pub fn secrets_match(a: &str, b: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let (x, y) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    x.iter()
+        .zip(y.iter())
+        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
+        == 0
+}
+
+/// The credentials of `Authorization: Bearer …`; the scheme is case-insensitive (RFC 7235).
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .trim_start();
+    let (scheme, rest) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| rest.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// 32 random bytes as hex, from the kernel.
@@ -119,8 +128,25 @@ mod tests {
 
     #[test]
     fn only_exact_tokens_match() {
-        assert!(constant_time_eq("abc", "abc"));
-        assert!(!constant_time_eq("abc", "abd"));
-        assert!(!constant_time_eq("abc", "abcd"));
+        assert!(secrets_match("abc", "abc"));
+        assert!(!secrets_match("abc", "abd"));
+        assert!(!secrets_match("abc", "abcd"));
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for (value, want) in [
+            ("Bearer x", Some("x")),
+            ("BEARER x", Some("x")),
+            ("bearer  x ", Some("x")),
+            ("bEaReR x", Some("x")),
+            ("Basic x", None),
+            ("Bearer", None),
+            ("Bearerx", None),
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert("authorization", value.parse().unwrap());
+            assert_eq!(bearer(&h), want, "{value}");
+        }
     }
 }

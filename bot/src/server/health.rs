@@ -18,13 +18,24 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// Ready only while the ledger is open and takes writes: a server that would answer every
+/// command with "cannot record" must leave the load balancer's rotation.
 async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     match (state.ledger.get(), state.ready.get()) {
-        (Some(_), Some(_)) => (StatusCode::OK, "ready\n"),
-        (None, _) => (StatusCode::SERVICE_UNAVAILABLE, "ledger not open yet\n"),
+        (Some(l), Some(_)) => match l.write_refusal() {
+            None => (StatusCode::OK, "ready\n".to_owned()),
+            Some(why) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("not ready: the ledger refuses writes ({why}); it retries every second\n"),
+            ),
+        },
+        (None, _) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ledger not open yet\n".to_owned(),
+        ),
         (Some(_), None) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            "checking for interrupted actions\n",
+            "checking for interrupted actions\n".to_owned(),
         ),
     }
 }
@@ -32,6 +43,10 @@ async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
 /// Prometheus text format.
 async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     let ready = state.ledger.get().is_some();
+    let writable = state
+        .ledger
+        .get()
+        .is_some_and(|l| l.write_refusal().is_none());
     let (open, total) = state
         .ledger
         .get()
@@ -46,11 +61,13 @@ async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
         .unwrap_or((0, 0));
     let body = format!(
         "# HELP warroom_ready Whether the ledger is open.\n# TYPE warroom_ready gauge\nwarroom_ready {}\n\
+# HELP warroom_ledger_writable Whether the ledger takes writes (0 after a failed sync or checkpoint).\n# TYPE warroom_ledger_writable gauge\nwarroom_ledger_writable {}\n\
 # HELP warroom_incidents Incidents in the ledger by status.\n# TYPE warroom_incidents gauge\n\
 warroom_incidents{{status=\"open\"}} {open}\nwarroom_incidents{{status=\"resolved\"}} {}\n\
 # HELP warroom_plan_info The plan in use (digest = SHA-256 of the plan file).\n# TYPE warroom_plan_info gauge\nwarroom_plan_info{{source=\"{}\",digest=\"{}\"}} 1\n\
 # HELP warroom_uptime_seconds Seconds since start.\n# TYPE warroom_uptime_seconds gauge\nwarroom_uptime_seconds {}\n",
         u8::from(ready),
+        u8::from(writable),
         total - open,
         state.plan.source.display().replace(['"', '\\', '\n'], "_"),
         state.plan.digest,

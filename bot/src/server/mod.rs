@@ -5,6 +5,7 @@ mod api;
 mod auth;
 mod console;
 mod health;
+mod same_origin;
 mod slack_http;
 
 use std::net::SocketAddr;
@@ -143,9 +144,12 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
         })
         .instrument(span)
     };
+    let allowed = same_origin::Allowed::new(&state.plan.plan.console.public_names);
+    let browser_facing = console::router().merge(api::router(state.clone())).layer(
+        axum::middleware::from_fn_with_state(allowed, same_origin::guard),
+    );
     let app = health::router(state.clone())
-        .merge(console::router())
-        .merge(api::router(state.clone()))
+        .merge(browser_facing)
         .merge(slack_http::router(state.clone()))
         .merge(alerts::router(state.clone()));
     let server = axum::serve(

@@ -639,10 +639,23 @@ fn dns_subdomain(text: &str, what: &str, verb: &str) -> Result<(), ParseError> {
 }
 
 /// `KEY=VALUE` with Kubernetes label syntax: optional `prefix/`, name ≤ 63, value ≤ 63.
+/// Label keys that carry warroom's own isolation state: only `quarantine`/`release` and the
+/// investigation label set them, so a `label` request naming one is refused before anyone is
+/// asked to approve it.
+pub const RESERVED_LABELS: [&str; 2] = ["warroom.io/quarantine", "warroom.io/investigation"];
+
 fn label(pair: &str, verb: &str) -> Result<(String, String), ParseError> {
     let Some((key, value)) = pair.split_once('=') else {
         return Err(ParseError::new(format!("`{pair}` is not KEY=VALUE"), verb));
     };
+    if RESERVED_LABELS.contains(&key) {
+        return Err(ParseError::new(
+            format!(
+                "label {key} is reserved for warroom's quarantine and investigation; use `quarantine pod` or `release pod` instead"
+            ),
+            verb,
+        ));
+    }
     let (prefix, name) = match key.rsplit_once('/') {
         Some((p, n)) => (Some(p), n),
         None => (None, key),

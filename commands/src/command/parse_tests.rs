@@ -396,3 +396,12 @@ proptest! {
         prop_assert_eq!(a.reason.as_deref(), Some(reason.as_str()));
     }
 }
+
+#[test]
+fn reserved_labels_are_refused_before_any_approval() {
+    for key in ["warroom.io/quarantine", "warroom.io/investigation"] {
+        let err = parse(&format!("label pod payments/api-7f9c {key}=x --reason why")).unwrap_err();
+        assert!(err.to_string().contains("reserved"), "{err}");
+    }
+    assert!(parse("label pod payments/api-7f9c team=payments --reason why").is_ok());
+}

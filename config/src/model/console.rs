@@ -16,6 +16,11 @@ pub struct Console {
     /// API tokens, each acting as one person. Outside drill mode nobody acts without one.
     #[serde(default)]
     pub tokens: Vec<ApiToken>,
+    /// Host names the console is reached by through a proxy (e.g. "warroom.example.com").
+    /// Requests naming any other host are refused (DNS-rebinding defence); addresses and
+    /// `localhost` always work.
+    #[serde(default)]
+    pub public_names: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -35,6 +40,7 @@ impl Default for Console {
     fn default() -> Self {
         Console {
             listen: default_listen(),
+            public_names: Vec::new(),
             tokens: Vec::new(),
         }
     }
