@@ -258,6 +258,7 @@ impl Ledger {
     ) -> Result<Option<Incident>, LedgerError> {
         let Some(id) = self
             .trees
+            .h()?
             .fingerprints
             .get(fingerprint.as_bytes())
             .map_err(|e| self.trees.storage(e))?
@@ -344,7 +345,7 @@ fn run(trees: &Trees, clock: &dyn Clock, mut journal: Journal, rx: Receiver<Job>
             // retires the journal, so writing can resume; what the failed batch had cached
             // is forgotten and re-read from disk.
             last_attempt = std::time::Instant::now();
-            if checkpoint(trees, &mut journal).is_ok() {
+            if recover(trees, &mut journal).is_ok() {
                 tracing::warn!(dir = %trees.origin.display(), "ledger writes succeed again; accepting writes");
                 overlay = Overlay::new(trees);
                 set_refused(trees, &mut failed, None);
@@ -435,9 +436,35 @@ fn write_through(trees: &Trees, journal: &mut Journal, puts: &[&[Put]]) -> Resul
     Ok(())
 }
 
+/// Get back to a state where writes can be promised again: a checkpoint when sled is fine
+/// (a failed journal sync), else a fresh open of sled (which refuses everything after one
+/// I/O error) and a replay of the journal into it, as at start.
+///
+/// Caveat: a batch that reached the journal before sled failed was answered as failed, yet
+/// is replayed here, so it appears in the ledger; nothing acknowledged is ever lost.
+fn recover(trees: &Trees, journal: &mut Journal) -> Result<(), String> {
+    if checkpoint(trees, journal).is_ok() {
+        return Ok(());
+    }
+    trees.reopen().map_err(|e| e.to_string())?;
+    let (mut fresh, replay) =
+        Journal::open(&trees.dir.join("journal")).map_err(|e| e.to_string())?;
+    let applied = crate::store::applied_seq(&trees.h().map_err(|e| e.to_string())?.meta)?;
+    for batch in replay.batches.iter().filter(|b| b.seq > applied) {
+        for puts in &batch.ops {
+            apply_puts(trees, puts).map_err(|e| e.to_string())?;
+        }
+        mark_applied(trees, batch.seq).map_err(|e| e.to_string())?;
+    }
+    checkpoint(trees, &mut fresh)?;
+    *journal = fresh;
+    Ok(())
+}
+
 /// Record in sled that batch `seq` is applied; written after the batch's own keys.
 pub(crate) fn mark_applied(trees: &Trees, seq: u64) -> Result<(), LedgerError> {
     trees
+        .h()?
         .meta
         .insert(keys::APPLIED_KEY, &seq.to_be_bytes())
         .map(|_| ())
@@ -446,9 +473,9 @@ pub(crate) fn mark_applied(trees: &Trees, seq: u64) -> Result<(), LedgerError> {
 
 /// Make sled durable, then retire the journal's records.
 pub(crate) fn checkpoint(trees: &Trees, journal: &mut Journal) -> Result<(), String> {
-    trees.db.flush().map_err(|e| format!("sled flush: {e}"))?;
-    trees
-        .log_file
+    let h = trees.h().map_err(|e| e.to_string())?;
+    h.db.flush().map_err(|e| format!("sled flush: {e}"))?;
+    h.log_file
         .sync_data()
         .map_err(|e| format!("sled fdatasync: {e}"))?;
     journal.reset().map_err(|e| format!("journal reset: {e}"))
@@ -463,14 +490,15 @@ fn checkpoint_or_fail(trees: &Trees, journal: &mut Journal, failed: &mut Option<
 
 /// Apply one operation's writes to sled (also used by replay on open).
 pub(crate) fn apply_puts(trees: &Trees, puts: &[Put]) -> Result<(), LedgerError> {
+    let h = trees.h()?;
     for p in puts {
         let tree = match p.tree {
-            TreeId::Incidents => &trees.incidents,
-            TreeId::Timeline => &trees.timeline,
-            TreeId::Evidence => &trees.evidence,
-            TreeId::Meta => &trees.meta,
-            TreeId::Idempotency => &trees.idempotency,
-            TreeId::Fingerprints => &trees.fingerprints,
+            TreeId::Incidents => &h.incidents,
+            TreeId::Timeline => &h.timeline,
+            TreeId::Evidence => &h.evidence,
+            TreeId::Meta => &h.meta,
+            TreeId::Idempotency => &h.idempotency,
+            TreeId::Fingerprints => &h.fingerprints,
         };
         tree.insert(p.key.as_slice(), p.value.as_slice())
             .map_err(|e| trees.storage(e))?;
@@ -533,6 +561,7 @@ impl<'a> Overlay<'a> {
         }
         match self
             .trees
+            .h()?
             .meta
             .get(key)
             .map_err(|e| self.trees.storage(e))?
@@ -708,6 +737,7 @@ impl<'a> Overlay<'a> {
             Some(id) => id.clone(),
             None => match self
                 .trees
+                .h()?
                 .fingerprints
                 .get(fingerprint.as_bytes())
                 .map_err(|e| self.trees.storage(e))?
@@ -724,6 +754,7 @@ impl<'a> Overlay<'a> {
         let seen = self.claims.contains(key)
             || self
                 .trees
+                .h()?
                 .idempotency
                 .contains_key(key.as_bytes())
                 .map_err(|e| self.trees.storage(e))?;

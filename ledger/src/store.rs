@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::fs::File;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use serde::de::DeserializeOwned;
 use warroom_commands::{Clock, Incident, IncidentId};
@@ -16,7 +16,7 @@ use crate::journal::{Journal, JournalError, Replay};
 use crate::keys;
 use crate::records::EvidenceRecord;
 
-/// The sled trees, shared by readers and the committer thread.
+/// The ledger's storage, shared by readers and the committer thread.
 pub(crate) struct Trees {
     /// Where sled and the journal are open (a private copy for read-only use).
     pub dir: PathBuf,
@@ -24,6 +24,13 @@ pub(crate) struct Trees {
     pub origin: PathBuf,
     /// Set while writes are refused, with the reason; cleared when a retry succeeds.
     pub refused: Mutex<Option<String>>,
+    /// sled's handles; replaced when the committer reopens sled after a failed write
+    /// (sled refuses everything after one I/O error, so recovering needs a fresh open).
+    handles: RwLock<Option<Arc<Handles>>>,
+}
+
+/// One open sled database and its trees.
+pub(crate) struct Handles {
     pub db: sled::Db,
     pub incidents: sled::Tree,
     pub timeline: sled::Tree,
@@ -37,7 +44,83 @@ pub(crate) struct Trees {
     pub log_file: File,
 }
 
+impl Handles {
+    fn open(db: sled::Db, sled_dir: &Path, origin: &Path) -> Result<Handles, LedgerError> {
+        let storage = |e: sled::Error| LedgerError::Storage {
+            dir: origin.to_path_buf(),
+            message: e.to_string(),
+        };
+        let tree = |name: &str| db.open_tree(name).map_err(storage);
+        for name in [keys::APPROVALS, keys::PAGES] {
+            tree(name)?;
+        }
+        let log_file = File::open(sled_dir.join("db")).map_err(|source| LedgerError::Folder {
+            dir: origin.to_path_buf(),
+            source,
+        })?;
+        Ok(Handles {
+            incidents: tree(keys::INCIDENTS)?,
+            timeline: tree(keys::TIMELINE)?,
+            evidence: tree(keys::EVIDENCE)?,
+            meta: tree(keys::META)?,
+            idempotency: tree(keys::IDEMPOTENCY)?,
+            fingerprints: tree(keys::FINGERPRINTS)?,
+            db,
+            log_file,
+        })
+    }
+}
+
 impl Trees {
+    /// The current sled handles; an error while the committer reopens sled.
+    pub fn h(&self) -> Result<Arc<Handles>, LedgerError> {
+        self.handles
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| self.storage("sled is being reopened after a failed write; retry"))
+    }
+
+    /// Drop sled's handles (waiting for readers to let go, so its file lock is released),
+    /// open sled again, and put the new handles in place.
+    pub fn reopen(&self) -> Result<(), LedgerError> {
+        let old = self
+            .handles
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(mut old) = old {
+            for _ in 0..400 {
+                match Arc::try_unwrap(old) {
+                    Ok(h) => {
+                        drop(h);
+                        break;
+                    }
+                    Err(still) => {
+                        old = still;
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                    }
+                }
+            }
+        }
+        let sled_dir = self.dir.join(SLED);
+        let mut attempt = sled_config(&sled_dir).open();
+        // sled's own threads may hold the lock a moment after the last handle drops.
+        for _ in 0..100 {
+            match &attempt {
+                Err(e) if is_lock(e) => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    attempt = sled_config(&sled_dir).open();
+                }
+                _ => break,
+            }
+        }
+        let db = attempt.map_err(|e| sled_error(e, &self.origin))?;
+        let handles = Handles::open(db, &sled_dir, &self.origin)?;
+        *self.handles.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(handles));
+        Ok(())
+    }
+
     pub fn storage(&self, e: impl std::fmt::Display) -> LedgerError {
         LedgerError::Storage {
             dir: self.origin.clone(),
@@ -247,22 +330,13 @@ impl Ledger {
             what,
         })?;
         check_sequence(origin, applied, &replay)?;
-        for name in [keys::APPROVALS, keys::PAGES] {
-            tree(name)?;
-        }
         db.flush().map_err(storage)?;
-        let log_file = File::open(sled_dir.join("db")).map_err(folder)?;
+        drop(meta);
+        let handles = Handles::open(db, &sled_dir, origin)?;
         let trees = Arc::new(Trees {
             dir: dir.to_path_buf(),
             origin: origin.to_path_buf(),
-            incidents: tree(keys::INCIDENTS)?,
-            timeline: tree(keys::TIMELINE)?,
-            evidence: tree(keys::EVIDENCE)?,
-            idempotency: tree(keys::IDEMPOTENCY)?,
-            fingerprints: tree(keys::FINGERPRINTS)?,
-            meta,
-            db,
-            log_file,
+            handles: RwLock::new(Some(Arc::new(handles))),
             refused: Mutex::new(None),
         });
         for note in &replay.repaired {
@@ -319,7 +393,7 @@ impl Ledger {
     /// Every incident, oldest first.
     pub fn incidents(&self) -> Result<Vec<Incident>, LedgerError> {
         let mut all = Vec::new();
-        for kv in self.trees.incidents.iter() {
+        for kv in self.trees.h()?.incidents.iter() {
             let (k, v) = kv.map_err(|e| self.trees.storage(e))?;
             all.push(decode(&String::from_utf8_lossy(&k), &v)?);
         }
@@ -348,7 +422,7 @@ impl Ledger {
         self.incident(id)?;
         scan(
             &self.trees,
-            &self.trees.evidence,
+            &self.trees.h()?.evidence,
             &keys::timeline_prefix(id),
             id,
         )
@@ -360,7 +434,7 @@ const CLAIMS_KEPT_FOR: chrono::TimeDelta = chrono::TimeDelta::days(7);
 
 fn prune_claims(trees: &Trees, now: chrono::DateTime<chrono::Utc>) -> Result<(), LedgerError> {
     let cutoff = now - CLAIMS_KEPT_FOR;
-    for item in trees.idempotency.iter() {
+    for item in trees.h()?.idempotency.iter() {
         let (key, value) = item.map_err(|e| trees.storage(e))?;
         let old = std::str::from_utf8(&value)
             .ok()
@@ -368,6 +442,7 @@ fn prune_claims(trees: &Trees, now: chrono::DateTime<chrono::Utc>) -> Result<(),
             .is_some_and(|at| at < cutoff);
         if old {
             trees
+                .h()?
                 .idempotency
                 .remove(key)
                 .map_err(|e| trees.storage(e))?;
@@ -381,6 +456,7 @@ pub(crate) fn read_incident(
     id: &IncidentId,
 ) -> Result<Option<Incident>, LedgerError> {
     match trees
+        .h()?
         .incidents
         .get(id.as_str())
         .map_err(|e| trees.storage(e))?
@@ -432,16 +508,17 @@ pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+fn sled_config(sled_dir: &Path) -> sled::Config {
+    sled::Config::new()
+        .path(sled_dir)
+        .cache_capacity(32 * 1024 * 1024)
+        // Durability comes from the journal; sled is made durable at checkpoints, so its
+        // background flusher would only compete with the journal's syncs.
+        .flush_every_ms(None)
+}
+
 fn open_sled(sled_dir: &Path, claim: &Claim) -> sled::Result<sled::Db> {
-    let open = || {
-        sled::Config::new()
-            .path(sled_dir)
-            .cache_capacity(32 * 1024 * 1024)
-            // Durability comes from the journal; sled is made durable at checkpoints, so
-            // its background flusher would only compete with the journal's syncs.
-            .flush_every_ms(None)
-            .open()
-    };
+    let open = || sled_config(sled_dir).open();
     let mut attempt = open();
     // Our own earlier handle may still be winding down; another process's lock is final.
     for _ in 0..40 {
@@ -502,7 +579,7 @@ fn journal_error(e: JournalError, dir: &Path, origin: &Path) -> LedgerError {
 }
 
 /// The last batch sled has applied, as recorded with every batch.
-fn applied_seq(meta: &sled::Tree) -> Result<u64, String> {
+pub(crate) fn applied_seq(meta: &sled::Tree) -> Result<u64, String> {
     match meta.get(keys::APPLIED_KEY) {
         Ok(None) => Ok(0),
         Ok(Some(v)) => <[u8; 8]>::try_from(v.as_ref())

@@ -89,7 +89,7 @@ impl Ledger {
             });
         }
         // Entries whose incident record is gone are as suspicious as altered ones.
-        for kv in self.trees.timeline.iter() {
+        for kv in self.trees.h()?.timeline.iter() {
             let (k, _) = kv.map_err(|e| self.trees.storage(e))?;
             let id = k.splitn(2, |b| *b == b'/').next().unwrap_or_default();
             let id = String::from_utf8_lossy(id).into_owned();
@@ -164,7 +164,7 @@ impl Ledger {
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<(u64, Vec<EvidenceProblem>), LedgerError> {
         let mut records: Vec<EvidenceRecord> = Vec::new();
-        for kv in self.trees.evidence.iter() {
+        for kv in self.trees.h()?.evidence.iter() {
             let (k, v) = kv.map_err(|e| self.trees.storage(e))?;
             records.push(decode(
                 &format!("evidence {}", String::from_utf8_lossy(&k)),
@@ -187,6 +187,7 @@ impl Ledger {
             // The record must say what its chained entry says: the entry is the witness.
             let entry = self
                 .trees
+                .h()?
                 .timeline
                 .get(keys::timeline_key(&r.incident, r.entry_seq))
                 .map_err(|e| self.trees.storage(e))?
@@ -230,7 +231,12 @@ impl Ledger {
     /// The stored timeline, naming the first entry that cannot even be decoded.
     fn raw_timeline(&self, id: &IncidentId) -> Result<Result<Vec<Entry>, ChainError>, LedgerError> {
         let mut out = Vec::new();
-        for kv in self.trees.timeline.scan_prefix(keys::timeline_prefix(id)) {
+        for kv in self
+            .trees
+            .h()?
+            .timeline
+            .scan_prefix(keys::timeline_prefix(id))
+        {
             let (k, v) = kv.map_err(|e| self.trees.storage(e))?;
             match decode::<Entry>("entry", &v) {
                 Ok(e) => out.push(e),
