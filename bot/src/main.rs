@@ -4,6 +4,7 @@ mod cli;
 mod clusters;
 mod context;
 mod engine;
+mod logging;
 mod output;
 mod pagers;
 mod reader;
@@ -14,7 +15,6 @@ mod verify;
 use std::process::ExitCode;
 
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 use cli::{Cli, Command, EXIT_BAD_INPUT, EXIT_FAILED};
 use warroom_config::PlanError;
@@ -27,12 +27,7 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("WARROOM_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    logging::init(cli.global.log_format);
     let global = cli.global.clone();
     let result = match cli.command {
         Command::Plan(cmd) => cli::plan::run(cmd, &global),

@@ -45,6 +45,10 @@ pub struct Global {
     /// Print records as JSON instead of text (for scripts).
     #[arg(long, global = true)]
     pub json: bool,
+    /// Log lines on stderr: `text` (values escaped) or `json` (one object per line, for
+    /// log collectors). Filter with WARROOM_LOG (e.g. `info`, `warroom=debug`).
+    #[arg(long, global = true, value_enum, default_value_t, env = "WARROOM_LOG_FORMAT")]
+    pub log_format: crate::logging::LogFormat,
 }
 
 #[derive(Subcommand, Debug)]
