@@ -134,6 +134,9 @@ impl Reader {
     }
 }
 
+/// Largest answer the CLI reads from the server (an export of a very big incident).
+const MAX_RESPONSE: u64 = 4 << 30;
+
 pub struct Remote {
     pub url: String,
     token: String,
@@ -190,8 +193,12 @@ impl Remote {
                 )
             })?;
         let status = resp.status();
+        // Exports of big incidents run to hundreds of MB; the default 10 MB cap would refuse
+        // them.
         let body: Value = resp
             .body_mut()
+            .with_config()
+            .limit(MAX_RESPONSE)
             .read_json()
             .with_context(|| format!("{url} answered {status} with no JSON"))?;
         if status.is_success() {

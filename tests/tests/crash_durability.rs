@@ -43,3 +43,40 @@ fn an_incident_survives_sigkill_the_moment_its_id_is_printed() {
     }
     s.run(&["ledger", "verify"]).expect_code(0);
 }
+
+#[test]
+fn a_kill_during_the_very_first_start_leaves_a_folder_that_starts() {
+    for (round, delay_ms) in [5u64, 20, 40, 60, 80, 100, 150, 250]
+        .into_iter()
+        .enumerate()
+    {
+        let s = Scratch::new();
+        let mut child = s
+            .command(&["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        // SIGKILL somewhere inside creating the data folder.
+        unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+        let _ = child.wait();
+        let verify = s.run(&["ledger", "verify"]);
+        assert!(
+            verify.code() == 0 || verify.code() == 2,
+            "round {round} ({delay_ms} ms): verify must not call the folder damaged:\n{}",
+            verify.stderr()
+        );
+        assert!(
+            !verify.stderr().contains("not a warroom journal"),
+            "{}",
+            verify.stderr()
+        );
+        // The folder is finished by the next start, which then records as usual.
+        let server = warroom_tests::Server::start(&s, &[]);
+        let api = warroom_tests::api::Api::new(&server.addr);
+        api.open_incident("after a killed first start");
+        drop(server);
+        s.run(&["ledger", "verify"]).expect_code(0);
+    }
+}

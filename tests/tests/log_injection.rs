@@ -8,7 +8,8 @@ use serde_json::json;
 use warroom_tests::Scratch;
 use warroom_tests::api::Api;
 
-const FORGED: &str = "mallory\n2026-11-30T02:00:00.000000Z  INFO warroom: approved by bob\u{1b}[2K\u{1b}[1A\0";
+const FORGED: &str =
+    "mallory\n2026-11-30T02:00:00.000000Z  INFO warroom: approved by bob\u{1b}[2K\u{1b}[1A\0";
 
 /// `warroom serve` logging at info into a file; returns the child, its address and the file.
 fn serve_logging_to_file(s: &Scratch, format: &str) -> (Child, String, std::path::PathBuf) {
@@ -56,10 +57,19 @@ fn text_logs_escape_newlines_ansi_and_nul_from_outside() {
     let _ = child.wait();
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("mallory\\n2026-11-30T02:00:00"), "{text}");
-    assert!(text.contains("\\u{1b}[2K") && text.contains("\\u{0}"), "{text}");
+    assert!(
+        text.contains("\\u{1b}[2K") && text.contains("\\u{0}"),
+        "{text}"
+    );
     for line in text.lines() {
-        assert!(!line.starts_with("2026-11-30T02:00:00"), "forged line: {line}");
-        assert!(!line.contains('\u{1b}') && !line.contains('\0'), "raw control: {line:?}");
+        assert!(
+            !line.starts_with("2026-11-30T02:00:00"),
+            "forged line: {line}"
+        );
+        assert!(
+            !line.contains('\u{1b}') && !line.contains('\0'),
+            "raw control: {line:?}"
+        );
     }
 }
 
@@ -80,5 +90,8 @@ fn json_logs_are_one_object_per_line() {
             found = true;
         }
     }
-    assert!(found, "the refusal is logged with the person as sent: {text}");
+    assert!(
+        found,
+        "the refusal is logged with the person as sent: {text}"
+    );
 }

@@ -47,7 +47,13 @@ pub struct Global {
     pub json: bool,
     /// Log lines on stderr: `text` (values escaped) or `json` (one object per line, for
     /// log collectors). Filter with WARROOM_LOG (e.g. `info`, `warroom=debug`).
-    #[arg(long, global = true, value_enum, default_value_t, env = "WARROOM_LOG_FORMAT")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t,
+        env = "WARROOM_LOG_FORMAT"
+    )]
     pub log_format: crate::logging::LogFormat,
 }
 
