@@ -9,7 +9,7 @@ use crate::model::Plan;
 use crate::model::action::ActionName;
 use crate::report::Report;
 
-pub(crate) const SECTIONS: [&str; 17] = [
+pub(crate) const SECTIONS: [&str; 18] = [
     "plan",
     "storage",
     "roles",
@@ -27,6 +27,7 @@ pub(crate) const SECTIONS: [&str; 17] = [
     "aws_accounts",
     "paging",
     "console",
+    "drill",
 ];
 
 pub(crate) fn build(root: &Spanned<DeTable<'_>>, report: &mut Report<'_>) -> Plan {
@@ -52,6 +53,7 @@ pub(crate) fn build(root: &Spanned<DeTable<'_>>, report: &mut Report<'_>) -> Pla
             "aws_accounts" => plan.aws_accounts = list(value, &path, report),
             "paging" => set(&mut plan.paging, value, &path, report),
             "console" => set(&mut plan.console, value, &path, report),
+            "drill" => set(&mut plan.drill, value, &path, report),
             other => report.at_offset(
                 key.span().start,
                 &path,

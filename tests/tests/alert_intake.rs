@@ -69,6 +69,7 @@ fn start() -> World {
     wait_for_port(smtp_port);
     let plan = plan_with(&[
         ("drill = false", "drill = true"),
+        ("notify = false", "notify = true"),
         (
             "[[alerts.rules]]\nname = \"ssh-from-outside-after-hours\"",
             TEST_RULE,

@@ -110,7 +110,10 @@ fn the_readme_python_check_orders_keys_outside_the_bmp_as_rfc8785_does() {
     ])
     .expect_code(0);
     let text = std::fs::read_to_string(s.path().join("bmp.json")).unwrap();
-    assert!(text.contains("😀") && text.contains("ｚ"), "the keys are in the export");
+    assert!(
+        text.contains("😀") && text.contains("ｚ"),
+        "the keys are in the export"
+    );
     s.run(&["export", "verify", "bmp.json"]).expect_code(0);
     let script = s.write("verify_chain.py", &readme_script());
     let out = Command::new("python3")

@@ -31,6 +31,7 @@ fn start_with(changes: &[(&str, &str)]) -> Slack {
     let fake = FakeSlack::start();
     let base_changes = [
         ("drill = false", "drill = true".to_owned()),
+        ("notify = false", "notify = true".to_owned()),
         (
             "signing_secret = { file = \"/run/secrets/slack-signing-secret\" }",
             "signing_secret = { env = \"SLACK_SIGNING_SECRET\" }".to_owned(),
@@ -737,4 +738,39 @@ fn an_alert_opens_a_slack_channel_pages_with_a_button_and_tells_the_team_channel
     sl.wait_for_call("chat.postMessage", "the proposals", |b| {
         b.contains("Proposed for this alert")
     });
+}
+
+#[test]
+fn a_drill_contacts_nobody_outside_unless_the_plan_says_so_and_then_says_drill() {
+    // notify off (the example's default): the drill stays on this machine.
+    let quiet = start_with(&[("notify = true", "notify = false")]);
+    let inc = quiet.api.open_incident("practice run");
+    quiet.api.ok("alice", "page security-incident", Some(&inc));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        quiet.fake.calls().is_empty(),
+        "a quiet drill called Slack: {:?}",
+        quiet.fake.calls()
+    );
+    // notify on: Slack is used, and every message starts with the drill marker.
+    let loud = start();
+    let inc = loud.api.open_incident("practice run");
+    loud.api.ok("alice", "page security-incident", Some(&inc));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let posts = loop {
+        let posts = loud.fake.calls_to("chat.postMessage");
+        if posts.len() >= 3 || Instant::now() > deadline {
+            break posts;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        posts.len() >= 3,
+        "summary, paging notice and DMs: {posts:?}"
+    );
+    for body in &posts {
+        let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+        let text = v["text"].as_str().unwrap_or(body);
+        assert!(text.starts_with("DRILL — "), "{text}");
+    }
 }

@@ -29,6 +29,7 @@ fn start() -> SocketSlack {
     fake.set_socket_url(&socket.url);
     let plan = plan_with(&[
         ("drill = false", "drill = true"),
+        ("notify = false", "notify = true"),
         ("mode = \"http\"", "mode = \"socket\""),
         (
             "signing_secret = { file = \"/run/secrets/slack-signing-secret\" }",

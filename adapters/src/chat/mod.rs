@@ -2,6 +2,7 @@
 //! approvals the same way on the console, Slack and Discord.
 
 pub mod console;
+pub mod drill;
 pub mod slack;
 
 use async_trait::async_trait;

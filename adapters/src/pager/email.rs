@@ -82,12 +82,19 @@ impl Pager for Email {
                 .from(self.from.clone())
                 .to(to)
                 .subject(format!(
-                    "[warroom] PAGE {} {}: {}",
-                    page.incident, page.severity, page.title
+                    "{}[warroom] PAGE {} {}: {}",
+                    page.prefix(),
+                    page.incident,
+                    page.severity,
+                    page.title
                 ))
                 .body(format!(
-                    "You are paged for {} ({}): {}\nStep: {}\nAcknowledge with `ack` in the incident's channel or the console.\n",
-                    page.incident, page.severity, page.title, page.step
+                    "{}You are paged for {} ({}): {}\nStep: {}\nAcknowledge with `ack` in the incident's channel or the console.\n",
+                    page.prefix(),
+                    page.incident,
+                    page.severity,
+                    page.title,
+                    page.step
                 ))
                 .map_err(|e| failed(format!("cannot build the message: {e}")))?;
             if let Err(e) = self.transport.send(message).await {

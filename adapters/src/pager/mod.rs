@@ -29,6 +29,15 @@ pub struct Page {
     pub people: Vec<PagedPerson>,
     /// e.g. `security-incident tier 1 (round 1)`, or `manual` for a `page` command.
     pub step: String,
+    /// A drill's page (`[drill] notify`): every pager starts what it sends with `DRILL —`.
+    pub drill: bool,
+}
+
+impl Page {
+    /// `DRILL — ` for a drill's page, else nothing: what every outbound text starts with.
+    pub fn prefix(&self) -> &'static str {
+        if self.drill { "DRILL — " } else { "" }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -79,7 +79,7 @@ impl Pager for PagerDuty {
     async fn trigger(&self, page: &Page) -> Result<(), PagerError> {
         let mut event = self.event("trigger", &page.incident);
         event["payload"] = json!({
-            "summary": format!("{} {}: {}", page.incident, page.severity, page.title),
+            "summary": format!("{}{} {}: {}", page.prefix(), page.incident, page.severity, page.title),
             "source": "warroom",
             "severity": severity(&page.severity),
             "component": page.step,

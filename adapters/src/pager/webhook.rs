@@ -50,6 +50,8 @@ impl Pager for Webhook {
     async fn trigger(&self, page: &Page) -> Result<(), PagerError> {
         let mut body = json!(page);
         body["event"] = json!("page");
+        // The text a gateway forwards (an SMS) starts with the drill marker too.
+        body["title"] = json!(format!("{}{}", page.prefix(), page.title));
         self.send(body).await
     }
 

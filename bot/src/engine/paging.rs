@@ -127,6 +127,7 @@ impl Engine {
                 })
                 .collect(),
             step: step.to_owned(),
+            drill: self.plan.plan.is_drill(),
         };
         for pager in &self.pagers {
             if let Err(e) = pager.trigger(&page).await {

@@ -198,9 +198,27 @@ async fn start_engine(
         })
     };
     let mut chats: Vec<Arc<dyn Chat>> = vec![console.clone()];
-    let slack = match crate::slack::setup(&plan) {
+    // A drill reaches nobody outside this machine unless the plan says so.
+    let outside = plan.plan.notifies_outside();
+    if !outside
+        && (plan.plan.communication.slack.is_some()
+            || plan.plan.paging.pagerduty.is_some()
+            || plan.plan.paging.email.is_some()
+            || plan.plan.paging.webhook.is_some())
+    {
+        eprintln!(
+            "warroom: drill: Slack and pagers stay off (nobody outside this machine is contacted); set [drill] notify = true to include them, every message then starts with \"DRILL —\""
+        );
+    }
+    let slack = match crate::slack::setup(&plan).map(|s| s.filter(|_| outside)) {
         Ok(Some(setup)) => {
-            chats.push(setup.chat.clone());
+            if plan.plan.is_drill() {
+                chats.push(Arc::new(warroom_adapters::chat::drill::DrillChat(
+                    setup.chat.clone(),
+                )));
+            } else {
+                chats.push(setup.chat.clone());
+            }
             Some(setup)
         }
         Ok(None) => None,
@@ -210,7 +228,11 @@ async fn start_engine(
         }
     };
     let drills = clusters.drills;
-    let (pagers, problems) = crate::pagers::from_plan(&plan);
+    let (pagers, problems) = if outside {
+        crate::pagers::from_plan(&plan)
+    } else {
+        (Vec::new(), Vec::new())
+    };
     for p in problems {
         eprintln!("warroom: pager not started: {p}");
     }

@@ -4,6 +4,7 @@ pub mod action;
 pub mod alerts;
 pub mod communication;
 pub mod console;
+pub mod drill;
 pub mod escalation;
 pub mod evidence;
 pub mod guardrails;
@@ -23,6 +24,7 @@ use action::{ActionName, ActionPolicy, ActionRule, ApprovalDefaults};
 use alerts::Alerts;
 use communication::Communication;
 use console::Console;
+use drill::DrillSettings;
 use escalation::EscalationPolicy;
 use evidence::EvidenceCollection;
 use guardrails::{CriticalWorkload, Guardrails};
@@ -55,6 +57,8 @@ pub struct Plan {
     pub aws_accounts: Vec<AwsAccount>,
     pub paging: Paging,
     pub console: Console,
+    /// `[drill]`
+    pub drill: DrillSettings,
 }
 
 impl Plan {
@@ -84,6 +88,11 @@ impl Plan {
         self.people
             .iter()
             .find(|p| p.discord.as_deref() == Some(user_id))
+    }
+
+    /// Whether a drill may contact people outside this machine (`[drill] notify`).
+    pub fn notifies_outside(&self) -> bool {
+        !self.is_drill() || self.drill.notify
     }
 
     /// Drill mode: every action is an exercise, and the console lets you pick who you are.
