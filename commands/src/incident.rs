@@ -4,6 +4,7 @@
 //! what lets `ledger verify` and `export verify` check the record as well as the chain.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -45,9 +46,11 @@ pub struct Incident {
     /// Commander, scribe, comms.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub roles: BTreeMap<IncidentRole, PersonId>,
-    /// Approval requests in the order they were made: `R1` is the first.
+    /// Approval requests in the order they were made: `R1` is the first. Shared, so
+    /// copying a record with hundreds of requests costs a pointer per request, not a copy
+    /// of each (the ledger copies the record on every write).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub requests: Vec<Request>,
+    pub requests: Vec<Arc<Request>>,
     /// People paged and not yet acknowledged.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unacknowledged: Vec<PersonId>,
@@ -101,7 +104,10 @@ impl Incident {
     /// A request by its short (`R3`) or full (`INC-…-R3`) id.
     pub fn request(&self, id: &str) -> Option<&Request> {
         let short = self.short_request_id(id)?;
-        self.requests.iter().find(|r| r.id() == short)
+        self.requests
+            .iter()
+            .find(|r| r.id() == short)
+            .map(|r| r.as_ref())
     }
 
     fn request_mut(&mut self, id: &str) -> Result<&mut Request, Refusal> {
@@ -112,6 +118,7 @@ impl Incident {
         self.requests
             .iter_mut()
             .find(|r| r.id() == short)
+            .map(Arc::make_mut)
             .ok_or(Refusal::NoSuchRequest(short))
     }
 
@@ -158,9 +165,14 @@ impl Incident {
                 {
                     return Err(Refusal::StillRunning(r.id().to_owned()));
                 }
-                self.requests
-                    .iter_mut()
-                    .for_each(Request::close_with_incident);
+                for r in &mut self.requests {
+                    if matches!(
+                        r.status,
+                        crate::RequestStatus::Pending | crate::RequestStatus::Approved
+                    ) {
+                        Arc::make_mut(r).close_with_incident();
+                    }
+                }
                 if let Some(e) = &mut self.escalation {
                     e.stopped = true;
                     e.ended_at_source = false;
@@ -256,7 +268,7 @@ impl Incident {
                     _ => person()?,
                 };
                 self.requests
-                    .push(Request::opened((**spec).clone(), by, at));
+                    .push(Arc::new(Request::opened((**spec).clone(), by, at)));
             }
             Event::RequestApproved { request, binding } => {
                 let p = person()?;

@@ -385,6 +385,14 @@ fn run(trees: &Trees, clock: &dyn Clock, mut journal: Journal, rx: Receiver<Job>
         } else {
             write_through(trees, &mut journal, &puts)
         };
+        if outcome.is_ok() {
+            // Durable: readers may see the records now, before anyone is answered.
+            for (done, _) in planned.iter().flatten() {
+                if let Done::Write(c) = done {
+                    trees.published.publish(c.incident.clone());
+                }
+            }
+        }
         if let Err(e) = &outcome {
             tracing::error!(error = %e, dir = %trees.origin.display(), "ledger write failed; refusing writes until a checkpoint succeeds");
             last_attempt = std::time::Instant::now();
@@ -449,13 +457,9 @@ fn recover(trees: &Trees, journal: &mut Journal) -> Result<(), String> {
     trees.reopen().map_err(|e| e.to_string())?;
     let (mut fresh, replay) =
         Journal::open(&trees.dir.join("journal")).map_err(|e| e.to_string())?;
-    let applied = crate::store::applied_seq(&trees.h().map_err(|e| e.to_string())?.meta)?;
-    for batch in replay.batches.iter().filter(|b| b.seq > applied) {
-        for puts in &batch.ops {
-            apply_puts(trees, puts).map_err(|e| e.to_string())?;
-        }
-        mark_applied(trees, batch.seq).map_err(|e| e.to_string())?;
-    }
+    // Every batch: sled may hold a batch's keys without its records (those wait for a
+    // checkpoint); replaying is idempotent.
+    replay_batches(trees, &replay.batches)?;
     checkpoint(trees, &mut fresh)?;
     *journal = fresh;
     Ok(())
@@ -471,14 +475,60 @@ pub(crate) fn mark_applied(trees: &Trees, seq: u64) -> Result<(), LedgerError> {
         .map_err(|e| trees.storage(e))
 }
 
-/// Make sled durable, then retire the journal's records.
+/// Store the records published since the last checkpoint, make sled durable, then retire
+/// the journal's records.
 pub(crate) fn checkpoint(trees: &Trees, journal: &mut Journal) -> Result<(), String> {
     let h = trees.h().map_err(|e| e.to_string())?;
+    let dirty = trees.published.dirty();
+    for record in &dirty {
+        h.incidents
+            .insert(record.id.as_str().as_bytes(), json(record.as_ref()))
+            .map_err(|e| format!("sled insert: {e}"))?;
+    }
     h.db.flush().map_err(|e| format!("sled flush: {e}"))?;
     h.log_file
         .sync_data()
         .map_err(|e| format!("sled fdatasync: {e}"))?;
-    journal.reset().map_err(|e| format!("journal reset: {e}"))
+    journal.reset().map_err(|e| format!("journal reset: {e}"))?;
+    trees.published.mark_clean(&dirty);
+    Ok(())
+}
+
+/// Apply journal batches to sled, and each entry they hold to its incident's
+/// record (skipping entries the record already counts, so replaying twice changes nothing).
+/// Used on open and when recovering from a failed write; a checkpoint follows.
+pub(crate) fn replay_batches(
+    trees: &Trees,
+    batches: &[crate::journal::Batch],
+) -> Result<(), String> {
+    for batch in batches {
+        for puts in &batch.ops {
+            apply_puts(trees, puts).map_err(|e| e.to_string())?;
+            for p in puts.iter().filter(|p| p.tree == TreeId::Timeline) {
+                let entry: Entry =
+                    crate::store::decode("journal entry", &p.value).map_err(|e| e.to_string())?;
+                let mut record =
+                    read_incident(trees, &entry.incident).map_err(|e| e.to_string())?;
+                let have = record.as_ref().map_or(0, |r| r.entries);
+                if entry.seq < have {
+                    continue;
+                }
+                if entry.seq > have {
+                    return Err(format!(
+                        "batch {}: entry {} of {} follows a record that counts {have} entries",
+                        batch.seq, entry.seq, entry.incident
+                    ));
+                }
+                crate::replay::step(&entry.incident, &mut record, &entry)
+                    .map_err(|e| format!("batch {}: {e}", batch.seq))?;
+                if let Some(r) = record {
+                    trees.published.publish(r);
+                }
+            }
+        }
+        mark_applied(trees, batch.seq).map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 fn checkpoint_or_fail(trees: &Trees, journal: &mut Journal, failed: &mut Option<String>) {
@@ -502,6 +552,12 @@ pub(crate) fn apply_puts(trees: &Trees, puts: &[Put]) -> Result<(), LedgerError>
         };
         tree.insert(p.key.as_slice(), p.value.as_slice())
             .map_err(|e| trees.storage(e))?;
+        // Raw record writes (salvage) replace whatever was published for that incident.
+        if p.tree == TreeId::Incidents
+            && let Ok(id) = String::from_utf8_lossy(&p.key).parse::<IncidentId>()
+        {
+            trees.published.forget(&id);
+        }
     }
     Ok(())
 }
@@ -694,11 +750,9 @@ impl<'a> Overlay<'a> {
                 value: json(ev),
             });
         }
-        puts.push(Put {
-            tree: TreeId::Incidents,
-            key: incident.id.as_str().as_bytes().to_vec(),
-            value: json(&incident),
-        });
+        // The record itself is not journalled: it is published once this write is durable
+        // and stored at the next checkpoint (see `published`), so a write costs the same
+        // however big its incident is.
         let bytes = Journal::encoded_len(&[puts.as_slice()]);
         if !Journal::ever_fits(bytes) {
             return Err(LedgerError::TooLarge {

@@ -11,6 +11,7 @@ mod error;
 pub mod export;
 mod journal;
 mod keys;
+mod published;
 mod records;
 pub mod replay;
 pub mod salvage;

@@ -15,47 +15,49 @@ pub fn replay(id: &IncidentId, entries: &[Entry]) -> Result<Incident, ChainError
     let mut record: Option<Incident> = None;
     for entry in entries {
         walker.check(entry)?;
-        let fail = |reason: String| ChainError {
-            incident: id.to_string(),
-            seq: entry.seq,
-            reason: Break::Unreadable(reason),
-        };
-        let event = entry.event().map_err(|e| fail(e.to_string()))?;
-        let incident = match (&mut record, &event) {
-            (None, Event::IncidentOpened { title, severity }) => {
-                let at: DateTime<Utc> = entry
-                    .at
-                    .parse()
-                    .map_err(|e| fail(format!("time `{}`: {e}", entry.at)))?;
-                let by: Actor = entry.actor.parse().map_err(|e| fail(format!("{e}")))?;
-                record.insert(Incident::opened(
-                    id.clone(),
-                    title.clone(),
-                    *severity,
-                    at,
-                    by,
-                ))
-            }
-            (None, _) => return Err(fail("the first entry must be incident.opened".into())),
-            (Some(_), Event::IncidentOpened { .. }) => {
-                return Err(fail("incident.opened may only be the first entry".into()));
-            }
-            (Some(r), _) => r,
-        };
-        let at: DateTime<Utc> = entry
-            .at
-            .parse()
-            .map_err(|e| fail(format!("time `{}`: {e}", entry.at)))?;
-        let actor: Actor = entry.actor.parse().map_err(|e| fail(format!("{e}")))?;
-        incident
-            .apply(&event, &actor, at, &entry.hash)
-            .map_err(|e| fail(format!("a transition the rules refuse: {e}")))?;
+        step(id, &mut record, entry)?;
     }
     record.ok_or_else(|| ChainError {
         incident: id.to_string(),
         seq: 0,
         reason: Break::Unreadable("the incident has no timeline entries".into()),
     })
+}
+
+/// Apply one entry to the record its predecessors built (`None` before the first).
+pub(crate) fn step(
+    id: &IncidentId,
+    record: &mut Option<Incident>,
+    entry: &Entry,
+) -> Result<(), ChainError> {
+    let fail = |reason: String| ChainError {
+        incident: id.to_string(),
+        seq: entry.seq,
+        reason: Break::Unreadable(reason),
+    };
+    let event = entry.event().map_err(|e| fail(e.to_string()))?;
+    let at: DateTime<Utc> = entry
+        .at
+        .parse()
+        .map_err(|e| fail(format!("time `{}`: {e}", entry.at)))?;
+    let actor: Actor = entry.actor.parse().map_err(|e| fail(format!("{e}")))?;
+    let incident = match (record.as_mut(), &event) {
+        (None, Event::IncidentOpened { title, severity }) => record.insert(Incident::opened(
+            id.clone(),
+            title.clone(),
+            *severity,
+            at,
+            actor.clone(),
+        )),
+        (None, _) => return Err(fail("the first entry must be incident.opened".into())),
+        (Some(_), Event::IncidentOpened { .. }) => {
+            return Err(fail("incident.opened may only be the first entry".into()));
+        }
+        (Some(r), _) => r,
+    };
+    incident
+        .apply(&event, &actor, at, &entry.hash)
+        .map_err(|e| fail(format!("a transition the rules refuse: {e}")))
 }
 
 /// Compare a stored or exported incident record with the one its timeline implies.

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use warroom_commands::{Clock, Incident, IncidentId};
 
 use crate::chain::Entry;
-use crate::committer::{Committer, apply_puts, checkpoint, mark_applied};
+use crate::committer::{Committer, checkpoint, replay_batches};
 use crate::error::LedgerError;
 use crate::journal::{Journal, JournalError, Replay};
 use crate::keys;
@@ -27,6 +27,8 @@ pub(crate) struct Trees {
     /// sled's handles; replaced when the committer reopens sled after a failed write
     /// (sled refuses everything after one I/O error, so recovering needs a fresh open).
     handles: RwLock<Option<Arc<Handles>>>,
+    /// Incident records made durable since the last checkpoint (and a read cache).
+    pub published: crate::published::Published,
 }
 
 /// One open sled database and its trees.
@@ -338,18 +340,18 @@ impl Ledger {
             origin: origin.to_path_buf(),
             handles: RwLock::new(Some(Arc::new(handles))),
             refused: Mutex::new(None),
+            published: Default::default(),
         });
         for note in &replay.repaired {
             tracing::warn!(dir = %origin.display(), "{note}");
         }
         if !replay.batches.is_empty() {
             // Writes acknowledged before a crash but not yet in sled's own log.
-            for batch in &replay.batches {
-                for puts in &batch.ops {
-                    apply_puts(&trees, puts)?;
-                }
-                mark_applied(&trees, batch.seq)?;
-            }
+            replay_batches(&trees, &replay.batches).map_err(|what| LedgerError::Damaged {
+                file: origin.join(JOURNAL),
+                offset: None,
+                what,
+            })?;
             checkpoint(&trees, &mut journal).map_err(|e| trees.storage(e))?;
             tracing::info!(batches = replay.batches.len(), dir = %origin.display(), "replayed the ledger journal");
         }
@@ -392,12 +394,26 @@ impl Ledger {
 
     /// Every incident, oldest first.
     pub fn incidents(&self) -> Result<Vec<Incident>, LedgerError> {
-        let mut all = Vec::new();
+        // Published records first: they are at least as new as sled's.
+        let mut all: std::collections::BTreeMap<IncidentId, Incident> = self
+            .trees
+            .published
+            .all()
+            .into_iter()
+            .map(|r| (r.id.clone(), (*r).clone()))
+            .collect();
         for kv in self.trees.h()?.incidents.iter() {
             let (k, v) = kv.map_err(|e| self.trees.storage(e))?;
-            all.push(decode(&String::from_utf8_lossy(&k), &v)?);
+            let key = String::from_utf8_lossy(&k).into_owned();
+            if let Ok(id) = key.parse::<IncidentId>()
+                && all.contains_key(&id)
+            {
+                continue;
+            }
+            let record: Incident = decode(&key, &v)?;
+            all.insert(record.id.clone(), record);
         }
-        Ok(all)
+        Ok(all.into_values().collect())
     }
 
     /// An incident's timeline in chain order.
@@ -451,10 +467,14 @@ fn prune_claims(trees: &Trees, now: chrono::DateTime<chrono::Utc>) -> Result<(),
     Ok(())
 }
 
+/// The latest durable record: published by a write since the last checkpoint, else sled's.
 pub(crate) fn read_incident(
     trees: &Trees,
     id: &IncidentId,
 ) -> Result<Option<Incident>, LedgerError> {
+    if let Some(r) = trees.published.get(id) {
+        return Ok(Some((*r).clone()));
+    }
     match trees
         .h()?
         .incidents
@@ -579,7 +599,7 @@ fn journal_error(e: JournalError, dir: &Path, origin: &Path) -> LedgerError {
 }
 
 /// The last batch sled has applied, as recorded with every batch.
-pub(crate) fn applied_seq(meta: &sled::Tree) -> Result<u64, String> {
+fn applied_seq(meta: &sled::Tree) -> Result<u64, String> {
     match meta.get(keys::APPLIED_KEY) {
         Ok(None) => Ok(0),
         Ok(Some(v)) => <[u8; 8]>::try_from(v.as_ref())

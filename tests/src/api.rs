@@ -94,6 +94,15 @@ impl Api {
         reply
     }
 
+    /// A command whose request ended `failed`: answered 500 with `ok: false`.
+    pub fn failed(&self, person: &str, text: &str, incident: Option<&str>) -> Value {
+        let (status, reply) = self.command(person, text, incident);
+        assert_eq!(status, 500, "{person}: {text} → {reply}");
+        assert_eq!(reply["ok"], false, "{reply}");
+        assert_eq!(reply["status"], "failed", "{reply}");
+        reply
+    }
+
     /// Open an incident as alice and return its id.
     pub fn open_incident(&self, title: &str) -> String {
         let reply = self.ok(

@@ -38,8 +38,28 @@ fn a_missing_plan_file_is_named_with_what_to_do() {
 fn an_unusable_data_folder_is_named() {
     let s = Scratch::new();
     s.write("afile", "not a folder");
+    // Reading: not a ledger (bad input, nothing created).
     let out = s
         .run(&["--data", "afile/ledger", "incident", "list"])
+        .expect_code(2);
+    assert!(out.stderr().contains("afile/ledger"), "{}", out.stderr());
+    assert!(
+        out.stderr().contains("not a warroom ledger"),
+        "{}",
+        out.stderr()
+    );
+    // Writing: the folder cannot be made, and says why.
+    let out = s
+        .run(&[
+            "--data",
+            "afile/ledger",
+            "incident",
+            "open",
+            "--title",
+            "x",
+            "--severity",
+            "sev3",
+        ])
         .expect_code(1);
     assert!(out.stderr().contains("afile/ledger"), "{}", out.stderr());
 }

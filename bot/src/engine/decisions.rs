@@ -29,7 +29,7 @@ enum Recheck {
 impl Engine {
     fn find<'a>(&self, incident: &'a Incident, id: &str) -> Result<&'a Request, Reply> {
         incident.request(id).ok_or_else(|| {
-            let known: Vec<&str> = incident.requests.iter().map(Request::id).collect();
+            let known: Vec<&str> = incident.requests.iter().map(|r| r.id()).collect();
             Reply::not_found(format!(
                 "no request {id} in {}{}",
                 incident.id,

@@ -69,6 +69,7 @@ pub fn status(incident: &Incident, plan: &Plan) -> String {
         .requests
         .iter()
         .filter(|r| !r.status.is_frozen())
+        .map(|r| r.as_ref())
         .collect();
     if open.is_empty() {
         out.push_str("open requests: none\n");
