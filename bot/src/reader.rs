@@ -175,7 +175,9 @@ impl Remote {
 
     fn get_as(&self, path: &str, actor: &str) -> anyhow::Result<Value> {
         let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(30)))
+            // Verifying or exporting a big ledger takes a while; a dead server is still
+            // noticed when the connection fails.
+            .timeout_global(Some(Duration::from_secs(600)))
             .http_status_as_error(false)
             .proxy(None)
             .build()

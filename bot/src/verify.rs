@@ -15,11 +15,11 @@ pub struct Report {
     pub failure: Option<Failure>,
     /// Each verified incident's entry count and chain head.
     #[serde(default)]
-    pub heads: Vec<Head>,
+    pub heads: Vec<ChainHead>,
     /// Artifacts re-hashed; `None` when the check was skipped.
     pub evidence_checked: Option<u64>,
     #[serde(default)]
-    pub evidence_problems: Vec<Problem>,
+    pub evidence_problems: Vec<EvidenceProblem>,
     /// Damage that a second copy made good (nothing lost), to know about.
     #[serde(default)]
     pub repaired: Vec<String>,
@@ -30,48 +30,6 @@ pub struct Failure {
     pub incident: String,
     pub seq: u64,
     pub reason: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Head {
-    pub incident: String,
-    pub entries: u64,
-    pub head: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Problem {
-    pub evidence: String,
-    pub incident: String,
-    pub name: String,
-    pub location: String,
-    pub expected_sha256: String,
-    pub actual_sha256: Option<String>,
-    pub problem: String,
-}
-
-impl From<EvidenceProblem> for Problem {
-    fn from(p: EvidenceProblem) -> Self {
-        Problem {
-            evidence: p.evidence,
-            incident: p.incident,
-            name: p.name,
-            location: p.location,
-            expected_sha256: p.expected_sha256,
-            actual_sha256: p.actual_sha256,
-            problem: p.problem,
-        }
-    }
-}
-
-impl From<ChainHead> for Head {
-    fn from(h: ChainHead) -> Self {
-        Head {
-            incident: h.incident,
-            entries: h.entries,
-            head: h.head,
-        }
-    }
 }
 
 /// Verify `ledger`; with `evidence`, re-hash every artifact through that store, calling
@@ -99,9 +57,9 @@ pub fn run(
             seq: f.seq,
             reason: f.reason.to_string(),
         }),
-        heads: chain.heads.into_iter().map(Head::from).collect(),
+        heads: chain.heads,
         evidence_checked: checked,
-        evidence_problems: problems.into_iter().map(Problem::from).collect(),
+        evidence_problems: problems,
         repaired: ledger.repaired().to_vec(),
     })
 }

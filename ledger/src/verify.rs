@@ -30,7 +30,7 @@ pub struct VerifyReport {
     pub heads: Vec<ChainHead>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ChainHead {
     pub incident: String,
     pub entries: u64,
@@ -38,7 +38,7 @@ pub struct ChainHead {
 }
 
 /// A stored artifact that no longer matches what the ledger recorded.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EvidenceProblem {
     pub evidence: String,
     pub incident: String,
@@ -118,42 +118,45 @@ impl Ledger {
     }
 
     /// The record and exactly the entries it counts, read so that concurrent writes cannot
-    /// make them disagree.
+    /// make them disagree: only keys below the record's count are read (a write stores its
+    /// entry before its record is published, and entries never change), so a busy incident
+    /// costs one scan. In a private copy nothing is in flight, so an entry beyond the record
+    /// is damage there.
     pub(crate) fn consistent_timeline(
         &self,
-        mut incident: Incident,
+        incident: Incident,
     ) -> Result<Result<(Incident, Vec<Entry>), ChainError>, LedgerError> {
-        for attempt in 0..20 {
-            let mut entries = match self.raw_timeline(&incident.id)? {
-                Ok(entries) => entries,
-                Err(failure) => return Ok(Err(failure)),
-            };
-            let beyond = entries.iter().filter(|e| e.seq >= incident.entries).count();
-            if beyond == 0 || self.trees.dir != self.trees.origin && attempt > 0 {
-                entries.retain(|e| e.seq < incident.entries);
-                if beyond > 0 {
-                    return Ok(Err(ChainError {
-                        incident: incident.id.to_string(),
-                        seq: incident.entries,
-                        reason: Break::Record(format!(
-                            "the timeline holds {beyond} entries beyond the {} its record counts",
-                            incident.entries
-                        )),
-                    }));
-                }
-                return Ok(Ok((incident, entries)));
-            }
-            if self.trees.dir == self.trees.origin {
-                // A write is landing: its entry is stored just before its record.
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
-            incident = self.incident(&incident.id)?;
+        let id = &incident.id;
+        let entries = match self.raw_timeline(id, 0..incident.entries)? {
+            Ok(entries) => entries,
+            Err(failure) => return Ok(Err(failure)),
+        };
+        if entries.len() as u64 != incident.entries {
+            return Ok(Err(ChainError {
+                incident: id.to_string(),
+                seq: entries.len() as u64,
+                reason: Break::Record(format!(
+                    "the record counts {} entries but the timeline holds {}",
+                    incident.entries,
+                    entries.len()
+                )),
+            }));
         }
-        let entries = self.raw_timeline(&incident.id)?;
-        Ok(entries.map(|mut entries| {
-            entries.retain(|e| e.seq < incident.entries);
-            (incident, entries)
-        }))
+        if self.trees.dir != self.trees.origin {
+            let beyond = self.raw_timeline(id, incident.entries..u64::MAX)?;
+            let extra = beyond.map_or(1, |b| b.len());
+            if extra > 0 {
+                return Ok(Err(ChainError {
+                    incident: id.to_string(),
+                    seq: incident.entries,
+                    reason: Break::Record(format!(
+                        "the timeline holds {extra} entries beyond the {} its record counts",
+                        incident.entries
+                    )),
+                }));
+            }
+        }
+        Ok(Ok((incident, entries)))
     }
 
     /// Re-hash every stored artifact and compare it with the digest its timeline entry
@@ -228,15 +231,15 @@ impl Ledger {
         Ok((records.len() as u64, problems))
     }
 
-    /// The stored timeline, naming the first entry that cannot even be decoded.
-    fn raw_timeline(&self, id: &IncidentId) -> Result<Result<Vec<Entry>, ChainError>, LedgerError> {
+    /// The stored entries numbered within `seqs`, naming the first that cannot be decoded.
+    fn raw_timeline(
+        &self,
+        id: &IncidentId,
+        seqs: std::ops::Range<u64>,
+    ) -> Result<Result<Vec<Entry>, ChainError>, LedgerError> {
         let mut out = Vec::new();
-        for kv in self
-            .trees
-            .h()?
-            .timeline
-            .scan_prefix(keys::timeline_prefix(id))
-        {
+        let range = keys::timeline_key(id, seqs.start)..keys::timeline_key(id, seqs.end);
+        for kv in self.trees.h()?.timeline.range(range) {
             let (k, v) = kv.map_err(|e| self.trees.storage(e))?;
             match decode::<Entry>("entry", &v) {
                 Ok(e) => out.push(e),

@@ -240,14 +240,20 @@ impl Drop for Server {
 
 /// A minimal HTTP/1.1 GET over loopback.
 pub fn http_get(addr: &str, path: &str) -> (u16, String) {
+    http_raw(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+    )
+}
+
+/// One raw HTTP/1.1 exchange (the request must ask `Connection: close`), so a test controls
+/// every header, `Host` included: (status, body); status 0 when nothing answered.
+pub fn http_raw(addr: &str, request: &str) -> (u16, String) {
     let Ok(mut s) = TcpStream::connect(addr) else {
         return (0, String::new());
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-    let _ = write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    );
+    let _ = s.write_all(request.as_bytes());
     let mut text = String::new();
     let _ = s.read_to_string(&mut text);
     let status = text

@@ -94,18 +94,8 @@ fn start() -> World {
             "",
         ),
     ]);
-    let file = s.write("plan.toml", &plan);
-    let server = Server::start_with_env(
-        &s,
-        &["--config", file.to_str().unwrap()],
-        &[
-            ("PAGERDUTY_ROUTING_KEY", "pd-key"),
-            ("WARROOM_ALERTMANAGER_TOKEN", AM_TOKEN),
-            ("WARROOM_FALCO_HMAC", FALCO_HMAC),
-            ("WARROOM_FALCO_TOKEN", "falco-token"),
-            ("WARROOM_EVENTS_ROUTING_KEY", ROUTING_KEY),
-        ],
-    );
+    s.write("plan.toml", &plan);
+    let server = serve(&s);
     let api = Api::new(&server.addr);
     World {
         s,
@@ -115,6 +105,22 @@ fn start() -> World {
         smtp_log,
         _smtp: Peer(smtp),
     }
+}
+
+/// `warroom serve` on the scratch folder's plan.toml, with the intake and pager secrets.
+fn serve(s: &Scratch) -> Server {
+    let file = s.path().join("plan.toml");
+    Server::start_with_env(
+        s,
+        &["--config", file.to_str().unwrap()],
+        &[
+            ("PAGERDUTY_ROUTING_KEY", "pd-key"),
+            ("WARROOM_ALERTMANAGER_TOKEN", AM_TOKEN),
+            ("WARROOM_FALCO_HMAC", FALCO_HMAC),
+            ("WARROOM_FALCO_TOKEN", "falco-token"),
+            ("WARROOM_EVENTS_ROUTING_KEY", ROUTING_KEY),
+        ],
+    )
 }
 
 fn wait_for_port(port: u16) {
@@ -593,18 +599,7 @@ fn falco_and_events_v2_bodies_are_judged_by_the_rules_and_bad_requests_record_no
 fn restart(w: &mut World) {
     let _ = w.server.child.kill();
     let _ = w.server.child.wait();
-    let file = w.s.path().join("plan.toml");
-    w.server = Server::start_with_env(
-        &w.s,
-        &["--config", file.to_str().unwrap()],
-        &[
-            ("PAGERDUTY_ROUTING_KEY", "pd-key"),
-            ("WARROOM_ALERTMANAGER_TOKEN", AM_TOKEN),
-            ("WARROOM_FALCO_HMAC", FALCO_HMAC),
-            ("WARROOM_FALCO_TOKEN", "falco-token"),
-            ("WARROOM_EVENTS_ROUTING_KEY", ROUTING_KEY),
-        ],
-    );
+    w.server = serve(&w.s);
     w.api = Api::new(&w.server.addr);
 }
 

@@ -414,24 +414,12 @@ fn incident_commands_record_roles_pages_acks_and_updates() {
     assert_eq!(v["intact"], true, "{v}");
 }
 
-/// One raw HTTP/1.1 exchange, so a test controls every header (Host included).
+/// One raw exchange with its body read as JSON.
 fn raw(addr: &str, request: &str) -> (u16, serde_json::Value) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
-    s.write_all(request.as_bytes()).unwrap();
-    let mut text = String::new();
-    let _ = s.read_to_string(&mut text);
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let (status, body) = warroom_tests::http_raw(addr, request);
     (
         status,
-        serde_json::from_str(body).unwrap_or(serde_json::Value::String(body.into())),
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body)),
     )
 }
 

@@ -46,6 +46,10 @@ fn exports_and_verify_taken_during_writes_always_verify() {
                     assert!(status == 200 || !text.starts_with("note"), "{text}: {r}");
                     written.fetch_add(1, Ordering::Relaxed);
                     i += 1;
+                    // Steady traffic (about 40 writes/s in all) rather than a flood: the
+                    // point is writes landing during every export, not a ledger too big to
+                    // verify quickly in a debug build.
+                    std::thread::sleep(std::time::Duration::from_millis(400));
                 }
             })
         })
