@@ -383,7 +383,9 @@ impl Ledger {
             .clone()
     }
 
-    /// The ledger's folder (for a read-only copy: the folder it was copied from).
+    /// The ledger's folder (for a read-only copy: the folder it was copied from, not the
+    /// private copy it reads).
+    #[allow(clippy::misnamed_getters)]
     pub fn dir(&self) -> &Path {
         &self.trees.origin
     }

@@ -105,7 +105,7 @@ fn a_big_incident_exports_through_the_server_and_killed_exports_leave_nothing() 
         c.join().unwrap();
     }
     // Left by exports killed mid-write, by processes long gone.
-    for pid in [999_999_1u32, 999_999_2] {
+    for pid in [9_999_991_u32, 9_999_992] {
         std::fs::write(s.path().join(format!(".big.json.tmp-{pid}")), b"partial").unwrap();
     }
     s.run(&[

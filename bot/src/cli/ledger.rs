@@ -253,7 +253,7 @@ impl Progress {
             return;
         }
         self.shown = true;
-        let pct = if total == 0 { 100 } else { done * 100 / total };
+        let pct = (done * 100).checked_div(total).unwrap_or(100);
         eprint!(
             "\r{}: {:.1} of {:.1} MB ({pct}%)",
             self.what,

@@ -47,9 +47,7 @@ impl Allowed {
                 .to_owned(),
         };
         // An address cannot be rebound; a name can, unless it is ours.
-        name.parse::<IpAddr>().is_ok()
-            || name == "localhost"
-            || self.public_names.iter().any(|n| *n == name)
+        name.parse::<IpAddr>().is_ok() || name == "localhost" || self.public_names.contains(&name)
     }
 }
 
