@@ -46,11 +46,12 @@ pub struct Incident {
     /// Commander, scribe, comms.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub roles: BTreeMap<IncidentRole, PersonId>,
-    /// Approval requests in the order they were made: `R1` is the first. Shared, so
-    /// copying a record with hundreds of requests costs a pointer per request, not a copy
-    /// of each (the ledger copies the record on every write).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub requests: Vec<Arc<Request>>,
+    /// Approval requests in the order they were made: `R1` is the first. Shared, and each
+    /// request shared again, so copying a record costs the same however many requests it
+    /// holds (the ledger copies the record on every write); a change copies the list once
+    /// and the changed request only.
+    #[serde(default, skip_serializing_if = "no_requests")]
+    pub requests: Arc<Vec<Arc<Request>>>,
     /// People paged and not yet acknowledged.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unacknowledged: Vec<PersonId>,
@@ -59,6 +60,10 @@ pub struct Incident {
     /// The escalation under way, if a policy was paged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalation: Option<Escalation>,
+}
+
+fn no_requests(requests: &Arc<Vec<Arc<Request>>>) -> bool {
+    requests.is_empty()
 }
 
 /// Where an escalation stands: the last step paged and when; `stopped` once someone
@@ -94,7 +99,7 @@ impl Incident {
             entries: 0,
             head: String::new(),
             roles: BTreeMap::new(),
-            requests: Vec::new(),
+            requests: Arc::default(),
             unacknowledged: Vec::new(),
             last_status_update: None,
             escalation: None,
@@ -115,7 +120,7 @@ impl Incident {
             .short_request_id(id)
             .ok_or_else(|| Refusal::NoSuchRequest(id.to_owned()))?
             .to_owned();
-        self.requests
+        Arc::make_mut(&mut self.requests)
             .iter_mut()
             .find(|r| r.id() == short)
             .map(Arc::make_mut)
@@ -165,7 +170,7 @@ impl Incident {
                 {
                     return Err(Refusal::StillRunning(r.id().to_owned()));
                 }
-                for r in &mut self.requests {
+                for r in Arc::make_mut(&mut self.requests) {
                     if matches!(
                         r.status,
                         crate::RequestStatus::Pending | crate::RequestStatus::Approved
@@ -267,8 +272,11 @@ impl Incident {
                     Actor::System => PersonId::from(crate::request::PROPOSER),
                     _ => person()?,
                 };
-                self.requests
-                    .push(Arc::new(Request::opened((**spec).clone(), by, at)));
+                Arc::make_mut(&mut self.requests).push(Arc::new(Request::opened(
+                    (**spec).clone(),
+                    by,
+                    at,
+                )));
             }
             Event::RequestApproved { request, binding } => {
                 let p = person()?;

@@ -85,11 +85,15 @@ fn main() {
         .split(',')
         .filter_map(|c| c.trim().parse::<usize>().ok())
     {
-        let a = throughput(&server.addr, &empty, c, seconds);
+        // Empty, big, empty again: the ledger grows during the run, so the big incident is
+        // compared with the mean of the phases around it.
+        let a1 = throughput(&server.addr, &empty, c, seconds);
         let b = throughput(&server.addr, &big, c, seconds);
+        let a2 = throughput(&server.addr, &empty, c, seconds);
+        let a = (a1 + a2) / 2.0;
         let ratio = b / a;
         println!(
-            "{c} client(s): 0 requests {a:.0} notes/s, {held} requests {b:.0} notes/s ({:.0} %); goal within 20 %: {}",
+            "{c} client(s): 0 requests {a1:.0} then {a2:.0} notes/s, {held} requests {b:.0} notes/s ({:.0} % of their mean); goal within 20 %: {}",
             ratio * 100.0,
             if ratio >= 0.8 { "MET" } else { "MISSED" }
         );

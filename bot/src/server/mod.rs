@@ -210,7 +210,12 @@ async fn start_engine(
             "warroom: drill: Slack and pagers stay off (nobody outside this machine is contacted); set [drill] notify = true to include them, every message then starts with \"DRILL —\""
         );
     }
-    let slack = match crate::slack::setup(&plan).map(|s| s.filter(|_| outside)) {
+    let setup = if outside {
+        crate::slack::setup(&plan)
+    } else {
+        Ok(None)
+    };
+    let slack = match setup {
         Ok(Some(setup)) => {
             if plan.plan.is_drill() {
                 chats.push(Arc::new(warroom_adapters::chat::drill::DrillChat(
