@@ -42,8 +42,8 @@ pub fn run(
     let chain = ledger.verify()?;
     let (checked, problems) = match evidence {
         Some(store) => {
-            let open = |location: &str| store.open(location);
-            let (n, p) = ledger.check_evidence(&open, progress)?;
+            let digest = |location: &str, read: &mut dyn FnMut(u64)| store.digest(location, read);
+            let (n, p) = ledger.check_evidence(&digest, progress)?;
             (Some(n), p)
         }
         None => (None, Vec::new()),

@@ -25,7 +25,7 @@ pub use error::LedgerError;
 pub use export::{Export, ExportCheck, ExportError, to_markdown, verify_export};
 pub use records::{EvidenceRecord, NewEvidence};
 pub use store::Ledger;
-pub use verify::{ChainHead, EvidenceProblem, OpenArtifact, VerifyReport};
+pub use verify::{ChainHead, DigestArtifact, EvidenceProblem, VerifyReport};
 
 #[cfg(test)]
 mod ledger_tests;

@@ -106,18 +106,8 @@ impl Trees {
             }
         }
         let sled_dir = self.dir.join(SLED);
-        let mut attempt = sled_config(&sled_dir).open();
         // sled's own threads may hold the lock a moment after the last handle drops.
-        for _ in 0..100 {
-            match &attempt {
-                Err(e) if is_lock(e) => {
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                    attempt = sled_config(&sled_dir).open();
-                }
-                _ => break,
-            }
-        }
-        let db = attempt.map_err(|e| sled_error(e, &self.origin))?;
+        let db = open_sled_waiting(&sled_dir, true).map_err(|e| sled_error(e, &self.origin))?;
         let handles = Handles::open(db, &sled_dir, &self.origin)?;
         *self.handles.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(handles));
         Ok(())
@@ -540,14 +530,18 @@ fn sled_config(sled_dir: &Path) -> sled::Config {
 }
 
 fn open_sled(sled_dir: &Path, claim: &Claim) -> sled::Result<sled::Db> {
-    let open = || sled_config(sled_dir).open();
-    let mut attempt = open();
     // Our own earlier handle may still be winding down; another process's lock is final.
+    open_sled_waiting(sled_dir, claim.was_closed_here())
+}
+
+/// Open sled, waiting up to two seconds for a lock this process is letting go of when `ours`.
+fn open_sled_waiting(sled_dir: &Path, ours: bool) -> sled::Result<sled::Db> {
+    let mut attempt = sled_config(sled_dir).open();
     for _ in 0..40 {
         match &attempt {
-            Err(e) if is_lock(e) && claim.was_closed_here() => {
+            Err(e) if ours && is_lock(e) => {
                 std::thread::sleep(std::time::Duration::from_millis(50));
-                attempt = open();
+                attempt = sled_config(sled_dir).open();
             }
             _ => break,
         }

@@ -7,9 +7,6 @@
 //! the record is read again.
 
 use std::collections::BTreeSet;
-use std::io::Read;
-
-use sha2::{Digest, Sha256};
 use warroom_commands::{Event, Incident, IncidentId};
 
 use crate::chain::{Break, ChainError, Entry};
@@ -51,8 +48,10 @@ pub struct EvidenceProblem {
     pub problem: String,
 }
 
-/// How to read an artifact back: the evidence store resolves a recorded location.
-pub type OpenArtifact<'a> = &'a dyn Fn(&str) -> std::io::Result<Box<dyn Read>>;
+/// How to re-hash an artifact: the evidence store reads the recorded location and answers
+/// its SHA-256 (hex) and size, reporting bytes read as it goes.
+pub type DigestArtifact<'a> =
+    &'a dyn Fn(&str, &mut dyn FnMut(u64)) -> std::io::Result<(String, u64)>;
 
 impl Ledger {
     /// Recompute every incident's hash chain and check each incident record against its
@@ -163,7 +162,7 @@ impl Ledger {
     /// recorded. `progress` is called with (bytes done, bytes in all) as it goes.
     pub fn check_evidence(
         &self,
-        open: OpenArtifact<'_>,
+        digest: DigestArtifact<'_>,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<(u64, Vec<EvidenceProblem>), LedgerError> {
         let mut records: Vec<EvidenceRecord> = Vec::new();
@@ -215,9 +214,7 @@ impl Ledger {
                     continue;
                 }
             }
-            match hash_artifact(open, &r.location, &mut |n| {
-                progress(done + n, total);
-            }) {
+            match digest(&r.location, &mut |n| progress(done + n, total)) {
                 Ok((sha, size)) if sha == r.sha256 && size == r.size => {}
                 Ok((sha, size)) => problems.push(problem(
                     Some(sha),
@@ -254,30 +251,6 @@ impl Ledger {
         }
         Ok(Ok(out))
     }
-}
-
-/// Stream an artifact through SHA-256 in constant memory.
-fn hash_artifact(
-    open: OpenArtifact<'_>,
-    location: &str,
-    progress: &mut dyn FnMut(u64),
-) -> std::io::Result<(String, u64)> {
-    let mut file = open(location)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut size = 0u64;
-    loop {
-        let n = match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        hasher.update(&buf[..n]);
-        size += n as u64;
-        progress(size);
-    }
-    Ok((hex::encode(hasher.finalize()), size))
 }
 
 fn seq_of(key: &[u8]) -> u64 {

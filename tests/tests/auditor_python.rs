@@ -18,6 +18,16 @@ fn readme_script() -> String {
     code.split("```").next().unwrap().to_string()
 }
 
+/// `python3 SCRIPT EXPORT` in the scratch folder.
+fn python(s: &Scratch, script: &std::path::Path, export: &str) -> std::process::Output {
+    Command::new("python3")
+        .arg(script)
+        .arg(export)
+        .current_dir(s.path())
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn the_readme_python_check_accepts_an_intact_export_and_rejects_an_altered_one() {
     let s = Scratch::new();
@@ -42,12 +52,7 @@ fn the_readme_python_check_accepts_an_intact_export_and_rejects_an_altered_one()
     .expect_code(0);
     let script = s.write("verify_chain.py", &readme_script());
 
-    let ok = Command::new("python3")
-        .arg(&script)
-        .arg("t.json")
-        .current_dir(s.path())
-        .output()
-        .unwrap();
+    let ok = python(&s, &script, "t.json");
     assert!(
         ok.status.success(),
         "{}",
@@ -57,12 +62,7 @@ fn the_readme_python_check_accepts_an_intact_export_and_rejects_an_altered_one()
 
     let text = std::fs::read_to_string(s.path().join("t.json")).unwrap();
     s.write("t.json", &text.replacen("line two", "line 2", 1));
-    let bad = Command::new("python3")
-        .arg(&script)
-        .arg("t.json")
-        .current_dir(s.path())
-        .output()
-        .unwrap();
+    let bad = python(&s, &script, "t.json");
     assert!(!bad.status.success());
     assert!(
         String::from_utf8_lossy(&bad.stderr).contains("entry 1"),
@@ -116,12 +116,7 @@ fn the_readme_python_check_orders_keys_outside_the_bmp_as_rfc8785_does() {
     );
     s.run(&["export", "verify", "bmp.json"]).expect_code(0);
     let script = s.write("verify_chain.py", &readme_script());
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg("bmp.json")
-        .current_dir(s.path())
-        .output()
-        .unwrap();
+    let out = python(&s, &script, "bmp.json");
     assert!(
         out.status.success(),
         "the README's script calls an intact export broken: {}",

@@ -33,29 +33,30 @@ fn crashed_ledger() -> (Scratch, BTreeMap<String, (u64, String)>) {
     for n in 0..NOTES_IN_JOURNAL {
         api.ok("bob", &format!("note journal only {n}"), Some(&inc));
     }
-    let heads: BTreeMap<String, (u64, String)> = {
-        let v = api.get("/api/v1/incidents").1;
-        v["incidents"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| {
-                (
-                    i["id"].as_str().unwrap().to_owned(),
-                    (
-                        i["entries"].as_u64().unwrap(),
-                        i["head"].as_str().unwrap().to_owned(),
-                    ),
-                )
-            })
-            .collect()
-    };
+    let heads = heads_of(&api.get("/api/v1/incidents").1["incidents"], "id");
     assert!(heads[&inc].0 >= 40, "{heads:?}");
     // SIGKILL right after the last acknowledgement: no checkpoint, no destructors.
     server.child.kill().unwrap();
     server.child.wait().unwrap();
     let _ = std::fs::remove_file(data(&s).join("serve.json"));
     (s, heads)
+}
+
+/// Incident id → (entries, chain head), from a list of objects naming the id under `id`.
+fn heads_of(list: &Value, id: &str) -> BTreeMap<String, (u64, String)> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i[id].as_str().unwrap().to_owned(),
+                (
+                    i["entries"].as_u64().unwrap(),
+                    i["head"].as_str().unwrap().to_owned(),
+                ),
+            )
+        })
+        .collect()
 }
 
 fn data(s: &Scratch) -> PathBuf {
@@ -158,20 +159,7 @@ fn a_flipped_bit_anywhere_is_named_or_loses_nothing() {
         match code {
             0 => {
                 assert_eq!(v["intact"], true, "{place}: {v}");
-                let got: BTreeMap<String, (u64, String)> = v["heads"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|h| {
-                        (
-                            h["incident"].as_str().unwrap().to_owned(),
-                            (
-                                h["entries"].as_u64().unwrap(),
-                                h["head"].as_str().unwrap().to_owned(),
-                            ),
-                        )
-                    })
-                    .collect();
+                let got = heads_of(&v["heads"], "incident");
                 assert_eq!(got, heads, "{place}: exit 0 must mean every entry is there");
                 harmless += 1;
             }

@@ -47,15 +47,20 @@ fn send_forged_person(addr: &str) {
     assert_eq!(status, 403);
 }
 
-#[test]
-fn text_logs_escape_newlines_ansi_and_nul_from_outside() {
+/// What `warroom serve --log-format FORMAT` logged around one command from `FORGED`.
+fn log_of_forged_person(format: &str) -> String {
     let s = Scratch::new();
-    let (mut child, addr, log) = serve_logging_to_file(&s, "text");
+    let (mut child, addr, log) = serve_logging_to_file(&s, format);
     send_forged_person(&addr);
     std::thread::sleep(Duration::from_millis(300));
     let _ = child.kill();
     let _ = child.wait();
-    let text = std::fs::read_to_string(&log).unwrap();
+    std::fs::read_to_string(&log).unwrap()
+}
+
+#[test]
+fn text_logs_escape_newlines_ansi_and_nul_from_outside() {
+    let text = log_of_forged_person("text");
     assert!(text.contains("mallory\\n2026-11-30T02:00:00"), "{text}");
     assert!(
         text.contains("\\u{1b}[2K") && text.contains("\\u{0}"),
@@ -75,13 +80,7 @@ fn text_logs_escape_newlines_ansi_and_nul_from_outside() {
 
 #[test]
 fn json_logs_are_one_object_per_line() {
-    let s = Scratch::new();
-    let (mut child, addr, log) = serve_logging_to_file(&s, "json");
-    send_forged_person(&addr);
-    std::thread::sleep(Duration::from_millis(300));
-    let _ = child.kill();
-    let _ = child.wait();
-    let text = std::fs::read_to_string(&log).unwrap();
+    let text = log_of_forged_person("json");
     let mut found = false;
     for line in text.lines().filter(|l| l.starts_with('{')) {
         let v: serde_json::Value =

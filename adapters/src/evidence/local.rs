@@ -57,7 +57,7 @@ impl EvidenceStore for LocalEvidenceStore {
                 .create_new(true)
                 .mode(0o600)
                 .open(&tmp)?;
-            let (sha256, size) = copy_hashing(content, &mut file)?;
+            let (sha256, size) = copy_hashing(content, &mut file, &mut |_| {})?;
             file.sync_all()?;
             // hard_link refuses to replace an existing artifact, unlike rename.
             std::fs::hard_link(&tmp, &path)?;
@@ -92,8 +92,13 @@ impl EvidenceStore for LocalEvidenceStore {
     }
 }
 
-/// Copy `from` into `to`, returning the SHA-256 (hex) and byte count.
-pub fn copy_hashing(from: &mut dyn Read, to: &mut dyn Write) -> std::io::Result<(String, u64)> {
+/// Copy `from` into `to`, returning the SHA-256 (hex) and byte count; `progress` gets the
+/// bytes copied so far.
+pub fn copy_hashing(
+    from: &mut dyn Read,
+    to: &mut dyn Write,
+    progress: &mut dyn FnMut(u64),
+) -> std::io::Result<(String, u64)> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; CHUNK];
     let mut size = 0u64;
@@ -107,6 +112,7 @@ pub fn copy_hashing(from: &mut dyn Read, to: &mut dyn Write) -> std::io::Result<
         hasher.update(&buf[..n]);
         to.write_all(&buf[..n])?;
         size += n as u64;
+        progress(size);
     }
     Ok((hex::encode(hasher.finalize()), size))
 }

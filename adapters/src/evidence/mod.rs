@@ -5,7 +5,7 @@ mod local;
 
 use std::io::Read;
 
-pub use local::LocalEvidenceStore;
+pub use local::{LocalEvidenceStore, copy_hashing};
 use warroom_commands::IncidentId;
 
 /// An artifact after it was stored: what the ledger records about it.
@@ -40,8 +40,18 @@ pub trait EvidenceStore: Send + Sync {
         content: &mut dyn Read,
     ) -> Result<StoredArtifact, EvidenceError>;
 
-    /// Read an artifact back by the location `put` returned (to re-hash it).
+    /// Read an artifact back by the location `put` returned.
     fn open(&self, location: &str) -> std::io::Result<Box<dyn Read>>;
+
+    /// Re-hash an artifact as `put` hashed it (streaming, constant memory): its SHA-256
+    /// (hex) and size; `progress` gets the bytes read so far.
+    fn digest(
+        &self,
+        location: &str,
+        progress: &mut dyn FnMut(u64),
+    ) -> std::io::Result<(String, u64)> {
+        copy_hashing(&mut self.open(location)?, &mut std::io::sink(), progress)
+    }
 }
 
 /// A store that cannot take artifacts, with the reason: captures fail with it, clearly.
