@@ -3,7 +3,9 @@
 mod cli;
 mod clusters;
 mod context;
+mod discord;
 mod engine;
+mod inbound;
 mod logging;
 mod output;
 mod pagers;
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
         Command::Incident(cmd) => cli::incident::run(cmd, &global),
         Command::Export(cmd) => cli::export::run(cmd, &global),
         Command::Ledger(cmd) => cli::ledger::run(cmd, &global),
+        Command::Discord(cmd) => cli::discord::run(cmd, &global),
         Command::Serve(args) => cli::serve::run(args, &global),
         Command::Drill(args) => cli::serve::drill(args, &global),
         Command::Preflight(args) => cli::preflight::run(args, &global),

@@ -1,5 +1,6 @@
 //! The pagers the plan's `[paging]` section configures, with their secrets read.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use warroom_adapters::pager::{Email, Pager, PagerDuty, Webhook};
@@ -11,8 +12,29 @@ pub fn from_plan(plan: &LoadedPlan) -> (Vec<Arc<dyn Pager>>, Vec<String>) {
     let mut pagers: Vec<Arc<dyn Pager>> = Vec::new();
     let mut problems = Vec::new();
     if let Some(pd) = &paging.pagerduty {
+        let mut tier_keys = HashMap::new();
+        for policy in &plan.plan.escalation_policies {
+            for (n, tier) in policy.tiers.iter().enumerate() {
+                if let Some(secret) = &tier.pagerduty_routing_key {
+                    match secret.resolve() {
+                        Ok(key) => {
+                            tier_keys.insert((policy.id.to_string(), n as u32), key);
+                        }
+                        Err(e) => problems.push(format!(
+                            "escalation_policies `{}` tier {}: pagerduty_routing_key: {e}",
+                            policy.id,
+                            n + 1
+                        )),
+                    }
+                }
+            }
+        }
         match pd.routing_key.resolve() {
-            Ok(key) => pagers.push(Arc::new(PagerDuty::new(pd.api_base_url.as_deref(), key))),
+            Ok(key) => pagers.push(Arc::new(PagerDuty::new(
+                pd.api_base_url.as_deref(),
+                key,
+                tier_keys,
+            ))),
             Err(e) => problems.push(format!("paging.pagerduty.routing_key: {e}")),
         }
     }
@@ -30,9 +52,7 @@ pub fn from_plan(plan: &LoadedPlan) -> (Vec<Arc<dyn Pager>>, Vec<String>) {
             },
             _ => Ok(None),
         };
-        match credentials.and_then(|c| {
-            Email::new(&m.smtp_host, m.smtp_port, &m.from, c).map_err(|e| e.to_string())
-        }) {
+        match credentials.and_then(|c| Email::new(&m.smtp_host, m.smtp_port, &m.from, c)) {
             Ok(email) => pagers.push(Arc::new(email)),
             Err(e) => problems.push(e),
         }

@@ -9,6 +9,9 @@ use warroom_ledger::{ChainHead, EvidenceProblem, Ledger, LedgerError};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     pub intact: bool,
+    /// This installation's id (keys sent to PagerDuty, mail and webhooks carry it).
+    #[serde(default)]
+    pub installation: String,
     pub incidents: u64,
     pub entries: u64,
     /// The first entry that does not verify.
@@ -50,6 +53,7 @@ pub fn run(
     };
     Ok(Report {
         intact: chain.failure.is_none() && problems.is_empty(),
+        installation: ledger.installation().to_owned(),
         incidents: chain.incidents,
         entries: chain.entries,
         failure: chain.failure.map(|f| Failure {

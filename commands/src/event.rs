@@ -8,6 +8,8 @@ use serde_json::Value;
 
 use crate::Severity;
 use crate::command::IncidentRole;
+use crate::outbox::{Delivery, SendKind};
+use crate::reminders::Reminder;
 use crate::request::RequestSpec;
 use warroom_config::PersonId;
 
@@ -53,6 +55,9 @@ pub enum Event {
         title: String,
         /// The alert's fields as received (bounded), for the record.
         fields: std::collections::BTreeMap<String, String>,
+        /// Alertmanager's annotations (description, runbook_url, …), bounded likewise.
+        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        annotations: std::collections::BTreeMap<String, String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         started_at: Option<String>,
     },
@@ -107,7 +112,73 @@ pub enum Event {
         /// Set when an escalation policy pages: which tier of which run-through.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         step: Option<EscalationStep>,
+        /// The page's number (`P2`), given by the ledger's writer; deliveries are named
+        /// after it. Absent in entries written before pages had an outbox.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        page: Option<String>,
+        /// Every (person, channel) delivery the page owes, recorded before anyone is
+        /// contacted.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        deliveries: Vec<Delivery>,
     },
+    /// The channels that paged are told the pages stopped mattering (acknowledged or
+    /// resolved): owed like a page's deliveries.
+    #[serde(rename = "page.follow_up")]
+    PageFollowUp {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        page: Option<String>,
+        about: SendKind,
+        /// Who acknowledged, or how it was resolved: what the follow-up tells.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+        deliveries: Vec<Delivery>,
+    },
+    /// A channel accepted an owed delivery.
+    #[serde(rename = "page.delivered")]
+    PageDelivered {
+        delivery: String,
+        attempts: u32,
+        /// What the channel knows it by: `dedup_key …`, `Message-ID <…>`,
+        /// `Idempotency-Key …`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        receipt: Option<String>,
+    },
+    /// A channel refused or did not answer; warroom keeps trying (written once per delivery).
+    #[serde(rename = "page.retrying")]
+    PageRetrying {
+        delivery: String,
+        attempts: u32,
+        error: String,
+    },
+    /// Warroom gave up on a delivery.
+    #[serde(rename = "page.failed")]
+    PageFailed {
+        delivery: String,
+        attempts: u32,
+        error: String,
+    },
+    /// The escalation policy ran out with nobody acknowledging.
+    #[serde(rename = "escalation.exhausted")]
+    EscalationExhausted { policy: String, rounds: u32 },
+    /// The incident's channel on a chat platform (created or found), so a restart finds it
+    /// again without asking the platform.
+    #[serde(rename = "chat.channel")]
+    ChatChannel {
+        platform: String,
+        channel: String,
+        name: String,
+    },
+    /// Where a request's approval card was posted, so a later decision edits that message.
+    #[serde(rename = "chat.card")]
+    ChatCard {
+        platform: String,
+        request: String,
+        channel: String,
+        message: String,
+    },
+    /// A reminder was posted in the incident's channel.
+    #[serde(rename = "reminder.sent")]
+    ReminderSent { reminder: Reminder },
     /// The entry's actor acknowledged their pages.
     #[serde(rename = "page.acknowledged")]
     PageAcknowledged {},
@@ -229,14 +300,72 @@ impl Event {
                 target,
                 people,
                 text,
-                ..
+                step,
+                page,
+                deliveries,
             } => {
                 let who: Vec<&str> = people.iter().map(PersonId::as_str).collect();
-                match text {
-                    Some(t) => format!("Paged {target} ({}): {t}", who.join(", ")),
+                let mut line = match page {
+                    Some(p) => format!("Page {p}: paged {target} ({})", who.join(", ")),
                     None => format!("Paged {target} ({})", who.join(", ")),
+                };
+                if let Some(step) = step {
+                    line.push_str(&format!(", step {step}"));
                 }
+                if let Some(t) = text {
+                    line.push_str(&format!(": {t}"));
+                }
+                if !deliveries.is_empty() {
+                    line.push_str(&format!(" [{} deliveries owed]", deliveries.len()));
+                }
+                line
             }
+            Event::PageFollowUp {
+                page,
+                about,
+                deliveries,
+                ..
+            } => format!(
+                "Follow-up {}: pages {about}, {} deliveries owed",
+                page.as_deref().unwrap_or("-"),
+                deliveries.len()
+            ),
+            Event::PageDelivered {
+                delivery,
+                attempts,
+                receipt,
+            } => match receipt {
+                Some(r) => format!("Delivered {delivery} (attempt {attempts}, {r})"),
+                None => format!("Delivered {delivery} (attempt {attempts})"),
+            },
+            Event::PageRetrying {
+                delivery,
+                attempts,
+                error,
+            } => format!("Retrying {delivery} after attempt {attempts}: {error}"),
+            Event::PageFailed {
+                delivery,
+                attempts,
+                error,
+            } => format!("FAILED {delivery} after {attempts} attempt(s): {error}"),
+            Event::EscalationExhausted { policy, rounds } => format!(
+                "Escalation {policy} ran out after {rounds} round(s) with nobody acknowledging"
+            ),
+            Event::ChatChannel {
+                platform,
+                channel,
+                name,
+            } => format!("Channel #{name} on {platform} ({channel})"),
+            Event::ChatCard {
+                platform,
+                request,
+                message,
+                ..
+            } => format!("Approval card for {request} posted on {platform} ({message})"),
+            Event::ReminderSent { reminder } => match reminder {
+                Reminder::Commander => "Reminder: no commander".to_owned(),
+                Reminder::StatusUpdate => "Reminder: status update overdue".to_owned(),
+            },
             Event::PageAcknowledged {} => "Page acknowledged".to_owned(),
             Event::RequestOpened(spec) => {
                 let reason = spec

@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use warroom_config::PersonId;
 
 use crate::command::IncidentRole;
+use crate::outbox::{Delivery, DeliveryState, Outbox, OutboxItem, SendKind};
+use crate::reminders::{Reminded, Reminder};
 use crate::request::{Refusal, Request};
 use crate::{Actor, Event, IncidentId, Severity};
 
@@ -60,6 +62,25 @@ pub struct Incident {
     /// The escalation under way, if a policy was paged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalation: Option<Escalation>,
+    /// Pages and follow-ups numbered so far (`P1` is the first).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pages: u32,
+    /// Every delivery the pages owed and where it stands.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub outbox: Outbox,
+    /// Reminders posted, per kind, since the count last started again.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub reminders: BTreeMap<Reminder, Reminded>,
+    /// The incident's channel per chat platform: platform → (channel id, name).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub channels: BTreeMap<String, (String, String)>,
+    /// Each request's approval cards: request → platform → (channel id, message id).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub cards: BTreeMap<String, BTreeMap<String, (String, String)>>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 fn no_requests(requests: &Arc<Vec<Arc<Request>>>) -> bool {
@@ -78,6 +99,9 @@ pub struct Escalation {
     /// paging starts a new round.
     #[serde(default)]
     pub ended_at_source: bool,
+    /// Every tier of every round was paged and nobody acknowledged (announced once).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exhausted: bool,
 }
 
 impl Incident {
@@ -103,7 +127,78 @@ impl Incident {
             unacknowledged: Vec::new(),
             last_status_update: None,
             escalation: None,
+            pages: 0,
+            outbox: Outbox::new(),
+            reminders: BTreeMap::new(),
+            channels: BTreeMap::new(),
+            cards: BTreeMap::new(),
         }
+    }
+
+    /// The number the next page or follow-up gets.
+    pub fn next_page_id(&self) -> String {
+        format!("P{}", self.pages + 1)
+    }
+
+    /// Record the deliveries a page owes; the page number must be the next one.
+    fn owe(
+        &mut self,
+        page: &Option<String>,
+        kind: SendKind,
+        deliveries: &[Delivery],
+        step: Option<&crate::event::EscalationStep>,
+        note: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> Result<(), Refusal> {
+        let Some(page) = page else {
+            // Written before pages had an outbox: nothing to track.
+            return Ok(());
+        };
+        if *page != self.next_page_id() {
+            return Err(Refusal::PageOutOfOrder(page.clone()));
+        }
+        self.pages += 1;
+        for d in deliveries {
+            self.outbox.insert(
+                d.id(page),
+                OutboxItem {
+                    page: page.clone(),
+                    kind,
+                    delivery: d.clone(),
+                    step: step.cloned(),
+                    note: note.map(str::to_owned),
+                    state: DeliveryState::Owed,
+                    attempts: 0,
+                    error: None,
+                    owed_at: at,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Move an owed delivery to `state`; a settled one stays as it is (refused).
+    fn settle(
+        &mut self,
+        delivery: &str,
+        state: DeliveryState,
+        attempts: u32,
+        error: Option<&str>,
+    ) -> Result<(), Refusal> {
+        let item = self
+            .outbox
+            .get_mut(delivery)
+            .ok_or_else(|| Refusal::NoSuchDelivery(delivery.to_owned()))?;
+        if item.state.is_settled() {
+            return Err(Refusal::DeliverySettled {
+                delivery: delivery.to_owned(),
+                state: item.state.as_str(),
+            });
+        }
+        item.state = state;
+        item.attempts = attempts;
+        item.error = error.map(str::to_owned);
+        Ok(())
     }
 
     /// A request by its short (`R3`) or full (`INC-…-R3`) id.
@@ -205,8 +300,73 @@ impl Incident {
             Event::RoleAssigned { role, person } => {
                 self.roles.insert(*role, person.clone());
             }
-            Event::StatusUpdate { .. } => self.last_status_update = Some(at),
-            Event::Paged { people, step, .. } => {
+            Event::StatusUpdate { .. } => {
+                self.last_status_update = Some(at);
+                self.reminders.remove(&Reminder::StatusUpdate);
+            }
+            Event::ChatChannel {
+                platform,
+                channel,
+                name,
+            } => {
+                self.channels
+                    .insert(platform.clone(), (channel.clone(), name.clone()));
+            }
+            Event::ChatCard {
+                platform,
+                request,
+                channel,
+                message,
+            } => {
+                self.cards
+                    .entry(request.clone())
+                    .or_default()
+                    .insert(platform.clone(), (channel.clone(), message.clone()));
+            }
+            Event::ReminderSent { reminder } => {
+                let count = self.reminders.get(reminder).map_or(0, |r| r.count);
+                self.reminders.insert(
+                    *reminder,
+                    Reminded {
+                        count: count + 1,
+                        last_at: at,
+                    },
+                );
+            }
+            Event::PageFollowUp {
+                page,
+                about,
+                by,
+                deliveries,
+            } => self.owe(page, *about, deliveries, None, by.as_deref(), at)?,
+            Event::PageDelivered {
+                delivery, attempts, ..
+            } => self.settle(delivery, DeliveryState::Delivered, *attempts, None)?,
+            Event::PageRetrying {
+                delivery,
+                attempts,
+                error,
+            } => self.settle(delivery, DeliveryState::Retrying, *attempts, Some(error))?,
+            Event::PageFailed {
+                delivery,
+                attempts,
+                error,
+            } => self.settle(delivery, DeliveryState::Failed, *attempts, Some(error))?,
+            Event::EscalationExhausted { .. } => match &mut self.escalation {
+                Some(e) if !e.stopped => {
+                    e.stopped = true;
+                    e.exhausted = true;
+                }
+                _ => return Err(Refusal::NotEscalating),
+            },
+            Event::Paged {
+                people,
+                step,
+                page,
+                deliveries,
+                text,
+                ..
+            } => {
                 if let Some(step) = step {
                     if let Some(e) = &self.escalation {
                         if &e.step == step {
@@ -220,11 +380,21 @@ impl Incident {
                     if self.status == IncidentStatus::Resolved {
                         return Err(Refusal::EscalationStopped(step.to_string()));
                     }
+                }
+                // A page by hand keeps its words for the deliveries (a policy's are the title).
+                let note = if step.is_none() {
+                    text.as_deref()
+                } else {
+                    None
+                };
+                self.owe(page, SendKind::Page, deliveries, step.as_ref(), note, at)?;
+                if let Some(step) = step {
                     self.escalation = Some(Escalation {
                         step: step.clone(),
                         paged_at: at,
                         stopped: false,
                         ended_at_source: false,
+                        exhausted: false,
                     });
                 }
                 for p in people {

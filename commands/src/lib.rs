@@ -12,6 +12,8 @@ pub mod event;
 pub mod guardrails;
 pub mod ids;
 pub mod incident;
+pub mod outbox;
+pub mod reminders;
 pub mod request;
 
 pub use actor::Actor;

@@ -210,6 +210,17 @@ pub enum Refusal {
     AlreadyPaged(String),
     #[error("escalation step {0} not paged: the pages were acknowledged or the incident resolved")]
     EscalationStopped(String),
+    #[error("the page number {0} is not the next one")]
+    PageOutOfOrder(String),
+    #[error("no delivery {0} is owed in this incident")]
+    NoSuchDelivery(String),
+    #[error("delivery {delivery} is already {state}")]
+    DeliverySettled {
+        delivery: String,
+        state: &'static str,
+    },
+    #[error("the escalation already ran out or was stopped")]
+    NotEscalating,
 }
 
 impl Request {

@@ -29,7 +29,7 @@ pub use model::alerts::{
     ActiveWindow, AlertRule, AlertSource, Alerts, FalcoPriority, IntakeAuth, IntakeCredentials,
 };
 pub use model::communication::{
-    ChannelTemplate, ChannelVars, Communication, DiscordConfig, SlackConfig, SlackMode,
+    ChannelTemplate, ChannelVars, Communication, DiscordConfig, DiscordMode, SlackConfig, SlackMode,
 };
 pub use model::console::{ApiToken, Console, DEFAULT_LISTEN};
 pub use model::escalation::{EscalationPolicy, NotifyTarget, Tier};

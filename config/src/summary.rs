@@ -120,7 +120,13 @@ impl Plan {
         if self.paging.email.is_some() {
             paging.push("email");
         }
-        let _ = writeln!(out, "Chat: {}; paging: {}", list(&chat), list(&paging));
+        let _ = writeln!(
+            out,
+            "Chat: {}; paging: {} (each delivery retried for {})",
+            list(&chat),
+            list(&paging),
+            crate::format_duration(self.paging.retry_for)
+        );
         out
     }
 

@@ -691,10 +691,17 @@ impl<'a> Overlay<'a> {
                 let record = self.incident(incident)?;
                 let mut event = event.clone();
                 // Request numbers are allocated here, by the only writer, as incident ids are.
-                if let Event::RequestOpened(spec) = &mut event
-                    && spec.request.is_empty()
-                {
-                    spec.request = record.next_request_id();
+                match &mut event {
+                    Event::RequestOpened(spec) if spec.request.is_empty() => {
+                        spec.request = record.next_request_id();
+                    }
+                    // Page numbers too: deliveries are named after them.
+                    Event::Paged { page, .. } | Event::PageFollowUp { page, .. }
+                        if page.is_none() =>
+                    {
+                        *page = Some(record.next_page_id());
+                    }
+                    _ => {}
                 }
                 (record, event, None)
             }

@@ -23,6 +23,9 @@ pub const FORMAT_KEY: &[u8] = b"format";
 /// batch's own writes, so sled losing a batch shows as a number behind the journal's.
 pub const APPLIED_KEY: &[u8] = b"journal/applied";
 pub const FORMAT: &str = "warroom-ledger/1";
+/// This installation's id, generated once when the ledger is created: identifiers sent
+/// outside warroom (dedup keys, Message-IDs) carry it, so two installations never collide.
+pub const INSTALLATION_KEY: &[u8] = b"installation";
 
 pub fn timeline_prefix(id: &IncidentId) -> Vec<u8> {
     let mut k = id.as_str().as_bytes().to_vec();

@@ -512,6 +512,8 @@ fn the_journal_holds_entries_not_incident_records() {
                     people,
                     text: None,
                     step: None,
+                    page: None,
+                    deliveries: Vec::new(),
                 },
             )
             .wait()

@@ -143,7 +143,16 @@ pub fn salvage(
     }
 
     create_private_dir(to).map_err(folder(to))?;
-    let ledger = Ledger::open(to, clock)?;
+    let mut ledger = Ledger::open(to, clock)?;
+    // The same installation: keys it sent outside stay recognisable.
+    if let Some((_, id)) = found
+        .tree(TreeId::Meta)
+        .find(|(k, _)| k.as_slice() == keys::INSTALLATION_KEY)
+    {
+        let id = String::from_utf8_lossy(id).into_owned();
+        crate::store::set_installation(&ledger.trees, &id)?;
+        ledger.installation = id;
+    }
     let mut kept_ids = BTreeSet::new();
     for id in ids {
         let empty = BTreeMap::new();

@@ -133,6 +133,7 @@ pub struct Ledger {
     pub(crate) committer: Committer,
     pub(crate) trees: Arc<Trees>,
     repaired: Vec<String>,
+    pub(crate) installation: String,
     _claim: Claim,
     /// The private copy a read-only ledger reads from; removed on drop, after the trees.
     _snapshot: Option<tempfile::TempDir>,
@@ -322,6 +323,17 @@ impl Ledger {
             what,
         })?;
         check_sequence(origin, applied, &replay)?;
+        let installation = match meta.get(keys::INSTALLATION_KEY).map_err(storage)? {
+            Some(id) => String::from_utf8_lossy(&id).into_owned(),
+            // A read-only copy never writes; a ledger from before installation ids gets one.
+            None if snapshot.is_some() => "none (not assigned yet)".to_owned(),
+            None => {
+                let id = new_installation_id().map_err(folder)?;
+                meta.insert(keys::INSTALLATION_KEY, id.as_bytes())
+                    .map_err(storage)?;
+                id
+            }
+        };
         db.flush().map_err(storage)?;
         drop(meta);
         let handles = Handles::open(db, &sled_dir, origin)?;
@@ -353,6 +365,7 @@ impl Ledger {
             committer,
             trees,
             repaired: replay.repaired,
+            installation,
             _claim: claim,
             _snapshot: snapshot,
         })
@@ -362,6 +375,12 @@ impl Ledger {
     /// (nothing was lost; the notes say where).
     pub fn repaired(&self) -> &[String] {
         &self.repaired
+    }
+
+    /// This installation's id (16 hex digits), made once when the ledger was created and
+    /// kept for its life: keys sent outside warroom carry it.
+    pub fn installation(&self) -> &str {
+        &self.installation
     }
 
     /// Why the ledger refuses writes right now (a failed sync or checkpoint), if it does.
@@ -595,6 +614,24 @@ fn journal_error(e: JournalError, dir: &Path, origin: &Path) -> LedgerError {
 }
 
 /// The last batch sled has applied, as recorded with every batch.
+/// 64 random bits from the kernel, as 16 hex digits.
+fn new_installation_id() -> std::io::Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 8];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(hex::encode(bytes))
+}
+
+/// Carry an installation id over to a ledger rebuilt from this one (salvage).
+pub(crate) fn set_installation(trees: &Trees, id: &str) -> Result<(), LedgerError> {
+    let h = trees.h()?;
+    h.meta
+        .insert(keys::INSTALLATION_KEY, id.as_bytes())
+        .map_err(|e| trees.storage(e))?;
+    h.meta.flush().map_err(|e| trees.storage(e))?;
+    Ok(())
+}
+
 fn applied_seq(meta: &sled::Tree) -> Result<u64, String> {
     match meta.get(keys::APPLIED_KEY) {
         Ok(None) => Ok(0),

@@ -1,9 +1,11 @@
 //! Time to acknowledge a command (a `note`, durable before the reply), open loop: through
 //! `POST /api/v1/command`, or with `--slack` as a slash command signed exactly as Slack signs
-//! it, to `/slack/commands` (signature check, durable delivery claim, durable note).
+//! it, to `/slack/commands` (signature check, durable delivery claim, durable note), or with
+//! `--discord` as an application command signed with Ed25519 as Discord signs it, to
+//! `/discord/interactions` — run side by side with the Slack path on the same server.
 //!
 //! Run: `cargo build --release -p warroom && cargo bench -p warroom-tests --bench command_ack`
-//! Options: `-- --seconds 30 --rate 200 --connections 64 [--slack]`.
+//! Options: `-- --seconds 30 --rate 200 --connections 64 [--slack | --discord]`.
 //!
 //! Requests are sent on a fixed schedule and latency is measured from each request's
 //! scheduled time, so a stalled server is charged for the requests it delayed (no coordinated
@@ -16,9 +18,11 @@ use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use ed25519_dalek::{Signer, SigningKey};
 use warroom_adapters::chat::slack::signature::sign;
 use warroom_tests::Scratch;
 use warroom_tests::api::{Api, plan_with};
+use warroom_tests::fake_discord::FakeDiscord;
 use warroom_tests::fake_slack::FakeSlack;
 use warroom_tests::load::{Conn, Req, arg, flag};
 
@@ -27,11 +31,7 @@ static DELIVERY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::ne
 
 /// Sign a request again after its body changed.
 fn resign(r: Req) -> Req {
-    let ts = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        .to_string();
+    let ts = warroom_tests::unix_now().to_string();
     let signature = sign(SECRET.as_bytes(), &ts, r.body.as_bytes());
     Req {
         headers: format!("X-Slack-Request-Timestamp: {ts}\r\nX-Slack-Signature: {signature}\r\n"),
@@ -44,6 +44,7 @@ struct Options {
     rate: u64,
     connections: usize,
     slack: bool,
+    discord: bool,
 }
 
 fn options() -> Options {
@@ -52,14 +53,40 @@ fn options() -> Options {
         rate: arg("--rate").unwrap_or(200),
         connections: arg("--connections").unwrap_or(64),
         slack: flag("--slack"),
+        discord: flag("--discord"),
     }
 }
 
 /// What to send: a console/API command, or a signed Slack slash command.
 #[derive(Clone)]
 enum Target {
-    Api { incident: String },
-    Slack { secret: String },
+    Api {
+        incident: String,
+    },
+    Slack {
+        secret: String,
+    },
+    Discord {
+        key: Arc<SigningKey>,
+        channel: String,
+    },
+}
+
+/// A signed Discord interaction: `/name` with `options`, in `channel`, as alice.
+fn discord_request(key: &SigningKey, channel: &str, name: &str, options: &str) -> Req {
+    let seq = DELIVERY.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let body = format!(
+        r#"{{"type":2,"id":"{}","application_id":"1187654321098765432","token":"bench-{seq}","guild_id":"1123456789012345678","channel_id":"{channel}","version":1,"member":{{"user":{{"id":"80351110224678912","username":"alice"}},"roles":[],"permissions":"0"}},"data":{{"id":"1","name":"{name}","type":1,"options":{options}}}}}"#,
+        4_000_000_000_000_000_000u64 + seq
+    );
+    let ts = warroom_tests::unix_now().to_string();
+    let signature = hex::encode(key.sign(format!("{ts}{body}").as_bytes()).to_bytes());
+    Req {
+        path: "/discord/interactions".into(),
+        content_type: "application/json",
+        headers: format!("X-Signature-Ed25519: {signature}\r\nX-Signature-Timestamp: {ts}\r\n"),
+        body,
+    }
 }
 
 impl Target {
@@ -79,11 +106,7 @@ impl Target {
                 let body = format!(
                     "token=x&team_id=T1&channel_id=C0INCIDENT&channel_name=inc&user_id=U024BE7LH&user_name=alice&command=%2Fnote&text=load+{w}-{n}&response_url=http%3A%2F%2F127.0.0.1%3A9%2Fhooks&trigger_id=load-{seq}-{w}-{n}"
                 );
-                let ts = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_secs()
-                    .to_string();
+                let ts = warroom_tests::unix_now().to_string();
                 let signature = sign(secret.as_bytes(), &ts, body.as_bytes());
                 Req {
                     path: "/slack/commands".into(),
@@ -94,6 +117,12 @@ impl Target {
                     body,
                 }
             }
+            Target::Discord { key, channel } => discord_request(
+                key,
+                channel,
+                "note",
+                &format!(r#"[{{"type":3,"name":"text","value":"load {w}-{n}"}}]"#),
+            ),
         }
     }
 }
@@ -201,14 +230,32 @@ fn print(p: &Phase) {
     );
 }
 
+/// The fixed-rate phase, printed with its goal (p99 < 10 ms, every command recorded).
+fn fixed_phase(label: &str, addr: &str, target: &Target, o: &Options) {
+    println!("{label}: fixed rate for {} s", o.seconds);
+    let p = run(addr, target, o.rate, o.seconds, o.connections);
+    print(&p);
+    let met = p.p99 < Duration::from_millis(10) && p.ok == p.sent;
+    println!(
+        "  goal p99 < 10 ms at {}/s: {}",
+        o.rate,
+        if met { "MET" } else { "MISSED" }
+    );
+}
+
 fn main() {
     let o = options();
     let s = Scratch::new();
     let disk = disk_reference(s.path());
     let fake = FakeSlack::start();
-    let server = if o.slack {
+    let fake_discord = FakeDiscord::start();
+    let key = Arc::new(SigningKey::from_bytes(&[9u8; 32]));
+    let server = if o.slack || o.discord {
+        let public = hex::encode(key.verifying_key().to_bytes());
         let plan = plan_with(&[
             ("drill = false", "drill = true"),
+            // A drill reaches Slack and Discord (here: the stand-ins) only when told to.
+            ("notify = false", "notify = true"),
             (
                 "signing_secret = { file = \"/run/secrets/slack-signing-secret\" }",
                 "signing_secret = { env = \"SLACK_SIGNING_SECRET\" }",
@@ -216,6 +263,17 @@ fn main() {
             (
                 "# api_base_url = \"https://slack.com/api\"",
                 &format!("api_base_url = \"{}\"", fake.base),
+            ),
+            (
+                "public_key = \"8d2c6b1f0e4a7c3d5b9e1f2a4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e2f4a6b8c0d\"",
+                &format!("public_key = \"{public}\""),
+            ),
+            (
+                "guild_id = \"1123456789012345678\"",
+                &format!(
+                    "guild_id = \"1123456789012345678\"\napi_base_url = \"{}\"",
+                    fake_discord.base
+                ),
             ),
         ]);
         let file = s.write("plan.toml", &plan);
@@ -225,13 +283,52 @@ fn main() {
             &[
                 ("SLACK_BOT_TOKEN", "xoxb-bench"),
                 ("SLACK_SIGNING_SECRET", SECRET),
+                ("DISCORD_BOT_TOKEN", "discord-bench"),
             ],
         )
     } else {
         warroom_tests::Server::start(&s, &[])
     };
     let api = Api::new(&server.addr);
-    let target = if o.slack {
+    // With --discord: the incident opened from Discord; the Slack path runs beside it on the
+    // same incident (its Slack channel is the stand-in's C0INCIDENT).
+    let discord_target = if o.discord {
+        let open = discord_request(
+            &key,
+            "1123456789012340002",
+            "incident",
+            r#"[{"type":1,"name":"open","options":[{"type":3,"name":"title","value":"load"}]}]"#,
+        );
+        let (status, body) = Conn::open(&server.addr).post(&open);
+        assert!(
+            status == 200 && body.contains("opened"),
+            "open the incident from Discord: {body}"
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let channel = loop {
+            if let Some(c) = fake_discord.channel_named("load") {
+                break c["id"].as_str().unwrap().to_owned();
+            }
+            assert!(Instant::now() < deadline, "no Discord incident channel");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Some(Target::Discord {
+            key: key.clone(),
+            channel,
+        })
+    } else {
+        None
+    };
+    let target = if let Some(d) = &discord_target {
+        let slack = Target::Slack {
+            secret: SECRET.into(),
+        };
+        println!(
+            "side by side, same server and incident: signed Slack slash commands, then signed Discord interactions"
+        );
+        fixed_phase("phase 1 (Slack)", &server.addr, &slack, &o);
+        d.clone()
+    } else if o.slack {
         // Opened from Slack, so the stand-in's channel C0INCIDENT is the incident's.
         let open = Target::Slack {
             secret: SECRET.into(),
@@ -259,7 +356,9 @@ fn main() {
     };
     println!(
         "warroom command acknowledgement (durable `note` via {}), {} connections",
-        if o.slack {
+        if o.discord {
+            "signed Discord interactions to /discord/interactions"
+        } else if o.slack {
             "signed Slack slash commands to /slack/commands"
         } else {
             "POST /api/v1/command"
@@ -269,18 +368,7 @@ fn main() {
     println!(
         "reference: preallocated pwrite+fdatasync in the same folder: {disk:.0}/s (one writer)"
     );
-    println!("phase 1: fixed rate for {} s", o.seconds);
-    let fixed = run(&server.addr, &target, o.rate, o.seconds, o.connections);
-    print(&fixed);
-    println!(
-        "  goal p99 < 10 ms at {}/s: {}",
-        o.rate,
-        if fixed.p99 < Duration::from_millis(10) && fixed.ok == fixed.sent {
-            "MET"
-        } else {
-            "MISSED"
-        }
-    );
+    fixed_phase("phase 1", &server.addr, &target, &o);
     println!("phase 2: rising rates, 5 s each");
     let mut best = 0;
     for rate in [500, 1000, 2000, 3000, 4000, 6000, 8000] {

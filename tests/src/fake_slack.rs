@@ -1,7 +1,7 @@
 //! A local stand-in for the Slack Web API: answers as Slack does for the methods warroom
 //! calls, and records every call (method and JSON or form body) for the test to inspect.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
@@ -25,6 +25,8 @@ struct State {
     socket_url: Option<String>,
     /// Existing channels `conversations.list` shows: (id, name).
     channels: Vec<(String, String)>,
+    /// How long to hold the answer to a page's direct message (one with metadata).
+    page_delay: Option<std::time::Duration>,
 }
 
 impl FakeSlack {
@@ -62,6 +64,12 @@ impl FakeSlack {
     /// From now on every `n`th `chat.postMessage` is answered 429 with `Retry-After: 1`.
     pub fn rate_limit_every(&self, n: usize) {
         self.lock().rate_limit_every = n;
+    }
+
+    /// Answer page DMs (posts with message metadata) only after `delay`: Slack has posted the
+    /// message, the caller has not heard so yet.
+    pub fn delay_pages(&self, delay: std::time::Duration) {
+        self.lock().page_delay = Some(delay);
     }
 
     /// Where `apps.connections.open` points Socket Mode clients.
@@ -113,7 +121,29 @@ fn answer(method: &str, args: &str, state: &Mutex<State>) -> Option<Value> {
             })
             .unwrap_or_default()
     };
+    // A post with metadata (a page) is kept, as Slack keeps it, for `conversations.history`.
+    if method == "chat.postMessage"
+        && let Ok(v) = serde_json::from_str::<Value>(args)
+        && v.get("metadata").is_some()
+    {
+        let n = state.messages.len();
+        state.messages.push((
+            arg("channel"),
+            json!({ "type": "message", "ts": format!("1764200001.{n:06}"), "text": v["text"], "metadata": v["metadata"] }),
+        ));
+    }
     Some(match method {
+        "conversations.history" if arg("latest").is_empty() => {
+            let channel = arg("channel");
+            let found: Vec<Value> = state
+                .messages
+                .iter()
+                .rev()
+                .filter(|(c, _)| *c == channel)
+                .map(|(_, m)| m.clone())
+                .collect();
+            json!({ "ok": true, "messages": found, "has_more": false })
+        }
         "conversations.history" | "conversations.replies" => {
             let (channel, ts) = (
                 arg("channel"),
@@ -162,32 +192,9 @@ fn serve(stream: TcpStream, calls: &Mutex<Vec<(String, String)>>, state: &Mutex<
         return;
     };
     let mut reader = BufReader::new(stream);
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
-        let mut length = 0;
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
-            }
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':')
-                && k.eq_ignore_ascii_case("content-length")
-            {
-                length = v.trim().parse().unwrap_or(0);
-            }
-        }
-        let mut body = vec![0; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
+    while let Some(crate::http1::Request { path, body, .. }) =
+        crate::http1::read_request(&mut reader)
+    {
         let method = path
             .trim_start_matches("/api/")
             .trim_start_matches('/')
@@ -196,6 +203,9 @@ fn serve(stream: TcpStream, calls: &Mutex<Vec<(String, String)>>, state: &Mutex<
             .unwrap_or("")
             .to_owned();
         let body = String::from_utf8_lossy(&body).into_owned();
+        let page_delay = (method == "chat.postMessage" && body.contains("\"metadata\""))
+            .then(|| state.lock().unwrap_or_else(|p| p.into_inner()).page_delay)
+            .flatten();
         let reply = match answer(&method, &body, state) {
             Some(answer) => {
                 // A 429 is not a delivery: only calls Slack took are recorded.
@@ -212,6 +222,9 @@ fn serve(stream: TcpStream, calls: &Mutex<Vec<(String, String)>>, state: &Mutex<
             None => "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n"
                 .to_owned(),
         };
+        if let Some(d) = page_delay {
+            std::thread::sleep(d);
+        }
         if writer.write_all(reply.as_bytes()).is_err() {
             return;
         }

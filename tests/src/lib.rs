@@ -11,9 +11,12 @@ use std::time::{Duration, Instant};
 
 pub mod api;
 pub mod drill;
+pub mod fake_discord;
 pub mod fake_slack;
 pub mod fake_socket;
+pub mod http1;
 pub mod load;
+pub mod pager_standin;
 pub mod webdriver;
 
 /// An HTTP client for loopback tests: no proxy, errors as statuses, a generous timeout.
@@ -44,6 +47,14 @@ pub fn plan_using_kubeconfig(kubeconfig: &Path) -> String {
 
 /// Path of the `warroom` binary under test.
 /// A loopback port nobody listens on right now (for peers started as child processes).
+/// Seconds since the Unix epoch, as signed request timestamps carry them.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default()
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use warroom_tests::api::{Api, plan_with};
 use warroom_tests::fake_slack::FakeSlack;
+use warroom_tests::pager_standin::paging_changes;
 use warroom_tests::{Scratch, Server};
 
 const AM_TOKEN: &str = "am-test-token";
@@ -67,33 +68,17 @@ fn start() -> World {
         .spawn()
         .expect("aiosmtpd (python3-aiosmtpd) must be installed: scripts/test.sh installs it");
     wait_for_port(smtp_port);
-    let plan = plan_with(&[
-        ("drill = false", "drill = true"),
-        ("notify = false", "notify = true"),
+    let mut changes = vec![
+        ("drill = false", "drill = true".to_owned()),
+        ("notify = false", "notify = true".to_owned()),
         (
             "[[alerts.rules]]\nname = \"ssh-from-outside-after-hours\"",
-            TEST_RULE,
+            TEST_RULE.to_owned(),
         ),
-        (
-            "routing_key = { env = \"PAGERDUTY_ROUTING_KEY\" }",
-            &format!(
-                "routing_key = {{ env = \"PAGERDUTY_ROUTING_KEY\" }}\napi_base_url = \"{root}\""
-            ),
-        ),
-        (
-            "url = \"https://hooks.northwind.example/warroom/page\"\ntoken = { file = \"/run/secrets/page-webhook-token\" }",
-            &format!("url = \"{root}/page\""),
-        ),
-        (
-            "smtp_host = \"smtp.northwind.example\"",
-            "smtp_host = \"127.0.0.1\"",
-        ),
-        ("smtp_port = 587", &format!("smtp_port = {smtp_port}")),
-        (
-            "username = \"warroom\"\npassword = { file = \"/run/secrets/smtp-password\" }\n",
-            "",
-        ),
-    ]);
+    ];
+    changes.extend(paging_changes(&root, smtp_port));
+    let refs: Vec<(&str, &str)> = changes.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    let plan = plan_with(&refs);
     s.write("plan.toml", &plan);
     let server = serve(&s);
     let api = Api::new(&server.addr);
@@ -280,7 +265,14 @@ fn alertmanager_opens_one_incident_pages_everywhere_and_resolves_the_loop() {
             .find(|b| b.contains("\"trigger\""))
     });
     let trigger: Value = serde_json::from_str(&trigger).unwrap();
-    assert_eq!(trigger["dedup_key"], id.as_str());
+    // One PagerDuty alert per step, keyed by installation, incident and page.
+    assert!(
+        trigger["dedup_key"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/{id}/P1")),
+        "{trigger}"
+    );
     assert_eq!(trigger["routing_key"], "pd-key");
     assert_eq!(trigger["payload"]["severity"], "error");
     let hook = wait("webhook page", || {
@@ -338,14 +330,6 @@ fn post(w: &World, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, Va
     )
 }
 
-fn unix_now() -> String {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        .to_string()
-}
-
 fn hmac_hex(secret: &str, body: &[u8]) -> String {
     // HMAC-SHA256 by the definition (RFC 2104), to check warroom against an independent one.
     use sha2::{Digest, Sha256};
@@ -383,7 +367,7 @@ fn falco_and_events_v2_bodies_are_judged_by_the_rules_and_bad_requests_record_no
         .0,
         401
     );
-    let now = unix_now();
+    let now = warroom_tests::unix_now().to_string();
     let signed = |secret: &str, ts: &str, body: &str| {
         format!(
             "sha256={}",
@@ -614,7 +598,7 @@ fn a_replayed_signed_alert_does_nothing_after_a_resolve_or_a_restart() {
         "\"k8s.ns.name\":\"default\"",
         "\"k8s.ns.name\":\"payments\"",
     );
-    let now = unix_now();
+    let now = warroom_tests::unix_now().to_string();
     let sig = format!(
         "sha256={}",
         hmac_hex(FALCO_HMAC, format!("{now}.{falco}").as_bytes())

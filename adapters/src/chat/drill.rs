@@ -89,8 +89,12 @@ impl Chat for DrillChat {
         person: &PersonId,
         incident: &IncidentId,
         text: &str,
-    ) -> Result<(), ChatError> {
-        self.0.page(person, incident, &mark(text)).await
+        key: &str,
+        look_first: bool,
+    ) -> Result<bool, ChatError> {
+        self.0
+            .page(person, incident, &mark(text), key, look_first)
+            .await
     }
 
     async fn announce_in(&self, channel: &str, text: &str) -> Result<(), ChatError> {

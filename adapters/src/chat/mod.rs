@@ -2,6 +2,7 @@
 //! approvals the same way on the console, Slack and Discord.
 
 pub mod console;
+pub mod discord;
 pub mod drill;
 pub mod slack;
 
@@ -69,6 +70,11 @@ pub enum ChatError {
         platform: &'static str,
         message: String,
     },
+    #[error("{platform}: no account known for `{person}`")]
+    NoAccount {
+        platform: &'static str,
+        person: PersonId,
+    },
     #[error("{platform}: {message}")]
     Failed {
         platform: &'static str,
@@ -116,15 +122,19 @@ pub trait Chat: Send + Sync {
     -> Result<(), ChatError>;
 
     /// A page to one person: a direct message, with an Acknowledge button where the
-    /// platform has buttons (the text says how to acknowledge otherwise).
+    /// platform has buttons (the text says how to acknowledge otherwise). `key` is the same
+    /// on every attempt of this delivery; with `look_first`, a platform that can search the
+    /// conversation does, and answers `Ok(true)` without posting when the message is there.
     async fn page(
         &self,
         person: &PersonId,
         incident: &IncidentId,
         text: &str,
-    ) -> Result<(), ChatError> {
-        let _ = incident;
-        self.direct_message(person, text).await
+        key: &str,
+        look_first: bool,
+    ) -> Result<bool, ChatError> {
+        let _ = (incident, key, look_first);
+        self.direct_message(person, text).await.map(|()| false)
     }
 
     /// Post in an existing channel found by its name (a team's channel), joining it when

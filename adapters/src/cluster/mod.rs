@@ -102,4 +102,11 @@ pub trait Cluster: Send + Sync {
 
     /// Run one approved action. Called at most once per request (the ledger guarantees it).
     async fn execute(&self, execution: &Execution) -> Result<Outcome, ClusterError>;
+
+    /// Names to suggest while a person types a target: pods as `NS/NAME`, or nodes. Reads
+    /// only; a cluster that cannot be listed offers nothing.
+    async fn names(&self, cluster: &str, pods: bool) -> Result<Vec<String>, ClusterError> {
+        let _ = (cluster, pods);
+        Ok(Vec::new())
+    }
 }

@@ -1,7 +1,10 @@
-//! Pages by email over SMTP (lettre): one message per paged person with an address.
+//! Pages by e-mail over SMTP (lettre): one message per paged person with an address.
 //!
 //! Transport security follows the server: port 465 speaks TLS from the start, a loopback host
 //! (a local relay) is plain SMTP, anything else must offer STARTTLS or nothing is sent.
+//! Every attempt of one delivery has the same `Message-ID`, and a follow-up answers in the
+//! page's thread (`In-Reply-To`, `References`), so a mail client shows a repeat once and the
+//! acknowledgement under the page.
 
 use std::time::Duration;
 
@@ -9,20 +12,13 @@ use async_trait::async_trait;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use warroom_commands::IncidentId;
+use warroom_commands::outbox::SendKind;
 
-use super::{Page, Pager, PagerError};
+use super::{Audience, Outbound, PagedPerson, Pager, SendError, body_lines, subject};
 
 pub struct Email {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
-}
-
-fn failed(message: String) -> PagerError {
-    PagerError {
-        pager: "email",
-        message,
-    }
 }
 
 impl Email {
@@ -31,10 +27,10 @@ impl Email {
         port: u16,
         from: &str,
         credentials: Option<(String, String)>,
-    ) -> Result<Email, PagerError> {
+    ) -> Result<Email, String> {
         let from: Mailbox = from
             .parse()
-            .map_err(|e| failed(format!("`from` address `{from}`: {e}")))?;
+            .map_err(|e| format!("email: `from` address `{from}`: {e}"))?;
         let loopback = matches!(host, "localhost" | "127.0.0.1" | "::1");
         let builder = if port == 465 {
             AsyncSmtpTransport::<Tokio1Executor>::relay(host)
@@ -45,7 +41,7 @@ impl Email {
         } else {
             AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
         }
-        .map_err(|e| failed(format!("SMTP server {host}: {e}")))?
+        .map_err(|e| format!("email: SMTP server {host}: {e}"))?
         .port(port)
         .timeout(Some(Duration::from_secs(15)));
         let builder = match credentials {
@@ -57,6 +53,21 @@ impl Email {
             from,
         })
     }
+
+    /// `<INC-….P2.alice.INSTALLATION@domain>`: the same for every attempt of a delivery.
+    fn message_id(&self, key: &str) -> String {
+        let local: String = key
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '.'
+                }
+            })
+            .collect();
+        format!("<{local}@{}>", self.from.email.domain())
+    }
 }
 
 #[async_trait]
@@ -65,55 +76,53 @@ impl Pager for Email {
         "email"
     }
 
-    async fn trigger(&self, page: &Page) -> Result<(), PagerError> {
-        let mut errors = Vec::new();
-        for person in &page.people {
-            let Some(address) = &person.email else {
-                continue;
-            };
-            let to: Mailbox = match format!("{} <{address}>", person.name).parse() {
-                Ok(m) => m,
-                Err(e) => {
-                    errors.push(format!("{}: address `{address}`: {e}", person.id));
-                    continue;
-                }
-            };
-            let message = Message::builder()
-                .from(self.from.clone())
-                .to(to)
-                .subject(format!(
-                    "{}[warroom] PAGE {} {}: {}",
-                    page.prefix(),
-                    page.incident,
-                    page.severity,
-                    page.title
-                ))
-                .body(format!(
-                    "{}You are paged for {} ({}): {}\nStep: {}\nAcknowledge with `ack` in the incident's channel or the console.\n",
-                    page.prefix(),
-                    page.incident,
-                    page.severity,
-                    page.title,
-                    page.step
-                ))
-                .map_err(|e| failed(format!("cannot build the message: {e}")))?;
-            if let Err(e) = self.transport.send(message).await {
-                errors.push(format!("{}: {e}", person.id));
-            }
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(failed(errors.join("; ")))
-        }
+    fn label(&self) -> &'static str {
+        "e-mail"
     }
 
-    /// Mail cannot be taken back; the acknowledgement is in the timeline.
-    async fn acknowledge(&self, _incident: &IncidentId) -> Result<(), PagerError> {
-        Ok(())
+    fn audience(&self) -> Audience {
+        Audience::People
     }
 
-    async fn resolve(&self, _incident: &IncidentId) -> Result<(), PagerError> {
-        Ok(())
+    fn reaches(&self, person: &PagedPerson) -> bool {
+        person.email.is_some()
+    }
+
+    /// Guarantees: one message per attempt, each with the delivery's own `Message-ID`.
+    /// Caveat: SMTP has no idempotency of its own; a repeat after a lost answer arrives twice
+    /// with the same `Message-ID` (mail clients and most servers fold it).
+    async fn send(&self, o: &Outbound) -> Result<String, SendError> {
+        let person = o
+            .person
+            .as_ref()
+            .ok_or_else(|| SendError::Permanent("an e-mail needs a person".into()))?;
+        let address = person.email.as_deref().ok_or_else(|| {
+            SendError::Permanent(format!("{} has no e-mail address in the plan", person.id))
+        })?;
+        let to: Mailbox = format!("{} <{address}>", person.name)
+            .parse()
+            .map_err(|e| SendError::Permanent(format!("address `{address}`: {e}")))?;
+        let id = self.message_id(&o.key());
+        let mut subject = subject(o);
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .message_id(Some(id.clone()));
+        if let (true, Some(thread)) = (o.kind != SendKind::Page, o.thread_key()) {
+            let parent = self.message_id(&thread);
+            builder = builder.in_reply_to(parent.clone()).references(parent);
+            subject = format!("Re: {subject}");
+        }
+        let message = builder
+            .subject(subject)
+            .body(body_lines(o, "email").join("\n") + "\n")
+            .map_err(|e| SendError::Permanent(format!("cannot build the message: {e}")))?;
+        match self.transport.send(message).await {
+            Ok(_) => Ok(format!("Message-ID {id}")),
+            Err(e) if e.is_permanent() => Err(SendError::Permanent(format!(
+                "the mail server refused {address}: {e}"
+            ))),
+            Err(e) => Err(SendError::retry(format!("mail to {address}: {e}"))),
+        }
     }
 }

@@ -123,6 +123,7 @@ fn print_report(dir: &std::path::Path, report: &Report, json: bool) -> anyhow::R
                 report.incidents,
                 report.entries
             );
+            println!("installation {}", report.installation);
         }
     }
     Ok(if report.intact {

@@ -1,5 +1,6 @@
 //! The command line: what each command does is in its `--help`.
 
+pub mod discord;
 pub mod export;
 pub mod incident;
 pub mod ledger;
@@ -71,6 +72,9 @@ pub enum Command {
     /// Check the ledger itself.
     #[command(subcommand)]
     Ledger(ledger::LedgerCommand),
+    /// Set Discord up: register warroom's slash commands.
+    #[command(subcommand)]
+    Discord(discord::DiscordCommand),
     /// Run the long-lived warroom process: the console at /, the command API at /api/v1,
     /// /healthz, /readyz, /metrics. On the built-in plan (or `drill = true`) it runs a drill
     /// against a simulated Kubernetes cluster in the same process.

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use warroom_adapters::chat::MessageRef;
 use warroom_commands::alert::{Alert, AlertStatus, Verdict, evaluate};
+use warroom_commands::outbox::SendKind;
 use warroom_commands::{Actor, Event, Incident, IncidentId};
 use warroom_ledger::{AlertIncident, LedgerError};
 
@@ -135,6 +136,8 @@ impl Engine {
                     && e.stopped
                     && e.ended_at_source
                 {
+                    // The new round's alert is in the timeline before its pages.
+                    let incident = self.record_alert(&incident, &alert, &rule.name, &key).await;
                     let paged = self
                         .page_policy(&incident, policy, 0, e.step.round + 1)
                         .await;
@@ -162,22 +165,10 @@ impl Engine {
                     book.counts.opened += 1;
                     book.open.insert(key.clone(), incident.id.clone());
                 }
-                let event = Event::AlertReceived {
-                    intake: intake_name(&alert).to_owned(),
-                    rule: rule.name.clone(),
-                    fingerprint: key.clone(),
-                    title: alert.title.clone(),
-                    fields: bounded_fields(&alert),
-                    started_at: alert.started_at.clone(),
-                };
-                let incident = self
-                    .write(self.ledger.append(&incident.id, &Actor::System, event))
-                    .await
-                    .map(|c| c.incident)
-                    .unwrap_or(incident);
+                let incident = self.record_alert(&incident, &alert, &rule.name, &key).await;
                 self.announce_alert(&incident, &alert, &rule.name).await;
                 if let Some(channel) = &rule.channel {
-                    self.announce_in(channel, &incident).await;
+                    self.announce_opened_in(channel, &incident).await;
                 }
                 let paged = match (&rule.page, page_now) {
                     (Some(policy), true) => {
@@ -208,6 +199,36 @@ impl Engine {
         }
     }
 
+    /// Write the alert's `alert.received`; pages from now on tell this alert.
+    async fn record_alert(
+        &self,
+        incident: &Incident,
+        alert: &Alert,
+        rule: &str,
+        key: &str,
+    ) -> Incident {
+        let event = Event::AlertReceived {
+            intake: intake_name(alert).to_owned(),
+            rule: rule.to_owned(),
+            fingerprint: key.to_owned(),
+            title: alert.title.clone(),
+            fields: bounded(&alert.fields),
+            annotations: bounded(&alert.annotations),
+            started_at: alert.started_at.clone(),
+        };
+        self.remember_alert(&incident.id, &event);
+        match self
+            .write(self.ledger.append(&incident.id, &Actor::System, event))
+            .await
+        {
+            Ok(c) => c.incident,
+            Err(e) => {
+                tracing::error!(incident = %incident.id, error = %e, "alert not recorded in the timeline");
+                incident.clone()
+            }
+        }
+    }
+
     /// Acknowledged at the sender (as PagerDuty takes an Events API `acknowledge`):
     /// recorded, and the escalation stops.
     async fn alert_acknowledged(
@@ -224,7 +245,12 @@ impl Engine {
             .write(self.ledger.append(&incident.id, &Actor::System, event))
             .await?;
         if incident.escalation.as_ref().is_some_and(|e| !e.stopped) {
-            self.pagers_acknowledged(&incident.id, false).await;
+            let by = format!(
+                "at its source ({})",
+                key.split(':').next().unwrap_or("alert")
+            );
+            self.follow_up(&incident.id, SendKind::Acknowledged, Some(by), None)
+                .await;
         }
         self.post(
             &c.incident,
@@ -271,7 +297,9 @@ impl Engine {
             .write(self.ledger.append(&incident.id, &Actor::System, event))
             .await?;
         if incident.escalation.is_some() {
-            self.pagers_acknowledged(&incident.id, true).await;
+            let by = "the alert ended at its source".to_owned();
+            self.follow_up(&incident.id, SendKind::Resolved, Some(by), None)
+                .await;
         }
         self.post(
             &c.incident,
@@ -295,10 +323,11 @@ impl Engine {
         self.post_pinned(
             incident,
             &format!(
-                "{} opened by warroom for an alert (rule `{rule}`, {}): {}\n{}",
+                "{} opened by warroom for an alert (rule `{rule}`, {}): {}\nConsole: {}\n{}",
                 incident.id,
                 incident.severity,
                 incident.title,
+                self.plan.plan.console.incident_link(incident.id.as_str()),
                 super::render::chain_head(incident)
             ),
         )
@@ -318,7 +347,7 @@ impl Engine {
     }
 
     /// Tell a team's channel that the incident exists and where it is worked.
-    async fn announce_in(&self, channel: &str, incident: &Incident) {
+    async fn announce_opened_in(&self, channel: &str, incident: &Incident) {
         let text = format!(
             "🚨 {} opened for an alert ({}): {} — join #{}",
             incident.id,
@@ -326,8 +355,13 @@ impl Engine {
             incident.title,
             self.channel_name(incident)
         );
+        self.announce_in(channel, &text).await;
+    }
+
+    /// Post `text` in an existing channel found by name, on every platform that has it.
+    pub(super) async fn announce_in(&self, channel: &str, text: &str) {
         for chat in &self.chats {
-            if let Err(e) = chat.announce_in(channel, &text).await {
+            if let Err(e) = chat.announce_in(channel, text).await {
                 tracing::warn!(platform = chat.platform(), channel, error = %e, "announcement failed");
             }
         }
@@ -433,17 +467,19 @@ impl Engine {
     }
 }
 
-/// The alert's fields for the timeline, within a budget that keeps the entry well under the
-/// ledger's entry limit (Falco outputs can be large); the rest is summarised.
-fn bounded_fields(alert: &Alert) -> std::collections::BTreeMap<String, String> {
-    const BUDGET: usize = 16 * 1024;
+/// An alert's fields (or annotations) for the timeline, within a budget that keeps the entry
+/// well under the ledger's entry limit (Falco outputs can be large); the rest is summarised.
+fn bounded(
+    fields: &std::collections::BTreeMap<String, String>,
+) -> std::collections::BTreeMap<String, String> {
+    const BUDGET: usize = 12 * 1024;
     let mut used = 0;
     let mut kept = std::collections::BTreeMap::new();
-    for (k, v) in &alert.fields {
+    for (k, v) in fields {
         if used + k.len() + v.len() > BUDGET {
             kept.insert(
                 "warroom.fields_omitted".to_owned(),
-                (alert.fields.len() - kept.len()).to_string(),
+                (fields.len() - kept.len()).to_string(),
             );
             break;
         }

@@ -5,14 +5,16 @@
 
 use std::sync::Arc;
 
-use warroom_adapters::chat::{ApprovalCard, ChannelRef};
-use warroom_commands::{Incident, PersonId};
+use warroom_adapters::chat::{ApprovalCard, ChannelRef, MessageRef};
+use warroom_commands::{Actor, Event, Incident, PersonId};
 use warroom_config::ChannelVars;
 
 use super::Engine;
 
 impl Engine {
-    /// The incident's channel on each platform, created (or joined) on first use.
+    /// The incident's channel on each platform: the one the ledger recorded, else created
+    /// (or joined) on first use and recorded (`chat.channel`), so a restart finds it again
+    /// without asking the platform. The console's channels live in this process only.
     pub(super) async fn channels(&self, incident: &Incident) -> Vec<ChannelRef> {
         if let Some(found) = self
             .channels
@@ -22,6 +24,11 @@ impl Engine {
         {
             return found.clone();
         }
+        let recorded = self
+            .ledger
+            .incident(&incident.id)
+            .map(|r| r.channels)
+            .unwrap_or_else(|_| incident.channels.clone());
         let name = self.channel_name(incident);
         let topic = format!(
             "{} ({}) — {}",
@@ -30,15 +37,38 @@ impl Engine {
         let everyone: Vec<PersonId> = self.plan.plan.people.iter().map(|p| p.id.clone()).collect();
         let mut found = Vec::new();
         for chat in &self.chats {
+            let platform = chat.platform();
+            if let Some((id, name)) = recorded.get(platform) {
+                found.push(ChannelRef {
+                    platform,
+                    id: id.clone(),
+                    name: name.clone(),
+                });
+                continue;
+            }
             match chat.ensure_channel(&incident.id, &name, &topic).await {
                 Ok(ch) => {
                     if let Err(e) = chat.invite(&ch, &everyone).await {
-                        tracing::warn!(platform = chat.platform(), error = %e, "invite failed");
+                        tracing::warn!(platform, error = %e, "invite failed");
+                    }
+                    if platform != "console" {
+                        let event = Event::ChatChannel {
+                            platform: platform.to_owned(),
+                            channel: ch.id.clone(),
+                            name: ch.name.clone(),
+                        };
+                        if let Err(e) = self
+                            .ledger
+                            .append(&incident.id, &Actor::System, event)
+                            .await
+                        {
+                            tracing::warn!(platform, error = %e, "channel not recorded; found again by name after a restart");
+                        }
                     }
                     found.push(ch);
                 }
                 Err(e) => {
-                    tracing::warn!(platform = chat.platform(), error = %e, "cannot open the incident channel")
+                    tracing::warn!(platform, error = %e, "cannot open the incident channel")
                 }
             }
         }
@@ -55,14 +85,23 @@ impl Engine {
         platform: &str,
         channel_id: &str,
     ) -> Option<warroom_commands::IncidentId> {
-        let channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
-        channels
+        let cached = self
+            .channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
             .iter()
             .find(|(_, refs)| {
                 refs.iter()
                     .any(|c| c.platform == platform && c.id == channel_id)
             })
-            .map(|(id, _)| id.clone())
+            .map(|(id, _)| id.clone());
+        // Not used since this start: the channels the ledger recorded.
+        cached.or_else(|| {
+            self.ledger.incidents().ok()?.into_iter().find_map(|i| {
+                (i.channels.get(platform).map(|(id, _)| id.as_str()) == Some(channel_id))
+                    .then_some(i.id)
+            })
+        })
     }
 
     pub(super) fn channel_name(&self, incident: &Incident) -> String {
@@ -155,7 +194,8 @@ impl Engine {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(&key)
-            .cloned();
+            .cloned()
+            .or_else(|| recorded_cards(&self.ledger, incident, &card.request));
         match existing {
             Some(messages) => {
                 for m in messages {
@@ -171,7 +211,24 @@ impl Engine {
                 for ch in self.channels(incident).await {
                     if let Some(chat) = self.chat(ch.platform) {
                         match chat.approval_card(&ch, card).await {
-                            Ok(m) => posted.push(m),
+                            Ok(m) => {
+                                if m.platform != "console" {
+                                    let event = Event::ChatCard {
+                                        platform: m.platform.to_owned(),
+                                        request: card.request.clone(),
+                                        channel: m.channel.clone(),
+                                        message: m.id.clone(),
+                                    };
+                                    if let Err(e) = self
+                                        .ledger
+                                        .append(&incident.id, &Actor::System, event)
+                                        .await
+                                    {
+                                        tracing::warn!(error = %e, "card not recorded; a restart posts a new one");
+                                    }
+                                }
+                                posted.push(m)
+                            }
                             Err(e) => {
                                 tracing::warn!(platform = ch.platform, error = %e, "card post failed")
                             }
@@ -189,6 +246,33 @@ impl Engine {
     pub(super) fn chat(&self, platform: &str) -> Option<&Arc<dyn warroom_adapters::chat::Chat>> {
         self.chats.iter().find(|c| c.platform() == platform)
     }
+}
+
+/// The cards the ledger recorded for a request (after a restart), as messages to edit.
+fn recorded_cards(
+    ledger: &warroom_ledger::Ledger,
+    incident: &Incident,
+    request: &str,
+) -> Option<Vec<MessageRef>> {
+    let record = ledger.incident(&incident.id).ok()?;
+    let cards = record.cards.get(request)?;
+    Some(
+        cards
+            .iter()
+            .filter_map(|(platform, (channel, message))| {
+                let platform = match platform.as_str() {
+                    "slack" => "slack",
+                    "discord" => "discord",
+                    _ => return None,
+                };
+                Some(MessageRef {
+                    platform,
+                    channel: channel.clone(),
+                    id: message.clone(),
+                })
+            })
+            .collect(),
+    )
 }
 
 /// `Shell in payments-api!` → `shell-in-payments-api`, at most 40 characters.
@@ -209,6 +293,36 @@ pub fn slug(title: &str) -> String {
         "incident".to_owned()
     } else {
         trimmed.to_owned()
+    }
+}
+
+impl Engine {
+    /// Post in an incident's channels by its id (a follow-up whose interaction expired).
+    pub async fn post_to(&self, id: &warroom_commands::IncidentId, text: &str) {
+        if let Ok(incident) = self.ledger.incident(id) {
+            self.post(&incident, text).await;
+        }
+    }
+
+    /// Pods (`NS/NAME`) or nodes of the plan's first cluster, for autocomplete; nothing when
+    /// it does not answer within 2 s.
+    pub async fn known_targets(&self, pods: bool) -> Vec<String> {
+        let Some(cluster) = self.plan.plan.clusters.first() else {
+            return Vec::new();
+        };
+        match tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            self.cluster.names(&cluster.name, pods),
+        )
+        .await
+        {
+            Ok(Ok(names)) => names,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "no names to suggest");
+                Vec::new()
+            }
+            Err(_) => Vec::new(),
+        }
     }
 }
 

@@ -115,7 +115,7 @@ async fn the_channel_is_named_by_the_plan_and_pages_reach_people_directly() {
     assert!(
         f.console.direct_messages(&p("carol"))[0]
             .text
-            .contains("You are paged by alice")
+            .contains("need a commander (paged by alice)")
     );
 }
 
@@ -389,6 +389,19 @@ async fn a_flapping_alert_pages_again_a_resolved_incident_lets_it_open_anew_and_
     let again = engine.alert(egress_alert(), relay).await.unwrap();
     assert_eq!((again.result, again.paged), ("refired", true));
     assert_eq!(steps(&engine, &id), vec![(0, 0), (1, 0)]);
+    // The new round's alert is in the timeline, before its page.
+    let kinds: Vec<String> = engine
+        .ledger
+        .timeline(&id)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    let received: Vec<usize> = (0..kinds.len())
+        .filter(|i| kinds[*i] == "alert.received")
+        .collect();
+    assert_eq!(received.len(), 2, "{kinds:?}");
+    assert_eq!(kinds[received[1] + 1], "page.sent", "{kinds:?}");
 
     // An acknowledgement wins over a step computed before it.
     let incident = engine.ledger.incident(&id).unwrap();

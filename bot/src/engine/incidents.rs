@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use warroom_commands::command::IncidentRole;
+use warroom_commands::command::{AckScope, IncidentRole};
+use warroom_commands::outbox::SendKind;
 use warroom_commands::{Actor, Event, Incident, IncidentStatus, PersonId, Severity};
 
 use super::render;
@@ -28,8 +29,9 @@ impl Engine {
         self.post_pinned(
             &incident,
             &format!(
-                "{} opened by {person} ({severity}): {title}\nNext: `role commander @PERSON`, `capture pod NS/POD`, `status-update TEXT`.\n{}",
+                "{} opened by {person} ({severity}): {title}\nNext: `role commander @PERSON`, `capture pod NS/POD`, `status-update TEXT`.\nConsole: {}\n{}",
                 incident.id,
+                self.plan.plan.console.incident_link(incident.id.as_str()),
                 render::chain_head(&incident)
             ),
         )
@@ -62,15 +64,8 @@ impl Engine {
         event: Event,
         announce: bool,
     ) -> Reply {
-        let line = event.describe();
-        match self
-            .write(
-                self.ledger
-                    .append(&incident.id, &Actor::Person(person.clone()), event.clone()),
-            )
-            .await
-        {
-            Ok(c) => {
+        match self.record_as(person, incident, event.clone()).await {
+            Ok((c, reply)) => {
                 if announce {
                     self.post(
                         &c.incident,
@@ -78,10 +73,34 @@ impl Engine {
                     )
                     .await;
                 }
-                Reply::ok(format!("recorded: {line} (entry {})", c.entry.seq))
-                    .for_incident(&incident.id)
+                reply
             }
-            Err(e) => Reply::from_ledger(e),
+            Err(reply) => reply,
+        }
+    }
+
+    /// Append one event as `person`: the committed write and the "recorded" reply, or the
+    /// ledger's refusal as the reply.
+    async fn record_as(
+        &self,
+        person: &PersonId,
+        incident: &Incident,
+        event: Event,
+    ) -> Result<(warroom_ledger::Committed, Reply), Reply> {
+        let line = event.describe();
+        match self
+            .write(
+                self.ledger
+                    .append(&incident.id, &Actor::Person(person.clone()), event),
+            )
+            .await
+        {
+            Ok(c) => {
+                let reply = Reply::ok(format!("recorded: {line} (entry {})", c.entry.seq))
+                    .for_incident(&incident.id);
+                Ok((c, reply))
+            }
+            Err(e) => Err(Reply::from_ledger(e)),
         }
     }
 
@@ -108,7 +127,7 @@ impl Engine {
     }
 
     pub(super) async fn resolve(
-        &self,
+        self: &Arc<Self>,
         person: &PersonId,
         incident: &Incident,
         summary: Option<String>,
@@ -132,10 +151,19 @@ impl Engine {
         }
         let summary = summary.unwrap_or_else(|| "resolved".to_owned());
         let reply = self
-            .record(person, incident, Event::Resolved { summary }, true)
+            .record(
+                person,
+                incident,
+                Event::Resolved {
+                    summary: summary.clone(),
+                },
+                true,
+            )
             .await;
-        if reply.ok && incident.escalation.is_some() {
-            self.pagers_acknowledged(&incident.id, true).await;
+        if reply.ok && !incident.outbox.is_empty() {
+            let by = format!("{summary} (resolved by {person})");
+            self.follow_up(&incident.id, SendKind::Resolved, Some(by), Some(person))
+                .await;
         }
         reply
     }
@@ -185,8 +213,25 @@ impl Engine {
         incident: &Incident,
         text: String,
     ) -> Reply {
-        self.record(person, incident, Event::StatusUpdate { text }, true)
-            .await
+        let reply = self
+            .record(
+                person,
+                incident,
+                Event::StatusUpdate { text: text.clone() },
+                true,
+            )
+            .await;
+        // Stakeholders hear it in their channel too.
+        if reply.ok
+            && let Some(channel) = &self.plan.plan.communication.stakeholder_channel
+        {
+            let line = format!(
+                "📣 {} ({}): {} — status: {text}",
+                incident.id, incident.severity, incident.title
+            );
+            self.announce_in(channel, &line).await;
+        }
+        reply
     }
 
     /// The people a page reaches: a person, a team's members, or a policy's first tier.
@@ -223,7 +268,7 @@ impl Engine {
     }
 
     pub(super) async fn page(
-        &self,
+        self: &Arc<Self>,
         person: &PersonId,
         incident: &Incident,
         target: &str,
@@ -233,44 +278,66 @@ impl Engine {
             Ok(found) => found,
             Err(e) => return Reply::not_found(e),
         };
+        let note = match &text {
+            Some(t) => format!("{t} (paged by {person})"),
+            None => format!("paged by {person}"),
+        };
         let event = Event::Paged {
             target: target.clone(),
             people: people.clone(),
-            text: text.clone(),
+            text: Some(note.clone()),
             step: None,
+            page: None,
+            deliveries: self.owed_deliveries(&people, false),
         };
-        let reply = self.record(person, incident, event, true).await;
-        if reply.ok {
-            let body = format!(
-                "You are paged by {person} for {} ({}): {}{}\nReply `ack` in the incident to acknowledge.",
-                incident.id,
-                incident.severity,
-                incident.title,
-                text.map(|t| format!(" — {t}")).unwrap_or_default()
-            );
-            for p in &people {
-                self.page_person(p, &incident.id, &body).await;
+        match self.record_as(person, incident, event).await {
+            Ok((c, reply)) => {
+                self.announce_page(&c.incident, &people, None, Some(&note))
+                    .await;
+                self.deliver_owed(&c.incident, false);
+                reply
             }
+            Err(reply) => reply,
         }
-        reply
     }
 
-    pub(super) async fn ack(&self, person: &PersonId, incident: Option<Incident>) -> Reply {
+    /// `ack` in an incident acknowledges its pages; outside one, the person's only open page
+    /// (several are refused, listed, unless `ack all`); `ack INC-…` names the incident.
+    pub(super) async fn ack(
+        self: &Arc<Self>,
+        person: &PersonId,
+        scope: &AckScope,
+        incident: Option<Incident>,
+    ) -> Reply {
         let incidents: Vec<Incident> = match incident {
             Some(i) => vec![i],
             None => match self.ledger.incidents() {
                 Ok(all) => all
                     .into_iter()
-                    .filter(|i| i.unacknowledged.contains(person))
+                    .filter(|i| {
+                        i.unacknowledged.contains(person) && i.status == IncidentStatus::Open
+                    })
                     .collect(),
                 Err(e) => return Reply::from_ledger(e),
             },
         };
-        let mut acked = Vec::new();
-        for i in incidents
+        let open: Vec<&Incident> = incidents
             .iter()
             .filter(|i| i.unacknowledged.contains(person))
-        {
+            .collect();
+        if open.len() > 1 && *scope == AckScope::Mine {
+            let list: Vec<String> = open
+                .iter()
+                .map(|i| format!("{} ({}: {})", i.id, i.severity, i.title))
+                .collect();
+            return Reply::bad_input(format!(
+                "{person} has {} open pages: {}. Acknowledge one with `ack INC-…` (or in its channel), or every one with `ack all`.",
+                open.len(),
+                list.join("; ")
+            ));
+        }
+        let mut acked = Vec::new();
+        for i in open {
             match self
                 .write(self.ledger.append(
                     &i.id,
@@ -283,17 +350,27 @@ impl Engine {
                     self.post(&c.incident, &format!("{person} acknowledged the page"))
                         .await;
                     if i.escalation.as_ref().is_some_and(|e| !e.stopped) {
-                        self.pagers_acknowledged(&i.id, false).await;
+                        self.follow_up(
+                            &i.id,
+                            SendKind::Acknowledged,
+                            Some(person.to_string()),
+                            Some(person),
+                        )
+                        .await;
                     }
                     acked.push(i.id.to_string());
                 }
                 Err(e) => return Reply::from_ledger(e),
             }
         }
-        if acked.is_empty() {
-            Reply::ok(format!("{person} has no unacknowledged pages"))
-        } else {
-            Reply::ok(format!("acknowledged: {}", acked.join(", ")))
+        match acked.as_slice() {
+            [] => Reply::ok(format!("{person} has no unacknowledged pages")),
+            [one] => Reply::ok(format!("acknowledged: {one}")),
+            many => Reply::ok(format!(
+                "acknowledged all {} of your pages: {}",
+                many.len(),
+                many.join(", ")
+            )),
         }
     }
 

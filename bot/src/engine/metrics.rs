@@ -10,6 +10,8 @@ use super::reply::Reply;
 pub struct Metrics {
     commands: Mutex<BTreeMap<&'static str, u64>>,
     executions: Mutex<BTreeMap<&'static str, u64>>,
+    /// (channel, result) → count: `delivered`, `retried` (one per failed attempt), `failed`.
+    deliveries: Mutex<BTreeMap<(String, &'static str), u64>>,
     alerts_rejected: std::sync::atomic::AtomicU64,
 }
 
@@ -38,6 +40,15 @@ impl Metrics {
             .or_default() += 1;
     }
 
+    pub fn delivery(&self, channel: &str, result: &'static str) {
+        *self
+            .deliveries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry((channel.to_owned(), result))
+            .or_default() += 1;
+    }
+
     /// Prometheus text format.
     pub fn render(&self) -> String {
         let mut out = String::from(
@@ -59,6 +70,18 @@ impl Metrics {
             .iter()
         {
             let _ = writeln!(out, "warroom_executions_total{{result=\"{outcome}\"}} {n}");
+        }
+        out.push_str("# HELP warroom_page_deliveries_total Page deliveries by channel and result (delivered, retried, failed).\n# TYPE warroom_page_deliveries_total counter\n");
+        for ((channel, result), n) in self
+            .deliveries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "warroom_page_deliveries_total{{channel=\"{channel}\",result=\"{result}\"}} {n}"
+            );
         }
         let _ = writeln!(
             out,

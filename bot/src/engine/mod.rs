@@ -9,10 +9,12 @@ mod actions;
 mod alerts;
 mod announce;
 mod decisions;
+mod deliveries;
 mod execute;
 mod incidents;
 mod metrics;
 mod nudges;
+mod page_content;
 mod paging;
 mod proposals;
 mod render;
@@ -51,15 +53,21 @@ pub struct Engine {
     cards: Mutex<HashMap<(IncidentId, String), Vec<MessageRef>>>,
     /// Incidents with requests that may expire; the sweeper looks only at these.
     open_requests: Mutex<BTreeSet<IncidentId>>,
-    /// Pagers beyond chat (PagerDuty, email, webhook), from the plan.
+    /// Every paging channel: the plan's pagers (PagerDuty, e-mail, webhook) and each chat
+    /// platform's direct messages (the console shows pages without owing them).
     pagers: Vec<Arc<dyn warroom_adapters::pager::Pager>>,
+    /// Deliveries under way in this process, so none is sent by two tasks at once.
+    in_flight: Mutex<std::collections::HashSet<(IncidentId, String)>>,
+    /// Incidents with deliveries not settled yet; the sweeper resumes any not under way.
+    owing: Mutex<BTreeSet<IncidentId>>,
+    /// The alert behind each incident, as pages tell it (rebuilt from the timeline).
+    alert_contexts: Mutex<HashMap<IncidentId, Option<Arc<page_content::AlertContext>>>>,
     /// Incidents whose escalation is under way; the sweeper looks only at these.
     escalating: Mutex<BTreeSet<IncidentId>>,
     /// Alert intake's in-memory side: fingerprint cache, repeat counts, unmatched alerts.
     alerts: Mutex<alerts::AlertBook>,
     /// Open incidents, for reminders.
     watched: Mutex<BTreeSet<IncidentId>>,
-    nudges: Mutex<nudges::NudgeLog>,
 }
 
 impl Engine {
@@ -72,6 +80,12 @@ impl Engine {
         notify: Notify,
         pagers: Vec<Arc<dyn warroom_adapters::pager::Pager>>,
     ) -> Arc<Engine> {
+        let mut pagers = pagers;
+        for chat in &chats {
+            if chat.platform() != "console" {
+                pagers.push(Arc::new(warroom_adapters::pager::ChatPager(chat.clone())));
+            }
+        }
         Arc::new(Engine {
             plan,
             ledger,
@@ -84,10 +98,12 @@ impl Engine {
             cards: Mutex::new(HashMap::new()),
             open_requests: Mutex::new(BTreeSet::new()),
             pagers,
+            in_flight: Mutex::default(),
+            owing: Mutex::default(),
+            alert_contexts: Mutex::default(),
             escalating: Mutex::new(BTreeSet::new()),
             alerts: Mutex::new(alerts::AlertBook::default()),
             watched: Mutex::new(BTreeSet::new()),
-            nudges: Mutex::new(nudges::NudgeLog::default()),
         })
     }
 
@@ -123,6 +139,8 @@ impl Engine {
             Err(e) => return Reply::bad_input(e.to_string()),
         };
         let incident = match (incident, request_incident(&cmd)) {
+            // `ack INC-…` means that incident wherever it is typed.
+            (_, Some(named)) if matches!(cmd, Command::Ack(_)) => Some(named),
             (Some(i), _) => Some(i),
             (None, from_request) => from_request,
         };
@@ -151,7 +169,11 @@ impl Engine {
                 Ok(text) => Reply::ok(text),
                 Err(e) => Reply::bad_input(e.to_string()),
             },
-            (Command::Ack, record) => self.ack(person, record).await,
+            (Command::Ack(scope), record) => {
+                // `ack all` in a channel still means every page.
+                let record = record.filter(|_| scope != command::AckScope::All);
+                self.ack(person, &scope, record).await
+            }
             (cmd, Some(record)) => self.in_incident(person, cmd, record).await,
             (_, None) => Reply::bad_input("this command needs an incident".to_owned()),
         }
@@ -182,7 +204,7 @@ impl Engine {
             Command::BreakGlass { request, reason } => {
                 self.break_glass(person, &record, &request, &reason).await
             }
-            Command::IncidentOpen { .. } | Command::Help { .. } | Command::Ack => {
+            Command::IncidentOpen { .. } | Command::Help { .. } | Command::Ack(_) => {
                 Reply::bad_input("this command does not act on an incident".to_owned())
             }
         }
@@ -217,8 +239,11 @@ impl Engine {
     }
 }
 
-/// `approve INC-20261127-0001-R3` names its incident.
+/// `approve INC-20261127-0001-R3` and `ack INC-20261127-0001` name their incident.
 fn request_incident(cmd: &Command) -> Option<IncidentId> {
+    if let Command::Ack(command::AckScope::Incident(id)) = cmd {
+        return Some(id.clone());
+    }
     let id = match cmd {
         Command::Approve { request }
         | Command::Deny { request, .. }

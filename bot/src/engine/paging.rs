@@ -1,18 +1,20 @@
 //! Paging from the plan's escalation policies: tier 1 at once, the next tier when nobody
-//! acknowledged within the tier's `escalate_after`, the whole policy again `repeat` times.
+//! acknowledged within the tier's `escalate_after`, the whole policy again `repeat` times;
+//! when the last step passes unacknowledged, that is announced, never a silent stop.
 //!
-//! Guarantees: each step is recorded in the ledger (`page.sent` with its step) before anyone
-//! is contacted, and the ledger refuses the same step twice, so no page goes out twice — also
-//! after a restart; the incident record holds where the escalation stands, so a step that fell
-//! due while warroom was down goes out when it comes back. An acknowledgement, the alert's
-//! resolve or the incident's resolve stops it.
-//! Caveat: at most once — if warroom dies between recording a step and contacting people, that
-//! step's messages are not sent again; the next step follows on time.
+//! Guarantees: each step is recorded in the ledger (`page.sent` with its step and the
+//! deliveries it owes) before anyone is contacted, and the ledger refuses the same step twice,
+//! so a step is paged once — also after a restart; the incident record holds where the
+//! escalation stands, so a step that fell due while warroom was down goes out when it comes
+//! back. Each delivery is then sent at least once (see `deliveries`). An acknowledgement, the
+//! alert's resolve or the incident's resolve stops the escalation and is followed up on the
+//! channels that paged.
 
 use std::sync::Arc;
 
 use chrono::TimeDelta;
-use warroom_adapters::pager::{Page, PagedPerson};
+use warroom_adapters::pager::{Outbound, body_lines};
+use warroom_commands::outbox::SendKind;
 use warroom_commands::{
     Actor, EscalationStep, Event, Incident, IncidentId, IncidentStatus, PersonId,
 };
@@ -47,10 +49,10 @@ impl Engine {
         people
     }
 
-    /// Page one step of `policy` for `incident`: record it, then contact people by direct
-    /// message, a mention in the channel and every configured pager.
+    /// Page one step of `policy` for `incident`: record it with the deliveries it owes, then
+    /// say so in the channel and start the deliveries.
     pub(super) async fn page_policy(
-        &self,
+        self: &Arc<Self>,
         incident: &Incident,
         policy: &PolicyId,
         tier: u32,
@@ -71,12 +73,14 @@ impl Engine {
             people: people.clone(),
             text: Some(incident.title.clone()),
             step: Some(step.clone()),
+            page: None,
+            deliveries: self.owed_deliveries(&people, true),
         };
         let recorded = match self
             .write(self.ledger.append(&incident.id, &Actor::System, event))
             .await
         {
-            Ok(c) => c.incident,
+            Ok(c) => c,
             Err(LedgerError::Refused(r)) => {
                 tracing::info!(incident = %incident.id, refusal = %r, "page step already sent");
                 return false;
@@ -90,72 +94,67 @@ impl Engine {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(incident.id.clone());
-        self.contact(&recorded, &people, &step.to_string()).await;
+        self.announce_page(&recorded.incident, &people, Some(&step), None)
+            .await;
+        self.deliver_owed(&recorded.incident, false);
         true
     }
 
-    /// Reach `people` everywhere warroom can: chat DMs, a mention in the channel, pagers.
-    pub(super) async fn contact(&self, incident: &Incident, people: &[PersonId], step: &str) {
-        let body = format!(
-            "🔔 You are paged for {} ({}): {}\nStep: {step}. Reply `ack` in the incident's channel to acknowledge.",
-            incident.id, incident.severity, incident.title
-        );
-        for person in people {
-            self.page_person(person, &incident.id, &body).await;
-        }
+    /// Say in the channel who is paged and how, and show the page on the console.
+    pub(super) async fn announce_page(
+        &self,
+        incident: &Incident,
+        people: &[PersonId],
+        step: Option<&EscalationStep>,
+        note: Option<&str>,
+    ) {
+        let said = match (step, note) {
+            (Some(s), _) => s.to_string(),
+            (None, Some(n)) => n.to_owned(),
+            (None, None) => "by hand".to_owned(),
+        };
+        // The page just recorded is the record's latest.
+        let page = format!("P{}", incident.pages.max(1));
+        let mut channels: Vec<&str> = incident
+            .outbox
+            .values()
+            .filter(|i| i.page == page)
+            .map(|i| i.delivery.channel.as_str())
+            .collect();
+        channels.sort_unstable();
+        channels.dedup();
         let names: Vec<String> = people.iter().map(|p| format!("@{p}")).collect();
+        let by = if channels.is_empty() {
+            String::new()
+        } else {
+            format!(" by {}", channels.join(", "))
+        };
         self.post(
             incident,
             &format!(
-                "🔔 Paging {} ({step}); `ack` to acknowledge.",
+                "🔔 Paging {} ({said}){by}; `ack` to acknowledge.",
                 names.join(", ")
             ),
         )
         .await;
-        let page = Page {
-            incident: incident.id.clone(),
-            title: incident.title.clone(),
-            severity: incident.severity.to_string(),
-            people: people
-                .iter()
-                .filter_map(|id| self.plan.plan.person(id))
-                .map(|p| PagedPerson {
-                    id: p.id.clone(),
-                    name: p.name.clone(),
-                    email: p.email.clone(),
-                    phone: p.phone.clone(),
-                })
-                .collect(),
-            step: step.to_owned(),
-            drill: self.plan.plan.is_drill(),
+        let Some(console) = self.chat("console") else {
+            return;
         };
-        for pager in &self.pagers {
-            if let Err(e) = pager.trigger(&page).await {
-                tracing::warn!(incident = %incident.id, error = %e, "page not delivered");
-            }
-        }
-    }
-
-    /// The page message to one person on every chat platform (with an Acknowledge button
-    /// where there are buttons).
-    pub(super) async fn page_person(&self, person: &PersonId, incident: &IncidentId, body: &str) {
-        for chat in &self.chats {
-            if let Err(e) = chat.page(person, incident, body).await {
-                tracing::warn!(platform = chat.platform(), error = %e, "page message failed");
-            }
-        }
-    }
-
-    /// Tell the pagers that the incident's pages stopped mattering.
-    pub(super) async fn pagers_acknowledged(&self, incident: &IncidentId, resolved: bool) {
-        for pager in &self.pagers {
-            let done = if resolved {
-                pager.resolve(incident).await
-            } else {
-                pager.acknowledge(incident).await
+        for person in people {
+            let outbound = Outbound {
+                kind: SendKind::Page,
+                content: self.page_content(incident, SendKind::Page, step, note),
+                person: self.paged_person(person),
+                installation: self.ledger.installation().to_owned(),
+                page: page.clone(),
+                follows: None,
+                step: step.cloned(),
+                by: None,
+                resumed: false,
             };
-            if let Err(e) = done {
-                tracing::warn!(incident = %incident, error = %e, "pager not updated");
+            let text = body_lines(&outbound, "console").join("\n");
+            if let Err(e) = console.direct_message(person, &text).await {
+                tracing::warn!(error = %e, "console page message failed");
             }
         }
     }
@@ -182,6 +181,13 @@ impl Engine {
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .remove(&id);
+                }
+                Next::Exhausted => {
+                    self.escalating
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&id);
+                    self.exhausted(&incident).await;
                 }
                 Next::Page(step) => {
                     let policy = PolicyId::from(step.policy.clone());
@@ -236,7 +242,53 @@ impl Engine {
                 round: e.step.round + 1,
             })
         } else {
-            Next::Done
+            Next::Exhausted
+        }
+    }
+
+    /// Every tier of every round was paged and nobody acknowledged: record it once, and say
+    /// so in the incident's channel and the stakeholder channel.
+    async fn exhausted(&self, incident: &Incident) {
+        let Some(e) = &incident.escalation else {
+            return;
+        };
+        let event = Event::EscalationExhausted {
+            policy: e.step.policy.clone(),
+            rounds: e.step.round + 1,
+        };
+        let c = match self
+            .write(self.ledger.append(&incident.id, &Actor::System, event))
+            .await
+        {
+            Ok(c) => c,
+            Err(LedgerError::Refused(_)) => return,
+            Err(err) => {
+                tracing::error!(incident = %incident.id, error = %err, "cannot record the end of the escalation");
+                return;
+            }
+        };
+        let waiting = incident
+            .unacknowledged
+            .iter()
+            .map(|p| format!("@{p}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let text = format!(
+            "🚨 Nobody acknowledged {} ({}: {}): escalation policy `{}` ran out after {} round(s); warroom pages nobody more. Page someone by hand (`page PERSON`) — paged and silent: {}.",
+            incident.id,
+            incident.severity,
+            incident.title,
+            e.step.policy,
+            e.step.round + 1,
+            if waiting.is_empty() {
+                "nobody"
+            } else {
+                &waiting
+            }
+        );
+        self.post(&c.incident, &text).await;
+        if let Some(channel) = &self.plan.plan.communication.stakeholder_channel {
+            self.announce_in(channel, &text).await;
         }
     }
 
@@ -256,5 +308,7 @@ impl Engine {
 enum Next {
     Wait,
     Done,
+    /// The last step passed with nobody acknowledging.
+    Exhausted,
     Page(EscalationStep),
 }

@@ -15,6 +15,16 @@ impl Engine {
         let mut found = 0;
         let all = self.ledger.incidents()?;
         self.watch_escalations(&all);
+        // Deliveries owed when warroom stopped are sent again by the sweeper.
+        self.owing.lock().unwrap_or_else(|p| p.into_inner()).extend(
+            all.iter()
+                .filter(|i| {
+                    warroom_commands::outbox::unsettled(&i.outbox)
+                        .next()
+                        .is_some()
+                })
+                .map(|i| i.id.clone()),
+        );
         self.watched
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -111,6 +121,7 @@ impl Engine {
             loop {
                 tick.tick().await;
                 engine.sweep().await;
+                engine.resume_deliveries().await;
                 engine.escalate_due().await;
                 engine.flush_alert_edits().await;
                 engine.nudge_due().await;

@@ -4,6 +4,7 @@ mod alerts;
 mod api;
 mod auth;
 mod console;
+mod discord_http;
 mod health;
 mod same_origin;
 mod slack_http;
@@ -48,6 +49,8 @@ pub struct Ready {
     pub drills: Vec<(String, warroom_drill::DrillHandle)>,
     /// Slack's signed requests, when the plan configures Slack.
     pub slack: Option<Arc<crate::slack::SlackInbound>>,
+    /// Discord's signed interactions, when the plan configures Discord in http mode.
+    pub discord: Option<discord_http::DiscordHttp>,
     /// Alert intake credentials, per source.
     pub intake: alerts::IntakeKeys,
     /// Socket Mode's connection, when the plan asks for it (kept to keep it running).
@@ -151,6 +154,7 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
     let app = health::router(state.clone())
         .merge(browser_facing)
         .merge(slack_http::router(state.clone()))
+        .merge(discord_http::router(state.clone()))
         .merge(alerts::router(state.clone()));
     let server = axum::serve(
         listener,
@@ -202,36 +206,34 @@ async fn start_engine(
     let outside = plan.plan.notifies_outside();
     if !outside
         && (plan.plan.communication.slack.is_some()
+            || plan.plan.communication.discord.is_some()
             || plan.plan.paging.pagerduty.is_some()
             || plan.plan.paging.email.is_some()
             || plan.plan.paging.webhook.is_some())
     {
         eprintln!(
-            "warroom: drill: Slack and pagers stay off (nobody outside this machine is contacted); set [drill] notify = true to include them, every message then starts with \"DRILL —\""
+            "warroom: drill: Slack, Discord and pagers stay off (nobody outside this machine is contacted); set [drill] notify = true to include them, every message then starts with \"DRILL —\""
         );
     }
-    let setup = if outside {
-        crate::slack::setup(&plan)
-    } else {
-        Ok(None)
-    };
-    let slack = match setup {
-        Ok(Some(setup)) => {
-            if plan.plan.is_drill() {
-                chats.push(Arc::new(warroom_adapters::chat::drill::DrillChat(
-                    setup.chat.clone(),
-                )));
-            } else {
-                chats.push(setup.chat.clone());
-            }
-            Some(setup)
-        }
-        Ok(None) => None,
-        Err(why) => {
-            eprintln!("warroom: Slack not started: {why}");
-            None
-        }
-    };
+    // Each chat platform the plan configures: set up, and its chat added to the engine's list
+    // (marked "DRILL —" in a drill).
+    let slack = platform(outside, "Slack", || crate::slack::setup(&plan));
+    let discord = platform(outside, "Discord", || crate::discord::setup(&plan));
+    let drill = plan.plan.is_drill();
+    let platform_chats: Vec<Arc<dyn Chat>> = [
+        slack.as_ref().map(|s| s.chat.clone() as Arc<dyn Chat>),
+        discord.as_ref().map(|d| d.chat.clone() as Arc<dyn Chat>),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    for chat in platform_chats {
+        chats.push(if drill {
+            Arc::new(warroom_adapters::chat::drill::DrillChat(chat))
+        } else {
+            chat
+        });
+    }
     let drills = clusters.drills;
     let (pagers, problems) = if outside {
         crate::pagers::from_plan(&plan)
@@ -303,6 +305,30 @@ async fn start_engine(
         }
         None => (None, None),
     };
+    let discord = discord.and_then(|setup| {
+        let http = plan
+            .plan
+            .communication
+            .discord
+            .as_ref()
+            .is_some_and(|d| d.mode == warroom_config::DiscordMode::Http);
+        engine.rejoin_channels();
+        if !http {
+            eprintln!(
+                "warroom: Discord: gateway mode is not available in this build; use mode = \"http\""
+            );
+            return None;
+        }
+        eprintln!("warroom: Discord: interactions at /discord/interactions");
+        Some(discord_http::DiscordHttp {
+            inbound: Arc::new(crate::discord::DiscordInbound::new(
+                engine.clone(),
+                setup.chat.clone(),
+                setup.guild.clone(),
+            )),
+            verifier: setup.verifier.clone(),
+        })
+    });
     Ok(Arc::new(Ready {
         engine,
         console,
@@ -310,10 +336,30 @@ async fn start_engine(
         tokens,
         drills,
         slack,
+        discord,
         intake,
         socket,
         evidence: crate::clusters::evidence_store(&plan, &opts.dir),
     }))
+}
+
+/// A platform's setup when warroom may reach outside; a setting that cannot be used is said
+/// at start and the platform stays off.
+fn platform<T>(
+    outside: bool,
+    name: &str,
+    setup: impl FnOnce() -> Result<Option<T>, String>,
+) -> Option<T> {
+    if !outside {
+        return None;
+    }
+    match setup() {
+        Ok(found) => found,
+        Err(why) => {
+            eprintln!("warroom: {name} not started: {why}");
+            None
+        }
+    }
 }
 
 /// `<data>/serve.json`, readable only by this user: how the CLI reaches this server.

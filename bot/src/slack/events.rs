@@ -3,7 +3,6 @@
 //! in the thread.
 
 use chrono::{DateTime, Utc};
-use warroom_adapters::chat::slack::inbound::Answer;
 use warroom_adapters::chat::slack::payloads::{AppMention, Event, ReactionAdded, ReactionItem};
 use warroom_commands::Event as TimelineEvent;
 
@@ -80,7 +79,7 @@ impl SlackInbound {
     async fn mentioned(&self, mention: AppMention) {
         let thread = mention.thread_ts.clone().unwrap_or(mention.ts.clone());
         let answer = match self.person(&mention.user) {
-            None => super::inbound::not_in_plan_text(&mention.user),
+            None => crate::inbound::not_in_plan("slack", &mention.user),
             Some(person) => {
                 let text = strip_mentions(&mention.text);
                 let text = if text.is_empty() {
@@ -89,10 +88,8 @@ impl SlackInbound {
                     text
                 };
                 let incident = self.engine.incident_of_channel("slack", &mention.channel);
-                match self.run(person, text, incident, None).await {
-                    Answer::Ephemeral(t) => t,
-                    Answer::Nothing => return,
-                }
+                // Claimed as the event; the command itself runs as any other.
+                self.path.run(person, text, incident, None).await
             }
         };
         if let Err(e) = self

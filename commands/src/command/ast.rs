@@ -29,7 +29,8 @@ pub enum Command {
         target: String,
         text: Option<String>,
     },
-    Ack,
+    /// `ack` (the incident at hand, or your one open page), `ack all`, `ack INC-…`.
+    Ack(AckScope),
     Action(ActionRequest),
     Approve {
         request: String,
@@ -53,12 +54,24 @@ pub enum Command {
     },
 }
 
+/// Which pages an `ack` acknowledges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AckScope {
+    /// The incident the command runs in; outside one, the person's only open page (more
+    /// than one is refused, listing them).
+    Mine,
+    /// Every open page of the person.
+    All,
+    /// The pages of this incident.
+    Incident(crate::IncidentId),
+}
+
 impl Command {
     /// Commands that act on one incident and so need to know which.
     pub fn needs_incident(&self) -> bool {
         !matches!(
             self,
-            Command::IncidentOpen { .. } | Command::Help { .. } | Command::Ack
+            Command::IncidentOpen { .. } | Command::Help { .. } | Command::Ack(_)
         )
     }
 
@@ -74,7 +87,7 @@ impl Command {
             Command::Timeline => "timeline",
             Command::StatusUpdate(_) => "status-update",
             Command::Page { .. } => "page",
-            Command::Ack => "ack",
+            Command::Ack(_) => "ack",
             Command::Action(a) => a.action.as_str(),
             Command::Approve { .. } => "approve",
             Command::Deny { .. } => "deny",

@@ -7,7 +7,7 @@ mod parse;
 mod parse_tests;
 mod usage;
 
-pub use ast::{ActionRequest, Command, IncidentRole, ObjectKind, Target};
+pub use ast::{AckScope, ActionRequest, Command, IncidentRole, ObjectKind, Target};
 pub use lex::{LexError, free_text, words};
 pub use parse::{MAX_COMMAND_CHARS, ParseError, help_for, parse};
 pub use usage::{USAGES, help_text, usage_of};

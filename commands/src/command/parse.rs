@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use warroom_config::{ActionName, Severity};
 
-use super::ast::{ActionRequest, Command, IncidentRole, ObjectKind, Target};
+use super::ast::{AckScope, ActionRequest, Command, IncidentRole, ObjectKind, Target};
 use super::lex::{Word, free_text, words};
 use super::usage::{help_text, usage_of, usages_for};
 
@@ -76,7 +76,27 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
                 text: (!text.is_empty()).then_some(text),
             })
         }
-        "ack" => no_args("ack", rest).map(|()| Command::Ack),
+        "ack" => match rest {
+            [] => Ok(Command::Ack(AckScope::Mine)),
+            [one] if one.text.eq_ignore_ascii_case("all") => Ok(Command::Ack(AckScope::All)),
+            [one] => one
+                .text
+                .parse()
+                .map(|id| Command::Ack(AckScope::Incident(id)))
+                .map_err(|_| {
+                    ParseError::new(
+                        format!(
+                            "`ack` takes nothing, `all`, or an incident id like INC-20261127-0001; got `{}`",
+                            one.text
+                        ),
+                        "ack",
+                    )
+                }),
+            [_, extra, ..] => Err(ParseError::new(
+                format!("`ack` takes one word at most, got `{}` too", extra.text),
+                "ack",
+            )),
+        },
         "approve" => one_request("approve", rest).map(|request| Command::Approve { request }),
         "cancel" => one_request("cancel", rest).map(|request| Command::Cancel { request }),
         "deny" => {

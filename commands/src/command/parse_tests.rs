@@ -179,7 +179,20 @@ fn incident_and_decision_commands_parse() {
             text: Some("wake up".into())
         })
     );
-    assert_eq!(parse("ack"), Ok(Command::Ack));
+    assert_eq!(parse("ack"), Ok(Command::Ack(AckScope::Mine)));
+    assert_eq!(parse("ack all"), Ok(Command::Ack(AckScope::All)));
+    assert_eq!(
+        parse("ack INC-20261127-0001"),
+        Ok(Command::Ack(AckScope::Incident(
+            "INC-20261127-0001".parse().unwrap()
+        )))
+    );
+    assert!(
+        parse("ack bob")
+            .unwrap_err()
+            .to_string()
+            .contains("incident id")
+    );
     assert_eq!(
         parse("approve r3"),
         Ok(Command::Approve {

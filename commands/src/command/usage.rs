@@ -43,7 +43,11 @@ pub const USAGES: &[(&str, &str, &str)] = &[
         "page PERSON|TEAM|POLICY [TEXT]",
         "page a person, a team or an escalation policy",
     ),
-    ("ack", "ack", "acknowledge your pages"),
+    (
+        "ack",
+        "ack [all | INC-…]",
+        "acknowledge your page (here, your only one, every one, or one incident's)",
+    ),
     (
         "capture",
         "capture pod NS/POD [--reason TEXT] [--cluster NAME]",

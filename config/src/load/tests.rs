@@ -500,3 +500,20 @@ fn the_person_id_warroom_is_reserved() {
         listing(&problems)
     );
 }
+
+#[test]
+fn a_tier_pagerduty_key_without_pagerduty_paging_is_named_with_the_fix() {
+    let text = format!(
+        "{MINIMAL}\n[[people]]\nid = \"alice\"\nname = \"Alice\"\n\n[[escalation_policies]]\nid = \"p\"\nname = \"P\"\n\n[[escalation_policies.tiers]]\nnotify = [\"person:alice\"]\nescalate_after = \"5m\"\npagerduty_routing_key = {{ env = \"PD_TIER_KEY\" }}\n"
+    );
+    let problems = problems(&text);
+    let found = problems
+        .iter()
+        .find(|p| p.path == "escalation_policies[0].tiers[0].pagerduty_routing_key")
+        .unwrap_or_else(|| panic!("{}", listing(&problems)));
+    assert!(found.message.contains("no [paging.pagerduty]"), "{found}");
+    assert!(
+        found.to_string().contains("add [paging.pagerduty]"),
+        "{found}"
+    );
+}

@@ -81,14 +81,36 @@ pub struct SlackConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DiscordConfig {
+    /// `http`: interactions arrive signed at `POST /discord/interactions`; `gateway`: the bot
+    /// connects out (no public URL needed).
+    #[serde(default)]
+    pub mode: DiscordMode,
     pub application_id: String,
     /// Ed25519 public key (hex) used to verify interactions; public, so not a secret.
     pub public_key: String,
     pub bot_token: SecretRef,
+    /// The server (guild) incidents live in; incident channels are created there.
     #[serde(default)]
     pub guild_id: Option<String>,
+    /// The category incident channels are created under.
+    #[serde(default)]
+    pub incident_category: Option<String>,
+    /// Overrides https://discord.com (the REST API), e.g. for a test server.
     #[serde(default)]
     pub api_base_url: Option<String>,
+    /// Overrides the gateway URL Discord hands out, e.g. for a test server.
+    #[serde(default)]
+    pub gateway_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DiscordMode {
+    /// Interactions arrive as signed HTTP requests.
+    #[default]
+    Http,
+    /// The bot keeps a gateway connection.
+    Gateway,
 }
 
 /// A channel name with placeholders: {date} (YYYYMMDD), {slug}, {id} and {severity}.

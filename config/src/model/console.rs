@@ -21,6 +21,10 @@ pub struct Console {
     /// `localhost` always work.
     #[serde(default)]
     pub public_names: Vec<String>,
+    /// The console's address as people reach it (e.g. "https://warroom.example.com"): pages
+    /// and chat messages link to incidents under it. Without it, links use `listen`.
+    #[serde(default)]
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -28,6 +32,17 @@ pub struct Console {
 pub struct ApiToken {
     pub person: PersonId,
     pub token: SecretRef,
+}
+
+impl Console {
+    /// The console's page for `incident`: `public_url` (or `http://listen`) + `/#/INC-…`.
+    pub fn incident_link(&self, incident: &str) -> String {
+        let base = match &self.public_url {
+            Some(u) => u.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        };
+        format!("{base}/#/{incident}")
+    }
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8686";
@@ -41,6 +56,7 @@ impl Default for Console {
         Console {
             listen: default_listen(),
             public_names: Vec::new(),
+            public_url: None,
             tokens: Vec::new(),
         }
     }

@@ -27,6 +27,10 @@ pub struct Tier {
     /// Move to the next tier when nobody acknowledged within this time.
     #[serde(deserialize_with = "crate::duration::deserialize")]
     pub escalate_after: Duration,
+    /// The Events API key of the PagerDuty service this tier triggers (a service whose
+    /// on-call is this tier's people); `[paging.pagerduty] routing_key` when absent.
+    #[serde(default)]
+    pub pagerduty_routing_key: Option<crate::SecretRef>,
 }
 
 /// Written `person:<id>` or `team:<id>` so the kind of target is never guessed.

@@ -144,6 +144,13 @@ fn escalation(plan: &Plan, k: &Known<'_>, report: &mut Report<'_>) {
             );
         }
         for (t, tier) in policy.tiers.iter().enumerate() {
+            if tier.pagerduty_routing_key.is_some() && plan.paging.pagerduty.is_none() {
+                report.at(
+                    &path.key("tiers").index(t).key("pagerduty_routing_key"),
+                    "a tier's PagerDuty key, but no [paging.pagerduty] to send with",
+                    "add [paging.pagerduty] with a routing_key, or remove this key",
+                );
+            }
             let notify = path.key("tiers").index(t).key("notify");
             if tier.notify.is_empty() {
                 report.at(

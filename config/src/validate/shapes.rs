@@ -301,6 +301,9 @@ fn urls(plan: &Plan, report: &mut Report<'_>) {
     if let Some(webhook) = &plan.paging.webhook {
         found.push((root.key("paging").key("webhook").key("url"), &webhook.url));
     }
+    if let Some(url) = &plan.console.public_url {
+        found.push((root.key("console").key("public_url"), url));
+    }
     if let Some(EvidenceStore::S3 {
         endpoint: Some(url),
         ..

@@ -18,6 +18,8 @@ use super::web_api::{ApiError, Args, DEFAULT_API_BASE, WebApi};
 use crate::chat::{ApprovalCard, ChannelRef, Chat, ChatError, MessageRef};
 
 const PLATFORM: &str = "slack";
+/// The metadata event type of a page's direct message.
+const PAGE_EVENT: &str = "warroom_page";
 /// Slack's limit for a channel topic.
 const MAX_TOPIC_CHARS: usize = 250;
 /// Attempts for calls that have the same effect when repeated.
@@ -316,7 +318,10 @@ impl SlackChat {
         self.slack_ids
             .get(person)
             .map(String::as_str)
-            .ok_or_else(|| failed(format!("no Slack account known for `{person}`")))
+            .ok_or_else(|| ChatError::NoAccount {
+                platform: PLATFORM,
+                person: person.clone(),
+            })
     }
 
     /// A call outside the per-channel queues, repeated on rate limits and — because only
@@ -364,7 +369,42 @@ impl SlackChat {
         text: String,
         blocks: Vec<Value>,
     ) -> Result<MessageRef, ChatError> {
-        let args = json!({
+        self.post_blocks_with(channel, text, blocks, None).await
+    }
+
+    /// Whether the page with delivery `key` is among the conversation's recent messages
+    /// (looked up before posting a page again after a restart).
+    async fn page_in_history(&self, dm: &ChannelRef, key: &str) -> Result<bool, ChatError> {
+        let history = Args::Form(vec![
+            ("channel", dm.id.clone()),
+            ("limit", "100".to_owned()),
+            ("include_all_metadata", "true".to_owned()),
+        ]);
+        let answer = self
+            .call("conversations.history", history)
+            .await
+            .map_err(|e| to_chat_error(e, Some(&dm.id), None))?;
+        Ok(answer
+            .get("messages")
+            .and_then(Value::as_array)
+            .is_some_and(|messages| {
+                messages.iter().any(|m| {
+                    m.pointer("/metadata/event_type").and_then(Value::as_str) == Some(PAGE_EVENT)
+                        && m.pointer("/metadata/event_payload/delivery")
+                            .and_then(Value::as_str)
+                            == Some(key)
+                })
+            }))
+    }
+
+    async fn post_blocks_with(
+        &self,
+        channel: &ChannelRef,
+        text: String,
+        blocks: Vec<Value>,
+        metadata: Option<Value>,
+    ) -> Result<MessageRef, ChatError> {
+        let mut args = json!({
             "channel": channel.id,
             "text": text,
             "blocks": blocks,
@@ -372,6 +412,9 @@ impl SlackChat {
             "unfurl_links": false,
             "unfurl_media": false,
         });
+        if let Some(m) = metadata {
+            args["metadata"] = m;
+        }
         let answer = self
             .send(&channel.id, "chat.postMessage", args)
             .await
@@ -615,8 +658,13 @@ impl Chat for SlackChat {
         person: &PersonId,
         incident: &IncidentId,
         text: &str,
-    ) -> Result<(), ChatError> {
+        key: &str,
+        look_first: bool,
+    ) -> Result<bool, ChatError> {
         let dm = self.dm_channel(person).await?;
+        if look_first && self.page_in_history(&dm, key).await? {
+            return Ok(true);
+        }
         let mut blocks = text_blocks(text);
         blocks.push(json!({
             "type": "actions",
@@ -629,9 +677,14 @@ impl Chat for SlackChat {
                 "value": incident.as_str(),
             }],
         }));
-        self.post_blocks(&dm, fallback_text(text), blocks)
+        // The key rides in the message's metadata, for `page_in_history` after a restart.
+        let metadata = json!({
+            "event_type": PAGE_EVENT,
+            "event_payload": { "delivery": key },
+        });
+        self.post_blocks_with(&dm, fallback_text(text), blocks, Some(metadata))
             .await
-            .map(|_| ())
+            .map(|_| false)
     }
 
     async fn announce_in(&self, channel: &str, text: &str) -> Result<(), ChatError> {

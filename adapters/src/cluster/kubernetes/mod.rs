@@ -259,6 +259,32 @@ pub(crate) async fn owner_chain(
 
 #[async_trait]
 impl Cluster for KubeCluster {
+    async fn names(&self, cluster: &str, pods: bool) -> Result<Vec<String>, ClusterError> {
+        let t = self.target(cluster)?;
+        let path = if pods {
+            "/api/v1/pods"
+        } else {
+            "/api/v1/nodes"
+        };
+        let items = t
+            .rest
+            .list(path, "limit=500")
+            .await
+            .map_err(|e| t.rest.fail("listing names to suggest", &e))?;
+        Ok(items
+            .iter()
+            .filter_map(|o| {
+                let name = o.pointer("/metadata/name")?.as_str()?;
+                Some(
+                    match o.pointer("/metadata/namespace").and_then(|n| n.as_str()) {
+                        Some(ns) if pods => format!("{ns}/{name}"),
+                        _ => name.to_owned(),
+                    },
+                )
+            })
+            .collect())
+    }
+
     async fn resolve(&self, cluster: &str, target: &Target) -> Result<Resolved, ClusterError> {
         let t = self.target(cluster)?;
         let object = match t

@@ -1,0 +1,261 @@
+//! A local stand-in for Discord's REST API (`/api/v10/…`), answering as Discord does for the
+//! calls warroom makes (channels, messages, DMs, pins, permission overwrites, interaction
+//! follow-ups, application commands) and recording every call: (method, path, body).
+//! It can answer every Nth message post 429 with `Retry-After`, as Discord's rate limits do.
+
+use std::collections::BTreeMap;
+use std::io::{BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+
+#[derive(Clone, Default)]
+pub struct FakeDiscord {
+    /// `http://127.0.0.1:PORT`: the plan's `api_base_url`.
+    pub base: String,
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Default)]
+struct State {
+    calls: Vec<(String, String, String)>,
+    next_id: u64,
+    /// Guild channels: id → channel object.
+    channels: BTreeMap<String, Value>,
+    /// Messages: id → message object.
+    messages: BTreeMap<String, Value>,
+    commands: Vec<Value>,
+    rate_limit_every: usize,
+    posts_seen: usize,
+}
+
+impl FakeDiscord {
+    pub fn start() -> FakeDiscord {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind fake Discord");
+        let fake = FakeDiscord {
+            base: format!("http://{}", listener.local_addr().expect("addr")),
+            state: Arc::default(),
+        };
+        fake.lock().next_id = 1_200_000_000_000_000_000;
+        let state = fake.state.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let state = state.clone();
+                std::thread::spawn(move || serve(stream, &state));
+            }
+        });
+        fake
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// An existing text channel of the guild (the stakeholder channel).
+    pub fn add_channel(&self, id: &str, name: &str) {
+        self.lock().channels.insert(
+            id.to_owned(),
+            json!({ "id": id, "type": 0, "name": name, "parent_id": null }),
+        );
+    }
+
+    /// From now on every `n`th message post is answered 429 (`Retry-After: 0.2`).
+    pub fn rate_limit_every(&self, n: usize) {
+        self.lock().rate_limit_every = n;
+    }
+
+    /// (method, path without `/api/v10`, body) of every call so far.
+    pub fn calls(&self) -> Vec<(String, String, String)> {
+        self.lock().calls.clone()
+    }
+
+    /// Bodies of calls with this method whose path ends with `suffix`.
+    pub fn calls_to(&self, method: &str, suffix: &str) -> Vec<Value> {
+        self.calls()
+            .into_iter()
+            .filter(|(m, p, _)| m == method && p.ends_with(suffix))
+            .map(|(_, _, b)| serde_json::from_str(&b).unwrap_or(Value::String(b)))
+            .collect()
+    }
+
+    /// The channel created with this name, if any.
+    pub fn channel_named(&self, name_part: &str) -> Option<Value> {
+        self.lock()
+            .channels
+            .values()
+            .find(|c| c["name"].as_str().is_some_and(|n| n.contains(name_part)))
+            .cloned()
+    }
+
+    /// Messages in a channel, oldest first, as they stand now (edits applied).
+    pub fn messages_in(&self, channel: &str) -> Vec<Value> {
+        self.lock()
+            .messages
+            .values()
+            .filter(|m| m["channel_id"] == channel)
+            .cloned()
+            .collect()
+    }
+
+    /// Every message as it stands now.
+    pub fn messages(&self) -> Vec<Value> {
+        self.lock().messages.values().cloned().collect()
+    }
+}
+
+/// The DM channel id for a user: stable, so a resumed page finds its conversation.
+fn dm_of(user: &str) -> String {
+    format!("9{}", &user[user.len().saturating_sub(17)..])
+}
+
+fn answer(method: &str, path: &str, body: &str, s: &mut State) -> (u16, Value) {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let input: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    let mut new_id = || {
+        s.next_id += 1;
+        s.next_id.to_string()
+    };
+    match (method, parts.as_slice()) {
+        ("GET", ["guilds", _, "channels"]) => {
+            (200, Value::Array(s.channels.values().cloned().collect()))
+        }
+        ("POST", ["guilds", _, "channels"]) => {
+            let id = new_id();
+            let mut c = input.clone();
+            c["id"] = json!(id);
+            s.channels.insert(id, c.clone());
+            (201, c)
+        }
+        ("PATCH", ["channels", id]) => {
+            if let Some(c) = s.channels.get_mut(*id)
+                && let Some(o) = input.as_object()
+            {
+                for (k, v) in o {
+                    c[k] = v.clone();
+                }
+            }
+            (
+                200,
+                s.channels.get(*id).cloned().unwrap_or(json!({"id": id})),
+            )
+        }
+        ("PUT", ["channels", _, "permissions", _]) | ("PUT", ["channels", _, "pins", _]) => {
+            (204, Value::Null)
+        }
+        ("POST", ["channels", channel, "messages"]) => {
+            s.posts_seen += 1;
+            if s.rate_limit_every > 0 && s.posts_seen.is_multiple_of(s.rate_limit_every) {
+                return (
+                    429,
+                    json!({"message": "You are being rate limited.", "retry_after": 0.2, "global": false}),
+                );
+            }
+            let id = new_id();
+            // A multipart body (an attachment) is kept as text.
+            let mut m = if input.is_object() {
+                input.clone()
+            } else {
+                json!({ "content": body })
+            };
+            m["id"] = json!(id);
+            m["channel_id"] = json!(channel);
+            s.messages.insert(id, m.clone());
+            (200, m)
+        }
+        ("GET", ["channels", channel, "messages"]) => {
+            let mut found: Vec<Value> = s
+                .messages
+                .values()
+                .filter(|m| m["channel_id"] == *channel)
+                .cloned()
+                .collect();
+            found.reverse();
+            (200, Value::Array(found))
+        }
+        ("PATCH", ["channels", _, "messages", id]) => {
+            if let Some(m) = s.messages.get_mut(*id)
+                && let Some(o) = input.as_object()
+            {
+                for (k, v) in o {
+                    m[k] = v.clone();
+                }
+            }
+            (
+                200,
+                s.messages.get(*id).cloned().unwrap_or(json!({"id": id})),
+            )
+        }
+        ("POST", ["users", "@me", "channels"]) => {
+            let user = input["recipient_id"].as_str().unwrap_or("0");
+            (
+                200,
+                json!({ "id": dm_of(user), "type": 1, "recipients": [{ "id": user }] }),
+            )
+        }
+        ("PATCH", ["webhooks", _, _, "messages", "@original"]) => (200, json!({ "id": "1" })),
+        ("POST", ["interactions", _, _, "callback"]) => (204, Value::Null),
+        ("GET", ["applications", _, "guilds", _, "commands"])
+        | ("GET", ["applications", _, "commands"]) => (200, Value::Array(s.commands.clone())),
+        ("PUT", ["applications", _, "guilds", _, "commands"])
+        | ("PUT", ["applications", _, "commands"]) => {
+            let list: Vec<Value> = input
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|mut c| {
+                    c["id"] = json!(new_id());
+                    c["version"] = json!("1");
+                    c
+                })
+                .collect();
+            s.commands = list.clone();
+            (200, Value::Array(list))
+        }
+        _ => (404, json!({ "message": "Unknown route", "code": 0 })),
+    }
+}
+
+fn serve(stream: TcpStream, state: &Mutex<State>) {
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(stream);
+    while let Some(req) = crate::http1::read_request(&mut reader) {
+        let path = req
+            .path
+            .trim_start_matches("/api/v10")
+            .split('?')
+            .next()
+            .unwrap_or("")
+            .to_owned();
+        let body = String::from_utf8_lossy(&req.body).into_owned();
+        let (status, reply) = {
+            let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+            let (status, reply) = answer(&req.method, &path, &body, &mut s);
+            if status != 429 {
+                s.calls.push((req.method.clone(), path.clone(), body));
+            }
+            (status, reply)
+        };
+        let text = if reply.is_null() {
+            String::new()
+        } else {
+            reply.to_string()
+        };
+        let extra = if status == 429 {
+            "Retry-After: 0.2\r\nX-RateLimit-Scope: user\r\n"
+        } else {
+            ""
+        };
+        let head = format!(
+            "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\n\r\n",
+            text.len()
+        );
+        if writer.write_all(head.as_bytes()).is_err() || writer.write_all(text.as_bytes()).is_err()
+        {
+            return;
+        }
+    }
+}
