@@ -98,6 +98,20 @@ impl FakeDiscord {
             .collect()
     }
 
+    /// A message a person posted in `channel` (not through warroom): its id.
+    pub fn add_message(&self, channel: &str, author: &str, content: &str) -> String {
+        let mut s = self.lock();
+        s.next_id += 1;
+        let id = s.next_id.to_string();
+        s.messages.insert(
+            id.clone(),
+            json!({ "id": id, "channel_id": channel, "content": content,
+                    "author": { "id": author, "username": "someone" },
+                    "timestamp": "2026-12-01T02:14:07.123000+00:00" }),
+        );
+        id
+    }
+
     /// Every message as it stands now.
     pub fn messages(&self) -> Vec<Value> {
         self.lock().messages.values().cloned().collect()
@@ -163,6 +177,10 @@ fn answer(method: &str, path: &str, body: &str, s: &mut State) -> (u16, Value) {
             s.messages.insert(id, m.clone());
             (200, m)
         }
+        ("GET", ["channels", _, "messages", id]) => match s.messages.get(*id) {
+            Some(m) => (200, m.clone()),
+            None => (404, json!({ "message": "Unknown Message", "code": 10008 })),
+        },
         ("GET", ["channels", channel, "messages"]) => {
             let mut found: Vec<Value> = s
                 .messages

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 pub mod api;
 pub mod drill;
 pub mod fake_discord;
+pub mod fake_gateway;
 pub mod fake_slack;
 pub mod fake_socket;
 pub mod http1;

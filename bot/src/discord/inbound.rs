@@ -1,6 +1,7 @@
 //! Discord's side of the one inbound path: a verified interaction becomes a [`Delivery`]
 //! (slash command, button click) or a timeline entry ("Add to timeline"); the answer is the
-//! interaction's callback, within Discord's 3 seconds.
+//! interaction's callback, within Discord's 3 seconds. Over the gateway the same handlers take
+//! interactions, 📌 reactions and `@warroom` mentions.
 //!
 //! Guarantees: as [`InboundPath`]'s — identity first, one effect per interaction id (a
 //! replay is answered "already received"), the answer within the deadline. Slower work is
@@ -15,6 +16,7 @@ use serde_json::{Value, json};
 use warroom_adapters::chat::discord::DiscordChat;
 use warroom_adapters::chat::discord::commands::Complete;
 use warroom_adapters::chat::discord::discord_chat::{ACK, APPROVE, DENY};
+use warroom_adapters::chat::discord::gateway::GatewayEvents;
 use warroom_adapters::chat::discord::interaction::{Common, Incoming, TargetMessage};
 use warroom_commands::{Event, IncidentId};
 
@@ -99,7 +101,15 @@ impl DiscordInbound {
                 }
                 Err(why) => message(&why),
             },
-            Incoming::AddToTimeline(c, target) => message(&self.add_to_timeline(&c, target).await),
+            Incoming::AddToTimeline(c, target) => {
+                let key = format!("discord:interaction:{}", c.id);
+                let (channel, guild) = (c.channel.as_deref(), c.guild.as_deref());
+                message(
+                    &self
+                        .add_to_timeline(&c.user, channel, guild, &key, target)
+                        .await,
+                )
+            }
             Incoming::Autocomplete(c, kind, typed) => self.autocomplete(&c, kind, &typed).await,
         }
     }
@@ -129,22 +139,26 @@ impl DiscordInbound {
         message(&self.path.deliver(d, Some(Box::new(later))).await)
     }
 
-    /// "Add to timeline" on a message: recorded with its own author, time and link.
-    async fn add_to_timeline(&self, c: &Common, target: TargetMessage) -> String {
-        let Some(person) = self.path.person("discord", &c.user) else {
-            return not_in_plan("discord", &c.user);
+    /// "Add to timeline" on a message: recorded with its own author, time and link; the
+    /// person who asked is the actor. `key` makes a redelivery the same request.
+    async fn add_to_timeline(
+        &self,
+        user: &str,
+        channel: Option<&str>,
+        guild: Option<&str>,
+        key: &str,
+        target: TargetMessage,
+    ) -> String {
+        let Some(person) = self.path.person("discord", user) else {
+            return not_in_plan("discord", user);
         };
-        let Some(channel) = c.channel.clone() else {
+        let Some(channel) = channel else {
             return "this message is not in a channel warroom knows".into();
         };
-        let Some(incident) = self.engine.incident_of_channel("discord", &channel) else {
+        let Some(incident) = self.engine.incident_of_channel("discord", channel) else {
             return "this channel is not an incident's: only messages in incident channels go in a timeline".into();
         };
-        match self
-            .path
-            .claim(&format!("discord:interaction:{}", c.id))
-            .await
-        {
+        match self.path.claim(key).await {
             Claim::First => {}
             Claim::Again => return crate::inbound::ALREADY.into(),
             Claim::Failed(why) => {
@@ -159,14 +173,14 @@ impl DiscordInbound {
         };
         let event = Event::MessagePinned {
             platform: "discord".into(),
-            channel: channel.clone(),
+            channel: channel.to_owned(),
             message: target.id.clone(),
             author,
             posted_at: target.timestamp,
             text: target.content.chars().take(3000).collect(),
             permalink: format!(
                 "https://discord.com/channels/{}/{channel}/{}",
-                c.guild.as_deref().unwrap_or(&self.guild),
+                guild.unwrap_or(&self.guild),
                 target.id
             ),
         };
@@ -205,6 +219,35 @@ impl DiscordInbound {
             .map(|o| json!({ "name": o, "value": o }))
             .collect();
         json!({ "type": 8, "data": { "choices": choices } })
+    }
+}
+
+/// The gateway's events go to the same handlers as HTTP interactions.
+#[async_trait]
+impl GatewayEvents for DiscordInbound {
+    async fn interaction(&self, incoming: Incoming) -> Value {
+        self.handle(incoming).await
+    }
+
+    /// One 📌 per person and message: a repeated reaction (or a redelivered event) records
+    /// nothing more.
+    async fn pinned(&self, user: &str, channel: &str, guild: Option<&str>, message: TargetMessage) {
+        let key = format!("discord:pin:{channel}:{}:{user}", message.id);
+        let outcome = self
+            .add_to_timeline(user, Some(channel), guild, &key, message)
+            .await;
+        tracing::info!(user, channel, outcome, "📌 over the Discord gateway");
+    }
+
+    async fn mentioned(&self, user: &str, channel: &str, id: &str, text: &str) -> String {
+        let d = Delivery {
+            platform: "discord",
+            account: user.to_owned(),
+            key: format!("discord:message:{id}"),
+            action: Action::Command(text.to_owned()),
+            channel: Some(channel.to_owned()),
+        };
+        self.path.deliver(d, None).await
     }
 }
 

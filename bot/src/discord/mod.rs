@@ -6,8 +6,8 @@ mod inbound;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use warroom_adapters::chat::discord::{DiscordChat, DiscordRest, DiscordVerifier};
-use warroom_config::LoadedPlan;
+use warroom_adapters::chat::discord::{DiscordChat, DiscordRest, DiscordVerifier, gateway};
+use warroom_config::{DiscordMode, LoadedPlan};
 
 pub use inbound::DiscordInbound;
 
@@ -16,6 +16,29 @@ pub struct DiscordSetup {
     pub chat: Arc<DiscordChat>,
     pub verifier: Arc<DiscordVerifier>,
     pub guild: String,
+    /// Gateway mode: `Some(the plan's gateway_url)`; http mode: `None`.
+    pub gateway: Option<Option<String>>,
+}
+
+/// Gateway mode: serenity's client connects out and reconnects by itself; its events go to
+/// `inbound`, as HTTP interactions do. A client that cannot be built is said at start.
+pub async fn start_gateway(
+    setup: &DiscordSetup,
+    url: Option<String>,
+    inbound: Arc<DiscordInbound>,
+) {
+    match gateway::client(setup.chat.clone(), url, inbound).await {
+        Ok(mut client) => {
+            eprintln!("warroom: Discord: gateway mode, connecting");
+            tokio::spawn(async move {
+                if let Err(e) = client.start().await {
+                    tracing::error!(error = %e, "Discord gateway stopped");
+                    eprintln!("warroom: Discord gateway stopped: {e}");
+                }
+            });
+        }
+        Err(e) => eprintln!("warroom: Discord gateway not started: {e}"),
+    }
 }
 
 /// The REST client alone (for `warroom discord register`).
@@ -62,5 +85,6 @@ pub fn setup(plan: &LoadedPlan) -> Result<Option<DiscordSetup>, String> {
         chat: Arc::new(chat),
         verifier: Arc::new(verifier),
         guild,
+        gateway: (cfg.mode == DiscordMode::Gateway).then(|| cfg.gateway_url.clone()),
     }))
 }

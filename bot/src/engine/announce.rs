@@ -34,7 +34,7 @@ impl Engine {
             "{} ({}) — {}",
             incident.title, incident.severity, incident.id
         );
-        let everyone: Vec<PersonId> = self.plan.plan.people.iter().map(|p| p.id.clone()).collect();
+        let everyone = self.responders(incident);
         let mut found = Vec::new();
         for chat in &self.chats {
             let platform = chat.platform();
@@ -336,5 +336,26 @@ mod tests {
         assert_eq!(slug("  ***  "), "incident");
         assert_eq!(slug("Ünïcode ßtuff"), "n-code-tuff");
         assert!(slug(&"a".repeat(100)).len() <= 40);
+    }
+}
+
+impl Engine {
+    /// Who an incident's channel is for: the people whose plan roles may request, approve or
+    /// break glass on any action, or who are commanders, and whoever holds a role in this
+    /// incident. Observers and stakeholders follow the stakeholder channel instead.
+    pub(super) fn responders(&self, incident: &Incident) -> Vec<PersonId> {
+        let plan = &self.plan.plan;
+        let acting: Vec<warroom_config::RoleId> = plan
+            .actions
+            .values()
+            .flat_map(|a| a.request.iter().chain(&a.approve).chain(&a.break_glass))
+            .cloned()
+            .chain(std::iter::once("commander".into()))
+            .collect();
+        plan.people
+            .iter()
+            .filter(|p| p.has_any_role(&acting) || incident.roles.values().any(|r| *r == p.id))
+            .map(|p| p.id.clone())
+            .collect()
     }
 }

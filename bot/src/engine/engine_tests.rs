@@ -107,6 +107,10 @@ async fn the_channel_is_named_by_the_plan_and_pages_reach_people_directly() {
     assert_eq!(name, "inc-20261127-shell-in-payments-api");
     assert!(topic.contains("sev1"));
     assert!(members.contains(&p("carol")));
+    // Only people who may act on an incident see its channel: frank (comms, scribe) follows
+    // the stakeholder channel.
+    assert!(members.contains(&p("alice")) && members.contains(&p("dave")));
+    assert!(!members.contains(&p("frank")), "{members:?}");
     let paged = f
         .engine
         .handle(&p("alice"), "page carol need a commander", Some(id))

@@ -305,30 +305,30 @@ async fn start_engine(
         }
         None => (None, None),
     };
-    let discord = discord.and_then(|setup| {
-        let http = plan
-            .plan
-            .communication
-            .discord
-            .as_ref()
-            .is_some_and(|d| d.mode == warroom_config::DiscordMode::Http);
-        engine.rejoin_channels();
-        if !http {
-            eprintln!(
-                "warroom: Discord: gateway mode is not available in this build; use mode = \"http\""
-            );
-            return None;
-        }
-        eprintln!("warroom: Discord: interactions at /discord/interactions");
-        Some(discord_http::DiscordHttp {
-            inbound: Arc::new(crate::discord::DiscordInbound::new(
+    let discord = match discord {
+        Some(setup) => {
+            engine.rejoin_channels();
+            let inbound = Arc::new(crate::discord::DiscordInbound::new(
                 engine.clone(),
                 setup.chat.clone(),
                 setup.guild.clone(),
-            )),
-            verifier: setup.verifier.clone(),
-        })
-    });
+            ));
+            match &setup.gateway {
+                None => {
+                    eprintln!("warroom: Discord: interactions at /discord/interactions");
+                    Some(discord_http::DiscordHttp {
+                        inbound,
+                        verifier: setup.verifier.clone(),
+                    })
+                }
+                Some(url) => {
+                    crate::discord::start_gateway(&setup, url.clone(), inbound).await;
+                    None
+                }
+            }
+        }
+        None => None,
+    };
     Ok(Arc::new(Ready {
         engine,
         console,

@@ -21,6 +21,8 @@ pub const MAX_CONTENT: usize = 2000;
 pub struct DiscordRest {
     http: Arc<Http>,
     app: ApplicationId,
+    /// Kept to build the gateway client's own `Http`.
+    token: String,
     /// Set when the plan names another base than discord.com.
     direct: Option<Direct>,
 }
@@ -65,6 +67,7 @@ impl DiscordRest {
         Ok(DiscordRest {
             http: Arc::new(builder.build()),
             app: ApplicationId::new(app),
+            token: token.to_owned(),
             direct,
         })
     }
@@ -230,6 +233,33 @@ impl DiscordRest {
         )
         .await
         .map(|_| ())
+    }
+
+    /// A serenity `Http` for the gateway client. Against another base than discord.com it
+    /// sends there with serenity's limiter off (the limiter would call discord.com).
+    pub fn gateway_http(&self) -> Http {
+        let builder = HttpBuilder::new(&self.token).application_id(self.app);
+        match &self.direct {
+            Some(d) => builder.proxy(d.base.clone()).ratelimiter_disabled(true).build(),
+            None => builder.build(),
+        }
+    }
+
+    /// One message of a channel (the 📌'd message in gateway mode).
+    pub async fn message(&self, channel: &str, message: &str) -> Result<Value, ChatError> {
+        let channel_id = ChannelId::new(snowflake(channel, "channel")?);
+        let message_id = MessageId::new(snowflake(message, "message")?);
+        self.send(
+            Request::new(
+                Route::ChannelMessage {
+                    channel_id,
+                    message_id,
+                },
+                LightMethod::Get,
+            ),
+            "read the message",
+        )
+        .await
     }
 
     pub async fn recent_messages(&self, channel: &str) -> Result<Vec<Value>, ChatError> {
