@@ -220,8 +220,16 @@ impl Server {
                     .to_string();
             }
         };
-        // Keep draining stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        // Keep draining stderr so the server never blocks on a full pipe; shown with
+        // WARROOM_TEST_ECHO=1 when a scenario needs explaining.
+        let echo = std::env::var_os("WARROOM_TEST_ECHO").is_some();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                if echo {
+                    eprintln!("warroom: {line}");
+                }
+            }
+        });
         Server { child, addr, log }
     }
 

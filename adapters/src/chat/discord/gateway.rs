@@ -86,8 +86,7 @@ impl EventHandler for Handler {
     }
 
     async fn interaction_create(&self, _: Context, interaction: Interaction) {
-        let incoming = match serde_json::to_vec(&interaction)
-            .map_err(|e| e.to_string())
+        let incoming = match as_discord_json(&interaction)
             .and_then(|raw| decode(&raw).map_err(|e| e.to_string()))
         {
             Ok(i) => i,
@@ -151,6 +150,13 @@ impl EventHandler for Handler {
     }
 }
 
+/// serenity's interaction as Discord's JSON again (serenity leaves out the `type` tag).
+fn as_discord_json(interaction: &Interaction) -> Result<Vec<u8>, String> {
+    let mut v = serde_json::to_value(interaction).map_err(|e| e.to_string())?;
+    v["type"] = json!(u8::from(interaction.kind()));
+    serde_json::to_vec(&v).map_err(|e| e.to_string())
+}
+
 fn callback_of(incoming: &Incoming) -> Option<(String, String)> {
     match incoming {
         Incoming::Ping => None,
@@ -212,12 +218,12 @@ mod tests {
         // Discord's own sample, through serenity's model and back, decodes as it does raw.
         let raw = include_bytes!("fixtures/application-command.json");
         let typed: Interaction = serde_json::from_slice(raw).expect("serenity reads Discord's sample");
-        let again = serde_json::to_vec(&typed).unwrap();
+        let again = as_discord_json(&typed).unwrap();
         assert_eq!(decode(&again).unwrap(), decode(raw).unwrap());
         let raw = include_bytes!("fixtures/message-component-button.json");
         let typed: Interaction = serde_json::from_slice(raw).expect("serenity reads the button");
         assert_eq!(
-            decode(&serde_json::to_vec(&typed).unwrap()).unwrap(),
+            decode(&as_discord_json(&typed).unwrap()).unwrap(),
             decode(raw).unwrap()
         );
     }
