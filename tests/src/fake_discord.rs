@@ -118,6 +118,43 @@ impl FakeDiscord {
     }
 }
 
+/// Poll `check` until it gives a value, or panic naming `what` after 20 s.
+pub fn wait<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The text of an interaction's answer (`data.content`).
+pub fn content(answer: &Value) -> String {
+    answer["data"]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// `/incident open` as Discord sends its options: "Shell in payments api", sev1.
+pub fn incident_open_options() -> Value {
+    json!([{ "type": 1, "name": "open", "options": [
+        { "type": 3, "name": "title", "value": "Shell in payments api" },
+        { "type": 3, "name": "severity", "value": "sev1" }]}])
+}
+
+/// `/quarantine pod` of payments/api-7f9c, as Discord sends its options.
+pub fn quarantine_options() -> Value {
+    json!([{ "type": 1, "name": "pod", "options": [
+        { "type": 3, "name": "target", "value": "payments/api-7f9c" },
+        { "type": 3, "name": "reason", "value": "shell spawned" }]}])
+}
+
 /// The DM channel id for a user: stable, so a resumed page finds its conversation.
 fn dm_of(user: &str) -> String {
     format!("9{}", &user[user.len().saturating_sub(17)..])

@@ -69,7 +69,8 @@ impl FakeGateway {
                 let _ = ws
                     .get_ref()
                     .set_read_timeout(Some(Duration::from_millis(20)));
-                let hello = json!({ "op": 10, "d": { "heartbeat_interval": 41250 }, "s": null, "t": null });
+                let hello =
+                    json!({ "op": 10, "d": { "heartbeat_interval": 41250 }, "s": null, "t": null });
                 if !op(&mut ws, &hello) {
                     continue;
                 }

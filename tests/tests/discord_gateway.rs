@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use warroom_tests::api::{Api, incident_id_in, plan_with};
-use warroom_tests::fake_discord::FakeDiscord;
+use warroom_tests::fake_discord::{
+    FakeDiscord, content, incident_open_options, quarantine_options, wait,
+};
 use warroom_tests::fake_gateway::FakeGateway;
 use warroom_tests::{Scratch, Server};
 
@@ -46,7 +48,10 @@ fn start() -> Gateway {
             ),
         ),
     ]);
-    assert!(plan.contains("mode = \"gateway\""), "the plan switched modes");
+    assert!(
+        plan.contains("mode = \"gateway\""),
+        "the plan switched modes"
+    );
     s.write("plan.toml", &plan);
     let file = s.path().join("plan.toml");
     let server = Server::start_with_env(
@@ -80,38 +85,38 @@ impl Gateway {
         n.to_string()
     }
 
-    /// A slash command as Discord's gateway dispatches it; returns its interaction id.
-    fn command(&self, user: &str, channel: &str, name: &str, options: Value) -> Value {
+    /// What every interaction from a guild channel carries, as the gateway dispatches it.
+    fn interaction(&self, kind: u8, user: &str, channel: &str, data: Value) -> Value {
         json!({
-            "type": 2, "id": self.id(), "application_id": APP, "token": format!("tok-{}", self.id()),
+            "type": kind, "id": self.id(), "application_id": APP, "token": format!("tok-{}", self.id()),
             "guild_id": GUILD, "channel_id": channel, "version": 1,
             "channel": { "id": channel, "type": 0 },
             "member": member(user), "locale": "en-US", "guild_locale": "en-US",
             "app_permissions": "2248473465835073", "entitlements": [],
             "authorizing_integration_owners": { "0": GUILD }, "context": 0,
             "attachment_size_limit": 10485760,
-            "data": { "id": "1310000000000000001", "name": name, "type": 1, "options": options, "guild_id": GUILD },
+            "data": data,
         })
     }
 
+    /// A slash command.
+    fn command(&self, user: &str, channel: &str, name: &str, options: Value) -> Value {
+        let data = json!({ "id": "1310000000000000001", "name": name, "type": 1, "options": options, "guild_id": GUILD });
+        self.interaction(2, user, channel, data)
+    }
+
+    /// A button click on `message`.
     fn click(&self, user: &str, channel: &str, message: &Value, custom_id: &str) -> Value {
-        json!({
-            "type": 3, "id": self.id(), "application_id": APP, "token": format!("tok-{}", self.id()),
-            "guild_id": GUILD, "channel_id": channel, "version": 1,
-            "channel": { "id": channel, "type": 0 },
-            "member": member(user), "locale": "en-US", "guild_locale": "en-US",
-            "app_permissions": "2248473465835073", "entitlements": [],
-            "authorizing_integration_owners": { "0": GUILD }, "context": 0,
-            "attachment_size_limit": 10485760,
-            "message": {
-                "id": message["id"], "channel_id": channel, "type": 0, "content": "",
-                "author": { "id": APP, "username": "warroom", "discriminator": "0", "avatar": null, "bot": true },
-                "timestamp": "2026-12-01T02:10:00.000000+00:00", "edited_timestamp": null,
-                "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [],
-                "attachments": [], "embeds": [], "pinned": false, "flags": 0, "components": []
-            },
-            "data": { "custom_id": custom_id, "component_type": 2 },
-        })
+        let data = json!({ "custom_id": custom_id, "component_type": 2 });
+        let mut click = self.interaction(3, user, channel, data);
+        click["message"] = json!({
+            "id": message["id"], "channel_id": channel, "type": 0, "content": "",
+            "author": { "id": APP, "username": "warroom", "discriminator": "0", "avatar": null, "bot": true },
+            "timestamp": "2026-12-01T02:10:00.000000+00:00", "edited_timestamp": null,
+            "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [],
+            "attachments": [], "embeds": [], "pinned": false, "flags": 0, "components": []
+        });
+        click
     }
 
     /// Dispatches the interaction and returns the callback warroom answered it with.
@@ -164,14 +169,8 @@ impl Gateway {
     }
 
     fn open_incident(&self) -> (String, String) {
-        let opened = self.interact(&self.command(
-            ALICE,
-            GENERAL,
-            "incident",
-            json!([{ "type": 1, "name": "open", "options": [
-                { "type": 3, "name": "title", "value": "Shell in payments api" },
-                { "type": 3, "name": "severity", "value": "sev1" }]}]),
-        ));
+        let opened =
+            self.interact(&self.command(ALICE, GENERAL, "incident", incident_open_options()));
         let text = content(&opened);
         assert!(text.contains("opened INC-"), "{opened}");
         let inc = incident_id_in(&text);
@@ -180,24 +179,6 @@ impl Gateway {
         });
         (inc, channel["id"].as_str().unwrap().to_owned())
     }
-}
-
-fn wait<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn content(answer: &Value) -> String {
-    answer["data"]["content"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
 }
 
 #[test]
@@ -210,7 +191,10 @@ fn over_the_gateway_commands_clicks_pins_and_mentions_take_the_same_path() {
         .expect("warroom connected and identified");
     // serenity sends the token as it sends it over REST ("Bot …"); Discord accepts both.
     let token = identify["d"]["token"].as_str().unwrap();
-    assert!(token.trim_start_matches("Bot ") == "discord-test-token", "{token}");
+    assert!(
+        token.trim_start_matches("Bot ") == "discord-test-token",
+        "{token}"
+    );
     let intents = identify["d"]["intents"].as_u64().unwrap();
     for (bit, name) in [
         (0, "GUILDS"),
@@ -223,14 +207,7 @@ fn over_the_gateway_commands_clicks_pins_and_mentions_take_the_same_path() {
 
     let (inc, channel) = g.open_incident();
     // alice asks for a quarantine; the card is posted with its buttons.
-    let asked = g.interact(&g.command(
-        ALICE,
-        &channel,
-        "quarantine",
-        json!([{ "type": 1, "name": "pod", "options": [
-            { "type": 3, "name": "target", "value": "payments/api-7f9c" },
-            { "type": 3, "name": "reason", "value": "shell spawned" }]}]),
-    ));
+    let asked = g.interact(&g.command(ALICE, &channel, "quarantine", quarantine_options()));
     assert!(content(&asked).contains("R1 opened"), "{asked}");
     assert_eq!(asked["data"]["flags"], 64, "answered only to the person");
     let approve = format!("warroom:approve:{inc}/R1");
@@ -257,7 +234,9 @@ fn over_the_gateway_commands_clicks_pins_and_mentions_take_the_same_path() {
 
     // 📌 on bob's message, three times (and once by a stranger): one timeline entry with the
     // message's own author, time and link; alice is the actor.
-    let said = g.fake.add_message(&channel, BOB, "egress to 203.0.113.9 blocked at 02:14");
+    let said = g
+        .fake
+        .add_message(&channel, BOB, "egress to 203.0.113.9 blocked at 02:14");
     for _ in 0..3 {
         g.reaction(ALICE, &channel, &said);
     }
@@ -278,7 +257,10 @@ fn over_the_gateway_commands_clicks_pins_and_mentions_take_the_same_path() {
         .clone();
     assert_eq!(entry["actor"], "person:alice", "{entry}");
     assert_eq!(entry["data"]["author"], "person:bob");
-    assert_eq!(entry["data"]["posted_at"], "2026-12-01T02:14:07.123000+00:00");
+    assert_eq!(
+        entry["data"]["posted_at"],
+        "2026-12-01T02:14:07.123000+00:00"
+    );
     assert_eq!(
         entry["data"]["text"],
         "egress to 203.0.113.9 blocked at 02:14"
@@ -291,9 +273,10 @@ fn over_the_gateway_commands_clicks_pins_and_mentions_take_the_same_path() {
     // `@warroom note …` in the incident channel: recorded, answered as a reply.
     let asked_by_mention = g.mention(BOB, &channel, "note rotated the api keys");
     let reply = wait("the reply to the mention", || {
-        g.fake.messages_in(&channel).into_iter().find(|m| {
-            m["message_reference"]["message_id"] == asked_by_mention.as_str()
-        })
+        g.fake
+            .messages_in(&channel)
+            .into_iter()
+            .find(|m| m["message_reference"]["message_id"] == asked_by_mention.as_str())
     });
     assert!(
         reply["content"].as_str().unwrap().contains("recorded"),

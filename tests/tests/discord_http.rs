@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use ed25519_dalek::{Signer, SigningKey};
 use serde_json::{Value, json};
 use warroom_tests::api::{Api, incident_id_in, plan_with};
-use warroom_tests::fake_discord::FakeDiscord;
+use warroom_tests::fake_discord::{
+    FakeDiscord, content, incident_open_options, quarantine_options, wait,
+};
 use warroom_tests::fake_slack::FakeSlack;
 use warroom_tests::{Scratch, Server};
 
@@ -147,14 +149,7 @@ impl Discord {
     /// alice asks to quarantine payments/api-7f9c in `channel`: the Approve button's id and
     /// the card Discord got.
     fn ask_quarantine(&self, inc: &str, channel: &str) -> (String, Value) {
-        let asked = self.post(&self.command(
-            ALICE,
-            channel,
-            "quarantine",
-            json!([{ "type": 1, "name": "pod", "options": [
-                { "type": 3, "name": "target", "value": "payments/api-7f9c" },
-                { "type": 3, "name": "reason", "value": "shell spawned" }]}]),
-        ));
+        let asked = self.post(&self.command(ALICE, channel, "quarantine", quarantine_options()));
         assert!(content(&asked).contains("R1 opened"), "{asked}");
         let approve = format!("warroom:approve:{inc}/R1");
         let card = wait("the approval card", || {
@@ -167,14 +162,7 @@ impl Discord {
     }
 
     fn open_incident(&self) -> (String, String) {
-        let opened = self.post(&self.command(
-            ALICE,
-            GENERAL,
-            "incident",
-            json!([{ "type": 1, "name": "open", "options": [
-                { "type": 3, "name": "title", "value": "Shell in payments api" },
-                { "type": 3, "name": "severity", "value": "sev1" }]}]),
-        ));
+        let opened = self.post(&self.command(ALICE, GENERAL, "incident", incident_open_options()));
         assert_eq!(opened["type"], 4, "{opened}");
         assert_eq!(opened["data"]["flags"], 64, "answered only to the person");
         let text = opened["data"]["content"].as_str().unwrap();
@@ -185,24 +173,6 @@ impl Discord {
         });
         (inc, channel["id"].as_str().unwrap().to_owned())
     }
-}
-
-fn wait<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn content(answer: &Value) -> String {
-    answer["data"]["content"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
 }
 
 #[test]

@@ -208,7 +208,10 @@ mod tests {
             command_after_mention("  <@!42>   note hi <@7>", "42").as_deref(),
             Some("note hi <@7>")
         );
-        assert_eq!(command_after_mention("<@42>", "42").as_deref(), Some("help"));
+        assert_eq!(
+            command_after_mention("<@42>", "42").as_deref(),
+            Some("help")
+        );
         assert_eq!(command_after_mention("hi <@42> status", "42"), None);
         assert_eq!(command_after_mention("<@43> status", "42"), None);
     }

@@ -240,7 +240,10 @@ impl DiscordRest {
     pub fn gateway_http(&self) -> Http {
         let builder = HttpBuilder::new(&self.token).application_id(self.app);
         match &self.direct {
-            Some(d) => builder.proxy(d.base.clone()).ratelimiter_disabled(true).build(),
+            Some(d) => builder
+                .proxy(d.base.clone())
+                .ratelimiter_disabled(true)
+                .build(),
             None => builder.build(),
         }
     }
