@@ -326,19 +326,6 @@ impl Engine {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::slug;
-
-    #[test]
-    fn slugs_are_channel_safe() {
-        assert_eq!(slug("Shell in payments-api!"), "shell-in-payments-api");
-        assert_eq!(slug("  ***  "), "incident");
-        assert_eq!(slug("Ünïcode ßtuff"), "n-code-tuff");
-        assert!(slug(&"a".repeat(100)).len() <= 40);
-    }
-}
-
 impl Engine {
     /// Who an incident's channel is for: the people whose plan roles may request, approve or
     /// break glass on any action, or who are commanders, and whoever holds a role in this
@@ -357,5 +344,18 @@ impl Engine {
             .filter(|p| p.has_any_role(&acting) || incident.roles.values().any(|r| *r == p.id))
             .map(|p| p.id.clone())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slug;
+
+    #[test]
+    fn slugs_are_channel_safe() {
+        assert_eq!(slug("Shell in payments-api!"), "shell-in-payments-api");
+        assert_eq!(slug("  ***  "), "incident");
+        assert_eq!(slug("Ünïcode ßtuff"), "n-code-tuff");
+        assert!(slug(&"a".repeat(100)).len() <= 40);
     }
 }

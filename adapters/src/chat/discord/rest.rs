@@ -97,7 +97,8 @@ impl DiscordRest {
             let built = request
                 .clone()
                 .build(&d.client, &d.token, Some(&d.base))
-                .and_then(|b| b.build().map_err(Into::into))
+                .map_err(|e| fail(&e))?
+                .build()
                 .map_err(|e| fail(&e))?;
             let response = d.client.execute(built).await.map_err(|e| fail(&e))?;
             if response.status().as_u16() != 429 || limited >= MAX_RATE_LIMITED {
