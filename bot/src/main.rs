@@ -9,6 +9,7 @@ mod inbound;
 mod logging;
 mod output;
 mod pagers;
+mod platforms;
 mod reader;
 mod server;
 mod slack;

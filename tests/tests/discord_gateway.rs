@@ -22,7 +22,7 @@ const STRANGER: &str = "99999999999999999";
 
 struct Gateway {
     _s: Scratch,
-    _server: Server,
+    server: Server,
     api: Api,
     fake: FakeDiscord,
     gateway: FakeGateway,
@@ -62,7 +62,7 @@ fn start() -> Gateway {
     let api = Api::new(&server.addr);
     Gateway {
         _s: s,
-        _server: server,
+        server,
         api,
         fake,
         gateway,
@@ -298,4 +298,14 @@ fn over_the_gateway_commands_clicks_pins_and_mentions_take_the_same_path() {
     ));
     assert!(content(&refused).contains("people.discord"), "{refused}");
     assert_eq!(g.api.count(&inc, "note"), notes);
+
+    // Interactions are not taken over HTTP in gateway mode: said, with what to change.
+    let mut resp = warroom_tests::agent()
+        .post(&format!("http://{}/discord/interactions", g.server.addr))
+        .header("content-type", "application/json")
+        .send("{\"type\":1}")
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 404);
+    let said = resp.body_mut().read_to_string().unwrap();
+    assert!(said.contains("gateway mode"), "{said}");
 }

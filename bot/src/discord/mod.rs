@@ -6,10 +6,17 @@ mod inbound;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use async_trait::async_trait;
+use warroom_adapters::chat::Chat;
+
 use warroom_adapters::chat::discord::{DiscordChat, DiscordRest, DiscordVerifier, gateway};
 use warroom_config::{DiscordMode, LoadedPlan};
 
 pub use inbound::DiscordInbound;
+
+use crate::engine::Engine;
+use crate::platforms::{Platform, Receiving};
+use crate::server::discord_http::DiscordHttp;
 
 /// Discord as the plan configures it, before the engine exists.
 pub struct DiscordSetup {
@@ -20,13 +27,50 @@ pub struct DiscordSetup {
     pub gateway: Option<Option<String>>,
 }
 
+/// Discord as one of the plan's platforms.
+pub fn platform(plan: &LoadedPlan) -> Result<Option<Box<dyn Platform>>, String> {
+    Ok(setup(plan)?.map(|s| Box::new(s) as Box<dyn Platform>))
+}
+
+#[async_trait]
+impl Platform for DiscordSetup {
+    fn name(&self) -> &'static str {
+        "discord"
+    }
+
+    fn chat(&self) -> Arc<dyn Chat> {
+        self.chat.clone()
+    }
+
+    /// http mode: `/discord/interactions`; gateway mode: serenity's client connects out.
+    async fn start(self: Box<Self>, engine: Arc<Engine>) -> Receiving {
+        let inbound = Arc::new(DiscordInbound::new(
+            engine,
+            self.chat.clone(),
+            self.guild.clone(),
+        ));
+        match &self.gateway {
+            None => {
+                eprintln!("warroom: Discord: interactions at /discord/interactions");
+                Receiving {
+                    http: Some(Arc::new(DiscordHttp {
+                        inbound,
+                        verifier: self.verifier.clone(),
+                    })),
+                    connection: None,
+                }
+            }
+            Some(url) => {
+                start_gateway(&self, url.clone(), inbound).await;
+                Receiving::default()
+            }
+        }
+    }
+}
+
 /// Gateway mode: serenity's client connects out and reconnects by itself; its events go to
 /// `inbound`, as HTTP interactions do. A client that cannot be built is said at start.
-pub async fn start_gateway(
-    setup: &DiscordSetup,
-    url: Option<String>,
-    inbound: Arc<DiscordInbound>,
-) {
+async fn start_gateway(setup: &DiscordSetup, url: Option<String>, inbound: Arc<DiscordInbound>) {
     match gateway::client(setup.chat.clone(), url, inbound).await {
         Ok(mut client) => {
             eprintln!("warroom: Discord: gateway mode, connecting");

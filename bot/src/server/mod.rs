@@ -3,11 +3,12 @@
 mod alerts;
 mod api;
 mod auth;
+mod chat_http;
 mod console;
-mod discord_http;
+pub mod discord_http;
 mod health;
 mod same_origin;
-mod slack_http;
+pub mod slack_http;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -47,14 +48,10 @@ pub struct Ready {
     pub tokens: auth::Tokens,
     /// Drill mode: the simulated API servers, by cluster name.
     pub drills: Vec<(String, warroom_drill::DrillHandle)>,
-    /// Slack's signed requests, when the plan configures Slack.
-    pub slack: Option<Arc<crate::slack::SlackInbound>>,
-    /// Discord's signed interactions, when the plan configures Discord in http mode.
-    pub discord: Option<discord_http::DiscordHttp>,
+    /// The chat platforms the plan configures, started: their endpoints and connections.
+    pub platforms: crate::platforms::Started,
     /// Alert intake credentials, per source.
     pub intake: alerts::IntakeKeys,
-    /// Socket Mode's connection, when the plan asks for it (kept to keep it running).
-    pub socket: Option<warroom_adapters::chat::slack::socket_mode::SocketMode>,
     /// Where artifacts are, to re-hash them on `/api/v1/ledger/verify`.
     pub evidence: Arc<dyn warroom_adapters::evidence::EvidenceStore>,
 }
@@ -153,8 +150,7 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
     );
     let app = health::router(state.clone())
         .merge(browser_facing)
-        .merge(slack_http::router(state.clone()))
-        .merge(discord_http::router(state.clone()))
+        .merge(chat_http::router(state.clone()))
         .merge(alerts::router(state.clone()));
     let server = axum::serve(
         listener,
@@ -173,8 +169,10 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
     eprintln!("warroom: ready in {} ms", took.as_millis());
     info!(ready_ms = took.as_millis() as u64, "ready");
     let result = server.await;
-    if let Some(socket) = state.ready.get().and_then(|r| r.socket.as_ref()) {
-        socket.stop().await;
+    if let Some(ready) = state.ready.get() {
+        for c in &ready.platforms.connections {
+            c.close().await;
+        }
     }
     let _ = std::fs::remove_file(dir.join(SERVER_FILE));
     result??;
@@ -217,17 +215,9 @@ async fn start_engine(
     }
     // Each chat platform the plan configures: set up, and its chat added to the engine's list
     // (marked "DRILL —" in a drill).
-    let slack = platform(outside, "Slack", || crate::slack::setup(&plan));
-    let discord = platform(outside, "Discord", || crate::discord::setup(&plan));
+    let platforms = crate::platforms::from_plan(&plan, outside);
     let drill = plan.plan.is_drill();
-    let platform_chats: Vec<Arc<dyn Chat>> = [
-        slack.as_ref().map(|s| s.chat.clone() as Arc<dyn Chat>),
-        discord.as_ref().map(|d| d.chat.clone() as Arc<dyn Chat>),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    for chat in platform_chats {
+    for chat in platforms.iter().map(|p| p.chat()) {
         chats.push(if drill {
             Arc::new(warroom_adapters::chat::drill::DrillChat(chat))
         } else {
@@ -274,92 +264,17 @@ async fn start_engine(
     let local = auth::random_token().context("cannot make the local access token")?;
     write_server_file(&opts.dir, bound, &local)?;
     let tokens = auth::Tokens::from_plan(&plan.plan, local);
-    let (slack, socket) = match slack {
-        Some(setup) => {
-            let inbound = Arc::new(crate::slack::SlackInbound::new(
-                engine.clone(),
-                setup.chat.clone(),
-                setup.signing_secret.clone(),
-            ));
-            let socket = match crate::slack::start_socket_mode(&setup, inbound.clone()).await {
-                Ok(Some(s)) => {
-                    eprintln!(
-                        "warroom: Slack: Socket Mode connected through {}",
-                        setup.api_base
-                    );
-                    Some(s)
-                }
-                Ok(None) => {
-                    eprintln!(
-                        "warroom: Slack: commands at /slack/commands, buttons at /slack/interactions, events at /slack/events"
-                    );
-                    None
-                }
-                Err(why) => {
-                    eprintln!("warroom: Slack Socket Mode not started: {why}");
-                    None
-                }
-            };
-            engine.rejoin_channels();
-            (Some(inbound), socket)
-        }
-        None => (None, None),
-    };
-    let discord = match discord {
-        Some(setup) => {
-            engine.rejoin_channels();
-            let inbound = Arc::new(crate::discord::DiscordInbound::new(
-                engine.clone(),
-                setup.chat.clone(),
-                setup.guild.clone(),
-            ));
-            match &setup.gateway {
-                None => {
-                    eprintln!("warroom: Discord: interactions at /discord/interactions");
-                    Some(discord_http::DiscordHttp {
-                        inbound,
-                        verifier: setup.verifier.clone(),
-                    })
-                }
-                Some(url) => {
-                    crate::discord::start_gateway(&setup, url.clone(), inbound).await;
-                    None
-                }
-            }
-        }
-        None => None,
-    };
+    let platforms = crate::platforms::start(platforms, &engine).await;
     Ok(Arc::new(Ready {
         engine,
         console,
         changes,
         tokens,
         drills,
-        slack,
-        discord,
+        platforms,
         intake,
-        socket,
         evidence: crate::clusters::evidence_store(&plan, &opts.dir),
     }))
-}
-
-/// A platform's setup when warroom may reach outside; a setting that cannot be used is said
-/// at start and the platform stays off.
-fn platform<T>(
-    outside: bool,
-    name: &str,
-    setup: impl FnOnce() -> Result<Option<T>, String>,
-) -> Option<T> {
-    if !outside {
-        return None;
-    }
-    match setup() {
-        Ok(found) => found,
-        Err(why) => {
-            eprintln!("warroom: {name} not started: {why}");
-            None
-        }
-    }
 }
 
 /// `<data>/serve.json`, readable only by this user: how the CLI reaches this server.

@@ -8,12 +8,10 @@
 
 use std::sync::Arc;
 
-use axum::Router;
+use async_trait::async_trait;
 use axum::body::Bytes;
-use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use serde_json::json;
 use warroom_adapters::chat::slack::inbound::{Answer, Inbound};
 use warroom_adapters::chat::slack::payloads::{
@@ -21,16 +19,32 @@ use warroom_adapters::chat::slack::payloads::{
 };
 use warroom_adapters::chat::slack::signature;
 
-use super::{AppState, Ready, ReadyState};
+use crate::platforms::HttpReceiver;
 use crate::slack::SlackInbound;
 
-pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/slack/commands", post(command))
-        .route("/slack/interactions", post(interaction))
-        .route("/slack/events", post(events))
-        .layer(DefaultBodyLimit::max(64 * 1024))
-        .with_state(state)
+/// Slack's endpoints (http mode).
+pub struct SlackHttp {
+    pub inbound: Arc<SlackInbound>,
+}
+
+#[async_trait]
+impl HttpReceiver for SlackHttp {
+    async fn receive(&self, endpoint: &str, headers: &HeaderMap, body: Bytes) -> Response {
+        let inbound = match verified(&self.inbound, headers, &body) {
+            Ok(i) => i,
+            Err(r) => return r.into_response(),
+        };
+        match endpoint {
+            "commands" => command(inbound, body).await,
+            "interactions" => interaction(inbound, body).await,
+            "events" => events(inbound, body).await,
+            other => (
+                StatusCode::NOT_FOUND,
+                format!("/slack/{other} is not one of warroom's Slack endpoints (commands, interactions, events)"),
+            )
+                .into_response(),
+        }
+    }
 }
 
 /// A refusal before any work, as Slack will see it.
@@ -43,10 +57,11 @@ impl IntoResponse for Refused {
 }
 
 /// The handlers, once the signature checks out.
-fn verified(ready: &Ready, headers: &HeaderMap, body: &[u8]) -> Result<Arc<SlackInbound>, Refused> {
-    let inbound = ready.slack.clone().ok_or_else(|| {
-        Refused(StatusCode::NOT_FOUND, "Slack is not configured: the plan needs [communication.slack] with bot_token and signing_secret that can be read".into())
-    })?;
+fn verified<'a>(
+    inbound: &'a SlackInbound,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<&'a SlackInbound, Refused> {
     let Some(secret) = &inbound.signing_secret else {
         return Err(Refused(
             StatusCode::NOT_FOUND,
@@ -77,22 +92,14 @@ fn bad_payload(e: impl std::fmt::Display) -> Response {
     (StatusCode::BAD_REQUEST, e.to_string()).into_response()
 }
 
-async fn command(ReadyState(ready): ReadyState, headers: HeaderMap, body: Bytes) -> Response {
-    let inbound = match verified(&ready, &headers, &body) {
-        Ok(i) => i,
-        Err(r) => return r.into_response(),
-    };
+async fn command(inbound: &SlackInbound, body: Bytes) -> Response {
     match parse_slash_command(&body) {
         Ok(cmd) => answer(inbound.command(cmd).await),
         Err(e) => bad_payload(e),
     }
 }
 
-async fn interaction(ReadyState(ready): ReadyState, headers: HeaderMap, body: Bytes) -> Response {
-    let inbound = match verified(&ready, &headers, &body) {
-        Ok(i) => i,
-        Err(r) => return r.into_response(),
-    };
+async fn interaction(inbound: &SlackInbound, body: Bytes) -> Response {
     match parse_interaction(&body) {
         Ok(i) => answer(inbound.interaction(i).await),
         Err(e) => bad_payload(e),
@@ -101,11 +108,7 @@ async fn interaction(ReadyState(ready): ReadyState, headers: HeaderMap, body: By
 
 /// The URL check Slack makes when the app is set up, and events (each `event_id` acted on
 /// once, however often Slack retries it; `X-Slack-Retry-Num` needs no special case).
-async fn events(ReadyState(ready): ReadyState, headers: HeaderMap, body: Bytes) -> Response {
-    let inbound = match verified(&ready, &headers, &body) {
-        Ok(i) => i,
-        Err(r) => return r.into_response(),
-    };
+async fn events(inbound: &SlackInbound, body: Bytes) -> Response {
     match parse_event(&body) {
         Ok(EventEnvelope::UrlVerification { challenge }) => {
             axum::Json(json!({ "challenge": challenge })).into_response()

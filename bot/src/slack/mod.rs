@@ -7,11 +7,17 @@ mod inbound;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
+use warroom_adapters::chat::Chat;
 use warroom_adapters::chat::slack::socket_mode::SocketMode;
 use warroom_adapters::chat::slack::{SlackChat, SlackConfig};
 use warroom_config::{LoadedPlan, SlackMode};
 
 pub use inbound::SlackInbound;
+
+use crate::engine::Engine;
+use crate::platforms::{Connection, Platform, Receiving};
+use crate::server::slack_http::SlackHttp;
 
 /// Slack as the plan configures it, before the engine exists.
 pub struct SlackSetup {
@@ -89,16 +95,63 @@ fn mode_name(mode: SlackMode) -> &'static str {
     }
 }
 
-/// In socket mode, dial out to Slack and deliver to `inbound`.
-pub async fn start_socket_mode(
-    setup: &SlackSetup,
-    inbound: Arc<SlackInbound>,
-) -> Result<Option<SocketMode>, String> {
-    let Some(app_token) = &setup.app_token else {
-        return Ok(None);
-    };
-    SocketMode::start(&setup.api_base, app_token, inbound)
-        .await
-        .map(Some)
-        .map_err(|e| e.to_string())
+/// Slack as one of the plan's platforms.
+pub fn platform(plan: &LoadedPlan) -> Result<Option<Box<dyn Platform>>, String> {
+    Ok(setup(plan)?.map(|s| Box::new(s) as Box<dyn Platform>))
+}
+
+#[async_trait]
+impl Platform for SlackSetup {
+    fn name(&self) -> &'static str {
+        "slack"
+    }
+
+    fn chat(&self) -> Arc<dyn Chat> {
+        self.chat.clone()
+    }
+
+    /// http mode: the endpoints under `/slack/`; socket mode: dial out to Slack and deliver
+    /// what comes over the socket to the same handlers.
+    async fn start(self: Box<Self>, engine: Arc<Engine>) -> Receiving {
+        let inbound = Arc::new(SlackInbound::new(
+            engine,
+            self.chat.clone(),
+            self.signing_secret.clone(),
+        ));
+        let Some(app_token) = &self.app_token else {
+            eprintln!(
+                "warroom: Slack: commands at /slack/commands, buttons at /slack/interactions, events at /slack/events"
+            );
+            return Receiving {
+                http: Some(Arc::new(SlackHttp { inbound })),
+                connection: None,
+            };
+        };
+        match SocketMode::start(&self.api_base, app_token, inbound).await {
+            Ok(socket) => {
+                eprintln!(
+                    "warroom: Slack: Socket Mode connected through {}",
+                    self.api_base
+                );
+                Receiving {
+                    http: None,
+                    connection: Some(Box::new(Socket(socket))),
+                }
+            }
+            Err(why) => {
+                eprintln!("warroom: Slack Socket Mode not started: {why}");
+                Receiving::default()
+            }
+        }
+    }
+}
+
+/// Socket Mode's connection, closed when warroom stops.
+struct Socket(SocketMode);
+
+#[async_trait]
+impl Connection for Socket {
+    async fn close(&self) {
+        self.0.stop().await;
+    }
 }
