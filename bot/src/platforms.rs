@@ -16,6 +16,10 @@ use warroom_config::LoadedPlan;
 
 use crate::engine::Engine;
 
+/// A platform as the plan configures it: `Ok(None)` when the plan leaves it out, `Err` naming
+/// the setting that cannot be used.
+pub type FromPlan = Result<Option<Box<dyn Platform>>, String>;
+
 /// One platform, set up from the plan and not yet receiving.
 #[async_trait]
 pub trait Platform: Send {
@@ -62,7 +66,7 @@ pub fn from_plan(plan: &LoadedPlan, outside: bool) -> Vec<Box<dyn Platform>> {
     if !outside {
         return Vec::new();
     }
-    let built: [(&str, Result<Option<Box<dyn Platform>>, String>); 2] = [
+    let built: [(&str, FromPlan); 2] = [
         ("Slack", crate::slack::platform(plan)),
         ("Discord", crate::discord::platform(plan)),
     ];

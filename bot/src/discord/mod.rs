@@ -15,7 +15,7 @@ use warroom_config::{DiscordMode, LoadedPlan};
 pub use inbound::DiscordInbound;
 
 use crate::engine::Engine;
-use crate::platforms::{Platform, Receiving};
+use crate::platforms::{FromPlan, Platform, Receiving};
 use crate::server::discord_http::DiscordHttp;
 
 /// Discord as the plan configures it, before the engine exists.
@@ -28,7 +28,7 @@ pub struct DiscordSetup {
 }
 
 /// Discord as one of the plan's platforms.
-pub fn platform(plan: &LoadedPlan) -> Result<Option<Box<dyn Platform>>, String> {
+pub fn platform(plan: &LoadedPlan) -> FromPlan {
     Ok(setup(plan)?.map(|s| Box::new(s) as Box<dyn Platform>))
 }
 

@@ -16,7 +16,7 @@ use warroom_config::{LoadedPlan, SlackMode};
 pub use inbound::SlackInbound;
 
 use crate::engine::Engine;
-use crate::platforms::{Connection, Platform, Receiving};
+use crate::platforms::{Connection, FromPlan, Platform, Receiving};
 use crate::server::slack_http::SlackHttp;
 
 /// Slack as the plan configures it, before the engine exists.
@@ -96,7 +96,7 @@ fn mode_name(mode: SlackMode) -> &'static str {
 }
 
 /// Slack as one of the plan's platforms.
-pub fn platform(plan: &LoadedPlan) -> Result<Option<Box<dyn Platform>>, String> {
+pub fn platform(plan: &LoadedPlan) -> FromPlan {
     Ok(setup(plan)?.map(|s| Box::new(s) as Box<dyn Platform>))
 }
 
