@@ -2,7 +2,9 @@
 //!
 //! One folder per adapter family: chat (the web console), cluster (Kubernetes through kube), evidence store.
 
+pub mod aws;
 pub mod chat;
 pub mod cluster;
 pub mod evidence;
+pub mod executors;
 pub mod pager;

@@ -101,3 +101,54 @@ pub async fn real(plan: &LoadedPlan, data_dir: &Path) -> Clusters {
         drills: Vec::new(),
     }
 }
+
+/// The AWS executor for the plan's clusters that name an `[[aws_accounts]]` entry. In a drill
+/// only accounts with an `endpoint_url` (a stand-in) are used: a drill never touches AWS.
+pub async fn aws(
+    plan: &LoadedPlan,
+    kube: Arc<dyn warroom_adapters::cluster::Cluster>,
+    evidence: Arc<dyn EvidenceStore>,
+) -> Option<Arc<warroom_adapters::aws::AwsExecutor>> {
+    use warroom_adapters::aws::{AwsExecutor, identity::Account, snapshot::Wait};
+    let drill = plan.plan.is_drill();
+    let mut accounts = std::collections::BTreeMap::new();
+    for c in &plan.plan.clusters {
+        let Some(name) = &c.aws_account else { continue };
+        let Some(a) = plan.plan.aws_account(name) else { continue };
+        if drill && a.endpoint_url.is_none() {
+            eprintln!(
+                "warroom: drill: AWS account {name} is not contacted (set its endpoint_url to a stand-in such as moto to practise AWS actions)"
+            );
+            continue;
+        }
+        let external_id = match &a.external_id {
+            None => None,
+            Some(secret) => match secret.resolve() {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    eprintln!(
+                        "warroom: AWS account {name}: external_id: {e}; its actions will answer \"not configured\""
+                    );
+                    continue;
+                }
+            },
+        };
+        let account = Account::load(
+            name,
+            &a.region,
+            &a.role_arn,
+            external_id,
+            a.endpoint_url.as_deref(),
+        )
+        .await;
+        accounts.insert(c.name.clone(), account);
+    }
+    if accounts.is_empty() {
+        return None;
+    }
+    let wait = Wait {
+        up_to: std::time::Duration::from_secs(30 * 60),
+        every: std::time::Duration::from_secs(5),
+    };
+    Some(Arc::new(AwsExecutor::new(accounts, kube, evidence, wait)))
+}

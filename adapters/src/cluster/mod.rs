@@ -23,6 +23,8 @@ pub struct Resolved {
     /// The controller at the top of the owner chain, e.g. `("Deployment", "api")`.
     pub owner: Option<(String, String)>,
     pub labels: BTreeMap<String, String>,
+    /// A node's `spec.providerID` (`aws:///<az>/<instance-id>` on EC2).
+    pub provider_id: Option<String>,
 }
 
 /// Everything an executor needs to run one approved action.
@@ -79,8 +81,39 @@ pub enum ClusterError {
     /// The action has no executor here: says what the plan or this build lacks.
     #[error("not configured: {0}")]
     NotConfigured(String),
+    /// An object outside the cluster (an instance, a role) does not exist.
+    #[error("not found: {0}")]
+    Absent(String),
+    /// The credentials warroom acts with may not do this.
+    #[error("access denied: {0}")]
+    Forbidden(String),
+    /// The provider asked warroom to slow down, and retrying did not get through.
+    #[error("throttled: {0}")]
+    Throttled(String),
+    /// The object is not in a state that allows it (or changed meanwhile).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The provider failed or could not be reached.
+    #[error("upstream error: {0}")]
+    Upstream(String),
     #[error("{0}")]
     Failed(String),
+}
+
+impl ClusterError {
+    /// A short name for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClusterError::NotFound { .. } | ClusterError::Absent(_) => "not_found",
+            ClusterError::UnknownCluster { .. } => "unknown_cluster",
+            ClusterError::NotConfigured(_) => "not_configured",
+            ClusterError::Forbidden(_) => "forbidden",
+            ClusterError::Throttled(_) => "throttled",
+            ClusterError::Conflict(_) => "conflict",
+            ClusterError::Upstream(_) => "upstream",
+            ClusterError::Failed(_) => "failed",
+        }
+    }
 }
 
 fn in_namespace(ns: &str) -> String {
@@ -108,5 +141,21 @@ pub trait Cluster: Send + Sync {
     async fn names(&self, cluster: &str, pods: bool) -> Result<Vec<String>, ClusterError> {
         let _ = (cluster, pods);
         Ok(Vec::new())
+    }
+
+    /// Set (`Some`) or remove (`None`) one annotation on a node, returning what it was before.
+    /// Used by other executors for the cluster's side of their work (Karpenter's
+    /// `karpenter.sh/do-not-disrupt`).
+    async fn annotate_node(
+        &self,
+        cluster: &str,
+        node: &str,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<Option<String>, ClusterError> {
+        let _ = (cluster, node, key, value);
+        Err(ClusterError::NotConfigured(
+            "this cluster cannot annotate nodes".into(),
+        ))
     }
 }

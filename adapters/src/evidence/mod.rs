@@ -54,6 +54,25 @@ pub trait EvidenceStore: Send + Sync {
     }
 }
 
+/// Store `bytes` as `<request>/<name>` of `incident`, off the async threads (the store hashes
+/// them as it writes). The error names the artifact.
+pub async fn put_bytes(
+    store: &std::sync::Arc<dyn EvidenceStore>,
+    incident: &IncidentId,
+    request: &str,
+    name: &str,
+    bytes: Vec<u8>,
+) -> Result<StoredArtifact, String> {
+    let (store, incident) = (store.clone(), incident.clone());
+    let full = format!("{request}/{name}");
+    tokio::task::spawn_blocking(move || {
+        store.put(&incident, &full, &mut std::io::Cursor::new(bytes))
+    })
+    .await
+    .map_err(|e| format!("storing {name}: {e}"))?
+    .map_err(|e| format!("storing {name}: {e}"))
+}
+
 /// A store that cannot take artifacts, with the reason: captures fail with it, clearly.
 pub struct UnavailableStore(pub String);
 

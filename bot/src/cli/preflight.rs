@@ -54,7 +54,7 @@ pub fn run(args: PreflightArgs, global: &Global) -> anyhow::Result<ExitCode> {
                 println!("cluster {name} ({}):", target.server);
                 for c in &checks {
                     match &c.verdict {
-                        Verdict::Allowed if c.action.risk() != warroom_config::Risk::Read && matches!(c.action, ActionName::Protect | ActionName::Snapshot | ActionName::Revoke) => {
+                        Verdict::Allowed if c.action.risk() != warroom_config::Risk::Read && warroom_adapters::executors::on_aws(c.action) => {
                             println!("  {:<11} allowed in Kubernetes; its AWS part is not configured in this build", c.action.as_str())
                         }
                         Verdict::Allowed => println!("  {:<11} allowed", c.action.as_str()),

@@ -233,11 +233,16 @@ async fn start_engine(
     for p in problems {
         eprintln!("warroom: pager not started: {p}");
     }
+    // Each action goes to its executor: the cluster's API server, or AWS.
+    let kube: Arc<dyn warroom_adapters::cluster::Cluster> = Arc::new(clusters.kube);
+    let evidence = crate::clusters::evidence_store(&plan, &opts.dir);
+    let aws = crate::clusters::aws(&plan, kube.clone(), evidence).await;
+    let executors = warroom_adapters::executors::Executors::new(kube, aws);
     let engine = Engine::new(
         plan.clone(),
         ledger,
         chats,
-        Arc::new(clusters.kube),
+        Arc::new(executors),
         clock,
         notify,
         pagers,

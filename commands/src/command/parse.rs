@@ -453,6 +453,7 @@ fn kinds_for(action: ActionName) -> &'static [ObjectKind] {
         | ActionName::Uncordon
         | ActionName::Drain
         | ActionName::Protect
+        | ActionName::Unprotect
         | ActionName::Snapshot => &[Node],
         ActionName::Scale => &[Deployment, StatefulSet, ReplicaSet],
         ActionName::Restart => &[Deployment, StatefulSet, DaemonSet],

@@ -91,7 +91,12 @@ pub const USAGES: &[(&str, &str, &str)] = &[
     (
         "protect",
         "protect node NODE --reason TEXT [--cluster NAME]",
-        "contain: EC2 termination and scale-in protection",
+        "contain: EC2 termination and stop protection, Auto Scaling scale-in protection, Karpenter do-not-disrupt",
+    ),
+    (
+        "unprotect",
+        "unprotect node NODE --reason TEXT [--cluster NAME]",
+        "contain: undo each part of protect",
     ),
     (
         "snapshot",

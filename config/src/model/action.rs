@@ -57,6 +57,7 @@ pub enum ActionName {
     Uncordon,
     Drain,
     Protect,
+    Unprotect,
     Snapshot,
     Revoke,
     Scale,
@@ -65,7 +66,7 @@ pub enum ActionName {
 }
 
 impl ActionName {
-    pub const ALL: [ActionName; 14] = [
+    pub const ALL: [ActionName; 15] = [
         ActionName::Capture,
         ActionName::Checkpoint,
         ActionName::Quarantine,
@@ -75,6 +76,7 @@ impl ActionName {
         ActionName::Uncordon,
         ActionName::Drain,
         ActionName::Protect,
+        ActionName::Unprotect,
         ActionName::Snapshot,
         ActionName::Revoke,
         ActionName::Scale,
@@ -93,6 +95,7 @@ impl ActionName {
             ActionName::Uncordon => "uncordon",
             ActionName::Drain => "drain",
             ActionName::Protect => "protect",
+            ActionName::Unprotect => "unprotect",
             ActionName::Snapshot => "snapshot",
             ActionName::Revoke => "revoke",
             ActionName::Scale => "scale",
@@ -110,6 +113,7 @@ impl ActionName {
             | ActionName::Cordon
             | ActionName::Uncordon
             | ActionName::Protect
+            | ActionName::Unprotect
             | ActionName::Snapshot
             | ActionName::Revoke => Risk::Contain,
             ActionName::Drain | ActionName::Scale | ActionName::Restart | ActionName::Delete => {

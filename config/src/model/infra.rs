@@ -84,4 +84,8 @@ pub struct AwsAccount {
     pub role_arn: String,
     #[serde(default)]
     pub external_id: Option<SecretRef>,
+    /// Send every AWS call here instead of AWS's endpoints (a VPC endpoint, or a stand-in
+    /// such as moto for drills and tests). In a drill, AWS is only contacted through it.
+    #[serde(default)]
+    pub endpoint_url: Option<String>,
 }

@@ -310,7 +310,13 @@ pub const SPECS: &[Spec] = &[
     on!(
         "node",
         "protect",
-        "contain: protect a node from scale-in",
+        "contain: protect a node from termination and scale-in",
+        NODE_ACTION
+    ),
+    on!(
+        "node",
+        "unprotect",
+        "contain: undo a node's protection",
         NODE_ACTION
     ),
     on!(

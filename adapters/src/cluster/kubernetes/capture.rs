@@ -19,19 +19,13 @@ async fn store(
     name: &str,
     bytes: Vec<u8>,
 ) -> Result<CapturedArtifact, ClusterError> {
-    let store = store.clone();
-    let incident = ex.incident.clone();
-    let full = format!("{}/{name}", ex.request);
-    let stored = tokio::task::spawn_blocking(move || {
-        store.put(&incident, &full, &mut std::io::Cursor::new(bytes))
-    })
-    .await
-    .map_err(|e| ClusterError::Failed(format!("storing {name}: {e}")))?
-    .map_err(|e| ClusterError::Failed(format!("storing {name}: {e}")))?;
-    Ok(CapturedArtifact {
-        name: name.to_owned(),
-        stored,
-    })
+    crate::evidence::put_bytes(store, &ex.incident, &ex.request, name, bytes)
+        .await
+        .map(|stored| CapturedArtifact {
+            name: name.to_owned(),
+            stored,
+        })
+        .map_err(ClusterError::Failed)
 }
 
 fn pretty(v: &Value) -> Vec<u8> {

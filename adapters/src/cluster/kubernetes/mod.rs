@@ -321,7 +321,37 @@ impl Cluster for KubeCluster {
             node: str_at(&object, "/spec/nodeName").map(str::to_owned),
             owner,
             labels: labels_of(&object),
+            provider_id: str_at(&object, "/spec/providerID").map(str::to_owned),
         })
+    }
+
+    async fn annotate_node(
+        &self,
+        cluster: &str,
+        node: &str,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<Option<String>, ClusterError> {
+        let t = self.target(cluster)?;
+        let path = rest::path(ObjectKind::Node, "", node);
+        let before = t
+            .rest
+            .get(&path)
+            .await
+            .map_err(|e| t.rest.fail(&format!("reading node {node}"), &e))?;
+        let was = before
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.get(key))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        t.rest
+            .merge_patch(
+                &path,
+                &serde_json::json!({ "metadata": { "annotations": { key: value } } }),
+            )
+            .await
+            .map_err(|e| t.rest.fail(&format!("annotating node {node}"), &e))?;
+        Ok(was)
     }
 
     async fn preview(&self, ex: &Execution) -> Result<Outcome, ClusterError> {
@@ -329,9 +359,7 @@ impl Cluster for KubeCluster {
         let summary = match ex.action {
             ActionName::Quarantine => isolate::preview_quarantine(t, ex).await?,
             ActionName::Drain => nodes::preview_drain(t, ex).await?,
-            ActionName::Protect | ActionName::Snapshot | ActionName::Revoke => {
-                return Err(not_aws(ex.action));
-            }
+            a if crate::executors::on_aws(a) => return Err(not_aws(a)),
             _ => format!("will {} {}", ex.action, ex.resolved.target),
         };
         Ok(Outcome {
@@ -359,15 +387,16 @@ impl Cluster for KubeCluster {
             ActionName::Scale => workloads::scale(t, ex).await,
             ActionName::Restart => workloads::restart(t, ex).await,
             ActionName::Delete => workloads::delete(t, ex).await,
-            ActionName::Protect | ActionName::Snapshot | ActionName::Revoke => {
-                Err(not_aws(ex.action))
-            }
+            ActionName::Protect
+            | ActionName::Unprotect
+            | ActionName::Snapshot
+            | ActionName::Revoke => Err(not_aws(ex.action)),
         }
     }
 }
 
 pub fn not_aws(action: ActionName) -> ClusterError {
     ClusterError::NotConfigured(format!(
-        "{action} acts on AWS, and this warroom has no AWS executor: the plan needs an [[aws_accounts]] entry named by the cluster's `aws_account` and credentials to assume its role, and this build has no AWS adapter yet; nothing was changed"
+        "{action} acts on AWS, not on the cluster's API server: it runs through the AWS executor (the plan's [[aws_accounts]] entry named by the cluster's `aws_account`); nothing was changed"
     ))
 }

@@ -78,8 +78,10 @@ pub fn for_action(action: ActionName) -> Vec<Permission> {
             p("delete", "apps", "daemonsets", ""),
             p("delete", "apps", "replicasets", ""),
         ],
-        // AWS actions read the node (for its instance id) and nothing else in Kubernetes.
-        ActionName::Protect | ActionName::Snapshot | ActionName::Revoke => Vec::new(),
+        // Protection also annotates the node (karpenter.sh/do-not-disrupt).
+        ActionName::Protect | ActionName::Unprotect => vec![p("patch", "", "nodes", "")],
+        // The other AWS actions read the node (for its instance id) and nothing else here.
+        ActionName::Snapshot | ActionName::Revoke => Vec::new(),
     }
 }
 

@@ -1,0 +1,230 @@
+//! AWS: the executor for actions on EKS worker nodes' instances (`snapshot`, `protect`,
+//! `unprotect`), through aws-sdk-ec2, aws-sdk-autoscaling and aws-sdk-sts. Each privileged
+//! operation is its own file with its contract; errors are typed (forbidden, not found,
+//! throttled, conflict, upstream). Throttling and transient errors are retried by the SDK's
+//! standard retry policy (3 attempts, exponential backoff with jitter) before they surface.
+
+pub mod errors;
+pub mod identity;
+pub mod instance;
+pub mod protect;
+pub mod provider_id;
+pub mod snapshot;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use serde_json::json;
+use warroom_config::ActionName;
+
+use crate::cluster::{CapturedArtifact, Cluster, ClusterError, Execution, Outcome};
+use crate::evidence::EvidenceStore;
+use identity::{Account, SessionFor};
+use instance::Instance;
+
+/// rustls with ring, as the rest of warroom (no second crypto provider linked).
+pub fn http_client() -> SharedHttpClient {
+    use aws_smithy_http_client::tls;
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
+}
+
+/// The AWS account of each plan cluster that names one.
+pub struct AwsExecutor {
+    accounts: BTreeMap<String, Account>,
+    kube: Arc<dyn Cluster>,
+    evidence: Arc<dyn EvidenceStore>,
+    wait: snapshot::Wait,
+}
+
+impl AwsExecutor {
+    /// `accounts`: cluster name → its account. `kube` does the node's side of protection.
+    pub fn new(
+        accounts: BTreeMap<String, Account>,
+        kube: Arc<dyn Cluster>,
+        evidence: Arc<dyn EvidenceStore>,
+        wait: snapshot::Wait,
+    ) -> Self {
+        AwsExecutor {
+            accounts,
+            kube,
+            evidence,
+            wait,
+        }
+    }
+
+    /// The node's instance, and clients acting as the plan's role for this request.
+    async fn reach(
+        &self,
+        ex: &Execution,
+    ) -> Result<(Instance, aws_sdk_ec2::Client, aws_sdk_autoscaling::Client), ClusterError>
+    {
+        let cluster = &ex.resolved.cluster;
+        let account = self.accounts.get(cluster).ok_or_else(|| {
+            ClusterError::NotConfigured(format!(
+                "{} acts on AWS, and cluster `{cluster}` names no [[aws_accounts]] entry (set `aws_account` on the cluster); nothing was changed",
+                ex.action
+            ))
+        })?;
+        let node = &ex.resolved.target.name;
+        let instance = provider_id::parse(ex.resolved.provider_id.as_deref()).map_err(|why| {
+            ClusterError::Conflict(format!("node {node}: {why}; nothing was changed"))
+        })?;
+        let approver = ex.approvers.first().map(|p| p.as_str());
+        let config: SdkConfig = account
+            .assume(
+                &SessionFor {
+                    incident: ex.incident.as_str(),
+                    request: &ex.request,
+                    requester: ex.requested_by.as_str(),
+                    approver,
+                },
+                &instance.region,
+            )
+            .await?;
+        let ec2 = aws_sdk_ec2::Client::new(&config);
+        let asg = aws_sdk_autoscaling::Client::new(&config);
+        let described = instance::describe(&ec2, &instance.instance_id).await?;
+        Ok((described, ec2, asg))
+    }
+
+    pub async fn preview(&self, ex: &Execution) -> Result<Outcome, ClusterError> {
+        let (instance, ec2, asg) = self.reach(ex).await?;
+        let summary = match ex.action {
+            ActionName::Snapshot => format!(
+                "will snapshot {} volume(s) of {} ({}): {}",
+                instance.volumes.len(),
+                instance.id,
+                instance.state,
+                instance
+                    .volumes
+                    .iter()
+                    .map(|(dev, vol)| format!("{vol} at {dev}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            ActionName::Protect => protect::preview(&ec2, &asg, &instance, true).await?,
+            ActionName::Unprotect => protect::preview(&ec2, &asg, &instance, false).await?,
+            other => return Err(not_here(other)),
+        };
+        Ok(Outcome {
+            dry_run: false,
+            summary,
+            result: serde_json::Value::Null,
+            evidence: Vec::new(),
+        })
+    }
+
+    pub async fn execute(&self, ex: &Execution) -> Result<Outcome, ClusterError> {
+        if !matches!(
+            ex.action,
+            ActionName::Snapshot | ActionName::Protect | ActionName::Unprotect
+        ) {
+            return Err(not_here(ex.action));
+        }
+        let (instance, ec2, asg) = self.reach(ex).await?;
+        match ex.action {
+            ActionName::Snapshot => self.snapshot(&ec2, ex, &instance).await,
+            on_off => {
+                let on = on_off == ActionName::Protect;
+                let (summary, result) =
+                    protect::apply(&ec2, &asg, self.kube.as_ref(), ex, &instance, on).await?;
+                Ok(Outcome {
+                    dry_run: false,
+                    summary,
+                    result,
+                    evidence: Vec::new(),
+                })
+            }
+        }
+    }
+
+    async fn snapshot(
+        &self,
+        ec2: &aws_sdk_ec2::Client,
+        ex: &Execution,
+        instance: &Instance,
+    ) -> Result<Outcome, ClusterError> {
+        let taken = snapshot::start(ec2, ex, instance).await?;
+        if let Some(p) = &ex.progress {
+            let _ = p.send(format!(
+                "snapshot {}: started {} snapshot(s) of {}",
+                ex.resolved.target.name,
+                taken.len(),
+                instance.id
+            ));
+        }
+        let (taken, finished) = snapshot::follow(ec2, ex, taken, self.wait).await?;
+        let record = json!({
+            "node": ex.resolved.target.name,
+            "instance": instance.id,
+            "snapshots": taken.iter().map(snapshot::Taken::json).collect::<Vec<_>>(),
+        });
+        let name = format!("snapshots-{}.json", instance.id);
+        let stored = crate::evidence::put_bytes(
+            &self.evidence,
+            &ex.incident,
+            &ex.request,
+            &name,
+            serde_json::to_vec_pretty(&record).unwrap_or_default(),
+        )
+        .await
+        .map_err(ClusterError::Failed)?;
+        let failed: Vec<&str> = taken
+            .iter()
+            .filter(|t| t.state == "error")
+            .map(|t| t.snapshot.as_str())
+            .collect();
+        let ids = taken
+            .iter()
+            .map(|t| format!("{} ({})", t.snapshot, t.volume))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let summary = if !failed.is_empty() {
+            return Err(ClusterError::Upstream(format!(
+                "snapshots of {} ended in error: {} (all: {ids}; recorded as evidence {name})",
+                instance.id,
+                failed.join(", ")
+            )));
+        } else if finished {
+            format!(
+                "snapshotted node {} (instance {}): {ids}, all completed",
+                ex.resolved.target.name, instance.id
+            )
+        } else {
+            format!(
+                "snapshots of node {} (instance {}) started and still in progress after {}: {ids} — AWS finishes them on its own; check with `aws ec2 describe-snapshots`",
+                ex.resolved.target.name,
+                instance.id,
+                humanize(self.wait.up_to)
+            )
+        };
+        Ok(Outcome {
+            dry_run: false,
+            summary,
+            result: record,
+            evidence: vec![CapturedArtifact { name, stored }],
+        })
+    }
+}
+
+fn humanize(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 60 {
+        format!("{} min", s / 60)
+    } else {
+        format!("{s} s")
+    }
+}
+
+fn not_here(action: ActionName) -> ClusterError {
+    ClusterError::NotConfigured(format!(
+        "{action} is not an action this build runs on AWS yet; nothing was changed"
+    ))
+}

@@ -1,0 +1,181 @@
+//! `snapshot node NODE`: EBS snapshots of every volume attached to the node's instance.
+//!
+//! Guarantees: one `CreateSnapshots` call covers all of the instance's volumes at the same
+//! moment (crash-consistent across volumes); each snapshot is tagged with the incident, node,
+//! requester and approver (and copies the volume's own tags); progress is posted until every
+//! snapshot is `completed` or `error` (or the wait runs out, which is said); each snapshot is
+//! recorded as evidence (id, volume, size, state, start and completion times). Assumes the
+//! role may call `ec2:CreateSnapshots`, `ec2:CreateTags` and `ec2:DescribeSnapshots`. Caveats:
+//! the snapshot captures what is on disk, not in memory; it is not application-consistent
+//! (no fsfreeze); it keeps costing money until someone deletes it.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use aws_sdk_ec2::types::{
+    CopyTagsFromSource, InstanceSpecification, ResourceType, SnapshotState, Tag,
+    TagSpecification,
+};
+use serde_json::{Value, json};
+
+use super::errors::classify;
+use super::instance::Instance;
+use crate::cluster::{ClusterError, Execution};
+
+/// How long warroom waits for snapshots to complete, and how often it looks.
+#[derive(Debug, Clone, Copy)]
+pub struct Wait {
+    pub up_to: Duration,
+    pub every: Duration,
+}
+
+/// One snapshot as recorded in the evidence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Taken {
+    pub snapshot: String,
+    pub volume: String,
+    pub size_gib: Option<i32>,
+    pub state: String,
+    pub progress: String,
+    pub started: Option<String>,
+    pub completed: Option<String>,
+}
+
+impl Taken {
+    pub fn json(&self) -> Value {
+        json!({
+            "snapshot_id": self.snapshot, "volume_id": self.volume, "size_gib": self.size_gib,
+            "state": self.state, "progress": self.progress,
+            "start_time": self.started, "completion_time": self.completed,
+        })
+    }
+
+    fn done(&self) -> bool {
+        self.state == "completed" || self.state == "error"
+    }
+}
+
+fn tags(ex: &Execution, node: &str) -> Vec<Tag> {
+    let approvers = ex
+        .approvers
+        .iter()
+        .map(|p| p.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    [
+        ("warroom:incident", ex.incident.as_str().to_owned()),
+        ("warroom:request", ex.request.clone()),
+        ("warroom:node", node.to_owned()),
+        ("warroom:requester", ex.requested_by.as_str().to_owned()),
+        ("warroom:approver", approvers),
+    ]
+    .into_iter()
+    .map(|(k, v)| Tag::builder().key(k).value(v).build())
+    .collect()
+}
+
+/// Start the snapshots; the caller then [`follow`]s them.
+pub async fn start(
+    ec2: &aws_sdk_ec2::Client,
+    ex: &Execution,
+    instance: &Instance,
+) -> Result<Vec<Taken>, ClusterError> {
+    let node = &ex.resolved.target.name;
+    let doing = format!("CreateSnapshots for {} (node {node})", instance.id);
+    let out = ec2
+        .create_snapshots()
+        .instance_specification(
+            InstanceSpecification::builder()
+                .instance_id(&instance.id)
+                .exclude_boot_volume(false)
+                .build(),
+        )
+        .description(format!(
+            "warroom {} {}: node {node} ({})",
+            ex.incident,
+            ex.request,
+            ex.reason.as_deref().unwrap_or("no reason given")
+        ))
+        .tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::Snapshot)
+                .set_tags(Some(tags(ex, node)))
+                .build(),
+        )
+        .copy_tags_from_source(CopyTagsFromSource::Volume)
+        .send()
+        .await
+        .map_err(|e| classify(&doing, e))?;
+    let taken: Vec<Taken> = out
+        .snapshots()
+        .iter()
+        .map(|s| Taken {
+            snapshot: s.snapshot_id().unwrap_or_default().to_owned(),
+            volume: s.volume_id().unwrap_or_default().to_owned(),
+            size_gib: s.volume_size(),
+            state: s.state().map(|x| x.as_str().to_owned()).unwrap_or_default(),
+            progress: s.progress().unwrap_or("0%").to_owned(),
+            started: s.start_time().map(|t| t.to_string()),
+            completed: None,
+        })
+        .collect();
+    if taken.is_empty() {
+        return Err(ClusterError::Conflict(format!(
+            "{doing}: AWS created no snapshot (the instance has no EBS volume attached)"
+        )));
+    }
+    Ok(taken)
+}
+
+/// Poll until every snapshot is completed or failed, posting each change of progress.
+pub async fn follow(
+    ec2: &aws_sdk_ec2::Client,
+    ex: &Execution,
+    mut taken: Vec<Taken>,
+    wait: Wait,
+) -> Result<(Vec<Taken>, bool), ClusterError> {
+    let started = Instant::now();
+    let mut said: BTreeMap<String, String> = BTreeMap::new();
+    loop {
+        let ids: Vec<String> = taken.iter().map(|t| t.snapshot.clone()).collect();
+        let out = ec2
+            .describe_snapshots()
+            .set_snapshot_ids(Some(ids))
+            .send()
+            .await
+            .map_err(|e| classify("DescribeSnapshots", e))?;
+        for s in out.snapshots() {
+            let Some(t) = taken
+                .iter_mut()
+                .find(|t| Some(t.snapshot.as_str()) == s.snapshot_id())
+            else {
+                continue;
+            };
+            t.state = s.state().map(SnapshotState::as_str).unwrap_or("").to_owned();
+            t.progress = s.progress().unwrap_or(&t.progress).to_owned();
+            t.size_gib = s.volume_size().or(t.size_gib);
+            t.completed = s.completion_time().map(|c| c.to_string()).or(
+                (t.state == "completed").then(|| chrono::Utc::now().to_rfc3339()),
+            );
+        }
+        let line = taken
+            .iter()
+            .map(|t| format!("{} ({}) {} {}", t.snapshot, t.volume, t.progress, t.state))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let key = "all".to_owned();
+        if said.get(&key) != Some(&line) {
+            if let Some(p) = &ex.progress {
+                let _ = p.send(format!("snapshot {}: {line}", ex.resolved.target.name));
+            }
+            said.insert(key, line);
+        }
+        if taken.iter().all(Taken::done) {
+            return Ok((taken, true));
+        }
+        if started.elapsed() >= wait.up_to {
+            return Ok((taken, false));
+        }
+        tokio::time::sleep(wait.every).await;
+    }
+}
