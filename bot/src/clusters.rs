@@ -114,7 +114,9 @@ pub async fn aws(
     let mut accounts = std::collections::BTreeMap::new();
     for c in &plan.plan.clusters {
         let Some(name) = &c.aws_account else { continue };
-        let Some(a) = plan.plan.aws_account(name) else { continue };
+        let Some(a) = plan.plan.aws_account(name) else {
+            continue;
+        };
         if drill && a.endpoint_url.is_none() {
             eprintln!(
                 "warroom: drill: AWS account {name} is not contacted (set its endpoint_url to a stand-in such as moto to practise AWS actions)"

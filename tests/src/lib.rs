@@ -17,6 +17,7 @@ pub mod fake_slack;
 pub mod fake_socket;
 pub mod http1;
 pub mod load;
+pub mod moto;
 pub mod pager_standin;
 pub mod webdriver;
 

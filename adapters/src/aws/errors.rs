@@ -2,8 +2,8 @@
 //! error code and message), and a kind that doubles as a metric label.
 
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::cluster::ClusterError;
 
@@ -33,15 +33,26 @@ pub fn by_code(doing: &str, code: &str, message: &str) -> ClusterError {
         format!("{doing}: AWS answered {code}: {message}")
     };
     match code {
-        "UnauthorizedOperation" | "AccessDenied" | "AccessDeniedException" | "AuthFailure"
-        | "InvalidClientTokenId" | "ExpiredToken" | "SignatureDoesNotMatch" => {
-            ClusterError::Forbidden(said)
-        }
+        "UnauthorizedOperation"
+        | "AccessDenied"
+        | "AccessDeniedException"
+        | "AuthFailure"
+        | "InvalidClientTokenId"
+        | "ExpiredToken"
+        | "SignatureDoesNotMatch" => ClusterError::Forbidden(said),
         c if c.ends_with(".NotFound") || c == "NoSuchEntity" => ClusterError::Absent(said),
-        "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException"
-        | "RequestThrottled" | "SlowDown" => ClusterError::Throttled(said),
-        "IncorrectState" | "IncorrectInstanceState" | "ConcurrentModification"
-        | "ResourceInUse" | "ScalingActivityInProgress" | "UnsupportedOperation"
+        "Throttling"
+        | "ThrottlingException"
+        | "RequestLimitExceeded"
+        | "TooManyRequestsException"
+        | "RequestThrottled"
+        | "SlowDown" => ClusterError::Throttled(said),
+        "IncorrectState"
+        | "IncorrectInstanceState"
+        | "ConcurrentModification"
+        | "ResourceInUse"
+        | "ScalingActivityInProgress"
+        | "UnsupportedOperation"
         | "OperationNotPermitted" => ClusterError::Conflict(said),
         _ => ClusterError::Upstream(said),
     }
@@ -53,15 +64,35 @@ mod tests {
 
     #[test]
     fn codes_become_kinds_that_name_what_was_done() {
-        let e = by_code("CreateSnapshots for i-1", "UnauthorizedOperation", "You are not authorized");
+        let e = by_code(
+            "CreateSnapshots for i-1",
+            "UnauthorizedOperation",
+            "You are not authorized",
+        );
         assert_eq!(e.kind(), "forbidden");
-        assert!(e.to_string().contains("CreateSnapshots for i-1: AWS answered UnauthorizedOperation"));
-        assert_eq!(by_code("x", "Throttling", "Rate exceeded").kind(), "throttled");
+        assert!(
+            e.to_string()
+                .contains("CreateSnapshots for i-1: AWS answered UnauthorizedOperation")
+        );
+        assert_eq!(
+            by_code("x", "Throttling", "Rate exceeded").kind(),
+            "throttled"
+        );
         assert_eq!(by_code("x", "RequestLimitExceeded", "").kind(), "throttled");
-        assert_eq!(by_code("x", "IncorrectInstanceState", "").kind(), "conflict");
+        assert_eq!(
+            by_code("x", "IncorrectInstanceState", "").kind(),
+            "conflict"
+        );
         assert_eq!(by_code("x", "InternalError", "").kind(), "upstream");
-        let gone = by_code("DescribeInstances", "InvalidInstanceID.NotFound", "The instance ID 'i-1' does not exist");
+        let gone = by_code(
+            "DescribeInstances",
+            "InvalidInstanceID.NotFound",
+            "The instance ID 'i-1' does not exist",
+        );
         assert_eq!(gone.kind(), "not_found");
-        assert!(gone.to_string().starts_with("not found: DescribeInstances"), "{gone}");
+        assert!(
+            gone.to_string().starts_with("not found: DescribeInstances"),
+            "{gone}"
+        );
     }
 }

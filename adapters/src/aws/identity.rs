@@ -112,7 +112,9 @@ impl Account {
             .base
             .to_builder()
             .region(Region::new(region.to_owned()))
-            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(credentials))
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(credentials),
+            )
             .build())
     }
 }

@@ -63,8 +63,7 @@ impl AwsExecutor {
     async fn reach(
         &self,
         ex: &Execution,
-    ) -> Result<(Instance, aws_sdk_ec2::Client, aws_sdk_autoscaling::Client), ClusterError>
-    {
+    ) -> Result<(Instance, aws_sdk_ec2::Client, aws_sdk_autoscaling::Client), ClusterError> {
         let cluster = &ex.resolved.cluster;
         let account = self.accounts.get(cluster).ok_or_else(|| {
             ClusterError::NotConfigured(format!(

@@ -118,7 +118,12 @@ pub async fn preview(
     if on && instance.spot {
         return Ok(spot_refusal(instance));
     }
-    let term = attribute(ec2, &instance.id, InstanceAttributeName::DisableApiTermination).await?;
+    let term = attribute(
+        ec2,
+        &instance.id,
+        InstanceAttributeName::DisableApiTermination,
+    )
+    .await?;
     let stop = attribute(ec2, &instance.id, InstanceAttributeName::DisableApiStop).await?;
     let group = match scale_in(asg, &instance.id).await? {
         Some((g, p)) => format!("scale-in protection in group {g} (now {p})"),
@@ -177,7 +182,10 @@ pub async fn apply(
         }
     };
     for (name, which) in [
-        ("DisableApiTermination", InstanceAttributeName::DisableApiTermination),
+        (
+            "DisableApiTermination",
+            InstanceAttributeName::DisableApiTermination,
+        ),
         ("DisableApiStop", InstanceAttributeName::DisableApiStop),
     ] {
         let before = attribute(ec2, id, which.clone())
@@ -199,7 +207,12 @@ pub async fn apply(
     }
     let node = &ex.resolved.target.name;
     let before = kube
-        .annotate_node(&ex.resolved.cluster, node, DO_NOT_DISRUPT, on.then_some("true"))
+        .annotate_node(
+            &ex.resolved.cluster,
+            node,
+            DO_NOT_DISRUPT,
+            on.then_some("true"),
+        )
         .await
         .map_err(|e| stopped(&parts, e))?;
     parts.push(part(

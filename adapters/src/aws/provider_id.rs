@@ -83,10 +83,7 @@ fn region_of(az: &str) -> Option<String> {
     if parts.len() < 3 {
         return None;
     }
-    let number: String = parts[2]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
+    let number: String = parts[2].chars().take_while(char::is_ascii_digit).collect();
     if number.is_empty() || parts[0].is_empty() || parts[1].is_empty() {
         return None;
     }

@@ -13,8 +13,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use aws_sdk_ec2::types::{
-    CopyTagsFromSource, InstanceSpecification, ResourceType, SnapshotState, Tag,
-    TagSpecification,
+    CopyTagsFromSource, InstanceSpecification, ResourceType, SnapshotState, Tag, TagSpecification,
 };
 use serde_json::{Value, json};
 
@@ -151,12 +150,17 @@ pub async fn follow(
             else {
                 continue;
             };
-            t.state = s.state().map(SnapshotState::as_str).unwrap_or("").to_owned();
+            t.state = s
+                .state()
+                .map(SnapshotState::as_str)
+                .unwrap_or("")
+                .to_owned();
             t.progress = s.progress().unwrap_or(&t.progress).to_owned();
             t.size_gib = s.volume_size().or(t.size_gib);
-            t.completed = s.completion_time().map(|c| c.to_string()).or(
-                (t.state == "completed").then(|| chrono::Utc::now().to_rfc3339()),
-            );
+            t.completed = s
+                .completion_time()
+                .map(|c| c.to_string())
+                .or((t.state == "completed").then(|| chrono::Utc::now().to_rfc3339()));
         }
         let line = taken
             .iter()

@@ -1,0 +1,60 @@
+"""AWS state in a running moto server, through boto3, for the AWS scenarios.
+
+usage: moto_aws.py ENDPOINT COMMAND [ARGS]
+  node ZONE [--spot] [--group NAME]   an instance like an EKS worker node (root and data
+                                      volume), optionally in an Auto Scaling group; prints JSON
+  state INSTANCE                      its protection, group protection and snapshots; prints JSON
+"""
+import json
+import sys
+
+import boto3
+
+endpoint, command, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+
+
+def client(service, region="eu-central-1"):
+    return boto3.client(service, endpoint_url=endpoint, region_name=region,
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+ec2, asg = client("ec2"), client("autoscaling")
+
+if command == "node":
+    zone = args[0]
+    spot = "--spot" in args
+    group = args[args.index("--group") + 1] if "--group" in args else None
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    extra = {"InstanceMarketOptions": {"MarketType": "spot"}} if spot else {}
+    made = ec2.run_instances(
+        ImageId=image, MinCount=1, MaxCount=1, InstanceType="m6i.large",
+        Placement={"AvailabilityZone": zone},
+        BlockDeviceMappings=[{"DeviceName": "/dev/xvdb", "Ebs": {"VolumeSize": 100}}],
+        TagSpecifications=[{"ResourceType": "volume", "Tags": [{"Key": "team", "Value": "payments"}]}],
+        **extra)["Instances"][0]
+    instance = made["InstanceId"]
+    if group:
+        asg.create_launch_configuration(LaunchConfigurationName=group + "-lc", ImageId=image,
+                                        InstanceType="m6i.large")
+        asg.create_auto_scaling_group(AutoScalingGroupName=group,
+                                      LaunchConfigurationName=group + "-lc", MinSize=0,
+                                      MaxSize=3, DesiredCapacity=0, AvailabilityZones=[zone])
+        asg.attach_instances(InstanceIds=[instance], AutoScalingGroupName=group)
+    volumes = [m["Ebs"]["VolumeId"] for m in made.get("BlockDeviceMappings", [])]
+    print(json.dumps({"instance": instance, "volumes": volumes}))
+elif command == "state":
+    instance = args[0]
+    attr = lambda name, key: ec2.describe_instance_attribute(
+        InstanceId=instance, Attribute=name)[key]["Value"]
+    groups = asg.describe_auto_scaling_instances(InstanceIds=[instance])["AutoScalingInstances"]
+    snaps = ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]
+    print(json.dumps({
+        "disable_api_termination": attr("disableApiTermination", "DisableApiTermination"),
+        "disable_api_stop": attr("disableApiStop", "DisableApiStop"),
+        "protected_from_scale_in": groups[0]["ProtectedFromScaleIn"] if groups else None,
+        "snapshots": [{"id": s["SnapshotId"], "volume": s["VolumeId"], "state": s["State"],
+                       "tags": {t["Key"]: t["Value"] for t in s.get("Tags", [])}}
+                      for s in snaps],
+    }, default=str))
+else:
+    sys.exit(__doc__)

@@ -1,0 +1,240 @@
+//! AWS actions against moto server's real EC2, Auto Scaling and STS state: a drill node whose
+//! providerID names a moto instance is snapshotted, protected and unprotected through the
+//! two-person rule, and the failures (Spot, non-AWS node, unknown instance) are said plainly
+//! with a consistent ledger.
+
+use serde_json::{Value, json};
+use warroom_tests::api::{Api, plan_with};
+use warroom_tests::drill::Drill;
+use warroom_tests::moto::Moto;
+use warroom_tests::{Scratch, Server};
+
+const NODE1: &str = "ip-10-0-1-23.ec2.internal";
+const NODE2: &str = "ip-10-0-2-41.ec2.internal";
+
+struct Aws {
+    _s: Scratch,
+    _server: Server,
+    api: Api,
+    drill: Drill,
+    moto: Moto,
+}
+
+fn start() -> Aws {
+    let moto = Moto::start();
+    let s = Scratch::new();
+    let plan = plan_with(&[
+        ("drill = false", "drill = true"),
+        (
+            "role_arn = \"arn:aws:iam::123456789012:role/warroom-responder\"",
+            &format!(
+                "role_arn = \"arn:aws:iam::123456789012:role/warroom-responder\"\nendpoint_url = \"{}\"",
+                moto.endpoint
+            ),
+        ),
+    ]);
+    let file = s.write("plan.toml", &plan);
+    let server = Server::start_with_env(
+        &s,
+        &["--config", file.to_str().unwrap()],
+        &[
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_CONFIG_FILE", "/nonexistent"),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
+            ("WARROOM_AWS_EXTERNAL_ID", "warroom-drill-external-id"),
+        ],
+    );
+    let api = Api::new(&server.addr);
+    let drill = Drill::of(&server, "prod-eu");
+    Aws {
+        _s: s,
+        _server: server,
+        api,
+        drill,
+        moto,
+    }
+}
+
+impl Aws {
+    /// Point a drill node at an instance (or at whatever `provider_id` says).
+    fn node_is(&self, node: &str, provider_id: &str) {
+        let (code, v) = self.drill.merge_patch(
+            &format!("/api/v1/nodes/{node}"),
+            &json!({ "spec": { "providerID": provider_id } }),
+        );
+        assert!(code < 300, "{v}");
+    }
+
+    fn state(&self, instance: &str) -> Value {
+        self.moto.aws(&["state", instance])
+    }
+
+    /// alice asks, bob approves; bob's answer.
+    fn asked_and_approved(&self, inc: &str, command: &str, request: &str) -> (u16, Value) {
+        let asked = self.api.ok("alice", command, Some(inc));
+        assert_eq!(asked["status"], "pending", "{asked}");
+        self.api
+            .command("bob", &format!("approve {request}"), Some(inc))
+    }
+}
+
+fn message(reply: &Value) -> String {
+    reply["message"].as_str().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn a_node_is_snapshotted_protected_and_unprotected_in_moto_through_two_people() {
+    let a = start();
+    let made = a
+        .moto
+        .aws(&["node", "eu-central-1a", "--group", "eks-general"]);
+    let instance = made["instance"].as_str().unwrap().to_owned();
+    a.node_is(NODE1, &format!("aws:///eu-central-1a/{instance}"));
+    let inc = a.api.open_incident("crypto miner on a payments node");
+
+    // Snapshot: every attached volume, tagged, progress posted, recorded as evidence.
+    let snapshot = format!("snapshot node {NODE1} --reason \"disk evidence\"");
+    let (status, r) = a.asked_and_approved(&inc, &snapshot, "R1");
+    assert_eq!(status, 200, "{r}");
+    let said = message(&r);
+    assert!(
+        said.contains("all completed") && said.contains(&instance),
+        "{said}"
+    );
+    let request = a.api.request(&inc, "R1");
+    assert_eq!(request["status"], "executed", "{request}");
+    let snaps = a.state(&instance)["snapshots"].as_array().cloned().unwrap();
+    assert!(!snaps.is_empty(), "snapshots exist in moto");
+    for volume in made["volumes"].as_array().unwrap() {
+        let snap = snaps
+            .iter()
+            .find(|s| s["volume"] == *volume)
+            .unwrap_or_else(|| panic!("no snapshot of {volume} in {snaps:?}"));
+        assert_eq!(snap["state"], "completed");
+        let tags = &snap["tags"];
+        assert_eq!(tags["warroom:incident"], inc.as_str(), "{snap}");
+        assert_eq!(tags["warroom:node"], NODE1);
+        assert_eq!(tags["warroom:requester"], "alice");
+        assert_eq!(tags["warroom:approver"], "bob");
+    }
+    let body = a.api.incident(&inc);
+    let evidence = body["evidence"].as_array().cloned().unwrap_or_default();
+    assert!(
+        evidence
+            .iter()
+            .any(|e| e["name"] == format!("snapshots-{instance}.json").as_str()),
+        "{evidence:?}"
+    );
+    assert!(
+        body["messages"].to_string().contains("100%"),
+        "progress was posted: {}",
+        body["messages"]
+    );
+
+    // Protect: termination and stop disabled, scale-in protection on, Karpenter annotation.
+    let protect = format!("protect node {NODE1} --reason \"keep the evidence\"");
+    a.api.ok("alice", &protect, Some(&inc));
+    let cards = a.api.incident(&inc)["messages"].to_string();
+    assert!(
+        cards.contains("DisableApiTermination false → true")
+            && cards.contains("scale-in protection in group eks-general"),
+        "the card says what will change: {cards}"
+    );
+    let (status, r) = a.api.command("bob", "approve R2", Some(&inc));
+    assert_eq!(status, 200, "{r}");
+    let now = a.state(&instance);
+    assert_eq!(now["disable_api_termination"], true, "{now}");
+    assert_eq!(now["disable_api_stop"], true, "{now}");
+    assert_eq!(now["protected_from_scale_in"], true, "{now}");
+    let node = a.drill.object(&format!("/api/v1/nodes/{NODE1}"));
+    assert_eq!(
+        node["metadata"]["annotations"]["karpenter.sh/do-not-disrupt"],
+        "true"
+    );
+
+    // Unprotect undoes each part, and says so.
+    let (status, r) = a.asked_and_approved(
+        &inc,
+        &format!("unprotect node {NODE1} --reason \"imaged\""),
+        "R3",
+    );
+    assert_eq!(status, 200, "{r}");
+    assert!(message(&r).contains("unprotected"), "{r}");
+    let now = a.state(&instance);
+    assert_eq!(now["disable_api_termination"], false, "{now}");
+    assert_eq!(now["disable_api_stop"], false, "{now}");
+    assert_eq!(now["protected_from_scale_in"], false, "{now}");
+    let node = a.drill.object(&format!("/api/v1/nodes/{NODE1}"));
+    assert!(
+        node["metadata"]["annotations"]
+            .get("karpenter.sh/do-not-disrupt")
+            .is_none(),
+        "{node}"
+    );
+    // The timeline holds each part's value before and after.
+    let timeline = a.api.incident(&inc)["timeline"].clone();
+    let executed = timeline
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "request.executed" && e["data"]["request"] == "R3")
+        .unwrap_or_else(|| panic!("no request.executed for R3: {timeline}"));
+    let parts = executed["data"]["result"]["parts"].as_array().unwrap();
+    let stop = parts
+        .iter()
+        .find(|p| p["part"] == "DisableApiStop")
+        .unwrap();
+    assert_eq!(
+        (stop["before"].clone(), stop["after"].clone()),
+        (json!(true), json!(false))
+    );
+}
+
+#[test]
+fn spot_non_aws_and_missing_instances_are_refused_plainly_and_nothing_changes() {
+    let a = start();
+    let spot = a.moto.aws(&["node", "eu-central-1b", "--spot"]);
+    let spot_id = spot["instance"].as_str().unwrap().to_owned();
+    let inc = a.api.open_incident("suspicious nodes");
+
+    // A Spot instance cannot be protected: said, nothing set.
+    a.node_is(NODE2, &format!("aws:///eu-central-1b/{spot_id}"));
+    let (status, r) = a.asked_and_approved(&inc, &format!("protect node {NODE2} --reason r"), "R1");
+    assert_eq!(status, 500, "{r}");
+    assert_eq!(r["ok"], false);
+    assert!(message(&r).contains("Spot instance"), "{r}");
+    assert_eq!(a.api.request(&inc, "R1")["status"], "failed");
+    assert_eq!(a.state(&spot_id)["disable_api_termination"], false);
+
+    // A node on another provider: plain words, nothing called.
+    a.node_is(NODE1, "gce://warroom/europe-west1-b/node-1");
+    let (status, r) =
+        a.asked_and_approved(&inc, &format!("snapshot node {NODE1} --reason r"), "R2");
+    assert_eq!(status, 500, "{r}");
+    assert!(message(&r).contains("not on EC2"), "{r}");
+
+    // An instance that does not exist (terminated long ago): named.
+    a.node_is(NODE1, "aws:///eu-central-1a/i-0123456789abcdef0");
+    let (status, r) =
+        a.asked_and_approved(&inc, &format!("snapshot node {NODE1} --reason r"), "R3");
+    assert_eq!(status, 500, "{r}");
+    let said = message(&r);
+    assert!(
+        said.contains("i-0123456789abcdef0") && said.contains("not found"),
+        "{said}"
+    );
+    // Each failure is one outcome in the ledger: failed, never half-recorded.
+    for r in ["R1", "R2", "R3"] {
+        assert_eq!(a.api.request(&inc, r)["status"], "failed", "{r}");
+    }
+    let ours: Vec<Value> = a.state(&spot_id)["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["tags"].get("warroom:incident").is_some())
+        .cloned()
+        .collect();
+    assert!(ours.is_empty(), "no snapshot was taken: {ours:?}");
+}
