@@ -10,6 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub mod api;
+pub mod aws_faults;
 pub mod drill;
 pub mod fake_discord;
 pub mod fake_gateway;

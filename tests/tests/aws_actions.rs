@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 use warroom_tests::api::{Api, plan_with};
+use warroom_tests::aws_faults::AwsFaults;
 use warroom_tests::drill::Drill;
 use warroom_tests::moto::Moto;
 use warroom_tests::{Scratch, Server};
@@ -18,10 +19,14 @@ struct Aws {
     api: Api,
     drill: Drill,
     moto: Moto,
+    faults: AwsFaults,
 }
 
+/// warroom's AWS calls go through the fault stand-in, which passes them to moto unless told
+/// to fail one.
 fn start() -> Aws {
     let moto = Moto::start();
+    let faults = AwsFaults::start(&moto.endpoint);
     let s = Scratch::new();
     let plan = plan_with(&[
         ("drill = false", "drill = true"),
@@ -29,7 +34,7 @@ fn start() -> Aws {
             "role_arn = \"arn:aws:iam::123456789012:role/warroom-responder\"",
             &format!(
                 "role_arn = \"arn:aws:iam::123456789012:role/warroom-responder\"\nendpoint_url = \"{}\"",
-                moto.endpoint
+                faults.endpoint
             ),
         ),
     ]);
@@ -54,6 +59,7 @@ fn start() -> Aws {
         api,
         drill,
         moto,
+        faults,
     }
 }
 
@@ -237,4 +243,59 @@ fn spot_non_aws_and_missing_instances_are_refused_plainly_and_nothing_changes() 
         .cloned()
         .collect();
     assert!(ours.is_empty(), "no snapshot was taken: {ours:?}");
+}
+
+#[test]
+fn throttling_is_retried_and_access_denied_names_what_was_already_applied() {
+    let a = start();
+    let made = a
+        .moto
+        .aws(&["node", "eu-central-1a", "--group", "eks-general"]);
+    let instance = made["instance"].as_str().unwrap().to_owned();
+    a.node_is(NODE1, &format!("aws:///eu-central-1a/{instance}"));
+    let inc = a.api.open_incident("throttled and denied");
+
+    // Throttled twice: the SDK's retries get through on the third attempt.
+    a.faults.fail("CreateSnapshots", "Throttling", 2);
+    let (status, r) =
+        a.asked_and_approved(&inc, &format!("snapshot node {NODE1} --reason r"), "R1");
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(a.faults.count("CreateSnapshots"), (2, 1));
+    assert_eq!(a.api.request(&inc, "R1")["status"], "executed");
+
+    // Throttled for good: said as throttling, the request failed, nothing half-recorded.
+    a.faults.fail("CreateSnapshots", "RequestLimitExceeded", 10);
+    let (status, r) =
+        a.asked_and_approved(&inc, &format!("snapshot node {NODE1} --reason again"), "R2");
+    // The SDK backs off between attempts, so the answer may come before the outcome.
+    assert!(status == 500 || r["status"] == "executing", "{r}");
+    let body = a.api.wait_until(&inc, "R2 to fail", |b| {
+        b["incident"]["requests"][1]["status"] == "failed"
+    });
+    let outcome = body["incident"]["requests"][1]["outcome"].to_string();
+    assert!(outcome.contains("throttled: CreateSnapshots"), "{outcome}");
+    assert_eq!(
+        a.faults.count("CreateSnapshots").0,
+        2 + 3,
+        "three attempts, then given up"
+    );
+
+    // The role may not change the group's protection: the parts already applied are named,
+    // and they are really applied (so `unprotect` is the way back).
+    a.faults.fail("SetInstanceProtection", "AccessDenied", 10);
+    let (status, r) = a.asked_and_approved(&inc, &format!("protect node {NODE1} --reason r"), "R3");
+    assert_eq!(status, 500, "{r}");
+    let said = message(&r);
+    assert!(
+        said.contains("access denied: SetInstanceProtection"),
+        "{said}"
+    );
+    assert!(
+        said.contains("already applied: DisableApiTermination, DisableApiStop"),
+        "{said}"
+    );
+    let now = a.state(&instance);
+    assert_eq!(now["disable_api_termination"], true, "{now}");
+    assert_eq!(now["protected_from_scale_in"], false, "{now}");
+    assert_eq!(a.api.request(&inc, "R3")["status"], "failed");
 }
