@@ -13,8 +13,18 @@ use warroom_tests::{Scratch, Server};
 const NODE1: &str = "ip-10-0-1-23.ec2.internal";
 const NODE2: &str = "ip-10-0-2-41.ec2.internal";
 
+/// Base credentials for moto, nothing read from this machine's AWS configuration.
+const AWS_ENV: &[(&str, &str)] = &[
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ("AWS_EC2_METADATA_DISABLED", "true"),
+    ("AWS_CONFIG_FILE", "/nonexistent"),
+    ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
+    ("WARROOM_AWS_EXTERNAL_ID", "warroom-drill-external-id"),
+];
+
 struct Aws {
-    _s: Scratch,
+    s: Scratch,
     _server: Server,
     api: Api,
     drill: Drill,
@@ -39,22 +49,11 @@ fn start() -> Aws {
         ),
     ]);
     let file = s.write("plan.toml", &plan);
-    let server = Server::start_with_env(
-        &s,
-        &["--config", file.to_str().unwrap()],
-        &[
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("AWS_CONFIG_FILE", "/nonexistent"),
-            ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
-            ("WARROOM_AWS_EXTERNAL_ID", "warroom-drill-external-id"),
-        ],
-    );
+    let server = Server::start_with_env(&s, &["--config", file.to_str().unwrap()], AWS_ENV);
     let api = Api::new(&server.addr);
     let drill = Drill::of(&server, "prod-eu");
     Aws {
-        _s: s,
+        s,
         _server: server,
         api,
         drill,
@@ -298,4 +297,66 @@ fn throttling_is_retried_and_access_denied_names_what_was_already_applied() {
     assert_eq!(now["disable_api_termination"], true, "{now}");
     assert_eq!(now["protected_from_scale_in"], false, "{now}");
     assert_eq!(a.api.request(&inc, "R3")["status"], "failed");
+}
+
+#[test]
+fn preflight_reports_identity_role_and_each_dry_run_without_changing_anything() {
+    let a = start();
+    let preflight = |a: &Aws| {
+        let mut c = a.s.command(&[
+            "--config",
+            "plan.toml",
+            "preflight",
+            "--cluster",
+            "prod-eu",
+            "--json",
+        ]);
+        for (k, v) in AWS_ENV {
+            c.env(k, v);
+        }
+        let out = c.output().expect("run warroom preflight");
+        let report: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code(), report["clusters"][0]["aws"].clone())
+    };
+    let (code, aws) = preflight(&a);
+    assert_eq!(code, Some(0), "{aws}");
+    assert_eq!(
+        aws["caller"]["ok"], "arn:aws:sts::123456789012:user/moto",
+        "{aws}"
+    );
+    assert_eq!(aws["assumed"]["ok"], "assumed", "{aws}");
+    let verdicts: Vec<(String, String)> = aws["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["call"].as_str().unwrap().to_owned(),
+                c["verdict"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        verdicts.contains(&("ec2:CreateSnapshots".into(), "allowed".into())),
+        "{verdicts:?}"
+    );
+    // A role that may not snapshot: denied, named, and preflight fails.
+    a.faults.fail("CreateSnapshots", "UnauthorizedOperation", 1);
+    let (code, aws) = preflight(&a);
+    assert_eq!(code, Some(1), "{aws}");
+    let snap = aws["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["call"] == "ec2:CreateSnapshots")
+        .unwrap()
+        .clone();
+    assert_eq!(snap["verdict"], "denied", "{snap}");
+    assert!(
+        snap["detail"].as_str().unwrap().contains("not authorized"),
+        "{snap}"
+    );
+    // Dry runs only: nothing was snapshotted.
+    assert_eq!(a.faults.count("CreateSnapshots"), (1, 1));
 }

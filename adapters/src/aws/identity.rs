@@ -21,6 +21,8 @@ use crate::cluster::ClusterError;
 #[derive(Clone)]
 pub struct Account {
     pub name: String,
+    /// The plan's region, for calls that name no instance.
+    pub region: String,
     pub role_arn: String,
     pub external_id: Option<String>,
     base: SdkConfig,
@@ -52,6 +54,7 @@ impl Account {
         }
         Account {
             name: name.to_owned(),
+            region: region.to_owned(),
             role_arn: role_arn.to_owned(),
             external_id,
             base: loader.load().await,

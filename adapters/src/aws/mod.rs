@@ -7,6 +7,7 @@
 pub mod errors;
 pub mod identity;
 pub mod instance;
+pub mod preflight;
 pub mod protect;
 pub mod provider_id;
 pub mod snapshot;
@@ -57,6 +58,28 @@ impl AwsExecutor {
             evidence,
             wait,
         }
+    }
+
+    /// `warroom preflight` for the account of `cluster`; `provider_id`: one of its nodes'.
+    pub async fn preflight(
+        &self,
+        cluster: &str,
+        provider_id: Option<&str>,
+    ) -> Option<preflight::Report> {
+        let account = self.accounts.get(cluster)?;
+        let instance = provider_id::parse(provider_id).ok();
+        let region = instance
+            .as_ref()
+            .map(|i| i.region.clone())
+            .unwrap_or_else(|| account.region.clone());
+        Some(
+            preflight::check(
+                account,
+                &region,
+                instance.as_ref().map(|i| i.instance_id.as_str()),
+            )
+            .await,
+        )
     }
 
     /// The node's instance, and clients acting as the plan's role for this request.

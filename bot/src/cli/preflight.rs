@@ -4,7 +4,9 @@ use std::process::ExitCode;
 
 use clap::Args;
 use serde_json::json;
+use warroom_adapters::cluster::Cluster;
 use warroom_adapters::cluster::kubernetes::preflight::{Verdict, check_actions, detect_cni};
+use warroom_commands::command::{ObjectKind, Target};
 use warroom_config::ActionName;
 
 use super::{EXIT_FAILED, Global};
@@ -30,6 +32,8 @@ pub fn run(args: PreflightArgs, global: &Global) -> anyhow::Result<ExitCode> {
         } else {
             crate::clusters::real(&plan, &dir).await
         };
+        let kube = std::sync::Arc::new(clusters.kube);
+        let aws = crate::clusters::aws(&plan, kube.clone(), crate::clusters::evidence_store(&plan, &dir)).await;
         let actions: Vec<ActionName> = plan.plan.actions.keys().copied().collect();
         let mut denied_any = false;
         let mut report = Vec::new();
@@ -37,7 +41,7 @@ pub fn run(args: PreflightArgs, global: &Global) -> anyhow::Result<ExitCode> {
         anyhow::ensure!(!names.is_empty(), "no cluster to check: the plan has {}", if plan.plan.clusters.is_empty() { "no [[clusters]]".to_owned() } else { format!("no cluster named {}", args.cluster.unwrap_or_default()) });
         for name in names {
             let plan_engine = plan.plan.cluster(&name).map(|c| c.network_policy.as_str()).unwrap_or("?");
-            let target = match clusters.kube.target(&name) {
+            let target = match kube.target(&name) {
                 Ok(t) => t,
                 Err(e) => {
                     denied_any = true;
@@ -54,9 +58,6 @@ pub fn run(args: PreflightArgs, global: &Global) -> anyhow::Result<ExitCode> {
                 println!("cluster {name} ({}):", target.server);
                 for c in &checks {
                     match &c.verdict {
-                        Verdict::Allowed if c.action.risk() != warroom_config::Risk::Read && warroom_adapters::executors::on_aws(c.action) => {
-                            println!("  {:<11} allowed in Kubernetes; its AWS part is not configured in this build", c.action.as_str())
-                        }
                         Verdict::Allowed => println!("  {:<11} allowed", c.action.as_str()),
                         Verdict::Denied(missing) => {
                             println!("  {:<11} DENIED — missing:", c.action.as_str());
@@ -76,6 +77,18 @@ pub fn run(args: PreflightArgs, global: &Global) -> anyhow::Result<ExitCode> {
                     ),
                 }
             }
+            let aws_report = match &aws {
+                Some(aws) => aws.preflight(&name, first_provider_id(kube.as_ref(), &name).await.as_deref()).await,
+                None => None,
+            };
+            if let Some(r) = &aws_report {
+                denied_any |= !r.ok();
+                if !global.json {
+                    print_aws(r);
+                }
+            } else if !global.json && plan.plan.cluster(&name).is_some_and(|c| c.aws_account.is_some()) {
+                println!("  aws: not contacted (see the start-up line above)");
+            }
             // Unknown is not a pass: nobody can say the action would work.
             denied_any |= checks.iter().any(|c| matches!(c.verdict, Verdict::Denied(_) | Verdict::Unknown(_)));
             report.push(json!({
@@ -88,6 +101,7 @@ pub fn run(args: PreflightArgs, global: &Global) -> anyhow::Result<ExitCode> {
                     "reason": match &c.verdict { Verdict::Unknown(r) => Some(r.clone()), _ => None },
                 })).collect::<Vec<_>>(),
                 "network_policy": { "found": cni.found, "enforcing": cni.enforcing, "error": cni.error, "plan_says": plan_engine },
+                "aws": aws_report,
             }));
         }
         if global.json {
@@ -95,4 +109,32 @@ pub fn run(args: PreflightArgs, global: &Global) -> anyhow::Result<ExitCode> {
         }
         Ok(if denied_any { ExitCode::from(EXIT_FAILED) } else { ExitCode::SUCCESS })
     })
+}
+
+/// The providerID of the cluster's first node: an instance for calls that name one.
+async fn first_provider_id(kube: &dyn Cluster, cluster: &str) -> Option<String> {
+    let node = kube.names(cluster, false).await.ok()?.into_iter().next()?;
+    let target = Target {
+        kind: ObjectKind::Node,
+        namespace: String::new(),
+        name: node,
+    };
+    kube.resolve(cluster, &target).await.ok()?.provider_id
+}
+
+fn print_aws(r: &warroom_adapters::aws::preflight::Report) {
+    match &r.caller {
+        Ok(arn) => println!("  aws account {}: acting as {arn}", r.account),
+        Err(e) => println!("  aws account {}: UNKNOWN identity — {e}", r.account),
+    }
+    match &r.assumed {
+        Ok(_) => println!("    role {}: assumed", r.role),
+        Err(e) => println!("    role {}: CANNOT BE ASSUMED — {e}", r.role),
+    }
+    for c in &r.checks {
+        match &c.detail {
+            Some(d) => println!("    {:<34} {} — {d}", c.call, c.verdict),
+            None => println!("    {:<34} {}", c.call, c.verdict),
+        }
+    }
 }
