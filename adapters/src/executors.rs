@@ -65,6 +65,10 @@ impl Cluster for Executors {
         self.kube.names(cluster, pods).await
     }
 
+    async fn identities(&self, cluster: &str) -> Result<crate::cluster::Identities, ClusterError> {
+        self.kube.identities(cluster).await
+    }
+
     async fn annotate_node(
         &self,
         cluster: &str,

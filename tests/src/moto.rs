@@ -8,6 +8,30 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// Base credentials for moto; nothing is read from this machine's AWS configuration.
+pub const AWS_ENV: &[(&str, &str)] = &[
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ("AWS_EC2_METADATA_DISABLED", "true"),
+    ("AWS_CONFIG_FILE", "/nonexistent"),
+    ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
+    ("WARROOM_AWS_EXTERNAL_ID", "warroom-drill-external-id"),
+];
+
+/// The example plan as a drill whose AWS account is reached at `endpoint` (moto, or a
+/// stand-in in front of it).
+pub fn drill_plan_with_aws_at(endpoint: &str) -> String {
+    crate::api::plan_with(&[
+        ("drill = false", "drill = true"),
+        (
+            "role_arn = \"arn:aws:iam::123456789012:role/warroom-responder\"",
+            &format!(
+                "role_arn = \"arn:aws:iam::123456789012:role/warroom-responder\"\nendpoint_url = \"{endpoint}\""
+            ),
+        ),
+    ])
+}
+
 pub struct Moto {
     /// `http://127.0.0.1:PORT`: the plan's `endpoint_url`.
     pub endpoint: String,

@@ -4,6 +4,8 @@ usage: moto_aws.py ENDPOINT COMMAND [ARGS]
   node ZONE [--spot] [--group NAME]   an instance like an EKS worker node (root and data
                                       volume), optionally in an Auto Scaling group; prints JSON
   state INSTANCE                      its protection, group protection and snapshots; prints JSON
+  role NAME [--profile PROFILE]       an IAM role (in an instance profile); prints JSON
+  role-policy ROLE NAME               the role's inline policy NAME, or null; prints JSON
 """
 import json
 import sys
@@ -18,7 +20,7 @@ def client(service, region="eu-central-1"):
                         aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
-ec2, asg = client("ec2"), client("autoscaling")
+ec2, asg, iam = client("ec2"), client("autoscaling"), client("iam")
 
 if command == "node":
     zone = args[0]
@@ -26,6 +28,8 @@ if command == "node":
     group = args[args.index("--group") + 1] if "--group" in args else None
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     extra = {"InstanceMarketOptions": {"MarketType": "spot"}} if spot else {}
+    if "--profile" in args:
+        extra["IamInstanceProfile"] = {"Name": args[args.index("--profile") + 1]}
     made = ec2.run_instances(
         ImageId=image, MinCount=1, MaxCount=1, InstanceType="m6i.large",
         Placement={"AvailabilityZone": zone},
@@ -56,5 +60,19 @@ elif command == "state":
                        "tags": {t["Key"]: t["Value"] for t in s.get("Tags", [])}}
                       for s in snaps],
     }, default=str))
+elif command == "role":
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    role = iam.create_role(RoleName=args[0], AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    if "--profile" in args:
+        profile = args[args.index("--profile") + 1]
+        iam.create_instance_profile(InstanceProfileName=profile)
+        iam.add_role_to_instance_profile(InstanceProfileName=profile, RoleName=args[0])
+    print(json.dumps({"arn": role["Arn"]}))
+elif command == "role-policy":
+    try:
+        doc = iam.get_role_policy(RoleName=args[0], PolicyName=args[1])["PolicyDocument"]
+    except iam.exceptions.NoSuchEntityException:
+        doc = None
+    print(json.dumps(doc if not isinstance(doc, str) else json.loads(doc)))
 else:
     sys.exit(__doc__)

@@ -4,24 +4,14 @@
 //! with a consistent ledger.
 
 use serde_json::{Value, json};
-use warroom_tests::api::{Api, plan_with};
+use warroom_tests::api::Api;
 use warroom_tests::aws_faults::AwsFaults;
 use warroom_tests::drill::Drill;
-use warroom_tests::moto::Moto;
+use warroom_tests::moto::{AWS_ENV, Moto, drill_plan_with_aws_at};
 use warroom_tests::{Scratch, Server};
 
 const NODE1: &str = "ip-10-0-1-23.ec2.internal";
 const NODE2: &str = "ip-10-0-2-41.ec2.internal";
-
-/// Base credentials for moto, nothing read from this machine's AWS configuration.
-const AWS_ENV: &[(&str, &str)] = &[
-    ("AWS_ACCESS_KEY_ID", "testing"),
-    ("AWS_SECRET_ACCESS_KEY", "testing"),
-    ("AWS_EC2_METADATA_DISABLED", "true"),
-    ("AWS_CONFIG_FILE", "/nonexistent"),
-    ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
-    ("WARROOM_AWS_EXTERNAL_ID", "warroom-drill-external-id"),
-];
 
 struct Aws {
     s: Scratch,
@@ -38,17 +28,7 @@ fn start() -> Aws {
     let moto = Moto::start();
     let faults = AwsFaults::start(&moto.endpoint);
     let s = Scratch::new();
-    let plan = plan_with(&[
-        ("drill = false", "drill = true"),
-        (
-            "role_arn = \"arn:aws:iam::123456789012:role/warroom-responder\"",
-            &format!(
-                "role_arn = \"arn:aws:iam::123456789012:role/warroom-responder\"\nendpoint_url = \"{}\"",
-                faults.endpoint
-            ),
-        ),
-    ]);
-    let file = s.write("plan.toml", &plan);
+    let file = s.write("plan.toml", &drill_plan_with_aws_at(&faults.endpoint));
     let server = Server::start_with_env(&s, &["--config", file.to_str().unwrap()], AWS_ENV);
     let api = Api::new(&server.addr);
     let drill = Drill::of(&server, "prod-eu");
@@ -259,8 +239,11 @@ fn throttling_is_retried_and_access_denied_names_what_was_already_applied() {
     let (status, r) =
         a.asked_and_approved(&inc, &format!("snapshot node {NODE1} --reason r"), "R1");
     assert_eq!(status, 200, "{r}");
+    // The SDK backs off between attempts: the answer may be "running" before the outcome.
+    a.api.wait_until(&inc, "R1 to run", |b| {
+        b["incident"]["requests"][0]["status"] == "executed"
+    });
     assert_eq!(a.faults.count("CreateSnapshots"), (2, 1));
-    assert_eq!(a.api.request(&inc, "R1")["status"], "executed");
 
     // Throttled for good: said as throttling, the request failed, nothing half-recorded.
     a.faults.fail("CreateSnapshots", "RequestLimitExceeded", 10);
@@ -359,4 +342,81 @@ fn preflight_reports_identity_role_and_each_dry_run_without_changing_anything() 
     );
     // Dry runs only: nothing was snapshotted.
     assert_eq!(a.faults.count("CreateSnapshots"), (1, 1));
+}
+
+#[test]
+fn revoking_a_pods_role_shows_the_blast_radius_and_denies_older_sessions_in_iam() {
+    let a = start();
+    // The drill's payments pods run as service account `api`, annotated with this role.
+    a.moto.aws(&["role", "payments-api"]);
+    a.moto
+        .aws(&["role", "eks-general-node", "--profile", "eks-general"]);
+    let node = a
+        .moto
+        .aws(&["node", "eu-central-1a", "--profile", "eks-general"]);
+    let instance = node["instance"].as_str().unwrap().to_owned();
+    a.node_is(NODE1, &format!("aws:///eu-central-1a/{instance}"));
+    let inc = a.api.open_incident("leaked credentials");
+
+    // The pod: its IRSA role, every pod sharing it on the card, and the warning that it is
+    // not isolated yet.
+    // Revocation is the security team's to ask for and a commander's to approve.
+    a.api.ok(
+        "dave",
+        "revoke creds pod payments/api-7f9c --reason \"keys exfiltrated\"",
+        Some(&inc),
+    );
+    let cards = a.api.incident(&inc)["messages"].to_string();
+    assert!(
+        cards.contains("role arn:aws:iam::123456789012:role/payments-api")
+            && cards.contains("payments/api-7f9c")
+            && cards.contains("payments/api-9x7q")
+            && cards.contains("not isolated yet"),
+        "the card shows the blast radius: {cards}"
+    );
+    let before = chrono::Utc::now();
+    let (status, r) = a.api.command("carol", "approve R1", Some(&inc));
+    assert_eq!(status, 200, "{r}");
+    let policy = a
+        .moto
+        .aws(&["role-policy", "payments-api", "AWSRevokeOlderSessions"]);
+    let statement = &policy["Statement"][0];
+    assert_eq!(statement["Effect"], "Deny", "{policy}");
+    assert_eq!(statement["Action"], json!(["*"]));
+    let cutoff = statement["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
+        .as_str()
+        .unwrap();
+    let cutoff: chrono::DateTime<chrono::Utc> = cutoff.parse().unwrap();
+    assert!(
+        (cutoff - before).num_seconds().abs() <= 5,
+        "sessions issued before the revocation: {cutoff} vs {before}"
+    );
+
+    // The node: its instance profile's role.
+    a.api.ok(
+        "dave",
+        &format!("revoke creds node {NODE1} --reason \"node compromised\""),
+        Some(&inc),
+    );
+    let (status, r) = a.api.command("carol", "approve R2", Some(&inc));
+    assert_eq!(status, 200, "{r}");
+    assert!(message(&r).contains("role/eks-general-node"), "{r}");
+    assert!(
+        !a.moto
+            .aws(&["role-policy", "eks-general-node", "AWSRevokeOlderSessions"])
+            .is_null()
+    );
+
+    // A pod whose service account has no role: nothing to revoke, said, nothing written.
+    a.api.ok(
+        "dave",
+        "revoke creds pod checkout/web-6d8f4c-x7k2p --reason r",
+        Some(&inc),
+    );
+    let (status, r) = a.api.command("carol", "approve R3", Some(&inc));
+    assert!(status == 500 || status == 404, "{r}");
+    assert!(
+        message(&r).contains("no eks.amazonaws.com/role-arn") || message(&r).contains("not found"),
+        "{r}"
+    );
 }

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 use warroom_tests::api::Api;
 use warroom_tests::drill::Drill;
+use warroom_tests::moto::{AWS_ENV, Moto, drill_plan_with_aws_at};
 use warroom_tests::{Scratch, Server, repo_root};
 
 /// (role, verb, group, resource[/subresource]) from the shipped manifest.
@@ -70,7 +71,11 @@ fn act(api: &Api, inc: &str, who: &str, text: &str, approvers: &[&str]) {
 #[test]
 fn the_shipped_cluster_roles_cover_exactly_what_the_actions_use() {
     let s = Scratch::new();
-    let server = Server::start(&s, &[]);
+    // Revocation reads the cluster (who holds the role) and writes to IAM (moto).
+    let moto = Moto::start();
+    moto.aws(&["role", "payments-api"]);
+    let plan = s.write("plan.toml", &drill_plan_with_aws_at(&moto.endpoint));
+    let server = Server::start_with_env(&s, &["--config", plan.to_str().unwrap()], AWS_ENV);
     let api = Api::new(&server.addr);
     let drill = Drill::of(&server, "prod-eu");
     let inc = api.open_incident("every action");
@@ -209,6 +214,14 @@ fn the_shipped_cluster_roles_cover_exactly_what_the_actions_use() {
         "erin",
         &format!("delete statefulset payments/ledger-db --reason r {over}"),
         &["carol", "dave", "grace"],
+    );
+
+    act(
+        &api,
+        &inc,
+        "dave",
+        "revoke creds pod payments/api-9x7q --reason r",
+        &["carol"],
     );
 
     // Preflight, through a kubeconfig that points at the same drill server.

@@ -10,6 +10,7 @@ pub mod instance;
 pub mod preflight;
 pub mod protect;
 pub mod provider_id;
+pub mod revoke;
 pub mod snapshot;
 
 use std::collections::BTreeMap;
@@ -82,24 +83,19 @@ impl AwsExecutor {
         )
     }
 
-    /// The node's instance, and clients acting as the plan's role for this request.
-    async fn reach(
+    /// A config acting as the plan's role for this request, in `region` (default: the
+    /// account's).
+    async fn session(
         &self,
         ex: &Execution,
-    ) -> Result<(Instance, aws_sdk_ec2::Client, aws_sdk_autoscaling::Client), ClusterError> {
-        let cluster = &ex.resolved.cluster;
-        let account = self.accounts.get(cluster).ok_or_else(|| {
-            ClusterError::NotConfigured(format!(
-                "{} acts on AWS, and cluster `{cluster}` names no [[aws_accounts]] entry (set `aws_account` on the cluster); nothing was changed",
-                ex.action
-            ))
-        })?;
-        let node = &ex.resolved.target.name;
-        let instance = provider_id::parse(ex.resolved.provider_id.as_deref()).map_err(|why| {
-            ClusterError::Conflict(format!("node {node}: {why}; nothing was changed"))
-        })?;
+        region: Option<&str>,
+    ) -> Result<SdkConfig, ClusterError> {
+        let account = self
+            .accounts
+            .get(&ex.resolved.cluster)
+            .ok_or_else(|| no_account(ex))?;
         let approver = ex.approvers.first().map(|p| p.as_str());
-        let config: SdkConfig = account
+        account
             .assume(
                 &SessionFor {
                     incident: ex.incident.as_str(),
@@ -107,16 +103,56 @@ impl AwsExecutor {
                     requester: ex.requested_by.as_str(),
                     approver,
                 },
-                &instance.region,
+                region.unwrap_or(&account.region),
             )
-            .await?;
+            .await
+    }
+
+    /// The node's instance, and clients acting as the plan's role for this request.
+    async fn reach(
+        &self,
+        ex: &Execution,
+    ) -> Result<(Instance, aws_sdk_ec2::Client, aws_sdk_autoscaling::Client), ClusterError> {
+        if !self.accounts.contains_key(&ex.resolved.cluster) {
+            return Err(no_account(ex));
+        }
+        let node = &ex.resolved.target.name;
+        let instance = provider_id::parse(ex.resolved.provider_id.as_deref()).map_err(|why| {
+            ClusterError::Conflict(format!("node {node}: {why}; nothing was changed"))
+        })?;
+        let config = self.session(ex, Some(&instance.region)).await?;
         let ec2 = aws_sdk_ec2::Client::new(&config);
         let asg = aws_sdk_autoscaling::Client::new(&config);
         let described = instance::describe(&ec2, &instance.instance_id).await?;
         Ok((described, ec2, asg))
     }
 
+    /// Clients for revocation: EC2 (a node's instance profile) and IAM.
+    async fn revoking(
+        &self,
+        ex: &Execution,
+    ) -> Result<(aws_sdk_ec2::Client, aws_sdk_iam::Client), ClusterError> {
+        let region = provider_id::parse(ex.resolved.provider_id.as_deref())
+            .ok()
+            .map(|i| i.region);
+        let config = self.session(ex, region.as_deref()).await?;
+        Ok((
+            aws_sdk_ec2::Client::new(&config),
+            aws_sdk_iam::Client::new(&config),
+        ))
+    }
+
     pub async fn preview(&self, ex: &Execution) -> Result<Outcome, ClusterError> {
+        if ex.action == ActionName::Revoke {
+            let (ec2, iam) = self.revoking(ex).await?;
+            let b = revoke::blast(self.kube.as_ref(), &ec2, &iam, ex).await?;
+            return Ok(Outcome {
+                dry_run: false,
+                summary: revoke::card(&b),
+                result: serde_json::Value::Null,
+                evidence: Vec::new(),
+            });
+        }
         let (instance, ec2, asg) = self.reach(ex).await?;
         let summary = match ex.action {
             ActionName::Snapshot => format!(
@@ -144,6 +180,17 @@ impl AwsExecutor {
     }
 
     pub async fn execute(&self, ex: &Execution) -> Result<Outcome, ClusterError> {
+        if ex.action == ActionName::Revoke {
+            let (ec2, iam) = self.revoking(ex).await?;
+            let b = revoke::blast(self.kube.as_ref(), &ec2, &iam, ex).await?;
+            let (summary, result) = revoke::apply(&iam, ex, &b, chrono::Utc::now()).await?;
+            return Ok(Outcome {
+                dry_run: false,
+                summary,
+                result,
+                evidence: Vec::new(),
+            });
+        }
         if !matches!(
             ex.action,
             ActionName::Snapshot | ActionName::Protect | ActionName::Unprotect
@@ -243,6 +290,13 @@ fn humanize(d: Duration) -> String {
     } else {
         format!("{s} s")
     }
+}
+
+fn no_account(ex: &Execution) -> ClusterError {
+    ClusterError::NotConfigured(format!(
+        "{} acts on AWS, and cluster `{}` names no [[aws_accounts]] entry (set `aws_account` on the cluster); nothing was changed",
+        ex.action, ex.resolved.cluster
+    ))
 }
 
 fn not_here(action: ActionName) -> ClusterError {

@@ -46,6 +46,26 @@ pub struct Execution {
     pub progress: Option<tokio::sync::mpsc::UnboundedSender<String>>,
 }
 
+/// Who holds which cloud identity in a cluster, for credential revocation's blast radius.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identities {
+    pub pods: Vec<PodIdentity>,
+    /// Every node: (name, `spec.providerID`).
+    pub nodes: Vec<(String, Option<String>)>,
+}
+
+/// A pod and the IAM role its service account carries (IRSA), if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodIdentity {
+    /// `namespace/name`
+    pub pod: String,
+    pub service_account: String,
+    /// The service account's `eks.amazonaws.com/role-arn`.
+    pub role_arn: Option<String>,
+    /// Whether warroom's quarantine label is on it.
+    pub isolated: bool,
+}
+
 /// What an action did (or, in a dry run, would do).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
@@ -141,6 +161,14 @@ pub trait Cluster: Send + Sync {
     async fn names(&self, cluster: &str, pods: bool) -> Result<Vec<String>, ClusterError> {
         let _ = (cluster, pods);
         Ok(Vec::new())
+    }
+
+    /// Every pod's IRSA role and every node's providerID. Reads only.
+    async fn identities(&self, cluster: &str) -> Result<Identities, ClusterError> {
+        let _ = cluster;
+        Err(ClusterError::NotConfigured(
+            "this cluster cannot list workload identities".into(),
+        ))
     }
 
     /// Set (`Some`) or remove (`None`) one annotation on a node, returning what it was before.

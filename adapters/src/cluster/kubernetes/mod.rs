@@ -325,6 +325,53 @@ impl Cluster for KubeCluster {
         })
     }
 
+    async fn identities(&self, cluster: &str) -> Result<super::Identities, ClusterError> {
+        let t = self.target(cluster)?;
+        let list = |path: &'static str| async move {
+            t.rest
+                .list(path, "")
+                .await
+                .map_err(|e| t.rest.fail(&format!("listing {path}"), &e))
+        };
+        let accounts = list("/api/v1/serviceaccounts").await?;
+        let role_of = |ns: &str, sa: &str| {
+            accounts
+                .iter()
+                .find(|a| {
+                    str_at(a, "/metadata/namespace") == Some(ns)
+                        && str_at(a, "/metadata/name") == Some(sa)
+                })
+                .and_then(|a| a.pointer("/metadata/annotations/eks.amazonaws.com~1role-arn"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let pods = list("/api/v1/pods")
+            .await?
+            .iter()
+            .map(|p| {
+                let ns = str_at(p, "/metadata/namespace").unwrap_or_default();
+                let sa = str_at(p, "/spec/serviceAccountName").unwrap_or("default");
+                super::PodIdentity {
+                    pod: format!("{ns}/{}", str_at(p, "/metadata/name").unwrap_or_default()),
+                    service_account: sa.to_owned(),
+                    role_arn: role_of(ns, sa),
+                    isolated: labels_of(p).contains_key(QUARANTINE_LABEL),
+                }
+            })
+            .collect();
+        let nodes = list("/api/v1/nodes")
+            .await?
+            .iter()
+            .map(|n| {
+                (
+                    str_at(n, "/metadata/name").unwrap_or_default().to_owned(),
+                    str_at(n, "/spec/providerID").map(str::to_owned),
+                )
+            })
+            .collect();
+        Ok(super::Identities { pods, nodes })
+    }
+
     async fn annotate_node(
         &self,
         cluster: &str,

@@ -80,8 +80,14 @@ pub fn for_action(action: ActionName) -> Vec<Permission> {
         ],
         // Protection also annotates the node (karpenter.sh/do-not-disrupt).
         ActionName::Protect | ActionName::Unprotect => vec![p("patch", "", "nodes", "")],
-        // The other AWS actions read the node (for its instance id) and nothing else here.
-        ActionName::Snapshot | ActionName::Revoke => Vec::new(),
+        // Revocation's blast radius: every pod's service account role, every node's instance.
+        ActionName::Revoke => vec![
+            p("list", "", "serviceaccounts", ""),
+            p("list", "", "pods", ""),
+            p("list", "", "nodes", ""),
+        ],
+        // Snapshot reads the node (for its instance id) and nothing else here.
+        ActionName::Snapshot => Vec::new(),
     }
 }
 
