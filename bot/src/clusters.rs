@@ -28,9 +28,34 @@ pub fn evidence_store(plan: &LoadedPlan, data_dir: &Path) -> Arc<dyn EvidenceSto
         (Some(StoreConfig::Local { path }), PlanSource::File(_)) => {
             Arc::new(LocalEvidenceStore::new(path.clone()))
         }
-        (Some(StoreConfig::S3 { bucket, .. }), _) => Arc::new(UnavailableStore(format!(
-            "not configured: the plan keeps evidence in S3 bucket {bucket}, and this build has no S3 adapter yet; use kind = \"local\""
-        ))),
+        (
+            Some(StoreConfig::S3 {
+                bucket,
+                region,
+                prefix,
+                kms_key_id,
+                endpoint,
+                object_lock,
+            }),
+            _,
+        ) => {
+            let settings = warroom_adapters::evidence::s3::S3Settings {
+                bucket: bucket.clone(),
+                region: region.clone(),
+                prefix: prefix.clone(),
+                kms_key_id: kms_key_id.clone(),
+                endpoint: endpoint.clone(),
+                retention: object_lock
+                    .as_ref()
+                    .map(|l| (l.mode == warroom_config::LockMode::Compliance, l.retain_for)),
+            };
+            match warroom_adapters::evidence::s3::S3EvidenceStore::new(settings) {
+                Ok(store) => Arc::new(store),
+                Err(e) => Arc::new(UnavailableStore(format!(
+                    "the S3 evidence store (bucket {bucket}) could not start: {e}"
+                ))),
+            }
+        }
         // The built-in plan (and a plan without a store) keeps evidence beside the ledger.
         _ => {
             // Absolute, so the locations the ledger records still lead to the files from

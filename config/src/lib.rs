@@ -41,7 +41,7 @@ pub use model::meta::PlanMeta;
 pub use model::paging::{EmailPaging, PagerDutyPaging, Paging, WebhookPaging};
 pub use model::people::{Person, Role, Team};
 pub use model::severity::{Severity, UnknownSeverity};
-pub use model::storage::{EvidenceStore, Storage};
+pub use model::storage::{EvidenceStore, LockMode, ObjectLock, Storage};
 pub use model::values::{Cidr, ClockTime, LabelPattern, Weekday};
 pub use problem::Problem;
 pub use secret::{SecretError, SecretRef};

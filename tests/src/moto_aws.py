@@ -6,6 +6,8 @@ usage: moto_aws.py ENDPOINT COMMAND [ARGS]
   state INSTANCE                      its protection, group protection and snapshots; prints JSON
   role NAME [--profile PROFILE]       an IAM role (in an instance profile); prints JSON
   role-policy ROLE NAME               the role's inline policy NAME, or null; prints JSON
+  bucket NAME                         a bucket with Object Lock enabled; prints JSON
+  object BUCKET KEY [VERSION]         an object's retention, checksum and size; prints JSON
 """
 import json
 import sys
@@ -20,7 +22,7 @@ def client(service, region="eu-central-1"):
                         aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
-ec2, asg, iam = client("ec2"), client("autoscaling"), client("iam")
+ec2, asg, iam, s3 = client("ec2"), client("autoscaling"), client("iam"), client("s3")
 
 if command == "node":
     zone = args[0]
@@ -74,5 +76,17 @@ elif command == "role-policy":
     except iam.exceptions.NoSuchEntityException:
         doc = None
     print(json.dumps(doc if not isinstance(doc, str) else json.loads(doc)))
+elif command == "bucket":
+    s3.create_bucket(Bucket=args[0], ObjectLockEnabledForBucket=True,
+                     CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
+    print(json.dumps({"bucket": args[0]}))
+elif command == "object":
+    extra = {"VersionId": args[2]} if len(args) > 2 and args[2] else {}
+    head = s3.head_object(Bucket=args[0], Key=args[1], ChecksumMode="ENABLED", **extra)
+    print(json.dumps({
+        "size": head["ContentLength"], "version": head.get("VersionId"),
+        "lock_mode": head.get("ObjectLockMode"), "retain_until": head.get("ObjectLockRetainUntilDate"),
+        "checksum_sha256": head.get("ChecksumSHA256"), "metadata": head.get("Metadata", {}),
+    }, default=str))
 else:
     sys.exit(__doc__)

@@ -25,6 +25,23 @@ where
     }
 }
 
+/// What AWS said, in one line: its code and message, or why there was no answer.
+pub fn describe<E, R>(err: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match (err.code(), err.message()) {
+        (Some(code), Some(message)) => format!("AWS answered {code}: {message}"),
+        (Some(code), None) => format!("AWS answered {code}"),
+        _ => match err {
+            SdkError::DispatchFailure(d) => format!("AWS could not be reached: {d:?}"),
+            SdkError::TimeoutError(_) => "AWS did not answer in time".into(),
+            other => format!("AWS answered badly: {}", DisplayErrorContext(other)),
+        },
+    }
+}
+
 /// The kind of an AWS error code.
 pub fn by_code(doing: &str, code: &str, message: &str) -> ClusterError {
     let said = if message.is_empty() {

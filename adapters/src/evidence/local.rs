@@ -118,7 +118,7 @@ pub fn copy_hashing(
 }
 
 /// Artifact names come from pod and container names: keep them inside the store.
-fn safe_relative(name: &str) -> Result<&Path, EvidenceError> {
+pub(super) fn safe_relative(name: &str) -> Result<&Path, EvidenceError> {
     let path = Path::new(name);
     let ok = !name.is_empty()
         && name

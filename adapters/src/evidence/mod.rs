@@ -2,6 +2,7 @@
 //! keeps the bytes.
 
 mod local;
+pub mod s3;
 
 use std::io::Read;
 

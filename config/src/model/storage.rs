@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use std::time::Duration;
+
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -34,10 +36,31 @@ pub enum EvidenceStore {
         prefix: String,
         #[serde(default)]
         kms_key_id: Option<String>,
-        /// For S3-compatible stores (MinIO, LocalStack).
+        /// For S3-compatible stores (MinIO, LocalStack, moto).
         #[serde(default)]
         endpoint: Option<String>,
+        /// Object Lock retention for every artifact (the bucket must have Object Lock on).
+        #[serde(default)]
+        object_lock: Option<ObjectLock>,
     },
+}
+
+/// `object_lock = { mode = "governance", retain_for = "365d" }`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectLock {
+    pub mode: LockMode,
+    #[serde(deserialize_with = "crate::duration::deserialize")]
+    pub retain_for: Duration,
+}
+
+/// S3 Object Lock modes: governance can be lifted by someone with
+/// `s3:BypassGovernanceRetention`; compliance by nobody until it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LockMode {
+    Governance,
+    Compliance,
 }
 
 impl EvidenceStore {
