@@ -494,6 +494,7 @@ fn intake_name(alert: &Alert) -> &'static str {
         warroom_commands::alert::Intake::Alertmanager => "alertmanager",
         warroom_commands::alert::Intake::Falco => "falco",
         warroom_commands::alert::Intake::EventsV2 => "events_v2",
+        warroom_commands::alert::Intake::Guardduty => "guardduty",
     }
 }
 

@@ -25,6 +25,7 @@ impl Engine {
             .take(200)
             .collect::<String>();
         let mut lines = Vec::new();
+        let alert = &self.with_node_of_instance(alert).await;
         for action in &rule.propose {
             let Some(text) = command_for(*action, alert, &reason) else {
                 lines.push(format!(
@@ -53,6 +54,34 @@ impl Engine {
             lines.push(reply.message);
         }
         lines
+    }
+}
+
+impl Engine {
+    /// An alert that names an EC2 instance (GuardDuty) but no node: the node whose
+    /// `spec.providerID` ends in that instance id, from the plan's clusters, when one does.
+    async fn with_node_of_instance(&self, alert: &Alert) -> Alert {
+        let mut alert = alert.clone();
+        let Some(instance) = alert.fields.get("aws.instance_id").cloned() else {
+            return alert;
+        };
+        if alert.fields.contains_key("k8s.node.name") {
+            return alert;
+        }
+        for cluster in &self.plan.plan.clusters {
+            let Ok(ids) = self.cluster.identities(&cluster.name).await else {
+                continue;
+            };
+            let found = ids.nodes.iter().find(|(_, pid)| {
+                pid.as_deref()
+                    .is_some_and(|p| p.rsplit('/').next() == Some(instance.as_str()))
+            });
+            if let Some((node, _)) = found {
+                alert.fields.insert("k8s.node.name".into(), node.clone());
+                break;
+            }
+        }
+        alert
     }
 }
 
@@ -93,7 +122,10 @@ fn command_for(action: ActionName, alert: &Alert, reason: &str) -> Option<String
         ActionName::Cordon | ActionName::Drain | ActionName::Protect | ActionName::Snapshot => {
             format!("node {}", node?)
         }
-        ActionName::Revoke => format!("creds pod {}", pod?),
+        ActionName::Revoke => match (pod, node) {
+            (Some(pod), _) => format!("creds pod {pod}"),
+            (None, node) => format!("creds node {}", node?),
+        },
         // Need values only a person can choose (labels, replicas, what to delete).
         _ => return None,
     };

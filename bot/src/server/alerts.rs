@@ -1,4 +1,5 @@
-//! `POST /alerts/alertmanager`, `/alerts/falco`, `/alerts/events/v2`: alerts into incidents.
+//! `POST /alerts/alertmanager`, `/alerts/falco`, `/alerts/events/v2`, `/alerts/guardduty`:
+//! alerts into incidents.
 //!
 //! Guarantees: a request is authenticated (bearer token, HMAC of timestamp and body within 5
 //! minutes, or — Events API v2 — its routing key, as `[alerts.intake.<source>]` says) before
@@ -21,7 +22,7 @@ use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
 use warroom_commands::alert::{
-    Alert, AlertError, parse_alertmanager, parse_events_v2, parse_falco,
+    Alert, AlertError, parse_alertmanager, parse_events_v2, parse_falco, parse_guardduty,
 };
 use warroom_config::{IntakeCredentials, LoadedPlan};
 
@@ -42,6 +43,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/alerts/alertmanager", post(alertmanager))
         .route("/alerts/falco", post(falco))
         .route("/alerts/events/v2", post(events_v2))
+        .route("/alerts/guardduty", post(guardduty))
         .layer(DefaultBodyLimit::max(MAX_ALERT_BODY))
         .with_state(state)
 }
@@ -52,6 +54,7 @@ pub struct IntakeKeys {
     alertmanager: Option<Keys>,
     falco: Option<Keys>,
     events_v2: Option<Keys>,
+    guardduty: Option<Keys>,
 }
 
 #[derive(Default)]
@@ -92,6 +95,7 @@ impl IntakeKeys {
             alertmanager: read("alertmanager", &intake.alertmanager),
             falco: read("falco", &intake.falco),
             events_v2: read("events_v2", &intake.events_v2),
+            guardduty: read("guardduty", &intake.guardduty),
         };
         (keys, problems)
     }
@@ -345,6 +349,25 @@ async fn falco(
         Err(r) => return r,
     };
     match parse_falco(&body) {
+        Ok(alert) => ingest(&ready, vec![alert], sender).await,
+        Err(e) => malformed(&ready, e),
+    }
+}
+
+/// GuardDuty findings from an EventBridge API destination (its connection sends the bearer
+/// token, or the HMAC headers through an input transformer).
+async fn guardduty(
+    ReadyState(ready): ReadyState,
+    ConnectInfo(sender): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let keys = ready.intake.guardduty.as_ref();
+    let body = match admit(&ready, keys, "guardduty", &headers, body).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    match parse_guardduty(&body) {
         Ok(alert) => ingest(&ready, vec![alert], sender).await,
         Err(e) => malformed(&ready, e),
     }

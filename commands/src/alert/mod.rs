@@ -1,6 +1,6 @@
 //! Alerts as warroom reads them, whatever sent them: Prometheus Alertmanager's webhook,
-//! Falco's JSON output (as `http_output` and falcosidekick send it), and the PagerDuty Events
-//! API v2. Each becomes one or more [`Alert`]s with a fingerprint (what makes two deliveries
+//! Falco's JSON output (as `http_output` and falcosidekick send it), the PagerDuty Events
+//! API v2, and GuardDuty findings as EventBridge delivers them. Each becomes one or more [`Alert`]s with a fingerprint (what makes two deliveries
 //! the same alert), a status and flat string fields for rules to match.
 //!
 //! Pure: parsing only, no I/O. Every input is untrusted; errors name the field.
@@ -9,6 +9,7 @@ mod alertmanager;
 mod events_v2;
 mod falco;
 mod fingerprint;
+mod guardduty;
 mod rules;
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ pub use alertmanager::parse_alertmanager;
 pub use events_v2::parse_events_v2;
 pub use falco::{FalcoPriority, parse_falco};
 pub use fingerprint::label_fingerprint;
+pub use guardduty::parse_guardduty;
 pub use rules::{Verdict, evaluate};
 
 /// Which intake an alert came through.
@@ -26,6 +28,7 @@ pub enum Intake {
     Alertmanager,
     Falco,
     EventsV2,
+    Guardduty,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

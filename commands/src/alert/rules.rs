@@ -49,6 +49,7 @@ fn meets(
         Intake::Alertmanager => AlertSource::Alertmanager,
         Intake::Falco => AlertSource::Falco,
         Intake::EventsV2 => AlertSource::Generic,
+        Intake::Guardduty => AlertSource::Guardduty,
     };
     if rule.source != source
         || !rule

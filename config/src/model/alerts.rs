@@ -34,6 +34,9 @@ pub struct IntakeAuth {
     /// `POST /alerts/events/v2`; rules match these with `source = "generic"`.
     #[serde(default)]
     pub events_v2: Option<IntakeCredentials>,
+    /// `POST /alerts/guardduty`: findings as an EventBridge API destination posts them.
+    #[serde(default)]
+    pub guardduty: Option<IntakeCredentials>,
 }
 
 /// A sender proves itself with a bearer token, an HMAC of the body, or (Events API v2) the
@@ -102,6 +105,7 @@ pub enum AlertSource {
     Alertmanager,
     Falco,
     Generic,
+    Guardduty,
 }
 
 impl AlertSource {
@@ -110,6 +114,7 @@ impl AlertSource {
             AlertSource::Alertmanager => "alertmanager",
             AlertSource::Falco => "falco",
             AlertSource::Generic => "generic",
+            AlertSource::Guardduty => "guardduty",
         }
     }
 }
