@@ -43,6 +43,15 @@ fn start() -> Aws {
 }
 
 impl Aws {
+    /// A moto instance in `zone` made with `args` (`--group`, `--spot`, `--profile`), and the
+    /// drill node pointed at it; what moto_aws.py said about it.
+    fn instance_for(&self, node: &str, zone: &str, args: &[&str]) -> Value {
+        let made = self.moto.aws(&[&["node", zone], args].concat());
+        let id = made["instance"].as_str().unwrap();
+        self.node_is(node, &format!("aws:///{zone}/{id}"));
+        made
+    }
+
     /// Point a drill node at an instance (or at whatever `provider_id` says).
     fn node_is(&self, node: &str, provider_id: &str) {
         let (code, v) = self.drill.merge_patch(
@@ -72,11 +81,8 @@ fn message(reply: &Value) -> String {
 #[test]
 fn a_node_is_snapshotted_protected_and_unprotected_in_moto_through_two_people() {
     let a = start();
-    let made = a
-        .moto
-        .aws(&["node", "eu-central-1a", "--group", "eks-general"]);
+    let made = a.instance_for(NODE1, "eu-central-1a", &["--group", "eks-general"]);
     let instance = made["instance"].as_str().unwrap().to_owned();
-    a.node_is(NODE1, &format!("aws:///eu-central-1a/{instance}"));
     let inc = a.api.open_incident("crypto miner on a payments node");
 
     // Snapshot: every attached volume, tagged, progress posted, recorded as evidence.
@@ -180,12 +186,11 @@ fn a_node_is_snapshotted_protected_and_unprotected_in_moto_through_two_people() 
 #[test]
 fn spot_non_aws_and_missing_instances_are_refused_plainly_and_nothing_changes() {
     let a = start();
-    let spot = a.moto.aws(&["node", "eu-central-1b", "--spot"]);
+    let spot = a.instance_for(NODE2, "eu-central-1b", &["--spot"]);
     let spot_id = spot["instance"].as_str().unwrap().to_owned();
     let inc = a.api.open_incident("suspicious nodes");
 
     // A Spot instance cannot be protected: said, nothing set.
-    a.node_is(NODE2, &format!("aws:///eu-central-1b/{spot_id}"));
     let (status, r) = a.asked_and_approved(&inc, &format!("protect node {NODE2} --reason r"), "R1");
     assert_eq!(status, 500, "{r}");
     assert_eq!(r["ok"], false);
@@ -227,11 +232,8 @@ fn spot_non_aws_and_missing_instances_are_refused_plainly_and_nothing_changes() 
 #[test]
 fn throttling_is_retried_and_access_denied_names_what_was_already_applied() {
     let a = start();
-    let made = a
-        .moto
-        .aws(&["node", "eu-central-1a", "--group", "eks-general"]);
+    let made = a.instance_for(NODE1, "eu-central-1a", &["--group", "eks-general"]);
     let instance = made["instance"].as_str().unwrap().to_owned();
-    a.node_is(NODE1, &format!("aws:///eu-central-1a/{instance}"));
     let inc = a.api.open_incident("throttled and denied");
 
     // Throttled twice: the SDK's retries get through on the third attempt.

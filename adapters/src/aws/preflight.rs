@@ -85,6 +85,18 @@ fn verdict<E: ProvideErrorMetadata>(call: &str, result: Result<(), E>) -> Check 
     }
 }
 
+/// The call asked as a dry run: AWS answers whether it would have been permitted.
+macro_rules! dry_run {
+    ($call:expr) => {
+        $call
+            .dry_run(true)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(aws_sdk_ec2::Error::from)
+    };
+}
+
 /// `instance`: an instance of the cluster (a node's), for calls that name one.
 pub async fn check(account: &Account, region: &str, instance: Option<&str>) -> Report {
     let mut report = Report {
@@ -112,34 +124,22 @@ pub async fn check(account: &Account, region: &str, instance: Option<&str>) -> R
     let id = instance.unwrap_or("i-0000000000000000f");
     report.checks.push(verdict(
         "ec2:DescribeInstances",
-        ec2.describe_instances()
-            .instance_ids(id)
-            .dry_run(true)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(aws_sdk_ec2::Error::from),
+        dry_run!(ec2.describe_instances().instance_ids(id)),
     ));
     report.checks.push(verdict(
         "ec2:CreateSnapshots",
-        ec2.create_snapshots()
-            .instance_specification(InstanceSpecification::builder().instance_id(id).build())
-            .dry_run(true)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(aws_sdk_ec2::Error::from),
+        dry_run!(
+            ec2.create_snapshots()
+                .instance_specification(InstanceSpecification::builder().instance_id(id).build())
+        ),
     ));
     report.checks.push(verdict(
         "ec2:ModifyInstanceAttribute",
-        ec2.modify_instance_attribute()
-            .instance_id(id)
-            .disable_api_termination(AttributeBooleanValue::builder().value(true).build())
-            .dry_run(true)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(aws_sdk_ec2::Error::from),
+        dry_run!(
+            ec2.modify_instance_attribute()
+                .instance_id(id)
+                .disable_api_termination(AttributeBooleanValue::builder().value(true).build())
+        ),
     ));
     report.checks.push(Check {
         call: "autoscaling:SetInstanceProtection".into(),

@@ -49,6 +49,25 @@ pub struct S3EvidenceStore {
     runtime: Option<tokio::runtime::Runtime>,
 }
 
+/// SSE-KMS and Object Lock retention, as the plan asks, on a PutObject or
+/// CreateMultipartUpload call.
+macro_rules! as_the_plan_asks {
+    ($store:expr, $call:expr) => {{
+        let mut call = $call;
+        if let Some(k) = &$store.settings.kms_key_id {
+            call = call
+                .server_side_encryption(ServerSideEncryption::AwsKms)
+                .ssekms_key_id(k);
+        }
+        if let Some((mode, until)) = $store.retain_until() {
+            call = call
+                .object_lock_mode(mode)
+                .object_lock_retain_until_date(until);
+        }
+        call
+    }};
+}
+
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
@@ -134,25 +153,17 @@ impl S3EvidenceStore {
     /// One object of at most [`PART`] bytes.
     async fn put_single(&self, key: &str, bytes: Vec<u8>) -> Result<(String, String), String> {
         let digest = Sha256::digest(&bytes);
-        let mut call = self
-            .client
-            .put_object()
-            .bucket(&self.settings.bucket)
-            .key(key)
-            .checksum_algorithm(ChecksumAlgorithm::Sha256)
-            .checksum_sha256(b64(&digest))
-            .metadata("sha256", hex::encode(digest))
-            .body(ByteStream::from(bytes));
-        if let Some(k) = &self.settings.kms_key_id {
-            call = call
-                .server_side_encryption(ServerSideEncryption::AwsKms)
-                .ssekms_key_id(k);
-        }
-        if let Some((mode, until)) = self.retain_until() {
-            call = call
-                .object_lock_mode(mode)
-                .object_lock_retain_until_date(until);
-        }
+        let call = as_the_plan_asks!(
+            self,
+            self.client
+                .put_object()
+                .bucket(&self.settings.bucket)
+                .key(key)
+                .checksum_algorithm(ChecksumAlgorithm::Sha256)
+                .checksum_sha256(b64(&digest))
+                .metadata("sha256", hex::encode(digest))
+                .body(ByteStream::from(bytes))
+        );
         let out = call.send().await.map_err(|e| describe(&e))?;
         let version = out.version_id().unwrap_or_default().to_owned();
         Ok((version, b64(&digest)))
@@ -167,22 +178,14 @@ impl S3EvidenceStore {
         whole: &mut Sha256,
         size: &mut u64,
     ) -> Result<(String, String), String> {
-        let mut create = self
-            .client
-            .create_multipart_upload()
-            .bucket(&self.settings.bucket)
-            .key(key)
-            .checksum_algorithm(ChecksumAlgorithm::Sha256);
-        if let Some(k) = &self.settings.kms_key_id {
-            create = create
-                .server_side_encryption(ServerSideEncryption::AwsKms)
-                .ssekms_key_id(k);
-        }
-        if let Some((mode, until)) = self.retain_until() {
-            create = create
-                .object_lock_mode(mode)
-                .object_lock_retain_until_date(until);
-        }
+        let create = as_the_plan_asks!(
+            self,
+            self.client
+                .create_multipart_upload()
+                .bucket(&self.settings.bucket)
+                .key(key)
+                .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        );
         let upload = create.send().await.map_err(|e| describe(&e))?;
         let id = upload.upload_id().unwrap_or_default().to_owned();
         let result = self.parts(key, &id, first, content, whole, size).await;
