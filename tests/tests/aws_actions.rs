@@ -15,7 +15,7 @@ const NODE2: &str = "ip-10-0-2-41.ec2.internal";
 
 struct Aws {
     s: Scratch,
-    _server: Server,
+    server: Server,
     api: Api,
     drill: Drill,
     moto: Moto,
@@ -34,7 +34,7 @@ fn start() -> Aws {
     let drill = Drill::of(&server, "prod-eu");
     Aws {
         s,
-        _server: server,
+        server,
         api,
         drill,
         moto,
@@ -219,6 +219,16 @@ fn spot_non_aws_and_missing_instances_are_refused_plainly_and_nothing_changes() 
     for r in ["R1", "R2", "R3"] {
         assert_eq!(a.api.request(&inc, r)["status"], "failed", "{r}");
     }
+    // Failures are counted by kind, for alerting on a role that lost a permission.
+    let (_, metrics) = a.server.get("/metrics");
+    assert!(
+        metrics.contains("warroom_action_failures_total{action=\"protect\",kind=\"conflict\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("warroom_action_failures_total{action=\"snapshot\",kind=\"not_found\"} 1"),
+        "{metrics}"
+    );
     let ours: Vec<Value> = a.state(&spot_id)["snapshots"]
         .as_array()
         .unwrap()

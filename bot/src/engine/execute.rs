@@ -194,13 +194,17 @@ impl Engine {
                     "failed",
                 ),
             },
-            Err(e) => (
-                Event::RequestFailed {
-                    request: request_id.to_owned(),
-                    error: e.to_string(),
-                },
-                "failed",
-            ),
+            Err(e) => {
+                self.metrics
+                    .action_failed(request.spec.action.as_str(), e.kind());
+                (
+                    Event::RequestFailed {
+                        request: request_id.to_owned(),
+                        error: e.to_string(),
+                    },
+                    "failed",
+                )
+            }
         };
         self.metrics.executed(label);
         let line = event.describe();

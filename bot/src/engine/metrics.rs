@@ -13,6 +13,8 @@ pub struct Metrics {
     /// (channel, result) → count: `delivered`, `retried` (one per failed attempt), `failed`.
     deliveries: Mutex<BTreeMap<(String, &'static str), u64>>,
     alerts_rejected: std::sync::atomic::AtomicU64,
+    /// (action, error kind) → count: why executions failed (forbidden, throttled, …).
+    failures: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
 }
 
 impl Metrics {
@@ -37,6 +39,15 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .entry(outcome)
+            .or_default() += 1;
+    }
+
+    pub fn action_failed(&self, action: &'static str, kind: &'static str) {
+        *self
+            .failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry((action, kind))
             .or_default() += 1;
     }
 
@@ -70,6 +81,18 @@ impl Metrics {
             .iter()
         {
             let _ = writeln!(out, "warroom_executions_total{{result=\"{outcome}\"}} {n}");
+        }
+        out.push_str("# HELP warroom_action_failures_total Actions that failed, by action and kind of error (forbidden, not_found, throttled, conflict, upstream, not_configured, failed).\n# TYPE warroom_action_failures_total counter\n");
+        for ((action, kind), n) in self
+            .failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "warroom_action_failures_total{{action=\"{action}\",kind=\"{kind}\"}} {n}"
+            );
         }
         out.push_str("# HELP warroom_page_deliveries_total Page deliveries by channel and result (delivered, retried, failed).\n# TYPE warroom_page_deliveries_total counter\n");
         for ((channel, result), n) in self
