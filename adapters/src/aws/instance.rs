@@ -13,8 +13,6 @@ pub struct Instance {
     pub spot: bool,
     /// Attached EBS volumes: (device, volume id).
     pub volumes: Vec<(String, String)>,
-    /// The Auto Scaling group it belongs to, from its `aws:autoscaling:groupName` tag.
-    pub group: Option<String>,
 }
 
 pub async fn describe(ec2: &aws_sdk_ec2::Client, id: &str) -> Result<Instance, ClusterError> {
@@ -49,11 +47,5 @@ pub async fn describe(ec2: &aws_sdk_ec2::Client, id: &str) -> Result<Instance, C
                 ))
             })
             .collect(),
-        group: found
-            .tags()
-            .iter()
-            .find(|t| t.key() == Some("aws:autoscaling:groupName"))
-            .and_then(|t| t.value())
-            .map(str::to_owned),
     })
 }

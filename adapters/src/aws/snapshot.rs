@@ -9,7 +9,6 @@
 //! the snapshot captures what is on disk, not in memory; it is not application-consistent
 //! (no fsfreeze); it keeps costing money until someone deletes it.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use aws_sdk_ec2::types::{
@@ -134,7 +133,7 @@ pub async fn follow(
     wait: Wait,
 ) -> Result<(Vec<Taken>, bool), ClusterError> {
     let started = Instant::now();
-    let mut said: BTreeMap<String, String> = BTreeMap::new();
+    let mut said = String::new();
     loop {
         let ids: Vec<String> = taken.iter().map(|t| t.snapshot.clone()).collect();
         let out = ec2
@@ -167,12 +166,12 @@ pub async fn follow(
             .map(|t| format!("{} ({}) {} {}", t.snapshot, t.volume, t.progress, t.state))
             .collect::<Vec<_>>()
             .join(", ");
-        let key = "all".to_owned();
-        if said.get(&key) != Some(&line) {
+        // Only a change of progress is posted.
+        if said != line {
             if let Some(p) = &ex.progress {
                 let _ = p.send(format!("snapshot {}: {line}", ex.resolved.target.name));
             }
-            said.insert(key, line);
+            said = line;
         }
         if taken.iter().all(Taken::done) {
             return Ok((taken, true));

@@ -344,14 +344,8 @@ async fn falco(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body = match admit(&ready, ready.intake.falco.as_ref(), "falco", &headers, body).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    match parse_falco(&body) {
-        Ok(alert) => ingest(&ready, vec![alert], sender).await,
-        Err(e) => malformed(&ready, e),
-    }
+    let keys = ready.intake.falco.as_ref();
+    one_alert(&ready, keys, "falco", &headers, body, sender, parse_falco).await
 }
 
 /// GuardDuty findings from an EventBridge API destination (its connection sends the bearer
@@ -363,13 +357,35 @@ async fn guardduty(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let keys = ready.intake.guardduty.as_ref();
-    let body = match admit(&ready, keys, "guardduty", &headers, body).await {
+    one_alert(
+        &ready,
+        keys,
+        "guardduty",
+        &headers,
+        body,
+        sender,
+        parse_guardduty,
+    )
+    .await
+}
+
+/// An intake whose body is one alert: admitted, parsed, ingested.
+async fn one_alert(
+    ready: &super::Ready,
+    keys: Option<&Keys>,
+    source: &str,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    sender: SocketAddr,
+    parse: fn(&[u8]) -> Result<Alert, AlertError>,
+) -> Response {
+    let body = match admit(ready, keys, source, headers, body).await {
         Ok(b) => b,
         Err(r) => return r,
     };
-    match parse_guardduty(&body) {
-        Ok(alert) => ingest(&ready, vec![alert], sender).await,
-        Err(e) => malformed(&ready, e),
+    match parse(&body) {
+        Ok(alert) => ingest(ready, vec![alert], sender).await,
+        Err(e) => malformed(ready, e),
     }
 }
 

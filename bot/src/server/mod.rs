@@ -236,7 +236,7 @@ async fn start_engine(
     // Each action goes to its executor: the cluster's API server, or AWS.
     let kube: Arc<dyn warroom_adapters::cluster::Cluster> = Arc::new(clusters.kube);
     let evidence = crate::clusters::evidence_store(&plan, &opts.dir);
-    let aws = crate::clusters::aws(&plan, kube.clone(), evidence).await;
+    let aws = crate::clusters::aws(&plan, kube.clone(), evidence.clone()).await;
     let executors = warroom_adapters::executors::Executors::new(kube, aws);
     let engine = Engine::new(
         plan.clone(),
@@ -278,7 +278,7 @@ async fn start_engine(
         drills,
         platforms,
         intake,
-        evidence: crate::clusters::evidence_store(&plan, &opts.dir),
+        evidence,
     }))
 }
 
