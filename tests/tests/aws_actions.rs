@@ -118,10 +118,19 @@ fn a_node_is_snapshotted_protected_and_unprotected_in_moto_through_two_people() 
             .any(|e| e["name"] == format!("snapshots-{instance}.json").as_str()),
         "{evidence:?}"
     );
+    // Progress is one status message, edited in place until every snapshot completed.
+    let status: Vec<String> = body["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["text"].as_str())
+        .filter(|t| t.starts_with(&format!("snapshot {NODE1}:")))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(status.len(), 1, "one progress message: {status:?}");
     assert!(
-        body["messages"].to_string().contains("100%"),
-        "progress was posted: {}",
-        body["messages"]
+        status[0].contains("100%") && status[0].contains("completed"),
+        "progress was posted and edited to its end: {status:?}"
     );
 
     // Protect: termination and stop disabled, scale-in protection on, Karpenter annotation.

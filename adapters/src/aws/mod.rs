@@ -222,7 +222,7 @@ impl AwsExecutor {
     ) -> Result<Outcome, ClusterError> {
         let taken = snapshot::start(ec2, ex, instance).await?;
         if let Some(p) = &ex.progress {
-            let _ = p.send(format!(
+            p.status(format!(
                 "snapshot {}: started {} snapshot(s) of {}",
                 ex.resolved.target.name,
                 taken.len(),

@@ -166,10 +166,10 @@ pub async fn follow(
             .map(|t| format!("{} ({}) {} {}", t.snapshot, t.volume, t.progress, t.state))
             .collect::<Vec<_>>()
             .join(", ");
-        // Only a change of progress is posted.
+        // Only a change of progress is posted (edited in place on every platform).
         if said != line {
             if let Some(p) = &ex.progress {
-                let _ = p.send(format!("snapshot {}: {line}", ex.resolved.target.name));
+                p.status(format!("snapshot {}: {line}", ex.resolved.target.name));
             }
             said = line;
         }

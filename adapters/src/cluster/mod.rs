@@ -42,8 +42,32 @@ pub struct Execution {
     pub allow_dns: bool,
     /// `[guardrails] investigation_labels`
     pub investigation_labels: BTreeMap<String, String>,
-    /// Progress lines for long work (drains, captures), posted to the incident's channel.
-    pub progress: Option<tokio::sync::mpsc::UnboundedSender<String>>,
+    /// Progress of long work (drains, captures, snapshots), posted to the incident's channel.
+    pub progress: Option<Progress>,
+}
+
+/// One piece of progress: a line of its own, or the action's status message, which chat
+/// platforms edit in place (one message per action that keeps changing, not a scroll of lines).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProgressUpdate {
+    Line(String),
+    Status(String),
+}
+
+/// Where an executor reports progress; sending never blocks and never fails the action.
+#[derive(Debug, Clone)]
+pub struct Progress(pub tokio::sync::mpsc::UnboundedSender<ProgressUpdate>);
+
+impl Progress {
+    /// A message of its own ("capturing logs.txt").
+    pub fn line(&self, text: impl Into<String>) {
+        let _ = self.0.send(ProgressUpdate::Line(text.into()));
+    }
+
+    /// The action's status, replacing the previous status in place ("snapshot node-1: 40%").
+    pub fn status(&self, text: impl Into<String>) {
+        let _ = self.0.send(ProgressUpdate::Status(text.into()));
+    }
 }
 
 /// Who holds which cloud identity in a cluster, for credential revocation's blast radius.

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use tracing::Instrument as _;
 
-use warroom_adapters::cluster::{Execution, Resolved};
+use warroom_adapters::chat::MessageRef;
+use warroom_adapters::cluster::{Execution, Progress, ProgressUpdate, Resolved};
 use warroom_commands::{Actor, Event, Incident, IncidentId, Request, RequestStatus};
 
 use super::Engine;
@@ -48,11 +49,11 @@ impl Engine {
         }
     }
 
-    /// Post progress lines of a long action to the incident's channel as they come.
-    fn forward_progress(&self, incident: &Incident) -> tokio::sync::mpsc::UnboundedSender<String> {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    /// Post progress of a long action to the incident's channels as it comes: lines as
+    /// messages of their own, the status as one message per channel edited in place.
+    fn forward_progress(&self, incident: &Incident) -> Progress {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<ProgressUpdate>();
         let chats = self.chats.clone();
-        let incident = incident.clone();
         let channels = self
             .channels
             .lock()
@@ -61,15 +62,27 @@ impl Engine {
             .cloned()
             .unwrap_or_default();
         tokio::spawn(async move {
-            while let Some(line) = rx.recv().await {
-                for ch in &channels {
-                    if let Some(chat) = chats.iter().find(|c| c.platform() == ch.platform) {
-                        let _ = chat.post(ch, &line).await;
+            // The status message on each channel, once posted.
+            let mut status: Vec<Option<MessageRef>> = vec![None; channels.len()];
+            while let Some(update) = rx.recv().await {
+                for (ch, shown) in channels.iter().zip(status.iter_mut()) {
+                    let Some(chat) = chats.iter().find(|c| c.platform() == ch.platform) else {
+                        continue;
+                    };
+                    match &update {
+                        ProgressUpdate::Line(text) => {
+                            let _ = chat.post(ch, text).await;
+                        }
+                        ProgressUpdate::Status(text) => match shown {
+                            Some(m) if chat.update(m, text).await.is_ok() => {}
+                            // First status, or the edit failed: post it anew.
+                            _ => *shown = chat.post(ch, text).await.ok(),
+                        },
                     }
                 }
             }
         });
-        tx
+        Progress(tx)
     }
 
     /// Record each artifact an action stored, under the request that approved it.

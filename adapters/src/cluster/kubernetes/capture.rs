@@ -148,7 +148,7 @@ pub async fn capture(
     let mut stored = Vec::new();
     for (name, bytes) in files {
         if let Some(p) = &ex.progress {
-            let _ = p.send(format!("capturing {name} ({} bytes)", bytes.len()));
+            p.line(format!("capturing {name} ({} bytes)", bytes.len()));
         }
         stored.push(store(&evidence, ex, &name, bytes).await?);
     }

@@ -136,7 +136,7 @@ pub async fn drain(
                 Ok(_) => {
                     evicted.push(pod_name(&p));
                     if let Some(tx) = &ex.progress {
-                        let _ = tx.send(format!(
+                        tx.status(format!(
                             "drain {node}: evicted {} ({}/{total})",
                             pod_name(&p),
                             evicted.len()
@@ -160,7 +160,7 @@ pub async fn drain(
             break;
         }
         if let Some(tx) = &ex.progress {
-            let _ = tx.send(format!(
+            tx.status(format!(
                 "drain {node}: {} pod(s) held by a disruption budget; retrying",
                 still.len()
             ));
