@@ -15,7 +15,11 @@ use crate::cluster::{Cluster, ClusterError, Execution, Outcome, Resolved};
 pub fn on_aws(action: ActionName) -> bool {
     matches!(
         action,
-        ActionName::Snapshot | ActionName::Protect | ActionName::Unprotect | ActionName::Revoke
+        ActionName::Snapshot
+            | ActionName::Protect
+            | ActionName::Unprotect
+            | ActionName::Revoke
+            | ActionName::Unrevoke
     )
 }
 

@@ -160,7 +160,7 @@ pub async fn aws(
                 }
             },
         };
-        let account = Account::load(
+        let mut account = Account::load(
             name,
             &a.region,
             &a.role_arn,
@@ -168,6 +168,8 @@ pub async fn aws(
             a.endpoint_url.as_deref(),
         )
         .await;
+        account.eks_cluster = c.eks_cluster.clone();
+        account.snapshot_lock = a.snapshot_lock.clone();
         accounts.insert(c.name.clone(), account);
     }
     if accounts.is_empty() {

@@ -116,20 +116,27 @@ fn serve(stream: TcpStream, state: &Mutex<State>, upstream: &str) {
             s.seen.push((action.clone(), hit.is_some()));
             hit
         };
-        let (status, content_type, body) = match fault {
+        let (status, content_type, error_type, body) = match fault {
             Some(code) => {
                 let (status, body) = error(&code, ec2);
-                (status, "text/xml".to_owned(), body.into_bytes())
+                (status, "text/xml".to_owned(), None, body.into_bytes())
             }
             None => {
-                let url = format!("{upstream}{}", req.path);
-                let mut call = agent.post(&url);
+                // Forwarded as sent (method, path, headers, body): EC2, IAM and Auto Scaling
+                // POST; EKS is REST and reads with GET.
+                let mut call = ureq::http::Request::builder()
+                    .method(req.method.as_str())
+                    .uri(format!("{upstream}{}", req.path));
                 for (k, v) in &req.headers {
                     if k != "host" && k != "content-length" {
                         call = call.header(k, v);
                     }
                 }
-                match call.send(&req.body[..]) {
+                let sent = call
+                    .body(req.body.clone())
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| agent.run(r).map_err(|e| e.to_string()));
+                match sent {
                     Ok(mut r) => (
                         r.status().as_u16(),
                         r.headers()
@@ -137,14 +144,22 @@ fn serve(stream: TcpStream, state: &Mutex<State>, upstream: &str) {
                             .and_then(|v| v.to_str().ok())
                             .unwrap_or("text/xml")
                             .to_owned(),
+                        // REST services name their error in this header.
+                        r.headers()
+                            .get("x-amzn-errortype")
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned),
                         r.body_mut().read_to_vec().unwrap_or_default(),
                     ),
-                    Err(e) => (502, "text/plain".into(), e.to_string().into_bytes()),
+                    Err(e) => (502, "text/plain".into(), None, e.into_bytes()),
                 }
             }
         };
+        let error_type = error_type
+            .map(|t| format!("x-amzn-ErrorType: {t}\r\n"))
+            .unwrap_or_default();
         let head = format!(
-            "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+            "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\n{error_type}Content-Length: {}\r\n\r\n",
             body.len()
         );
         if writer.write_all(head.as_bytes()).is_err() || writer.write_all(&body).is_err() {

@@ -1,6 +1,8 @@
-//! moto server on loopback: AWS's EC2, Auto Scaling and STS APIs with real state, for the
-//! AWS scenarios. `scripts/test.sh` installs it in a virtualenv (`WARROOM_PY`, default
-//! `/var/tmp/warroom-py`); its boto3 sets up and reads back the state (`moto_aws.py`).
+//! moto server on loopback: AWS's EC2, Auto Scaling, IAM, EKS, S3 and STS APIs with real
+//! state, for the AWS scenarios. `scripts/test.sh` installs it in a virtualenv (`WARROOM_PY`,
+//! default `/var/tmp/warroom-py`); `moto_server.py` runs it with the few calls warroom makes
+//! that moto does not implement yet (snapshot lock, policy simulation, Pod Identity); its
+//! boto3 sets up and reads back the state (`moto_aws.py`).
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -46,8 +48,9 @@ fn venv() -> PathBuf {
 impl Moto {
     pub fn start() -> Moto {
         let port = crate::free_port();
-        let server = venv().join("bin/moto_server");
+        let server = venv().join("bin/python");
         let child = Command::new(&server)
+            .arg(crate::repo_root().join("tests/src/moto_server.py"))
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -6,6 +6,9 @@ usage: moto_aws.py ENDPOINT COMMAND [ARGS]
   state INSTANCE                      its protection, group protection and snapshots; prints JSON
   role NAME [--profile PROFILE]       an IAM role (in an instance profile); prints JSON
   role-policy ROLE NAME               the role's inline policy NAME, or null; prints JSON
+  put-policy ROLE NAME JSON           give the role the inline policy NAME; prints JSON
+  eks-cluster NAME                    an EKS cluster; prints JSON
+  pod-identity CLUSTER NS SA ROLE     an EKS Pod Identity association; prints JSON
   bucket NAME                         a bucket with Object Lock enabled; prints JSON
   object BUCKET KEY [VERSION]         an object's retention, checksum and size; prints JSON
 """
@@ -22,7 +25,8 @@ def client(service, region="eu-central-1"):
                         aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
-ec2, asg, iam, s3 = client("ec2"), client("autoscaling"), client("iam"), client("s3")
+ec2, asg, iam, s3, eks = (client("ec2"), client("autoscaling"), client("iam"), client("s3"),
+                          client("eks"))
 
 if command == "node":
     zone = args[0]
@@ -54,12 +58,14 @@ elif command == "state":
         InstanceId=instance, Attribute=name)[key]["Value"]
     groups = asg.describe_auto_scaling_instances(InstanceIds=[instance])["AutoScalingInstances"]
     snaps = ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]
+    locks = {s["SnapshotId"]: s for s in ec2.describe_locked_snapshots()["Snapshots"]}
     print(json.dumps({
         "disable_api_termination": attr("disableApiTermination", "DisableApiTermination"),
         "disable_api_stop": attr("disableApiStop", "DisableApiStop"),
         "protected_from_scale_in": groups[0]["ProtectedFromScaleIn"] if groups else None,
         "snapshots": [{"id": s["SnapshotId"], "volume": s["VolumeId"], "state": s["State"],
-                       "tags": {t["Key"]: t["Value"] for t in s.get("Tags", [])}}
+                       "tags": {t["Key"]: t["Value"] for t in s.get("Tags", [])},
+                       "lock": locks.get(s["SnapshotId"])}
                       for s in snaps],
     }, default=str))
 elif command == "role":
@@ -76,6 +82,17 @@ elif command == "role-policy":
     except iam.exceptions.NoSuchEntityException:
         doc = None
     print(json.dumps(doc if not isinstance(doc, str) else json.loads(doc)))
+elif command == "put-policy":
+    iam.put_role_policy(RoleName=args[0], PolicyName=args[1], PolicyDocument=args[2])
+    print(json.dumps({"role": args[0], "policy": args[1]}))
+elif command == "eks-cluster":
+    made = eks.create_cluster(name=args[0], roleArn="arn:aws:iam::123456789012:role/eks",
+                              resourcesVpcConfig={})
+    print(json.dumps({"cluster": made["cluster"]["name"]}))
+elif command == "pod-identity":
+    made = eks.create_pod_identity_association(clusterName=args[0], namespace=args[1],
+                                               serviceAccount=args[2], roleArn=args[3])
+    print(json.dumps({"association": made["association"]["associationId"]}))
 elif command == "bucket":
     s3.create_bucket(Bucket=args[0], ObjectLockEnabledForBucket=True,
                      CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})

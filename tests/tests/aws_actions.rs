@@ -323,6 +323,16 @@ fn preflight_reports_identity_role_and_each_dry_run_without_changing_anything() 
             .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
         (out.status.code(), report["clusters"][0]["aws"].clone())
     };
+    // The plan's role, allowed everything warroom does.
+    a.moto.aws(&["role", "warroom-responder"]);
+    let allow_all = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["ec2:*", "autoscaling:*", "iam:*", "eks:*"], "Resource": "*"}]});
+    a.moto.aws(&[
+        "put-policy",
+        "warroom-responder",
+        "responder",
+        &allow_all.to_string(),
+    ]);
     let (code, aws) = preflight(&a);
     assert_eq!(code, Some(0), "{aws}");
     assert_eq!(
@@ -363,6 +373,43 @@ fn preflight_reports_identity_role_and_each_dry_run_without_changing_anything() 
     );
     // Dry runs only: nothing was snapshotted.
     assert_eq!(a.faults.count("CreateSnapshots"), (1, 1));
+
+    // The calls without a dry run are asked of IAM's policy simulator against the role's
+    // real policies: an explicit deny is named, and preflight fails.
+    let verdict = |aws: &Value, call: &str| {
+        aws["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["call"] == call)
+            .cloned()
+            .unwrap_or_else(|| panic!("{call} not checked: {aws}"))
+    };
+    assert_eq!(
+        verdict(&aws, "autoscaling:SetInstanceProtection")["verdict"],
+        "allowed"
+    );
+    let deny = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Action": "iam:DeleteRolePolicy", "Resource": "*"}]});
+    a.moto.aws(&[
+        "put-policy",
+        "warroom-responder",
+        "no-undo",
+        &deny.to_string(),
+    ]);
+    let (code, aws) = preflight(&a);
+    assert_eq!(code, Some(1), "{aws}");
+    let undo = verdict(&aws, "iam:DeleteRolePolicy");
+    assert_eq!(undo["verdict"], "denied", "{undo}");
+    assert!(
+        undo["detail"].as_str().unwrap().contains("explicit deny"),
+        "{undo}"
+    );
+    assert_eq!(verdict(&aws, "iam:PutRolePolicy")["verdict"], "allowed");
+    assert_eq!(
+        verdict(&aws, "eks:ListPodIdentityAssociations")["verdict"],
+        "allowed"
+    );
 }
 
 #[test]
@@ -437,7 +484,139 @@ fn revoking_a_pods_role_shows_the_blast_radius_and_denies_older_sessions_in_iam(
     let (status, r) = a.api.command("carol", "approve R3", Some(&inc));
     assert!(status == 500 || status == 404, "{r}");
     assert!(
-        message(&r).contains("no eks.amazonaws.com/role-arn") || message(&r).contains("not found"),
+        message(&r).contains("no eks.amazonaws.com/role-arn")
+            && message(&r).contains("no EKS Pod Identity association"),
         "{r}"
+    );
+
+    // The same pod once EKS Pod Identity associates its service account with a role: found
+    // through EKS, and every pod of that service account is in the blast radius.
+    a.moto.aws(&["role", "checkout-web"]);
+    a.moto.aws(&["eks-cluster", "prod-eu-central-1"]);
+    a.moto.aws(&[
+        "pod-identity",
+        "prod-eu-central-1",
+        "checkout",
+        "default",
+        "arn:aws:iam::123456789012:role/checkout-web",
+    ]);
+    a.api.ok(
+        "dave",
+        "revoke creds pod checkout/web-6d8f4c-x7k2p --reason \"token used from outside\"",
+        Some(&inc),
+    );
+    let cards = a.api.incident(&inc)["messages"].to_string();
+    assert!(
+        cards.contains("role arn:aws:iam::123456789012:role/checkout-web"),
+        "the Pod Identity role is on the card: {cards}"
+    );
+    let (status, r) = a.api.command("carol", "approve R4", Some(&inc));
+    assert_eq!(status, 200, "{r}");
+    assert!(
+        !a.moto
+            .aws(&["role-policy", "checkout-web", "AWSRevokeOlderSessions"])
+            .is_null()
+    );
+
+    // Undo: the inline policy is deleted and the card said what comes back.
+    a.api.ok(
+        "dave",
+        "unrevoke creds pod payments/api-7f9c --reason \"keys rotated\"",
+        Some(&inc),
+    );
+    let cards = a.api.incident(&inc)["messages"].to_string();
+    assert!(
+        cards.contains("will delete the inline policy AWSRevokeOlderSessions from role arn:aws:iam::123456789012:role/payments-api")
+            && cards.contains("work again"),
+        "the undo card says what comes back: {cards}"
+    );
+    let (status, r) = a.api.command("carol", "approve R5", Some(&inc));
+    assert_eq!(status, 200, "{r}");
+    assert!(message(&r).contains("unrevoked role"), "{r}");
+    assert!(
+        a.moto
+            .aws(&["role-policy", "payments-api", "AWSRevokeOlderSessions"])
+            .is_null(),
+        "the revocation is gone"
+    );
+    let executed = a.api.request(&inc, "R5");
+    assert_eq!(executed["status"], "executed", "{executed}");
+    // Undoing again: nothing to undo, said, and the request failed as not found.
+    a.api.ok(
+        "dave",
+        "unrevoke creds pod payments/api-7f9c --reason again",
+        Some(&inc),
+    );
+    let (status, r) = a.api.command("carol", "approve R6", Some(&inc));
+    assert_eq!(status, 500, "{r}");
+    assert!(message(&r).contains("no revocation to undo"), "{r}");
+    assert_eq!(a.api.request(&inc, "R6")["status"], "failed");
+}
+
+#[test]
+fn a_locked_snapshot_is_locked_in_moto_and_a_refused_lock_still_records_the_snapshots() {
+    let a = start();
+    let made = a.instance_for(NODE1, "eu-central-1a", &[]);
+    let instance = made["instance"].as_str().unwrap().to_owned();
+    let inc = a
+        .api
+        .open_incident("evidence that must outlive the attacker");
+
+    // The plan's account locks snapshots in compliance mode for 30 days with a 24 h cool-off.
+    let asked = a.api.ok(
+        "alice",
+        &format!("snapshot node {NODE1} --lock --reason \"legal hold\""),
+        Some(&inc),
+    );
+    assert_eq!(asked["status"], "pending", "{asked}");
+    let cards = a.api.incident(&inc)["messages"].to_string();
+    assert!(
+        cards.contains("then lock them in compliance mode for 30days (cool-off 1day)"),
+        "the card says the lock: {cards}"
+    );
+    let (status, r) = a.api.command("bob", "approve R1", Some(&inc));
+    assert_eq!(status, 200, "{r}");
+    assert!(message(&r).contains("locked in compliance mode"), "{r}");
+    let snaps: Vec<Value> = a.state(&instance)["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["tags"]["warroom:incident"] == inc.as_str())
+        .cloned()
+        .collect();
+    assert!(!snaps.is_empty());
+    for s in &snaps {
+        assert_eq!(s["lock"]["LockState"], "compliance-cooloff", "{s}");
+        assert_eq!(s["lock"]["LockDuration"], 30, "{s}");
+    }
+    let timeline = a.api.incident(&inc)["timeline"].to_string();
+    assert!(
+        timeline.contains(r#""lock":{"expires_on":"#)
+            && timeline.contains(r#""state":"compliance-cooloff""#),
+        "the lock is recorded with the snapshot: {timeline}"
+    );
+
+    // The role may not lock: the request fails and says so, and the snapshots already
+    // taken are still recorded as evidence (they exist; nothing is hidden).
+    a.faults.fail("LockSnapshot", "UnauthorizedOperation", 1);
+    let (status, r) = a.asked_and_approved(
+        &inc,
+        &format!("snapshot node {NODE1} --lock --reason again"),
+        "R2",
+    );
+    assert_eq!(status, 500, "{r}");
+    assert!(message(&r).contains("access denied: LockSnapshot"), "{r}");
+    assert_eq!(a.api.request(&inc, "R2")["status"], "failed");
+    let evidence = a.api.incident(&inc)["evidence"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let recorded = evidence
+        .iter()
+        .filter(|e| e["name"] == format!("snapshots-{instance}.json").as_str())
+        .count();
+    assert_eq!(
+        recorded, 2,
+        "both runs' snapshots are evidence: {evidence:?}"
     );
 }

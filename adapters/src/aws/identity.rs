@@ -25,6 +25,10 @@ pub struct Account {
     pub region: String,
     pub role_arn: String,
     pub external_id: Option<String>,
+    /// The cluster's name in EKS (for Pod Identity); `None`: the plan's cluster name.
+    pub eks_cluster: Option<String>,
+    /// `snapshot_lock` of the plan's account: what `snapshot --lock` applies.
+    pub snapshot_lock: Option<warroom_config::model::infra::SnapshotLock>,
     base: SdkConfig,
 }
 
@@ -57,6 +61,8 @@ impl Account {
             region: region.to_owned(),
             role_arn: role_arn.to_owned(),
             external_id,
+            eks_cluster: None,
+            snapshot_lock: None,
             base: loader.load().await,
         }
     }

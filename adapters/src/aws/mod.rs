@@ -127,36 +127,54 @@ impl AwsExecutor {
         Ok((described, ec2, asg))
     }
 
-    /// Clients for revocation: EC2 (a node's instance profile) and IAM.
-    async fn revoking(
+    /// The role a revocation (or its undo) acts on and its blast radius, read through EC2 (a
+    /// node's instance profile), IAM and EKS (Pod Identity); and the IAM client to act with.
+    async fn blast(
         &self,
         ex: &Execution,
-    ) -> Result<(aws_sdk_ec2::Client, aws_sdk_iam::Client), ClusterError> {
+    ) -> Result<(revoke::Blast, aws_sdk_iam::Client), ClusterError> {
         let region = provider_id::parse(ex.resolved.provider_id.as_deref())
             .ok()
             .map(|i| i.region);
         let config = self.session(ex, region.as_deref()).await?;
-        Ok((
+        let eks_cluster = self
+            .accounts
+            .get(&ex.resolved.cluster)
+            .and_then(|a| a.eks_cluster.clone())
+            .unwrap_or_else(|| ex.resolved.cluster.clone());
+        let (ec2, iam) = (
             aws_sdk_ec2::Client::new(&config),
             aws_sdk_iam::Client::new(&config),
-        ))
+        );
+        let eks = aws_sdk_eks::Client::new(&config);
+        let b = revoke::blast(self.kube.as_ref(), &ec2, &iam, (&eks, &eks_cluster), ex).await?;
+        Ok((b, iam))
     }
 
     pub async fn preview(&self, ex: &Execution) -> Result<Outcome, ClusterError> {
-        if ex.action == ActionName::Revoke {
-            let (ec2, iam) = self.revoking(ex).await?;
-            let b = revoke::blast(self.kube.as_ref(), &ec2, &iam, ex).await?;
+        if matches!(ex.action, ActionName::Revoke | ActionName::Unrevoke) {
+            let (b, iam) = self.blast(ex).await?;
+            let summary = if ex.action == ActionName::Revoke {
+                revoke::card(&b)
+            } else {
+                revoke::undo_card(&iam, &b).await?
+            };
             return Ok(Outcome {
                 dry_run: false,
-                summary: revoke::card(&b),
+                summary,
                 result: serde_json::Value::Null,
                 evidence: Vec::new(),
             });
         }
+        let lock = if ex.action == ActionName::Snapshot {
+            self.snapshot_lock(ex)?
+        } else {
+            None
+        };
         let (instance, ec2, asg) = self.reach(ex).await?;
         let summary = match ex.action {
             ActionName::Snapshot => format!(
-                "will snapshot {} volume(s) of {} ({}): {}",
+                "will snapshot {} volume(s) of {} ({}): {}{}",
                 instance.volumes.len(),
                 instance.id,
                 instance.state,
@@ -165,7 +183,10 @@ impl AwsExecutor {
                     .iter()
                     .map(|(dev, vol)| format!("{vol} at {dev}"))
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join(", "),
+                lock.as_ref()
+                    .map(|l| format!(", then lock them in {}", snapshot::describe_lock(l)))
+                    .unwrap_or_default()
             ),
             ActionName::Protect => protect::preview(&ec2, &asg, &instance, true).await?,
             ActionName::Unprotect => protect::preview(&ec2, &asg, &instance, false).await?,
@@ -180,10 +201,13 @@ impl AwsExecutor {
     }
 
     pub async fn execute(&self, ex: &Execution) -> Result<Outcome, ClusterError> {
-        if ex.action == ActionName::Revoke {
-            let (ec2, iam) = self.revoking(ex).await?;
-            let b = revoke::blast(self.kube.as_ref(), &ec2, &iam, ex).await?;
-            let (summary, result) = revoke::apply(&iam, ex, &b, chrono::Utc::now()).await?;
+        if matches!(ex.action, ActionName::Revoke | ActionName::Unrevoke) {
+            let (b, iam) = self.blast(ex).await?;
+            let (summary, result) = if ex.action == ActionName::Revoke {
+                revoke::apply(&iam, ex, &b, chrono::Utc::now()).await?
+            } else {
+                revoke::undo(&iam, ex, &b).await?
+            };
             return Ok(Outcome {
                 dry_run: false,
                 summary,
@@ -220,7 +244,14 @@ impl AwsExecutor {
         ex: &Execution,
         instance: &Instance,
     ) -> Result<Outcome, ClusterError> {
-        let taken = snapshot::start(ec2, ex, instance).await?;
+        let lock = self.snapshot_lock(ex)?;
+        let mut taken = snapshot::start(ec2, ex, instance).await?;
+        // A lock refused still leaves snapshots to follow and record: the failure is said
+        // after the evidence is stored.
+        let locking = match &lock {
+            Some(plan) => snapshot::lock(ec2, &mut taken, plan).await.err(),
+            None => None,
+        };
         if let Some(p) = &ex.progress {
             p.status(format!(
                 "snapshot {}: started {} snapshot(s) of {}",
@@ -245,6 +276,18 @@ impl AwsExecutor {
         )
         .await
         .map_err(ClusterError::Failed)?;
+        let artifact = || {
+            vec![CapturedArtifact {
+                name: name.clone(),
+                stored: stored.clone(),
+            }]
+        };
+        if let Some(e) = locking {
+            return Err(ClusterError::WithEvidence {
+                error: Box::new(e),
+                evidence: artifact(),
+            });
+        }
         let failed: Vec<&str> = taken
             .iter()
             .filter(|t| t.state == "error")
@@ -256,15 +299,22 @@ impl AwsExecutor {
             .collect::<Vec<_>>()
             .join(", ");
         let summary = if !failed.is_empty() {
-            return Err(ClusterError::Upstream(format!(
-                "snapshots of {} ended in error: {} (all: {ids}; recorded as evidence {name})",
-                instance.id,
-                failed.join(", ")
-            )));
+            return Err(ClusterError::WithEvidence {
+                error: Box::new(ClusterError::Upstream(format!(
+                    "snapshots of {} ended in error: {} (all: {ids}; recorded as evidence {name})",
+                    instance.id,
+                    failed.join(", ")
+                ))),
+                evidence: artifact(),
+            });
         } else if finished {
             format!(
-                "snapshotted node {} (instance {}): {ids}, all completed",
-                ex.resolved.target.name, instance.id
+                "snapshotted node {} (instance {}): {ids}, all completed{}",
+                ex.resolved.target.name,
+                instance.id,
+                lock.as_ref()
+                    .map(|l| format!(", locked in {}", snapshot::describe_lock(l)))
+                    .unwrap_or_default()
             )
         } else {
             format!(
@@ -278,7 +328,28 @@ impl AwsExecutor {
             dry_run: false,
             summary,
             result: record,
-            evidence: vec![CapturedArtifact { name, stored }],
+            evidence: artifact(),
+        })
+    }
+
+    /// The lock `--lock` asks for: the plan account's `snapshot_lock`, or a refusal before
+    /// anything is created.
+    fn snapshot_lock(
+        &self,
+        ex: &Execution,
+    ) -> Result<Option<warroom_config::model::infra::SnapshotLock>, ClusterError> {
+        if !ex.params.contains_key("lock") {
+            return Ok(None);
+        }
+        let account = self
+            .accounts
+            .get(&ex.resolved.cluster)
+            .ok_or_else(|| no_account(ex))?;
+        account.snapshot_lock.clone().map(Some).ok_or_else(|| {
+            ClusterError::NotConfigured(format!(
+                "--lock: AWS account {} sets no snapshot_lock in the plan (e.g. snapshot_lock = {{ mode = \"compliance\", duration = \"30d\" }}); nothing was changed",
+                account.name
+            ))
         })
     }
 }

@@ -2,8 +2,13 @@
 //! assume the plan's role, and whether that role may make the EC2 calls the planned actions
 //! make — asked with EC2's `DryRun`, which checks permission and changes nothing.
 //!
-//! Guarantees: no call here changes anything (identity reads and dry runs only). Caveat: Auto
-//! Scaling has no dry run, so `SetInstanceProtection` is reported as not checked.
+//! The calls without a dry run (Auto Scaling, IAM, EKS, snapshot lock) are asked of IAM's
+//! policy simulator (`iam:SimulatePrincipalPolicy` on the plan's role).
+//!
+//! Guarantees: no call here changes anything (identity reads, dry runs and simulation only).
+//! Caveats: the simulator evaluates the role's identity policies (and permissions boundary),
+//! not resource policies or session policies; when the role may not simulate, those calls are
+//! reported "not checked" with AWS's answer.
 
 use aws_sdk_ec2::types::{AttributeBooleanValue, InstanceSpecification};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -141,10 +146,67 @@ pub async fn check(account: &Account, region: &str, instance: Option<&str>) -> R
                 .disable_api_termination(AttributeBooleanValue::builder().value(true).build())
         ),
     ));
-    report.checks.push(Check {
-        call: "autoscaling:SetInstanceProtection".into(),
-        verdict: "not checked".into(),
-        detail: Some("Auto Scaling has no dry run".into()),
-    });
+    let iam = aws_sdk_iam::Client::new(&config);
     report
+        .checks
+        .extend(simulate(&iam, &account.role_arn, SIMULATED).await);
+    report
+}
+
+/// The calls the actions make that have no dry run, asked of the policy simulator.
+pub const SIMULATED: &[&str] = &[
+    "ec2:LockSnapshot",
+    "autoscaling:DescribeAutoScalingInstances",
+    "autoscaling:SetInstanceProtection",
+    "iam:GetInstanceProfile",
+    "iam:GetRolePolicy",
+    "iam:PutRolePolicy",
+    "iam:DeleteRolePolicy",
+    "eks:ListPodIdentityAssociations",
+    "eks:DescribePodIdentityAssociation",
+];
+
+/// Each call's decision for `role` by IAM's policy simulator; every call "not checked" when
+/// the simulation itself is refused or fails.
+pub async fn simulate(iam: &aws_sdk_iam::Client, role: &str, calls: &[&str]) -> Vec<Check> {
+    let asked = iam
+        .simulate_principal_policy()
+        .policy_source_arn(role)
+        .set_action_names(Some(calls.iter().map(|c| (*c).to_owned()).collect()))
+        .send()
+        .await;
+    let results = match asked {
+        Ok(out) => out.evaluation_results().to_vec(),
+        Err(e) => {
+            let why = format!(
+                "policy simulation of {role} was not possible: {}",
+                super::errors::describe(&e)
+            );
+            return calls
+                .iter()
+                .map(|c| Check {
+                    call: (*c).to_owned(),
+                    verdict: "not checked".into(),
+                    detail: Some(why.clone()),
+                })
+                .collect();
+        }
+    };
+    calls
+        .iter()
+        .map(|call| {
+            let found = results.iter().find(|r| r.eval_action_name() == *call);
+            let (verdict, detail) = match found.map(|r| r.eval_decision().as_str()) {
+                Some("allowed") => ("allowed", None),
+                Some("explicitDeny") => ("denied", Some("a statement denies it (explicit deny)")),
+                Some("implicitDeny") => ("denied", Some("no statement allows it (implicit deny)")),
+                Some(_) | None => ("unknown", Some("the simulator gave no decision")),
+            };
+            Check {
+                call: (*call).to_owned(),
+                verdict: verdict.to_owned(),
+                detail: detail.map(|d| format!("policy simulation: {d}")),
+            }
+        })
+        .collect()
 }

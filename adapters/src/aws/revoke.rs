@@ -1,17 +1,20 @@
 //! `revoke creds pod NS/POD` and `revoke creds node NODE`: deny every session of the IAM role
 //! the pod (IRSA) or node (instance profile) holds that was issued before now.
 //!
-//! Guarantees: the role is found from the cluster (the pod's service account annotation
-//! `eks.amazonaws.com/role-arn`) or from EC2 and IAM (the node's instance profile); the card
+//! Guarantees: the role is found from the cluster and AWS — a pod's service account annotation
+//! `eks.amazonaws.com/role-arn` (IRSA) or its EKS Pod Identity association (a pod holding two
+//! different roles that way is refused, naming both), a node's instance profile; the card
 //! shows the blast radius — every pod and node holding the same role — and warns when the pod
 //! is not isolated yet; then one `iam:PutRolePolicy` attaches the inline policy
 //! `AWSRevokeOlderSessions` denying `*` when `aws:TokenIssueTime` is before the time of the
 //! revocation (AWS's own "revoke active sessions"). Assumes the role may call
 //! `iam:PutRolePolicy` and `iam:GetInstanceProfile`. Caveats: sessions issued after the
 //! revocation still work — a pod that can reach STS gets new credentials at once, which is why
-//! the pod should be isolated first; IAM is eventually consistent (seconds); EKS Pod Identity
-//! associations are not looked up by this build; undo by deleting the inline policy
-//! (`aws iam delete-role-policy --role-name ROLE --policy-name AWSRevokeOlderSessions`).
+//! the pod should be isolated first; IAM is eventually consistent (seconds); when Pod Identity
+//! associations cannot be read the card says the blast radius may miss pods. `unrevoke`
+//! deletes the inline policy (see [`undo`]).
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -32,6 +35,97 @@ pub struct Blast {
     pub nodes: Vec<String>,
     /// The target pod is not isolated yet.
     pub not_isolated: bool,
+    /// Why the blast radius may be incomplete (Pod Identity associations unreadable).
+    pub caveat: Option<String>,
+}
+
+/// Roles pods hold through EKS Pod Identity: (namespace, service account) → role ARN.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PodIdentityRoles {
+    pub roles: BTreeMap<(String, String), String>,
+    /// Set when the associations could not be read, saying why.
+    pub unread: Option<String>,
+}
+
+/// Every Pod Identity association of the EKS cluster `cluster` and its role. Reads only.
+/// A cluster EKS does not know (not an EKS cluster) has none; other failures are kept in
+/// `unread` so the card can say the blast radius may miss pods.
+pub async fn pod_identity_roles(eks: &aws_sdk_eks::Client, cluster: &str) -> PodIdentityRoles {
+    use aws_smithy_types::error::metadata::ProvideErrorMetadata as _;
+    let mut found = PodIdentityRoles::default();
+    let mut next: Option<String> = None;
+    loop {
+        let page = match eks
+            .list_pod_identity_associations()
+            .cluster_name(cluster)
+            .set_next_token(next.take())
+            .send()
+            .await
+        {
+            Ok(page) => page,
+            Err(e) if e.code() == Some("ResourceNotFoundException") => return found,
+            Err(e) => {
+                found.unread = Some(format!(
+                    "EKS Pod Identity associations of cluster {cluster} could not be read ({})",
+                    super::errors::describe(&e)
+                ));
+                return found;
+            }
+        };
+        for a in page.associations() {
+            let Some(id) = a.association_id() else {
+                continue;
+            };
+            match eks
+                .describe_pod_identity_association()
+                .cluster_name(cluster)
+                .association_id(id)
+                .send()
+                .await
+            {
+                Ok(d) => {
+                    if let Some(x) = d.association()
+                        && let (Some(ns), Some(sa), Some(role)) =
+                            (x.namespace(), x.service_account(), x.role_arn())
+                    {
+                        found
+                            .roles
+                            .insert((ns.to_owned(), sa.to_owned()), role.to_owned());
+                    }
+                }
+                Err(e) => {
+                    found.unread = Some(format!(
+                        "EKS Pod Identity association {id} could not be read ({})",
+                        super::errors::describe(&e)
+                    ));
+                }
+            }
+        }
+        match page.next_token() {
+            Some(t) if !t.is_empty() => next = Some(t.to_owned()),
+            _ => return found,
+        }
+    }
+}
+
+/// The role a pod holds: its IRSA annotation or its Pod Identity association; two different
+/// roles are refused (warroom will not guess which one the pod's SDK uses).
+fn pod_role(
+    pod: &crate::cluster::PodIdentity,
+    associations: &PodIdentityRoles,
+) -> Result<Option<String>, String> {
+    let (ns, _) = pod.pod.split_once('/').unwrap_or(("", ""));
+    let associated = associations
+        .roles
+        .get(&(ns.to_owned(), pod.service_account.clone()));
+    match (&pod.role_arn, associated) {
+        (Some(irsa), Some(pi)) if irsa != pi => Err(format!(
+            "pod {} holds two roles: {irsa} through its service account's eks.amazonaws.com/role-arn (IRSA) and {pi} through an EKS Pod Identity association; remove one, or revoke the role with the AWS CLI; nothing was changed",
+            pod.pod
+        )),
+        (Some(r), _) | (None, Some(r)) => Ok(Some(r.clone())),
+        (None, None) => Ok(None),
+    }
 }
 
 /// `arn:aws:iam::123456789012:role/path/name` → `name`.
@@ -89,13 +183,16 @@ async fn node_role(
 }
 
 /// The target's role and the blast radius, from the cluster and AWS. Reads only.
+/// `eks`: the EKS client and the cluster's name in EKS, for Pod Identity associations.
 pub async fn blast(
     kube: &dyn Cluster,
     ec2: &aws_sdk_ec2::Client,
     iam: &aws_sdk_iam::Client,
+    eks: (&aws_sdk_eks::Client, &str),
     ex: &Execution,
 ) -> Result<Blast, ClusterError> {
     let ids: Identities = kube.identities(&ex.resolved.cluster).await?;
+    let associations = pod_identity_roles(eks.0, eks.1).await;
     let target = &ex.resolved.target;
     let (role_arn, not_isolated) = if target.kind == ObjectKind::Pod {
         let name = format!("{}/{}", target.namespace, target.name);
@@ -104,12 +201,19 @@ pub async fn blast(
             .iter()
             .find(|p| p.pod == name)
             .ok_or_else(|| ClusterError::Absent(format!("pod {name} is gone")))?;
-        let role = pod.role_arn.clone().ok_or_else(|| {
-            ClusterError::Conflict(format!(
-                "pod {name}'s service account `{}` has no eks.amazonaws.com/role-arn annotation: it holds no IRSA role to revoke (EKS Pod Identity associations are not looked up by this build); nothing was changed",
-                pod.service_account
-            ))
-        })?;
+        let role = pod_role(pod, &associations)
+            .map_err(ClusterError::Conflict)?
+            .ok_or_else(|| {
+                let unread = associations
+                    .unread
+                    .as_deref()
+                    .map(|why| format!(" ({why})"))
+                    .unwrap_or_default();
+                ClusterError::Conflict(format!(
+                    "pod {name}'s service account `{}` has no eks.amazonaws.com/role-arn annotation and no EKS Pod Identity association in cluster {}{unread}: it holds no role to revoke; nothing was changed",
+                    pod.service_account, eks.1
+                ))
+            })?;
         (role, !pod.isolated)
     } else {
         let instance = provider_id::parse(ex.resolved.provider_id.as_deref()).map_err(|why| {
@@ -125,10 +229,18 @@ pub async fn blast(
             })?;
         (role, false)
     };
+    // A pod holding two roles is in the blast radius when either is this one.
     let pods = ids
         .pods
         .iter()
-        .filter(|p| p.role_arn.as_deref() == Some(role_arn.as_str()))
+        .filter(|p| {
+            let (ns, _) = p.pod.split_once('/').unwrap_or(("", ""));
+            p.role_arn.as_deref() == Some(role_arn.as_str())
+                || associations
+                    .roles
+                    .get(&(ns.to_owned(), p.service_account.clone()))
+                    == Some(&role_arn)
+        })
         .map(|p| p.pod.clone())
         .collect();
     let mut nodes = Vec::new();
@@ -147,6 +259,9 @@ pub async fn blast(
         pods,
         nodes,
         not_isolated,
+        caveat: associations
+            .unread
+            .map(|why| format!("{why}: pods holding the role through Pod Identity may be missing")),
     })
 }
 
@@ -163,7 +278,109 @@ pub fn card(b: &Blast) -> String {
     if b.not_isolated {
         s.push_str(" — WARNING: the pod is not isolated yet: it can fetch new credentials right after; quarantine it first");
     }
+    if let Some(c) = &b.caveat {
+        s.push_str(&format!(" — {c}"));
+    }
     s
+}
+
+/// What `unrevoke` would change, for the card: the revocation in place (its time), or that
+/// there is none. Reads only.
+pub async fn undo_card(iam: &aws_sdk_iam::Client, b: &Blast) -> Result<String, ClusterError> {
+    let role = role_of(b)?;
+    Ok(match revoked_before(iam, role).await? {
+        Some(at) => format!(
+            "will delete the inline policy {POLICY_NAME} from role {}: its sessions issued before {at} work again (those not yet expired); blast radius: {} pod(s) [{}], {} node(s) [{}]",
+            b.role_arn,
+            b.pods.len(),
+            b.pods.join(", "),
+            b.nodes.len(),
+            b.nodes.join(", ")
+        ),
+        None => format!(
+            "role {} has no inline policy {POLICY_NAME}: there is no revocation to undo",
+            b.role_arn
+        ),
+    })
+}
+
+fn role_of(b: &Blast) -> Result<&str, ClusterError> {
+    role_name(&b.role_arn)
+        .ok_or_else(|| ClusterError::Conflict(format!("`{}` is not an IAM role ARN", b.role_arn)))
+}
+
+/// The time of the revocation in place on `role`, if any (`iam:GetRolePolicy`).
+async fn revoked_before(
+    iam: &aws_sdk_iam::Client,
+    role: &str,
+) -> Result<Option<String>, ClusterError> {
+    match iam
+        .get_role_policy()
+        .role_name(role)
+        .policy_name(POLICY_NAME)
+        .send()
+        .await
+    {
+        Ok(out) => {
+            // IAM returns the document URL-encoded.
+            let text = percent_encoding::percent_decode_str(out.policy_document())
+                .decode_utf8_lossy()
+                .into_owned();
+            let at = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|d| {
+                    d.pointer("/Statement/0/Condition/DateLessThan/aws:TokenIssueTime")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                })
+                .unwrap_or_else(|| "an unknown time".into());
+            Ok(Some(at))
+        }
+        Err(e) => match classify(&format!("GetRolePolicy {POLICY_NAME} on role {role}"), e) {
+            ClusterError::Absent(_) => Ok(None),
+            other => Err(other),
+        },
+    }
+}
+
+/// `unrevoke`: delete the inline policy `AWSRevokeOlderSessions` from the role.
+///
+/// Guarantees: one `iam:DeleteRolePolicy` of that policy only (the role's other policies are
+/// untouched); the time it revoked before is read first and recorded. Assumes the role may
+/// call `iam:GetRolePolicy` and `iam:DeleteRolePolicy`. Caveats: sessions issued before the
+/// revocation work again if they have not expired (STS sessions last up to 12 hours); IAM is
+/// eventually consistent; a role without the policy is refused as absent (nothing changed).
+pub async fn undo(
+    iam: &aws_sdk_iam::Client,
+    ex: &Execution,
+    b: &Blast,
+) -> Result<(String, Value), ClusterError> {
+    let role = role_of(b)?;
+    let Some(at) = revoked_before(iam, role).await? else {
+        return Err(ClusterError::Absent(format!(
+            "role {} has no inline policy {POLICY_NAME}: there is no revocation to undo; nothing was changed",
+            b.role_arn
+        )));
+    };
+    iam.delete_role_policy()
+        .role_name(role)
+        .policy_name(POLICY_NAME)
+        .send()
+        .await
+        .map_err(|e| classify(&format!("DeleteRolePolicy {POLICY_NAME} on role {role}"), e))?;
+    let summary = format!(
+        "unrevoked role {} (for {} {}): deleted the inline policy {POLICY_NAME}; its sessions issued before {at} work again if not expired",
+        b.role_arn,
+        ex.resolved.target.kind.as_str().to_ascii_lowercase(),
+        ex.resolved.target.name,
+    );
+    Ok((
+        summary,
+        json!({
+            "role_arn": b.role_arn, "policy_name": POLICY_NAME, "deleted": true,
+            "had_revoked_before": at, "pods": b.pods, "nodes": b.nodes,
+        }),
+    ))
 }
 
 /// Attach the policy.

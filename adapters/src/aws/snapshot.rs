@@ -4,10 +4,13 @@
 //! moment (crash-consistent across volumes); each snapshot is tagged with the incident, node,
 //! requester and approver (and copies the volume's own tags); progress is posted until every
 //! snapshot is `completed` or `error` (or the wait runs out, which is said); each snapshot is
-//! recorded as evidence (id, volume, size, state, start and completion times). Assumes the
-//! role may call `ec2:CreateSnapshots`, `ec2:CreateTags` and `ec2:DescribeSnapshots`. Caveats:
-//! the snapshot captures what is on disk, not in memory; it is not application-consistent
-//! (no fsfreeze); it keeps costing money until someone deletes it.
+//! recorded as evidence (id, volume, size, state, start and completion times). With `--lock`
+//! each snapshot is locked right after it is created (EBS snapshot lock, the mode and duration
+//! of the plan's `snapshot_lock`), and the lock is recorded with it. Assumes the role may call
+//! `ec2:CreateSnapshots`, `ec2:CreateTags`, `ec2:DescribeSnapshots` (and `ec2:LockSnapshot`).
+//! Caveats: the snapshot captures what is on disk, not in memory; it is not
+//! application-consistent (no fsfreeze); it keeps costing money until someone deletes it — and
+//! a compliance lock means nobody can delete it before the lock ends, once its cool-off ends.
 
 use std::time::{Duration, Instant};
 
@@ -15,6 +18,9 @@ use aws_sdk_ec2::types::{
     CopyTagsFromSource, InstanceSpecification, ResourceType, SnapshotState, Tag, TagSpecification,
 };
 use serde_json::{Value, json};
+
+use warroom_config::model::infra::SnapshotLock;
+use warroom_config::model::storage::LockMode;
 
 use super::errors::classify;
 use super::instance::Instance;
@@ -37,6 +43,8 @@ pub struct Taken {
     pub progress: String,
     pub started: Option<String>,
     pub completed: Option<String>,
+    /// The EBS snapshot lock on it: (state, expires on).
+    pub lock: Option<(String, String)>,
 }
 
 impl Taken {
@@ -45,6 +53,7 @@ impl Taken {
             "snapshot_id": self.snapshot, "volume_id": self.volume, "size_gib": self.size_gib,
             "state": self.state, "progress": self.progress,
             "start_time": self.started, "completion_time": self.completed,
+            "lock": self.lock.as_ref().map(|(state, until)| json!({ "state": state, "expires_on": until })),
         })
     }
 
@@ -115,6 +124,7 @@ pub async fn start(
             progress: s.progress().unwrap_or("0%").to_owned(),
             started: s.start_time().map(|t| t.to_string()),
             completed: None,
+            lock: None,
         })
         .collect();
     if taken.is_empty() {
@@ -123,6 +133,66 @@ pub async fn start(
         )));
     }
     Ok(taken)
+}
+
+/// How the plan's lock reads on a card and in messages: "compliance for 30days (cool-off 24h)".
+pub fn describe_lock(lock: &SnapshotLock) -> String {
+    let mode = match lock.mode {
+        LockMode::Governance => "governance",
+        LockMode::Compliance => "compliance",
+    };
+    let cool_off = lock
+        .cool_off
+        .map(|c| format!(" (cool-off {})", warroom_config::format_duration(c)))
+        .unwrap_or_default();
+    format!(
+        "{mode} mode for {}{cool_off}",
+        warroom_config::format_duration(lock.duration)
+    )
+}
+
+/// Lock each snapshot as the plan says (`ec2:LockSnapshot`), noting the lock on it. Stops at
+/// the first refusal: the error names the snapshots already locked and those not.
+pub async fn lock(
+    ec2: &aws_sdk_ec2::Client,
+    taken: &mut [Taken],
+    plan: &SnapshotLock,
+) -> Result<(), ClusterError> {
+    let days = i32::try_from(plan.duration.as_secs() / 86_400).unwrap_or(i32::MAX);
+    let mode = match plan.mode {
+        LockMode::Governance => aws_sdk_ec2::types::LockMode::Governance,
+        LockMode::Compliance => aws_sdk_ec2::types::LockMode::Compliance,
+    };
+    for i in 0..taken.len() {
+        let id = taken[i].snapshot.clone();
+        let mut call = ec2
+            .lock_snapshot()
+            .snapshot_id(&id)
+            .lock_mode(mode.clone())
+            .lock_duration(days);
+        if let Some(c) = plan.cool_off {
+            call = call.cool_off_period(i32::try_from(c.as_secs() / 3600).unwrap_or(72));
+        }
+        let out = call.send().await.map_err(|e| {
+            let locked: Vec<&str> = taken[..i].iter().map(|t| t.snapshot.as_str()).collect();
+            classify(
+                &format!(
+                    "LockSnapshot {id} (locked before it: [{}])",
+                    locked.join(", ")
+                ),
+                e,
+            )
+        })?;
+        taken[i].lock = Some((
+            out.lock_state()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+            out.lock_expires_on()
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+        ));
+    }
+    Ok(())
 }
 
 /// Poll until every snapshot is completed or failed, posting each change of progress.

@@ -142,12 +142,19 @@ pub enum ClusterError {
     Upstream(String),
     #[error("{0}")]
     Failed(String),
+    /// The action failed after it stored evidence, which the ledger must still record.
+    #[error("{error}")]
+    WithEvidence {
+        error: Box<ClusterError>,
+        evidence: Vec<CapturedArtifact>,
+    },
 }
 
 impl ClusterError {
     /// A short name for metrics and logs.
     pub fn kind(&self) -> &'static str {
         match self {
+            ClusterError::WithEvidence { error, .. } => error.kind(),
             ClusterError::NotFound { .. } | ClusterError::Absent(_) => "not_found",
             ClusterError::UnknownCluster { .. } => "unknown_cluster",
             ClusterError::NotConfigured(_) => "not_configured",

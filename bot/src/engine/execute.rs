@@ -210,10 +210,17 @@ impl Engine {
             Err(e) => {
                 self.metrics
                     .action_failed(request.spec.action.as_str(), e.kind());
+                let mut error = e.to_string();
+                // Evidence stored before the failure is recorded all the same.
+                if let warroom_adapters::cluster::ClusterError::WithEvidence { evidence, .. } = &e
+                    && let Err(lost) = self.record_artifacts(id, request_id, evidence).await
+                {
+                    error.push_str(&format!("; {lost}"));
+                }
                 (
                     Event::RequestFailed {
                         request: request_id.to_owned(),
-                        error: e.to_string(),
+                        error,
                     },
                     "failed",
                 )

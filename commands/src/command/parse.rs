@@ -448,7 +448,7 @@ fn kinds_for(action: ActionName) -> &'static [ObjectKind] {
         | ActionName::Checkpoint
         | ActionName::Quarantine
         | ActionName::Release => &[Pod],
-        ActionName::Label | ActionName::Revoke => &[Pod, Node],
+        ActionName::Label | ActionName::Revoke | ActionName::Unrevoke => &[Pod, Node],
         ActionName::Cordon
         | ActionName::Uncordon
         | ActionName::Drain
@@ -467,17 +467,23 @@ fn parse_action(action: ActionName, rest: &[Word]) -> Result<ActionRequest, Pars
         ActionName::Checkpoint => (&["reason", "cluster", "override", "container"], &[]),
         ActionName::Quarantine => (&["reason", "cluster", "override"], &["detach"]),
         ActionName::Scale => (&["reason", "cluster", "override", "replicas"], &[]),
+        ActionName::Snapshot => (&["reason", "cluster", "override"], &["lock"]),
         _ => (&["reason", "cluster", "override"], &[]),
     };
     let flags = Flags::split(rest, verb, valued, switches)?;
     let mut pos: Vec<&str> = flags.positional.iter().map(String::as_str).collect();
     // `revoke creds pod …`: the word `creds` is part of the command's name.
-    if action == ActionName::Revoke {
+    if matches!(action, ActionName::Revoke | ActionName::Unrevoke) {
         match pos.first() {
             Some(w) if matches!(w.to_ascii_lowercase().as_str(), "creds" | "credentials") => {
                 pos.remove(0);
             }
-            _ => return Err(ParseError::new("expected `creds` after revoke", verb)),
+            _ => {
+                return Err(ParseError::new(
+                    format!("expected `creds` after {verb}"),
+                    verb,
+                ));
+            }
         }
     }
     let allowed = kinds_for(action);
@@ -567,8 +573,10 @@ fn parse_action(action: ActionName, rest: &[Word]) -> Result<ActionRequest, Pars
         dns_label(&container, "container name", verb)?;
         params.insert("container".to_owned(), container);
     }
-    if flags.switch("detach") {
-        params.insert("detach".to_owned(), "true".to_owned());
+    for switch in ["detach", "lock"] {
+        if flags.switch(switch) {
+            params.insert(switch.to_owned(), "true".to_owned());
+        }
     }
     if let Some(cluster) = flags.value("cluster") {
         dns_label(&cluster, "cluster name", verb)?;

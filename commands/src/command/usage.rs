@@ -100,13 +100,18 @@ pub const USAGES: &[(&str, &str, &str)] = &[
     ),
     (
         "snapshot",
-        "snapshot node NODE --reason TEXT [--cluster NAME]",
-        "contain: EBS snapshots of the node's volumes",
+        "snapshot node NODE --reason TEXT [--lock] [--cluster NAME]",
+        "contain: EBS snapshots of the node's volumes (--lock: EBS snapshot lock as the plan's account sets it)",
     ),
     (
         "revoke",
         "revoke creds pod NS/POD --reason TEXT [--cluster NAME]\n       revoke creds node NODE --reason TEXT [--cluster NAME]",
         "contain: revoke the role's sessions issued before now",
+    ),
+    (
+        "unrevoke",
+        "unrevoke creds pod NS/POD --reason TEXT [--cluster NAME]\n       unrevoke creds node NODE --reason TEXT [--cluster NAME]",
+        "contain: undo a revocation (sessions issued before it work again)",
     ),
     (
         "scale",

@@ -60,13 +60,14 @@ pub enum ActionName {
     Unprotect,
     Snapshot,
     Revoke,
+    Unrevoke,
     Scale,
     Restart,
     Delete,
 }
 
 impl ActionName {
-    pub const ALL: [ActionName; 15] = [
+    pub const ALL: [ActionName; 16] = [
         ActionName::Capture,
         ActionName::Checkpoint,
         ActionName::Quarantine,
@@ -79,6 +80,7 @@ impl ActionName {
         ActionName::Unprotect,
         ActionName::Snapshot,
         ActionName::Revoke,
+        ActionName::Unrevoke,
         ActionName::Scale,
         ActionName::Restart,
         ActionName::Delete,
@@ -98,6 +100,7 @@ impl ActionName {
             ActionName::Unprotect => "unprotect",
             ActionName::Snapshot => "snapshot",
             ActionName::Revoke => "revoke",
+            ActionName::Unrevoke => "unrevoke",
             ActionName::Scale => "scale",
             ActionName::Restart => "restart",
             ActionName::Delete => "delete",
@@ -115,7 +118,8 @@ impl ActionName {
             | ActionName::Protect
             | ActionName::Unprotect
             | ActionName::Snapshot
-            | ActionName::Revoke => Risk::Contain,
+            | ActionName::Revoke
+            | ActionName::Unrevoke => Risk::Contain,
             ActionName::Drain | ActionName::Scale | ActionName::Restart | ActionName::Delete => {
                 Risk::Destructive
             }

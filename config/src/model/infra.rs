@@ -22,6 +22,9 @@ pub struct Cluster {
     /// An `[[aws_accounts]]` name, for EKS worker nodes.
     #[serde(default)]
     pub aws_account: Option<String>,
+    /// The cluster's name in EKS, for its Pod Identity associations (default: `name`).
+    #[serde(default)]
+    pub eks_cluster: Option<String>,
 }
 
 /// How to reach a cluster, once validated.
@@ -88,4 +91,23 @@ pub struct AwsAccount {
     /// such as moto for drills and tests). In a drill, AWS is only contacted through it.
     #[serde(default)]
     pub endpoint_url: Option<String>,
+    /// EBS snapshot lock applied by `snapshot node NODE --lock`; without it `--lock` is
+    /// refused.
+    #[serde(default)]
+    pub snapshot_lock: Option<SnapshotLock>,
+}
+
+/// `snapshot_lock = { mode = "compliance", duration = "30d", cool_off = "24h" }`
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotLock {
+    /// governance: lifted by someone with `ec2:UnlockSnapshot`; compliance: by nobody once
+    /// the cool-off period has passed, until the lock ends.
+    pub mode: crate::model::storage::LockMode,
+    /// Whole days, 1 to 36500 (EBS's limits).
+    #[serde(deserialize_with = "crate::duration::deserialize")]
+    pub duration: std::time::Duration,
+    /// Compliance mode only: whole hours, 1 to 72, during which the lock can still be lifted.
+    #[serde(default, deserialize_with = "crate::duration::deserialize_opt")]
+    pub cool_off: Option<std::time::Duration>,
 }

@@ -3,7 +3,8 @@
 use crate::locate::FieldPath;
 use crate::model::Plan;
 use crate::model::communication::SlackMode;
-use crate::model::storage::EvidenceStore;
+use crate::model::infra::SnapshotLock;
+use crate::model::storage::{EvidenceStore, LockMode};
 use crate::report::Report;
 
 pub(super) fn check(plan: &Plan, report: &mut Report<'_>) {
@@ -225,6 +226,41 @@ fn is_region(text: &str) -> bool {
         && !parts[parts.len() - 1].is_empty()
 }
 
+/// EBS snapshot lock's limits: whole days 1–36500; cool-off whole hours 1–72, compliance only.
+fn snapshot_lock(lock: &SnapshotLock, path: &FieldPath, report: &mut Report<'_>) {
+    const DAY: u64 = 86_400;
+    let secs = lock.duration.as_secs();
+    if secs % DAY != 0 || !(1..=36_500).contains(&(secs / DAY)) {
+        report.at(
+            &path.key("duration"),
+            format!(
+                "an EBS snapshot lock lasts whole days from 1 to 36500, not {}",
+                crate::duration::format(lock.duration)
+            ),
+            "write e.g. duration = \"30d\"",
+        );
+    }
+    if let Some(cool_off) = lock.cool_off {
+        let secs = cool_off.as_secs();
+        if lock.mode != LockMode::Compliance {
+            report.at(
+                &path.key("cool_off"),
+                "a cool-off period applies to compliance mode only",
+                "remove cool_off, or set mode = \"compliance\"",
+            );
+        } else if secs % 3600 != 0 || !(1..=72).contains(&(secs / 3600)) {
+            report.at(
+                &path.key("cool_off"),
+                format!(
+                    "a cool-off period is whole hours from 1 to 72, not {}",
+                    crate::duration::format(cool_off)
+                ),
+                "write e.g. cool_off = \"24h\"",
+            );
+        }
+    }
+}
+
 fn aws(plan: &Plan, report: &mut Report<'_>) {
     for (i, account) in plan.aws_accounts.iter().enumerate() {
         let path = FieldPath::root().key("aws_accounts").index(i);
@@ -258,6 +294,9 @@ fn aws(plan: &Plan, report: &mut Report<'_>) {
                 "the role warroom assumes must live in the account it acts on",
             ),
             Some(_) => {}
+        }
+        if let Some(lock) = &account.snapshot_lock {
+            snapshot_lock(lock, &path.key("snapshot_lock"), report);
         }
     }
     if let Some(EvidenceStore::S3 { region, .. }) = &plan.storage.evidence

@@ -322,13 +322,42 @@ pub const SPECS: &[Spec] = &[
     on!(
         "node",
         "snapshot",
-        "read: snapshot a node's volumes",
-        NODE_ACTION
+        "contain: EBS snapshots of a node's volumes",
+        &[
+            target(Complete::Nodes, "the node"),
+            REASON,
+            opt(
+                "lock",
+                "lock the snapshots as the plan's AWS account sets it",
+                Place::Switch,
+                false
+            ),
+            CLUSTER,
+            OVERRIDE,
+        ],
     ),
     Spec {
         name: "revoke-creds",
         words: "revoke creds",
         description: "contain: revoke the credentials a pod or node holds",
+        subs: &[
+            Sub {
+                name: "pod",
+                description: "a pod's service account tokens",
+                options: POD_ACTION,
+            },
+            Sub {
+                name: "node",
+                description: "a node's instance credentials",
+                options: NODE_ACTION,
+            },
+        ],
+        options: &[],
+    },
+    Spec {
+        name: "unrevoke-creds",
+        words: "unrevoke creds",
+        description: "contain: undo a revocation of a pod's or node's role",
         subs: &[
             Sub {
                 name: "pod",

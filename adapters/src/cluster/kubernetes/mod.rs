@@ -437,7 +437,8 @@ impl Cluster for KubeCluster {
             ActionName::Protect
             | ActionName::Unprotect
             | ActionName::Snapshot
-            | ActionName::Revoke => Err(not_aws(ex.action)),
+            | ActionName::Revoke
+            | ActionName::Unrevoke => Err(not_aws(ex.action)),
         }
     }
 }

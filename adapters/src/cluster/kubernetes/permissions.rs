@@ -81,7 +81,7 @@ pub fn for_action(action: ActionName) -> Vec<Permission> {
         // Protection also annotates the node (karpenter.sh/do-not-disrupt).
         ActionName::Protect | ActionName::Unprotect => vec![p("patch", "", "nodes", "")],
         // Revocation's blast radius: every pod's service account role, every node's instance.
-        ActionName::Revoke => vec![
+        ActionName::Revoke | ActionName::Unrevoke => vec![
             p("list", "", "serviceaccounts", ""),
             p("list", "", "pods", ""),
             p("list", "", "nodes", ""),
