@@ -137,3 +137,101 @@ fn findings_open_incidents_whose_proposals_name_the_pod_or_the_node() {
         );
     }
 }
+
+fn published(name: &str) -> String {
+    fixture(&format!("published/{name}"))
+}
+
+#[test]
+fn findings_aws_published_open_incidents_naming_the_pod_and_the_node() {
+    let s = Scratch::new();
+    // The published samples are Medium: this plan's rule takes Medium findings of these types.
+    s.write(
+        "plan.toml",
+        &plan_with(&[
+            ("drill = false", "drill = true"),
+            (
+                r#"match = { type = "CryptoCurrency:.*|Execution:Runtime/.*|Backdoor:.*", severity_label = "High|Critical" }"#,
+                r#"match = { type = "PrivilegeEscalation:Kubernetes/.*|Backdoor:.*", severity_label = "Medium|High|Critical" }"#,
+            ),
+        ]),
+    );
+    let file = s.path().join("plan.toml");
+    let server = Server::start_with_env(
+        &s,
+        &["--config", file.to_str().unwrap()],
+        &[("WARROOM_GUARDDUTY_TOKEN", TOKEN)],
+    );
+    let api = Api::new(&server.addr);
+    let drill = Drill::of(&server, "prod-eu");
+    // The pod AWS's sample names, running on a drill node.
+    let (code, v) = drill.post(
+        "/api/v1/namespaces",
+        &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "argocd"}}),
+    );
+    assert!(code < 300, "{v}");
+    let (code, v) = drill.post(
+        "/api/v1/namespaces/argocd/pods",
+        &json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "privileged-pod", "namespace": "argocd"},
+            "spec": {"nodeName": NODE1, "containers": [{"name": "app", "image": "centos",
+                "securityContext": {"privileged": true}}]}}),
+    );
+    assert!(code < 300, "{v}");
+
+    // `aws guardduty get-findings` output, as AWS's EKS blueprint shows it.
+    let (status, r) = post(
+        &server,
+        Some(TOKEN),
+        &published("eks-privileged-container-getfindings.json"),
+    );
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["alerts"][0]["result"], "opened", "{r}");
+    let inc = r["alerts"][0]["incident"].as_str().unwrap().to_owned();
+    let got = proposals(&api, &inc, 6);
+    for want in [
+        "capture pod argocd/privileged-pod",
+        "quarantine pod argocd/privileged-pod",
+        &format!("cordon node {NODE1}"),
+    ] {
+        assert!(got.iter().any(|g| g == want), "{want} not in {got:?}");
+    }
+
+    // An EC2 sample finding in its EventBridge envelope: the instance is the node's.
+    let (code, v) = drill.merge_patch(
+        &format!("/api/v1/nodes/{NODE2}"),
+        &json!({ "spec": { "providerID": "aws:///us-east-1a/i-99999999" } }),
+    );
+    assert!(code < 300, "{v}");
+    let (status, r) = post(
+        &server,
+        Some(TOKEN),
+        &published("ec2-c2activity-eventbridge-cloudcustodian.json"),
+    );
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["alerts"][0]["result"], "opened", "{r}");
+    let inc2 = r["alerts"][0]["incident"].as_str().unwrap().to_owned();
+    let got = proposals(&api, &inc2, 4);
+    for want in ["cordon", "protect", "snapshot", "revoke"] {
+        assert!(
+            got.iter()
+                .any(|g| g.starts_with(want) && g.ends_with(NODE2)),
+            "{want} of {NODE2} not in {got:?}"
+        );
+    }
+
+    // A Low sample finding matches no rule: recorded as unmatched, no incident opened.
+    let (status, r) = post(
+        &server,
+        Some(TOKEN),
+        &published("ec2-sshbruteforce-sample-detail-only.json"),
+    );
+    assert_eq!(status, 200, "{r}");
+    assert_ne!(r["alerts"][0]["result"], "opened", "{r}");
+    let (_, listed) = api.get("/api/v1/incidents");
+    assert_eq!(
+        listed["incidents"].as_array().map(Vec::len),
+        Some(2),
+        "{listed}"
+    );
+}

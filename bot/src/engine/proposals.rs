@@ -25,7 +25,9 @@ impl Engine {
             .take(200)
             .collect::<String>();
         let mut lines = Vec::new();
-        let alert = &self.with_node_of_instance(alert).await;
+        let alert = &self
+            .with_node_of_pod(self.with_node_of_instance(alert).await)
+            .await;
         for action in &rule.propose {
             let Some(text) = command_for(*action, alert, &reason) else {
                 lines.push(format!(
@@ -58,6 +60,35 @@ impl Engine {
 }
 
 impl Engine {
+    /// An alert that names a pod but no node (a Kubernetes audit-log finding): the node the
+    /// pod runs on, from the plan's clusters, so node actions can be proposed too.
+    async fn with_node_of_pod(&self, mut alert: Alert) -> Alert {
+        if alert.fields.contains_key("k8s.node.name") {
+            return alert;
+        }
+        let Some(pod) = command_for(ActionName::Capture, &alert, "") else {
+            return alert;
+        };
+        // "capture pod NS/NAME --reason …": the validated name, nothing the sender smuggled.
+        let Some((ns, name)) = pod
+            .split_whitespace()
+            .nth(2)
+            .and_then(|p| p.split_once('/'))
+        else {
+            return alert;
+        };
+        let target = warroom_commands::command::Target::pod(ns, name);
+        for cluster in &self.plan.plan.clusters {
+            if let Ok(found) = self.cluster.resolve(&cluster.name, &target).await
+                && let Some(node) = found.node
+            {
+                alert.fields.insert("k8s.node.name".into(), node);
+                break;
+            }
+        }
+        alert
+    }
+
     /// An alert that names an EC2 instance (GuardDuty) but no node: the node whose
     /// `spec.providerID` ends in that instance id, from the plan's clusters, when one does.
     async fn with_node_of_instance(&self, alert: &Alert) -> Alert {

@@ -1,6 +1,7 @@
 //! GuardDuty findings as EventBridge delivers them (an API destination posting the event:
 //! `detail-type` "GuardDuty Finding", `source` "aws.guardduty", the finding in `detail`), or
-//! a bare finding. Rules match `type` (e.g. `CryptoCurrency:EC2/BitcoinTool.B!DNS`),
+//! a bare finding, or one finding as GuardDuty's API returns it (`aws guardduty get-findings`
+//! output: `{"Findings": [finding]}` with PascalCase keys). Rules match `type` (e.g. `CryptoCurrency:EC2/BitcoinTool.B!DNS`),
 //! `severity` (GuardDuty's number) and `severity_label` (Low, Medium, High, Critical), and
 //! the finding's resource becomes the fields proposals name targets from: EKS findings give
 //! `k8s.ns.name`, `k8s.pod.name` and `eks.cluster`; EC2 and runtime findings give
@@ -33,9 +34,45 @@ pub fn severity_label(severity: f64) -> &'static str {
     }
 }
 
+/// The API's PascalCase keys as EventBridge's camelCase (`InstanceDetails` → `instanceDetails`).
+/// Caveat: map keys of the finding's own data (tags, labels) are changed the same way; none
+/// of them is read here.
+fn camel_keys(v: Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let mut chars = k.chars();
+                    let key = match chars.next() {
+                        Some(first) => first.to_lowercase().chain(chars).collect(),
+                        None => k,
+                    };
+                    (key, camel_keys(v))
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(camel_keys).collect()),
+        other => other,
+    }
+}
+
 pub fn parse_guardduty(body: &[u8]) -> Result<Alert, AlertError> {
-    let v: Value = serde_json::from_slice(body)
+    let mut v: Value = serde_json::from_slice(body)
         .map_err(|e| AlertError::new(FORMAT, "", format!("not JSON: {e}")))?;
+    if let Some(findings) = v.get("Findings") {
+        let list = findings.as_array().map(Vec::as_slice).unwrap_or_default();
+        if list.len() != 1 {
+            return Err(AlertError::new(
+                FORMAT,
+                "Findings",
+                format!(
+                    "{} findings in one post: post each finding on its own (as EventBridge does)",
+                    list.len()
+                ),
+            ));
+        }
+        v = camel_keys(list[0].clone());
+    }
     let (finding, at) = match v.get("detail") {
         Some(d) => {
             if let Some(source) = text(&v, "/source")
@@ -140,6 +177,68 @@ pub fn parse_guardduty(body: &[u8]) -> Result<Alert, AlertError> {
             .or_else(|| text(finding, "/createdAt"))
             .map(str::to_owned),
     })
+}
+
+#[cfg(test)]
+mod published {
+    //! AWS's own published findings (see fixtures/published/SOURCES.md).
+    use super::*;
+
+    fn parsed(name: &str) -> Alert {
+        let path = format!(
+            "{}/src/alert/fixtures/published/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        parse_guardduty(&std::fs::read(&path).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    #[test]
+    fn published_findings_name_their_pod_or_instance() {
+        let eks = parsed("eks-privileged-container-getfindings.json");
+        assert_eq!(
+            eks.fields["type"],
+            "PrivilegeEscalation:Kubernetes/PrivilegedContainer"
+        );
+        assert_eq!(eks.fields["severity_label"], "Medium");
+        assert_eq!(eks.fields["k8s.ns.name"], "argocd");
+        assert_eq!(eks.fields["k8s.pod.name"], "privileged-pod");
+        assert_eq!(eks.fields["eks.cluster"], "guardduty-blueprint");
+        assert_eq!(
+            eks.fingerprint,
+            "guardduty:f2c3859c6ca25b3057d13470a992bbd7"
+        );
+        for (name, instance, kind) in [
+            (
+                "ec2-sshbruteforce-sample-detail-only.json",
+                "i-99999999",
+                "UnauthorizedAccess:EC2/SSHBruteForce",
+            ),
+            (
+                "ec2-canary-bare-finding.json",
+                "i-05746eb48123455e0",
+                "Canary:EC2/Stateless.IntegTest",
+            ),
+            (
+                "ec2-c2activity-eventbridge-cloudcustodian.json",
+                "i-99999999",
+                "Backdoor:EC2/C&CActivity.B!DNS",
+            ),
+        ] {
+            let a = parsed(name);
+            assert_eq!(a.fields["aws.instance_id"], instance, "{name}");
+            assert_eq!(a.fields["type"], kind, "{name}");
+            assert!(!a.fields.contains_key("k8s.pod.name"), "{name}");
+        }
+    }
+
+    #[test]
+    fn several_findings_in_one_post_are_refused_plainly() {
+        let two = br#"{"Findings":[{"Id":"a","Type":"t","Severity":5},{"Id":"b","Type":"t","Severity":5}]}"#;
+        let e = parse_guardduty(two).unwrap_err();
+        assert!(e.to_string().contains("2 findings in one post"), "{e}");
+        let none = br#"{"Findings":[]}"#;
+        assert!(parse_guardduty(none).is_err());
+    }
 }
 
 #[cfg(test)]
