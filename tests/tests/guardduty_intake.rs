@@ -32,6 +32,14 @@ fn post(server: &Server, token: Option<&str>, body: &str) -> (u16, Value) {
     )
 }
 
+/// Post a finding that must open an incident; the incident's id.
+fn opens(server: &Server, body: &str) -> String {
+    let (status, r) = post(server, Some(TOKEN), body);
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["alerts"][0]["result"], "opened", "{r}");
+    r["alerts"][0]["incident"].as_str().unwrap().to_owned()
+}
+
 /// The proposed requests' command targets, once `n` are open.
 fn proposals(api: &Api, inc: &str, n: usize) -> Vec<String> {
     let record = api.wait_until(inc, "the proposals", |i| {
@@ -123,17 +131,18 @@ fn findings_open_incidents_whose_proposals_name_the_pod_or_the_node() {
         &json!({ "spec": { "providerID": "aws:///eu-central-1b/i-99999999" } }),
     );
     assert!(code < 300, "{v}");
-    let (status, ec2) = post(&server, Some(TOKEN), &fixture("guardduty-ec2-bitcoin.json"));
-    assert_eq!(status, 200, "{ec2}");
-    assert_eq!(ec2["alerts"][0]["result"], "opened", "{ec2}");
-    let inc2 = ec2["alerts"][0]["incident"].as_str().unwrap().to_owned();
+    let inc2 = opens(&server, &fixture("guardduty-ec2-bitcoin.json"));
     assert_ne!(inc2, inc);
-    let got = proposals(&api, &inc2, 4);
+    node_actions_proposed(&api, &inc2, NODE2);
+}
+
+/// An EC2 finding's four node actions, proposed on `node`.
+fn node_actions_proposed(api: &Api, inc: &str, node: &str) {
+    let got = proposals(api, inc, 4);
     for want in ["cordon", "protect", "snapshot", "revoke"] {
         assert!(
-            got.iter()
-                .any(|g| g.starts_with(want) && g.ends_with(NODE2)),
-            "{want} of {NODE2} not in {got:?}"
+            got.iter().any(|g| g.starts_with(want) && g.ends_with(node)),
+            "{want} of {node} not in {got:?}"
         );
     }
 }
@@ -180,14 +189,10 @@ fn findings_aws_published_open_incidents_naming_the_pod_and_the_node() {
     assert!(code < 300, "{v}");
 
     // `aws guardduty get-findings` output, as AWS's EKS blueprint shows it.
-    let (status, r) = post(
+    let inc = opens(
         &server,
-        Some(TOKEN),
         &published("eks-privileged-container-getfindings.json"),
     );
-    assert_eq!(status, 200, "{r}");
-    assert_eq!(r["alerts"][0]["result"], "opened", "{r}");
-    let inc = r["alerts"][0]["incident"].as_str().unwrap().to_owned();
     let got = proposals(&api, &inc, 6);
     for want in [
         "capture pod argocd/privileged-pod",
@@ -203,22 +208,11 @@ fn findings_aws_published_open_incidents_naming_the_pod_and_the_node() {
         &json!({ "spec": { "providerID": "aws:///us-east-1a/i-99999999" } }),
     );
     assert!(code < 300, "{v}");
-    let (status, r) = post(
+    let inc2 = opens(
         &server,
-        Some(TOKEN),
         &published("ec2-c2activity-eventbridge-cloudcustodian.json"),
     );
-    assert_eq!(status, 200, "{r}");
-    assert_eq!(r["alerts"][0]["result"], "opened", "{r}");
-    let inc2 = r["alerts"][0]["incident"].as_str().unwrap().to_owned();
-    let got = proposals(&api, &inc2, 4);
-    for want in ["cordon", "protect", "snapshot", "revoke"] {
-        assert!(
-            got.iter()
-                .any(|g| g.starts_with(want) && g.ends_with(NODE2)),
-            "{want} of {NODE2} not in {got:?}"
-        );
-    }
+    node_actions_proposed(&api, &inc2, NODE2);
 
     // A Low sample finding matches no rule: recorded as unmatched, no incident opened.
     let (status, r) = post(

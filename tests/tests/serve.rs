@@ -33,3 +33,52 @@ fn serve_refuses_an_invalid_plan_with_exit_two() {
     let out = s.run(&["serve", "--listen", "127.0.0.1:0"]).expect_code(2);
     assert!(out.stderr().contains("warroom.toml:1:"), "{}", out.stderr());
 }
+
+#[test]
+fn sigterm_ends_open_event_streams_and_exits_within_five_seconds() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let s = Scratch::new();
+    let mut server = Server::start(&s, &[]);
+    server.wait_for("/readyz", 200, Duration::from_secs(20));
+    // Three consoles following the live stream.
+    let mut streams: Vec<BufReader<std::net::TcpStream>> = (0..3)
+        .map(|_| {
+            let mut c = std::net::TcpStream::connect(&server.addr).unwrap();
+            write!(
+                c,
+                "GET /api/v1/events HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n",
+                server.addr
+            )
+            .unwrap();
+            let mut r = BufReader::new(c);
+            let mut status = String::new();
+            r.read_line(&mut status).unwrap();
+            assert!(status.contains(" 200 "), "{status}");
+            r
+        })
+        .collect();
+    let asked = std::time::Instant::now();
+    unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) };
+    // Each stream is ended by the server (not left hanging until the process dies).
+    for r in &mut streams {
+        r.get_ref()
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut rest = Vec::new();
+        let ended = r.read_to_end(&mut rest);
+        assert!(ended.is_ok(), "the stream was ended: {ended:?}");
+    }
+    let deadline = asked + Duration::from_secs(5);
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            assert!(status.success(), "a clean stop: {status}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "warroom still running 5 s after SIGTERM with three event streams open"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!("stopped {:?} after SIGTERM", asked.elapsed());
+}

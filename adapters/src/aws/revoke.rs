@@ -39,6 +39,19 @@ pub struct Blast {
     pub caveat: Option<String>,
 }
 
+impl Blast {
+    /// "blast radius: 3 pod(s) [a/b, …], 1 node(s) [n1]"
+    pub fn radius(&self) -> String {
+        format!(
+            "blast radius: {} pod(s) [{}], {} node(s) [{}]",
+            self.pods.len(),
+            self.pods.join(", "),
+            self.nodes.len(),
+            self.nodes.join(", ")
+        )
+    }
+}
+
 /// Roles pods hold through EKS Pod Identity: (namespace, service account) → role ARN.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PodIdentityRoles {
@@ -268,12 +281,9 @@ pub async fn blast(
 /// What the card says.
 pub fn card(b: &Blast) -> String {
     let mut s = format!(
-        "will deny every session of role {} issued before the revocation (inline policy {POLICY_NAME}); blast radius: {} pod(s) [{}], {} node(s) [{}]",
+        "will deny every session of role {} issued before the revocation (inline policy {POLICY_NAME}); {}",
         b.role_arn,
-        b.pods.len(),
-        b.pods.join(", "),
-        b.nodes.len(),
-        b.nodes.join(", ")
+        b.radius()
     );
     if b.not_isolated {
         s.push_str(" — WARNING: the pod is not isolated yet: it can fetch new credentials right after; quarantine it first");
@@ -290,12 +300,9 @@ pub async fn undo_card(iam: &aws_sdk_iam::Client, b: &Blast) -> Result<String, C
     let role = role_of(b)?;
     Ok(match revoked_before(iam, role).await? {
         Some(at) => format!(
-            "will delete the inline policy {POLICY_NAME} from role {}: its sessions issued before {at} work again (those not yet expired); blast radius: {} pod(s) [{}], {} node(s) [{}]",
+            "will delete the inline policy {POLICY_NAME} from role {}: its sessions issued before {at} work again (those not yet expired); {}",
             b.role_arn,
-            b.pods.len(),
-            b.pods.join(", "),
-            b.nodes.len(),
-            b.nodes.join(", ")
+            b.radius()
         ),
         None => format!(
             "role {} has no inline policy {POLICY_NAME}: there is no revocation to undo",

@@ -117,7 +117,13 @@ impl Engine {
             // Read-only, or a policy with no approvers: runs now, still through the ledger's
             // Approved → Executing swap.
             let outcome = self.run_and_wait(&incident.id, &id).await;
-            return Reply::ok(format!("{id}: {outcome}"))
+            // The outcome names the request already ("R5 executed: …").
+            let said = if outcome.starts_with(&id) {
+                outcome
+            } else {
+                format!("{id}: {outcome}")
+            };
+            return Reply::ok(said)
                 .for_incident(&incident.id)
                 .for_request(&id, &self.status_of(&incident.id, &id));
         }

@@ -375,20 +375,30 @@ async fn verify(
 
 async fn events(
     ReadyState(state): ReadyState,
+    axum::extract::State(app): axum::extract::State<Arc<super::AppState>>,
     headers: HeaderMap,
     Query(q): Query<TokenQuery>,
 ) -> Response {
     if let Err(r) = caller(&state, &headers, &q) {
         return r.into_response();
     }
-    let stream = BroadcastStream::new(state.changes.subscribe()).map(|change| {
+    let changes = BroadcastStream::new(state.changes.subscribe()).map(|change| {
         // A lagging page missed some changes: tell it to re-read everything.
         let data = match change {
             Ok(c) => json!({ "incident": c.incident }),
             Err(_) => json!({ "incident": null }),
         };
-        Ok::<_, Infallible>(SseEvent::default().event("changed").data(data.to_string()))
+        Some(SseEvent::default().event("changed").data(data.to_string()))
     });
+    // On shutdown the stream says so and ends: the page shows "disconnected" at once and
+    // reconnects when warroom is back; the process does not wait for browsers.
+    let stopping = tokio_stream::wrappers::WatchStream::new(app.stopping.subscribe())
+        .filter(|s| *s)
+        .map(|_| None);
+    let stream = changes
+        .merge(stopping)
+        .take_while(Option::is_some)
+        .map(|e| Ok::<_, Infallible>(e.unwrap_or_default()));
     Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response()

@@ -38,7 +38,13 @@ pub struct AppState {
     /// Set once the engine runs; the API answers 503 until then.
     pub ready: OnceLock<Arc<Ready>>,
     pub started: std::time::Instant,
+    /// Becomes true on SIGTERM/SIGINT: long-lived responses (event streams) end at once so
+    /// the process can exit well within Kubernetes' grace period.
+    pub stopping: tokio::sync::watch::Sender<bool>,
 }
+
+/// How long shutdown waits for requests in flight before the process exits anyway.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(4);
 
 /// What the API needs once the ledger is open.
 pub struct Ready {
@@ -111,6 +117,7 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
         ledger: OnceLock::new(),
         ready: OnceLock::new(),
         started: std::time::Instant::now(),
+        stopping: tokio::sync::watch::channel(false).0,
     });
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
@@ -156,8 +163,27 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal());
-    let server = tokio::spawn(async move { server.await });
+    .with_graceful_shutdown({
+        let state = state.clone();
+        async move {
+            shutdown_signal().await;
+            state.stopping.send_replace(true);
+        }
+    });
+    let mut stopping = state.stopping.subscribe();
+    // Graceful, but bounded: a client that holds a response open cannot keep warroom up.
+    let server = tokio::spawn(async move {
+        tokio::select! {
+            done = server => done,
+            () = async {
+                let _ = stopping.wait_for(|s| *s).await;
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } => {
+                tracing::warn!("requests still open after {SHUTDOWN_GRACE:?}; stopping anyway");
+                Ok(())
+            }
+        }
+    });
     let ledger = opener
         .await
         .context("ledger opener stopped")?

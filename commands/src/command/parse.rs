@@ -9,7 +9,9 @@ use warroom_config::{ActionName, Severity};
 
 use super::ast::{AckScope, ActionRequest, Command, IncidentRole, ObjectKind, Target};
 use super::lex::{Word, free_text, words};
-use super::usage::{help_text, usage_of, usages_for};
+use super::manual::manual_of;
+use super::suggest::did_you_mean;
+use super::usage::{USAGES, help_text, usage_of, usages_for};
 
 /// Why a command line was not understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -50,7 +52,21 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
         ));
     }
     let line = line.trim();
-    let all = words(line).map_err(|e| ParseError::new(e.to_string(), "help"))?;
+    // An unclosed quote still shows the usage of the command being typed.
+    let all = words(line).map_err(|e| {
+        let typed = line
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .trim_start_matches('/')
+            .to_ascii_lowercase();
+        let verb = if usages_for(&typed).is_empty() {
+            "help"
+        } else {
+            typed.as_str()
+        };
+        ParseError::new(e.to_string(), verb)
+    })?;
     let Some(first) = all.first() else {
         return Err(ParseError::new("empty command; try `help`", "help"));
     };
@@ -166,11 +182,20 @@ pub fn parse(line: &str) -> Result<Command, ParseError> {
         other => match other.parse::<ActionName>() {
             Ok(action) => parse_action(action, rest).map(Command::Action),
             Err(_) => Err(ParseError::new(
-                format!("unknown command `{}`; `help` lists them all", first.text),
+                format!(
+                    "unknown command `{}`{}; `help` lists them all",
+                    first.text,
+                    did_you_mean(&verb, verbs())
+                ),
                 "help",
             )),
         },
     }
+}
+
+/// Every command's first word (`incident`, `quarantine`, …).
+fn verbs() -> impl Iterator<Item = &'static str> {
+    USAGES.iter().filter_map(|(v, ..)| v.split(' ').next())
 }
 
 /// The text `help [TOPIC]` answers with.
@@ -178,19 +203,33 @@ pub fn help_for(topic: Option<&str>) -> Result<String, ParseError> {
     match topic {
         None => Ok(help_text()),
         Some(t) => {
-            let found = usages_for(t);
+            let found: Vec<&str> = USAGES
+                .iter()
+                .filter(|(v, ..)| *v == t || v.split(' ').next() == Some(t))
+                .map(|(v, ..)| *v)
+                .collect();
             if found.is_empty() {
-                Err(ParseError::new(
-                    format!("no command `{t}`; `help` lists them all"),
+                return Err(ParseError::new(
+                    format!(
+                        "no command `{t}`{}; `help` lists them all",
+                        did_you_mean(t, verbs())
+                    ),
                     "help",
-                ))
-            } else {
-                Ok(found
-                    .iter()
-                    .map(|u| format!("usage: {u}"))
-                    .collect::<Vec<_>>()
-                    .join("\n"))
+                ));
             }
+            Ok(found
+                .iter()
+                .map(|verb| {
+                    let usage = usage_of(verb).unwrap_or_default();
+                    match manual_of(verb) {
+                        Some((what, never, example)) => format!(
+                            "usage: {usage}\n{what}\nNever: {never}\nExample: {example}"
+                        ),
+                        None => format!("usage: {usage}"),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n\n"))
         }
     }
 }
@@ -312,7 +351,8 @@ fn parse_incident(rest: &[Word], raw_after_sub: &str) -> Result<Command, ParseEr
         }
         other => Err(ParseError::new(
             format!(
-                "unknown incident command `{other}`; expected open, status, severity or resolve"
+                "unknown incident command `{other}`{}; expected open, status, severity or resolve",
+                did_you_mean(other, ["open", "status", "severity", "resolve"])
             ),
             "incident",
         )),
@@ -422,8 +462,13 @@ impl Flags {
                 } else {
                     allowed.join(", ")
                 };
+                let typed = text.trim_start_matches('-');
+                let names = valued.iter().chain(switches).copied();
+                let hint = super::suggest::closest(typed, names)
+                    .map(|c| format!(" — did you mean `--{c}`?"))
+                    .unwrap_or_default();
                 return Err(ParseError::new(
-                    format!("unknown option `{text}`; allowed here: {allowed}"),
+                    format!("unknown option `{text}`{hint}; allowed here: {allowed}"),
                     verb,
                 ));
             }

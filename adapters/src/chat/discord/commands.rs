@@ -128,6 +128,19 @@ const NODE_ACTION: &[Opt] = &[
     CLUSTER,
     OVERRIDE,
 ];
+/// `revoke creds` and `unrevoke creds`: a pod's or a node's role.
+const CREDS: &[Sub] = &[
+    Sub {
+        name: "pod",
+        description: "a pod's service account tokens",
+        options: POD_ACTION,
+    },
+    Sub {
+        name: "node",
+        description: "a node's instance credentials",
+        options: NODE_ACTION,
+    },
+];
 const WORKLOAD: &[Opt] = &[
     choice("kind", "the workload's kind", KINDS),
     opt("target", "NS/NAME", Place::Word, true),
@@ -340,36 +353,14 @@ pub const SPECS: &[Spec] = &[
         name: "revoke-creds",
         words: "revoke creds",
         description: "contain: revoke the credentials a pod or node holds",
-        subs: &[
-            Sub {
-                name: "pod",
-                description: "a pod's service account tokens",
-                options: POD_ACTION,
-            },
-            Sub {
-                name: "node",
-                description: "a node's instance credentials",
-                options: NODE_ACTION,
-            },
-        ],
+        subs: CREDS,
         options: &[],
     },
     Spec {
         name: "unrevoke-creds",
         words: "unrevoke creds",
         description: "contain: undo a revocation of a pod's or node's role",
-        subs: &[
-            Sub {
-                name: "pod",
-                description: "a pod's service account tokens",
-                options: POD_ACTION,
-            },
-            Sub {
-                name: "node",
-                description: "a node's instance credentials",
-                options: NODE_ACTION,
-            },
-        ],
+        subs: CREDS,
         options: &[],
     },
     simple(

@@ -246,7 +246,8 @@
       scheduleRefresh(null); // catch up on whatever changed while disconnected
     };
     events.onerror = () => {
-      setLive('reconnecting…', false);
+      // Also when the server ends the stream on shutdown: say so at once.
+      setLive('disconnected — reconnecting…', false);
       // EventSource gives up on an HTTP error answer; keep trying, gently.
       if (events.readyState === EventSource.CLOSED && state.events === events) {
         state.retry = setTimeout(connectEvents, 3000);
