@@ -218,6 +218,10 @@ mod tests {
             crate::command::parse(example)
                 .unwrap_or_else(|e| panic!("`{verb}`'s example `{example}` does not parse: {e}"));
         }
-        assert_eq!(MANUAL.len(), USAGES.len(), "no entry for a command that does not exist");
+        assert_eq!(
+            MANUAL.len(),
+            USAGES.len(),
+            "no entry for a command that does not exist"
+        );
     }
 }

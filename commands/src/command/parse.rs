@@ -222,9 +222,9 @@ pub fn help_for(topic: Option<&str>) -> Result<String, ParseError> {
                 .map(|verb| {
                     let usage = usage_of(verb).unwrap_or_default();
                     match manual_of(verb) {
-                        Some((what, never, example)) => format!(
-                            "usage: {usage}\n{what}\nNever: {never}\nExample: {example}"
-                        ),
+                        Some((what, never, example)) => {
+                            format!("usage: {usage}\n{what}\nNever: {never}\nExample: {example}")
+                        }
                         None => format!("usage: {usage}"),
                     }
                 })

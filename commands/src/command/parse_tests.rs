@@ -304,11 +304,19 @@ fn malformed_commands_say_what_is_wrong_and_show_usage() {
         ("role commander", "needs a role and a person", "role"),
         ("note", "needs text", "note TEXT"),
         ("note \"unclosed", "unclosed quote", "note TEXT"),
-        ("quarantine pod a/b --reason \"oops", "unclosed quote", "quarantine pod"),
+        (
+            "quarantine pod a/b --reason \"oops",
+            "unclosed quote",
+            "quarantine pod",
+        ),
         ("bogus \"unclosed", "unclosed quote", "help [COMMAND]"),
         ("quaratine pod a/b", "did you mean `quarantine`?", "help"),
         ("aprove R1", "did you mean `approve`?", "help"),
-        ("quarantine pod a/b --reson x", "did you mean `--reason`?", "quarantine"),
+        (
+            "quarantine pod a/b --reson x",
+            "did you mean `--reason`?",
+            "quarantine",
+        ),
         ("incident reslove", "did you mean `resolve`?", "incident"),
         ("approve", "which request", "approve REQUEST-ID"),
         ("approve 3", "not a request id", "approve"),
@@ -430,9 +438,15 @@ fn help_for_one_command_explains_it_with_its_guarantees_and_an_example() {
     let text = help_for(Some("quarantine")).unwrap();
     assert!(text.contains("usage: quarantine pod NS/POD"), "{text}");
     assert!(text.contains("deny-all NetworkPolicy"), "{text}");
-    assert!(text.contains("Never: Never deletes or restarts the pod"), "{text}");
+    assert!(
+        text.contains("Never: Never deletes or restarts the pod"),
+        "{text}"
+    );
     assert!(text.contains("`pod` may be left out"), "{text}");
-    assert!(text.contains("Example: quarantine pod payments/api-7f9c"), "{text}");
+    assert!(
+        text.contains("Example: quarantine pod payments/api-7f9c"),
+        "{text}"
+    );
     let incident = help_for(Some("incident")).unwrap();
     assert_eq!(incident.matches("usage: incident").count(), 4, "{incident}");
     let e = help_for(Some("quarantien")).unwrap_err();

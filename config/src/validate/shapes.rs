@@ -230,7 +230,7 @@ fn is_region(text: &str) -> bool {
 fn snapshot_lock(lock: &SnapshotLock, path: &FieldPath, report: &mut Report<'_>) {
     const DAY: u64 = 86_400;
     let secs = lock.duration.as_secs();
-    if secs % DAY != 0 || !(1..=36_500).contains(&(secs / DAY)) {
+    if !secs.is_multiple_of(DAY) || !(1..=36_500).contains(&(secs / DAY)) {
         report.at(
             &path.key("duration"),
             format!(
@@ -248,7 +248,7 @@ fn snapshot_lock(lock: &SnapshotLock, path: &FieldPath, report: &mut Report<'_>)
                 "a cool-off period applies to compliance mode only",
                 "remove cool_off, or set mode = \"compliance\"",
             );
-        } else if secs % 3600 != 0 || !(1..=72).contains(&(secs / 3600)) {
+        } else if !secs.is_multiple_of(3600) || !(1..=72).contains(&(secs / 3600)) {
             report.at(
                 &path.key("cool_off"),
                 format!(
