@@ -22,15 +22,17 @@ fi
 if ! command -v prometheus-alertmanager >/dev/null || ! /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null; then
   apt_install prometheus-alertmanager python3-aiosmtpd
 fi
-# The AWS scenarios run moto server (EC2, Auto Scaling, STS on loopback) and use its boto3 to
-# set up and read back state; both live in a virtualenv.
+# The AWS scenarios run moto server (EC2, Auto Scaling, IAM, EKS, S3, STS on loopback) and use
+# its boto3 to set up and read back state; both live in a virtualenv. moto is pinned: the calls
+# tests/src/moto_server.py adds are written against this version's internals.
+MOTO_VERSION=5.2.5
 WARROOM_PY="${WARROOM_PY:-/var/tmp/warroom-py}"
 export WARROOM_PY
-if [ ! -x "$WARROOM_PY/bin/moto_server" ]; then
+if ! "$WARROOM_PY/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
   python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null || apt_install python3-venv
   rm -rf "$WARROOM_PY"
   python3 -m venv "$WARROOM_PY"
-  "$WARROOM_PY/bin/pip" install --quiet 'moto[server]>=5.1,<6'
+  "$WARROOM_PY/bin/pip" install --quiet "moto[server]==$MOTO_VERSION"
 fi
 command -v cargo >/dev/null || { echo "cargo is required: https://rustup.rs" >&2; exit 1; }
 
