@@ -56,6 +56,31 @@ pub fn may_request(plan: &Plan, who: &PersonId, action: ActionName) -> Result<Ac
     }
 }
 
+/// Who may still approve `request`: the plan's people holding a role that may approve its
+/// action, other than the person who asked and those who already approved. Empty when the
+/// request is no longer pending or the action is disabled.
+pub fn eligible_approvers(plan: &Plan, request: &crate::Request) -> Vec<PersonId> {
+    if request.status != crate::RequestStatus::Pending {
+        return Vec::new();
+    }
+    let Some(rule) = plan.action_rule(request.spec.action) else {
+        return Vec::new();
+    };
+    plan.people
+        .iter()
+        .filter(|p| p.has_any_role(&rule.approve))
+        .map(|p| p.id.clone())
+        .filter(|id| *id != request.requested_by && !request.approvers.contains(id))
+        .collect()
+}
+
+/// The roles that may approve `action`, for "needs 1 of: …" lines.
+pub fn approver_roles(plan: &Plan, action: ActionName) -> String {
+    plan.action_rule(action)
+        .map(|r| roles_text(&r.approve))
+        .unwrap_or_else(|| "nobody".to_owned())
+}
+
 /// Whether `who` holds a role that may approve under `rule`.
 pub fn may_approve(plan: &Plan, who: &PersonId, rule: &ActionRule) -> Result<(), Denied> {
     let p = person(plan, who)?;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use warroom_config::PersonId;
+use warroom_config::{ActionName, PersonId, Risk};
 
 use crate::command::IncidentRole;
 use crate::outbox::{Delivery, DeliveryState, Outbox, OutboxItem, SendKind};
@@ -228,6 +228,33 @@ impl Incident {
             Some(rest) => rest.strip_prefix('-'),
             None if id.starts_with('R') => Some(id),
             None => None,
+        }
+    }
+
+    /// An earlier request a new one with `binding` would only repeat: one still open
+    /// (pending, approved, running), or — for an action that changes something — one that
+    /// ran, when no later run changed the same object since (a `release` after a
+    /// `quarantine` makes quarantining again a new request). Reads and snapshots may repeat:
+    /// evidence taken later is new evidence.
+    pub fn same_request(&self, binding: &str, action: ActionName) -> Option<&Request> {
+        use crate::RequestStatus::{Approved, Executed, Executing, Pending};
+        let repeatable = action.risk() == Risk::Read || action == ActionName::Snapshot;
+        let last = self
+            .requests
+            .iter()
+            .rposition(|r| r.spec.binding == binding)?;
+        let earlier = &self.requests[last];
+        match earlier.status {
+            Pending | Approved | Executing => Some(earlier),
+            Executed if !repeatable => {
+                let changed_since = self.requests[last + 1..].iter().any(|r| {
+                    r.status == Executed
+                        && r.spec.cluster == earlier.spec.cluster
+                        && r.spec.target == earlier.spec.target
+                });
+                (!changed_since).then_some(&**earlier)
+            }
+            _ => None,
         }
     }
 

@@ -541,10 +541,21 @@ fn revoking_a_pods_role_shows_the_blast_radius_and_denies_older_sessions_in_iam(
     );
     let executed = a.api.request(&inc, "R5");
     assert_eq!(executed["status"], "executed", "{executed}");
-    // Undoing again: nothing to undo, said, and the request failed as not found.
-    a.api.ok(
+    // Asking for the same undo again: R5 already did it, nothing is opened.
+    let (status, r) = a.api.command(
         "dave",
         "unrevoke creds pod payments/api-7f9c --reason again",
+        Some(&inc),
+    );
+    assert_eq!(status, 409, "{r}");
+    assert!(
+        message(&r).starts_with("R5 already did this (executed)"),
+        "{r}"
+    );
+    // Undoing through another pod of the same role: nothing to undo, said, request failed.
+    a.api.ok(
+        "dave",
+        "unrevoke creds pod payments/api-9x7q --reason again",
         Some(&inc),
     );
     let (status, r) = a.api.command("carol", "approve R6", Some(&inc));

@@ -116,17 +116,32 @@ fn two_people_quarantine_a_pod_through_the_console() {
         "full chain head: {head_before:?}"
     );
 
-    // The requester cannot be the second person.
-    b.click_css("[data-approve=\"R1\"]", WAIT);
-    b.wait_until("alice's own approval to be refused", WAIT, |b| {
-        b.text_of("#reply").contains("cannot approve")
-    });
+    // The requester cannot be the second person: her buttons are off, and the card names
+    // who may decide instead of inviting a refused click.
+    let approve = b.find("[data-approve=\"R1\"]");
     assert!(
-        b.try_find("#reply.error").is_ok(),
-        "a refusal is shown as an error"
+        b.attribute(&approve, "disabled").is_some(),
+        "alice's own request: Approve is disabled"
     );
+    let needs = b.text_of("#approvals [data-request=\"R1\"] .req-needs");
+    assert!(
+        needs.contains("your request — needs 1 of: bob, carol, dave, erin")
+            && needs.contains("roles: responder, security, commander, sre-lead"),
+        "{needs}"
+    );
+    // Someone whose roles may not approve sees who may, and no live button either.
+    b.select_by_value("#person", "frank");
+    b.wait_until("frank's view of R1", WAIT, |b| {
+        b.text_of("#approvals [data-request=\"R1\"] .req-needs")
+            .starts_with("needs 1 of: bob")
+    });
+    let approve = b.find("[data-approve=\"R1\"]");
+    assert!(b.attribute(&approve, "disabled").is_some());
 
     b.select_by_value("#person", "bob");
+    b.wait_until("bob's live Approve button", WAIT, |b| {
+        b.try_find("[data-approve=\"R1\"]:not([disabled])").is_ok()
+    });
     b.click_css("[data-approve=\"R1\"]", WAIT);
     b.wait_until(
         "the timeline to record R1 approved and executed",

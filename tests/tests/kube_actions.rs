@@ -511,3 +511,66 @@ fn a_second_incident_quarantining_the_same_pod_re_aims_the_policy_and_reserved_l
         "still quarantined"
     );
 }
+
+#[test]
+fn a_repeated_request_points_at_the_first_and_warrooms_own_policy_is_no_conflict() {
+    let (_s, _server, api, _drill) = start(&[]);
+    let inc = api.open_incident("shell in payments");
+    let quarantine = "quarantine pod payments/api-7f9c --reason \"shell spawned\"";
+    api.ok("alice", quarantine, Some(&inc));
+    // The same request again, by anyone: pointed at R1, nothing opened.
+    for who in ["alice", "dave"] {
+        let (status, r) = api.command(who, quarantine, Some(&inc));
+        assert_eq!(status, 409, "{r}");
+        assert!(
+            message(&r).starts_with("R1 already asks for this (pending)")
+                && message(&r).contains("approve R1"),
+            "{r}"
+        );
+    }
+    api.ok("bob", "approve R1", Some(&inc));
+    let (status, r) = api.command("dave", quarantine, Some(&inc));
+    assert_eq!(status, 409, "{r}");
+    assert!(
+        message(&r).starts_with("R1 already did this (executed)"),
+        "{r}"
+    );
+
+    // Another pod of the namespace: warroom's own deny-all policy for api-7f9c now selects
+    // it too (same incident label), but it re-allows nothing and is not reported.
+    api.ok(
+        "alice",
+        "quarantine pod payments/api-9x7q --reason \"same image\"",
+        Some(&inc),
+    );
+    let card = api.incident(&inc)["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["text"].as_str())
+        .find(|t| t.contains("(R2)"))
+        .unwrap()
+        .to_owned();
+    assert!(
+        card.contains("may re-allow traffic: allow-api-ingress"),
+        "{card}"
+    );
+    assert!(!card.contains("warroom-quarantine-api-7f9c"), "{card}");
+
+    // After a release, quarantining again is a new request.
+    api.ok(
+        "alice",
+        "release pod payments/api-7f9c --reason \"rebuilt\"",
+        Some(&inc),
+    );
+    api.ok("bob", "approve R3", Some(&inc));
+    let again = api.ok("alice", quarantine, Some(&inc));
+    assert!(message(&again).starts_with("R4 opened"), "{again}");
+    assert_eq!(
+        api.incident(&inc)["incident"]["requests"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+}

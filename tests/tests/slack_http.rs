@@ -208,6 +208,21 @@ fn a_slash_command_and_a_second_persons_button_click_quarantine_the_pod() {
         std::thread::sleep(Duration::from_millis(20));
     }
 
+    // The card pulls in the people who may approve (bob, carol, dave, erin, grace), by
+    // mention, and not alice, who asked; it says what the change will be.
+    let card = sl
+        .fake
+        .calls_to("chat.postMessage")
+        .into_iter()
+        .find(|b| b.contains("warroom_approve"))
+        .unwrap();
+    assert!(
+        card.contains("*Can approve:* <@U024BE7LJ> <@U024BE7LK> <@U024BE7LM> <@U024BE7LN>")
+            && !card.contains("<@U024BE7LH>"),
+        "{card}"
+    );
+    assert!(card.contains("will apply: will label"), "{card}");
+
     // alice's own click is refused; bob's runs it.
     let (status, body, _) = post_signed(
         &sl.base,

@@ -296,6 +296,7 @@ mod tests {
             lines: vec!["asked by alice".into()],
             status: "pending".into(),
             open: true,
+            deciders: vec!["bob".into()],
         };
         let msg = chat.approval_card(&ch, &card).await.unwrap();
         assert!(changes.try_recv().is_ok());

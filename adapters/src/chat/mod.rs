@@ -37,6 +37,9 @@ pub struct ApprovalCard {
     pub status: String,
     /// Approve and Deny are offered only while the request is open.
     pub open: bool,
+    /// Who may still approve it (empty once it is decided): chat platforms mention them so
+    /// the right people are pulled in, and the console enables the buttons only for them.
+    pub deciders: Vec<warroom_config::PersonId>,
 }
 
 impl ApprovalCard {

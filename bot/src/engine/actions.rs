@@ -74,6 +74,40 @@ impl Engine {
         // the ledger's writer enforces.
         let now = self.clock.now().trunc_subsecs(6);
         let ttl = Duration::from_std(rule.pending_ttl).unwrap_or(Duration::MAX);
+        let bound = binding(
+            req.action,
+            &cluster,
+            &req.target,
+            resolved.uid.as_deref(),
+            &req.params,
+            &self.plan.digest,
+        );
+        if let Some(earlier) = incident.same_request(&bound, req.action) {
+            let next = match earlier.status {
+                RequestStatus::Pending => format!(
+                    "approve {} or deny it (its requester may cancel it)",
+                    earlier.id()
+                ),
+                RequestStatus::Executed => {
+                    "nothing has changed the target since; undo it first to ask again".to_owned()
+                }
+                _ => "wait for its outcome".to_owned(),
+            };
+            let did = if earlier.status == RequestStatus::Executed {
+                "already did this"
+            } else {
+                "already asks for this"
+            };
+            return Reply::conflict(format!(
+                "{} {did} ({}): {} {}; {next}",
+                earlier.id(),
+                earlier.status.as_str(),
+                req.action,
+                req.target
+            ))
+            .for_incident(&incident.id)
+            .for_request(earlier.id(), earlier.status.as_str());
+        }
         let spec = RequestSpec {
             request: String::new(), // allocated by the ledger's writer
             action: req.action,
@@ -81,14 +115,7 @@ impl Engine {
             cluster: cluster.clone(),
             target: req.target.clone(),
             uid: resolved.uid.clone(),
-            binding: binding(
-                req.action,
-                &cluster,
-                &req.target,
-                resolved.uid.as_deref(),
-                &req.params,
-                &self.plan.digest,
-            ),
+            binding: bound,
             params: req.params.clone(),
             reason: req.reason.clone(),
             override_reason: req.override_reason.clone(),
@@ -115,7 +142,17 @@ impl Engine {
         let id = request.id().to_owned();
         if request.status == RequestStatus::Approved {
             // Read-only, or a policy with no approvers: runs now, still through the ledger's
-            // Approved → Executing swap.
+            // Approved → Executing swap — after its card, so the channel reads in the
+            // timeline's order (the request, then its progress, then its outcome).
+            let card = render::card(
+                plan,
+                &committed.incident,
+                &request,
+                &passed.notes,
+                None,
+                now,
+            );
+            self.show_card(&committed.incident, &card).await;
             let outcome = self.run_and_wait(&incident.id, &id).await;
             // The outcome names the request already ("R5 executed: …").
             let said = if outcome.starts_with(&id) {
@@ -129,6 +166,7 @@ impl Engine {
         }
         let preview = self.preview(&committed.incident, &request, &resolved).await;
         let card = render::card(
+            plan,
             &committed.incident,
             &request,
             &passed.notes,

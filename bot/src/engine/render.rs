@@ -123,6 +123,7 @@ pub fn timeline(incident: &Incident, entries: &[Entry], last: usize) -> String {
 
 /// The approval card: what will change, who asked and why, who decided, and the outcome.
 pub fn card(
+    plan: &warroom_config::Plan,
     incident: &Incident,
     r: &Request,
     notes: &[String],
@@ -175,7 +176,20 @@ pub fn card(
             )
         }
     ));
+    let deciders = warroom_commands::authorize::eligible_approvers(plan, r);
     if r.status == RequestStatus::Pending {
+        let names: Vec<&str> = deciders.iter().map(|p| p.as_str()).collect();
+        lines.push(format!(
+            "needs {} more from one of: {} (roles: {}; not {}, who asked)",
+            r.approvals_missing(),
+            if names.is_empty() {
+                "nobody — no one else holds an approving role; ask the plan owner".to_owned()
+            } else {
+                names.join(", ")
+            },
+            warroom_commands::authorize::approver_roles(plan, s.action),
+            r.requested_by
+        ));
         lines.push(format!(
             "expires {} ({})",
             s.expires_at
@@ -218,6 +232,7 @@ pub fn card(
         lines,
         status,
         open: r.status == RequestStatus::Pending,
+        deciders,
     }
 }
 

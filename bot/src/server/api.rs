@@ -305,8 +305,25 @@ async fn incident(
         .console
         .channel_info(&id)
         .map(|(name, topic, members)| json!({ "name": name, "topic": topic, "members": members }));
+    // Who may still approve each pending request: the console offers the buttons to them
+    // only, and names them to everyone else.
+    let plan = &state.engine.plan.plan;
+    let deciders: serde_json::Map<String, Value> = record
+        .requests
+        .iter()
+        .filter(|r| r.status == warroom_commands::RequestStatus::Pending)
+        .map(|r| {
+            let who = warroom_commands::authorize::eligible_approvers(plan, r);
+            let roles = warroom_commands::authorize::approver_roles(plan, r.spec.action);
+            (
+                r.id().to_owned(),
+                json!({ "people": who, "roles": roles, "missing": r.approvals_missing() }),
+            )
+        })
+        .collect();
     axum::Json(json!({
         "incident": record,
+        "deciders": deciders,
         "channel": channel,
         "messages": state.console.messages(&id, viewer.as_ref()),
         "timeline": timeline,

@@ -68,6 +68,11 @@ impl DiscordChat {
         &self.rest
     }
 
+    /// The Discord user ids of the people with an account in the plan.
+    fn mentions(&self, people: &[PersonId]) -> Vec<&str> {
+        people.iter().filter_map(|p| self.account(p).ok()).collect()
+    }
+
     fn account(&self, person: &PersonId) -> Result<&str, ChatError> {
         self.accounts
             .get(person)
@@ -88,8 +93,9 @@ impl DiscordChat {
     }
 }
 
-/// An approval card as Discord shows it: an embed, and the buttons while it is open.
-pub fn card_body(card: &ApprovalCard) -> Value {
+/// An approval card as Discord shows it: an embed, and while it is open the people who may
+/// approve (`mentions`: Discord user ids, pinged) and the buttons.
+pub fn card_body(card: &ApprovalCard, mentions: &[&str]) -> Value {
     let color = match card.status.as_str() {
         "pending" => 0xF1C40F,
         "approved" | "executing" => 0x3498DB,
@@ -105,7 +111,13 @@ pub fn card_body(card: &ApprovalCard) -> Value {
             "footer": { "text": format!("{} · status: {}", card.request, card.status) },
         }],
         "components": [],
+        "allowed_mentions": { "parse": [] },
     });
+    if card.open && !mentions.is_empty() {
+        let pings: Vec<String> = mentions.iter().map(|id| format!("<@{id}>")).collect();
+        body["content"] = json!(format!("Can approve: {}", pings.join(" ")));
+        body["allowed_mentions"] = json!({ "users": mentions });
+    }
     if card.open {
         let value = format!("{}/{}", card.incident, card.request);
         body["components"] = json!([{
@@ -229,7 +241,8 @@ impl Chat for DiscordChat {
         channel: &ChannelRef,
         card: &ApprovalCard,
     ) -> Result<MessageRef, ChatError> {
-        self.post_body(&channel.id, card_body(card)).await
+        self.post_body(&channel.id, card_body(card, &self.mentions(&card.deciders)))
+            .await
     }
 
     async fn update_card(
@@ -238,7 +251,11 @@ impl Chat for DiscordChat {
         card: &ApprovalCard,
     ) -> Result<(), ChatError> {
         self.rest
-            .edit(&message.channel, &message.id, &card_body(card))
+            .edit(
+                &message.channel,
+                &message.id,
+                &card_body(card, &self.mentions(&card.deciders)),
+            )
             .await
     }
 

@@ -26,8 +26,9 @@ pub fn text_blocks(text: &str) -> Vec<Value> {
 }
 
 /// The card: a header with the title, the lines, a status line and, while the request is
-/// open, Approve and Deny buttons.
-pub fn approval_blocks(card: &ApprovalCard) -> Vec<Value> {
+/// open, the people who may approve (`mentions`, as `<@U…>`: Slack notifies them) and
+/// Approve and Deny buttons.
+pub fn approval_blocks(card: &ApprovalCard, mentions: &[String]) -> Vec<Value> {
     let mut blocks = Vec::new();
     let title = if card.title.trim().is_empty() {
         format!("Approval request {}", card.request)
@@ -56,6 +57,9 @@ pub fn approval_blocks(card: &ApprovalCard) -> Vec<Value> {
             card.incident.as_str()
         )),
     ];
+    if card.open && !mentions.is_empty() {
+        context.push(mrkdwn(&format!("*Can approve:* {}", mentions.join(" "))));
+    }
     if card.open && !buttons {
         // Not expected (our ids are short), but the request can still be decided by command.
         context.push(mrkdwn(
@@ -250,6 +254,7 @@ mod tests {
             ],
             status: "pending".into(),
             open,
+            deciders: vec!["bob".into()],
         }
     }
 
@@ -276,7 +281,7 @@ mod tests {
 
     #[test]
     fn an_open_card_has_the_title_lines_status_and_both_buttons() {
-        let blocks = approval_blocks(&card(true));
+        let blocks = approval_blocks(&card(true), &[]);
         assert_eq!(blocks[0]["type"], "header");
         assert_eq!(
             blocks[0]["text"]["text"],
@@ -304,7 +309,7 @@ mod tests {
     fn a_closed_card_has_no_buttons() {
         let mut c = card(false);
         c.status = "approved by bob".into();
-        let blocks = approval_blocks(&c);
+        let blocks = approval_blocks(&c, &[]);
         assert!(blocks.iter().all(|b| b["type"] != "actions"));
         assert!(
             blocks
@@ -320,7 +325,7 @@ mod tests {
         c.lines = (0..400)
             .map(|i| format!("{i}: {}", "x".repeat(900)))
             .collect();
-        let blocks = approval_blocks(&c);
+        let blocks = approval_blocks(&c, &[]);
         assert_within_limits(&blocks);
         assert_eq!(blocks.len(), MAX_BLOCKS);
         assert!(texts(&blocks)[0].ends_with(TRUNCATION_NOTE));
@@ -394,5 +399,17 @@ mod tests {
         assert!(f.ends_with(&format!("&lt; {TRUNCATION_NOTE}")), "{f}");
         assert_eq!(fallback_text(""), EMPTY);
         assert_eq!(texts(&text_blocks(" \n ")), [format!("_{EMPTY}_")]);
+    }
+
+    #[test]
+    fn an_open_card_mentions_who_may_approve_and_a_decided_one_does_not() {
+        let mentions = ["<@U0BOB>".to_owned(), "<@U0CAROL>".to_owned()];
+        let open = Value::from(approval_blocks(&card(true), &mentions)).to_string();
+        assert!(
+            open.contains("*Can approve:* <@U0BOB> <@U0CAROL>"),
+            "{open}"
+        );
+        let closed = Value::from(approval_blocks(&card(false), &mentions)).to_string();
+        assert!(!closed.contains("Can approve"), "{closed}");
     }
 }

@@ -314,6 +314,15 @@ impl SlackChat {
         })
     }
 
+    /// `<@U…>` for each person with a Slack account in the plan.
+    fn mentions(&self, people: &[PersonId]) -> Vec<String> {
+        people
+            .iter()
+            .filter_map(|p| self.slack_id(p).ok())
+            .map(|id| format!("<@{id}>"))
+            .collect()
+    }
+
     fn slack_id(&self, person: &PersonId) -> Result<&str, ChatError> {
         self.slack_ids
             .get(person)
@@ -640,7 +649,8 @@ impl Chat for SlackChat {
         channel: &ChannelRef,
         card: &ApprovalCard,
     ) -> Result<MessageRef, ChatError> {
-        self.post_blocks(channel, fallback_text(&card.text()), approval_blocks(card))
+        let blocks = approval_blocks(card, &self.mentions(&card.deciders));
+        self.post_blocks(channel, fallback_text(&card.text()), blocks)
             .await
     }
 
@@ -649,7 +659,8 @@ impl Chat for SlackChat {
         message: &MessageRef,
         card: &ApprovalCard,
     ) -> Result<(), ChatError> {
-        self.update_blocks(message, fallback_text(&card.text()), approval_blocks(card))
+        let blocks = approval_blocks(card, &self.mentions(&card.deciders));
+        self.update_blocks(message, fallback_text(&card.text()), blocks)
             .await
     }
 
@@ -973,6 +984,7 @@ mod tests {
             lines: vec!["asked by alice".into()],
             status: "pending".into(),
             open: true,
+            deciders: vec!["bob".into()],
         };
         let msg = chat.approval_card(&channel("C1"), &card).await.unwrap();
         assert_eq!(msg.channel, "C1");

@@ -35,6 +35,8 @@ async fn other_policies(
     Ok(all
         .into_iter()
         .filter(|p| str_at(p, "/metadata/name") != Some(own))
+        // warroom's own quarantine policies deny all: they never re-allow anything.
+        .filter(|p| str_at(p, "/metadata/labels/app.kubernetes.io~1managed-by") != Some("warroom"))
         .filter(|p| p.pointer("/spec/podSelector").is_some_and(|s| selector::matches(s, labels)))
         .map(|p| {
             let types = p.pointer("/spec/policyTypes").cloned().unwrap_or(json!(["Ingress"]));

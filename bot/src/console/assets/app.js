@@ -140,6 +140,7 @@
       return false;
     }
     state.drill = body.drill === true;
+    state.you = typeof body.you === 'string' ? body.you : '';
     state.sessionLoaded = true;
     $('#plan-name').textContent = body.plan || '';
     document.title = body.plan ? `warroom — ${body.plan}` : 'warroom';
@@ -312,7 +313,8 @@
     $('#no-incidents').hidden = incidents.length > 0;
   }
 
-  function renderIncident({ incident, messages, timeline, evidence }) {
+  function renderIncident({ incident, messages, timeline, evidence, deciders }) {
+    state.deciders = deciders || {};
     $('#incident-title').textContent = `${incident.id} · ${incident.title}`;
     const meta = [`${incident.severity}`, incident.status,
       `opened ${stamp(incident.opened_at)}${incident.opened_by ? ` by ${incident.opened_by}` : ''}`];
@@ -402,6 +404,12 @@
     const approvers = (r.approvers || []).map(personName);
     const pending = r.status === 'pending';
     const deadline = pending ? s.expires_at : r.execute_by;
+    // Only the people who may decide get live buttons; everyone sees who they are.
+    const who = state.drill ? $('#person').value : state.you;
+    const may = (state.deciders || {})[s.request] || { people: [], roles: '', missing: 0 };
+    const eligible = (may.people || []).includes(who);
+    const needs = `needs ${may.missing} of: ${(may.people || []).map(personName).join(', ') || 'nobody'} (roles: ${may.roles})`;
+    const why = who === r.requested_by ? `your request — ${needs}` : (eligible ? '' : needs);
     const rows = [
       ['target', target], ['cluster', s.cluster], ['uid', s.uid], ['params', params || '—'],
       ['reason', s.reason || '—'], ['requested by', r.requested_by],
@@ -421,8 +429,11 @@
         el('span', { class: 'req-status' }, pending ? 'waiting for approval' : `${r.status} — in progress`)),
       list,
       pending ? el('div', { class: 'req-actions' },
-        el('button', { type: 'button', 'data-approve': s.request }, 'Approve'),
-        el('button', { type: 'button', 'data-deny': s.request }, 'Deny')) : null);
+        el('button', { type: 'button', 'data-approve': s.request, disabled: eligible ? null : 'disabled',
+          title: eligible ? null : needs }, 'Approve'),
+        el('button', { type: 'button', 'data-deny': s.request, disabled: eligible ? null : 'disabled',
+          title: eligible ? null : needs }, 'Deny'),
+        why ? el('span', { class: 'req-needs' }, why) : null) : null);
   }
 
   function tick() {
@@ -523,7 +534,13 @@
     $('#command-form').addEventListener('submit', submitCommand);
     $('#command').addEventListener('keydown', browseHistory);
     $('#token-box').addEventListener('submit', saveToken);
-    $('#person').addEventListener('change', (e) => store.set(KEY.person, e.target.value));
+    $('#person').addEventListener('change', (e) => {
+      store.set(KEY.person, e.target.value);
+      // Another person: their own buttons and messages, not the last person's reply.
+      state.cardKeys = new WeakMap();
+      showReply('', true);
+      refreshNow();
+    });
     $('#approvals').addEventListener('click', onApprovalClick);
     window.addEventListener('hashchange', () => select(idFromHash()));
     setInterval(tick, 1000);
