@@ -82,3 +82,25 @@ fn sigterm_ends_open_event_streams_and_exits_within_five_seconds() {
     }
     eprintln!("stopped {:?} after SIGTERM", asked.elapsed());
 }
+
+#[test]
+fn an_intake_whose_secret_is_unset_names_the_variable_and_asks_to_retry() {
+    let s = Scratch::new();
+    // The built-in plan has [alerts.intake.falco]; its environment variables are not set.
+    let server = Server::start(&s, &[]);
+    server.wait_for("/readyz", 200, Duration::from_secs(20));
+    let (status, body) = warroom_tests::http_raw(
+        &server.addr,
+        &format!(
+            "POST /alerts/falco HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}",
+            server.addr
+        ),
+    );
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains("in the plan but none of its credentials could be read")
+            && body.contains("WARROOM_FALCO_TOKEN")
+            && !body.contains("add [alerts.intake"),
+        "{body}"
+    );
+}

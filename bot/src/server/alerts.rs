@@ -62,6 +62,8 @@ struct Keys {
     token: Option<String>,
     hmac: Option<String>,
     routing_key: Option<String>,
+    /// The plan's credentials for this source that could not be read, and why.
+    unreadable: Vec<String>,
 }
 
 impl IntakeKeys {
@@ -72,24 +74,31 @@ impl IntakeKeys {
         let mut problems = Vec::new();
         let mut read = |name: &str, c: &Option<IntakeCredentials>| -> Option<Keys> {
             let c = c.as_ref()?;
+            let mut unreadable = Vec::new();
             let mut secret = |field: &str, s: &Option<warroom_config::SecretRef>| match s
                 .as_ref()
                 .map(|s| s.resolve())
             {
                 Some(Ok(v)) => Some(v),
                 Some(Err(e)) => {
-                    problems.push(format!("alerts.intake.{name}.{field}: {e}"));
+                    let problem = format!("alerts.intake.{name}.{field}: {e}");
+                    unreadable.push(problem.clone());
+                    problems.push(problem);
                     None
                 }
                 None => None,
             };
-            let keys = Keys {
-                token: secret("token", &c.token),
-                hmac: secret("hmac_secret", &c.hmac_secret),
-                routing_key: secret("routing_key", &c.routing_key),
-            };
-            (keys.token.is_some() || keys.hmac.is_some() || keys.routing_key.is_some())
-                .then_some(keys)
+            let token = secret("token", &c.token);
+            let hmac = secret("hmac_secret", &c.hmac_secret);
+            let routing_key = secret("routing_key", &c.routing_key);
+            // The section is there even when none of its secrets could be read: the sender
+            // is then told what the operator must set, not to add what exists.
+            Some(Keys {
+                token,
+                hmac,
+                routing_key,
+                unreadable,
+            })
         };
         let keys = IntakeKeys {
             alertmanager: read("alertmanager", &intake.alertmanager),
@@ -167,6 +176,17 @@ fn authenticated(
             "the {source} intake is not configured: add [alerts.intake.{source}] with a token (or hmac_secret) to the plan"
         ));
     };
+    if keys.token.is_none() && keys.hmac.is_none() && keys.routing_key.is_none() {
+        // Our configuration, not the sender's fault: 503, so Alertmanager and EventBridge
+        // keep the alert and retry once the operator sets the secret and restarts.
+        return Err(Refused {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: format!(
+                "the {source} intake is in the plan but none of its credentials could be read ({}); the operator must set them and restart warroom",
+                keys.unreadable.join("; ")
+            ),
+        });
+    }
     if let (Some(expected), Some(given)) = (&keys.token, bearer(headers))
         && secrets_match(expected, given)
     {
