@@ -573,4 +573,12 @@ fn a_repeated_request_points_at_the_first_and_warrooms_own_policy_is_no_conflict
             .len(),
         4
     );
+
+    // A mistyped request id: the pending ones are named, and the likely one suggested.
+    let (status, r) = api.command("bob", "approve R44", Some(&inc));
+    assert_eq!(status, 404, "{r}");
+    assert!(
+        message(&r).contains("did you mean `R4`?") && message(&r).contains("(pending: R2, R4)"),
+        "{r}"
+    );
 }

@@ -29,14 +29,25 @@ enum Recheck {
 impl Engine {
     fn find<'a>(&self, incident: &'a Incident, id: &str) -> Result<&'a Request, Reply> {
         incident.request(id).ok_or_else(|| {
+            // The pending ones first: they are what someone means to decide.
+            let pending: Vec<&str> = incident
+                .requests
+                .iter()
+                .filter(|r| r.status == warroom_commands::RequestStatus::Pending)
+                .map(|r| r.id())
+                .collect();
             let known: Vec<&str> = incident.requests.iter().map(|r| r.id()).collect();
+            let guess = warroom_commands::command::did_you_mean(
+                id,
+                pending.iter().chain(known.iter()).copied(),
+            );
             Reply::not_found(format!(
-                "no request {id} in {}{}",
+                "no request {id} in {}{guess}{}",
                 incident.id,
-                if known.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (it has {})", known.join(", "))
+                match (pending.is_empty(), known.is_empty()) {
+                    (_, true) => " (it has no requests yet)".to_owned(),
+                    (true, false) => format!(" (it has {}; none pending)", known.join(", ")),
+                    (false, false) => format!(" (pending: {})", pending.join(", ")),
                 }
             ))
         })
