@@ -194,7 +194,13 @@ pub enum Event {
         reason: Option<String>,
     },
     #[serde(rename = "request.cancelled")]
-    RequestCancelled { request: String },
+    /// Withdrawn by its requester; or, with `reason`, cancelled by whoever resolved the
+    /// incident (`incident resolve --confirm`), one entry per open request.
+    RequestCancelled {
+        request: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     #[serde(rename = "request.expired")]
     RequestExpired { request: String },
     /// The target or plan changed after the request was made: nothing runs.
@@ -383,7 +389,14 @@ impl Event {
                 Some(r) => format!("{request} denied: {r}"),
                 None => format!("{request} denied"),
             },
-            Event::RequestCancelled { request } => format!("{request} cancelled"),
+            Event::RequestCancelled {
+                request,
+                reason: None,
+            } => format!("{request} cancelled"),
+            Event::RequestCancelled {
+                request,
+                reason: Some(why),
+            } => format!("{request} cancelled: {why}"),
             Event::RequestExpired { request } => format!("{request} expired"),
             Event::RequestStale { request, reason } => format!("{request} stale: {reason}"),
             Event::BreakGlass { request, reason } => format!("BREAK-GLASS on {request}: {reason}"),

@@ -483,9 +483,19 @@ impl Incident {
                 let p = person()?;
                 self.request_mut(request)?.deny(&p, reason.as_deref())?;
             }
-            Event::RequestCancelled { request } => {
+            Event::RequestCancelled {
+                request,
+                reason: None,
+            } => {
                 let p = person()?;
                 self.request_mut(request)?.cancel(&p)?;
+            }
+            Event::RequestCancelled {
+                request,
+                reason: Some(why),
+            } => {
+                let p = person()?;
+                self.request_mut(request)?.cancel_for_resolve(&p, why)?;
             }
             Event::RequestExpired { request } => self.request_mut(request)?.expire(at)?,
             Event::RequestStale { request, reason } => {

@@ -8,6 +8,7 @@ pub mod alert;
 pub mod authorize;
 pub mod clock;
 pub mod command;
+pub mod containment;
 pub mod event;
 pub mod guardrails;
 pub mod ids;

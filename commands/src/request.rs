@@ -409,6 +409,20 @@ impl Request {
         Ok(())
     }
 
+    /// Cancelled because `person` resolves the incident with it still open.
+    pub fn cancel_for_resolve(&mut self, person: &PersonId, why: &str) -> Result<(), Refusal> {
+        if !matches!(
+            self.status,
+            RequestStatus::Pending | RequestStatus::Approved
+        ) {
+            return Err(self.frozen());
+        }
+        self.status = RequestStatus::Cancelled;
+        self.decided_by = Some(person.clone());
+        self.outcome = Some(format!("cancelled by {person}: {why}"));
+        Ok(())
+    }
+
     pub fn expire(&mut self, at: DateTime<Utc>) -> Result<(), Refusal> {
         if !self.is_due_to_expire(at) {
             return Err(Refusal::WrongState {

@@ -386,15 +386,15 @@ fn incident_commands_record_roles_pages_acks_and_updates() {
     api.ok("carol", "role commander @carol", Some(&inc));
     api.ok(
         "carol",
-        "incident resolve contained and cleaned",
+        "incident resolve --confirm contained and cleaned",
         Some(&inc),
     );
-    // What was still open closed with the incident.
+    // What was still open was cancelled, by name, with the incident.
     let (status, r) = api.command("bob", "approve R1", Some(&inc));
     assert_eq!(status, 409, "{r}");
     assert_eq!(
         api.request(&inc, "R1")["outcome"],
-        "cancelled: the incident was resolved"
+        "cancelled by carol: the incident was resolved"
     );
     let (status, r) = api.command(
         "alice",

@@ -155,6 +155,12 @@ fn two_people_quarantine_a_pod_through_the_console() {
     b.wait_until("the channel to say bob approved", WAIT, |b| {
         b.text_of("#messages").contains("approved by bob")
     });
+    // The containment board shows the quarantined pod and how to undo it.
+    b.wait_until("the board to show the quarantine", WAIT, |b| {
+        let board = b.text_of("#board");
+        board.contains("pod payments/api-7f9c quarantined")
+            && board.contains("undo: release pod payments/api-7f9c")
+    });
     let head_after = b.text_of("#chain-head");
     assert_eq!(
         head_after.trim().len(),

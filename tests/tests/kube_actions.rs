@@ -582,3 +582,92 @@ fn a_repeated_request_points_at_the_first_and_warrooms_own_policy_is_no_conflict
         "{r}"
     );
 }
+
+#[test]
+fn resolve_shows_what_is_contained_and_open_then_cancels_each_request_with_confirm() {
+    let (_s, _server, api, _drill) = start(&[]);
+    let inc = api.open_incident("shell in payments");
+    api.ok(
+        "alice",
+        "quarantine pod payments/api-7f9c --reason \"shell spawned\"",
+        Some(&inc),
+    );
+    api.ok("bob", "approve R1", Some(&inc));
+    api.ok(
+        "alice",
+        &format!("cordon node {NODE1} --reason \"same node\""),
+        Some(&inc),
+    );
+    api.ok(
+        "alice",
+        "quarantine pod payments/api-9x7q --reason \"same image\"",
+        Some(&inc),
+    );
+
+    // The status and the console's board say what is contained, with the undo.
+    let status = api.ok("carol", "incident status", Some(&inc));
+    assert!(
+        message(&status).contains("contained now (1):")
+            && message(&status).contains(
+                "pod payments/api-7f9c quarantined (R1, prod-eu) — undo: release pod payments/api-7f9c"
+            ),
+        "{status}"
+    );
+    let board = &api.incident(&inc)["board"];
+    assert_eq!(board[0]["request"], "R1", "{board}");
+    assert_eq!(board[0]["state"], "quarantined");
+
+    // Resolving first shows what is open and what stays contained; nothing is written.
+    let entries = api.kinds(&inc).len();
+    let (code, r) = api.command("carol", "incident resolve all clear", Some(&inc));
+    assert_eq!(code, 409, "{r}");
+    let said = message(&r);
+    assert!(
+        said.contains("2 open request(s) would be cancelled: R2 cordon")
+            && said.contains("R3 quarantine")
+            && said.contains("pod payments/api-7f9c quarantined")
+            && said.contains("incident resolve --confirm"),
+        "{said}"
+    );
+    assert_eq!(api.kinds(&inc).len(), entries, "nothing recorded");
+
+    // With --confirm: one cancellation per open request, cards updated, and the summary
+    // names what was left contained on purpose.
+    api.ok(
+        "carol",
+        "incident resolve --confirm rebuilt; api-7f9c kept isolated for forensics",
+        Some(&inc),
+    );
+    let body = api.incident(&inc);
+    assert_eq!(body["incident"]["status"], "resolved");
+    let cancelled: Vec<&Value> = body["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "request.cancelled")
+        .collect();
+    assert_eq!(cancelled.len(), 2, "{cancelled:?}");
+    assert_eq!(cancelled[0]["data"]["reason"], "the incident was resolved");
+    for r in ["R2", "R3"] {
+        assert_eq!(api.request(&inc, r)["status"], "cancelled");
+    }
+    let cards = body["messages"].to_string();
+    assert!(
+        !cards.contains("[Approve] `approve R2`") && !cards.contains("[Approve] `approve R3`"),
+        "no card still invites a decision: {cards}"
+    );
+    let resolved = body["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "incident.resolved")
+        .cloned()
+        .unwrap();
+    assert!(
+        resolved["data"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("left contained on purpose: pod payments/api-7f9c quarantined (R1)"),
+        "{resolved}"
+    );
+}

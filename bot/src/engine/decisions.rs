@@ -398,6 +398,7 @@ impl Engine {
         }
         let event = Event::RequestCancelled {
             request: request.id().to_owned(),
+            reason: None,
         };
         self.person_decides(
             person,

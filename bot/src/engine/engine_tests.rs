@@ -416,7 +416,11 @@ async fn a_flapping_alert_pages_again_a_resolved_incident_lets_it_open_anew_and_
 
     // Resolved by a person: the same alert opens a new incident.
     let done = engine
-        .handle(&p("carol"), "incident resolve contained", Some(id.clone()))
+        .handle(
+            &p("carol"),
+            "incident resolve --confirm contained",
+            Some(id.clone()),
+        )
         .await;
     assert!(done.ok, "{}", done.message);
     let next = engine.alert(egress_alert(), relay).await.unwrap();

@@ -131,6 +131,7 @@ impl Engine {
         person: &PersonId,
         incident: &Incident,
         summary: Option<String>,
+        confirm: bool,
     ) -> Reply {
         if incident.status == IncidentStatus::Resolved {
             return Reply::conflict(format!("{} is already resolved", incident.id))
@@ -149,7 +150,67 @@ impl Engine {
                 running.join(", ")
             ));
         }
-        let summary = summary.unwrap_or_else(|| "resolved".to_owned());
+        let board = warroom_commands::containment::board(incident);
+        let open: Vec<&warroom_commands::Request> = incident
+            .requests
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.status,
+                    warroom_commands::RequestStatus::Pending
+                        | warroom_commands::RequestStatus::Approved
+                )
+            })
+            .map(|r| &**r)
+            .collect();
+        if !confirm && (!board.is_empty() || !open.is_empty()) {
+            let mut said = format!("{} is not resolved yet:", incident.id);
+            if !open.is_empty() {
+                let list: Vec<String> = open
+                    .iter()
+                    .map(|r| format!("{} {} {}", r.id(), r.spec.action, r.spec.target))
+                    .collect();
+                said.push_str(&format!(
+                    "
+{} open request(s) would be cancelled: {}",
+                    open.len(),
+                    list.join("; ")
+                ));
+            }
+            if !board.is_empty() {
+                said.push('\n');
+                said.push_str(&warroom_commands::containment::board_text(&board));
+                said.push_str("\n(resolving leaves these in place)");
+            }
+            said.push_str(
+                "\nUndo what should not stay, or run `incident resolve --confirm [SUMMARY]` to resolve as it is.",
+            );
+            return Reply::conflict(said).for_incident(&incident.id);
+        }
+        // One cancellation entry per open request, each card updated, before the resolution.
+        for r in &open {
+            let cancel = Event::RequestCancelled {
+                request: r.id().to_owned(),
+                reason: Some("the incident was resolved".to_owned()),
+            };
+            if let Err(reply) = self
+                .decide(&Actor::Person(person.clone()), &incident.id, r.id(), cancel)
+                .await
+            {
+                return reply;
+            }
+        }
+        let mut summary = summary.unwrap_or_else(|| "resolved".to_owned());
+        if !board.is_empty() {
+            let left: Vec<String> = board
+                .iter()
+                .map(|c| format!("{} {} ({})", c.target, c.state, c.request))
+                .collect();
+            summary.push_str(&format!(
+                " — left contained on purpose: {}",
+                left.join("; ")
+            ));
+        }
         let reply = self
             .record(
                 person,

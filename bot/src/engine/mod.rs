@@ -190,7 +190,9 @@ impl Engine {
                 Reply::ok(render::status(&record, &self.plan.plan)).for_incident(&record.id)
             }
             Command::IncidentSeverity(to) => self.severity(person, &record, to).await,
-            Command::IncidentResolve { summary } => self.resolve(person, &record, summary).await,
+            Command::IncidentResolve { summary, confirm } => {
+                self.resolve(person, &record, summary, confirm).await
+            }
             Command::Role { role, person: who } => self.role(person, &record, role, &who).await,
             Command::Note(text) => self.note(person, &record, text).await,
             Command::Timeline => self.timeline(&record),

@@ -83,6 +83,10 @@ pub fn status(incident: &Incident, plan: &Plan) -> String {
         let who: Vec<&str> = incident.unacknowledged.iter().map(|p| p.as_str()).collect();
         out.push_str(&format!("paged, not acknowledged: {}\n", who.join(", ")));
     }
+    out.push_str(&warroom_commands::containment::board_text(
+        &warroom_commands::containment::board(incident),
+    ));
+    out.push('\n');
     if let Some(at) = incident.last_status_update {
         out.push_str(&format!("last status update: {}\n", at.to_rfc3339()));
     } else {

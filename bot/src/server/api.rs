@@ -321,9 +321,11 @@ async fn incident(
             )
         })
         .collect();
+    let board = warroom_commands::containment::board(&record);
     axum::Json(json!({
         "incident": record,
         "deciders": deciders,
+        "board": board,
         "channel": channel,
         "messages": state.console.messages(&id, viewer.as_ref()),
         "timeline": timeline,

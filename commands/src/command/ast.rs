@@ -17,6 +17,9 @@ pub enum Command {
     IncidentSeverity(Severity),
     IncidentResolve {
         summary: Option<String>,
+        /// `--confirm`: resolve even with requests open or objects still contained (they are
+        /// cancelled, and what stays contained is listed in the summary).
+        confirm: bool,
     },
     Role {
         role: IncidentRole,

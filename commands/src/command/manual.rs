@@ -23,9 +23,9 @@ pub const MANUAL: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "incident resolve",
-        "Resolves the incident with an optional summary; open requests are cancelled and paging stops.",
+        "Resolves the incident with an optional summary and stops paging. With requests still open or objects still contained it first shows them and asks for `--confirm`; then each open request is cancelled in the timeline and its card updated, and the summary lists what stays contained on purpose.",
         "Never undoes containment: what is quarantined or cordoned stays so until released.",
-        "incident resolve \"Pod rebuilt from a clean image\"",
+        "incident resolve --confirm \"Pod rebuilt from a clean image; node kept cordoned for forensics\"",
     ),
     (
         "role",

@@ -344,9 +344,17 @@ fn parse_incident(rest: &[Word], raw_after_sub: &str) -> Result<Command, ParseEr
             )),
         },
         "resolve" | "close" => {
-            let summary = free_text(raw_after_sub);
+            let raw = raw_after_sub.trim_start();
+            let (confirm, raw) = match raw.strip_prefix("--confirm") {
+                Some(after) if after.is_empty() || after.starts_with(char::is_whitespace) => {
+                    (true, after)
+                }
+                _ => (false, raw),
+            };
+            let summary = free_text(raw);
             Ok(Command::IncidentResolve {
                 summary: (!summary.is_empty()).then_some(summary),
+                confirm,
             })
         }
         other => Err(ParseError::new(

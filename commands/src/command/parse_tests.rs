@@ -151,7 +151,10 @@ fn incident_and_decision_commands_parse() {
     );
     assert_eq!(
         parse("incident resolve"),
-        Ok(Command::IncidentResolve { summary: None })
+        Ok(Command::IncidentResolve {
+            summary: None,
+            confirm: false
+        })
     );
     assert_eq!(
         parse("role commander @carol"),

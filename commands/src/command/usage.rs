@@ -19,8 +19,8 @@ pub const USAGES: &[(&str, &str, &str)] = &[
     ),
     (
         "incident resolve",
-        "incident resolve [SUMMARY]",
-        "resolve the incident",
+        "incident resolve [--confirm] [SUMMARY]",
+        "resolve the incident (shows what is still contained or open first; --confirm to go ahead)",
     ),
     (
         "role",

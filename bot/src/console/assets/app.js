@@ -313,8 +313,9 @@
     $('#no-incidents').hidden = incidents.length > 0;
   }
 
-  function renderIncident({ incident, messages, timeline, evidence, deciders }) {
+  function renderIncident({ incident, messages, timeline, evidence, deciders, board }) {
     state.deciders = deciders || {};
+    renderBoard(board || []);
     $('#incident-title').textContent = `${incident.id} · ${incident.title}`;
     const meta = [`${incident.severity}`, incident.status,
       `opened ${stamp(incident.opened_at)}${incident.opened_by ? ` by ${incident.opened_by}` : ''}`];
@@ -376,6 +377,15 @@
         el('code', { title: r.sha256 }, short(r.sha256)), ` · ${size(r.size)} · ${r.collected_by} · `,
         timeEl(r.collected_at, stamp(r.collected_at)))));
     if (!records.length) $('#evidence').append(el('li', { class: 'muted' }, 'No evidence recorded.'));
+  }
+
+  // What warroom changed and has not changed back, each with its undo command.
+  function renderBoard(board) {
+    const target = (t) => `${(t.kind || '').toLowerCase()} ${t.namespace ? `${t.namespace}/` : ''}${t.name || ''}`;
+    $('#board').replaceChildren(...(board.length ? board.map((c) => el('li', { 'data-contained': c.request },
+      el('strong', {}, target(c.target || {})), ` ${c.state} `,
+      el('span', { class: 'muted' }, `(${c.request}, ${c.cluster})`),
+      el('div', {}, 'undo: ', el('code', {}, c.undo)))) : [el('li', { class: 'muted' }, 'Nothing contained.')]));
   }
 
   // Unchanged cards keep their elements, so a button is not swapped out under the pointer.
