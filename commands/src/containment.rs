@@ -168,7 +168,10 @@ mod tests {
     use crate::request::Request;
     use crate::{Actor, IncidentId, RequestSpec, Severity};
 
-    fn with(done: &[(ActionName, Target, &[(&str, &str)], RequestStatus)]) -> Incident {
+    /// A request as the test writes it: action, target, parameters, status.
+    type Done<'a> = (ActionName, Target, &'a [(&'a str, &'a str)], RequestStatus);
+
+    fn with(done: &[Done<'_>]) -> Incident {
         let at = "2026-11-27T02:00:00Z".parse().unwrap();
         let id: IncidentId = "INC-20261127-0001".parse().unwrap();
         let mut i = Incident::opened(id, "t".into(), Severity::Sev2, at, Actor::System);
