@@ -397,20 +397,16 @@ impl Request {
                 requester: self.requested_by.clone(),
             });
         }
-        if !matches!(
-            self.status,
-            RequestStatus::Pending | RequestStatus::Approved
-        ) {
-            return Err(self.frozen());
-        }
-        self.status = RequestStatus::Cancelled;
-        self.decided_by = Some(person.clone());
-        self.outcome = Some(format!("cancelled by {person}"));
-        Ok(())
+        self.close(person, format!("cancelled by {person}"))
     }
 
     /// Cancelled because `person` resolves the incident with it still open.
     pub fn cancel_for_resolve(&mut self, person: &PersonId, why: &str) -> Result<(), Refusal> {
+        self.close(person, format!("cancelled by {person}: {why}"))
+    }
+
+    /// An open request cancelled by `person`, with `outcome` saying how.
+    fn close(&mut self, person: &PersonId, outcome: String) -> Result<(), Refusal> {
         if !matches!(
             self.status,
             RequestStatus::Pending | RequestStatus::Approved
@@ -419,7 +415,7 @@ impl Request {
         }
         self.status = RequestStatus::Cancelled;
         self.decided_by = Some(person.clone());
-        self.outcome = Some(format!("cancelled by {person}: {why}"));
+        self.outcome = Some(outcome);
         Ok(())
     }
 

@@ -32,6 +32,23 @@ fn post(server: &Server, token: Option<&str>, body: &str) -> (u16, Value) {
     )
 }
 
+/// The example plan as a drill with `changes`, served with the GuardDuty intake's token.
+fn serve_with(changes: &[(&str, &str)]) -> (Scratch, Server, Api, Drill) {
+    let s = Scratch::new();
+    let mut all = vec![("drill = false", "drill = true")];
+    all.extend_from_slice(changes);
+    s.write("plan.toml", &plan_with(&all));
+    let file = s.path().join("plan.toml");
+    let server = Server::start_with_env(
+        &s,
+        &["--config", file.to_str().unwrap()],
+        &[("WARROOM_GUARDDUTY_TOKEN", TOKEN)],
+    );
+    let api = Api::new(&server.addr);
+    let drill = Drill::of(&server, "prod-eu");
+    (s, server, api, drill)
+}
+
 /// Post a finding that must open an incident; the incident's id.
 fn opens(server: &Server, body: &str) -> String {
     let (status, r) = post(server, Some(TOKEN), body);
@@ -68,19 +85,7 @@ fn proposals(api: &Api, inc: &str, n: usize) -> Vec<String> {
 
 #[test]
 fn findings_open_incidents_whose_proposals_name_the_pod_or_the_node() {
-    let s = Scratch::new();
-    s.write(
-        "plan.toml",
-        &plan_with(&[("drill = false", "drill = true")]),
-    );
-    let file = s.path().join("plan.toml");
-    let server = Server::start_with_env(
-        &s,
-        &["--config", file.to_str().unwrap()],
-        &[("WARROOM_GUARDDUTY_TOKEN", TOKEN)],
-    );
-    let api = Api::new(&server.addr);
-    let drill = Drill::of(&server, "prod-eu");
+    let (_s, server, api, drill) = serve_with(&[]);
 
     // Bad requests: no credential, the wrong one, not a GuardDuty finding — nothing recorded.
     let eks = fixture("guardduty-eks-runtime.json");
@@ -153,26 +158,11 @@ fn published(name: &str) -> String {
 
 #[test]
 fn findings_aws_published_open_incidents_naming_the_pod_and_the_node() {
-    let s = Scratch::new();
     // The published samples are Medium: this plan's rule takes Medium findings of these types.
-    s.write(
-        "plan.toml",
-        &plan_with(&[
-            ("drill = false", "drill = true"),
-            (
-                r#"match = { type = "CryptoCurrency:.*|Execution:Runtime/.*|Backdoor:.*", severity_label = "High|Critical" }"#,
-                r#"match = { type = "PrivilegeEscalation:Kubernetes/.*|Backdoor:.*", severity_label = "Medium|High|Critical" }"#,
-            ),
-        ]),
-    );
-    let file = s.path().join("plan.toml");
-    let server = Server::start_with_env(
-        &s,
-        &["--config", file.to_str().unwrap()],
-        &[("WARROOM_GUARDDUTY_TOKEN", TOKEN)],
-    );
-    let api = Api::new(&server.addr);
-    let drill = Drill::of(&server, "prod-eu");
+    let (_s, server, api, drill) = serve_with(&[(
+        r#"match = { type = "CryptoCurrency:.*|Execution:Runtime/.*|Backdoor:.*", severity_label = "High|Critical" }"#,
+        r#"match = { type = "PrivilegeEscalation:Kubernetes/.*|Backdoor:.*", severity_label = "Medium|High|Critical" }"#,
+    )]);
     // The pod AWS's sample names, running on a drill node.
     let (code, v) = drill.post(
         "/api/v1/namespaces",
