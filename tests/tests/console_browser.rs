@@ -155,6 +155,24 @@ fn two_people_quarantine_a_pod_through_the_console() {
     b.wait_until("the channel to say bob approved", WAIT, |b| {
         b.text_of("#messages").contains("approved by bob")
     });
+    // Times are the plan's zone (Europe/Berlin: CET, CEST in summer), named, with UTC on
+    // hover.
+    let times = b.find_all("#timeline time");
+    assert!(!times.is_empty(), "the timeline shows times");
+    let shown = b.text(&times[0]);
+    let iso = b.attribute(&times[0], "datetime").unwrap();
+    let at: chrono::DateTime<chrono::Utc> = iso.parse().unwrap();
+    let (zone, hours) = if shown.ends_with("CEST") {
+        ("CEST", 2)
+    } else {
+        ("CET", 1)
+    };
+    let berlin = (at + chrono::Duration::hours(hours))
+        .format("%H:%M:%S")
+        .to_string();
+    assert_eq!(shown, format!("{berlin} {zone}"), "{iso}");
+    let hover = b.attribute(&times[0], "title").unwrap();
+    assert!(hover.ends_with("Z (UTC)"), "{hover}");
     // The containment board shows the quarantined pod and how to undo it.
     b.wait_until("the board to show the quarantine", WAIT, |b| {
         let board = b.text_of("#board");

@@ -185,6 +185,8 @@ async fn session(
     axum::Json(json!({
         "drill": state.tokens.is_drill(),
         "plan": plan.meta.name,
+        // Times are shown in the plan's zone, with the zone named; UTC on hover.
+        "timezone": plan.meta.timezone.name(),
         "plan_version": state.engine.plan.digest,
         "people": people,
         "you": match who { Some(Caller::Person(p)) => Some(p.to_string()), _ => None },

@@ -57,21 +57,46 @@
 
   function pad(n) { return String(n).padStart(2, '0'); }
 
+  // Times read in the plan's zone (the team's, not this browser's), always with the zone's
+  // name; the exact UTC instant on hover.
+  function zoned(d) {
+    const zone = state.zone || 'UTC';
+    let parts;
+    try {
+      parts = new Intl.DateTimeFormat('en-GB', {
+        timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit',
+        minute: '2-digit', second: '2-digit', hourCycle: 'h23', timeZoneName: 'short',
+      }).formatToParts(d);
+    } catch {
+      return null;
+    }
+    const p = Object.fromEntries(parts.map((x) => [x.type, x.value]));
+    return p;
+  }
+
   function clock(iso) {
     const d = new Date(iso);
     if (Number.isNaN(d.getTime())) return iso || '';
-    return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+    const p = zoned(d);
+    if (!p) return d.toISOString().slice(11, 19) + ' UTC';
+    return `${p.hour}:${p.minute}:${p.second} ${p.timeZoneName}`;
   }
 
   function stamp(iso) {
     const d = new Date(iso);
     if (Number.isNaN(d.getTime())) return iso || '';
-    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+    const p = zoned(d);
+    if (!p) return d.toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
+    return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute} ${p.timeZoneName}`;
   }
 
-  // Local time for reading; the exact UTC instant on hover.
+  function utc(iso) {
+    const d = new Date(iso);
+    return Number.isNaN(d.getTime()) ? (iso || '') : `${d.toISOString().replace('.000Z', 'Z')} (UTC)`;
+  }
+
   function timeEl(iso, text) {
-    return el('time', { datetime: iso, title: iso }, text || clock(iso));
+    return el('time', { datetime: iso, title: utc(iso) }, text || clock(iso));
   }
 
   function size(bytes) {
@@ -140,6 +165,7 @@
       return false;
     }
     state.drill = body.drill === true;
+    state.zone = typeof body.timezone === 'string' ? body.timezone : 'UTC';
     state.you = typeof body.you === 'string' ? body.you : '';
     state.sessionLoaded = true;
     $('#plan-name').textContent = body.plan || '';
@@ -430,7 +456,7 @@
     for (const [name, value] of rows) list.append(el('dt', {}, name), el('dd', {}, value ?? ''));
     if (deadline) {
       list.append(el('dt', {}, pending ? 'expires' : 'run by'),
-        el('dd', {}, el('span', { class: 'countdown', 'data-deadline': deadline, title: deadline }), ` (${clock(deadline)})`));
+        el('dd', {}, el('span', { class: 'countdown', 'data-deadline': deadline, title: utc(deadline) }), ` (${clock(deadline)})`));
     }
     return el('div', { class: 'request', 'data-request': s.request, 'data-status': r.status },
       el('div', { class: 'req-top' },
