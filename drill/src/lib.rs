@@ -40,6 +40,7 @@ mod selector;
 mod server;
 mod status;
 mod store;
+mod table;
 mod validate;
 mod watch;
 

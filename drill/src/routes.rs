@@ -309,6 +309,12 @@ impl Call<'_> {
                 );
                 Ok(response)
             }
+            Method::GET if crate::table::wanted(self.headers) => {
+                let list = crud::list(store, rt, namespace, self.query)?;
+                let items = list["items"].as_array().cloned().unwrap_or_default();
+                let rv = list["metadata"]["resourceVersion"].as_str().unwrap_or("");
+                ok(&crate::table::of(rt, &items, rv))
+            }
             Method::GET => ok(&crud::list(store, rt, namespace, self.query)?),
             Method::POST => match namespace {
                 None if rt.namespaced => Err(ApiError::method_not_allowed()),
@@ -356,6 +362,11 @@ impl Call<'_> {
                     HeaderValue::from_static("application/json"),
                 );
                 Ok(response)
+            }
+            Method::GET if crate::table::wanted(self.headers) => {
+                let one = crud::get(store, rt, ns, name)?;
+                let rv = store.resource_version().to_string();
+                ok(&crate::table::of(rt, &[one], &rv))
             }
             Method::GET => ok(&crud::get(store, rt, ns, name)?),
             Method::PUT => ok(&crud::replace(
