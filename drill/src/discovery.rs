@@ -63,14 +63,22 @@ pub fn resources(group: &str, version: &str) -> Result<Value, ApiError> {
         .iter()
         .filter(|rt| rt.group == group && rt.version == version)
     {
-        list.push(json!({
+        let mut entry = json!({
             "name": rt.plural,
             "singularName": rt.singular,
             "namespaced": rt.namespaced,
             "kind": rt.kind,
             "verbs": rt.verbs(),
             "shortNames": rt.short_names,
-        }));
+        });
+        // `kubectl get all` expands the "all" category, as the API server defines it.
+        if matches!(
+            rt.kind,
+            "Pod" | "Service" | "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet"
+        ) {
+            entry["categories"] = json!(["all"]);
+        }
+        list.push(entry);
         for sub in rt.subresources {
             let (kind, verbs, group_version): (&str, &[&str], Option<(&str, &str)>) = match *sub {
                 "scale" => (

@@ -32,6 +32,7 @@ mod lifecycle;
 mod meta;
 mod patch;
 mod path;
+mod protobuf;
 mod record;
 mod routes;
 mod scale;

@@ -294,6 +294,19 @@ impl Call<'_> {
         let store = &mut cluster.store;
         if !rt.stored {
             return match *self.method {
+                Method::POST if self.content_type().contains("protobuf") => {
+                    // `kubectl auth can-i` sends its review as protobuf.
+                    let review = crate::protobuf::self_subject_access_review(self.body)
+                        .ok_or_else(|| {
+                            ApiError::bad_request(
+                                "error decoding SelfSubjectAccessReview: malformed protobuf body",
+                            )
+                        })?;
+                    created(&faults::review(
+                        &cluster.access,
+                        review.to_string().as_bytes(),
+                    )?)
+                }
                 Method::POST => created(&faults::review(&cluster.access, self.body)?),
                 _ => Err(ApiError::method_not_allowed()),
             };

@@ -1,5 +1,6 @@
 //! kubectl against the drill, as a trainee would use it in a drill: the same columns as in
-//! production (`get pods -o wide`, `get nodes` showing a cordon, `get networkpolicies`).
+//! production (`get pods -o wide`, `get nodes` showing a cordon, `get networkpolicies`,
+//! `get all`) and `auth can-i`.
 //! kubectl is the machine's (`/usr/bin/kubectl`); the test command installs it where missing.
 
 use std::process::Command;
@@ -73,4 +74,30 @@ fn kubectl_get_shows_the_columns_of_production_and_the_cordon() {
         "{policies}"
     );
     assert!(policies.contains("allow-api-ingress"), "{policies}");
+
+    // `get all` expands the "all" category.
+    let all = kubectl(&s, &["get", "all", "-n", "payments"]);
+    assert!(
+        all.contains("pod/api-7f9c") && all.contains("deployment.apps/api"),
+        "{all}"
+    );
+
+    // `auth can-i` (its body is protobuf): yes, then no once the drill denies it.
+    assert_eq!(
+        kubectl(&s, &["auth", "can-i", "delete", "pods", "-n", "payments"]).trim(),
+        "yes"
+    );
+    drill.deny("delete", "", "pods", "");
+    let out = Command::new("kubectl")
+        .env("KUBECONFIG", s.path().join("kubeconfig"))
+        .args(["auth", "can-i", "delete", "pods", "-n", "payments"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .starts_with("no - RBAC: no rule grants delete on pods"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(out.status.code(), Some(1), "can-i exits 1 on no");
 }
