@@ -671,3 +671,67 @@ fn resolve_shows_what_is_contained_and_open_then_cancels_each_request_with_confi
         "{resolved}"
     );
 }
+
+#[test]
+fn evidence_is_served_after_its_hash_is_checked_and_a_changed_artifact_is_refused() {
+    let (s, server, api, _drill) = start(&[]);
+    let inc = api.open_incident("shell in payments api");
+    api.ok("alice", "capture pod payments/api-7f9c", Some(&inc));
+    let evidence = api.incident(&inc)["evidence"].as_array().cloned().unwrap();
+    let spec = evidence
+        .iter()
+        .find(|e| e["name"].as_str().unwrap().ends_with("pod_spec.json"))
+        .unwrap()
+        .clone();
+    let id = spec["id"].as_str().unwrap();
+    let url = format!(
+        "http://{}/api/v1/incidents/{inc}/evidence/{id}?view=true",
+        server.addr
+    );
+    let mut resp = warroom_tests::agent().get(&url).call().unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let header = |r: &ureq::http::Response<ureq::Body>, n: &str| {
+        r.headers()
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(
+        header(&resp, "x-evidence-sha256"),
+        spec["sha256"].as_str().unwrap()
+    );
+    assert_eq!(header(&resp, "content-type"), "application/json");
+    assert_eq!(header(&resp, "content-disposition"), "inline");
+    let bytes = resp.body_mut().read_to_vec().unwrap();
+    assert_eq!(sha256_hex(&bytes), spec["sha256"].as_str().unwrap());
+    let pod: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(pod["metadata"]["name"], "api-7f9c");
+
+    // `evidence E…` says where to get it, not a server path.
+    let said = api.ok("alice", &format!("evidence {id}"), Some(&inc));
+    assert!(
+        message(&said).contains(&format!("GET /api/v1/incidents/{inc}/evidence/{id}")),
+        "{said}"
+    );
+
+    // A changed artifact is named with both digests and never served.
+    std::fs::write(artifact(&s, &spec), b"{\"tampered\":true}").unwrap();
+    let resp = warroom_tests::agent().get(&url).call().unwrap();
+    assert_eq!(resp.status().as_u16(), 409);
+    let text = resp.into_body().read_to_string().unwrap();
+    assert!(
+        text.contains("changed since it was recorded")
+            && text.contains(spec["sha256"].as_str().unwrap()),
+        "{text}"
+    );
+    // An unknown id is 404.
+    let resp = warroom_tests::agent()
+        .get(&format!(
+            "http://{}/api/v1/incidents/{inc}/evidence/E999",
+            server.addr
+        ))
+        .call()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 404);
+}

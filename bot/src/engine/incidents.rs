@@ -443,12 +443,14 @@ impl Engine {
         let text = match id {
             Some(id) => match records.iter().find(|r| r.id.eq_ignore_ascii_case(id)) {
                 Some(r) => format!(
-                    "{}: {} ({} bytes)\nsha256 {}\nstored at {}\ncollected by {} at {}{}",
+                    "{}: {} ({} bytes)\nsha256 {}\nin the evidence store as {}\nview or download (re-checked against the sha256): GET /api/v1/incidents/{}/evidence/{}\ncollected by {} at {}{}",
                     r.id,
                     r.name,
                     r.size,
                     r.sha256,
                     r.location,
+                    incident.id,
+                    r.id,
                     r.collected_by,
                     r.collected_at,
                     r.approval

@@ -35,6 +35,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/incidents", get(incidents))
         .route("/api/v1/incidents/{id}", get(incident))
         .route("/api/v1/incidents/{id}/export", get(export))
+        .route(
+            "/api/v1/incidents/{id}/evidence/{evidence}",
+            get(super::evidence::artifact),
+        )
         .route("/api/v1/ledger/verify", get(verify))
         .route("/api/v1/alerts", get(alerts))
         .route("/api/v1/events", get(events))
@@ -43,7 +47,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 /// A refusal before any work: status and message, answered as `{"ok": false, "message"}`.
-struct ApiError(StatusCode, String);
+pub(super) struct ApiError(StatusCode, String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -72,8 +76,8 @@ fn status_of(code: Code) -> StatusCode {
 }
 
 #[derive(Deserialize, Default)]
-struct TokenQuery {
-    token: Option<String>,
+pub(super) struct TokenQuery {
+    pub(super) token: Option<String>,
     person: Option<String>,
 }
 
@@ -242,7 +246,7 @@ async fn incidents(
 }
 
 /// Who calls, about which incident: the two checks every incident read starts with.
-fn caller_and_incident(
+pub(super) fn caller_and_incident(
     state: &Ready,
     headers: &HeaderMap,
     q: &TokenQuery,
@@ -256,7 +260,7 @@ fn parse_id(text: &str) -> Result<IncidentId, ApiError> {
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))
 }
 
-fn ledger_error(e: warroom_ledger::LedgerError) -> Response {
+pub(super) fn ledger_error(e: warroom_ledger::LedgerError) -> Response {
     match e {
         warroom_ledger::LedgerError::NoSuchIncident(_) => {
             answer(StatusCode::NOT_FOUND, e.to_string())

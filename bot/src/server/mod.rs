@@ -6,6 +6,7 @@ mod auth;
 mod chat_http;
 mod console;
 pub mod discord_http;
+mod evidence;
 mod health;
 mod same_origin;
 pub mod slack_http;

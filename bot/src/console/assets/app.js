@@ -396,12 +396,24 @@
         el('div', { class: 'tl-text' }, e.describe)));
   }
 
+  // Each artifact can be opened (text, JSON) or downloaded; the server re-checks its SHA-256
+  // before sending it and refuses one that changed.
+  function evidenceUrl(r, view) {
+    const q = new URLSearchParams();
+    if (token()) q.set('token', token());
+    if (view) q.set('view', 'true');
+    const qs = q.toString();
+    return `${API}/incidents/${encodeURIComponent(state.incident)}/evidence/${encodeURIComponent(r.id)}${qs ? `?${qs}` : ''}`;
+  }
+
   function renderEvidence(records) {
     $('#evidence').replaceChildren(...records.map((r) =>
       el('li', { 'data-evidence': r.id, title: r.location },
-        el('strong', {}, r.name), ' ',
+        el('strong', {}, `${r.id} ${r.name}`), ' ',
         el('code', { title: r.sha256 }, short(r.sha256)), ` · ${size(r.size)} · ${r.collected_by} · `,
-        timeEl(r.collected_at, stamp(r.collected_at)))));
+        timeEl(r.collected_at, stamp(r.collected_at)), ' · ',
+        el('a', { href: evidenceUrl(r, true), target: '_blank', rel: 'noopener', 'data-view': r.id }, 'view'), ' · ',
+        el('a', { href: evidenceUrl(r, false), download: '', 'data-download': r.id }, 'download'))));
     if (!records.length) $('#evidence').append(el('li', { class: 'muted' }, 'No evidence recorded.'));
   }
 
