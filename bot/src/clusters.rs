@@ -94,7 +94,9 @@ pub async fn drill(
     let mut drills = Vec::new();
     let mut first = Some(scenario);
     for (name, engine) in names {
-        let scenario = first.take().unwrap_or_else(Scenario::empty);
+        let scenario = first
+            .take()
+            .unwrap_or_else(|| Scenario::empty_with_cni(engine.as_str()));
         let handle = DrillServer::start(scenario, "127.0.0.1:0".parse()?)
             .await
             .with_context(|| format!("cannot start the drill API server for cluster {name}"))?;
@@ -103,6 +105,28 @@ pub async fn drill(
         drills.push((name, handle));
     }
     Ok(Clusters { kube, drills })
+}
+
+/// The plan's clusters as a running server simulates them (`urls`: name → drill API URL).
+pub fn drill_at(
+    plan: &LoadedPlan,
+    data_dir: &Path,
+    urls: &[(String, String)],
+) -> anyhow::Result<Clusters> {
+    let mut kube = KubeCluster::new(evidence_store(plan, data_dir), capture_settings(plan));
+    for (name, url) in urls {
+        let engine = plan
+            .plan
+            .cluster(name)
+            .map(|c| c.network_policy)
+            .unwrap_or(NetworkPolicyEngine::Calico);
+        let client = KubeCluster::client_for_url(url).map_err(anyhow::Error::msg)?;
+        kube.add(name, client, url.clone(), engine);
+    }
+    Ok(Clusters {
+        kube,
+        drills: Vec::new(),
+    })
 }
 
 /// Real clusters from the plan. One that cannot be set up is reported and its actions

@@ -169,6 +169,22 @@ impl Remote {
         }))
     }
 
+    /// The running drill's simulated clusters: (name, API URL).
+    pub fn drill_clusters(&self) -> anyhow::Result<Vec<(String, String)>> {
+        let v = self.get("/api/v1/drill/clusters")?;
+        Ok(v["clusters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| {
+                Some((
+                    c["name"].as_str()?.to_owned(),
+                    c["url"].as_str()?.to_owned(),
+                ))
+            })
+            .collect())
+    }
+
     fn get(&self, path: &str) -> anyhow::Result<Value> {
         self.get_as(path, &context::cli_actor().to_string())
     }

@@ -188,6 +188,26 @@ impl Scenario {
         }
     }
 
+    /// An empty cluster whose network plugin is the one the plan names (`calico`, `cilium`,
+    /// `aws-vpc-cni` with its policy agent on, or `none`), so preflight and quarantine see the
+    /// same enforcement the plan promises.
+    pub fn empty_with_cni(cni: &str) -> Scenario {
+        let (name, container, args) = match cni {
+            "calico" => ("calico-node", "calico-node", ""),
+            "cilium" => ("cilium", "cilium-agent", ""),
+            "aws-vpc-cni" => (
+                "aws-node",
+                "aws-eks-nodeagent",
+                ", args: [--enable-network-policy=true]",
+            ),
+            _ => return Scenario::empty(),
+        };
+        let yaml = format!(
+            "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {{name: {name}, namespace: kube-system}}\nspec:\n  selector: {{matchLabels: {{k8s-app: {name}}}}}\n  template:\n    metadata: {{labels: {{k8s-app: {name}}}}}\n    spec:\n      containers: [{{name: {container}, image: drill/{container}{args}}}]\n"
+        );
+        Scenario::from_yaml("network plugin", &yaml).unwrap_or_else(|_| Scenario::empty())
+    }
+
     /// The scenario's objects in load order, uids assigned.
     pub fn objects(&self) -> impl Iterator<Item = &Value> {
         self.objects.iter().map(|l| &l.obj)
@@ -394,6 +414,33 @@ fn check_document(mut obj: Value, document: usize) -> Result<Loaded, ScenarioPro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_cluster_runs_the_network_plugin_the_plan_names() {
+        for (cni, daemonset) in [
+            ("calico", "calico-node"),
+            ("cilium", "cilium"),
+            ("aws-vpc-cni", "aws-node"),
+        ] {
+            let s = Scenario::empty_with_cni(cni);
+            let found = s
+                .objects()
+                .find(|o| o["kind"] == "DaemonSet")
+                .unwrap_or_else(|| panic!("no DaemonSet for {cni}"));
+            assert_eq!(found["metadata"]["name"], daemonset);
+            assert!(s.objects().any(|o| o["metadata"]["name"] == "kube-system"));
+        }
+        assert!(
+            Scenario::empty_with_cni("aws-vpc-cni")
+                .objects()
+                .any(|o| o.to_string().contains("--enable-network-policy=true"))
+        );
+        assert!(
+            !Scenario::empty_with_cni("none")
+                .objects()
+                .any(|o| o["kind"] == "DaemonSet")
+        );
+    }
 
     #[test]
     fn payments_loads_and_links() {

@@ -91,3 +91,34 @@ fn reads_and_exports_work_while_the_server_owns_the_ledger() {
     assert!(!file.exists(), "serve.json removed on shutdown");
     s.run(&["incident", "list"]).expect_code(0);
 }
+
+#[test]
+fn preflight_beside_a_running_drill_checks_its_clusters_and_their_plugins() {
+    let s = Scratch::new();
+    let server = Server::start(&s, &[]);
+    server.wait_for("/readyz", 200, std::time::Duration::from_secs(20));
+    // A change made to the running drill is what preflight sees.
+    let drill = warroom_tests::drill::Drill::of(&server, "prod-eu");
+    drill.deny("patch", "", "nodes", "");
+    let out = s.run(&["preflight"]);
+    let said = out.stdout();
+    assert_eq!(out.code(), 1, "a denied action fails preflight:\n{said}");
+    assert!(
+        said.contains("checking the drill clusters of the running warroom serve"),
+        "{said}"
+    );
+    assert!(
+        said.lines()
+            .any(|l| l.trim_start().starts_with("cordon") && l.contains("DENIED")),
+        "{said}"
+    );
+    // Each drill cluster runs the network plugin its plan entry names.
+    assert!(
+        said.contains("network policy: enforced (calico-node (kube-system)); the plan says calico"),
+        "{said}"
+    );
+    assert!(
+        said.contains("network policy: enforced (cilium (kube-system)); the plan says cilium"),
+        "{said}"
+    );
+}

@@ -27,10 +27,28 @@ pub fn run(args: PreflightArgs, global: &Global) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let clusters = if plan.plan.is_drill() {
-            crate::clusters::drill(&plan, &dir, warroom_drill::Scenario::payments()).await?
+        // In a drill beside a running `warroom serve`, check the clusters it simulates (the
+        // ones the team is acting on), not fresh copies.
+        let running = if plan.plan.is_drill() {
+            crate::reader::Remote::find(&dir)
+                .ok()
+                .flatten()
+                .and_then(|r| r.drill_clusters().ok())
+                .filter(|c| !c.is_empty())
         } else {
-            crate::clusters::real(&plan, &dir).await
+            None
+        };
+        let clusters = match running {
+            Some(urls) => {
+                if !global.json {
+                    println!("checking the drill clusters of the running warroom serve");
+                }
+                crate::clusters::drill_at(&plan, &dir, &urls)?
+            }
+            None if plan.plan.is_drill() => {
+                crate::clusters::drill(&plan, &dir, warroom_drill::Scenario::payments()).await?
+            }
+            None => crate::clusters::real(&plan, &dir).await,
         };
         let kube = std::sync::Arc::new(clusters.kube);
         let aws = crate::clusters::aws(&plan, kube.clone(), crate::clusters::evidence_store(&plan, &dir)).await;
