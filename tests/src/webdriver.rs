@@ -221,6 +221,16 @@ impl Browser {
         self.cmd("navigate", "POST", "/url", Some(json!({ "url": url })));
     }
 
+    /// Resize the window (`390, 844`: a phone).
+    pub fn set_window_size(&self, width: u32, height: u32) {
+        self.cmd(
+            "set window rect",
+            "POST",
+            "/window/rect",
+            Some(json!({ "width": width, "height": height })),
+        );
+    }
+
     /// Reload the current page and wait for it to load.
     pub fn refresh(&self) {
         self.cmd("refresh", "POST", "/refresh", None);

@@ -260,3 +260,62 @@ fn console_outside_drill_mode_needs_a_token() {
     b.wait_until("the live indicator", WAIT, |b| b.text_of("#live") == "live");
     assert_no_script_errors(&b);
 }
+
+#[test]
+fn on_a_phone_the_console_fits_filters_incidents_and_copies_what_responders_paste() {
+    let s = Scratch::new();
+    let server = Server::start(&s, &[]);
+    let api = warroom_tests::api::Api::new(&server.addr);
+    let first = api.open_incident("Shell in payments api");
+    api.ok("alice", "note isolate first", Some(&first));
+    let second = api.open_incident("Crypto miner on a node");
+    api.ok("carol", "incident resolve miner gone", Some(&second));
+
+    let b = Browser::start();
+    b.set_window_size(390, 844);
+    b.goto(&format!("http://{}/#/{first}", server.addr));
+    b.wait_for(&format!("#incidents [data-incident=\"{second}\"]"), WAIT);
+    b.wait_until("the incident's timeline", WAIT, |b| {
+        b.text_of("#timeline").contains("isolate first")
+    });
+    // Nothing scrolls sideways, and the title does not sit over the incident list.
+    let fit = b.execute(
+        "const t = document.querySelector('header h1').getBoundingClientRect();
+         const l = document.querySelector('#incidents').getBoundingClientRect();
+         return { page: document.documentElement.scrollWidth, view: window.innerWidth,
+                  titleBottom: t.bottom, listTop: l.top };",
+        &[],
+    );
+    let at = |k: &str| fit[k].as_f64().unwrap_or_else(|| panic!("{k} in {fit}"));
+    assert_eq!(at("view"), 390.0, "{fit}");
+    assert!(at("page") <= at("view"), "no sideways scroll at 390 px: {fit}");
+    assert!(
+        at("titleBottom") <= at("listTop"),
+        "the title does not overlap the list: {fit}"
+    );
+
+    // Search and the state filter narrow the list.
+    b.select_by_value("#incident-state", "resolved");
+    b.wait_until("only the resolved incident", WAIT, |b| {
+        let list = b.text_of("#incidents");
+        list.contains("Crypto miner") && !list.contains("Shell in payments")
+    });
+    b.select_by_value("#incident-state", "");
+    let search = b.find("#incident-search");
+    b.send_keys(&search, "payments");
+    b.wait_until("only the matching incident", WAIT, |b| {
+        let list = b.text_of("#incidents");
+        list.contains("Shell in payments") && !list.contains("Crypto miner")
+    });
+
+    // The chain head has a copy button, and pressing it says what was copied.
+    b.wait_until("the chain head", WAIT, |b| {
+        b.text_of("#chain-head").len() == 64
+    });
+    let head = b.text_of("#chain-head");
+    b.click_css("#chain-copy", WAIT);
+    b.wait_until("the copy to be confirmed", WAIT, |b| {
+        b.text_of("#reply").contains(&format!("Copied: {head}"))
+    });
+    assert_no_script_errors(&b);
+}

@@ -324,7 +324,13 @@
   // ---- rendering ----------------------------------------------------------------------
 
   function renderIncidents(incidents) {
-    $('#incidents').replaceChildren(...incidents.map((inc) => {
+    state.incidentList = incidents;
+    const words = ($('#incident-search').value || '').trim().toLowerCase();
+    const wanted = $('#incident-state').value;
+    const shown = incidents.filter((inc) =>
+      (!wanted || (wanted === 'resolved' ? inc.status === 'resolved' : inc.status !== 'resolved'))
+      && (!words || `${inc.id} ${inc.title}`.toLowerCase().includes(words)));
+    $('#incidents').replaceChildren(...shown.map((inc) => {
       const pending = Number(inc.pending) || 0;
       return el('li', { 'data-incident': inc.id, 'aria-current': inc.id === state.incident ? 'true' : null },
         el('a', { href: `#/${encodeURIComponent(inc.id)}` },
@@ -337,6 +343,25 @@
           el('span', { class: 'status' }, `${inc.status} · opened ${stamp(inc.opened_at)}`)));
     }));
     $('#no-incidents').hidden = incidents.length > 0;
+  }
+
+  // A small button that copies an id, a hash or a command.
+  function copyButton(text, what) {
+    return el('button', { type: 'button', class: 'copy', 'data-copy': text, title: `Copy ${what}` }, 'copy');
+  }
+
+  async function copy(text) {
+    try {
+      await navigator.clipboard.writeText(text);
+    } catch {
+      // Outside a secure context the clipboard API is absent: select and copy instead.
+      const area = el('textarea', {}, text);
+      document.body.append(area);
+      area.select();
+      document.execCommand('copy');
+      area.remove();
+    }
+    showReply(`Copied: ${text}`, true);
   }
 
   function renderIncident({ incident, messages, timeline, evidence, deciders, board }) {
@@ -352,6 +377,7 @@
     renderApprovals(incident.requests || []);
     renderTimeline(timeline || []);
     $('#chain-head').textContent = incident.head || '—';
+    $('#chain-copy').dataset.copy = incident.head || '';
     $('#chain-count').textContent = `${incident.entries} ${incident.entries === 1 ? 'entry' : 'entries'}`;
     renderEvidence(evidence || []);
   }
@@ -410,7 +436,8 @@
     $('#evidence').replaceChildren(...records.map((r) =>
       el('li', { 'data-evidence': r.id, title: r.location },
         el('strong', {}, `${r.id} ${r.name}`), ' ',
-        el('code', { title: r.sha256 }, short(r.sha256)), ` · ${size(r.size)} · ${r.collected_by} · `,
+        el('code', { title: r.sha256 }, short(r.sha256)), copyButton(r.sha256, 'SHA-256'),
+        ` · ${size(r.size)} · ${r.collected_by} · `,
         timeEl(r.collected_at, stamp(r.collected_at)), ' · ',
         el('a', { href: evidenceUrl(r, true), target: '_blank', rel: 'noopener', 'data-view': r.id }, 'view'), ' · ',
         el('a', { href: evidenceUrl(r, false), download: '', 'data-download': r.id }, 'download'))));
@@ -423,7 +450,7 @@
     $('#board').replaceChildren(...(board.length ? board.map((c) => el('li', { 'data-contained': c.request },
       el('strong', {}, target(c.target || {})), ` ${c.state} `,
       el('span', { class: 'muted' }, `(${c.request}, ${c.cluster})`),
-      el('div', {}, 'undo: ', el('code', {}, c.undo)))) : [el('li', { class: 'muted' }, 'Nothing contained.')]));
+      el('div', {}, 'undo: ', el('code', {}, c.undo), copyButton(c.undo, 'the undo command')))) : [el('li', { class: 'muted' }, 'Nothing contained.')]));
   }
 
   // Unchanged cards keep their elements, so a button is not swapped out under the pointer.
@@ -582,6 +609,12 @@
     $('#command-form').addEventListener('submit', submitCommand);
     $('#command').addEventListener('keydown', browseHistory);
     $('#token-box').addEventListener('submit', saveToken);
+    $('#incident-search').addEventListener('input', () => renderIncidents(state.incidentList || []));
+    $('#incident-state').addEventListener('change', () => renderIncidents(state.incidentList || []));
+    document.addEventListener('click', (e) => {
+      const button = e.target.closest && e.target.closest('button[data-copy]');
+      if (button) copy(button.dataset.copy);
+    });
     $('#person').addEventListener('change', (e) => {
       store.set(KEY.person, e.target.value);
       // Another person: their own buttons and messages, not the last person's reply.
