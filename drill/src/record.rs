@@ -16,6 +16,9 @@ pub struct RecordedRequest {
     pub subresource: String,
     /// "" for cluster-scoped requests.
     pub namespace: String,
+    /// `?dryRun=All`: validated and answered, nothing persisted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 /// The authorizer's verb for an HTTP method on a single object (`named`) or a collection.

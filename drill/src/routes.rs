@@ -205,6 +205,7 @@ fn resource(
         resource: target.resource.clone(),
         subresource: target.subresource.clone().unwrap_or_default(),
         namespace: target.namespace.clone().unwrap_or_default(),
+        dry_run: crud::dry_run(query),
     };
     let attributes = Attributes::of(&request, target.name.as_deref().unwrap_or(""));
     let mut cluster = shared.lock();

@@ -288,7 +288,10 @@ fn on_a_phone_the_console_fits_filters_incidents_and_copies_what_responders_past
     );
     let at = |k: &str| fit[k].as_f64().unwrap_or_else(|| panic!("{k} in {fit}"));
     assert_eq!(at("view"), 390.0, "{fit}");
-    assert!(at("page") <= at("view"), "no sideways scroll at 390 px: {fit}");
+    assert!(
+        at("page") <= at("view"),
+        "no sideways scroll at 390 px: {fit}"
+    );
     assert!(
         at("titleBottom") <= at("listTop"),
         "the title does not overlap the list: {fit}"

@@ -735,3 +735,71 @@ fn evidence_is_served_after_its_hash_is_checked_and_a_changed_artifact_is_refuse
         .unwrap();
     assert_eq!(resp.status().as_u16(), 404);
 }
+
+#[test]
+fn cards_show_the_plan_of_change_from_a_server_side_dry_run_and_change_nothing() {
+    let (_s, _server, api, drill) = start(&[]);
+    let inc = api.open_incident("plan before approval");
+    let card = |request: &str| {
+        api.incident(&inc)["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|m| m["text"].as_str())
+            .find(|t| t.contains(&format!("({request})")))
+            .unwrap_or_else(|| panic!("no card for {request}"))
+            .to_owned()
+    };
+    api.ok(
+        "alice",
+        "label pod payments/api-7f9c team=forensics --reason \"mark it\"",
+        Some(&inc),
+    );
+    let before = match drill.labels(SUSPECT)["team"].as_str() {
+        Some(v) => format!("`{v}`"),
+        None => "unset".to_owned(),
+    };
+    assert!(
+        card("R1").contains(&format!(
+            "will set label team on pod payments/api-7f9c: {before} → `forensics` (server-side dry run accepted it)"
+        )),
+        "{}",
+        card("R1")
+    );
+    api.ok(
+        "alice",
+        &format!("cordon node {NODE2} --reason \"suspect\""),
+        Some(&inc),
+    );
+    assert!(
+        card("R2").contains(&format!(
+            "will set node {NODE2} unschedulable: false → true (server-side dry run accepted it)"
+        )) && card("R2").contains("pod(s) keep running"),
+        "{}",
+        card("R2")
+    );
+    api.ok(
+        "alice",
+        "scale deployment payments/api --replicas 1 --reason \"less exposure\"",
+        Some(&inc),
+    );
+    assert!(
+        card("R3").contains("will set replicas of deployment payments/api: 3 → 1"),
+        "{}",
+        card("R3")
+    );
+    // The dry runs were sent as such, and nothing changed.
+    let dry: Vec<Value> = drill
+        .requests()
+        .into_iter()
+        .filter(|r| r["dry_run"] == true && r["verb"] == "patch")
+        .collect();
+    assert_eq!(dry.len(), 2, "{dry:?}");
+    assert_ne!(
+        drill.labels(SUSPECT)["team"].as_str(),
+        Some("forensics"),
+        "a dry run persists nothing"
+    );
+    let node = drill.object(&format!("/api/v1/nodes/{NODE2}"));
+    assert_ne!(node["spec"]["unschedulable"], true, "{node}");
+}

@@ -12,6 +12,7 @@ mod errors;
 mod isolate;
 mod nodes;
 pub mod permissions;
+mod plan;
 pub mod preflight;
 mod rest;
 mod selector;
@@ -406,6 +407,12 @@ impl Cluster for KubeCluster {
         let summary = match ex.action {
             ActionName::Quarantine => isolate::preview_quarantine(t, ex).await?,
             ActionName::Drain => nodes::preview_drain(t, ex).await?,
+            ActionName::Label => plan::label(t, ex).await?,
+            ActionName::Cordon | ActionName::Uncordon => {
+                plan::cordon(t, ex, ex.action == ActionName::Cordon).await?
+            }
+            ActionName::Scale => plan::scale(t, ex).await?,
+            ActionName::Delete => plan::delete(ex),
             a if crate::executors::on_aws(a) => return Err(not_aws(a)),
             _ => format!("will {} {}", ex.action, ex.resolved.target),
         };
