@@ -185,7 +185,7 @@ pub const MANUAL: &[(&str, &str, &str, &str)] = &[
     ),
     (
         "evidence",
-        "Lists the incident's evidence, or shows one record with its SHA-256.",
+        "Lists the incident's evidence, or shows one record with its SHA-256 and where to view or download it (re-checked against the hash). An id is the number of the timeline entry that recorded it (E15 = entry 15).",
         "Reads only.",
         "evidence E2",
     ),
