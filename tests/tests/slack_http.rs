@@ -272,6 +272,32 @@ fn a_slash_command_and_a_second_persons_button_click_quarantine_the_pod() {
     assert!(text_of(&body).contains("already received"), "{body}");
     let approvals = sl.api.count(&inc, "request.approved");
     assert_eq!(approvals, 1);
+
+    // The channel's pinned board says what is contained and how to undo it, and follows the
+    // incident: a release edits the same message.
+    sl.wait_for_call("chat.postMessage", "the board", |b| {
+        b.contains("contained now (1):") && b.contains("release pod payments/api-7f9c")
+    });
+    sl.wait_for_call("pins.add", "the board pinned", |_| true);
+    sl.api.ok(
+        "alice",
+        "release pod payments/api-7f9c --reason \"rebuilt\"",
+        Some(&inc),
+    );
+    sl.api.ok("bob", "approve R2", Some(&inc));
+    sl.wait_for_call("chat.update", "the board edited in place", |b| {
+        b.contains("nothing contained")
+    });
+    let boards = sl
+        .fake
+        .calls_to("chat.postMessage")
+        .iter()
+        .filter(|b| b.contains("contained now") || b.contains("nothing contained"))
+        .count();
+    assert_eq!(
+        boards, 1,
+        "one board message, edited, not a new one per change"
+    );
 }
 
 #[test]

@@ -165,6 +165,75 @@ impl Engine {
         }
     }
 
+    /// The pinned "contained now" message: posted and pinned at the first change still in
+    /// place, then edited in place after every executed action and on resolve, so the channel
+    /// always shows what is contained and how to undo it. Its message ids are recorded like a
+    /// card's (under the key `board`), so a restart edits the same message.
+    pub(super) async fn refresh_board(&self, incident: &Incident) {
+        const KEY: &str = "board";
+        let board = warroom_commands::containment::board(incident);
+        let text = format!(
+            "{} — {}",
+            incident.id,
+            warroom_commands::containment::board_text(&board)
+        );
+        let key = (incident.id.clone(), KEY.to_owned());
+        let existing = self
+            .cards
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned()
+            .or_else(|| recorded_cards(&self.ledger, incident, KEY));
+        if let Some(messages) = existing {
+            for m in messages {
+                if let Some(chat) = self.chat(m.platform)
+                    && let Err(e) = chat.update(&m, &text).await
+                {
+                    tracing::warn!(platform = m.platform, error = %e, "board update failed");
+                }
+            }
+            return;
+        }
+        if board.is_empty() {
+            return;
+        }
+        let mut posted = Vec::new();
+        for ch in self.channels(incident).await {
+            let Some(chat) = self.chat(ch.platform) else {
+                continue;
+            };
+            match chat.post(&ch, &text).await {
+                Ok(m) => {
+                    if let Err(e) = chat.pin(&m).await {
+                        tracing::warn!(platform = ch.platform, error = %e, "pin failed");
+                    }
+                    if m.platform != "console" {
+                        let event = Event::ChatCard {
+                            platform: m.platform.to_owned(),
+                            request: KEY.to_owned(),
+                            channel: m.channel.clone(),
+                            message: m.id.clone(),
+                        };
+                        if let Err(e) = self
+                            .ledger
+                            .append(&incident.id, &Actor::System, event)
+                            .await
+                        {
+                            tracing::warn!(error = %e, "board message not recorded; a restart posts a new one");
+                        }
+                    }
+                    posted.push(m);
+                }
+                Err(e) => tracing::warn!(platform = ch.platform, error = %e, "post failed"),
+            }
+        }
+        self.cards
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, posted);
+    }
+
     /// After a restart, find the channels of open incidents again, so commands typed in them
     /// belong to their incident. In the background: chat platforms may be slow.
     pub fn rejoin_channels(self: &Arc<Self>) {

@@ -235,6 +235,9 @@ impl Engine {
         }
         self.post(incident, &render::decision(incident, event, by))
             .await;
+        if matches!(event, Event::RequestExecuted { .. }) {
+            self.refresh_board(incident).await;
+        }
     }
 
     pub(super) async fn approve(

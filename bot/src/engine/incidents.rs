@@ -221,6 +221,11 @@ impl Engine {
                 true,
             )
             .await;
+        if reply.ok
+            && let Ok(now) = self.ledger.incident(&incident.id)
+        {
+            self.refresh_board(&now).await;
+        }
         if reply.ok && !incident.outbox.is_empty() {
             let by = format!("{summary} (resolved by {person})");
             self.follow_up(&incident.id, SendKind::Resolved, Some(by), Some(person))
