@@ -165,6 +165,28 @@ impl Engine {
         }
     }
 
+    /// Record where a message that is edited later was posted (a card under its request id,
+    /// the board under `board`), so a restart edits it rather than posting anew. The console
+    /// keeps its own messages.
+    async fn record_message(&self, incident: &Incident, key: &str, m: &MessageRef) {
+        if m.platform == "console" {
+            return;
+        }
+        let event = Event::ChatCard {
+            platform: m.platform.to_owned(),
+            request: key.to_owned(),
+            channel: m.channel.clone(),
+            message: m.id.clone(),
+        };
+        if let Err(e) = self
+            .ledger
+            .append(&incident.id, &Actor::System, event)
+            .await
+        {
+            tracing::warn!(error = %e, key, "message not recorded; a restart posts a new one");
+        }
+    }
+
     /// The pinned "contained now" message: posted and pinned at the first change still in
     /// place, then edited in place after every executed action and on resolve, so the channel
     /// always shows what is contained and how to undo it. Its message ids are recorded like a
@@ -208,21 +230,7 @@ impl Engine {
                     if let Err(e) = chat.pin(&m).await {
                         tracing::warn!(platform = ch.platform, error = %e, "pin failed");
                     }
-                    if m.platform != "console" {
-                        let event = Event::ChatCard {
-                            platform: m.platform.to_owned(),
-                            request: KEY.to_owned(),
-                            channel: m.channel.clone(),
-                            message: m.id.clone(),
-                        };
-                        if let Err(e) = self
-                            .ledger
-                            .append(&incident.id, &Actor::System, event)
-                            .await
-                        {
-                            tracing::warn!(error = %e, "board message not recorded; a restart posts a new one");
-                        }
-                    }
+                    self.record_message(incident, KEY, &m).await;
                     posted.push(m);
                 }
                 Err(e) => tracing::warn!(platform = ch.platform, error = %e, "post failed"),
@@ -281,21 +289,7 @@ impl Engine {
                     if let Some(chat) = self.chat(ch.platform) {
                         match chat.approval_card(&ch, card).await {
                             Ok(m) => {
-                                if m.platform != "console" {
-                                    let event = Event::ChatCard {
-                                        platform: m.platform.to_owned(),
-                                        request: card.request.clone(),
-                                        channel: m.channel.clone(),
-                                        message: m.id.clone(),
-                                    };
-                                    if let Err(e) = self
-                                        .ledger
-                                        .append(&incident.id, &Actor::System, event)
-                                        .await
-                                    {
-                                        tracing::warn!(error = %e, "card not recorded; a restart posts a new one");
-                                    }
-                                }
+                                self.record_message(incident, &card.request, &m).await;
                                 posted.push(m)
                             }
                             Err(e) => {

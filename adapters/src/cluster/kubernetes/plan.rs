@@ -89,16 +89,7 @@ pub async fn cordon(t: &KubeTarget, ex: &Execution, on: bool) -> Result<String, 
 /// `scale`: replicas before and after, and what the autoscaler would do.
 pub async fn scale(t: &KubeTarget, ex: &Execution) -> Result<String, ClusterError> {
     let target = &ex.resolved.target;
-    let path = rest::path(target.kind, &target.namespace, &target.name);
-    let object = t
-        .rest
-        .get(&path)
-        .await
-        .map_err(|e| t.rest.fail(&format!("reading {target}"), &e))?;
-    let before = object
-        .pointer("/spec/replicas")
-        .and_then(Value::as_i64)
-        .unwrap_or(1);
+    let (_, before) = super::workloads::replicas_now(t, ex).await?;
     let after = ex.params.get("replicas").map(String::as_str).unwrap_or("?");
     Ok(format!(
         "will set replicas of {target}: {before} → {after} (undo: scale {} {}/{} --replicas {before})",

@@ -56,6 +56,22 @@ fn gitops_owner(object: &Value) -> Option<String> {
     None
 }
 
+/// The workload as it is now and its replicas (1 when unset, as Kubernetes defaults).
+pub async fn replicas_now(t: &KubeTarget, ex: &Execution) -> Result<(Value, i64), ClusterError> {
+    let target = &ex.resolved.target;
+    let path = rest::path(target.kind, &target.namespace, &target.name);
+    let object = t
+        .rest
+        .get(&path)
+        .await
+        .map_err(|e| t.rest.fail(&format!("reading {target}"), &e))?;
+    let replicas = object
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    Ok((object, replicas))
+}
+
 pub async fn scale(t: &KubeTarget, ex: &Execution) -> Result<Outcome, ClusterError> {
     let target = &ex.resolved.target;
     let replicas: i64 = ex
@@ -64,15 +80,7 @@ pub async fn scale(t: &KubeTarget, ex: &Execution) -> Result<Outcome, ClusterErr
         .and_then(|r| r.parse().ok())
         .unwrap_or(0);
     let path = rest::path(target.kind, &target.namespace, &target.name);
-    let object = t
-        .rest
-        .get(&path)
-        .await
-        .map_err(|e| t.rest.fail(&format!("reading {target}"), &e))?;
-    let before = object
-        .pointer("/spec/replicas")
-        .and_then(Value::as_i64)
-        .unwrap_or(1);
+    let (object, before) = replicas_now(t, ex).await?;
     t.rest
         .merge_patch(
             &format!("{path}/scale"),
