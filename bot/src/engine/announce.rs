@@ -57,13 +57,8 @@ impl Engine {
                             channel: ch.id.clone(),
                             name: ch.name.clone(),
                         };
-                        if let Err(e) = self
-                            .ledger
-                            .append(&incident.id, &Actor::System, event)
-                            .await
-                        {
-                            tracing::warn!(platform, error = %e, "channel not recorded; found again by name after a restart");
-                        }
+                        self.remember(incident, event, "found again by name after a restart")
+                            .await;
                     }
                     found.push(ch);
                 }
@@ -178,12 +173,20 @@ impl Engine {
             channel: m.channel.clone(),
             message: m.id.clone(),
         };
+        self.remember(incident, event, "a restart posts a new one")
+            .await;
+    }
+
+    /// Record where something lives on a chat platform; losing it only costs a lookup or a
+    /// repost after a restart (`otherwise`), so a failure is logged, not raised.
+    async fn remember(&self, incident: &Incident, event: Event, otherwise: &str) {
+        let what = event.describe();
         if let Err(e) = self
             .ledger
             .append(&incident.id, &Actor::System, event)
             .await
         {
-            tracing::warn!(error = %e, key, "message not recorded; a restart posts a new one");
+            tracing::warn!(error = %e, what, "not recorded; {otherwise}");
         }
     }
 

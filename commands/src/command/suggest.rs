@@ -2,31 +2,9 @@
 //! close enough that the guess helps rather than confuses.
 
 /// Edit distance with adjacent swaps counted as one edit (`aprove` → `approve` is 1,
-/// `quaratine` → `quarantine` is 1, `cordno` → `cordon` is 1).
+/// `quaratine` → `quarantine` is 1, `cordno` → `cordon` is 1): optimal string alignment.
 pub fn distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let (n, m) = (a.len(), b.len());
-    let mut d = vec![vec![0usize; m + 1]; n + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=n {
-        for j in 1..=m {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = best;
-        }
-    }
-    d[n][m]
+    strsim::osa_distance(a, b)
 }
 
 /// The candidate closest to `typed` (case-insensitive), if within 1 edit for short words and
