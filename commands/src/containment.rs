@@ -194,6 +194,8 @@ mod tests {
                 approvals_needed: 1,
                 expires_at: at,
                 execute_within_secs: 300,
+                plan_of_change: None,
+                notes: Vec::new(),
             };
             let mut r = Request::opened(spec, "alice".into(), at);
             r.status = *status;

@@ -268,6 +268,15 @@ impl Event {
         })
     }
 
+    /// What an executed action changed, one line each (see [`crate::change`]); empty for
+    /// every other event.
+    pub fn changes(&self) -> Vec<String> {
+        match self {
+            Event::RequestExecuted { result, .. } => crate::change::lines(result),
+            _ => Vec::new(),
+        }
+    }
+
     /// One line for humans: the Markdown export and `incident show` use it.
     pub fn describe(&self) -> String {
         match self {

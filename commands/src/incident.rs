@@ -509,7 +509,9 @@ impl Incident {
             Event::RequestExecuted {
                 request, summary, ..
             } => {
-                self.request_mut(request)?.finish(true, summary)?;
+                let r = self.request_mut(request)?;
+                r.finish(true, summary)?;
+                r.changes = event.changes();
             }
             Event::RequestFailed { request, error } => {
                 self.request_mut(request)?.finish(false, error)?;
@@ -560,6 +562,8 @@ mod tests {
             approvals_needed: 1,
             expires_at: "2026-11-27T02:15:00Z".parse().unwrap(),
             execute_within_secs: 300,
+            plan_of_change: None,
+            notes: Vec::new(),
         }
     }
 

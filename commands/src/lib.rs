@@ -6,6 +6,7 @@
 pub mod actor;
 pub mod alert;
 pub mod authorize;
+pub mod change;
 pub mod clock;
 pub mod command;
 pub mod containment;

@@ -97,6 +97,14 @@ pub struct RequestSpec {
     pub expires_at: DateTime<Utc>,
     /// Seconds an approved request stays runnable.
     pub execute_within_secs: u64,
+    /// What the action would change, computed when the request was made (a server-side dry
+    /// run where the cluster offers one): every rendering of the card shows it. Not part of
+    /// the binding: the object's UID and the parameters are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_of_change: Option<String>,
+    /// What the guardrails said about it (a missing capture, an override), for the card.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// What the binding hash covers: change any of it and earlier approvals no longer apply.
@@ -161,6 +169,9 @@ pub struct Request {
     /// One line on how it ended: the result, the error, or why it was refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
+    /// What the executed action changed, one line each (the card shows them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
 }
 
 /// Why a transition was refused. The message goes to the person who tried.
@@ -235,6 +246,7 @@ impl Request {
             decided_by: None,
             break_glass: None,
             outcome: None,
+            changes: Vec::new(),
         };
         // Read-only actions and policies with no approvers are runnable at once.
         if request.spec.approvals_needed == 0 {
@@ -574,6 +586,8 @@ mod tests {
             approvals_needed: needed,
             expires_at: at("02:15:00"),
             execute_within_secs: 300,
+            plan_of_change: None,
+            notes: Vec::new(),
         };
         Request::opened(spec, "alice".into(), at("02:00:00"))
     }

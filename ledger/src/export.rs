@@ -206,7 +206,13 @@ pub fn to_markdown(export: &Export) -> String {
     for e in &export.entries {
         let what = e
             .event()
-            .map(|ev| ev.describe())
+            .map(|ev| {
+                let mut what = ev.describe();
+                for change in ev.changes() {
+                    what.push_str(&format!("\n• {change}"));
+                }
+                what
+            })
             .unwrap_or_else(|_| format!("{} {}", e.kind, e.data));
         let time = e.at.get(..19).unwrap_or(&e.at).replace('T', " ");
         md.push_str(&format!(

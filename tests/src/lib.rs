@@ -194,7 +194,23 @@ impl Server {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> Server {
-        let mut args = vec![command, "--listen", "127.0.0.1:0"];
+        Server::start_listening(scratch, command, "127.0.0.1:0", extra, env)
+    }
+
+    /// `warroom serve` again on the address an earlier one had (a restart, as a browser sees
+    /// it), over the same data folder.
+    pub fn restart_at(scratch: &Scratch, addr: &str, extra: &[&str]) -> Server {
+        Server::start_listening(scratch, "serve", addr, extra, &[])
+    }
+
+    fn start_listening(
+        scratch: &Scratch,
+        command: &str,
+        listen: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
+        let mut args = vec![command, "--listen", listen];
         args.extend_from_slice(extra);
         let mut child = scratch
             .command(&args)

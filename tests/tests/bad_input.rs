@@ -170,3 +170,33 @@ fn a_plan_with_several_mistakes_exits_two_and_names_each_with_file_line_column()
     let json: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert!(json["problems"].as_array().unwrap().len() >= 5);
 }
+
+#[test]
+fn a_missing_kubeconfig_is_named_once_with_its_path() {
+    let s = Scratch::new();
+    let missing = s.path().join("no-such-kubeconfig");
+    let plan = s.write("plan.toml", &warroom_tests::plan_using_kubeconfig(&missing));
+    let out = s
+        .run(&[
+            "--config",
+            plan.to_str().unwrap(),
+            "--data",
+            "pf-data",
+            "preflight",
+            "--cluster",
+            "prod-eu",
+        ])
+        .expect_code(1);
+    let said = format!("{}{}", out.stdout(), out.stderr());
+    assert!(
+        said.contains(&format!(
+            "cluster prod-eu: cannot read kubeconfig {}",
+            missing.display()
+        )),
+        "{said}"
+    );
+    assert!(
+        !said.contains("cluster prod-eu: cluster prod-eu"),
+        "one prefix: {said}"
+    );
+}

@@ -322,3 +322,215 @@ fn on_a_phone_the_console_fits_filters_incidents_and_copies_what_responders_past
     });
     assert_no_script_errors(&b);
 }
+
+/// The text of every element a selector matches, read in one script: the lists re-render on
+/// live updates.
+fn text_now(b: &Browser, css: &str) -> String {
+    b.execute(
+        "return Array.from(document.querySelectorAll(arguments[0]), (el) => el.textContent).join('\\n');",
+        &[serde_json::json!(css)],
+    )
+    .as_str()
+    .unwrap_or_default()
+    .to_owned()
+}
+
+#[test]
+fn evidence_opens_downloads_with_its_hash_checked_and_resolve_asks_before_leaving_things_contained()
+{
+    let s = Scratch::new();
+    let server = Server::start(&s, &[]);
+    let api = warroom_tests::api::Api::new(&server.addr);
+    let inc = api.open_incident("Shell in payments api");
+    api.ok("alice", "capture pod payments/api-7f9c", Some(&inc));
+    api.ok(
+        "alice",
+        "cordon node ip-10-0-2-41.ec2.internal --reason \"same node\"",
+        Some(&inc),
+    );
+    api.ok("bob", "approve R2", Some(&inc));
+    api.ok(
+        "alice",
+        "quarantine pod payments/api-7f9c --reason \"shell spawned\"",
+        Some(&inc),
+    );
+    let evidence = api.incident(&inc)["evidence"].as_array().cloned().unwrap();
+    let spec = evidence
+        .iter()
+        .find(|e| e["name"].as_str().unwrap().ends_with("pod_spec.json"))
+        .cloned()
+        .unwrap();
+    let eid = spec["id"].as_str().unwrap().to_owned();
+    let sha = spec["sha256"].as_str().unwrap().to_owned();
+
+    let b = Browser::start();
+    b.set_window_size(1280, 900);
+    b.goto(&format!("http://{}/#/{inc}", server.addr));
+    b.wait_for("#person option[value=\"carol\"]", WAIT);
+    b.select_by_value("#person", "carol");
+
+    // The pending card shows the plan of change, computed before anyone approves.
+    b.wait_for("#approvals [data-request=\"R3\"]", WAIT);
+    let card = b.text_of("#approvals [data-request=\"R3\"]");
+    assert!(
+        card.contains(&format!(
+            "will label pod payments/api-7f9c warroom.io/quarantine={inc} and create NetworkPolicy warroom-quarantine-api-7f9c"
+        )) && card.contains("may re-allow traffic: allow-api-ingress"),
+        "{card}"
+    );
+    // The executed cordon's diff is in the timeline.
+    b.wait_until("the cordon's diff in the timeline", WAIT, |b| {
+        text_now(b, "#timeline .tl-changes").contains("unschedulable: false → true")
+    });
+
+    // Evidence: the page downloads the artifact, hashes what it received and compares it with
+    // the ledger's record before saving it.
+    b.wait_for(&format!("#evidence a[data-download=\"{eid}\"]"), WAIT);
+    b.click_css(&format!("#evidence a[data-download=\"{eid}\"]"), WAIT);
+    b.wait_until("the download's hash check", WAIT, |b| {
+        b.text_of("#reply")
+            .contains(&format!("SHA-256 {sha} matches the ledger"))
+    });
+    // Viewing it shows the JSON itself.
+    let view = b.attribute(
+        &b.find(&format!("#evidence a[data-view=\"{eid}\"]")),
+        "href",
+    );
+    let view = view.expect("a view link");
+    assert!(
+        view.starts_with(&format!("/api/v1/incidents/{inc}/evidence/{eid}"))
+            && view.contains("view=true"),
+        "{view}"
+    );
+
+    b.goto(&format!("http://{}{view}", server.addr));
+    b.wait_until("the artifact itself", WAIT, |b| {
+        b.text_of("body").contains("\"name\": \"api-7f9c\"")
+    });
+    b.goto(&format!("http://{}/#/{inc}", server.addr));
+    b.wait_for(&format!("#evidence a[data-download=\"{eid}\"]"), WAIT);
+
+    // A changed artifact is refused, both digests named, and nothing is saved.
+    let stored = s
+        .path()
+        .join("warroom-data/evidence")
+        .join(spec["location"].as_str().unwrap());
+    std::fs::write(&stored, b"{\"tampered\":true}").unwrap();
+    b.click_css(&format!("#evidence a[data-download=\"{eid}\"]"), WAIT);
+    b.wait_until("the refusal of a changed artifact", WAIT, |b| {
+        let reply = b.text_of("#reply");
+        reply.contains(&format!("{eid} not downloaded"))
+            && reply.contains("changed since it was recorded")
+            && reply.contains(&sha)
+    });
+    assert!(b.try_find("#reply.error").is_ok(), "shown as an error");
+
+    // Resolve first lists what is open and what stays contained, and records nothing.
+    type_command(&b, "incident resolve all clear", Submit::Enter);
+    b.wait_until("resolve to ask for confirmation", WAIT, |b| {
+        let reply = b.text_of("#reply");
+        reply.contains("1 open request(s) would be cancelled: R3 quarantine")
+            && reply.contains("node ip-10-0-2-41.ec2.internal cordoned")
+            && reply.contains("incident resolve --confirm")
+    });
+    assert_eq!(api.incident(&inc)["incident"]["status"], "open");
+    type_command(
+        &b,
+        "incident resolve --confirm rebuilt; node kept cordoned for forensics",
+        Submit::Enter,
+    );
+    b.wait_until("the cancellation in the timeline", WAIT, |b| {
+        let timeline = text_now(b, "#timeline");
+        timeline.contains("R3 cancelled: the incident was resolved")
+            && timeline.contains("left contained on purpose: node ip-10-0-2-41.ec2.internal")
+    });
+    b.wait_until("no card left to decide", WAIT, |b| {
+        b.find_all("#approvals [data-request]").is_empty()
+            && b.find_all("[data-approve]").is_empty()
+    });
+    b.wait_until("the card in the channel to say cancelled", WAIT, |b| {
+        let messages = text_now(b, "#messages");
+        messages.contains("(R3)") && messages.contains("cancelled: the incident was resolved")
+    });
+    // The view link is the artifact's own page (here refused: it was changed above).
+    b.goto(&format!("http://{}{view}", server.addr));
+    b.wait_until("the artifact's page", WAIT, |b| {
+        b.text_of("body").contains("changed since it was recorded")
+    });
+    assert_no_script_errors(&b);
+}
+
+#[test]
+fn on_a_phone_a_card_shows_its_plan_and_the_console_reconnects_after_a_restart() {
+    let s = Scratch::new();
+    let server = Server::start(&s, &[]);
+    let addr = server.addr.clone();
+    let api = warroom_tests::api::Api::new(&addr);
+    let inc = api.open_incident("Shell in payments api");
+    api.ok(
+        "alice",
+        "label pod payments/api-7f9c team=forensics --reason \"mark it\"",
+        Some(&inc),
+    );
+
+    let b = Browser::start();
+    b.set_window_size(390, 844);
+    b.goto(&format!("http://{addr}/#/{inc}"));
+    b.wait_for("#person option[value=\"frank\"]", WAIT);
+    b.select_by_value("#person", "frank");
+    b.wait_for("#approvals [data-request=\"R1\"]", WAIT);
+    let card = b.text_of("#approvals [data-request=\"R1\"]");
+    assert!(
+        card.contains("will set label team on pod payments/api-7f9c")
+            && card.contains("server-side dry run accepted it"),
+        "{card}"
+    );
+    b.wait_until("frank told who may decide", WAIT, |b| {
+        b.text_of("#approvals [data-request=\"R1\"] .req-needs")
+            .starts_with("needs 1 of: bob")
+    });
+    assert!(
+        b.attribute(&b.find("[data-approve=\"R1\"]"), "disabled")
+            .is_some(),
+        "frank may not approve: no live button"
+    );
+    let fit = b.execute(
+        "return { page: document.documentElement.scrollWidth, view: window.innerWidth };",
+        &[],
+    );
+    assert!(
+        fit["page"].as_f64() <= fit["view"].as_f64(),
+        "the card fits at 390 px: {fit}"
+    );
+    b.select_by_value("#person", "bob");
+    b.wait_until("bob's live Approve button", WAIT, |b| {
+        b.try_find("[data-approve=\"R1\"]:not([disabled])").is_ok()
+    });
+    b.click_css("[data-approve=\"R1\"]", WAIT);
+    b.wait_until("the label's diff in the timeline", WAIT, |b| {
+        text_now(b, "#timeline .tl-changes").contains("labels: + team=forensics")
+    });
+    b.wait_until("the live indicator", WAIT, |b| b.text_of("#live") == "live");
+
+    // The server stops: the page says so at once, not when the next request fails.
+    let mut server = server;
+    unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) };
+    b.wait_until("the disconnected badge", Duration::from_secs(5), |b| {
+        b.text_of("#live").starts_with("disconnected")
+    });
+    server.child.wait().unwrap();
+
+    // Back on the same address with the same data: the page reconnects by itself and shows
+    // what happened while it was away.
+    let again = Server::restart_at(&s, &addr, &[]);
+    again.wait_for("/readyz", 200, WAIT);
+    api.ok("carol", "note back after the restart", Some(&inc));
+    b.wait_until("the badge live again", WAIT, |b| {
+        b.text_of("#live") == "live"
+    });
+    b.wait_until("the note made after the restart", WAIT, |b| {
+        text_now(b, "#timeline").contains("back after the restart")
+    });
+    drop(again);
+    assert_no_script_errors(&b);
+}

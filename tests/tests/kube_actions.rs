@@ -135,6 +135,35 @@ fn capture_then_quarantine_reports_the_conflicting_policy_then_release_undoes_it
         .unwrap();
     assert_eq!(executed["data"]["dry_run"], false);
     assert_eq!(executed["data"]["result"]["labels_before"]["app"], "api");
+    // The diff is readable everywhere the timeline is: the API, the card, `incident show`
+    // and the Markdown export.
+    let quarantined = format!("labels: + warroom.io/quarantine={inc}");
+    let changes: Vec<&str> = executed["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        changes.contains(&quarantined.as_str())
+            && changes.contains(&"NetworkPolicy warroom-quarantine-api-7f9c applied"),
+        "{changes:?}"
+    );
+    assert!(
+        req["changes"].to_string().contains(&quarantined),
+        "the request record (and so its card) carries the diff: {req}"
+    );
+    let show = s.run(&["incident", "show", &inc]).expect_code(0).stdout();
+    assert!(show.contains(&quarantined), "{show}");
+    s.run(&[
+        "incident", "export", &inc, "--format", "markdown", "--out", "t.md",
+    ])
+    .expect_code(0);
+    let md = std::fs::read_to_string(s.path().join("t.md")).unwrap();
+    assert!(
+        md.contains(&format!("<br>• {quarantined}")),
+        "the post-mortem shows labels before and after: {md}"
+    );
     assert!(
         executed["data"]["result"]["other_policies"]
             .to_string()

@@ -221,7 +221,7 @@ fn a_slash_command_and_a_second_persons_button_click_quarantine_the_pod() {
             && !card.contains("<@U024BE7LH>"),
         "{card}"
     );
-    assert!(card.contains("will apply: will label"), "{card}");
+    assert!(card.contains("plan of change: will label"), "{card}");
 
     // alice's own click is refused; bob's runs it.
     let (status, body, _) = post_signed(

@@ -187,6 +187,9 @@ fn show(reader: &Reader, id: &IncidentId, json: bool) -> anyhow::Result<ExitCode
     print_header(&incident);
     for e in &entries {
         println!("  {}", describe_entry(e));
+        for change in e.event().map(|ev| ev.changes()).unwrap_or_default() {
+            println!("         {change}");
+        }
     }
     for ev in &evidence {
         println!(

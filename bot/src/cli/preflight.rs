@@ -64,7 +64,7 @@ pub fn run(args: PreflightArgs, global: &Global) -> anyhow::Result<ExitCode> {
                 Err(e) => {
                     denied_any = true;
                     if !global.json {
-                        println!("cluster {name}: UNKNOWN — {e}");
+                        println!("UNKNOWN — {e}");
                     }
                     report.push(json!({ "cluster": name, "error": e.to_string() }));
                     continue;

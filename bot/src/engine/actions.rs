@@ -125,6 +125,24 @@ impl Engine {
                 .checked_add_signed(ttl)
                 .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC),
             execute_within_secs: rule.execute_within.as_secs(),
+            plan_of_change: None,
+            notes: passed.notes.clone(),
+        };
+        // The plan of change is computed before the request is recorded, so the record (and
+        // every later rendering of its card, after a restart too) carries what was shown.
+        let spec = if spec.approvals_needed > 0 {
+            let asker = match by {
+                Actor::Person(p) => p.clone(),
+                _ => warroom_commands::request::PROPOSER.into(),
+            };
+            let mut draft = warroom_commands::Request::opened(spec.clone(), asker, now);
+            draft.spec.request = incident.next_request_id();
+            RequestSpec {
+                plan_of_change: self.preview(incident, &draft, &resolved).await,
+                ..spec
+            }
+        } else {
+            spec
         };
         let committed = match self
             .write(
@@ -144,14 +162,7 @@ impl Engine {
             // Read-only, or a policy with no approvers: runs now, still through the ledger's
             // Approved → Executing swap — after its card, so the channel reads in the
             // timeline's order (the request, then its progress, then its outcome).
-            let card = render::card(
-                plan,
-                &committed.incident,
-                &request,
-                &passed.notes,
-                None,
-                now,
-            );
+            let card = render::card(plan, &committed.incident, &request, now);
             self.show_card(&committed.incident, &card).await;
             let outcome = self.run_and_wait(&incident.id, &id).await;
             // The outcome names the request already ("R5 executed: …").
@@ -164,15 +175,7 @@ impl Engine {
                 .for_incident(&incident.id)
                 .for_request(&id, &self.status_of(&incident.id, &id));
         }
-        let preview = self.preview(&committed.incident, &request, &resolved).await;
-        let card = render::card(
-            plan,
-            &committed.incident,
-            &request,
-            &passed.notes,
-            preview.as_deref(),
-            now,
-        );
+        let card = render::card(plan, &committed.incident, &request, now);
         self.show_card(&committed.incident, &card).await;
         let missing = request.approvals_missing();
         Reply::ok(format!(
@@ -236,7 +239,7 @@ impl Engine {
         let ex = self.execution(incident, request, resolved.clone());
         Some(match self.cluster.preview(&ex).await {
             Ok(o) => o.summary,
-            Err(e) => e.to_string(),
+            Err(e) => format!("(no plan of change: {e})"),
         })
     }
 }

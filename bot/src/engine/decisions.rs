@@ -230,7 +230,7 @@ impl Engine {
         by: &str,
     ) {
         if let Some(r) = incident.request(id) {
-            let card = render::card(&self.plan.plan, incident, r, &[], None, self.clock.now());
+            let card = render::card(&self.plan.plan, incident, r, self.clock.now());
             self.show_card(incident, &card).await;
         }
         self.post(incident, &render::decision(incident, event, by))

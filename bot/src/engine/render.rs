@@ -130,8 +130,6 @@ pub fn card(
     plan: &warroom_config::Plan,
     incident: &Incident,
     r: &Request,
-    notes: &[String],
-    preview: Option<&str>,
     now: DateTime<Utc>,
 ) -> ApprovalCard {
     let s = &r.spec;
@@ -159,9 +157,9 @@ pub fn card(
     if let Some(why) = &s.override_reason {
         lines.push(format!("guardrail override: {why}"));
     }
-    lines.extend(notes.iter().cloned());
-    if let Some(p) = preview {
-        lines.push(format!("will apply: {p}"));
+    lines.extend(s.notes.iter().cloned());
+    if let Some(p) = &s.plan_of_change {
+        lines.push(format!("plan of change: {p}"));
     }
     lines.push(format!(
         "approvals: {}/{}{}",
@@ -213,6 +211,10 @@ pub fn card(
                 "two other people run `approve` to close it"
             }
         ));
+    }
+    if !r.changes.is_empty() {
+        lines.push("changed:".to_owned());
+        lines.extend(r.changes.iter().map(|c| format!("  • {c}")));
     }
     let status = match (&r.status, &r.outcome) {
         (RequestStatus::Approved, _) if r.break_glass.is_none() => format!(

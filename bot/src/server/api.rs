@@ -297,12 +297,15 @@ async fn incident(
         .iter()
         .map(|e| {
             let mut v = serde_json::to_value(e).unwrap_or(Value::Null);
-            let describe = e
+            let (describe, changes) = e
                 .event()
-                .map(|ev| ev.describe())
-                .unwrap_or_else(|_| e.kind.clone());
+                .map(|ev| (ev.describe(), ev.changes()))
+                .unwrap_or_else(|_| (e.kind.clone(), Vec::new()));
             if let Some(o) = v.as_object_mut() {
                 o.insert("describe".into(), json!(describe));
+                if !changes.is_empty() {
+                    o.insert("changes".into(), json!(changes));
+                }
             }
             v
         })

@@ -116,47 +116,29 @@ impl KubeCluster {
         install_crypto();
         let config = match cluster.access() {
             Some(warroom_config::ClusterAccess::Kubeconfig { path, context }) => {
-                let kc = kube::config::Kubeconfig::read_from(&path).map_err(|e| {
-                    format!(
-                        "cluster {}: cannot read kubeconfig {}: {e}",
-                        cluster.name,
-                        path.display()
-                    )
-                })?;
+                let kc = kube::config::Kubeconfig::read_from(&path)
+                    .map_err(|e| format!("cannot read kubeconfig {}: {e}", path.display()))?;
                 let options = kube::config::KubeConfigOptions {
                     context: context.clone(),
                     ..Default::default()
                 };
                 kube::Config::from_custom_kubeconfig(kc, &options)
                     .await
-                    .map_err(|e| {
-                        format!(
-                            "cluster {}: kubeconfig {}: {e}",
-                            cluster.name,
-                            path.display()
-                        )
-                    })?
+                    .map_err(|e| format!("kubeconfig {}: {e}", path.display()))?
             }
             Some(warroom_config::ClusterAccess::InCluster) => {
                 kube::Config::incluster().map_err(|e| {
-                    format!(
-                        "cluster {}: not running in a cluster ({e}); use kubeconfig in the plan",
-                        cluster.name
-                    )
+                    format!("not running in a cluster ({e}); use kubeconfig in the plan")
                 })?
             }
             None => {
-                return Err(format!(
-                    "cluster {}: neither kubeconfig nor in_cluster is set",
-                    cluster.name
-                ));
+                return Err("neither kubeconfig nor in_cluster is set".to_owned());
             }
         };
         let mut config = config;
         config.default_retry = false;
         let server = config.cluster_url.to_string();
-        let client =
-            kube::Client::try_from(config).map_err(|e| format!("cluster {}: {e}", cluster.name))?;
+        let client = kube::Client::try_from(config).map_err(|e| e.to_string())?;
         Ok((client, server))
     }
 
@@ -171,7 +153,9 @@ impl KubeCluster {
 
     pub fn target(&self, cluster: &str) -> Result<&KubeTarget, ClusterError> {
         if let Some(why) = self.unavailable.get(cluster) {
-            return Err(ClusterError::NotConfigured(why.clone()));
+            return Err(ClusterError::NotConfigured(format!(
+                "cluster {cluster}: {why}"
+            )));
         }
         self.clusters
             .get(cluster)

@@ -25,6 +25,7 @@
     history: [],
     historyPos: 0,
     draft: '',
+    evidence: new Map(), // evidence id -> record, for the checked download
   };
 
   const $ = (sel) => document.querySelector(sel);
@@ -419,7 +420,8 @@
           timeEl(e.at),
           el('span', {}, e.actor),
           el('code', { class: 'hash', title: e.hash }, short(e.hash))),
-        el('div', { class: 'tl-text' }, e.describe)));
+        el('div', { class: 'tl-text' }, e.describe),
+        e.changes ? el('ul', { class: 'tl-changes' }, ...e.changes.map((c) => el('li', {}, c))) : null));
   }
 
   // Each artifact can be opened (text, JSON) or downloaded; the server re-checks its SHA-256
@@ -442,6 +444,51 @@
         el('a', { href: evidenceUrl(r, true), target: '_blank', rel: 'noopener', 'data-view': r.id }, 'view'), ' · ',
         el('a', { href: evidenceUrl(r, false), download: '', 'data-download': r.id }, 'download'))));
     if (!records.length) $('#evidence').append(el('li', { class: 'muted' }, 'No evidence recorded.'));
+    state.evidence = new Map(records.map((r) => [r.id, r]));
+  }
+
+  // Larger artifacts (a checkpoint) go straight to the browser's own download: the server has
+  // re-checked their hash, and holding them in memory to hash again would not be kind.
+  const CHECK_IN_PAGE = 64 * 1024 * 1024;
+
+  function hex(buffer) {
+    return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, '0')).join('');
+  }
+
+  // A download the page checks itself: the server's refusal (a changed artifact) is shown
+  // here, and the bytes received are hashed again and compared with the ledger's record
+  // before they are saved.
+  async function downloadEvidence(e) {
+    const link = e.target.closest && e.target.closest('a[data-download]');
+    const r = link && state.evidence && state.evidence.get(link.dataset.download);
+    if (!r || r.size > CHECK_IN_PAGE || !(window.crypto && crypto.subtle)) return;
+    e.preventDefault();
+    let res;
+    try {
+      res = await fetch(link.href, { cache: 'no-store' });
+    } catch (err) {
+      showReply(`${r.id} not downloaded: cannot reach warroom: ${err.message}`, false);
+      return;
+    }
+    if (!res.ok) {
+      let message = `HTTP ${res.status}`;
+      try { message = (await res.json()).message || message; } catch { /* keep the status */ }
+      showReply(`${r.id} not downloaded: ${message}`, false);
+      return;
+    }
+    const bytes = await res.arrayBuffer();
+    const sum = hex(await crypto.subtle.digest('SHA-256', bytes));
+    if (sum !== r.sha256) {
+      showReply(`${r.id} not saved: the bytes received hash to ${sum}, the ledger records ${r.sha256}`, false);
+      return;
+    }
+    const url = URL.createObjectURL(new Blob([bytes], { type: res.headers.get('Content-Type') || 'application/octet-stream' }));
+    const save = el('a', { href: url, download: `${r.id}-${r.name.split('/').pop()}`, hidden: true });
+    document.body.append(save);
+    save.click();
+    save.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+    showReply(`Downloaded ${r.id} ${r.name} (${size(r.size)}): SHA-256 ${sum} matches the ledger`, true);
   }
 
   // What warroom changed and has not changed back, each with its undo command.
@@ -490,6 +537,8 @@
       ['reason', s.reason || '—'], ['requested by', r.requested_by],
       ['approvals', `${approvers.length} / ${s.approvals_needed}${approvers.length ? ` (${approvers.join(', ')})` : ''}`],
     ];
+    if (s.plan_of_change) rows.splice(1, 0, ['plan of change', s.plan_of_change]);
+    for (const note of s.notes || []) rows.push(['note', note]);
     if (r.break_glass) rows.push(['break-glass', typeof r.break_glass === 'string' ? r.break_glass : JSON.stringify(r.break_glass)]);
     const list = el('dl', {});
     for (const [name, value] of rows) list.append(el('dt', {}, name), el('dd', {}, value ?? ''));
@@ -623,6 +672,7 @@
       refreshNow();
     });
     $('#approvals').addEventListener('click', onApprovalClick);
+    $('#evidence').addEventListener('click', downloadEvidence);
     window.addEventListener('hashchange', () => select(idFromHash()));
     setInterval(tick, 1000);
 
