@@ -85,8 +85,10 @@ impl Reader {
                 let mut v = r.get(&format!("/api/v1/incidents/{id}"))?;
                 let mut entries = v.get_mut("timeline").map(Value::take).unwrap_or_default();
                 for e in entries.as_array_mut().into_iter().flatten() {
+                    // Renderings the API adds for the console; the entry is the rest.
                     if let Some(o) = e.as_object_mut() {
                         o.remove("describe");
+                        o.remove("changes");
                     }
                 }
                 Ok((
