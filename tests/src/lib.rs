@@ -131,6 +131,19 @@ impl Scratch {
         Outcome(self.command(args).output().expect("run warroom"))
     }
 
+    /// `warroom --config PLAN --data pf-data preflight --cluster prod-eu`.
+    pub fn preflight_prod_eu(&self, plan: &Path) -> Outcome {
+        self.run(&[
+            "--config",
+            plan.to_str().expect("utf-8 path"),
+            "--data",
+            "pf-data",
+            "preflight",
+            "--cluster",
+            "prod-eu",
+        ])
+    }
+
     pub fn write(&self, name: &str, text: &str) -> PathBuf {
         let p = self.path().join(name);
         std::fs::write(&p, text).expect("write scratch file");

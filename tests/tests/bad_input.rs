@@ -176,17 +176,7 @@ fn a_missing_kubeconfig_is_named_once_with_its_path() {
     let s = Scratch::new();
     let missing = s.path().join("no-such-kubeconfig");
     let plan = s.write("plan.toml", &warroom_tests::plan_using_kubeconfig(&missing));
-    let out = s
-        .run(&[
-            "--config",
-            plan.to_str().unwrap(),
-            "--data",
-            "pf-data",
-            "preflight",
-            "--cluster",
-            "prod-eu",
-        ])
-        .expect_code(1);
+    let out = s.preflight_prod_eu(&plan).expect_code(1);
     let said = format!("{}{}", out.stdout(), out.stderr());
     assert!(
         said.contains(&format!(

@@ -46,15 +46,7 @@ fn preflight(s: &Scratch, drill: &Drill) -> warroom_tests::Outcome {
         "preflight.toml",
         &warroom_tests::plan_using_kubeconfig(&kubeconfig),
     );
-    s.run(&[
-        "--config",
-        plan.to_str().unwrap(),
-        "--data",
-        "pf-data",
-        "preflight",
-        "--cluster",
-        "prod-eu",
-    ])
+    s.preflight_prod_eu(&plan)
 }
 
 /// Ask for `text` as `who`, then have each of `approvers` approve it.
