@@ -22,6 +22,8 @@ fi
 if ! command -v prometheus-alertmanager >/dev/null || ! /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null; then
   apt_install prometheus-alertmanager python3-aiosmtpd
 fi
+# A scenario has a real Prometheus scrape /metrics and query each headline metric.
+command -v prometheus >/dev/null || apt_install prometheus
 # A scenario runs kubectl against the drill (this kind of machine ships it at /usr/bin/kubectl).
 command -v kubectl >/dev/null || apt_install kubernetes-client
 # The AWS scenarios run moto server (EC2, Auto Scaling, IAM, EKS, S3, STS on loopback) and use

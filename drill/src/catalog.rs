@@ -226,6 +226,61 @@ pub static RESOURCES: &[ResourceType] = &[
             "SelfSubjectAccessReview",
         )
     },
+    // What warroom's own manifests (deploy/kubernetes) use, so they can be applied to a drill.
+    ResourceType {
+        subresources: &[],
+        ..core("secrets", "secret", "Secret", true)
+    },
+    ResourceType {
+        short_names: &["pvc"],
+        subresources: &["status"],
+        ..core(
+            "persistentvolumeclaims",
+            "persistentvolumeclaim",
+            "PersistentVolumeClaim",
+            true,
+        )
+    },
+    ResourceType {
+        subresources: &[],
+        ..grouped("coordination.k8s.io", "v1", "leases", "lease", "Lease")
+    },
+    ResourceType {
+        subresources: &[],
+        ..grouped("rbac.authorization.k8s.io", "v1", "roles", "role", "Role")
+    },
+    ResourceType {
+        subresources: &[],
+        ..grouped(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "rolebindings",
+            "rolebinding",
+            "RoleBinding",
+        )
+    },
+    ResourceType {
+        namespaced: false,
+        subresources: &[],
+        ..grouped(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "clusterroles",
+            "clusterrole",
+            "ClusterRole",
+        )
+    },
+    ResourceType {
+        namespaced: false,
+        subresources: &[],
+        ..grouped(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "clusterrolebindings",
+            "clusterrolebinding",
+            "ClusterRoleBinding",
+        )
+    },
 ];
 
 /// The resource type served at a group/version/plural.

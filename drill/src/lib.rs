@@ -30,6 +30,7 @@ mod ids;
 mod kubelet;
 mod lifecycle;
 mod meta;
+mod openapi;
 mod patch;
 mod path;
 mod protobuf;

@@ -41,6 +41,21 @@ pub fn router(shared: Arc<Shared>) -> Router {
             "/version",
             get(|| async { json_response(StatusCode::OK, &discovery::version()) }),
         )
+        .route(
+            "/openapi/v3",
+            get(|| async { json_response(StatusCode::OK, &crate::openapi::index()) }),
+        )
+        .route(
+            "/openapi/v3/{*gv}",
+            get(
+                |axum::extract::Path(gv): axum::extract::Path<String>| async move {
+                    match crate::openapi::document(&gv) {
+                        Ok(doc) => json_response(StatusCode::OK, &doc),
+                        Err(e) => e.into_response(),
+                    }
+                },
+            ),
+        )
         .fallback(api)
         .layer(middleware::from_fn_with_state(shared.clone(), gate))
         .with_state(shared)

@@ -1,6 +1,8 @@
 //! Shape checks through the k8s-openapi types, and the name rules the apiserver enforces.
 
-use k8s_openapi::api::{apps, authorization, autoscaling, core, networking, policy};
+use k8s_openapi::api::{
+    apps, authorization, autoscaling, coordination, core, networking, policy, rbac,
+};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -30,6 +32,13 @@ pub fn typed(kind: &str, obj: &Value) -> Result<(), String> {
         "SelfSubjectAccessReview" => check::<authorization::v1::SelfSubjectAccessReview>(obj),
         "Eviction" => check::<policy::v1::Eviction>(obj),
         "Scale" => check::<autoscaling::v1::Scale>(obj),
+        "Secret" => check::<core::v1::Secret>(obj),
+        "PersistentVolumeClaim" => check::<core::v1::PersistentVolumeClaim>(obj),
+        "Lease" => check::<coordination::v1::Lease>(obj),
+        "Role" => check::<rbac::v1::Role>(obj),
+        "RoleBinding" => check::<rbac::v1::RoleBinding>(obj),
+        "ClusterRole" => check::<rbac::v1::ClusterRole>(obj),
+        "ClusterRoleBinding" => check::<rbac::v1::ClusterRoleBinding>(obj),
         _ => Ok(()),
     }
 }

@@ -383,7 +383,11 @@ fn run(trees: &Trees, clock: &dyn Clock, mut journal: Journal, rx: Receiver<Job>
         let outcome = if puts.is_empty() {
             Ok(())
         } else {
-            write_through(trees, &mut journal, &puts)
+            let started = std::time::Instant::now();
+            let written = write_through(trees, &mut journal, &puts);
+            trees.stats.commit.observe_duration(started.elapsed());
+            trees.stats.batch.observe(puts.len() as f64);
+            written
         };
         if outcome.is_ok() {
             // Durable: readers may see the records now, before anyone is answered.
@@ -434,7 +438,9 @@ fn write_through(trees: &Trees, journal: &mut Journal, puts: &[&[Put]]) -> Resul
         if !journal.fits(Journal::encoded_len(chunk)) {
             checkpoint(trees, journal)?;
         }
+        let started = std::time::Instant::now();
         let seq = journal.append(chunk).map_err(|e| format!("journal: {e}"))?;
+        trees.stats.fsync.observe_duration(started.elapsed());
         for op in chunk {
             apply_puts(trees, op).map_err(|e| e.to_string())?;
         }

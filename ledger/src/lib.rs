@@ -15,6 +15,7 @@ mod published;
 mod records;
 pub mod replay;
 pub mod salvage;
+pub mod stats;
 mod store;
 pub mod tamper;
 mod verify;
@@ -24,6 +25,7 @@ pub use committer::{AlertIncident, Committed, Outcome, Pending};
 pub use error::LedgerError;
 pub use export::{Export, ExportCheck, ExportError, to_markdown, verify_export};
 pub use records::{EvidenceRecord, NewEvidence};
+pub use stats::LedgerStats;
 pub use store::Ledger;
 pub use verify::{ChainHead, DigestArtifact, EvidenceProblem, VerifyReport};
 

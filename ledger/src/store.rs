@@ -29,6 +29,8 @@ pub(crate) struct Trees {
     handles: RwLock<Option<Arc<Handles>>>,
     /// Incident records made durable since the last checkpoint (and a read cache).
     pub published: crate::published::Published,
+    /// Write latencies for `/metrics`.
+    pub stats: crate::stats::LedgerStats,
 }
 
 /// One open sled database and its trees.
@@ -343,6 +345,7 @@ impl Ledger {
             handles: RwLock::new(Some(Arc::new(handles))),
             refused: Mutex::new(None),
             published: Default::default(),
+            stats: Default::default(),
         });
         for note in &replay.repaired {
             tracing::warn!(dir = %origin.display(), "{note}");
@@ -381,6 +384,11 @@ impl Ledger {
     /// kept for its life: keys sent outside warroom carry it.
     pub fn installation(&self) -> &str {
         &self.installation
+    }
+
+    /// How long its writes take (group commits, fdatasync, batch sizes).
+    pub fn stats(&self) -> &crate::stats::LedgerStats {
+        &self.trees.stats
     }
 
     /// Why the ledger refuses writes right now (a failed sync or checkpoint), if it does.

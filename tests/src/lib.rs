@@ -182,6 +182,25 @@ impl Outcome {
     }
 }
 
+/// A child process (a peer such as Alertmanager or Prometheus) killed when the test ends.
+pub struct Peer(pub Child);
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Wait until something listens on the loopback `port` (20 s at most).
+pub fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A running `warroom serve`, killed when dropped.
 pub struct Server {
     pub child: Child,

@@ -4,28 +4,18 @@
 //! Falco and Events API v2 bodies, bad credentials, malformed and oversized bodies too.
 
 use std::io::Read;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use warroom_tests::api::{Api, plan_with};
 use warroom_tests::fake_slack::FakeSlack;
 use warroom_tests::pager_standin::paging_changes;
-use warroom_tests::{Scratch, Server};
+use warroom_tests::{Peer, Scratch, Server, wait_for_port};
 
 const AM_TOKEN: &str = "am-test-token";
 const FALCO_HMAC: &str = "falco-test-hmac";
 const ROUTING_KEY: &str = "R0UT1NGKEY";
-
-/// A child process killed when the test ends.
-struct Peer(Child);
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 struct World {
     s: Scratch,
@@ -106,14 +96,6 @@ fn serve(s: &Scratch) -> Server {
             ("WARROOM_EVENTS_ROUTING_KEY", ROUTING_KEY),
         ],
     )
-}
-
-fn wait_for_port(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn wait<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {

@@ -1,8 +1,12 @@
-//! Counters for `/metrics`: commands by outcome, requests by result.
+//! Counters for `/metrics`: commands by outcome, requests, decisions and actions, pages and
+//! escalations. Counted from what the ledger recorded (see [`Metrics::recorded`]), so a
+//! counter never runs ahead of the record.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
+
+use warroom_commands::Event;
 
 use super::reply::Reply;
 
@@ -15,6 +19,22 @@ pub struct Metrics {
     alerts_rejected: std::sync::atomic::AtomicU64,
     /// (action, error kind) → count: why executions failed (forbidden, throttled, …).
     failures: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    /// Recorded events, as the families below read them.
+    recorded: Mutex<Recorded>,
+}
+
+#[derive(Default)]
+struct Recorded {
+    /// action → requests opened.
+    requests: BTreeMap<&'static str, u64>,
+    /// outcome → decisions (approved, denied, cancelled, expired, stale, break_glass).
+    decisions: BTreeMap<&'static str, u64>,
+    /// (action, result) → actions that ended (executed, failed, outcome_unknown).
+    actions: BTreeMap<(&'static str, &'static str), u64>,
+    /// why → pages (escalation, manual).
+    pages: BTreeMap<&'static str, u64>,
+    /// Escalation policies that ran out with nobody acknowledging.
+    exhausted: u64,
 }
 
 impl Metrics {
@@ -49,6 +69,53 @@ impl Metrics {
             .unwrap_or_else(|p| p.into_inner())
             .entry((action, kind))
             .or_default() += 1;
+    }
+
+    /// Count what a durable write recorded.
+    pub fn recorded(&self, committed: &warroom_ledger::Committed) {
+        let Ok(event) = committed.entry.event() else {
+            return;
+        };
+        let action_of = |request: &str| {
+            committed
+                .incident
+                .request(request)
+                .map(|r| r.spec.action.as_str())
+                .unwrap_or("unknown")
+        };
+        let mut r = self.recorded.lock().unwrap_or_else(|p| p.into_inner());
+        match &event {
+            Event::RequestOpened(spec) => *r.requests.entry(spec.action.as_str()).or_default() += 1,
+            Event::RequestApproved { .. } => *r.decisions.entry("approved").or_default() += 1,
+            Event::RequestDenied { .. } => *r.decisions.entry("denied").or_default() += 1,
+            Event::RequestCancelled { .. } => *r.decisions.entry("cancelled").or_default() += 1,
+            Event::RequestExpired { .. } => *r.decisions.entry("expired").or_default() += 1,
+            Event::RequestStale { .. } => *r.decisions.entry("stale").or_default() += 1,
+            Event::BreakGlass { .. } => *r.decisions.entry("break_glass").or_default() += 1,
+            Event::RequestExecuted { request, .. } => {
+                *r.actions
+                    .entry((action_of(request), "executed"))
+                    .or_default() += 1
+            }
+            Event::RequestFailed { request, .. } => {
+                *r.actions.entry((action_of(request), "failed")).or_default() += 1
+            }
+            Event::RequestOutcomeUnknown { request } => {
+                *r.actions
+                    .entry((action_of(request), "outcome_unknown"))
+                    .or_default() += 1
+            }
+            Event::Paged { step, .. } => {
+                let why = if step.is_some() {
+                    "escalation"
+                } else {
+                    "manual"
+                };
+                *r.pages.entry(why).or_default() += 1
+            }
+            Event::EscalationExhausted { .. } => r.exhausted += 1,
+            _ => {}
+        }
     }
 
     pub fn delivery(&self, channel: &str, result: &'static str) {
@@ -106,6 +173,43 @@ impl Metrics {
                 "warroom_page_deliveries_total{{channel=\"{channel}\",result=\"{result}\"}} {n}"
             );
         }
+        let r = self.recorded.lock().unwrap_or_else(|p| p.into_inner());
+        family(
+            &mut out,
+            "warroom_requests_total",
+            "Requests opened (recorded), by action.",
+            r.requests
+                .iter()
+                .map(|(a, n)| (format!("action=\"{a}\""), *n)),
+        );
+        family(
+            &mut out,
+            "warroom_request_decisions_total",
+            "Decisions recorded on requests, by outcome (approved, denied, cancelled, expired, stale, break_glass).",
+            r.decisions
+                .iter()
+                .map(|(o, n)| (format!("outcome=\"{o}\""), *n)),
+        );
+        family(
+            &mut out,
+            "warroom_actions_total",
+            "Actions that ended, by action and result (executed, failed, outcome_unknown).",
+            r.actions
+                .iter()
+                .map(|((a, res), n)| (format!("action=\"{a}\",result=\"{res}\""), *n)),
+        );
+        family(
+            &mut out,
+            "warroom_pages_total",
+            "Pages recorded, by why (escalation, manual).",
+            r.pages.iter().map(|(w, n)| (format!("reason=\"{w}\""), *n)),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP warroom_escalations_exhausted_total Escalation policies that ran out with nobody acknowledging.\n# TYPE warroom_escalations_exhausted_total counter\nwarroom_escalations_exhausted_total {}",
+            r.exhausted
+        );
+        drop(r);
         let _ = writeln!(
             out,
             "# HELP warroom_alerts_malformed_total Alert bodies refused as unreadable.\n# TYPE warroom_alerts_malformed_total counter\nwarroom_alerts_malformed_total {}",
@@ -113,5 +217,13 @@ impl Metrics {
                 .load(std::sync::atomic::Ordering::Relaxed)
         );
         out
+    }
+}
+
+/// One counter family: HELP, TYPE, and a line per label set.
+fn family(out: &mut String, name: &str, help: &str, rows: impl Iterator<Item = (String, u64)>) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+    for (labels, n) in rows {
+        let _ = writeln!(out, "{name}{{{labels}}} {n}");
     }
 }

@@ -215,6 +215,7 @@ impl Engine {
     /// Write through the ledger; tell live pages; remember incidents with open requests.
     async fn write(&self, pending: warroom_ledger::Pending) -> Result<Committed, LedgerError> {
         let committed = pending.await?;
+        self.metrics.recorded(&committed);
         let incident = &committed.incident;
         if incident.requests.iter().any(|r| !r.status.is_frozen()) {
             self.open_requests

@@ -75,7 +75,9 @@ warroom_incidents{{status=\"open\"}} {open}\nwarroom_incidents{{status=\"resolve
     );
     let body = match state.ready.get() {
         Some(ready) => {
-            body + &ready.engine.metrics.render() + &alert_metrics(ready.engine.alert_counts())
+            body + &ready.engine.metrics.render()
+                + &alert_metrics(ready.engine.alert_counts())
+                + &ready.engine.ledger.stats().render()
         }
         None => body,
     };
