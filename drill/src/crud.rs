@@ -67,6 +67,28 @@ fn check_type(rt: &ResourceType, obj: &mut Value, name: &str) -> Result<(), ApiE
     Ok(())
 }
 
+/// `?fieldValidation=Strict`: a field the kind does not have is refused, as the API server's
+/// strict decoding does (kubectl asks for it when the OpenAPI says the server validates).
+fn strict(rt: &ResourceType, obj: &Value, query: &Query) -> Result<(), ApiError> {
+    if query.get("fieldValidation").map(String::as_str) != Some("Strict") {
+        return Ok(());
+    }
+    match validate::unknown_fields(rt.kind, obj) {
+        Ok(unknown) if !unknown.is_empty() => Err(ApiError::bad_request(format!(
+            "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
+            rt.kind,
+            rt.version,
+            rt.kind,
+            unknown
+                .iter()
+                .map(|f| format!("unknown field \"{f}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn typed(rt: &ResourceType, obj: &Value, code: u16) -> Result<(), ApiError> {
     validate::typed(rt.kind, obj).map_err(|e| {
         let message = format!(
@@ -131,6 +153,7 @@ pub fn create(
     query: &Query,
 ) -> Result<Value, ApiError> {
     let obj = parse_object(body, rt)?;
+    strict(rt, &obj, query)?;
     create_object(store, rt, ns, obj, dry_run(query))
 }
 
@@ -320,6 +343,7 @@ pub fn replace(
     query: &Query,
 ) -> Result<Value, ApiError> {
     let mut obj = parse_object(body, rt)?;
+    strict(rt, &obj, query)?;
     check_type(rt, &mut obj, name)?;
     check_identity(rt, &obj, ns, name)?;
     let old = get(store, rt, ns, name)?;
@@ -386,6 +410,7 @@ pub fn patch(
     meta::set(&mut new, "apiVersion", json!(rt.api_version()));
     meta::set(&mut new, "kind", json!(rt.kind));
     typed(rt, &new, 422)?;
+    strict(rt, &new, query)?;
     let new = merge_update(rt, &old, new, subresource);
     Ok((commit(store, rt, ns, new, dry_run(query)), false))
 }

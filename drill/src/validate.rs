@@ -3,17 +3,61 @@
 use k8s_openapi::api::{
     apps, authorization, autoscaling, coordination, core, networking, policy, rbac,
 };
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-fn check<T: DeserializeOwned>(obj: &Value) -> Result<(), String> {
-    serde_json::from_value::<T>(obj.clone())
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+/// `obj` read as `T` and written back: what the typed struct kept of it.
+fn check<T: DeserializeOwned + Serialize>(obj: &Value) -> Result<Option<Value>, String> {
+    let typed = serde_json::from_value::<T>(obj.clone()).map_err(|e| e.to_string())?;
+    Ok(serde_json::to_value(typed).ok())
 }
 
 /// Whether `obj` deserialises as its kind's typed struct; the error is serde's message.
 pub fn typed(kind: &str, obj: &Value) -> Result<(), String> {
+    roundtrip(kind, obj).map(|_| ())
+}
+
+/// The fields of `obj` its kind does not have (`spec.replica`), as the API server's strict
+/// field validation (`?fieldValidation=Strict`) names them. Kinds without a typed struct here
+/// have none.
+pub fn unknown_fields(kind: &str, obj: &Value) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    if let Some(kept) = roundtrip(kind, obj)? {
+        dropped(obj, &kept, "", &mut out);
+    }
+    Ok(out)
+}
+
+fn dropped(given: &Value, kept: &Value, at: &str, out: &mut Vec<String>) {
+    match (given, kept) {
+        (Value::Object(g), Value::Object(k)) => {
+            for (key, value) in g {
+                let path = if at.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{at}.{key}")
+                };
+                match k.get(key) {
+                    Some(inner) => dropped(value, inner, &path, out),
+                    // A null or empty value is dropped by the writer, not unknown.
+                    None if value.is_null()
+                        || value.as_object().is_some_and(|o| o.is_empty())
+                        || value.as_array().is_some_and(|a| a.is_empty()) => {}
+                    None => out.push(path),
+                }
+            }
+        }
+        (Value::Array(g), Value::Array(k)) => {
+            for (i, (value, inner)) in g.iter().zip(k).enumerate() {
+                dropped(value, inner, &format!("{at}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn roundtrip(kind: &str, obj: &Value) -> Result<Option<Value>, String> {
     match kind {
         "Namespace" => check::<core::v1::Namespace>(obj),
         "Node" => check::<core::v1::Node>(obj),
@@ -39,7 +83,7 @@ pub fn typed(kind: &str, obj: &Value) -> Result<(), String> {
         "RoleBinding" => check::<rbac::v1::RoleBinding>(obj),
         "ClusterRole" => check::<rbac::v1::ClusterRole>(obj),
         "ClusterRoleBinding" => check::<rbac::v1::ClusterRoleBinding>(obj),
-        _ => Ok(()),
+        _ => Ok(None),
     }
 }
 
@@ -74,6 +118,21 @@ mod tests {
         assert!(typed("Pod", &bad).is_err());
         let bad = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": {"replicas": "three"}});
         assert!(typed("Deployment", &bad).is_err());
+    }
+
+    #[test]
+    fn strict_validation_names_unknown_fields_by_path() {
+        let typo = json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "s", "labels": {"a": "b"}},
+            "spec": {"replica": 2, "selector": {}, "template": {"spec": {"containers": [{"name": "c", "imagePullPolicyy": "Always"}]}}, "serviceName": "x"}});
+        assert_eq!(
+            unknown_fields("StatefulSet", &typo).unwrap(),
+            [
+                "spec.replica",
+                "spec.template.spec.containers[0].imagePullPolicyy"
+            ]
+        );
+        let fine = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "annotations": null}, "data": {}, "type": "Opaque"});
+        assert!(unknown_fields("Secret", &fine).unwrap().is_empty());
     }
 
     #[test]

@@ -221,6 +221,22 @@ fn the_single_overlay_applies_to_an_api_server_as_a_server_side_dry_run() {
         404,
         "a dry run persists nothing"
     );
+
+    // kubectl leaves field validation to the server, which names a typo as production does.
+    let typo = s.write(
+        "typo.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typo\n  namespace: warroom\ndatta:\n  a: b\n",
+    );
+    let out = Command::new("kubectl")
+        .env("KUBECONFIG", s.path().join("kubeconfig"))
+        .args(["apply", "-f", typo.to_str().unwrap(), "--dry-run=server"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && said.contains("strict decoding error: unknown field \"datta\""),
+        "{said}"
+    );
 }
 
 #[test]
