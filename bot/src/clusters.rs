@@ -137,10 +137,10 @@ pub async fn real(plan: &LoadedPlan, data_dir: &Path) -> Clusters {
         match KubeCluster::client_for(c).await {
             Ok((client, server)) => kube.add(&c.name, client, server, c.network_policy),
             Err(why) => {
-                eprintln!(
-                    "warroom: cluster {}: {why}; its actions will answer \"not configured\"",
+                crate::logging::notice_warn(&format!(
+                    "cluster {}: {why}; its actions will answer \"not configured\"",
                     c.name
-                );
+                ));
                 kube.add_unavailable(&c.name, why);
             }
         }
@@ -167,9 +167,9 @@ pub async fn aws(
             continue;
         };
         if drill && a.endpoint_url.is_none() {
-            eprintln!(
-                "warroom: drill: AWS account {name} is not contacted (set its endpoint_url to a stand-in such as moto to practise AWS actions)"
-            );
+            crate::logging::notice_warn(&format!(
+                "drill: AWS account {name} is not contacted (set its endpoint_url to a stand-in such as moto to practise AWS actions)"
+            ));
             continue;
         }
         let external_id = match &a.external_id {
@@ -177,9 +177,9 @@ pub async fn aws(
             Some(secret) => match secret.resolve() {
                 Ok(v) => Some(v),
                 Err(e) => {
-                    eprintln!(
-                        "warroom: AWS account {name}: external_id: {e}; its actions will answer \"not configured\""
-                    );
+                    crate::logging::notice_warn(&format!(
+                        "AWS account {name}: external_id: {e}; its actions will answer \"not configured\""
+                    ));
                     continue;
                 }
             },

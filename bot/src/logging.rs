@@ -18,8 +18,40 @@ pub enum LogFormat {
     Json,
 }
 
+/// The format chosen at start, for [`notice_info`] and [`notice_warn`].
+static FORMAT: std::sync::OnceLock<LogFormat> = std::sync::OnceLock::new();
+
+/// A message for the operator at start and stop (where warroom listens, which plan, what is
+/// not configured): `warroom: …` for a person, or one JSON line like the log's own, so a
+/// collector reading JSON never meets a line it cannot parse. Shown whatever `WARROOM_LOG`
+/// says.
+pub fn notice_info(message: &str) {
+    notice("INFO", message);
+}
+
+/// As [`notice_info`], for something that does not work as configured.
+pub fn notice_warn(message: &str) {
+    notice("WARN", message);
+}
+
+fn notice(level: &str, message: &str) {
+    match FORMAT.get().copied().unwrap_or_default() {
+        LogFormat::Text => eprintln!("warroom: {message}"),
+        LogFormat::Json => eprintln!(
+            "{}",
+            serde_json::json!({
+                "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                "level": level,
+                "fields": { "message": message },
+                "target": "warroom",
+            })
+        ),
+    }
+}
+
 /// Install the subscriber: `WARROOM_LOG` filters (default `warn`), stderr is the output.
 pub fn init(format: LogFormat) {
+    let _ = FORMAT.set(format);
     let filter = EnvFilter::try_from_env("WARROOM_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -75,7 +75,7 @@ pub fn from_plan(plan: &LoadedPlan, outside: bool) -> Vec<Box<dyn Platform>> {
         .filter_map(|(label, setup)| match setup {
             Ok(found) => found,
             Err(why) => {
-                eprintln!("warroom: {label} not started: {why}");
+                crate::logging::notice_warn(&format!("{label} not started: {why}"));
                 None
             }
         })

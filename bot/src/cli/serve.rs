@@ -38,12 +38,12 @@ pub struct DrillArgs {
 
 fn announce(plan: &LoadedPlan, dir: &std::path::Path) {
     match &plan.source {
-        PlanSource::Builtin => eprintln!(
-            "warroom: no --config and no ./{LOCAL_PLAN}: running on the built-in example plan (drill mode) with the ledger in {}",
+        PlanSource::Builtin => crate::logging::notice_info(&format!(
+            "no --config and no ./{LOCAL_PLAN}: running on the built-in example plan (drill mode) with the ledger in {}",
             dir.display()
-        ),
-        PlanSource::File(path) => eprintln!(
-            "warroom: plan {} (sha256 {}), ledger in {}{}",
+        )),
+        PlanSource::File(path) => crate::logging::notice_info(&format!(
+            "plan {} (sha256 {}), ledger in {}{}",
             path.display(),
             &plan.digest,
             dir.display(),
@@ -52,7 +52,7 @@ fn announce(plan: &LoadedPlan, dir: &std::path::Path) {
             } else {
                 ""
             }
-        ),
+        )),
     }
 }
 

@@ -51,7 +51,7 @@ impl Platform for DiscordSetup {
         ));
         match &self.gateway {
             None => {
-                eprintln!("warroom: Discord: interactions at /discord/interactions");
+                crate::logging::notice_info("Discord: interactions at /discord/interactions");
                 Receiving {
                     http: Some(Arc::new(DiscordHttp {
                         inbound,
@@ -73,15 +73,15 @@ impl Platform for DiscordSetup {
 async fn start_gateway(setup: &DiscordSetup, url: Option<String>, inbound: Arc<DiscordInbound>) {
     match gateway::client(setup.chat.clone(), url, inbound).await {
         Ok(mut client) => {
-            eprintln!("warroom: Discord: gateway mode, connecting");
+            crate::logging::notice_info("Discord: gateway mode, connecting");
             tokio::spawn(async move {
                 if let Err(e) = client.start().await {
                     tracing::error!(error = %e, "Discord gateway stopped");
-                    eprintln!("warroom: Discord gateway stopped: {e}");
+                    crate::logging::notice_warn(&format!("Discord gateway stopped: {e}"));
                 }
             });
         }
-        Err(e) => eprintln!("warroom: Discord gateway not started: {e}"),
+        Err(e) => crate::logging::notice_warn(&format!("Discord gateway not started: {e}")),
     }
 }
 

@@ -119,8 +119,19 @@ impl Engine {
             person = %person,
             incident = incident.as_ref().map(IncidentId::as_str).unwrap_or("-"),
         );
-        let reply = self.dispatch(person, text, incident).instrument(span).await;
+        let reply = self
+            .dispatch(person, text, incident)
+            .instrument(span.clone())
+            .await;
         self.metrics.count(&reply);
+        span.in_scope(|| {
+            tracing::info!(
+                outcome = reply.code.as_str(),
+                incident = reply.incident.as_deref().unwrap_or("-"),
+                request = reply.request_id.as_deref().unwrap_or("-"),
+                "command handled"
+            )
+        });
         reply
     }
 
@@ -217,6 +228,16 @@ impl Engine {
         let committed = pending.await?;
         self.metrics.recorded(&committed);
         let incident = &committed.incident;
+        // One line per durable entry, with the ids an operator searches logs by.
+        let e = &committed.entry;
+        tracing::info!(
+            incident = %incident.id,
+            seq = e.seq,
+            kind = %e.kind,
+            actor = %e.actor,
+            request = e.data.get("request").and_then(serde_json::Value::as_str).unwrap_or("-"),
+            "recorded"
+        );
         if incident.requests.iter().any(|r| !r.status.is_frozen()) {
             self.open_requests
                 .lock()

@@ -103,10 +103,10 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
             .unwrap_or_else(warroom_drill::Scenario::payments);
         let c = crate::clusters::drill(&plan, &dir, scenario).await?;
         for (name, handle) in &c.drills {
-            eprintln!(
-                "warroom: drill cluster {name}: simulated Kubernetes API at {}",
+            crate::logging::notice_info(&format!(
+                "drill cluster {name}: simulated Kubernetes API at {}",
                 handle.url()
-            );
+            ));
         }
         c
     } else {
@@ -129,15 +129,14 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
             )
         })?;
     let bound = listener.local_addr()?;
-    eprintln!(
-        "warroom: listening on http://{bound} (console at /, API at /api/v1, GET /healthz, /readyz, /metrics)"
-    );
+    crate::logging::notice_info(&format!(
+        "listening on http://{bound} (console at /, API at /api/v1, GET /healthz, /readyz, /metrics)"
+    ));
     if !bound.ip().is_loopback() {
-        eprintln!(
-            "warroom: NOTE: {bound} is reachable from other machines; put TLS in front of it"
-        );
+        crate::logging::notice_warn(&format!(
+            "NOTE: {bound} is reachable from other machines; put TLS in front of it"
+        ));
     }
-    info!(%bound, "listening");
 
     // Liveness first, readiness when the ledger is open: an orchestrator can tell a slow
     // start from a dead process.
@@ -193,8 +192,7 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
     let ready = start_engine(&state, ledger, clusters, &opts, bound).await?;
     let _ = state.ready.set(ready);
     let took = state.started.elapsed();
-    eprintln!("warroom: ready in {} ms", took.as_millis());
-    info!(ready_ms = took.as_millis() as u64, "ready");
+    crate::logging::notice_info(&format!("ready in {} ms", took.as_millis()));
     let result = server.await;
     if let Some(ready) = state.ready.get() {
         for c in &ready.platforms.connections {
@@ -203,7 +201,7 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
     }
     let _ = std::fs::remove_file(dir.join(SERVER_FILE));
     result??;
-    eprintln!("warroom: stopped");
+    crate::logging::notice_info("stopped");
     Ok(())
 }
 
@@ -236,8 +234,8 @@ async fn start_engine(
             || plan.plan.paging.email.is_some()
             || plan.plan.paging.webhook.is_some())
     {
-        eprintln!(
-            "warroom: drill: Slack, Discord and pagers stay off (nobody outside this machine is contacted); set [drill] notify = true to include them, every message then starts with \"DRILL —\""
+        crate::logging::notice_info(
+            "drill: Slack, Discord and pagers stay off (nobody outside this machine is contacted); set [drill] notify = true to include them, every message then starts with \"DRILL —\"",
         );
     }
     // Each chat platform the plan configures: set up, and its chat added to the engine's list
@@ -258,7 +256,7 @@ async fn start_engine(
         (Vec::new(), Vec::new())
     };
     for p in problems {
-        eprintln!("warroom: pager not started: {p}");
+        crate::logging::notice_warn(&format!("pager not started: {p}"));
     }
     // Each action goes to its executor: the cluster's API server, or AWS.
     let kube: Arc<dyn warroom_adapters::cluster::Cluster> = Arc::new(clusters.kube);
@@ -279,19 +277,19 @@ async fn start_engine(
         .await
         .context("cannot check for actions interrupted by a stop")?;
     if unknown > 0 {
-        eprintln!(
-            "warroom: {unknown} action(s) were running when warroom stopped: marked \"outcome unknown — verify\", not re-run"
-        );
+        crate::logging::notice_warn(&format!(
+            "{unknown} action(s) were running when warroom stopped: marked \"outcome unknown — verify\", not re-run"
+        ));
     }
     engine.start_sweeper();
     if plan.plan.is_drill() {
-        eprintln!(
-            "warroom: DRILL MODE — open http://{bound}/ and pick who you are from the plan's people"
-        );
+        crate::logging::notice_info(&format!(
+            "DRILL MODE — open http://{bound}/ and pick who you are from the plan's people"
+        ));
     }
     let (intake, problems) = alerts::IntakeKeys::from_plan(&plan);
     for p in problems {
-        eprintln!("warroom: alert intake credential not used: {p}");
+        crate::logging::notice_warn(&format!("alert intake credential not used: {p}"));
     }
     let local = auth::random_token().context("cannot make the local access token")?;
     write_server_file(&opts.dir, bound, &local)?;

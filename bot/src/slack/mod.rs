@@ -119,8 +119,8 @@ impl Platform for SlackSetup {
             self.signing_secret.clone(),
         ));
         let Some(app_token) = &self.app_token else {
-            eprintln!(
-                "warroom: Slack: commands at /slack/commands, buttons at /slack/interactions, events at /slack/events"
+            crate::logging::notice_info(
+                "Slack: commands at /slack/commands, buttons at /slack/interactions, events at /slack/events",
             );
             return Receiving {
                 http: Some(Arc::new(SlackHttp { inbound })),
@@ -129,17 +129,17 @@ impl Platform for SlackSetup {
         };
         match SocketMode::start(&self.api_base, app_token, inbound).await {
             Ok(socket) => {
-                eprintln!(
-                    "warroom: Slack: Socket Mode connected through {}",
+                crate::logging::notice_info(&format!(
+                    "Slack: Socket Mode connected through {}",
                     self.api_base
-                );
+                ));
                 Receiving {
                     http: None,
                     connection: Some(Box::new(Socket(socket))),
                 }
             }
             Err(why) => {
-                eprintln!("warroom: Slack Socket Mode not started: {why}");
+                crate::logging::notice_warn(&format!("Slack Socket Mode not started: {why}"));
                 Receiving::default()
             }
         }
