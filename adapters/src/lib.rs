@@ -8,3 +8,4 @@ pub mod cluster;
 pub mod evidence;
 pub mod executors;
 pub mod pager;
+pub mod segments;

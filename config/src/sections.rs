@@ -9,7 +9,7 @@ use crate::model::Plan;
 use crate::model::action::ActionName;
 use crate::report::Report;
 
-pub(crate) const SECTIONS: [&str; 18] = [
+pub(crate) const SECTIONS: [&str; 19] = [
     "plan",
     "storage",
     "roles",
@@ -28,6 +28,7 @@ pub(crate) const SECTIONS: [&str; 18] = [
     "paging",
     "console",
     "drill",
+    "ha",
 ];
 
 pub(crate) fn build(root: &Spanned<DeTable<'_>>, report: &mut Report<'_>) -> Plan {
@@ -54,6 +55,7 @@ pub(crate) fn build(root: &Spanned<DeTable<'_>>, report: &mut Report<'_>) -> Pla
             "paging" => set(&mut plan.paging, value, &path, report),
             "console" => set(&mut plan.console, value, &path, report),
             "drill" => set(&mut plan.drill, value, &path, report),
+            "ha" => set(&mut plan.ha, value, &path, report),
             other => report.at_offset(
                 key.span().start,
                 &path,

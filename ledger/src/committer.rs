@@ -351,6 +351,10 @@ fn run(trees: &Trees, clock: &dyn Clock, mut journal: Journal, rx: Receiver<Job>
                 set_refused(trees, &mut failed, None);
             }
         }
+        // Between batches every write is applied: a base taken now is consistent.
+        if failed.is_none() {
+            trees.replica.base_if_asked(trees, journal.last_seq());
+        }
         let Some(first) = first else {
             if failed.is_none() && journal.used() > 0 {
                 checkpoint_or_fail(trees, &mut journal, &mut failed);
@@ -441,6 +445,7 @@ fn write_through(trees: &Trees, journal: &mut Journal, puts: &[&[Put]]) -> Resul
         let started = std::time::Instant::now();
         let seq = journal.append(chunk).map_err(|e| format!("journal: {e}"))?;
         trees.stats.fsync.observe_duration(started.elapsed());
+        trees.replica.batch(seq, chunk);
         for op in chunk {
             apply_puts(trees, op).map_err(|e| e.to_string())?;
         }

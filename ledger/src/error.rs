@@ -56,4 +56,7 @@ pub enum LedgerError {
     Refused(#[from] warroom_commands::Refusal),
     #[error("the ledger has shut down")]
     Closed,
+    /// The off-box copy is not a whole chain; nothing was restored.
+    #[error("{0}")]
+    Segments(#[from] crate::segment::SegmentError),
 }

@@ -186,6 +186,11 @@ impl Journal {
         ))
     }
 
+    /// Number of the last batch written (0 before the first).
+    pub fn last_seq(&self) -> u64 {
+        self.next_seq.saturating_sub(1)
+    }
+
     /// Bytes of records since the last checkpoint.
     pub fn used(&self) -> u64 {
         self.offset - HEADER
@@ -511,7 +516,8 @@ fn payload_len<P: AsRef<[Put]>>(ops: &[P]) -> usize {
         .sum::<usize>()
 }
 
-fn encode_frame<P: AsRef<[Put]>>(epoch: u64, seq: u64, ops: &[P], out: &mut Vec<u8>) {
+/// A batch's operations in the journal's encoding (also the body of a ledger segment).
+pub(crate) fn encode_payload<P: AsRef<[Put]>>(ops: &[P]) -> Vec<u8> {
     let mut payload = Vec::with_capacity(payload_len(ops));
     payload.extend_from_slice(&(ops.len() as u32).to_le_bytes());
     for puts in ops {
@@ -525,6 +531,11 @@ fn encode_frame<P: AsRef<[Put]>>(epoch: u64, seq: u64, ops: &[P], out: &mut Vec<
             payload.extend_from_slice(&p.value);
         }
     }
+    payload
+}
+
+fn encode_frame<P: AsRef<[Put]>>(epoch: u64, seq: u64, ops: &[P], out: &mut Vec<u8>) {
+    let payload = encode_payload(ops);
     let mut head = [0u8; HEAD];
     head[..4].copy_from_slice(&FRAME_MAGIC.to_le_bytes());
     head[4..8].copy_from_slice(&(payload.len() as u32).to_le_bytes());
@@ -542,7 +553,8 @@ fn encode_frame<P: AsRef<[Put]>>(epoch: u64, seq: u64, ops: &[P], out: &mut Vec<
     }
 }
 
-fn decode_payload(mut p: &[u8]) -> Option<Vec<Vec<Put>>> {
+/// The inverse of [`encode_payload`]; `None` for anything malformed (never panics).
+pub(crate) fn decode_payload(mut p: &[u8]) -> Option<Vec<Vec<Put>>> {
     fn take<'a>(p: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
         let (a, b) = (p.get(..n)?, p.get(n..)?);
         *p = b;

@@ -58,7 +58,7 @@ impl SalvageReport {
 
 /// Every key/value of the damaged ledger that could be read, tree by tree.
 #[derive(Default)]
-struct Salvaged {
+pub(crate) struct Salvaged {
     trees: BTreeMap<u8, BTreeMap<Vec<u8>, Vec<u8>>>,
 }
 
@@ -66,7 +66,7 @@ impl Salvaged {
     fn tree(&self, t: TreeId) -> impl Iterator<Item = (&Vec<u8>, &Vec<u8>)> {
         self.trees.get(&(t as u8)).into_iter().flatten()
     }
-    fn put(&mut self, p: &Put) {
+    pub(crate) fn put(&mut self, p: &Put) {
         self.trees
             .entry(p.tree as u8)
             .or_default()
@@ -88,15 +88,7 @@ pub fn salvage(
             dir: from.to_path_buf(),
         });
     }
-    if to.exists() && std::fs::read_dir(to).map_err(folder(to))?.next().is_some() {
-        return Err(LedgerError::Folder {
-            dir: to.to_path_buf(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::AlreadyExists,
-                "salvage writes into a new or empty folder; this one has files",
-            ),
-        });
-    }
+    require_empty(to, "salvage")?;
     let mut report = SalvageReport::default();
     let copy = tempfile::Builder::new()
         .prefix("warroom-salvage-")
@@ -105,6 +97,44 @@ pub fn salvage(
     let mut found = Salvaged::default();
     read_sled(from, copy.path(), &mut found, &mut report)?;
     read_journal(from, &mut found, &mut report);
+    rebuild(&found, to, clock, report)
+}
+
+/// Refuse a folder that holds files: a rebuilt ledger goes into a new or empty one.
+pub(crate) fn require_empty(to: &Path, what: &str) -> Result<(), LedgerError> {
+    let taken = to.exists()
+        && std::fs::read_dir(to)
+            .map_err(|source| LedgerError::Folder {
+                dir: to.to_path_buf(),
+                source,
+            })?
+            .next()
+            .is_some();
+    if taken {
+        return Err(LedgerError::Folder {
+            dir: to.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!("{what} writes into a new or empty folder; this one has files"),
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// A new ledger in `to` from the key/values `found`: per incident the verified prefix of its
+/// timeline, its record rebuilt from it, the evidence records it vouches for, and the
+/// counters, fingerprints and delivery claims.
+pub(crate) fn rebuild(
+    found: &Salvaged,
+    to: &Path,
+    clock: Arc<dyn Clock>,
+    mut report: SalvageReport,
+) -> Result<SalvageReport, LedgerError> {
+    let folder = |dir: &Path| {
+        let dir = dir.to_path_buf();
+        move |source| LedgerError::Folder { dir, source }
+    };
 
     // Timelines by incident, then the verified prefix of each.
     let mut timelines: BTreeMap<String, BTreeMap<u64, Vec<u8>>> = BTreeMap::new();

@@ -31,6 +31,8 @@ pub(crate) struct Trees {
     pub published: crate::published::Published,
     /// Write latencies for `/metrics`.
     pub stats: crate::stats::LedgerStats,
+    /// Where each written batch goes for the off-box copy, when one is kept.
+    pub replica: crate::replica::Sink,
 }
 
 /// One open sled database and its trees.
@@ -346,6 +348,7 @@ impl Ledger {
             refused: Mutex::new(None),
             published: Default::default(),
             stats: Default::default(),
+            replica: Default::default(),
         });
         for note in &replay.repaired {
             tracing::warn!(dir = %origin.display(), "{note}");
@@ -384,6 +387,17 @@ impl Ledger {
     /// kept for its life: keys sent outside warroom carry it.
     pub fn installation(&self) -> &str {
         &self.installation
+    }
+
+    /// Number of the last journal batch applied (0 before the first write).
+    pub fn last_batch(&self) -> u64 {
+        self.trees
+            .h()
+            .ok()
+            .and_then(|h| h.meta.get(crate::keys::APPLIED_KEY).ok().flatten())
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0)
     }
 
     /// How long its writes take (group commits, fdatasync, batch sizes).

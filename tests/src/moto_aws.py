@@ -11,6 +11,7 @@ usage: moto_aws.py ENDPOINT COMMAND [ARGS]
   pod-identity CLUSTER NS SA ROLE     an EKS Pod Identity association; prints JSON
   bucket NAME                         a bucket with Object Lock enabled; prints JSON
   object BUCKET KEY [VERSION]         an object's retention, checksum and size; prints JSON
+  tamper BUCKET KEY                   a new version of the object with its last byte changed
 """
 import json
 import sys
@@ -105,5 +106,10 @@ elif command == "object":
         "lock_mode": head.get("ObjectLockMode"), "retain_until": head.get("ObjectLockRetainUntilDate"),
         "checksum_sha256": head.get("ChecksumSHA256"), "metadata": head.get("Metadata", {}),
     }, default=str))
+elif command == "tamper":
+    body = bytearray(s3.get_object(Bucket=args[0], Key=args[1])["Body"].read())
+    body[-1] ^= 0x01
+    s3.put_object(Bucket=args[0], Key=args[1], Body=bytes(body))
+    print(json.dumps({"key": args[1], "bytes": len(body)}))
 else:
     sys.exit(__doc__)

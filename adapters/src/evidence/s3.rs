@@ -84,34 +84,46 @@ fn fill(content: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
+/// An S3 client on a small runtime of its own, for callers that block (built on another
+/// thread, so this may be called from async code). `endpoint`: an S3-compatible store
+/// (MinIO, moto), addressed path-style.
+pub fn blocking_client(
+    region: &str,
+    endpoint: Option<&str>,
+) -> std::io::Result<(tokio::runtime::Runtime, aws_sdk_s3::Client)> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("warroom-s3")
+        .enable_all()
+        .build()?;
+    let handle = runtime.handle().clone();
+    let region = region.to_owned();
+    let endpoint = endpoint.map(str::to_owned);
+    let client = std::thread::spawn(move || {
+        handle.block_on(async move {
+            let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(aws_types::region::Region::new(region))
+                .http_client(crate::aws::http_client());
+            if let Some(e) = &endpoint {
+                loader = loader.endpoint_url(e);
+            }
+            let base = loader.load().await;
+            let conf = aws_sdk_s3::config::Builder::from(&base)
+                .force_path_style(endpoint.is_some())
+                .build();
+            aws_sdk_s3::Client::from_conf(conf)
+        })
+    })
+    .join()
+    .map_err(|_| std::io::Error::other("the S3 client could not be built"))?;
+    Ok((runtime, client))
+}
+
 impl S3EvidenceStore {
     /// The client, on a runtime of its own (built on another thread, so this may be called
     /// from async code).
     pub fn new(settings: S3Settings) -> std::io::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("warroom-s3")
-            .enable_all()
-            .build()?;
-        let handle = runtime.handle().clone();
-        let s = settings.clone();
-        let client = std::thread::spawn(move || {
-            handle.block_on(async move {
-                let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                    .region(aws_types::region::Region::new(s.region.clone()))
-                    .http_client(crate::aws::http_client());
-                if let Some(e) = &s.endpoint {
-                    loader = loader.endpoint_url(e);
-                }
-                let base = loader.load().await;
-                let conf = aws_sdk_s3::config::Builder::from(&base)
-                    .force_path_style(s.endpoint.is_some())
-                    .build();
-                aws_sdk_s3::Client::from_conf(conf)
-            })
-        })
-        .join()
-        .map_err(|_| std::io::Error::other("the S3 client could not be built"))?;
+        let (runtime, client) = blocking_client(&settings.region, settings.endpoint.as_deref())?;
         Ok(S3EvidenceStore {
             settings,
             client,

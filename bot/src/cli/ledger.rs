@@ -34,6 +34,28 @@ pub enum LedgerCommand {
         #[arg(long, value_name = "DIR")]
         to: PathBuf,
     },
+    /// Rebuild a ledger from its off-box copy (the segments `[ha]` uploads) into a new or
+    /// empty folder — disaster recovery with no server left. Every segment's hash link is
+    /// checked before anything is written, and the rebuilt ledger's chains are verified as
+    /// they are replayed. Exit 0 when the whole copy was restored, 1 when the chain is broken
+    /// or something could not be kept (named), 2 when the bucket or folder cannot be used.
+    Restore {
+        /// The bucket and prefix, as `[ha] bucket` names them: s3://BUCKET/PREFIX/.
+        #[arg(long, value_name = "S3_URL")]
+        from: String,
+        /// New (or empty) folder for the restored ledger.
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+        /// Which installation's copy, when the prefix holds more than one.
+        #[arg(long, value_name = "ID")]
+        installation: Option<String>,
+        /// The bucket's region (default: the plan's `[ha] region`).
+        #[arg(long)]
+        region: Option<String>,
+        /// An S3-compatible endpoint (default: the plan's `[ha] endpoint`).
+        #[arg(long, value_name = "URL")]
+        endpoint: Option<String>,
+    },
 }
 
 pub fn run(cmd: LedgerCommand, global: &Global) -> anyhow::Result<ExitCode> {
@@ -72,6 +94,33 @@ pub fn run(cmd: LedgerCommand, global: &Global) -> anyhow::Result<ExitCode> {
             }
         }
         LedgerCommand::Salvage { to } => salvage(&dir, &to, global.json),
+        LedgerCommand::Restore {
+            from,
+            to,
+            installation,
+            region,
+            endpoint,
+        } => {
+            let ha = plan.plan.ha.as_ref();
+            let Some((bucket, prefix)) =
+                warroom_adapters::segments::SegmentBucket::parse_url(&from)
+            else {
+                eprintln!("error: `{from}` is not an S3 URL: write s3://BUCKET/PREFIX/");
+                return Ok(ExitCode::from(EXIT_BAD_INPUT));
+            };
+            let Some(region) = region.or_else(|| ha.map(|h| h.region.clone())) else {
+                eprintln!("error: give --region (the plan has no [ha] to take it from)");
+                return Ok(ExitCode::from(EXIT_BAD_INPUT));
+            };
+            let bucket = warroom_adapters::segments::SegmentBucket {
+                bucket,
+                region,
+                prefix,
+                endpoint: endpoint.or_else(|| ha.and_then(|h| h.endpoint.clone())),
+                retention: None,
+            };
+            crate::cli::restore::run(&bucket, installation, &to, global.json)
+        }
     }
 }
 

@@ -6,6 +6,7 @@ pub mod incident;
 pub mod ledger;
 pub mod plan;
 pub mod preflight;
+pub mod restore;
 pub mod serve;
 
 use std::path::PathBuf;

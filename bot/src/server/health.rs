@@ -23,7 +23,17 @@ pub fn router(state: Arc<AppState>) -> Router {
 async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     match (state.ledger.get(), state.ready.get()) {
         (Some(l), Some(_)) => match l.write_refusal() {
-            None => (StatusCode::OK, "ready\n".to_owned()),
+            // Writes are durable here: ready; a copy that lags is said, not hidden.
+            None => match state.copy.get().and_then(|c| c.problem().map(|p| (c, p))) {
+                Some((c, why)) => (
+                    StatusCode::OK,
+                    format!(
+                        "ready; the ledger's copy to {} is behind: {why}\n",
+                        c.location
+                    ),
+                ),
+                None => (StatusCode::OK, "ready\n".to_owned()),
+            },
             Some(why) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("not ready: the ledger refuses writes ({why}); it retries every second\n"),
@@ -78,6 +88,11 @@ warroom_incidents{{status=\"open\"}} {open}\nwarroom_incidents{{status=\"resolve
             body + &ready.engine.metrics.render()
                 + &alert_metrics(ready.engine.alert_counts())
                 + &ready.engine.ledger.stats().render()
+                + &state
+                    .copy
+                    .get()
+                    .map(|c| c.render(ready.engine.ledger.last_batch()))
+                    .unwrap_or_default()
         }
         None => body,
     };

@@ -42,6 +42,8 @@ pub struct AppState {
     /// Becomes true on SIGTERM/SIGINT: long-lived responses (event streams) end at once so
     /// the process can exit well within Kubernetes' grace period.
     pub stopping: tokio::sync::watch::Sender<bool>,
+    /// The ledger's off-box copy, when the plan keeps one (`[ha]`).
+    pub copy: OnceLock<Arc<crate::ledger_copy::CopyState>>,
 }
 
 /// How long shutdown waits for requests in flight before the process exits anyway.
@@ -119,6 +121,7 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
         ready: OnceLock::new(),
         started: std::time::Instant::now(),
         stopping: tokio::sync::watch::channel(false).0,
+        copy: OnceLock::new(),
     });
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
@@ -188,6 +191,15 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
         .await
         .context("ledger opener stopped")?
         .with_context(|| format!("cannot open the ledger in {}", dir.display()))?;
+    if let Some(ha) = &state.plan.plan.ha {
+        let copy = crate::ledger_copy::start(&ledger, crate::ledger_copy::bucket_of(ha))
+            .context("cannot start the ledger's copy to its bucket")?;
+        crate::logging::notice_info(&format!(
+            "ledger copied to {} (ack = leader: durable here, then uploaded)",
+            copy.location
+        ));
+        let _ = state.copy.set(copy);
+    }
 
     let ready = start_engine(&state, ledger, clusters, &opts, bound).await?;
     let _ = state.ready.set(ready);

@@ -517,3 +517,27 @@ fn a_tier_pagerduty_key_without_pagerduty_paging_is_named_with_the_fix() {
         "{found}"
     );
 }
+
+#[test]
+fn ha_names_a_bad_bucket_a_bad_region_and_an_ack_not_built_yet() {
+    let example = include_str!("../../examples/plan.toml");
+    let lines = example.lines().count();
+    let text = format!(
+        "{example}\n[ha]\nbucket = \"https://bucket\"\nregion = \"mars-1\"\nack = \"replicated\"\n"
+    );
+    let problems = problems(&text);
+    expect(
+        &problems,
+        lines + 3,
+        10,
+        "ha.bucket",
+        "not an S3 bucket URL",
+    );
+    expect(&problems, lines + 4, 10, "ha.region", "not an AWS region");
+    expect(&problems, lines + 5, 7, "ha.ack", "not available yet");
+    let fine = format!(
+        "{example}\n[ha]\nbucket = \"s3://northwind-warroom-ledger/prod/\"\nregion = \"eu-central-1\"\n"
+    );
+    let plan = load_str("plan.toml", &fine).unwrap();
+    assert_eq!(plan.ha.unwrap().ack, crate::model::ha::Ack::Leader);
+}

@@ -8,6 +8,7 @@ pub mod drill;
 pub mod escalation;
 pub mod evidence;
 pub mod guardrails;
+pub mod ha;
 pub mod ids;
 pub mod infra;
 pub mod meta;
@@ -59,6 +60,8 @@ pub struct Plan {
     pub console: Console,
     /// `[drill]`
     pub drill: DrillSettings,
+    /// `[ha]`: the ledger's off-box copy, when kept.
+    pub ha: Option<ha::Ha>,
 }
 
 impl Plan {

@@ -15,6 +15,43 @@ pub(super) fn check(plan: &Plan, report: &mut Report<'_>) {
     aws(plan, report);
     urls(plan, report);
     alerts(plan, report);
+    ha(plan, report);
+}
+
+fn ha(plan: &Plan, report: &mut Report<'_>) {
+    let Some(ha) = &plan.ha else {
+        return;
+    };
+    let root = FieldPath::root().key("ha");
+    let bucket = ha
+        .bucket
+        .strip_prefix("s3://")
+        .map(|rest| rest.split('/').next().unwrap_or_default());
+    if !bucket.is_some_and(|b| {
+        (3..=63).contains(&b.len())
+            && b.bytes()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.')
+    }) {
+        report.at(
+            &root.key("bucket"),
+            format!("`{}` is not an S3 bucket URL", ha.bucket),
+            "write s3://BUCKET/PREFIX/, e.g. s3://northwind-warroom-ledger/prod/",
+        );
+    }
+    if !is_region(&ha.region) {
+        report.at(
+            &root.key("region"),
+            format!("`{}` is not an AWS region", ha.region),
+            "e.g. eu-central-1",
+        );
+    }
+    if ha.ack == crate::model::ha::Ack::Replicated {
+        report.at(
+            &root.key("ack"),
+            "ack = \"replicated\" is not available yet",
+            "use ack = \"leader\": a write is acknowledged when durable on this server's disk and copied to the bucket right after",
+        );
+    }
 }
 
 fn meta(plan: &Plan, report: &mut Report<'_>) {

@@ -1,0 +1,182 @@
+//! The ledger's off-box copy (`[ha]`): a thread that turns each written journal batch into the
+//! next segment of a hash-linked chain and uploads it to the bucket, in order.
+//!
+//! Guarantees: segments are uploaded strictly in chain order and each only once (a segment
+//! that fails is retried, with backoff, until it is stored; nothing after it is sent before);
+//! at start, and whenever batches were missed (the thread fell behind while the bucket was
+//! unreachable), a base — every key/value of the ledger — is uploaded as the next segment, so
+//! the copy is always restorable from its latest base. Assumes this process is the only
+//! writer of its installation's segments (the upload refuses to replace one). Caveats: with
+//! `ack = "leader"`, a write is acknowledged before its segment is uploaded: a disk lost in
+//! the seconds between loses those writes from the copy (the lag is in `/metrics`); a base
+//! is held in memory while it uploads.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use warroom_adapters::segments::{SegmentBucket, SegmentStore};
+use warroom_ledger::Ledger;
+use warroom_ledger::replica::Shipment;
+use warroom_ledger::segment::{GENESIS, Segment, SegmentKind, digest, object_name};
+
+/// Batches that may wait for upload before the committer drops them (a base follows).
+const QUEUE: usize = 4096;
+
+/// What `/readyz` and `/metrics` say about the copy.
+pub struct CopyState {
+    pub location: String,
+    /// The last journal batch the bucket holds.
+    pub batch: AtomicU64,
+    /// The chain's last segment number.
+    pub segments: AtomicU64,
+    /// Whether the last upload attempt succeeded.
+    pub up: AtomicBool,
+    pub error: Mutex<Option<String>>,
+}
+
+impl CopyState {
+    pub fn problem(&self) -> Option<String> {
+        self.error.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn failed(&self, why: String) {
+        if !self.up.swap(false, Ordering::AcqRel) || self.problem().as_deref() != Some(&why) {
+            tracing::warn!(error = %why, location = %self.location, "ledger copy: upload failed; retrying");
+        }
+        *self.error.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
+    }
+
+    fn stored(&self, number: u64, batch: u64) {
+        self.segments.store(number, Ordering::Release);
+        self.batch.store(batch, Ordering::Release);
+        if !self.up.swap(true, Ordering::AcqRel) {
+            tracing::info!(location = %self.location, segment = number, "ledger copy: uploading");
+        }
+        *self.error.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Prometheus text.
+    pub fn render(&self, ledger_batch: u64) -> String {
+        let copied = self.batch.load(Ordering::Acquire);
+        format!(
+            "# HELP warroom_ledger_copy_up Whether the last upload of a ledger segment to the bucket succeeded.\n# TYPE warroom_ledger_copy_up gauge\nwarroom_ledger_copy_up {}\n\
+# HELP warroom_ledger_copy_segments The last segment number in the bucket's chain.\n# TYPE warroom_ledger_copy_segments gauge\nwarroom_ledger_copy_segments {}\n\
+# HELP warroom_ledger_copy_lag_batches Journal batches written here and not yet in the bucket.\n# TYPE warroom_ledger_copy_lag_batches gauge\nwarroom_ledger_copy_lag_batches {}\n",
+            u8::from(self.up.load(Ordering::Acquire)),
+            self.segments.load(Ordering::Acquire),
+            ledger_batch.saturating_sub(copied)
+        )
+    }
+}
+
+/// The plan's `[ha]` as a bucket to write segments to.
+pub fn bucket_of(ha: &warroom_config::model::ha::Ha) -> SegmentBucket {
+    let (bucket, prefix) = SegmentBucket::parse_url(&ha.bucket).unwrap_or_default();
+    SegmentBucket {
+        bucket,
+        region: ha.region.clone(),
+        prefix,
+        endpoint: ha.endpoint.clone(),
+        retention: ha.object_lock.as_ref().map(|l| {
+            (
+                l.mode == warroom_config::model::storage::LockMode::Compliance,
+                l.retain_for,
+            )
+        }),
+    }
+}
+
+/// Start copying `ledger` to `bucket`.
+pub fn start(ledger: &Arc<Ledger>, bucket: SegmentBucket) -> anyhow::Result<Arc<CopyState>> {
+    let store = SegmentStore::new(bucket, ledger.installation())?;
+    let state = Arc::new(CopyState {
+        location: store.location(),
+        batch: AtomicU64::new(0),
+        segments: AtomicU64::new(0),
+        up: AtomicBool::new(false),
+        error: Mutex::new(Some("not uploaded yet".into())),
+    });
+    let rx = ledger.replicate(QUEUE);
+    let (ledger, shared) = (Arc::clone(ledger), Arc::clone(&state));
+    std::thread::Builder::new()
+        .name("ledger-copy".into())
+        .spawn(move || run(&ledger, &store, &shared, rx))?;
+    Ok(state)
+}
+
+/// Retry `f` with backoff until it succeeds; `None` when the ledger shut down meanwhile.
+fn until_done<T>(state: &CopyState, mut f: impl FnMut() -> Result<T, String>) -> T {
+    let mut wait = Duration::from_millis(250);
+    loop {
+        match f() {
+            Ok(v) => return v,
+            Err(why) => {
+                state.failed(why);
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+/// The chain's head in the bucket: (last number, its SHA-256).
+fn head(store: &SegmentStore) -> Result<(u64, String), String> {
+    let names = store.list()?;
+    let Some(last) = names.last() else {
+        return Ok((0, GENESIS.to_owned()));
+    };
+    let bytes = store.get(last)?;
+    let s = Segment::decode(last, &bytes).map_err(|e| e.to_string())?;
+    if names.len() as u64 != s.number {
+        return Err(format!(
+            "{}: {} segments, the last numbered {}: the chain has a gap; `warroom ledger restore` names it",
+            store.location(),
+            names.len(),
+            s.number
+        ));
+    }
+    Ok((s.number, digest(&bytes)))
+}
+
+fn run(
+    ledger: &Ledger,
+    store: &SegmentStore,
+    state: &CopyState,
+    rx: std::sync::mpsc::Receiver<Shipment>,
+) {
+    let (mut number, mut prev) = until_done(state, || head(store));
+    state.segments.store(number, Ordering::Release);
+    // A base first: whatever the bucket held, the copy restarts from what this ledger holds.
+    ledger.request_base();
+    let mut next_batch: Option<u64> = None;
+    while let Ok(shipment) = rx.recv() {
+        let (kind, batch, puts) = match shipment {
+            Shipment::Base { batch, puts } => (SegmentKind::Base, batch, puts),
+            Shipment::Batch { batch, puts } => match next_batch {
+                Some(n) if n == batch => (SegmentKind::Batch, batch, puts),
+                // Waiting for a base, or batches were missed: a base covers them.
+                Some(_) => {
+                    next_batch = None;
+                    ledger.request_base();
+                    continue;
+                }
+                None => continue,
+            },
+        };
+        let segment = Segment {
+            number: number + 1,
+            kind,
+            batch,
+            prev: prev.clone(),
+            puts,
+        };
+        let bytes = segment.encode();
+        let name = object_name(segment.number);
+        until_done(state, || store.put(&name, &bytes));
+        number = segment.number;
+        prev = digest(&bytes);
+        next_batch = Some(batch + 1);
+        state.stored(number, batch);
+    }
+}
