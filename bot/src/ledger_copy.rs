@@ -33,6 +33,9 @@ pub struct CopyState {
     /// Whether the last upload attempt succeeded.
     pub up: AtomicBool,
     pub error: Mutex<Option<String>>,
+    /// `ack = "replicated"` with `when_unreachable = "refuse"`: writes are held while uploads
+    /// fail.
+    hold_writes: bool,
 }
 
 impl CopyState {
@@ -40,16 +43,26 @@ impl CopyState {
         self.error.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    fn failed(&self, why: String) {
+    fn failed(&self, ledger: &Ledger, why: String) {
         if !self.up.swap(false, Ordering::AcqRel) || self.problem().as_deref() != Some(&why) {
             tracing::warn!(error = %why, location = %self.location, "ledger copy: upload failed; retrying");
+        }
+        if self.hold_writes {
+            ledger.hold(Some(format!(
+                "the ledger's copy to {} cannot be written ({why}), and the plan acknowledges only what is copied ([ha] ack = \"replicated\", when_unreachable = \"refuse\")",
+                self.location
+            )));
         }
         *self.error.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
     }
 
-    fn stored(&self, number: u64, batch: u64) {
+    fn stored(&self, ledger: &Ledger, number: u64, batch: u64) {
         self.segments.store(number, Ordering::Release);
         self.batch.store(batch, Ordering::Release);
+        ledger.mark_copied(batch);
+        if self.hold_writes {
+            ledger.hold(None);
+        }
         if !self.up.swap(true, Ordering::AcqRel) {
             tracing::info!(location = %self.location, segment = number, "ledger copy: uploading");
         }
@@ -87,8 +100,13 @@ pub fn bucket_of(ha: &warroom_config::model::ha::Ha) -> SegmentBucket {
     }
 }
 
-/// Start copying `ledger` to `bucket`.
-pub fn start(ledger: &Arc<Ledger>, bucket: SegmentBucket) -> anyhow::Result<Arc<CopyState>> {
+/// Start copying `ledger` to `bucket`; with `hold_writes`, writes are refused while uploads
+/// fail.
+pub fn start(
+    ledger: &Arc<Ledger>,
+    bucket: SegmentBucket,
+    hold_writes: bool,
+) -> anyhow::Result<Arc<CopyState>> {
     let store = SegmentStore::new(bucket, ledger.installation())?;
     let state = Arc::new(CopyState {
         location: store.location(),
@@ -96,6 +114,7 @@ pub fn start(ledger: &Arc<Ledger>, bucket: SegmentBucket) -> anyhow::Result<Arc<
         segments: AtomicU64::new(0),
         up: AtomicBool::new(false),
         error: Mutex::new(Some("not uploaded yet".into())),
+        hold_writes,
     });
     let rx = ledger.replicate(QUEUE);
     let (ledger, shared) = (Arc::clone(ledger), Arc::clone(&state));
@@ -105,14 +124,18 @@ pub fn start(ledger: &Arc<Ledger>, bucket: SegmentBucket) -> anyhow::Result<Arc<
     Ok(state)
 }
 
-/// Retry `f` with backoff until it succeeds; `None` when the ledger shut down meanwhile.
-fn until_done<T>(state: &CopyState, mut f: impl FnMut() -> Result<T, String>) -> T {
+/// Retry `f` with backoff until it succeeds.
+fn until_done<T>(
+    ledger: &Ledger,
+    state: &CopyState,
+    mut f: impl FnMut() -> Result<T, String>,
+) -> T {
     let mut wait = Duration::from_millis(250);
     loop {
         match f() {
             Ok(v) => return v,
             Err(why) => {
-                state.failed(why);
+                state.failed(ledger, why);
                 std::thread::sleep(wait);
                 wait = (wait * 2).min(Duration::from_secs(30));
             }
@@ -145,7 +168,7 @@ fn run(
     state: &CopyState,
     rx: std::sync::mpsc::Receiver<Shipment>,
 ) {
-    let (mut number, mut prev) = until_done(state, || head(store));
+    let (mut number, mut prev) = until_done(ledger, state, || head(store));
     state.segments.store(number, Ordering::Release);
     // A base first: whatever the bucket held, the copy restarts from what this ledger holds.
     ledger.request_base();
@@ -173,10 +196,10 @@ fn run(
         };
         let bytes = segment.encode();
         let name = object_name(segment.number);
-        until_done(state, || store.put(&name, &bytes));
+        until_done(ledger, state, || store.put(&name, &bytes));
         number = segment.number;
         prev = digest(&bytes);
         next_batch = Some(batch + 1);
-        state.stored(number, batch);
+        state.stored(ledger, number, batch);
     }
 }

@@ -149,7 +149,12 @@ mod tests {
             .flatten()
             .filter_map(|g| g["name"].as_str().map(str::to_owned))
             .collect();
-        for g in ["apps", "policy", "coordination.k8s.io", "rbac.authorization.k8s.io"] {
+        for g in [
+            "apps",
+            "policy",
+            "coordination.k8s.io",
+            "rbac.authorization.k8s.io",
+        ] {
             assert!(groups.iter().any(|n| n == g), "{g} in {groups:?}");
         }
     }

@@ -100,6 +100,8 @@ pub struct Committed {
     pub entry: Entry,
     /// Set when the write recorded evidence.
     pub evidence: Option<EvidenceRecord>,
+    /// The journal batch that made it durable (what an off-box copy reports as uploaded).
+    pub batch: u64,
 }
 
 struct Job {
@@ -374,6 +376,14 @@ fn run(trees: &Trees, clock: &dyn Clock, mut journal: Journal, rx: Receiver<Job>
             }
             continue;
         }
+        // Held by the off-box copy (ack = "replicated", bucket unreachable): nothing is
+        // written, so nothing is acknowledged that the copy could not take.
+        if let Some(reason) = trees.held() {
+            for job in batch {
+                let _ = job.reply.send(Err(LedgerError::Held(reason.clone())));
+            }
+            continue;
+        }
         overlay.trim();
         let planned: Vec<_> = batch
             .iter()
@@ -406,9 +416,16 @@ fn run(trees: &Trees, clock: &dyn Clock, mut journal: Journal, rx: Receiver<Job>
             last_attempt = std::time::Instant::now();
             set_refused(trees, &mut failed, Some(e.clone()));
         }
+        let written = journal.last_seq();
         for (job, result) in batch.into_iter().zip(planned) {
             let reply = match &outcome {
-                Ok(()) => result.map(|(done, _)| done),
+                Ok(()) => result.map(|(done, _)| match done {
+                    Done::Write(mut c) => {
+                        c.batch = written;
+                        Done::Write(c)
+                    }
+                    other => other,
+                }),
                 Err(e) => Err(LedgerError::Durability(e.clone())),
             };
             let _ = job.reply.send(reply);
@@ -798,6 +815,7 @@ impl<'a> Overlay<'a> {
                 incident,
                 entry,
                 evidence,
+                batch: 0,
             })),
             puts,
         ))

@@ -56,6 +56,9 @@ pub enum LedgerError {
     Refused(#[from] warroom_commands::Refusal),
     #[error("the ledger has shut down")]
     Closed,
+    /// The plan asks that writes reach the off-box copy, and it cannot take them now.
+    #[error("not recorded: {0}; writes resume when the bucket takes them again")]
+    Held(String),
     /// The off-box copy is not a whole chain; nothing was restored.
     #[error("{0}")]
     Segments(#[from] crate::segment::SegmentError),

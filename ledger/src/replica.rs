@@ -24,10 +24,21 @@ pub enum Shipment {
     Base { batch: u64, puts: Vec<Put> },
 }
 
-#[derive(Default)]
 pub struct Sink {
     tx: Mutex<Option<SyncSender<Shipment>>>,
     want_base: AtomicBool,
+    /// The last journal batch the copy holds.
+    copied: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for Sink {
+    fn default() -> Self {
+        Sink {
+            tx: Mutex::default(),
+            want_base: AtomicBool::default(),
+            copied: tokio::sync::watch::Sender::new(0),
+        }
+    }
 }
 
 impl Sink {
@@ -99,6 +110,16 @@ impl Ledger {
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = Some(tx);
         rx
+    }
+
+    /// The copy holds every batch up to `batch`.
+    pub fn mark_copied(&self, batch: u64) {
+        self.trees.replica.copied.send_replace(batch);
+    }
+
+    /// Follows the last batch the copy holds.
+    pub fn copied(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.trees.replica.copied.subscribe()
     }
 
     /// Ask for a base: it arrives on the channel after the batches already written.

@@ -33,6 +33,8 @@ pub(crate) struct Trees {
     pub stats: crate::stats::LedgerStats,
     /// Where each written batch goes for the off-box copy, when one is kept.
     pub replica: crate::replica::Sink,
+    /// Set while the off-box copy asks that writes wait (see [`Ledger::hold`]).
+    pub hold: Mutex<Option<String>>,
 }
 
 /// One open sled database and its trees.
@@ -78,6 +80,10 @@ impl Handles {
 }
 
 impl Trees {
+    pub(crate) fn held(&self) -> Option<String> {
+        self.hold.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     /// The current sled handles; an error while the committer reopens sled.
     pub fn h(&self) -> Result<Arc<Handles>, LedgerError> {
         self.handles
@@ -349,6 +355,7 @@ impl Ledger {
             published: Default::default(),
             stats: Default::default(),
             replica: Default::default(),
+            hold: Mutex::new(None),
         });
         for note in &replay.repaired {
             tracing::warn!(dir = %origin.display(), "{note}");
@@ -412,6 +419,13 @@ impl Ledger {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+            .or_else(|| self.trees.held())
+    }
+
+    /// Refuse writes with `reason` until called with `None`: the off-box copy does this while
+    /// the bucket cannot take what `ack = "replicated"` promises.
+    pub fn hold(&self, reason: Option<String>) {
+        *self.trees.hold.lock().unwrap_or_else(|p| p.into_inner()) = reason;
     }
 
     /// The ledger's folder (for a read-only copy: the folder it was copied from, not the

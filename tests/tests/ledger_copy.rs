@@ -226,3 +226,56 @@ fn an_unreachable_bucket_is_said_in_readyz_and_metrics_and_the_copy_catches_up()
     assert_eq!(report["complete"], true, "{report}");
     assert_eq!(entries(&s, "restored", &inc), before);
 }
+
+#[test]
+fn with_ack_replicated_nothing_is_acknowledged_that_the_bucket_does_not_hold() {
+    let moto = Moto::start();
+    let s = Scratch::new();
+    let plan = s.write(
+        "plan.toml",
+        &format!(
+            "{}ack = \"replicated\"\nreplicated_within = \"2s\"\n",
+            plan(&moto)
+        ),
+    );
+    // No bucket yet: nothing can be copied, so nothing is acknowledged.
+    let server = Server::start_with_env(&s, &["--config", plan.to_str().unwrap()], AWS_ENV);
+    let api = Api::new(&server.addr);
+    let (code, r) = api.command(
+        "alice",
+        "incident open \"bucket down\" --severity sev2",
+        None,
+    );
+    assert_eq!(code, 503, "{r}");
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("s3://{BUCKET}/prod/")),
+        "{r}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (code, ready) = server.get("/readyz");
+        if code == 503 {
+            assert!(ready.contains("ack = \"replicated\""), "{ready}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "readyz stayed {code}: {ready}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // The bucket appears: writes are taken again, and an acknowledged one survives kill -9
+    // with no server left.
+    moto.aws(&["bucket", BUCKET]);
+    server.wait_for("/readyz", 200, Duration::from_secs(30));
+    let inc = api.open_incident("shell in payments api");
+    api.ok("alice", "note acknowledged means copied", Some(&inc));
+    let acked = acknowledged(&api, &inc);
+    kill(&server);
+    drop(server);
+    let out = restore(&s, &moto, "restored").expect_code(0);
+    let report: Value = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(report["complete"], true, "{report}");
+    assert_eq!(entries(&s, "restored", &inc), acked);
+}

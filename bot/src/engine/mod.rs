@@ -119,10 +119,12 @@ impl Engine {
             person = %person,
             incident = incident.as_ref().map(IncidentId::as_str).unwrap_or("-"),
         );
+        let before = self.ledger.last_batch();
         let reply = self
             .dispatch(person, text, incident)
             .instrument(span.clone())
             .await;
+        let reply = self.once_copied(reply, before).await;
         self.metrics.count(&reply);
         span.in_scope(|| {
             tracing::info!(
@@ -133,6 +135,61 @@ impl Engine {
             )
         });
         reply
+    }
+
+    /// With `[ha] ack = "replicated"`, an "ok" reply waits until the bucket holds every batch
+    /// written so far (this one's included), at most `replicated_within`; otherwise it is not
+    /// an acknowledgement. Guarantees: no reply says "recorded" or "approved" before the
+    /// copy holds it. Caveat: what timed out is still recorded here and uploaded later, so a
+    /// person told "not yet copied" should check before repeating it.
+    /// `before`: the last batch before the work began; when nothing was written since, there
+    /// is nothing to wait for.
+    pub async fn once_copied(&self, reply: Reply, before: u64) -> Reply {
+        use warroom_config::model::ha::{Ack, WhenUnreachable};
+        let Some(ha) = self
+            .plan
+            .plan
+            .ha
+            .as_ref()
+            .filter(|h| h.ack == Ack::Replicated)
+        else {
+            return reply;
+        };
+        let target = self.ledger.last_batch();
+        if !reply.ok || target == before {
+            return reply;
+        }
+        let mut copied = self.ledger.copied();
+        let waited =
+            tokio::time::timeout(ha.replicated_within, copied.wait_for(|b| *b >= target)).await;
+        if matches!(waited, Ok(Ok(_))) {
+            return reply;
+        }
+        let why = self.ledger.write_refusal().unwrap_or_else(|| {
+            format!(
+                "{} did not confirm it within {}",
+                ha.bucket,
+                warroom_config::format_duration(ha.replicated_within)
+            )
+        });
+        tracing::warn!(error = %why, "a write is not yet in the ledger's copy");
+        match ha.when_unreachable {
+            WhenUnreachable::CarryOn => Reply {
+                message: format!(
+                    "{} (durable on this server; its copy to the bucket is behind and catches up)",
+                    reply.message
+                ),
+                ..reply
+            },
+            WhenUnreachable::Refuse => Reply {
+                ok: false,
+                code: reply::Code::Unavailable,
+                message: format!(
+                    "recorded on this server but NOT yet in the ledger's copy ({why}); the plan acknowledges only what is copied ([ha] ack = \"replicated\"). It stays here and is uploaded when the bucket answers: check the timeline before repeating it"
+                ),
+                ..reply
+            },
+        }
     }
 
     async fn dispatch(

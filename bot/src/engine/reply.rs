@@ -20,6 +20,8 @@ pub enum Code {
     Guardrail,
     /// warroom could not do its part (ledger, cluster): 500.
     Failed,
+    /// Writes wait for the ledger's copy (`ack = "replicated"`): 503, retry later.
+    Unavailable,
 }
 
 impl Code {
@@ -32,6 +34,7 @@ impl Code {
             Code::Conflict => "conflict",
             Code::Guardrail => "guardrail",
             Code::Failed => "failed",
+            Code::Unavailable => "unavailable",
         }
     }
 }
@@ -121,6 +124,7 @@ impl Reply {
             LedgerError::NoSuchIncident(_) => Reply::not_found(e.to_string()),
             LedgerError::Refused(r) => Reply::conflict(r.to_string()),
             LedgerError::TooLarge { .. } => Reply::bad_input(e.to_string()),
+            LedgerError::Held(_) => Reply::new(Code::Unavailable, e.to_string()),
             other => {
                 tracing::error!(error = %other, "ledger write failed");
                 Reply::failed(format!("not recorded: {other}"))

@@ -316,6 +316,7 @@ fn malformed(ready: &super::Ready, e: AlertError) -> Response {
 }
 
 async fn ingest(ready: &super::Ready, alerts: Vec<Alert>, sender: SocketAddr) -> Response {
+    let before = ready.engine.ledger.last_batch();
     let mut outcomes = Vec::with_capacity(alerts.len());
     for alert in alerts {
         match ready.engine.alert(alert, Some(sender.ip())).await {
@@ -331,6 +332,15 @@ async fn ingest(ready: &super::Ready, alerts: Vec<Alert>, sender: SocketAddr) ->
         }
     }
     let opened = outcomes.iter().filter(|o| o.result == "opened").count();
+    // With ack = "replicated", a 200 promises the bucket holds it too; otherwise the sender
+    // retries, and what was recorded comes back as repeats.
+    let copied = ready
+        .engine
+        .once_copied(crate::engine::Reply::ok(String::new()), before)
+        .await;
+    if !copied.ok {
+        return answer(StatusCode::SERVICE_UNAVAILABLE, copied.message);
+    }
     axum::Json(json!({ "ok": true, "opened": opened, "alerts": outcomes })).into_response()
 }
 

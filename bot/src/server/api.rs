@@ -72,6 +72,7 @@ fn status_of(code: Code) -> StatusCode {
         Code::Conflict => StatusCode::CONFLICT,
         Code::Guardrail => StatusCode::UNPROCESSABLE_ENTITY,
         Code::Failed => StatusCode::INTERNAL_SERVER_ERROR,
+        Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
     }
 }
 

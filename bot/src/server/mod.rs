@@ -192,11 +192,22 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
         .context("ledger opener stopped")?
         .with_context(|| format!("cannot open the ledger in {}", dir.display()))?;
     if let Some(ha) = &state.plan.plan.ha {
-        let copy = crate::ledger_copy::start(&ledger, crate::ledger_copy::bucket_of(ha))
-            .context("cannot start the ledger's copy to its bucket")?;
+        use warroom_config::model::ha::{Ack, WhenUnreachable};
+        let replicated = ha.ack == Ack::Replicated;
+        let copy = crate::ledger_copy::start(
+            &ledger,
+            crate::ledger_copy::bucket_of(ha),
+            replicated && ha.when_unreachable == WhenUnreachable::Refuse,
+        )
+        .context("cannot start the ledger's copy to its bucket")?;
         crate::logging::notice_info(&format!(
-            "ledger copied to {} (ack = leader: durable here, then uploaded)",
-            copy.location
+            "ledger copied to {} ({})",
+            copy.location,
+            if replicated {
+                "ack = replicated: a write is acknowledged once its segment is uploaded"
+            } else {
+                "ack = leader: durable here, then uploaded"
+            }
         ));
         let _ = state.copy.set(copy);
     }

@@ -519,11 +519,11 @@ fn a_tier_pagerduty_key_without_pagerduty_paging_is_named_with_the_fix() {
 }
 
 #[test]
-fn ha_names_a_bad_bucket_a_bad_region_and_an_ack_not_built_yet() {
+fn ha_names_a_bad_bucket_a_bad_region_and_a_wait_out_of_range() {
     let example = include_str!("../../examples/plan.toml");
     let lines = example.lines().count();
     let text = format!(
-        "{example}\n[ha]\nbucket = \"https://bucket\"\nregion = \"mars-1\"\nack = \"replicated\"\n"
+        "{example}\n[ha]\nbucket = \"https://bucket\"\nregion = \"mars-1\"\nreplicated_within = \"2m\"\n"
     );
     let problems = problems(&text);
     expect(
@@ -534,7 +534,13 @@ fn ha_names_a_bad_bucket_a_bad_region_and_an_ack_not_built_yet() {
         "not an S3 bucket URL",
     );
     expect(&problems, lines + 4, 10, "ha.region", "not an AWS region");
-    expect(&problems, lines + 5, 7, "ha.ack", "not available yet");
+    expect(
+        &problems,
+        lines + 5,
+        21,
+        "ha.replicated_within",
+        "outside 1s–60s",
+    );
     let fine = format!(
         "{example}\n[ha]\nbucket = \"s3://northwind-warroom-ledger/prod/\"\nregion = \"eu-central-1\"\n"
     );

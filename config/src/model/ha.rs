@@ -1,5 +1,7 @@
 //! `[ha]`: the ledger's off-box copy in object storage.
 
+use std::time::Duration;
+
 use serde::Deserialize;
 
 use super::storage::ObjectLock;
@@ -11,8 +13,23 @@ pub enum Ack {
     /// Durable on this server's disk (the copy follows within moments).
     #[default]
     Leader,
-    /// Also uploaded to the bucket. Not built yet: the plan check refuses it.
+    /// Also uploaded to the bucket: a reply says "recorded" only once its segment is there.
     Replicated,
+}
+
+/// With `ack = "replicated"`, what a write does when the bucket does not take it in time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WhenUnreachable {
+    /// Refuse writes (`/readyz` 503) until uploads succeed again.
+    #[default]
+    Refuse,
+    /// Acknowledge writes durable here and say the copy is behind; it catches up.
+    CarryOn,
+}
+
+fn five_seconds() -> Duration {
+    Duration::from_secs(5)
 }
 
 /// `[ha] bucket = "s3://northwind-warroom-ledger/prod/" …`
@@ -27,6 +44,14 @@ pub struct Ha {
     pub endpoint: Option<String>,
     #[serde(default)]
     pub ack: Ack,
+    /// With `ack = "replicated"`: how long a reply waits for its segment's upload.
+    #[serde(
+        default = "five_seconds",
+        deserialize_with = "crate::duration::deserialize"
+    )]
+    pub replicated_within: Duration,
+    #[serde(default)]
+    pub when_unreachable: WhenUnreachable,
     /// Object Lock retention for every segment (the bucket must have Object Lock on).
     #[serde(default)]
     pub object_lock: Option<ObjectLock>,

@@ -45,11 +45,16 @@ fn ha(plan: &Plan, report: &mut Report<'_>) {
             "e.g. eu-central-1",
         );
     }
-    if ha.ack == crate::model::ha::Ack::Replicated {
+    if !(1..=60).contains(&ha.replicated_within.as_secs())
+        || ha.replicated_within.subsec_nanos() != 0
+    {
         report.at(
-            &root.key("ack"),
-            "ack = \"replicated\" is not available yet",
-            "use ack = \"leader\": a write is acknowledged when durable on this server's disk and copied to the bucket right after",
+            &root.key("replicated_within"),
+            format!(
+                "replicated_within = {} is outside 1s–60s",
+                crate::format_duration(ha.replicated_within)
+            ),
+            "a reply waits this long for its upload; \"5s\" suits S3 in the same region",
         );
     }
 }
