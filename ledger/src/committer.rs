@@ -100,8 +100,6 @@ pub struct Committed {
     pub entry: Entry,
     /// Set when the write recorded evidence.
     pub evidence: Option<EvidenceRecord>,
-    /// The journal batch that made it durable (what an off-box copy reports as uploaded).
-    pub batch: u64,
 }
 
 struct Job {
@@ -416,16 +414,9 @@ fn run(trees: &Trees, clock: &dyn Clock, mut journal: Journal, rx: Receiver<Job>
             last_attempt = std::time::Instant::now();
             set_refused(trees, &mut failed, Some(e.clone()));
         }
-        let written = journal.last_seq();
         for (job, result) in batch.into_iter().zip(planned) {
             let reply = match &outcome {
-                Ok(()) => result.map(|(done, _)| match done {
-                    Done::Write(mut c) => {
-                        c.batch = written;
-                        Done::Write(c)
-                    }
-                    other => other,
-                }),
+                Ok(()) => result.map(|(done, _)| done),
                 Err(e) => Err(LedgerError::Durability(e.clone())),
             };
             let _ = job.reply.send(reply);
@@ -815,7 +806,6 @@ impl<'a> Overlay<'a> {
                 incident,
                 entry,
                 evidence,
-                batch: 0,
             })),
             puts,
         ))

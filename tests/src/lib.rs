@@ -131,6 +131,23 @@ impl Scratch {
         Outcome(self.command(args).output().expect("run warroom"))
     }
 
+    /// `kubectl ARGS` with the scratch folder's `kubeconfig`, run from the repository root;
+    /// its output, which must be a success.
+    pub fn kubectl(&self, args: &[&str]) -> String {
+        let out = Command::new("kubectl")
+            .env("KUBECONFIG", self.path().join("kubeconfig"))
+            .current_dir(repo_root())
+            .args(args)
+            .output()
+            .expect("kubectl runs (installed by ./scripts/test.sh)");
+        assert!(
+            out.status.success(),
+            "kubectl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// `warroom --config PLAN --data pf-data preflight --cluster prod-eu`.
     pub fn preflight_prod_eu(&self, plan: &Path) -> Outcome {
         self.run(&[

@@ -8,29 +8,11 @@ use serde_json::Value;
 use warroom_tests::drill::Drill;
 use warroom_tests::{Scratch, Server, kubeconfig_for, repo_root};
 
-fn kubectl(s: &Scratch, args: &[&str]) -> String {
-    let out = Command::new("kubectl")
-        .env("KUBECONFIG", s.path().join("kubeconfig"))
-        .current_dir(repo_root())
-        .args(args)
-        .output()
-        .expect("kubectl runs (installed by ./scripts/test.sh)");
-    assert!(
-        out.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn rendered(s: &Scratch, overlay: &str) -> Vec<Value> {
-    let text = kubectl(
-        s,
-        &[
-            "kustomize",
-            &format!("deploy/kubernetes/overlays/{overlay}"),
-        ],
-    );
+    let text = s.kubectl(&[
+        "kustomize",
+        &format!("deploy/kubernetes/overlays/{overlay}"),
+    ]);
     serde_yaml::Deserializer::from_str(&text)
         .map(|doc| serde::Deserialize::deserialize(doc).unwrap())
         .collect()
@@ -177,16 +159,13 @@ fn the_single_overlay_applies_to_an_api_server_as_a_server_side_dry_run() {
         "namespace.yaml",
         "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: warroom\n",
     );
-    kubectl(&s, &["apply", "-f", ns.to_str().unwrap()]);
-    let out = kubectl(
-        &s,
-        &[
-            "apply",
-            "-k",
-            "deploy/kubernetes/overlays/single",
-            "--dry-run=server",
-        ],
-    );
+    s.kubectl(&["apply", "-f", ns.to_str().unwrap()]);
+    let out = s.kubectl(&[
+        "apply",
+        "-k",
+        "deploy/kubernetes/overlays/single",
+        "--dry-run=server",
+    ]);
     for want in [
         "namespace/warroom",
         "serviceaccount/warroom",

@@ -9,20 +9,6 @@ use warroom_tests::api::Api;
 use warroom_tests::drill::Drill;
 use warroom_tests::{Scratch, Server, kubeconfig_for};
 
-fn kubectl(s: &Scratch, args: &[&str]) -> String {
-    let out = Command::new("kubectl")
-        .env("KUBECONFIG", s.path().join("kubeconfig"))
-        .args(args)
-        .output()
-        .expect("kubectl runs (installed by ./scripts/test.sh)");
-    assert!(
-        out.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// The line of `name` in a kubectl table, split into its columns.
 fn row<'a>(table: &'a str, name: &str) -> Vec<&'a str> {
     table
@@ -41,7 +27,7 @@ fn kubectl_get_shows_the_columns_of_production_and_the_cordon() {
     let drill = Drill::of(&server, "prod-eu");
     s.write("kubeconfig", &kubeconfig_for(&drill.base));
 
-    let pods = kubectl(&s, &["get", "pods", "-n", "payments", "-o", "wide"]);
+    let pods = s.kubectl(&["get", "pods", "-n", "payments", "-o", "wide"]);
     let header: Vec<&str> = pods.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(
         &header[..7],
@@ -62,13 +48,13 @@ fn kubectl_get_shows_the_columns_of_production_and_the_cordon() {
         Some(&inc),
     );
     api.ok("bob", "approve R1", Some(&inc));
-    let nodes = kubectl(&s, &["get", "nodes"]);
+    let nodes = s.kubectl(&["get", "nodes"]);
     assert_eq!(row(&nodes, &node)[1], "Ready,SchedulingDisabled", "{nodes}");
 
     // One object, and NetworkPolicies with their selectors.
-    let one = kubectl(&s, &["get", "pod", "api-7f9c", "-n", "payments"]);
+    let one = s.kubectl(&["get", "pod", "api-7f9c", "-n", "payments"]);
     assert_eq!(row(&one, "api-7f9c")[2], "Running", "{one}");
-    let policies = kubectl(&s, &["get", "networkpolicies", "-n", "payments"]);
+    let policies = s.kubectl(&["get", "networkpolicies", "-n", "payments"]);
     assert!(
         policies.starts_with("NAME") && policies.contains("POD-SELECTOR"),
         "{policies}"
@@ -76,7 +62,7 @@ fn kubectl_get_shows_the_columns_of_production_and_the_cordon() {
     assert!(policies.contains("allow-api-ingress"), "{policies}");
 
     // `get all` expands the "all" category.
-    let all = kubectl(&s, &["get", "all", "-n", "payments"]);
+    let all = s.kubectl(&["get", "all", "-n", "payments"]);
     assert!(
         all.contains("pod/api-7f9c") && all.contains("deployment.apps/api"),
         "{all}"
@@ -84,7 +70,8 @@ fn kubectl_get_shows_the_columns_of_production_and_the_cordon() {
 
     // `auth can-i` (its body is protobuf): yes, then no once the drill denies it.
     assert_eq!(
-        kubectl(&s, &["auth", "can-i", "delete", "pods", "-n", "payments"]).trim(),
+        s.kubectl(&["auth", "can-i", "delete", "pods", "-n", "payments"])
+            .trim(),
         "yes"
     );
     drill.deny("delete", "", "pods", "");

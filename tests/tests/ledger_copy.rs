@@ -57,14 +57,9 @@ fn restore(s: &Scratch, moto: &Moto, to: &str) -> warroom_tests::Outcome {
     warroom_tests::Outcome(cmd.output().unwrap())
 }
 
-/// Every entry of `inc` as the restored folder holds them: (seq, hash).
-fn entries(s: &Scratch, data: &str, inc: &str) -> Vec<(u64, String)> {
-    let out = s
-        .run(&["--data", data, "--json", "incident", "show", inc])
-        .expect_code(0)
-        .stdout();
-    let v: Value = serde_json::from_str(&out).unwrap();
-    v["entries"]
+/// (seq, hash) of each timeline entry.
+fn seq_hash(entries: &Value) -> Vec<(u64, String)> {
+    entries
         .as_array()
         .unwrap()
         .iter()
@@ -77,18 +72,19 @@ fn entries(s: &Scratch, data: &str, inc: &str) -> Vec<(u64, String)> {
         .collect()
 }
 
+/// Every entry of `inc` as the restored folder holds them.
+fn entries(s: &Scratch, data: &str, inc: &str) -> Vec<(u64, String)> {
+    let out = s
+        .run(&["--data", data, "--json", "incident", "show", inc])
+        .expect_code(0)
+        .stdout();
+    let v: Value = serde_json::from_str(&out).unwrap();
+    seq_hash(&v["entries"])
+}
+
+/// Every entry of `inc` the server acknowledged.
 fn acknowledged(api: &Api, inc: &str) -> Vec<(u64, String)> {
-    api.incident(inc)["timeline"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["seq"].as_u64().unwrap(),
-                e["hash"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
+    seq_hash(&api.incident(inc)["timeline"])
 }
 
 #[test]

@@ -8,13 +8,26 @@ use serde_json::Value;
 use warroom_tests::api::Api;
 use warroom_tests::{Peer, Scratch, Server, free_port, wait_for_port};
 
+/// Run `q`; its result. While Prometheus is still starting (it listens before its storage is
+/// ready and answers that in plain text) the query is asked again.
 fn query(prom: &str, q: &str) -> Vec<Value> {
-    let mut resp = warroom_tests::agent()
-        .get(&format!("{prom}/api/v1/query"))
-        .query("query", q)
-        .call()
-        .expect("Prometheus answers queries");
-    let body: Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let body = loop {
+        let mut resp = warroom_tests::agent()
+            .get(&format!("{prom}/api/v1/query"))
+            .query("query", q)
+            .call()
+            .expect("Prometheus answers queries");
+        let status = resp.status().as_u16();
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        match serde_json::from_str::<Value>(&text) {
+            Ok(v) if status != 503 => break v,
+            _ => {
+                assert!(Instant::now() < deadline, "{q}: {status} {text}");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    };
     assert_eq!(body["status"], "success", "{q}: {body}");
     body["data"]["result"]
         .as_array()
@@ -35,6 +48,35 @@ fn value(prom: &str, q: &str) -> f64 {
         assert!(Instant::now() < deadline, "no value for {q}");
         std::thread::sleep(Duration::from_millis(250));
     }
+}
+
+/// Prometheus scraping `target` every second; (the process, its base URL).
+fn start_prometheus(s: &Scratch, target: &str) -> (Peer, String) {
+    let port = free_port();
+    let config = s.write(
+        "prometheus.yml",
+        &format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: warroom\n    static_configs:\n      - targets: [\"{target}\"]\n"
+        ),
+    );
+    let prometheus = Peer(
+        Command::new("prometheus")
+            .args([
+                &format!("--config.file={}", config.display()),
+                &format!(
+                    "--storage.tsdb.path={}",
+                    s.path().join("prom-data").display()
+                ),
+                &format!("--web.listen-address=127.0.0.1:{port}"),
+                "--log.level=warn",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus must be installed: scripts/test.sh installs it"),
+    );
+    wait_for_port(port);
+    (prometheus, format!("http://127.0.0.1:{port}"))
 }
 
 #[test]
@@ -58,32 +100,7 @@ fn prometheus_scrapes_every_headline_metric() {
     api.ok("bob", "deny R3 not needed", Some(&inc));
     api.ok("carol", "page platform come and look", Some(&inc));
 
-    let port = free_port();
-    let config = s.write(
-        "prometheus.yml",
-        &format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: warroom\n    static_configs:\n      - targets: [\"{}\"]\n",
-            server.addr
-        ),
-    );
-    let _prometheus = Peer(
-        Command::new("prometheus")
-            .args([
-                &format!("--config.file={}", config.display()),
-                &format!(
-                    "--storage.tsdb.path={}",
-                    s.path().join("prom-data").display()
-                ),
-                &format!("--web.listen-address=127.0.0.1:{port}"),
-                "--log.level=warn",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prometheus must be installed: scripts/test.sh installs it"),
-    );
-    wait_for_port(port);
-    let prom = format!("http://127.0.0.1:{port}");
+    let (_prometheus, prom) = start_prometheus(&s, &server.addr);
 
     // The scrape itself succeeds: Prometheus accepts the exposition format.
     assert_eq!(value(&prom, "up{job=\"warroom\"}"), 1.0);
@@ -154,32 +171,7 @@ fn the_grafana_dashboard_queries_only_what_warroom_serves() {
         .filter(|l| l.starts_with("# TYPE "))
         .filter_map(|l| l.split_whitespace().nth(2))
         .collect();
-    let port = free_port();
-    let config = s.write(
-        "prometheus.yml",
-        &format!(
-            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: warroom\n    static_configs:\n      - targets: [\"{}\"]\n",
-            server.addr
-        ),
-    );
-    let _prometheus = Peer(
-        Command::new("prometheus")
-            .args([
-                &format!("--config.file={}", config.display()),
-                &format!(
-                    "--storage.tsdb.path={}",
-                    s.path().join("prom-data").display()
-                ),
-                &format!("--web.listen-address=127.0.0.1:{port}"),
-                "--log.level=warn",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prometheus must be installed: scripts/test.sh installs it"),
-    );
-    wait_for_port(port);
-    let prom = format!("http://127.0.0.1:{port}");
+    let (_prometheus, prom) = start_prometheus(&s, &server.addr);
     let mut exprs = 0;
     for panel in dashboard["panels"].as_array().unwrap() {
         for target in panel["targets"].as_array().unwrap() {

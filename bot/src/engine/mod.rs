@@ -119,7 +119,7 @@ impl Engine {
             person = %person,
             incident = incident.as_ref().map(IncidentId::as_str).unwrap_or("-"),
         );
-        let before = self.ledger.last_batch();
+        let before = self.written_so_far();
         let reply = self
             .dispatch(person, text, incident)
             .instrument(span.clone())
@@ -137,6 +137,18 @@ impl Engine {
         reply
     }
 
+    /// The last journal batch, when replies wait for the copy (`ack = "replicated"`); `None`
+    /// otherwise, so the hot path reads nothing more.
+    pub fn written_so_far(&self) -> Option<u64> {
+        use warroom_config::model::ha::Ack;
+        self.plan
+            .plan
+            .ha
+            .as_ref()
+            .is_some_and(|h| h.ack == Ack::Replicated)
+            .then(|| self.ledger.last_batch())
+    }
+
     /// With `[ha] ack = "replicated"`, an "ok" reply waits until the bucket holds every batch
     /// written so far (this one's included), at most `replicated_within`; otherwise it is not
     /// an acknowledgement. Guarantees: no reply says "recorded" or "approved" before the
@@ -144,7 +156,7 @@ impl Engine {
     /// person told "not yet copied" should check before repeating it.
     /// `before`: the last batch before the work began; when nothing was written since, there
     /// is nothing to wait for.
-    pub async fn once_copied(&self, reply: Reply, before: u64) -> Reply {
+    pub async fn once_copied(&self, reply: Reply, before: Option<u64>) -> Reply {
         use warroom_config::model::ha::{Ack, WhenUnreachable};
         let Some(ha) = self
             .plan
@@ -156,7 +168,7 @@ impl Engine {
             return reply;
         };
         let target = self.ledger.last_batch();
-        if !reply.ok || target == before {
+        if !reply.ok || Some(target) == before {
             return reply;
         }
         let mut copied = self.ledger.copied();

@@ -316,7 +316,7 @@ fn malformed(ready: &super::Ready, e: AlertError) -> Response {
 }
 
 async fn ingest(ready: &super::Ready, alerts: Vec<Alert>, sender: SocketAddr) -> Response {
-    let before = ready.engine.ledger.last_batch();
+    let before = ready.engine.written_so_far();
     let mut outcomes = Vec::with_capacity(alerts.len());
     for alert in alerts {
         match ready.engine.alert(alert, Some(sender.ip())).await {
