@@ -113,6 +113,19 @@ impl Api {
         reply["incident"].as_str().expect("incident id").to_owned()
     }
 
+    /// The drill's first responses to the suspect pod in a new incident: alice captures
+    /// `payments/api-7f9c` (R1, runs at once) and asks to quarantine it (R2), bob approves.
+    pub fn capture_and_quarantine_suspect(&self, inc: &str) {
+        self.ok("alice", "capture pod payments/api-7f9c", Some(inc));
+        self.ok(
+            "alice",
+            "quarantine pod payments/api-7f9c --reason shell",
+            Some(inc),
+        );
+        let r = self.ok("bob", "approve R2", Some(inc));
+        assert_eq!(r["status"], "executed", "{r}");
+    }
+
     /// `GET /api/v1/incidents/{id}`.
     pub fn incident(&self, id: &str) -> Value {
         let (status, body) = self.get(&format!("/api/v1/incidents/{id}"));

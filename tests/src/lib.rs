@@ -50,6 +50,15 @@ pub fn plan_using_kubeconfig(kubeconfig: &Path) -> String {
 
 /// Path of the `warroom` binary under test.
 /// A loopback port nobody listens on right now (for peers started as child processes).
+/// The strings of a JSON array (nothing for anything else).
+pub fn strings(v: &serde_json::Value) -> Vec<&str> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(serde_json::Value::as_str)
+        .collect()
+}
+
 /// Seconds since the Unix epoch, as signed request timestamps carry them.
 pub fn unix_now() -> i64 {
     std::time::SystemTime::now()

@@ -82,12 +82,7 @@ fn the_single_overlay_renders_restricted_pods_probes_and_least_privilege() {
     assert_eq!(at("/var/lib/warroom")["name"], "data");
     assert_eq!(at("/etc/warroom")["readOnly"], true);
     assert_eq!(at("/run/secrets")["readOnly"], true);
-    let args: Vec<&str> = c["args"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+    let args = warroom_tests::strings(&c["args"]);
     assert!(
         args.contains(&"--data=/var/lib/warroom")
             && args.contains(&"--config=/etc/warroom/warroom.toml"),

@@ -138,12 +138,7 @@ fn capture_then_quarantine_reports_the_conflicting_policy_then_release_undoes_it
     // The diff is readable everywhere the timeline is: the API, the card, `incident show`
     // and the Markdown export.
     let quarantined = format!("labels: + warroom.io/quarantine={inc}");
-    let changes: Vec<&str> = executed["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
+    let changes = warroom_tests::strings(&executed["changes"]);
     assert!(
         changes.contains(&quarantined.as_str())
             && changes.contains(&"NetworkPolicy warroom-quarantine-api-7f9c applied"),

@@ -96,13 +96,7 @@ fn a_killed_server_is_restored_from_its_bucket_with_every_acknowledged_entry() {
     let server = Server::start_with_env(&s, &["--config", plan.to_str().unwrap()], AWS_ENV);
     let api = Api::new(&server.addr);
     let inc = api.open_incident("shell in payments api");
-    api.ok("alice", "capture pod payments/api-7f9c", Some(&inc));
-    api.ok(
-        "alice",
-        "quarantine pod payments/api-7f9c --reason shell",
-        Some(&inc),
-    );
-    api.ok("bob", "approve R2", Some(&inc));
+    api.capture_and_quarantine_suspect(&inc);
     for i in 0..20 {
         api.ok("carol", &format!("note step {i}"), Some(&inc));
     }

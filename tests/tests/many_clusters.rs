@@ -35,15 +35,7 @@ fn a_failing_cluster_fails_only_its_own_actions_and_preflight_names_it() {
     );
 
     // prod-eu is unaffected: a capture and a two-person quarantine run there.
-    let r = api.ok("alice", "capture pod payments/api-7f9c", Some(&inc));
-    assert_eq!(r["status"], "executed", "{r}");
-    api.ok(
-        "alice",
-        "quarantine pod payments/api-7f9c --reason shell",
-        Some(&inc),
-    );
-    let r = api.ok("bob", "approve R2", Some(&inc));
-    assert_eq!(r["status"], "executed", "{r}");
+    api.capture_and_quarantine_suspect(&inc);
     assert_eq!(
         prod.labels("/api/v1/namespaces/payments/pods/api-7f9c")["warroom.io/quarantine"],
         inc.as_str()

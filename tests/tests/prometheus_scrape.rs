@@ -85,13 +85,7 @@ fn prometheus_scrapes_every_headline_metric() {
     let server = Server::start(&s, &[]);
     let api = Api::new(&server.addr);
     let inc = api.open_incident("shell in payments api");
-    api.ok("alice", "capture pod payments/api-7f9c", Some(&inc));
-    api.ok(
-        "alice",
-        "quarantine pod payments/api-7f9c --reason shell",
-        Some(&inc),
-    );
-    api.ok("bob", "approve R2", Some(&inc));
+    api.capture_and_quarantine_suspect(&inc);
     api.ok(
         "alice",
         "label pod payments/api-9x7q team=forensics --reason mark",

@@ -6,8 +6,6 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 
-use warroom_commands::Event;
-
 use super::reply::Reply;
 
 #[derive(Default)]
@@ -73,49 +71,53 @@ impl Metrics {
 
     /// Count what a durable write recorded.
     pub fn recorded(&self, committed: &warroom_ledger::Committed) {
-        let Ok(event) = committed.entry.event() else {
-            return;
-        };
-        let action_of = |request: &str| {
-            committed
-                .incident
-                .request(request)
+        // By the entry's kind and a field or two: no need to parse the whole event on the
+        // write path.
+        let e = &committed.entry;
+        let field = |name: &str| e.data.get(name).and_then(serde_json::Value::as_str);
+        let action_of = || {
+            field("request")
+                .and_then(|id| committed.incident.request(id))
                 .map(|r| r.spec.action.as_str())
                 .unwrap_or("unknown")
         };
         let mut r = self.recorded.lock().unwrap_or_else(|p| p.into_inner());
-        match &event {
-            Event::RequestOpened(spec) => *r.requests.entry(spec.action.as_str()).or_default() += 1,
-            Event::RequestApproved { .. } => *r.decisions.entry("approved").or_default() += 1,
-            Event::RequestDenied { .. } => *r.decisions.entry("denied").or_default() += 1,
-            Event::RequestCancelled { .. } => *r.decisions.entry("cancelled").or_default() += 1,
-            Event::RequestExpired { .. } => *r.decisions.entry("expired").or_default() += 1,
-            Event::RequestStale { .. } => *r.decisions.entry("stale").or_default() += 1,
-            Event::BreakGlass { .. } => *r.decisions.entry("break_glass").or_default() += 1,
-            Event::RequestExecuted { request, .. } => {
-                *r.actions
-                    .entry((action_of(request), "executed"))
-                    .or_default() += 1
+        let decision = match e.kind.as_str() {
+            "request.opened" => {
+                *r.requests.entry(action_of()).or_default() += 1;
+                return;
             }
-            Event::RequestFailed { request, .. } => {
-                *r.actions.entry((action_of(request), "failed")).or_default() += 1
+            "request.approved" => "approved",
+            "request.denied" => "denied",
+            "request.cancelled" => "cancelled",
+            "request.expired" => "expired",
+            "request.stale" => "stale",
+            "request.break_glass" => "break_glass",
+            "request.executed" | "request.failed" | "request.outcome_unknown" => {
+                let result = match e.kind.as_str() {
+                    "request.executed" => "executed",
+                    "request.failed" => "failed",
+                    _ => "outcome_unknown",
+                };
+                *r.actions.entry((action_of(), result)).or_default() += 1;
+                return;
             }
-            Event::RequestOutcomeUnknown { request } => {
-                *r.actions
-                    .entry((action_of(request), "outcome_unknown"))
-                    .or_default() += 1
-            }
-            Event::Paged { step, .. } => {
-                let why = if step.is_some() {
+            "page.sent" => {
+                let why = if e.data.get("step").is_some_and(|s| !s.is_null()) {
                     "escalation"
                 } else {
                     "manual"
                 };
-                *r.pages.entry(why).or_default() += 1
+                *r.pages.entry(why).or_default() += 1;
+                return;
             }
-            Event::EscalationExhausted { .. } => r.exhausted += 1,
-            _ => {}
-        }
+            "escalation.exhausted" => {
+                r.exhausted += 1;
+                return;
+            }
+            _ => return,
+        };
+        *r.decisions.entry(decision).or_default() += 1;
     }
 
     pub fn delivery(&self, channel: &str, result: &'static str) {
