@@ -7,5 +7,6 @@ pub mod chat;
 pub mod cluster;
 pub mod evidence;
 pub mod executors;
+pub mod lease;
 pub mod pager;
 pub mod segments;

@@ -6,6 +6,7 @@ mod context;
 mod discord;
 mod engine;
 mod inbound;
+mod leadership;
 mod ledger_copy;
 mod logging;
 mod output;

@@ -35,6 +35,8 @@ pub(crate) struct Trees {
     pub replica: crate::replica::Sink,
     /// Set while the off-box copy asks that writes wait (see [`Ledger::hold`]).
     pub hold: Mutex<Option<String>>,
+    /// With leader election: the instant until which this server knows it leads.
+    pub fence: Mutex<Option<std::time::Instant>>,
 }
 
 /// One open sled database and its trees.
@@ -81,6 +83,16 @@ impl Handles {
 
 impl Trees {
     pub(crate) fn held(&self) -> Option<String> {
+        let fenced = self
+            .fence
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some_and(|until| std::time::Instant::now() >= until);
+        if fenced {
+            return Some(
+                "this server's leadership lapsed (its Lease was not renewed in time); another replica may lead now".into(),
+            );
+        }
         self.hold.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
@@ -356,6 +368,7 @@ impl Ledger {
             stats: Default::default(),
             replica: Default::default(),
             hold: Mutex::new(None),
+            fence: Mutex::new(None),
         });
         for note in &replay.repaired {
             tracing::warn!(dir = %origin.display(), "{note}");
@@ -420,6 +433,13 @@ impl Ledger {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
             .or_else(|| self.trees.held())
+    }
+
+    /// With leader election: writes are refused from `until` on, unless it is moved later
+    /// (each renewal of the lease does). Checked by the committer before every batch, so a
+    /// leader paused past its lease writes nothing when it resumes.
+    pub fn fence_until(&self, until: std::time::Instant) {
+        *self.trees.fence.lock().unwrap_or_else(|p| p.into_inner()) = Some(until);
     }
 
     /// Refuse writes with `reason` until called with `None`: the off-box copy does this while

@@ -32,7 +32,7 @@ fn one<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
 }
 
 #[test]
-fn the_single_overlay_renders_restricted_pods_probes_and_least_privilege() {
+fn the_overlays_render_restricted_pods_probes_least_privilege_and_a_leader_service() {
     let s = Scratch::new();
     let objects = rendered(&s, "single");
     let ns = one(&objects, "Namespace", "warroom");
@@ -133,6 +133,26 @@ fn the_single_overlay_renders_restricted_pods_probes_and_least_privilege() {
     one(&objects, "Service", "warroom");
     one(&objects, "ConfigMap", "warroom-plan");
 
+    // ha: two replicas that do not wait on each other, on different nodes, and the Service
+    // sends traffic to the leader's pod only.
+    let ha = rendered(&s, "ha");
+    let sts = one(&ha, "StatefulSet", "warroom");
+    assert_eq!(sts["spec"]["replicas"], 2);
+    assert_eq!(sts["spec"]["podManagementPolicy"], "Parallel");
+    assert!(
+        sts["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"].is_object(),
+        "{sts}"
+    );
+    let svc = ha
+        .iter()
+        .find(|o| o["kind"] == "Service" && o["metadata"]["name"] == "warroom")
+        .unwrap();
+    assert_eq!(svc["spec"]["selector"]["warroom.io/leader"], "true");
+    assert_eq!(
+        sts["spec"]["template"]["spec"]["containers"][0]["securityContext"]["readOnlyRootFilesystem"],
+        true
+    );
+
     // The plan in the ConfigMap is the example plan, and it passes `plan check`.
     let shipped =
         std::fs::read_to_string(repo_root().join("deploy/kubernetes/base/warroom.toml")).unwrap();
@@ -143,7 +163,7 @@ fn the_single_overlay_renders_restricted_pods_probes_and_least_privilege() {
 }
 
 #[test]
-fn the_single_overlay_applies_to_an_api_server_as_a_server_side_dry_run() {
+fn both_overlays_apply_to_an_api_server_as_a_server_side_dry_run() {
     let s = Scratch::new();
     let server = Server::start(&s, &[]);
     let drill = Drill::of(&server, "prod-eu");
@@ -155,10 +175,17 @@ fn the_single_overlay_applies_to_an_api_server_as_a_server_side_dry_run() {
         "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: warroom\n",
     );
     s.kubectl(&["apply", "-f", ns.to_str().unwrap()]);
+    for overlay in ["single", "ha"] {
+        applies(&s, &drill, overlay);
+    }
+    typo_is_refused(&s);
+}
+
+fn applies(s: &Scratch, drill: &Drill, overlay: &str) {
     let out = s.kubectl(&[
         "apply",
         "-k",
-        "deploy/kubernetes/overlays/single",
+        &format!("deploy/kubernetes/overlays/{overlay}"),
         "--dry-run=server",
     ]);
     for want in [
@@ -195,8 +222,10 @@ fn the_single_overlay_applies_to_an_api_server_as_a_server_side_dry_run() {
         404,
         "a dry run persists nothing"
     );
+}
 
-    // kubectl leaves field validation to the server, which names a typo as production does.
+/// kubectl leaves field validation to the server, which names a typo as production does.
+fn typo_is_refused(s: &Scratch) {
     let typo = s.write(
         "typo.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typo\n  namespace: warroom\ndatta:\n  a: b\n",

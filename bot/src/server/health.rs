@@ -39,10 +39,20 @@ async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
                 format!("not ready: the ledger refuses writes ({why}); it retries every second\n"),
             ),
         },
-        (None, _) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "ledger not open yet\n".to_owned(),
-        ),
+        // A standby is healthy and ready to take over; it acts on nothing (the API says
+        // so), and the `ha` overlay's Service sends traffic to the leader's pod only.
+        (None, _) => match state
+            .standby
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
+            Some(why) => (StatusCode::OK, format!("ready: {why}\n")),
+            None => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ledger not open yet\n".to_owned(),
+            ),
+        },
         (Some(_), None) => (
             StatusCode::SERVICE_UNAVAILABLE,
             "checking for interrupted actions\n".to_owned(),
@@ -83,6 +93,20 @@ warroom_incidents{{status=\"open\"}} {open}\nwarroom_incidents{{status=\"resolve
         state.plan.digest,
         state.started.elapsed().as_secs()
     );
+    let body = if state
+        .plan
+        .plan
+        .ha
+        .as_ref()
+        .is_some_and(|h| h.lease.is_some())
+    {
+        format!(
+            "{body}# HELP warroom_leader 1 while this replica holds the [ha] lease and acts, 0 while it is a standby.\n# TYPE warroom_leader gauge\nwarroom_leader {}\n",
+            u8::from(state.ledger.get().is_some())
+        )
+    } else {
+        body
+    };
     let body = match state.ready.get() {
         Some(ready) => {
             body + &ready.engine.metrics.render()

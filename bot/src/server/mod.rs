@@ -44,6 +44,8 @@ pub struct AppState {
     pub stopping: tokio::sync::watch::Sender<bool>,
     /// The ledger's off-box copy, when the plan keeps one (`[ha]`).
     pub copy: OnceLock<Arc<crate::ledger_copy::CopyState>>,
+    /// With `[ha] lease`: what this replica waits for while another leads.
+    pub standby: std::sync::Mutex<Option<String>>,
 }
 
 /// How long shutdown waits for requests in flight before the process exits anyway.
@@ -73,9 +75,20 @@ impl FromRequestParts<Arc<AppState>> for ReadyState {
 
     async fn from_request_parts(_: &mut Parts, state: &Arc<AppState>) -> Result<Self, Response> {
         state.ready.get().cloned().map(ReadyState).ok_or_else(|| {
+            let standby = state
+                .standby
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
             api::answer(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "warroom is starting: the ledger is not open yet; retry in a moment",
+                match standby {
+                    Some(why) => format!(
+                        "this replica is a {why}; send requests to the leader (the Service does)"
+                    ),
+                    None => "warroom is starting: the ledger is not open yet; retry in a moment"
+                        .to_owned(),
+                },
             )
         })
     }
@@ -122,6 +135,7 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
         started: std::time::Instant::now(),
         stopping: tokio::sync::watch::channel(false).0,
         copy: OnceLock::new(),
+        standby: std::sync::Mutex::new(None),
     });
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
@@ -143,17 +157,38 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
 
     // Liveness first, readiness when the ledger is open: an orchestrator can tell a slow
     // start from a dead process.
+    // With a lease, only the leader opens the ledger: a standby waits here, serving
+    // /healthz and saying who leads.
     let opener = {
         let state = state.clone();
         let span = info_span!("ledger_open", dir = %dir.display());
         let dir = dir.clone();
-        tokio::task::spawn_blocking(move || {
-            let ledger = Arc::new(context::open_ledger(&dir)?);
+        async move {
+            let mut leading = None;
+            if let Some(ha) = &state.plan.plan.ha
+                && let Some(lease) = &ha.lease
+            {
+                let address = format!("http://{bound}");
+                let (elector, acquired) =
+                    crate::leadership::wait_to_lead(lease, &address, &state.standby).await?;
+                let (dir, ha) = (dir.clone(), ha.clone());
+                tokio::task::spawn_blocking(move || crate::leadership::adopt_copy(&dir, &ha))
+                    .await??;
+                leading = Some((elector, acquired, lease.clone(), address));
+            }
+            let ledger =
+                tokio::task::spawn_blocking(move || context::open_ledger(&dir).map(Arc::new))
+                    .await??;
+            if let Some((elector, acquired, lease, address)) = leading {
+                crate::leadership::keep_leading(elector, acquired, ledger.clone(), lease, address);
+            }
+            *state.standby.lock().unwrap_or_else(|p| p.into_inner()) = None;
             let _ = state.ledger.set(ledger.clone());
-            Ok::<_, warroom_ledger::LedgerError>(ledger)
-        })
+            Ok::<_, anyhow::Error>(ledger)
+        }
         .instrument(span)
     };
+    let opener = tokio::spawn(opener);
     let allowed = same_origin::Allowed::new(&state.plan.plan.console.public_names);
     let browser_facing = console::router().merge(api::router(state.clone())).layer(
         axum::middleware::from_fn_with_state(allowed, same_origin::guard),

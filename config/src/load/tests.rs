@@ -546,4 +546,16 @@ fn ha_names_a_bad_bucket_a_bad_region_and_a_wait_out_of_range() {
     );
     let plan = load_str("plan.toml", &fine).unwrap();
     assert_eq!(plan.ha.unwrap().ack, crate::model::ha::Ack::Leader);
+    let lease = format!(
+        "{fine}lease = {{ namespace = \"War_Room\", name = \"warroom\", duration = \"1s\" }}\n"
+    );
+    let text = listing(&super::tests::problems(&lease));
+    assert!(
+        text.contains("ha.lease.namespace") && text.contains("not a Kubernetes name"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ha.lease.duration") && text.contains("outside 2s–5m"),
+        "{text}"
+    );
 }

@@ -55,4 +55,29 @@ pub struct Ha {
     /// Object Lock retention for every segment (the bucket must have Object Lock on).
     #[serde(default)]
     pub object_lock: Option<ObjectLock>,
+    /// Two replicas or more: the one holding this Lease acts, the others wait.
+    #[serde(default)]
+    pub lease: Option<LeaseSettings>,
+}
+
+fn fifteen_seconds() -> Duration {
+    Duration::from_secs(15)
+}
+
+/// `lease = { namespace = "warroom", name = "warroom", in_cluster = true }`: a
+/// `coordination.k8s.io/v1` Lease in the cluster warroom runs in.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaseSettings {
+    pub namespace: String,
+    pub name: String,
+    /// How long a leader that stopped renewing keeps the lease.
+    #[serde(
+        default = "fifteen_seconds",
+        deserialize_with = "crate::duration::deserialize"
+    )]
+    pub duration: Duration,
+    /// Reach the API server with this kubeconfig instead of the pod's service account.
+    #[serde(default)]
+    pub kubeconfig: Option<std::path::PathBuf>,
 }

@@ -45,6 +45,35 @@ fn ha(plan: &Plan, report: &mut Report<'_>) {
             "e.g. eu-central-1",
         );
     }
+    if let Some(lease) = &ha.lease {
+        let path = root.key("lease");
+        for (field, value) in [("namespace", &lease.namespace), ("name", &lease.name)] {
+            let ok = !value.is_empty()
+                && value.len() <= 63
+                && value
+                    .bytes()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+                && !value.starts_with('-')
+                && !value.ends_with('-');
+            if !ok {
+                report.at(
+                    &path.key(field),
+                    format!("`{value}` is not a Kubernetes name"),
+                    "lowercase letters, digits and '-', e.g. warroom",
+                );
+            }
+        }
+        if !(2..=300).contains(&lease.duration.as_secs()) {
+            report.at(
+                &path.key("duration"),
+                format!(
+                    "a lease of {} is outside 2s–5m",
+                    crate::format_duration(lease.duration)
+                ),
+                "a standby takes over about this long after the leader stops; \"15s\" is usual",
+            );
+        }
+    }
     if !(1..=60).contains(&ha.replicated_within.as_secs())
         || ha.replicated_within.subsec_nanos() != 0
     {

@@ -168,7 +168,7 @@ impl KubeCluster {
 
 /// rustls needs one process-wide crypto provider; with more than one linked it cannot pick,
 /// and kube's client would panic. Installing ring is idempotent.
-fn install_crypto() {
+pub(crate) fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
