@@ -50,6 +50,21 @@ pub fn plan_using_kubeconfig(kubeconfig: &Path) -> String {
 
 /// Path of the `warroom` binary under test.
 /// A loopback port nobody listens on right now (for peers started as child processes).
+/// (seq, hash) of each timeline entry of a JSON array of entries.
+pub fn seq_hash(entries: &serde_json::Value) -> Vec<(u64, String)> {
+    entries
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            (
+                e["seq"].as_u64().unwrap_or(u64::MAX),
+                e["hash"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
 /// The strings of a JSON array (nothing for anything else).
 pub fn strings(v: &serde_json::Value) -> Vec<&str> {
     v.as_array()

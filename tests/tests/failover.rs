@@ -9,23 +9,9 @@ use serde_json::Value;
 use warroom_tests::api::Api;
 use warroom_tests::drill::Drill;
 use warroom_tests::moto::{AWS_ENV, Moto, drill_plan_with_aws_at};
-use warroom_tests::{Scratch, Server, kubeconfig_for};
+use warroom_tests::{Scratch, Server, kubeconfig_for, seq_hash};
 
 const BUCKET: &str = "northwind-warroom-ledger";
-
-fn seq_hash(entries: &Value) -> Vec<(u64, String)> {
-    entries
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["seq"].as_u64().unwrap(),
-                e["hash"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
 
 /// `POST /api/v1/command` without waiting for readiness: (status, body); status 0 when
 /// nothing answers.
@@ -35,8 +21,12 @@ fn post_command(
     incident: Option<&str>,
     text: &str,
 ) -> (u16, String) {
+    post_command_at(&server.addr, person, incident, text)
+}
+
+fn post_command_at(addr: &str, person: &str, incident: Option<&str>, text: &str) -> (u16, String) {
     match warroom_tests::agent()
-        .post(&format!("http://{}/api/v1/command", server.addr))
+        .post(&format!("http://{addr}/api/v1/command"))
         .header("content-type", "application/json")
         .send(serde_json::json!({"person": person, "incident": incident, "text": text}).to_string())
     {
@@ -139,15 +129,48 @@ fn the_standby_takes_over_with_every_acknowledged_entry_and_a_paused_leader_writ
     // The leader acts; every acknowledgement means the bucket holds it.
     let api = Api::new(&a.addr);
     let inc = api.open_incident("shell in payments api");
-    api.capture_and_quarantine_suspect(&inc);
-    api.ok("carol", "note contained", Some(&inc));
-    let acked = seq_hash(&api.incident(&inc)["timeline"]);
+    api.ok("alice", "capture pod payments/api-7f9c", Some(&inc));
+    api.ok("carol", "note captured", Some(&inc));
+    api.ok(
+        "alice",
+        "quarantine pod payments/api-7f9c --reason shell",
+        Some(&inc),
+    );
     let lease = drill.object("/apis/coordination.k8s.io/v1/namespaces/warroom/leases/warroom");
     let leader = lease["spec"]["holderIdentity"].as_str().unwrap().to_owned();
 
-    // kill -9 the leader: the standby takes the lease once it lapses, adopts the copy.
+    // kill -9 the leader in the middle of approve → execute: its cluster answers changes
+    // slowly, so R2 is recorded as executing (and copied) but not done.
+    let (code, v) =
+        Drill::of(&a, "prod-eu").post("/drill/latency", &serde_json::json!({ "ms": 5000 }));
+    assert!(code < 300, "{v}");
+    let approving = {
+        let addr = a.addr.clone();
+        let inc = inc.clone();
+        std::thread::spawn(move || post_command_at(&addr, "bob", Some(&inc), "approve R2"))
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let executing = api.incident(&inc)["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "request.executing" && e["data"]["request"] == "R2");
+        let (_, m) = a.get("/metrics");
+        if executing && m.contains("warroom_ledger_copy_lag_batches 0\n") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "R2 never started executing:\n{m}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let acked = seq_hash(&api.incident(&inc)["timeline"]);
     unsafe { libc::kill(a.child.id() as i32, libc::SIGKILL) };
     drop(a);
+    let (code, _) = approving.join().unwrap();
+    assert_ne!(code, 200, "the approval was never acknowledged");
     let took = leading_within(&b, Duration::from_secs(30));
     assert_eq!(leader_label(&drill, "warroom-1"), "true");
     eprintln!("takeover after {took:?}");
@@ -159,16 +182,23 @@ fn the_standby_takes_over_with_every_acknowledged_entry_and_a_paused_leader_writ
         acked[..],
         "every acknowledged entry, hash for hash, on the new leader"
     );
-    // The same chain continues, and nothing ran twice: R2 stays executed once.
-    api.ok("carol", "note after the takeover", Some(&inc));
+    // The interrupted action is not run again: the new leader marks it "outcome unknown —
+    // verify"; its own cluster was never touched. The same chain continues.
+    assert_eq!(api.request(&inc, "R2")["status"], "outcome_unknown");
     let timeline = api.incident(&inc)["timeline"].clone();
-    let executed = timeline
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["kind"] == "request.executed" && e["data"]["request"] == "R2")
-        .count();
-    assert_eq!(executed, 1);
+    assert!(
+        !timeline
+            .to_string()
+            .contains("request.executed\",\"data\":{\"request\":\"R2"),
+        "{timeline}"
+    );
+    assert!(
+        Drill::of(&b, "prod-eu")
+            .labels("/api/v1/namespaces/payments/pods/api-7f9c")
+            .get("warroom.io/quarantine")
+            .is_none()
+    );
+    api.ok("carol", "note after the takeover", Some(&inc));
     s.run(&["--data", "b-data", "ledger", "verify", "--skip-evidence"])
         .expect_code(0);
 

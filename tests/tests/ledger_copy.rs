@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use warroom_tests::api::Api;
 use warroom_tests::moto::{AWS_ENV, Moto, drill_plan_with_aws_at};
-use warroom_tests::{Scratch, Server};
+use warroom_tests::{Scratch, Server, seq_hash};
 
 const BUCKET: &str = "northwind-warroom-ledger";
 
@@ -55,21 +55,6 @@ fn restore(s: &Scratch, moto: &Moto, to: &str) -> warroom_tests::Outcome {
     ]);
     cmd.envs(AWS_ENV.iter().copied());
     warroom_tests::Outcome(cmd.output().unwrap())
-}
-
-/// (seq, hash) of each timeline entry.
-fn seq_hash(entries: &Value) -> Vec<(u64, String)> {
-    entries
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["seq"].as_u64().unwrap(),
-                e["hash"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
 }
 
 /// Every entry of `inc` as the restored folder holds them.
