@@ -38,17 +38,7 @@ impl SegmentBucket {
 
     /// Parse `s3://bucket/prefix/` (the prefix may be empty).
     pub fn parse_url(url: &str) -> Option<(String, String)> {
-        let rest = url.strip_prefix("s3://")?;
-        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        if bucket.is_empty() {
-            return None;
-        }
-        let prefix = if prefix.is_empty() || prefix.ends_with('/') {
-            prefix.to_owned()
-        } else {
-            format!("{prefix}/")
-        };
-        Some((bucket.to_owned(), prefix))
+        warroom_config::model::ha::parse_s3_url(url)
     }
 }
 
@@ -146,6 +136,21 @@ impl SegmentStore {
                 .map(|b| b.into_bytes().to_vec())
                 .map_err(|e| format!("reading {}{name}: {e}", self.location()))
         })
+    }
+
+    /// The segments `names`, in that order, as (name, bytes); `progress(done, total)` after
+    /// each. Stops at the first that cannot be read.
+    pub fn get_all(
+        &self,
+        names: &[String],
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Vec<(String, Vec<u8>)>, String> {
+        let mut segments = Vec::with_capacity(names.len());
+        for (i, name) in names.iter().enumerate() {
+            segments.push((name.clone(), self.get(name)?));
+            progress(i + 1, names.len());
+        }
+        Ok(segments)
     }
 
     /// Every segment name, in chain order.

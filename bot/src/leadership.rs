@@ -138,11 +138,9 @@ pub fn adopt_copy(dir: &Path, ha: &Ha) -> anyhow::Result<()> {
     if names.is_empty() {
         return Ok(());
     }
-    let mut segments = Vec::with_capacity(names.len());
-    for name in names {
-        let bytes = store.get(&name).map_err(anyhow::Error::msg)?;
-        segments.push((name, bytes));
-    }
+    let segments = store
+        .get_all(&names, &mut |_, _| {})
+        .map_err(anyhow::Error::msg)?;
     let restored = sibling(dir, "restoring");
     let _ = std::fs::remove_dir_all(&restored);
     let report = warroom_ledger::segment::restore(&segments, &restored, Arc::new(SystemClock))

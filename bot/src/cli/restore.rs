@@ -47,19 +47,18 @@ pub fn run(
             return Ok(ExitCode::from(EXIT_BAD_INPUT));
         }
     };
-    let mut segments = Vec::with_capacity(names.len());
-    for (i, name) in names.iter().enumerate() {
-        if !json && (i % 100 == 0 || i + 1 == names.len()) {
-            eprint!("\rreading {}: {}/{}", store.location(), i + 1, names.len());
+    let location = store.location();
+    let segments = match store.get_all(&names, &mut |done, total| {
+        if !json && (done % 100 == 1 || done == total) {
+            eprint!("\rreading {location}: {done}/{total}");
         }
-        match store.get(name) {
-            Ok(bytes) => segments.push((name.clone(), bytes)),
-            Err(e) => {
-                eprintln!("\nerror: {e}");
-                return Ok(ExitCode::from(EXIT_FAILED));
-            }
+    }) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("\nerror: {e}");
+            return Ok(ExitCode::from(EXIT_FAILED));
         }
-    }
+    };
     if !json && !names.is_empty() {
         eprintln!();
     }

@@ -202,15 +202,7 @@ impl Engine {
             incident.id,
             warroom_commands::containment::board_text(&board)
         );
-        let key = (incident.id.clone(), KEY.to_owned());
-        let existing = self
-            .cards
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            .cloned()
-            .or_else(|| recorded_cards(&self.ledger, incident, KEY));
-        if let Some(messages) = existing {
+        if let Some(messages) = self.posted(incident, KEY) {
             for m in messages {
                 if let Some(chat) = self.chat(m.platform)
                     && let Err(e) = chat.update(&m, &text).await
@@ -239,10 +231,25 @@ impl Engine {
                 Err(e) => tracing::warn!(platform = ch.platform, error = %e, "post failed"),
             }
         }
+        self.remember_posted(incident, KEY, posted);
+    }
+
+    /// Where a card (by request id) or the board was posted: this process's memory, else
+    /// the ledger's record of it (after a restart).
+    fn posted(&self, incident: &Incident, key: &str) -> Option<Vec<MessageRef>> {
         self.cards
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(key, posted);
+            .get(&(incident.id.clone(), key.to_owned()))
+            .cloned()
+            .or_else(|| recorded_cards(&self.ledger, incident, key))
+    }
+
+    fn remember_posted(&self, incident: &Incident, key: &str, posted: Vec<MessageRef>) {
+        self.cards
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((incident.id.clone(), key.to_owned()), posted);
     }
 
     /// After a restart, find the channels of open incidents again, so commands typed in them
@@ -268,15 +275,7 @@ impl Engine {
 
     /// Post the card, or update it in place where it was posted before.
     pub(super) async fn show_card(&self, incident: &Incident, card: &ApprovalCard) {
-        let key = (incident.id.clone(), card.request.clone());
-        let existing = self
-            .cards
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            .cloned()
-            .or_else(|| recorded_cards(&self.ledger, incident, &card.request));
-        match existing {
+        match self.posted(incident, &card.request) {
             Some(messages) => {
                 for m in messages {
                     if let Some(chat) = self.chat(m.platform)
@@ -301,10 +300,7 @@ impl Engine {
                         }
                     }
                 }
-                self.cards
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(key, posted);
+                self.remember_posted(incident, &card.request, posted);
             }
         }
     }

@@ -32,6 +32,21 @@ fn five_seconds() -> Duration {
     Duration::from_secs(5)
 }
 
+/// `s3://bucket/prefix` as (bucket, prefix ending in `/` or empty); `None` for anything else.
+pub fn parse_s3_url(url: &str) -> Option<(String, String)> {
+    let rest = url.strip_prefix("s3://")?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return None;
+    }
+    let prefix = if prefix.is_empty() || prefix.ends_with('/') {
+        prefix.to_owned()
+    } else {
+        format!("{prefix}/")
+    };
+    Some((bucket.to_owned(), prefix))
+}
+
 /// `[ha] bucket = "s3://northwind-warroom-ledger/prod/" …`
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]

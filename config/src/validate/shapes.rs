@@ -23,10 +23,7 @@ fn ha(plan: &Plan, report: &mut Report<'_>) {
         return;
     };
     let root = FieldPath::root().key("ha");
-    let bucket = ha
-        .bucket
-        .strip_prefix("s3://")
-        .map(|rest| rest.split('/').next().unwrap_or_default());
+    let bucket = crate::model::ha::parse_s3_url(&ha.bucket).map(|(b, _)| b);
     if !bucket.is_some_and(|b| {
         (3..=63).contains(&b.len())
             && b.bytes()

@@ -10,6 +10,13 @@ use super::{INVESTIGATION_LABEL, QUARANTINE_LABEL};
 use super::{KubeTarget, errors, labels_of, str_at};
 use crate::cluster::{ClusterError, Execution, Outcome};
 
+/// Whether a node object is cordoned.
+pub(super) fn unschedulable(node: &Value) -> bool {
+    node.pointer("/spec/unschedulable")
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
 pub async fn cordon(t: &KubeTarget, ex: &Execution, on: bool) -> Result<Outcome, ClusterError> {
     let target = &ex.resolved.target;
     let path = rest::path(ObjectKind::Node, "", &target.name);
@@ -18,10 +25,7 @@ pub async fn cordon(t: &KubeTarget, ex: &Execution, on: bool) -> Result<Outcome,
         .get(&path)
         .await
         .map_err(|e| t.rest.fail(&format!("reading {target}"), &e))?;
-    let was = before
-        .pointer("/spec/unschedulable")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let was = unschedulable(&before);
     t.rest
         .merge_patch(&path, &json!({ "spec": { "unschedulable": on } }))
         .await

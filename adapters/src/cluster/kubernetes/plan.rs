@@ -3,18 +3,12 @@
 //! (`?dryRun=All`), so the API server's own validation and admission answer, and nothing is
 //! persisted. Reads only otherwise.
 
-use serde_json::{Value, json};
+use serde_json::json;
 use warroom_commands::command::ObjectKind;
 
-use super::{KubeTarget, rest};
+use super::nodes::unschedulable;
+use super::{KubeTarget, labels_of, rest};
 use crate::cluster::{ClusterError, Execution};
-
-fn labels_of(v: &Value) -> serde_json::Map<String, Value> {
-    v.pointer("/metadata/labels")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default()
-}
 
 /// `label`: the key's value before and after, as the server's dry run returns it.
 pub async fn label(t: &KubeTarget, ex: &Execution) -> Result<String, ClusterError> {
@@ -39,7 +33,6 @@ pub async fn label(t: &KubeTarget, ex: &Execution) -> Result<String, ClusterErro
         .unwrap_or_else(|| "unset".to_owned());
     let now = labels_of(&after)
         .get(k)
-        .and_then(Value::as_str)
         .map(|a| format!("`{a}`"))
         .unwrap_or_else(|| "unset".to_owned());
     Ok(format!(
@@ -56,10 +49,7 @@ pub async fn cordon(t: &KubeTarget, ex: &Execution, on: bool) -> Result<String, 
         .get(&path)
         .await
         .map_err(|e| t.rest.fail(&format!("reading {target}"), &e))?;
-    let was = node
-        .pointer("/spec/unschedulable")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let was = unschedulable(&node);
     let after = t
         .rest
         .merge_patch(
@@ -68,10 +58,7 @@ pub async fn cordon(t: &KubeTarget, ex: &Execution, on: bool) -> Result<String, 
         )
         .await
         .map_err(|e| t.rest.fail(&format!("dry run of cordoning {target}"), &e))?;
-    let now = after
-        .pointer("/spec/unschedulable")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let now = unschedulable(&after);
     let pods = t
         .rest
         .list(
