@@ -18,11 +18,18 @@ use serde_json::{Value, json};
 /// Who holds the lease.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Held {
-    Ours,
-    /// Another replica, with the address it published.
+    /// This replica; `published` is the ledger copy's head as the lease said before this
+    /// answer (on a takeover: what the previous leader published last).
+    Ours {
+        published: Option<String>,
+        /// The replica this one took the lease from (on a takeover).
+        previous: Option<String>,
+    },
+    /// Another replica, with the address and the ledger copy's head it published.
     Theirs {
         holder: String,
         address: Option<String>,
+        published: Option<String>,
     },
 }
 
@@ -40,6 +47,16 @@ pub const LEADER_LABEL: &str = "warroom.io/leader";
 
 /// Published on the lease for standbys to point callers at.
 pub const ADDRESS_ANNOTATION: &str = "warroom.io/address";
+
+/// Published on the lease: where the leader's ledger copy ends (`<installation>/<segment
+/// number>/<sha256>`), which the next leader must reach before it acts.
+pub const HEAD_ANNOTATION: &str = "warroom.io/ledger-head";
+
+fn annotation(lease: &Value, name: &str) -> Option<String> {
+    lease["metadata"]["annotations"][name]
+        .as_str()
+        .map(str::to_owned)
+}
 
 fn now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now()
@@ -110,8 +127,10 @@ impl Elector {
         self.client.request::<Value>(req).await
     }
 
-    /// Take or renew the lease once, publishing `address` for standbys.
-    pub async fn try_hold(&self, address: &str) -> Result<Held, String> {
+    /// Take or renew the lease once, publishing `address` for standbys and, when given, the
+    /// ledger copy's `head` (left as it was when `None`: a replica taking over keeps its
+    /// predecessor's until it has one of its own).
+    pub async fn try_hold(&self, address: &str, head: Option<&str>) -> Result<Held, String> {
         let annotations = json!({ ADDRESS_ANNOTATION: address });
         let current = match self.send("GET", &self.path, None).await {
             Ok(v) => v,
@@ -122,7 +141,10 @@ impl Elector {
                     "spec": self.spec(0, &micro(now())),
                 });
                 return match self.send("POST", &self.collection, Some(&lease)).await {
-                    Ok(_) => Ok(Held::Ours),
+                    Ok(_) => Ok(Held::Ours {
+                        published: None,
+                        previous: None,
+                    }),
                     // Another replica created it first.
                     Err(kube::Error::Api(s)) if s.code == 409 => self.holder().await,
                     Err(e) => Err(format!("creating Lease {}: {e}", self.path)),
@@ -152,16 +174,23 @@ impl Elector {
         } else {
             return Ok(Held::Theirs {
                 holder: holder.to_owned(),
-                address: current["metadata"]["annotations"][ADDRESS_ANNOTATION]
-                    .as_str()
-                    .map(str::to_owned),
+                address: annotation(&current, ADDRESS_ANNOTATION),
+                published: annotation(&current, HEAD_ANNOTATION),
             });
         };
+        let published = annotation(&current, HEAD_ANNOTATION);
         let mut next = current.clone();
         next["spec"] = self.spec(transitions, &acquired);
         next["metadata"]["annotations"][ADDRESS_ANNOTATION] = json!(address);
+        if let Some(head) = head {
+            next["metadata"]["annotations"][HEAD_ANNOTATION] = json!(head);
+        }
         match self.send("PUT", &self.path, Some(&next)).await {
-            Ok(_) => Ok(Held::Ours),
+            Ok(_) => Ok(Held::Ours {
+                published,
+                previous: (!holder.is_empty() && holder != self.identity)
+                    .then(|| holder.to_owned()),
+            }),
             // Someone else changed it since we read it: they hold it now.
             Err(kube::Error::Api(s)) if s.code == 409 => self.holder().await,
             Err(e) => Err(format!("updating Lease {}: {e}", self.path)),
@@ -196,15 +225,41 @@ impl Elector {
             .await
             .map_err(|e| format!("reading Lease {}: {e}", self.path))?;
         let holder = v["spec"]["holderIdentity"].as_str().unwrap_or_default();
+        let published = annotation(&v, HEAD_ANNOTATION);
         Ok(if holder == self.identity {
-            Held::Ours
+            Held::Ours {
+                published,
+                previous: None,
+            }
         } else {
             Held::Theirs {
                 holder: holder.to_owned(),
-                address: v["metadata"]["annotations"][ADDRESS_ANNOTATION]
-                    .as_str()
-                    .map(str::to_owned),
+                address: annotation(&v, ADDRESS_ANNOTATION),
+                published,
             }
         })
+    }
+
+    /// Give the lease up at a clean stop, with the ledger copy's final `head`: the holder is
+    /// cleared so a standby takes over at its next try instead of waiting out the lease.
+    /// Only while this replica still holds it (the replace carries the version read).
+    pub async fn release(&self, head: Option<&str>) -> Result<(), String> {
+        let current = self
+            .send("GET", &self.path, None)
+            .await
+            .map_err(|e| format!("reading Lease {}: {e}", self.path))?;
+        if current["spec"]["holderIdentity"].as_str() != Some(self.identity.as_str()) {
+            return Ok(());
+        }
+        let mut next = current.clone();
+        next["spec"]["holderIdentity"] = Value::Null;
+        next["spec"]["renewTime"] = Value::Null;
+        if let Some(head) = head {
+            next["metadata"]["annotations"][HEAD_ANNOTATION] = json!(head);
+        }
+        self.send("PUT", &self.path, Some(&next))
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("releasing Lease {}: {e}", self.path))
     }
 }

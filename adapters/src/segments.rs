@@ -155,6 +155,12 @@ impl SegmentStore {
 
     /// Every segment name, in chain order.
     pub fn list(&self) -> Result<Vec<String>, String> {
+        self.list_after(None)
+    }
+
+    /// The segment names after `after` (all when `None`), in chain order: a follower asks
+    /// only for what it has not seen.
+    pub fn list_after(&self, after: Option<&str>) -> Result<Vec<String>, String> {
         let prefix = self.key("");
         let mut names = Vec::new();
         let mut token: Option<String> = None;
@@ -163,7 +169,8 @@ impl SegmentStore {
                 .client
                 .list_objects_v2()
                 .bucket(&self.settings.bucket)
-                .prefix(&prefix);
+                .prefix(&prefix)
+                .set_start_after(after.map(|a| self.key(a)));
             if let Some(t) = &token {
                 call = call.continuation_token(t);
             }

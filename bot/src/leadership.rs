@@ -1,28 +1,35 @@
 //! Two replicas or more (`[ha] lease`): only the holder of the Lease opens the ledger, runs
-//! the engine, executes actions and writes the copy; the others wait as standbys.
+//! the engine, executes actions and writes the copy; the others wait as standbys, each
+//! following the bucket's copy (see [`crate::warm_copy`]).
 //!
 //! Guarantees: a replica opens its ledger only after the API server accepted it as the
-//! lease's holder, and first adopts the bucket's copy when that copy holds anything its own
-//! folder does not (its folder's ledger files are moved aside, never deleted); while it
-//! leads, every renewal moves the ledger's fence to two thirds of the lease duration ahead,
-//! so a leader that cannot renew (or was paused) refuses writes before another replica can
-//! take the lease; a leader that finds the lease held by another exits at once. Assumes the
-//! bucket's copy is complete up to what was acknowledged — which `ack = "replicated"`
-//! guarantees; with `ack = "leader"`, writes acknowledged in the moment before a leader died
-//! and not yet uploaded stay in its folder only (moved aside on its next takeover). Caveat:
-//! a standby does not keep a warm copy: it restores from the bucket when it takes over, so
-//! takeover time grows with the copy since its latest base.
+//! lease's holder and its copy reaches the head the previous leader published on the lease
+//! (segment number and SHA-256) — it refuses to lead otherwise — and it first adopts the
+//! copy when that holds anything its own folder does not (its folder's ledger files are moved
+//! aside, never deleted); while it leads, every renewal publishes its copy's head and moves
+//! the ledger's fence to two thirds of the lease duration ahead, so a leader that cannot
+//! renew (or was paused) refuses writes before another replica can take the lease; a leader
+//! that finds the lease held by another exits at once; a clean stop uploads what is left,
+//! publishes the final head and releases the lease, so a standby takes over at once.
+//! Assumes the bucket's copy is complete up to what was acknowledged — which
+//! `ack = "replicated"` guarantees; with `ack = "leader"`, writes acknowledged in the moment
+//! before a leader died and not yet uploaded stay in its folder only (moved aside on its
+//! next takeover). Caveat: the head is published at each renewal, so segments uploaded after
+//! the last one are read but not proven against a published head.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use warroom_adapters::lease::{Elector, Held};
-use warroom_adapters::segments::SegmentStore;
 use warroom_commands::SystemClock;
 use warroom_config::model::ha::{Ha, LeaseSettings};
 use warroom_ledger::Ledger;
+use warroom_ledger::segment::Head;
+
+use crate::warm_copy::{WarmCopy, WarmStatus};
 
 /// This replica's name on the lease: the pod's name in Kubernetes.
 fn identity() -> String {
@@ -34,12 +41,39 @@ fn identity() -> String {
     })
 }
 
-/// Wait until this replica holds the lease; `standby` says what it is waiting for meanwhile.
+/// What a standby says and where it sends requests.
+#[derive(Clone, Debug, Default)]
+pub struct Standby {
+    /// `standby: warroom-0 leads at http://…`, for `/readyz` and refusals.
+    pub why: String,
+    /// The leader's published address, to forward requests to.
+    pub leader: Option<String>,
+    /// This replica's identity on the lease, to refuse forwarding loops.
+    pub identity: String,
+}
+
+/// How this replica came to lead.
+pub struct Takeover {
+    pub elector: Elector,
+    pub acquired: Instant,
+    /// The replica that held the lease before, when this one saw it.
+    pub from: Option<String>,
+    /// The head the previous leader published, which the copy was proven to reach.
+    pub head: Option<Head>,
+    /// The standby's copy, to adopt.
+    pub warm: Option<WarmCopy>,
+}
+
+/// Wait until this replica holds the lease, following the bucket's copy meanwhile;
+/// `standby` says what it is waiting for, `warm_status` how far its copy is.
 pub async fn wait_to_lead(
     lease: &LeaseSettings,
+    ha: &Ha,
+    dir: &Path,
     address: &str,
-    standby: &Mutex<Option<String>>,
-) -> anyhow::Result<(Elector, Instant)> {
+    standby: &Mutex<Option<Standby>>,
+    warm_status: &std::sync::OnceLock<Arc<WarmStatus>>,
+) -> anyhow::Result<Takeover> {
     let elector = Elector::connect(
         lease.kubeconfig.as_deref(),
         &lease.namespace,
@@ -54,54 +88,109 @@ pub async fn wait_to_lead(
     if let Err(e) = elector.label_own_pod(false).await {
         tracing::warn!(error = %e, "cannot clear the leader label");
     }
+    let published: Arc<Mutex<Option<Head>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (dir, bucket) = (dir.to_owned(), crate::ledger_copy::bucket_of(ha));
+    let warm = tokio::task::spawn_blocking(move || WarmCopy::open(&dir, bucket)).await?;
+    let _ = warm_status.set(warm.status.clone());
+    let follower = crate::warm_copy::follow(warm, lease.duration / 3, published.clone(), stop.clone())?;
     let mut said = String::new();
+    let mut from = None;
     loop {
         let asked = Instant::now();
-        let why = match elector.try_hold(address).await {
-            Ok(Held::Ours) => {
+        let why = match elector.try_hold(address, None).await {
+            Ok(Held::Ours {
+                published: head,
+                previous,
+            }) => {
+                let from = previous.or(from);
+                stop.store(true, Ordering::Release);
+                let warm = tokio::task::spawn_blocking(move || follower.join())
+                    .await?
+                    .map_err(|_| anyhow::anyhow!("the standby copy's thread panicked"))?;
+                let head = head.and_then(|h| h.parse::<Head>().ok());
                 crate::logging::notice_info(&format!(
-                    "leading: holds Lease {}/{} as {}",
-                    lease.namespace, lease.name, elector.identity
+                    "leading: holds Lease {}/{} as {}{}",
+                    lease.namespace,
+                    lease.name,
+                    elector.identity,
+                    from.as_ref()
+                        .map(|f| format!(" (took over from {f})"))
+                        .unwrap_or_default()
                 ));
                 if let Err(e) = elector.label_own_pod(true).await {
                     crate::logging::notice_warn(&format!(
                         "{e}: the Service may not route to this leader"
                     ));
                 }
-                return Ok((elector, asked));
+                return Ok(Takeover {
+                    elector,
+                    acquired: asked,
+                    from,
+                    head,
+                    warm: Some(warm),
+                });
             }
-            Ok(Held::Theirs { holder, address }) => format!(
-                "standby: {holder} leads{}",
-                address.map(|a| format!(" at {a}")).unwrap_or_default()
-            ),
-            Err(e) => format!("standby: cannot reach the lease: {e}"),
+            Ok(Held::Theirs {
+                holder,
+                address,
+                published: head,
+            }) => {
+                *published.lock().unwrap_or_else(|p| p.into_inner()) =
+                    head.and_then(|h| h.parse().ok());
+                let why = format!(
+                    "standby: {holder} leads{}",
+                    address.as_ref().map(|a| format!(" at {a}")).unwrap_or_default()
+                );
+                *standby.lock().unwrap_or_else(|p| p.into_inner()) = Some(Standby {
+                    why: why.clone(),
+                    leader: address,
+                    identity: elector.identity.clone(),
+                });
+                if !holder.is_empty() {
+                    from = Some(holder);
+                }
+                why
+            }
+            Err(e) => {
+                let why = format!("standby: cannot reach the lease: {e}");
+                *standby.lock().unwrap_or_else(|p| p.into_inner()) = Some(Standby {
+                    why: why.clone(),
+                    leader: None,
+                    identity: elector.identity.clone(),
+                });
+                why
+            }
         };
         if why != said {
             crate::logging::notice_info(&why);
             said.clone_from(&why);
         }
-        *standby.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
         tokio::time::sleep(lease.duration / 3).await;
     }
 }
 
-/// Keep the lease while leading: renew every third of its duration and move the ledger's
-/// fence; exit the process when another replica holds it.
+/// Keep the lease while leading: renew every third of its duration, publishing the copy's
+/// `head()`, and move the ledger's fence; exit the process when another replica holds it.
+/// The elector is returned for [`step_down`].
 pub fn keep_leading(
     elector: Elector,
     acquired: Instant,
     ledger: Arc<Ledger>,
     lease: LeaseSettings,
     address: String,
-) {
+    head: impl Fn() -> Option<String> + Send + 'static,
+) -> Arc<Elector> {
     let window = lease.duration * 2 / 3;
     ledger.fence_until(acquired + window);
+    let elector = Arc::new(elector);
+    let renewing = elector.clone();
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(lease.duration / 3).await;
             let asked = Instant::now();
-            match elector.try_hold(&address).await {
-                Ok(Held::Ours) => ledger.fence_until(asked + window),
+            match renewing.try_hold(&address, head().as_deref()).await {
+                Ok(Held::Ours { .. }) => ledger.fence_until(asked + window),
                 Ok(Held::Theirs { holder, .. }) => {
                     ledger.fence_until(Instant::now());
                     crate::logging::notice_warn(&format!(
@@ -115,51 +204,90 @@ pub fn keep_leading(
             }
         }
     });
+    elector
 }
 
-/// Take over the bucket's copy when it holds anything the folder `dir` does not: restore it
-/// beside the folder, move the folder's ledger files to `dir/previous-<time>/`, and put the
-/// restored ones in their place.
-pub fn adopt_copy(dir: &Path, ha: &Ha) -> anyhow::Result<()> {
-    let bucket = crate::ledger_copy::bucket_of(ha);
-    let installations = SegmentStore::installations(&bucket).map_err(anyhow::Error::msg)?;
-    let installation = match installations.as_slice() {
-        [] => return Ok(()),
-        [one] => one.clone(),
-        many => anyhow::bail!(
-            "{} holds the copies of {} installations ({}): a replica cannot tell which to continue; keep one per prefix",
-            bucket.url(),
-            many.len(),
-            many.join(", ")
-        ),
-    };
-    let store = SegmentStore::new(bucket, &installation)?;
-    let names = store.list().map_err(anyhow::Error::msg)?;
-    if names.is_empty() {
-        return Ok(());
+/// A clean stop of the leader: refuse writes, wait (bounded) for the copy to hold every
+/// batch, then release the lease with the final head so a standby takes over at once.
+pub async fn step_down(
+    elector: &Elector,
+    ledger: &Ledger,
+    copy: Option<&crate::ledger_copy::CopyState>,
+) {
+    ledger.fence_until(Instant::now());
+    let deadline = Instant::now() + Duration::from_secs(2);
+    if let Some(copy) = copy {
+        while copy.lag(ledger) > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
-    let segments = store
-        .get_all(&names, &mut |_, _| {})
-        .map_err(anyhow::Error::msg)?;
-    let restored = sibling(dir, "restoring");
+    let head = copy.and_then(crate::ledger_copy::CopyState::head);
+    match elector.release(head.as_deref()).await {
+        Ok(()) => crate::logging::notice_info(&format!(
+            "released the lease{}",
+            head.map(|h| format!(" at ledger head {h}")).unwrap_or_default()
+        )),
+        Err(e) => crate::logging::notice_warn(&format!(
+            "{e}: a standby takes over when the lease expires"
+        )),
+    }
+}
+
+/// Take over the standby's copy when it holds anything the folder `dir` does not: read what
+/// is new in the bucket, prove it reaches the head the previous leader published, restore it
+/// inside the folder, move the folder's ledger files to `dir/previous-<time>/`, and put the
+/// restored ones in their place. Returns the head reached.
+pub fn adopt_copy(dir: &Path, mut warm: WarmCopy, published: Option<&Head>) -> anyhow::Result<Option<Head>> {
+    // The bucket may be a moment behind its own listing: a few tries before refusing.
+    let mut tries = 0;
+    loop {
+        let read = warm.sync(published).map_err(anyhow::Error::msg);
+        let proven = match published {
+            Some(h) => read.and_then(|_| warm.reaches(h).map_err(anyhow::Error::msg)),
+            None => read.map(|_| ()),
+        };
+        match proven {
+            Ok(()) => break,
+            Err(e) if tries >= 4 => {
+                return Err(e.context(format!(
+                    "refusing to lead: the copy at {} is not proven whole",
+                    warm.location()
+                )));
+            }
+            Err(_) => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }
+    }
+    let segments = warm.stored().map_err(anyhow::Error::msg)?;
+    if segments.is_empty() {
+        return Ok(None);
+    }
+    let restored = dir.join(".restoring");
     let _ = std::fs::remove_dir_all(&restored);
-    let report = warroom_ledger::segment::restore(&segments, &restored, Arc::new(SystemClock))
-        .with_context(|| format!("cannot restore the copy at {}", store.location()))?;
+    let report =
+        warroom_ledger::segment::restore_tail(&segments, &restored, Arc::new(SystemClock))
+            .with_context(|| format!("cannot restore the copy at {}", warm.location()))?;
     anyhow::ensure!(
         report.rebuilt.complete(),
         "the copy at {} does not restore whole: {:?}; refusing to lead on it",
-        store.location(),
+        warm.location(),
         report.rebuilt.problems
     );
+    let reached = warm.installation().map(|i| Head {
+        installation: i.to_owned(),
+        number: report.segments,
+        digest: report.head.clone(),
+    });
     if covers(dir, &restored)? {
         std::fs::remove_dir_all(&restored)?;
-        return Ok(());
+        return Ok(reached);
     }
     let aside = dir.join(format!(
         "previous-{}",
         chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
     ));
-    std::fs::create_dir_all(dir)?;
     for part in ["sled", "journal"] {
         if dir.join(part).exists() {
             std::fs::create_dir_all(&aside)?;
@@ -169,9 +297,12 @@ pub fn adopt_copy(dir: &Path, ha: &Ha) -> anyhow::Result<()> {
     }
     std::fs::remove_dir_all(&restored)?;
     crate::logging::notice_info(&format!(
-        "took over the copy at {} ({} segments){}",
-        store.location(),
+        "took over the copy at {} (to segment {}{}){}",
+        warm.location(),
         report.segments,
+        published
+            .map(|h| format!(", proven to reach segment {} the previous leader published", h.number))
+            .unwrap_or_default(),
         if aside.exists() {
             format!(
                 "; this folder's own ledger files are kept in {}",
@@ -181,15 +312,7 @@ pub fn adopt_copy(dir: &Path, ha: &Ha) -> anyhow::Result<()> {
             String::new()
         }
     ));
-    Ok(())
-}
-
-fn sibling(dir: &Path, what: &str) -> PathBuf {
-    let name = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "warroom-data".into());
-    dir.with_file_name(format!(".{name}.{what}"))
+    Ok(reached)
 }
 
 /// Whether the ledger in `dir` already holds every entry of the one in `restored`, hash for

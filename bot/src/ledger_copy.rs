@@ -18,7 +18,7 @@ use std::time::Duration;
 use warroom_adapters::segments::{SegmentBucket, SegmentStore};
 use warroom_ledger::Ledger;
 use warroom_ledger::replica::Shipment;
-use warroom_ledger::segment::{GENESIS, Segment, SegmentKind, digest, object_name};
+use warroom_ledger::segment::{GENESIS, Head, Segment, SegmentKind, digest, object_name};
 
 /// Batches that may wait for upload before the committer drops them (a base follows).
 const QUEUE: usize = 4096;
@@ -33,6 +33,9 @@ pub struct CopyState {
     /// Whether the last upload attempt succeeded.
     pub up: AtomicBool,
     pub error: Mutex<Option<String>>,
+    /// The chain's last segment in the bucket, as published on the lease.
+    head: Mutex<Option<Head>>,
+    installation: String,
     /// `ack = "replicated"` with `when_unreachable = "refuse"`: writes are held while uploads
     /// fail.
     hold_writes: bool,
@@ -56,7 +59,28 @@ impl CopyState {
         *self.error.lock().unwrap_or_else(|p| p.into_inner()) = Some(why);
     }
 
-    fn stored(&self, ledger: &Ledger, number: u64, batch: u64) {
+    /// The chain's head in the bucket, as `<installation>/<number>/<sha256>`.
+    pub fn head(&self) -> Option<String> {
+        self.head
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(Head::to_string)
+    }
+
+    /// Journal batches written and not yet in the bucket.
+    pub fn lag(&self, ledger: &Ledger) -> u64 {
+        ledger
+            .last_batch()
+            .saturating_sub(self.batch.load(Ordering::Acquire))
+    }
+
+    fn stored(&self, ledger: &Ledger, number: u64, digest: &str, batch: u64) {
+        *self.head.lock().unwrap_or_else(|p| p.into_inner()) = Some(Head {
+            installation: self.installation.clone(),
+            number,
+            digest: digest.to_owned(),
+        });
         self.segments.store(number, Ordering::Release);
         self.batch.store(batch, Ordering::Release);
         ledger.mark_copied(batch);
@@ -114,6 +138,8 @@ pub fn start(
         segments: AtomicU64::new(0),
         up: AtomicBool::new(false),
         error: Mutex::new(Some("not uploaded yet".into())),
+        head: Mutex::new(None),
+        installation: ledger.installation().to_owned(),
         hold_writes,
     });
     let rx = ledger.replicate(QUEUE);
@@ -200,6 +226,6 @@ fn run(
         number = segment.number;
         prev = digest(&bytes);
         next_batch = Some(batch + 1);
-        state.stored(ledger, number, batch);
+        state.stored(ledger, number, &prev, batch);
     }
 }

@@ -16,6 +16,7 @@ mod reader;
 mod server;
 mod slack;
 mod verify;
+mod warm_copy;
 
 use std::process::ExitCode;
 

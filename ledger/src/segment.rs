@@ -79,6 +79,46 @@ pub enum SegmentError {
     NoBase,
 }
 
+/// Where a copy's chain ends, as the leader publishes it for the replica that takes over
+/// (`<installation>/<number>/<sha256>`): the new leader proves its copy reaches it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Head {
+    pub installation: String,
+    pub number: u64,
+    pub digest: String,
+}
+
+impl std::fmt::Display for Head {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}/{}", self.installation, self.number, self.digest)
+    }
+}
+
+impl std::str::FromStr for Head {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Head, String> {
+        let bad = || format!("`{s}` is not <installation>/<segment number>/<sha256>");
+        let mut parts = s.rsplitn(3, '/');
+        let (Some(digest), Some(number), Some(installation)) =
+            (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        if installation.is_empty()
+            || digest.len() != 64
+            || !digest.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            return Err(bad());
+        }
+        Ok(Head {
+            installation: installation.to_owned(),
+            number: number.parse().map_err(|_| bad())?,
+            digest: digest.to_owned(),
+        })
+    }
+}
+
 /// SHA-256 of a segment's bytes, lowercase hex.
 pub fn digest(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -162,18 +202,40 @@ pub fn base_worthy(p: &Put) -> bool {
 /// Check that `segments` (name, bytes) form one unbroken chain from number 1, then the
 /// key/values from the latest base on. Nothing is written.
 pub fn read_chain(segments: &[(String, Vec<u8>)]) -> Result<(Vec<Segment>, u64), SegmentError> {
+    read_links(segments, 1, Some(GENESIS))
+}
+
+/// Like [`read_chain`], for the tail of a chain (a standby's warm copy): the first segment's
+/// link to its predecessor was checked when it was stored; every link after it is checked
+/// here.
+pub fn read_tail(segments: &[(String, Vec<u8>)]) -> Result<(Vec<Segment>, u64), SegmentError> {
+    let Some((name, bytes)) = segments.first() else {
+        return Err(SegmentError::NoBase);
+    };
+    read_links(segments, Segment::decode(name, bytes)?.number, None)
+}
+
+/// `first`: the number the first segment must have; `prev`: what it must name as its
+/// predecessor, when known.
+fn read_links(
+    segments: &[(String, Vec<u8>)],
+    first: u64,
+    prev: Option<&str>,
+) -> Result<(Vec<Segment>, u64), SegmentError> {
     let mut chain = Vec::with_capacity(segments.len());
-    let mut prev = GENESIS.to_owned();
+    let mut prev = prev.map(str::to_owned);
     for (i, (name, bytes)) in segments.iter().enumerate() {
         let s = Segment::decode(name, bytes)?;
-        let expected = i as u64 + 1;
+        let expected = i as u64 + first;
         if s.number != expected {
             return Err(SegmentError::Gap {
                 expected,
                 found: s.number,
             });
         }
-        if s.prev != prev {
+        if let Some(prev) = prev
+            && s.prev != prev
+        {
             return Err(SegmentError::Broken {
                 name: name.clone(),
                 previous: expected - 1,
@@ -181,7 +243,7 @@ pub fn read_chain(segments: &[(String, Vec<u8>)]) -> Result<(Vec<Segment>, u64),
                 actual: prev,
             });
         }
-        prev = digest(bytes);
+        prev = Some(digest(bytes));
         chain.push(s);
     }
     let base = chain
@@ -211,7 +273,26 @@ pub fn restore(
     clock: Arc<dyn Clock>,
 ) -> Result<RestoreReport, LedgerError> {
     require_empty(to, "restore")?;
-    let (from_base, last_batch) = read_chain(segments)?;
+    rebuild_chain(read_chain(segments)?, segments, to, clock)
+}
+
+/// [`restore`] from the tail of a chain whose first link was checked when it was stored (a
+/// standby's warm copy, see [`read_tail`]).
+pub fn restore_tail(
+    segments: &[(String, Vec<u8>)],
+    to: &Path,
+    clock: Arc<dyn Clock>,
+) -> Result<RestoreReport, LedgerError> {
+    require_empty(to, "restore")?;
+    rebuild_chain(read_tail(segments)?, segments, to, clock)
+}
+
+fn rebuild_chain(
+    (from_base, last_batch): (Vec<Segment>, u64),
+    segments: &[(String, Vec<u8>)],
+    to: &Path,
+    clock: Arc<dyn Clock>,
+) -> Result<RestoreReport, LedgerError> {
     let mut found = Salvaged::default();
     for s in &from_base {
         for p in &s.puts {
@@ -220,7 +301,10 @@ pub fn restore(
     }
     let rebuilt = rebuild(&found, to, clock, SalvageReport::default())?;
     Ok(RestoreReport {
-        segments: segments.len() as u64,
+        segments: segments
+            .last()
+            .and_then(|(n, b)| Segment::decode(n, b).ok())
+            .map_or(0, |s| s.number),
         last_batch,
         head: segments
             .last()
@@ -258,6 +342,38 @@ mod tests {
             out.push((object_name(s.number), bytes));
         }
         out
+    }
+
+    #[test]
+    fn a_published_head_reads_back_and_nonsense_is_named() {
+        let h = Head {
+            installation: "inst-1".into(),
+            number: 42,
+            digest: "ab".repeat(32),
+        };
+        assert_eq!(h.to_string().parse::<Head>(), Ok(h));
+        for bad in ["", "x/1", "x/y/abc", "/1/abc", &format!("x/y/{}", "ab".repeat(32))] {
+            assert!(bad.parse::<Head>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_tail_is_checked_from_its_first_segment_on() {
+        let segs = chain(&[
+            SegmentKind::Base,
+            SegmentKind::Batch,
+            SegmentKind::Base,
+            SegmentKind::Batch,
+        ]);
+        let (from_base, _) = read_tail(&segs[2..]).unwrap();
+        assert_eq!(from_base[0].number, 3);
+        let mut broken = segs[1..].to_vec();
+        broken.remove(1);
+        assert!(matches!(
+            read_tail(&broken),
+            Err(SegmentError::Gap { expected: 3, found: 4 })
+        ));
+        assert_eq!(read_tail(&[]), Err(SegmentError::NoBase));
     }
 
     #[test]

@@ -246,7 +246,10 @@ pub fn wait_for_port(port: u16) {
 pub struct Server {
     pub child: Child,
     pub addr: String,
+    /// Its stderr up to "listening on".
     pub log: Vec<String>,
+    /// Its stderr after that (the last 10,000 lines).
+    later: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<String>>>,
 }
 
 impl Server {
@@ -314,14 +317,36 @@ impl Server {
         // Keep draining stderr so the server never blocks on a full pipe; shown with
         // WARROOM_TEST_ECHO=1 when a scenario needs explaining.
         let echo = std::env::var_os("WARROOM_TEST_ECHO").is_some();
+        let later = std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
+        let kept = later.clone();
         std::thread::spawn(move || {
             for line in lines.map_while(Result::ok) {
                 if echo {
                     eprintln!("warroom: {line}");
                 }
+                let mut kept = kept.lock().unwrap_or_else(|p| p.into_inner());
+                if kept.len() == 10_000 {
+                    kept.pop_front();
+                }
+                kept.push_back(line);
             }
         });
-        Server { child, addr, log }
+        Server {
+            child,
+            addr,
+            log,
+            later,
+        }
+    }
+
+    /// Everything it wrote to stderr so far.
+    pub fn output(&self) -> String {
+        let later = self.later.lock().unwrap_or_else(|p| p.into_inner());
+        self.log
+            .iter()
+            .chain(later.iter())
+            .map(|l| format!("{l}\n"))
+            .collect()
     }
 
     /// `GET path`: (status, body).

@@ -238,3 +238,39 @@ impl Drop for SmtpSink {
         let _ = self.child.wait();
     }
 }
+
+/// Keys each channel received (accepted or not): PagerDuty triggers' `dedup_key`, webhook
+/// `Idempotency-Key`s, e-mail `Message-ID`s.
+pub fn received_keys(pd: &PagerStandIn, smtp: &SmtpSink) -> BTreeMap<&'static str, Vec<String>> {
+    let mut keys = BTreeMap::new();
+    keys.insert(
+        "pagerduty",
+        pd.received("/v2/enqueue")
+            .iter()
+            .filter(|r| r.body["event_action"] == "trigger")
+            .map(|r| r.body["dedup_key"].as_str().unwrap_or_default().to_owned())
+            .collect(),
+    );
+    keys.insert(
+        "webhook",
+        pd.received("/page")
+            .iter()
+            .filter(|r| r.body["event"] == "page")
+            .map(|r| {
+                r.headers
+                    .get("idempotency-key")
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect(),
+    );
+    keys.insert(
+        "email",
+        smtp.messages()
+            .iter()
+            .filter(|m| m["in_reply_to"].is_null())
+            .map(|m| m["message_id"].as_str().unwrap_or_default().to_owned())
+            .collect(),
+    );
+    keys
+}

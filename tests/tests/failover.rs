@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use warroom_tests::api::Api;
 use warroom_tests::drill::Drill;
+use std::collections::BTreeSet;
+
 use warroom_tests::moto::{AWS_ENV, Moto, drill_plan_with_aws_at};
+use warroom_tests::pager_standin::{PagerStandIn, SmtpSink, paging_changes, received_keys};
 use warroom_tests::{Scratch, Server, kubeconfig_for, seq_hash};
 
 const BUCKET: &str = "northwind-warroom-ledger";
@@ -41,8 +44,19 @@ fn post_command_at(addr: &str, person: &str, incident: Option<&str>, text: &str)
 /// A replica as pod `pod` of the StatefulSet would run (its name and namespace from the
 /// downward API).
 fn replica(s: &Scratch, plan: &std::path::Path, data: &str, pod: &str) -> Server {
+    replica_with(s, plan, data, pod, &[])
+}
+
+fn replica_with(
+    s: &Scratch,
+    plan: &std::path::Path,
+    data: &str,
+    pod: &str,
+    more: &[(&str, &str)],
+) -> Server {
     let mut env = AWS_ENV.to_vec();
     env.extend([("POD_NAME", pod), ("POD_NAMESPACE", "warroom")]);
+    env.extend_from_slice(more);
     Server::start_with_env(
         s,
         &["--config", plan.to_str().unwrap(), "--data", data],
@@ -66,31 +80,74 @@ fn leading_within(server: &Server, limit: Duration) -> Duration {
     }
 }
 
+/// The ledger head the leader published on the lease, once it matches the leader's own
+/// copy (`<installation>/<segment>/<sha256>`).
+fn published_head(drill: &Drill, leader: &Server) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let lease = drill.object("/apis/coordination.k8s.io/v1/namespaces/warroom/leases/warroom");
+        let head = lease["metadata"]["annotations"]["warroom.io/ledger-head"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let (_, m) = leader.get("/metrics");
+        let segments = metric(&m, "warroom_ledger_copy_segments");
+        if segments > 0
+            && head.split('/').nth(1) == Some(segments.to_string().as_str())
+            && metric(&m, "warroom_ledger_copy_lag_batches") == 0
+        {
+            return head;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the lease does not publish the copy's head ({head}):\n{m}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A gauge's value in Prometheus text.
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
+
 fn leader_label(drill: &Drill, pod: &str) -> Value {
     drill.object(&format!("/api/v1/namespaces/warroom/pods/{pod}"))["metadata"]["labels"]
         ["warroom.io/leader"]
         .clone()
 }
 
-#[test]
-fn the_standby_takes_over_with_every_acknowledged_entry_and_a_paused_leader_writes_nothing() {
+/// One drill API server holding the Lease (reached by kubeconfig as a real one is), one moto
+/// bucket, and a plan for replicas of a StatefulSet whose pods exist.
+struct Lab {
+    moto: Moto,
+    s: Scratch,
+    /// Serves the Lease and the pods; kept running for the test.
+    _apiserver: Server,
+    drill: Drill,
+    plan: std::path::PathBuf,
+}
+
+/// `plan(moto's endpoint)`: the plan without its `[ha]`.
+fn lab(plan: impl FnOnce(&str) -> String) -> Lab {
     let moto = Moto::start();
+    let plan = plan(&moto.endpoint);
     moto.aws(&["bucket", BUCKET]);
     let s = Scratch::new();
-    // The API server holding the Lease: a drill's, reached by kubeconfig as a real one is.
     let apiserver = Server::start(&s, &["--data", "apiserver-data"]);
     let drill = Drill::of(&apiserver, "prod-eu");
     let kubeconfig = s.write("lease-kubeconfig", &kubeconfig_for(&drill.base));
     let plan = s.write(
         "plan.toml",
         &format!(
-            "{}\n[ha]\nbucket = \"s3://{BUCKET}/prod/\"\nregion = \"eu-central-1\"\nendpoint = \"{}\"\nack = \"replicated\"\nlease = {{ namespace = \"warroom\", name = \"warroom\", duration = \"3s\", kubeconfig = \"{}\" }}\n",
-            drill_plan_with_aws_at(&moto.endpoint),
+            "{plan}\n[ha]\nbucket = \"s3://{BUCKET}/prod/\"\nregion = \"eu-central-1\"\nendpoint = \"{}\"\nack = \"replicated\"\nlease = {{ namespace = \"warroom\", name = \"warroom\", duration = \"3s\", kubeconfig = \"{}\" }}\n",
             moto.endpoint,
             kubeconfig.display()
         ),
     );
-
     // The StatefulSet's pods, which the leader labels for the Service.
     for pod in ["warroom-0", "warroom-1", "warroom-2"] {
         let (code, v) = drill.post(
@@ -100,7 +157,24 @@ fn the_standby_takes_over_with_every_acknowledged_entry_and_a_paused_leader_writ
         );
         assert!(code < 300, "{v}");
     }
+    Lab {
+        moto,
+        s,
+        _apiserver: apiserver,
+        drill,
+        plan,
+    }
+}
 
+#[test]
+fn the_standby_takes_over_with_every_acknowledged_entry_and_a_paused_leader_writes_nothing() {
+    let Lab {
+        moto: _moto,
+        s,
+        _apiserver,
+        drill,
+        plan,
+    } = lab(drill_plan_with_aws_at);
     let a = replica(&s, &plan, "a-data", "warroom-0");
     leading_within(&a, Duration::from_secs(20));
     assert_eq!(leader_label(&drill, "warroom-0"), "true");
@@ -122,15 +196,39 @@ fn the_standby_takes_over_with_every_acknowledged_entry_and_a_paused_leader_writ
     }
     assert!(b.get("/metrics").1.contains("warroom_leader 0"));
     assert!(leader_label(&drill, "warroom-1").is_null());
-    let (code, said) = post_command(&b, "alice", None, "incident list");
-    assert_eq!(code, 503, "a standby acts on nothing: {said}");
-    assert!(said.contains("standby"), "{said}");
 
     // The leader acts; every acknowledgement means the bucket holds it.
     let api = Api::new(&a.addr);
     let inc = api.open_incident("shell in payments api");
     api.ok("alice", "capture pod payments/api-7f9c", Some(&inc));
-    api.ok("carol", "note captured", Some(&inc));
+    // A request reaching the standby is forwarded to the leader as received, acted on there
+    // once; the standby records nothing of its own.
+    let via_b = Api::new(&b.addr);
+    via_b.ok("carol", "note captured", Some(&inc));
+    assert_eq!(api.count(&inc, "note"), 1, "{:?}", api.kinds(&inc));
+    assert!(!s.path().join("b-data/journal").exists(), "the standby opened a ledger");
+
+    // The leader publishes its copy's head on the lease; the standby follows the bucket,
+    // checking each link, until it holds that head.
+    let published = published_head(&drill, &a);
+    let number: u64 = published.split('/').nth(1).unwrap().parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, m) = b.get("/metrics");
+        let held = metric(&m, "warroom_ledger_standby_segment");
+        if held >= number && metric(&m, "warroom_ledger_standby_lag_segments") == 0 {
+            assert_eq!(metric(&m, "warroom_ledger_standby_up"), 1, "{m}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the standby does not follow {published}:\n{m}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (_, ready) = b.get("/readyz");
+    assert!(ready.contains("warm copy at segment"), "{ready}");
+    let held = std::fs::read_dir(s.path().join("b-data/standby-copy"))
+        .unwrap()
+        .count();
+    assert_eq!(held, 1, "one installation followed");
     api.ok(
         "alice",
         "quarantine pod payments/api-7f9c --reason shell",
@@ -198,6 +296,13 @@ fn the_standby_takes_over_with_every_acknowledged_entry_and_a_paused_leader_writ
             .get("warroom.io/quarantine")
             .is_none()
     );
+    // The channel is told who leads now and what the copy was proven to reach.
+    let said = api.incident(&inc)["messages"].to_string();
+    assert!(
+        said.contains("warroom failover: warroom-1 now leads, taking over from warroom-0")
+            && said.contains("the head warroom-0 published"),
+        "{said}"
+    );
     api.ok("carol", "note after the takeover", Some(&inc));
     s.run(&["--data", "b-data", "ledger", "verify", "--skip-evidence"])
         .expect_code(0);
@@ -228,4 +333,209 @@ fn the_standby_takes_over_with_every_acknowledged_entry_and_a_paused_leader_writ
         after, before,
         "nothing of the paused leader reached the new one"
     );
+
+    // A copy that does not reach the head the last leader published is not led on: with the
+    // published digest changed, the next replica refuses, naming both digests.
+    unsafe { libc::kill(c.child.id() as i32, libc::SIGKILL) };
+    drop(c);
+    let lease_path = "/apis/coordination.k8s.io/v1/namespaces/warroom/leases/warroom";
+    let head = drill.object(lease_path)["metadata"]["annotations"]["warroom.io/ledger-head"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (prefix, digest) = head.rsplit_once('/').unwrap();
+    let forged = format!("{prefix}/{}", "0".repeat(digest.len()));
+    let (code, v) = drill.merge_patch(
+        lease_path,
+        &serde_json::json!({ "metadata": { "annotations": { "warroom.io/ledger-head": forged } } }),
+    );
+    assert!(code < 300, "{v}");
+    let mut d = replica(&s, &plan, "d-data", "warroom-0");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = d.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "d led on a copy it could not prove");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(!status.success());
+    std::thread::sleep(Duration::from_millis(200));
+    let said = d.output();
+    assert!(
+        said.contains("refusing to lead")
+            && said.contains(&format!("the previous leader published {}", "0".repeat(64)))
+            && said.contains(digest),
+        "{said}"
+    );
+    assert!(!s.path().join("d-data/journal").exists(), "d opened a ledger");
+}
+
+const AM_TOKEN: &str = "am-test-token";
+
+/// The example plan's payments rule, paging primary-oncall (tier 1, then tier 2 after
+/// `escalate_after`, once through).
+fn paging_plan(endpoint: &str, pager: &str, smtp_port: u16) -> String {
+    let mut plan = drill_plan_with_aws_at(endpoint)
+        .replace("notify = false", "notify = true")
+        .replacen("repeat = 2", "repeat = 0", 1)
+        .replace("escalate_after = \"5m\"", "escalate_after = \"8s\"")
+        .replace("escalate_after = \"10m\"", "escalate_after = \"8s\"")
+        .replace(
+            "[[alerts.rules]]\nname = \"ssh-from-outside-after-hours\"",
+            "[[alerts.rules]]\nname = \"payments-api-down\"\nsource = \"alertmanager\"\nmatch = { alertname = \"PaymentsApiDown\", namespace = \"payments\" }\nseverity = \"sev2\"\npage = \"primary-oncall\"\n\n[[alerts.rules]]\nname = \"ssh-from-outside-after-hours\"",
+        );
+    for (from, to) in paging_changes(pager, smtp_port) {
+        assert!(plan.contains(from), "{from}");
+        plan = plan.replace(from, &to);
+    }
+    plan
+}
+
+/// Alertmanager's webhook for PaymentsApiDown, posted to `addr`: the incident opened.
+fn fire(addr: &str) -> String {
+    let body = serde_json::json!({
+        "version": "4", "status": "firing", "receiver": "warroom",
+        "groupKey": "{}:{alertname=\"PaymentsApiDown\"}",
+        "alerts": [{
+            "status": "firing",
+            "labels": { "alertname": "PaymentsApiDown", "namespace": "payments", "pod": "api-7f9c", "cluster": "prod-eu" },
+            "annotations": { "summary": "payments api down on api-7f9c" },
+            "startsAt": "2026-12-01T01:58:00Z",
+        }],
+    });
+    let mut resp = warroom_tests::agent()
+        .post(&format!("http://{addr}/alerts/alertmanager"))
+        .header("content-type", "application/json")
+        .header("authorization", &format!("Bearer {AM_TOKEN}"))
+        .send(body.to_string())
+        .expect("warroom takes the alert");
+    let answer: Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+    answer["alerts"][0]["incident"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no incident in {answer}"))
+        .to_owned()
+}
+
+fn wait_for<T>(what: &str, secs: u64, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn an_escalation_cut_by_killing_the_leader_pages_each_step_once_from_the_new_leader() {
+    let pd = PagerStandIn::start();
+    let smtp_dir = Scratch::new();
+    let smtp = SmtpSink::start(smtp_dir.path(), Duration::ZERO);
+    let Lab {
+        moto: _moto,
+        s,
+        _apiserver,
+        drill,
+        plan,
+    } = lab(|endpoint| paging_plan(endpoint, &pd.root, smtp.port));
+    let env = [
+        ("PAGERDUTY_ROUTING_KEY", "pd-key"),
+        ("WARROOM_ALERTMANAGER_TOKEN", AM_TOKEN),
+    ];
+    let a = replica_with(&s, &plan, "a-data", "warroom-0", &env);
+    leading_within(&a, Duration::from_secs(20));
+    let b = replica_with(&s, &plan, "b-data", "warroom-1", &env);
+    wait_for("b to be a standby", 10, || {
+        b.get("/readyz").1.contains("standby").then_some(())
+    });
+
+    // Alertmanager posts to the standby: it reaches the leader, which pages tier 1.
+    let inc = fire(&b.addr);
+    let api = Api::new(&a.addr);
+    let step_one = wait_for("tier 1 delivered", 20, || {
+        let t = api.incident(&inc)["timeline"].clone();
+        let sent = t.as_array()?.iter().filter(|e| e["kind"] == "page.sent").count();
+        let delivered = t.as_array()?.iter().filter(|e| e["kind"] == "page.delivered").count();
+        let owed: usize = t.as_array()?.iter().filter(|e| e["kind"] == "page.sent")
+            .map(|e| e["data"]["deliveries"].as_array().map_or(0, Vec::len)).sum();
+        (sent == 1 && delivered == owed && owed > 0).then_some(owed)
+    });
+    wait_for("the copy to hold it", 10, || {
+        a.get("/metrics").1.contains("warroom_ledger_copy_lag_batches 0\n").then_some(())
+    });
+    // kill -9 the leader between the steps: tier 2 falls due while it is gone.
+    unsafe { libc::kill(a.child.id() as i32, libc::SIGKILL) };
+    drop(a);
+    leading_within(&b, Duration::from_secs(30));
+    let api = Api::new(&b.addr);
+    let timeline = wait_for("tier 2 paged by the new leader and the escalation exhausted", 40, || {
+        let t = api.incident(&inc)["timeline"].clone();
+        let entries = t.as_array()?.clone();
+        let exhausted = entries.iter().any(|e| e["kind"] == "escalation.exhausted");
+        let owed: usize = entries.iter().filter(|e| e["kind"] == "page.sent")
+            .map(|e| e["data"]["deliveries"].as_array().map_or(0, Vec::len)).sum();
+        let settled = entries.iter().filter(|e| e["kind"] == "page.delivered").count();
+        (exhausted && settled == owed).then_some(entries)
+    });
+    // Each step recorded once: tier 1 by the old leader, tier 2 by the new one.
+    let steps: Vec<String> = timeline
+        .iter()
+        .filter(|e| e["kind"] == "page.sent")
+        .map(|e| e["data"]["step"].to_string())
+        .collect();
+    assert_eq!(steps.len(), 2, "{steps:?}");
+    assert_ne!(steps[0], steps[1], "a step was paged twice: {steps:?}");
+    // What the receivers got: every delivery the two steps owe, each under one key, and
+    // nothing else; a key seen twice is a retry the receiver folds, never a second page.
+    let keys: BTreeSet<String> = timeline
+        .iter()
+        .filter(|e| e["kind"] == "page.delivered")
+        .map(|e| {
+            e["data"]["receipt"]
+                .as_str()
+                .and_then(|r| r.split_whitespace().nth(1))
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert!(keys.len() > step_one, "tier 2 owed deliveries too: {keys:?}");
+    let received = received_keys(&pd, &smtp);
+    let mut distinct = BTreeSet::new();
+    for (channel, got) in &received {
+        for k in got {
+            assert!(keys.contains(k), "{channel} got {k}, which no step owed");
+            distinct.insert(k.clone());
+        }
+    }
+    assert_eq!(distinct, keys, "every owed delivery arrived");
+    let exhausted = timeline
+        .iter()
+        .filter(|e| e["kind"] == "escalation.exhausted")
+        .count();
+    assert_eq!(exhausted, 1, "the end of the escalation is said once");
+
+    // A clean stop hands over at once: the leader uploads what is left, publishes its final
+    // head and releases the lease instead of letting a standby wait it out.
+    let c = replica_with(&s, &plan, "c-data", "warroom-2", &env);
+    wait_for("c to be a standby", 10, || {
+        c.get("/readyz").1.contains("standby").then_some(())
+    });
+    let mut b = b;
+    unsafe { libc::kill(b.child.id() as i32, libc::SIGTERM) };
+    assert!(b.child.wait().unwrap().success());
+    let lease = drill.object("/apis/coordination.k8s.io/v1/namespaces/warroom/leases/warroom");
+    assert_ne!(
+        lease["spec"]["holderIdentity"], "warroom-1",
+        "the lease was not released: {lease}"
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(b.output().contains("released the lease at ledger head"), "{}", b.output());
+    leading_within(&c, Duration::from_secs(10));
+    let api = Api::new(&c.addr);
+    assert_eq!(api.count(&inc, "page.sent"), 2, "{:?}", api.kinds(&inc));
+    drop(c);
+    s.run(&["--data", "c-data", "ledger", "verify", "--skip-evidence"])
+        .expect_code(0);
 }

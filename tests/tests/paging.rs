@@ -217,41 +217,8 @@ fn timeline(w: &World, id: &str) -> Vec<Value> {
         .unwrap_or_default()
 }
 
-/// Keys each channel received (accepted or not): PagerDuty triggers' `dedup_key`, webhook
-/// `Idempotency-Key`s, e-mail `Message-ID`s.
 fn received_keys(w: &World) -> BTreeMap<&'static str, Vec<String>> {
-    let mut keys = BTreeMap::new();
-    keys.insert(
-        "pagerduty",
-        w.pd.received(PD)
-            .iter()
-            .filter(|r| r.body["event_action"] == "trigger")
-            .map(|r| r.body["dedup_key"].as_str().unwrap_or_default().to_owned())
-            .collect(),
-    );
-    keys.insert(
-        "webhook",
-        w.pd.received(HOOK)
-            .iter()
-            .filter(|r| r.body["event"] == "page")
-            .map(|r| {
-                r.headers
-                    .get("idempotency-key")
-                    .cloned()
-                    .unwrap_or_default()
-            })
-            .collect(),
-    );
-    keys.insert(
-        "email",
-        w.smtp
-            .messages()
-            .iter()
-            .filter(|m| m["in_reply_to"].is_null())
-            .map(|m| m["message_id"].as_str().unwrap_or_default().to_owned())
-            .collect(),
-    );
-    keys
+    warroom_tests::pager_standin::received_keys(&w.pd, &w.smtp)
 }
 
 #[test]

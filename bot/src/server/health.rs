@@ -47,7 +47,18 @@ async fn readyz(State(state): State<Arc<AppState>>) -> impl IntoResponse {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
         {
-            Some(why) => (StatusCode::OK, format!("ready: {why}\n")),
+            Some(standby) => (
+                StatusCode::OK,
+                format!(
+                    "ready: {}{}\n",
+                    standby.why,
+                    state
+                        .warm
+                        .get()
+                        .map(|w| format!("; {}", w.describe()))
+                        .unwrap_or_default()
+                ),
+            ),
             None => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "ledger not open yet\n".to_owned(),
@@ -107,8 +118,10 @@ warroom_incidents{{status=\"open\"}} {open}\nwarroom_incidents{{status=\"resolve
     } else {
         body
     };
-    let body = match state.ready.get() {
-        Some(ready) => {
+    let body = match (state.ready.get(), state.warm.get()) {
+        // A standby's copy: how far behind the leader's published head it is.
+        (None, Some(warm)) => body + &warm.render(),
+        (Some(ready), _) => {
             body + &ready.engine.metrics.render()
                 + &alert_metrics(ready.engine.alert_counts())
                 + &ready.engine.ledger.stats().render()
@@ -118,7 +131,7 @@ warroom_incidents{{status=\"open\"}} {open}\nwarroom_incidents{{status=\"resolve
                     .map(|c| c.render(ready.engine.ledger.last_batch()))
                     .unwrap_or_default()
         }
-        None => body,
+        (None, None) => body,
     };
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

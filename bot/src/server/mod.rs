@@ -7,6 +7,7 @@ mod chat_http;
 mod console;
 pub mod discord_http;
 mod evidence;
+mod forward;
 mod health;
 mod same_origin;
 pub mod slack_http;
@@ -45,7 +46,9 @@ pub struct AppState {
     /// The ledger's off-box copy, when the plan keeps one (`[ha]`).
     pub copy: OnceLock<Arc<crate::ledger_copy::CopyState>>,
     /// With `[ha] lease`: what this replica waits for while another leads.
-    pub standby: std::sync::Mutex<Option<String>>,
+    pub standby: std::sync::Mutex<Option<crate::leadership::Standby>>,
+    /// With `[ha] lease`, while a standby: how far its copy of the ledger is.
+    pub warm: OnceLock<Arc<crate::warm_copy::WarmStatus>>,
 }
 
 /// How long shutdown waits for requests in flight before the process exits anyway.
@@ -83,8 +86,9 @@ impl FromRequestParts<Arc<AppState>> for ReadyState {
             api::answer(
                 StatusCode::SERVICE_UNAVAILABLE,
                 match standby {
-                    Some(why) => format!(
-                        "this replica is a {why}; send requests to the leader (the Service does)"
+                    Some(s) => format!(
+                        "this replica is a {}; send requests to the leader (the Service does)",
+                        s.why
                     ),
                     None => "warroom is starting: the ledger is not open yet; retry in a moment"
                         .to_owned(),
@@ -136,6 +140,7 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
         stopping: tokio::sync::watch::channel(false).0,
         copy: OnceLock::new(),
         standby: std::sync::Mutex::new(None),
+        warm: OnceLock::new(),
     });
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
@@ -168,23 +173,48 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
             if let Some(ha) = &state.plan.plan.ha
                 && let Some(lease) = &ha.lease
             {
-                let address = format!("http://{bound}");
-                let (elector, acquired) =
-                    crate::leadership::wait_to_lead(lease, &address, &state.standby).await?;
-                let (dir, ha) = (dir.clone(), ha.clone());
-                tokio::task::spawn_blocking(move || crate::leadership::adopt_copy(&dir, &ha))
-                    .await??;
-                leading = Some((elector, acquired, lease.clone(), address));
+                let address = advertised(bound);
+                let mut takeover = crate::leadership::wait_to_lead(
+                    lease,
+                    ha,
+                    &dir,
+                    &address,
+                    &state.standby,
+                    &state.warm,
+                )
+                .await?;
+                let (dir, warm, head) = (dir.clone(), takeover.warm.take(), takeover.head.clone());
+                let reached = tokio::task::spawn_blocking(move || match warm {
+                    Some(warm) => crate::leadership::adopt_copy(&dir, warm, head.as_ref()),
+                    None => Ok(None),
+                })
+                .await??;
+                leading = Some((takeover, reached, lease.clone(), address));
             }
             let ledger =
                 tokio::task::spawn_blocking(move || context::open_ledger(&dir).map(Arc::new))
                     .await??;
-            if let Some((elector, acquired, lease, address)) = leading {
-                crate::leadership::keep_leading(elector, acquired, ledger.clone(), lease, address);
+            let mut lead = None;
+            if let Some((takeover, reached, lease, address)) = leading {
+                let copy = state.clone();
+                let elector = crate::leadership::keep_leading(
+                    takeover.elector,
+                    takeover.acquired,
+                    ledger.clone(),
+                    lease,
+                    address,
+                    move || copy.copy.get().and_then(|c| c.head()),
+                );
+                lead = Some(Lead {
+                    elector,
+                    from: takeover.from,
+                    published: takeover.head,
+                    reached,
+                });
             }
             *state.standby.lock().unwrap_or_else(|p| p.into_inner()) = None;
             let _ = state.ledger.set(ledger.clone());
-            Ok::<_, anyhow::Error>(ledger)
+            Ok::<_, anyhow::Error>((ledger, lead))
         }
         .instrument(span)
     };
@@ -196,7 +226,11 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
     let app = health::router(state.clone())
         .merge(browser_facing)
         .merge(chat_http::router(state.clone()))
-        .merge(alerts::router(state.clone()));
+        .merge(alerts::router(state.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            forward::to_leader,
+        ));
     let server = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -222,7 +256,7 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
             }
         }
     });
-    let ledger = opener
+    let (ledger, lead) = opener
         .await
         .context("ledger opener stopped")?
         .with_context(|| format!("cannot open the ledger in {}", dir.display()))?;
@@ -251,16 +285,87 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
     let _ = state.ready.set(ready);
     let took = state.started.elapsed();
     crate::logging::notice_info(&format!("ready in {} ms", took.as_millis()));
+    if let Some(lead) = &lead {
+        announce_takeover(&ready_engine(&state), lead).await;
+    }
     let result = server.await;
     if let Some(ready) = state.ready.get() {
         for c in &ready.platforms.connections {
             c.close().await;
         }
     }
+    if let Some(lead) = &lead
+        && let Some(ledger) = state.ledger.get()
+    {
+        crate::leadership::step_down(&lead.elector, ledger, state.copy.get().map(|c| &**c)).await;
+    }
     let _ = std::fs::remove_file(dir.join(SERVER_FILE));
     result??;
     crate::logging::notice_info("stopped");
     Ok(())
+}
+
+/// This replica while it leads.
+struct Lead {
+    elector: Arc<warroom_adapters::lease::Elector>,
+    /// The replica that led before, when this one saw it.
+    from: Option<String>,
+    /// The head it published, and the head this replica's copy reached.
+    published: Option<warroom_ledger::segment::Head>,
+    reached: Option<warroom_ledger::segment::Head>,
+}
+
+/// The address standbys forward to: the pod's IP in Kubernetes (`POD_IP`, from the downward
+/// API) when listening on every interface, else the address bound.
+fn advertised(bound: SocketAddr) -> String {
+    match std::env::var("POD_IP") {
+        Ok(ip) if bound.ip().is_unspecified() && !ip.is_empty() => {
+            let ip = if ip.contains(':') { format!("[{ip}]") } else { ip };
+            format!("http://{ip}:{}", bound.port())
+        }
+        _ => format!("http://{bound}"),
+    }
+}
+
+fn ready_engine(state: &AppState) -> Arc<Engine> {
+    state
+        .ready
+        .get()
+        .map(|r| r.engine.clone())
+        .expect("the engine runs before the takeover is announced")
+}
+
+/// Tell every open incident's channel that this replica took over, and what it proved.
+async fn announce_takeover(engine: &Arc<Engine>, lead: &Lead) {
+    let who = &lead.elector.identity;
+    let proof = match (&lead.published, &lead.reached) {
+        (Some(p), _) => format!(
+            "its copy of the ledger was read from the bucket and reaches segment {} (SHA-256 {}…), the head {} published",
+            p.number,
+            &p.digest[..12],
+            lead.from.as_deref().unwrap_or("the previous leader")
+        ),
+        (None, Some(r)) => format!(
+            "its copy of the ledger was read from the bucket to segment {} (SHA-256 {}…); no head was published to check it against",
+            r.number,
+            &r.digest[..12]
+        ),
+        (None, None) => "the bucket held no copy of the ledger yet".to_owned(),
+    };
+    let Some(from) = &lead.from else {
+        return;
+    };
+    let text = format!(
+        "warroom failover: {who} now leads, taking over from {from}; {proof}. Actions that were running on {from} are marked \"outcome unknown — verify\"."
+    );
+    crate::logging::notice_info(&text);
+    let open = engine.ledger.incidents().unwrap_or_default();
+    for r in open
+        .iter()
+        .filter(|r| r.status == warroom_commands::IncidentStatus::Open)
+    {
+        engine.post_to(&r.id, &text).await;
+    }
 }
 
 async fn start_engine(
