@@ -535,6 +535,26 @@ fn an_escalation_cut_by_killing_the_leader_pages_each_step_once_from_the_new_lea
     leading_within(&c, Duration::from_secs(10));
     let api = Api::new(&c.addr);
     assert_eq!(api.count(&inc, "page.sent"), 2, "{:?}", api.kinds(&inc));
+    api.ok("carol", "note before a restart", Some(&inc));
+    let last = seq_hash(&api.incident(&inc)["timeline"]);
+
+    // The replica that led last restarts on its own folder: its ledger already holds the
+    // whole copy, hash for hash, so nothing is moved aside and it simply leads on.
+    let mut c = c;
+    unsafe { libc::kill(c.child.id() as i32, libc::SIGTERM) };
+    assert!(c.child.wait().unwrap().success());
+    let c = replica_with(&s, &plan, "c-data", "warroom-2", &env);
+    leading_within(&c, Duration::from_secs(10));
+    let aside: Vec<_> = std::fs::read_dir(s.path().join("c-data"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("previous-") || n.starts_with(".restoring"))
+        .collect();
+    assert!(aside.is_empty(), "{aside:?}");
+    assert!(!c.output().contains("took over the copy"), "{}", c.output());
+    let api = Api::new(&c.addr);
+    assert_eq!(seq_hash(&api.incident(&inc)["timeline"])[..last.len()], last[..]);
     drop(c);
     s.run(&["--data", "c-data", "ledger", "verify", "--skip-evidence"])
         .expect_code(0);

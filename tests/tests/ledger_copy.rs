@@ -254,3 +254,48 @@ fn with_ack_replicated_nothing_is_acknowledged_that_the_bucket_does_not_hold() {
     assert_eq!(report["complete"], true, "{report}");
     assert_eq!(entries(&s, "restored", &inc), acked);
 }
+
+#[test]
+fn with_carry_on_a_write_is_acknowledged_as_durable_here_and_the_copy_catches_up() {
+    let moto = Moto::start();
+    let s = Scratch::new();
+    let plan = s.write(
+        "plan.toml",
+        &format!(
+            "{}ack = \"replicated\"\nreplicated_within = \"1s\"\nwhen_unreachable = \"carry_on\"\n",
+            plan(&moto)
+        ),
+    );
+    // No bucket yet: the plan chose to carry on, and the reply says what that means.
+    let server = Server::start_with_env(&s, &["--config", plan.to_str().unwrap()], AWS_ENV);
+    let api = Api::new(&server.addr);
+    let inc = api.open_incident("bucket down, carrying on");
+    let r = api.ok("alice", "note the bucket is down", Some(&inc));
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("durable on this server; its copy to the bucket is behind and catches up"),
+        "{r}"
+    );
+    let (code, ready) = server.get("/readyz");
+    assert_eq!(code, 200, "carry on: writes are still taken: {ready}");
+    assert!(ready.contains("is behind"), "{ready}");
+    let (_, m) = server.get("/metrics");
+    assert!(m.contains("warroom_ledger_copy_up 0"), "{m}");
+    assert!(!m.contains("warroom_ledger_copy_lag_batches 0\n"), "{m}");
+
+    // The bucket appears: the copy catches up, replies are plain again, and everything
+    // acknowledged while it was away is restored from it.
+    moto.aws(&["bucket", BUCKET]);
+    wait_copied(&server);
+    let r = api.ok("alice", "note the bucket is back", Some(&inc));
+    assert!(!r["message"].as_str().unwrap().contains("behind"), "{r}");
+    let acked = acknowledged(&api, &inc);
+    kill(&server);
+    drop(server);
+    let out = restore(&s, &moto, "restored").expect_code(0);
+    let report: Value = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(report["complete"], true, "{report}");
+    assert_eq!(entries(&s, "restored", &inc), acked);
+}
