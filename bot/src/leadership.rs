@@ -93,7 +93,8 @@ pub async fn wait_to_lead(
     let (dir, bucket) = (dir.to_owned(), crate::ledger_copy::bucket_of(ha));
     let warm = tokio::task::spawn_blocking(move || WarmCopy::open(&dir, bucket)).await?;
     let _ = warm_status.set(warm.status.clone());
-    let follower = crate::warm_copy::follow(warm, lease.duration / 3, published.clone(), stop.clone())?;
+    let follower =
+        crate::warm_copy::follow(warm, lease.duration / 3, published.clone(), stop.clone())?;
     let mut said = String::new();
     let mut from = None;
     loop {
@@ -140,7 +141,10 @@ pub async fn wait_to_lead(
                     head.and_then(|h| h.parse().ok());
                 let why = format!(
                     "standby: {holder} leads{}",
-                    address.as_ref().map(|a| format!(" at {a}")).unwrap_or_default()
+                    address
+                        .as_ref()
+                        .map(|a| format!(" at {a}"))
+                        .unwrap_or_default()
                 );
                 *standby.lock().unwrap_or_else(|p| p.into_inner()) = Some(Standby {
                     why: why.clone(),
@@ -225,7 +229,8 @@ pub async fn step_down(
     match elector.release(head.as_deref()).await {
         Ok(()) => crate::logging::notice_info(&format!(
             "released the lease{}",
-            head.map(|h| format!(" at ledger head {h}")).unwrap_or_default()
+            head.map(|h| format!(" at ledger head {h}"))
+                .unwrap_or_default()
         )),
         Err(e) => crate::logging::notice_warn(&format!(
             "{e}: a standby takes over when the lease expires"
@@ -237,7 +242,11 @@ pub async fn step_down(
 /// is new in the bucket, prove it reaches the head the previous leader published, restore it
 /// inside the folder, move the folder's ledger files to `dir/previous-<time>/`, and put the
 /// restored ones in their place. Returns the head reached.
-pub fn adopt_copy(dir: &Path, mut warm: WarmCopy, published: Option<&Head>) -> anyhow::Result<Option<Head>> {
+pub fn adopt_copy(
+    dir: &Path,
+    mut warm: WarmCopy,
+    published: Option<&Head>,
+) -> anyhow::Result<Option<Head>> {
     // The bucket may be a moment behind its own listing: a few tries before refusing.
     let mut tries = 0;
     loop {
@@ -266,9 +275,8 @@ pub fn adopt_copy(dir: &Path, mut warm: WarmCopy, published: Option<&Head>) -> a
     }
     let restored = dir.join(".restoring");
     let _ = std::fs::remove_dir_all(&restored);
-    let report =
-        warroom_ledger::segment::restore_tail(&segments, &restored, Arc::new(SystemClock))
-            .with_context(|| format!("cannot restore the copy at {}", warm.location()))?;
+    let report = warroom_ledger::segment::restore_tail(&segments, &restored, Arc::new(SystemClock))
+        .with_context(|| format!("cannot restore the copy at {}", warm.location()))?;
     anyhow::ensure!(
         report.rebuilt.complete(),
         "the copy at {} does not restore whole: {:?}; refusing to lead on it",
@@ -301,7 +309,10 @@ pub fn adopt_copy(dir: &Path, mut warm: WarmCopy, published: Option<&Head>) -> a
         warm.location(),
         report.segments,
         published
-            .map(|h| format!(", proven to reach segment {} the previous leader published", h.number))
+            .map(|h| format!(
+                ", proven to reach segment {} the previous leader published",
+                h.number
+            ))
             .unwrap_or_default(),
         if aside.exists() {
             format!(

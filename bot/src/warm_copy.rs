@@ -38,7 +38,12 @@ impl WarmStatus {
 
     /// One line for `/readyz`.
     pub fn describe(&self) -> String {
-        match self.error.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        match self
+            .error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
             Some(e) => format!("warm copy cannot follow the bucket: {e}"),
             None => format!(
                 "warm copy at segment {} ({} behind)",
@@ -122,7 +127,8 @@ impl WarmCopy {
                 n => Err(format!("it holds {n} installations")),
             };
         };
-        let store = SegmentStore::new(self.bucket.clone(), installation).map_err(|e| e.to_string())?;
+        let store =
+            SegmentStore::new(self.bucket.clone(), installation).map_err(|e| e.to_string())?;
         self.store = Some((installation.clone(), store));
         let segments = self.stored()?;
         if segments.is_empty() {
@@ -134,9 +140,7 @@ impl WarmCopy {
             self.held.push((s.number, s.kind));
             self.head = digest(bytes);
         }
-        self.status
-            .held
-            .store(self.last(), Ordering::Release);
+        self.status.held.store(self.last(), Ordering::Release);
         Ok(())
     }
 
@@ -343,8 +347,13 @@ pub fn follow(
                 let now = result.as_ref().err().cloned();
                 if now != said {
                     match &now {
-                        Some(e) => tracing::warn!(error = %e, "standby copy: cannot follow the bucket"),
-                        None => tracing::info!(segment = warm.last(), "standby copy: following the bucket"),
+                        Some(e) => {
+                            tracing::warn!(error = %e, "standby copy: cannot follow the bucket")
+                        }
+                        None => tracing::info!(
+                            segment = warm.last(),
+                            "standby copy: following the bucket"
+                        ),
                     }
                     said = now;
                 }

@@ -352,7 +352,13 @@ mod tests {
             digest: "ab".repeat(32),
         };
         assert_eq!(h.to_string().parse::<Head>(), Ok(h));
-        for bad in ["", "x/1", "x/y/abc", "/1/abc", &format!("x/y/{}", "ab".repeat(32))] {
+        for bad in [
+            "",
+            "x/1",
+            "x/y/abc",
+            "/1/abc",
+            &format!("x/y/{}", "ab".repeat(32)),
+        ] {
             assert!(bad.parse::<Head>().is_err(), "{bad}");
         }
     }
@@ -371,7 +377,10 @@ mod tests {
         broken.remove(1);
         assert!(matches!(
             read_tail(&broken),
-            Err(SegmentError::Gap { expected: 3, found: 4 })
+            Err(SegmentError::Gap {
+                expected: 3,
+                found: 4
+            })
         ));
         assert_eq!(read_tail(&[]), Err(SegmentError::NoBase));
     }

@@ -6,9 +6,9 @@
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use std::collections::BTreeSet;
 use warroom_tests::api::Api;
 use warroom_tests::drill::Drill;
-use std::collections::BTreeSet;
 
 use warroom_tests::moto::{AWS_ENV, Moto, drill_plan_with_aws_at};
 use warroom_tests::pager_standin::{PagerStandIn, SmtpSink, paging_changes, received_keys};
@@ -203,10 +203,42 @@ fn the_standby_takes_over_with_every_acknowledged_entry_and_a_paused_leader_writ
     api.ok("alice", "capture pod payments/api-7f9c", Some(&inc));
     // A request reaching the standby is forwarded to the leader as received, acted on there
     // once; the standby records nothing of its own.
+    // The console's event stream too: opened on the standby, it streams the leader's changes.
+    let mut events = {
+        use std::io::{BufRead, Write};
+        let mut c = std::net::TcpStream::connect(&b.addr).unwrap();
+        write!(
+            c,
+            "GET /api/v1/events HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n",
+            b.addr
+        )
+        .unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut r = std::io::BufReader::new(c);
+        let mut status = String::new();
+        r.read_line(&mut status).unwrap();
+        assert!(status.contains(" 200 "), "{status}");
+        r
+    };
     let via_b = Api::new(&b.addr);
     via_b.ok("carol", "note captured", Some(&inc));
     assert_eq!(api.count(&inc, "note"), 1, "{:?}", api.kinds(&inc));
-    assert!(!s.path().join("b-data/journal").exists(), "the standby opened a ledger");
+    let mut streamed = String::new();
+    while !streamed.contains(&format!("\"incident\":\"{inc}\"")) {
+        use std::io::BufRead;
+        let mut line = String::new();
+        assert!(
+            events.read_line(&mut line).unwrap() > 0,
+            "the stream ended: {streamed}"
+        );
+        streamed.push_str(&line);
+    }
+    assert!(streamed.contains("event: changed"), "{streamed}");
+    drop(events);
+    assert!(
+        !s.path().join("b-data/journal").exists(),
+        "the standby opened a ledger"
+    );
 
     // The leader publishes its copy's head on the lease; the standby follows the bucket,
     // checking each link, until it holds that head.
@@ -220,7 +252,10 @@ fn the_standby_takes_over_with_every_acknowledged_entry_and_a_paused_leader_writ
             assert_eq!(metric(&m, "warroom_ledger_standby_up"), 1, "{m}");
             break;
         }
-        assert!(Instant::now() < deadline, "the standby does not follow {published}:\n{m}");
+        assert!(
+            Instant::now() < deadline,
+            "the standby does not follow {published}:\n{m}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let (_, ready) = b.get("/readyz");
@@ -356,7 +391,10 @@ fn the_standby_takes_over_with_every_acknowledged_entry_and_a_paused_leader_writ
         if let Some(status) = d.child.try_wait().unwrap() {
             break status;
         }
-        assert!(Instant::now() < deadline, "d led on a copy it could not prove");
+        assert!(
+            Instant::now() < deadline,
+            "d led on a copy it could not prove"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(!status.success());
@@ -368,7 +406,10 @@ fn the_standby_takes_over_with_every_acknowledged_entry_and_a_paused_leader_writ
             && said.contains(digest),
         "{said}"
     );
-    assert!(!s.path().join("d-data/journal").exists(), "d opened a ledger");
+    assert!(
+        !s.path().join("d-data/journal").exists(),
+        "d opened a ledger"
+    );
 }
 
 const AM_TOKEN: &str = "am-test-token";
@@ -456,29 +497,54 @@ fn an_escalation_cut_by_killing_the_leader_pages_each_step_once_from_the_new_lea
     let api = Api::new(&a.addr);
     let step_one = wait_for("tier 1 delivered", 20, || {
         let t = api.incident(&inc)["timeline"].clone();
-        let sent = t.as_array()?.iter().filter(|e| e["kind"] == "page.sent").count();
-        let delivered = t.as_array()?.iter().filter(|e| e["kind"] == "page.delivered").count();
-        let owed: usize = t.as_array()?.iter().filter(|e| e["kind"] == "page.sent")
-            .map(|e| e["data"]["deliveries"].as_array().map_or(0, Vec::len)).sum();
+        let sent = t
+            .as_array()?
+            .iter()
+            .filter(|e| e["kind"] == "page.sent")
+            .count();
+        let delivered = t
+            .as_array()?
+            .iter()
+            .filter(|e| e["kind"] == "page.delivered")
+            .count();
+        let owed: usize = t
+            .as_array()?
+            .iter()
+            .filter(|e| e["kind"] == "page.sent")
+            .map(|e| e["data"]["deliveries"].as_array().map_or(0, Vec::len))
+            .sum();
         (sent == 1 && delivered == owed && owed > 0).then_some(owed)
     });
     wait_for("the copy to hold it", 10, || {
-        a.get("/metrics").1.contains("warroom_ledger_copy_lag_batches 0\n").then_some(())
+        a.get("/metrics")
+            .1
+            .contains("warroom_ledger_copy_lag_batches 0\n")
+            .then_some(())
     });
     // kill -9 the leader between the steps: tier 2 falls due while it is gone.
     unsafe { libc::kill(a.child.id() as i32, libc::SIGKILL) };
     drop(a);
     leading_within(&b, Duration::from_secs(30));
     let api = Api::new(&b.addr);
-    let timeline = wait_for("tier 2 paged by the new leader and the escalation exhausted", 40, || {
-        let t = api.incident(&inc)["timeline"].clone();
-        let entries = t.as_array()?.clone();
-        let exhausted = entries.iter().any(|e| e["kind"] == "escalation.exhausted");
-        let owed: usize = entries.iter().filter(|e| e["kind"] == "page.sent")
-            .map(|e| e["data"]["deliveries"].as_array().map_or(0, Vec::len)).sum();
-        let settled = entries.iter().filter(|e| e["kind"] == "page.delivered").count();
-        (exhausted && settled == owed).then_some(entries)
-    });
+    let timeline = wait_for(
+        "tier 2 paged by the new leader and the escalation exhausted",
+        40,
+        || {
+            let t = api.incident(&inc)["timeline"].clone();
+            let entries = t.as_array()?.clone();
+            let exhausted = entries.iter().any(|e| e["kind"] == "escalation.exhausted");
+            let owed: usize = entries
+                .iter()
+                .filter(|e| e["kind"] == "page.sent")
+                .map(|e| e["data"]["deliveries"].as_array().map_or(0, Vec::len))
+                .sum();
+            let settled = entries
+                .iter()
+                .filter(|e| e["kind"] == "page.delivered")
+                .count();
+            (exhausted && settled == owed).then_some(entries)
+        },
+    );
     // Each step recorded once: tier 1 by the old leader, tier 2 by the new one.
     let steps: Vec<String> = timeline
         .iter()
@@ -500,7 +566,10 @@ fn an_escalation_cut_by_killing_the_leader_pages_each_step_once_from_the_new_lea
                 .to_owned()
         })
         .collect();
-    assert!(keys.len() > step_one, "tier 2 owed deliveries too: {keys:?}");
+    assert!(
+        keys.len() > step_one,
+        "tier 2 owed deliveries too: {keys:?}"
+    );
     let received = received_keys(&pd, &smtp);
     let mut distinct = BTreeSet::new();
     for (channel, got) in &received {
@@ -531,7 +600,11 @@ fn an_escalation_cut_by_killing_the_leader_pages_each_step_once_from_the_new_lea
         "the lease was not released: {lease}"
     );
     std::thread::sleep(Duration::from_millis(200));
-    assert!(b.output().contains("released the lease at ledger head"), "{}", b.output());
+    assert!(
+        b.output().contains("released the lease at ledger head"),
+        "{}",
+        b.output()
+    );
     leading_within(&c, Duration::from_secs(10));
     let api = Api::new(&c.addr);
     assert_eq!(api.count(&inc, "page.sent"), 2, "{:?}", api.kinds(&inc));
@@ -554,7 +627,10 @@ fn an_escalation_cut_by_killing_the_leader_pages_each_step_once_from_the_new_lea
     assert!(aside.is_empty(), "{aside:?}");
     assert!(!c.output().contains("took over the copy"), "{}", c.output());
     let api = Api::new(&c.addr);
-    assert_eq!(seq_hash(&api.incident(&inc)["timeline"])[..last.len()], last[..]);
+    assert_eq!(
+        seq_hash(&api.incident(&inc)["timeline"])[..last.len()],
+        last[..]
+    );
     drop(c);
     s.run(&["--data", "c-data", "ledger", "verify", "--skip-evidence"])
         .expect_code(0);

@@ -104,10 +104,16 @@ pub async fn to_leader(State(state): State<Arc<AppState>>, req: Request, next: N
         parts.headers.remove(h);
     }
     if let Ok(v) = HeaderValue::from_str(&standby.identity) {
-        parts.headers.insert(HeaderName::from_static(FORWARDED_BY), v);
+        parts
+            .headers
+            .insert(HeaderName::from_static(FORWARDED_BY), v);
     }
     if let Some(peer) = peer {
-        let chain = match parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        let chain = match parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+        {
             Some(before) => format!("{before}, {peer}"),
             None => peer,
         };

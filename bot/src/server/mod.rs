@@ -320,7 +320,11 @@ struct Lead {
 fn advertised(bound: SocketAddr) -> String {
     match std::env::var("POD_IP") {
         Ok(ip) if bound.ip().is_unspecified() && !ip.is_empty() => {
-            let ip = if ip.contains(':') { format!("[{ip}]") } else { ip };
+            let ip = if ip.contains(':') {
+                format!("[{ip}]")
+            } else {
+                ip
+            };
             format!("http://{ip}:{}", bound.port())
         }
         _ => format!("http://{bound}"),
