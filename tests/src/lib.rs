@@ -404,3 +404,32 @@ pub fn http_raw(addr: &str, request: &str) -> (u16, String) {
         .to_string();
     (status, body)
 }
+
+/// Poll `check` every 50 ms until it gives a value, or panic naming `what` after `secs`.
+pub fn wait_for<T>(what: &str, secs: u64, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Post an Alertmanager webhook body to warroom at `addr` with its bearer `token`: the
+/// incident its first alert opened or joined.
+pub fn post_alertmanager(addr: &str, token: &str, body: &serde_json::Value) -> String {
+    let mut resp = agent()
+        .post(&format!("http://{addr}/alerts/alertmanager"))
+        .header("content-type", "application/json")
+        .header("authorization", &format!("Bearer {token}"))
+        .send(body.to_string())
+        .expect("warroom takes the alert");
+    let answer: serde_json::Value =
+        serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+    answer["alerts"][0]["incident"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no incident in {answer}"))
+        .to_owned()
+}

@@ -12,7 +12,7 @@ use warroom_tests::drill::Drill;
 
 use warroom_tests::moto::{AWS_ENV, Moto, drill_plan_with_aws_at};
 use warroom_tests::pager_standin::{PagerStandIn, SmtpSink, paging_changes, received_keys};
-use warroom_tests::{Scratch, Server, kubeconfig_for, seq_hash};
+use warroom_tests::{Scratch, Server, kubeconfig_for, seq_hash, wait_for};
 
 const BUCKET: &str = "northwind-warroom-ledger";
 
@@ -445,28 +445,7 @@ fn fire(addr: &str) -> String {
             "startsAt": "2026-12-01T01:58:00Z",
         }],
     });
-    let mut resp = warroom_tests::agent()
-        .post(&format!("http://{addr}/alerts/alertmanager"))
-        .header("content-type", "application/json")
-        .header("authorization", &format!("Bearer {AM_TOKEN}"))
-        .send(body.to_string())
-        .expect("warroom takes the alert");
-    let answer: Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
-    answer["alerts"][0]["incident"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no incident in {answer}"))
-        .to_owned()
-}
-
-fn wait_for<T>(what: &str, secs: u64, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    warroom_tests::post_alertmanager(addr, AM_TOKEN, &body)
 }
 
 #[test]

@@ -20,6 +20,15 @@ fn plan(moto: &Moto) -> String {
     )
 }
 
+/// A server whose `[ha]` adds `more`, with no bucket yet.
+fn start_with(more: &str) -> (Moto, Scratch, Server) {
+    let moto = Moto::start();
+    let s = Scratch::new();
+    let plan = s.write("plan.toml", &format!("{}{more}", plan(&moto)));
+    let server = Server::start_with_env(&s, &["--config", plan.to_str().unwrap()], AWS_ENV);
+    (moto, s, server)
+}
+
 /// Wait until `/metrics` says every written batch is in the bucket.
 fn wait_copied(server: &Server) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -65,6 +74,15 @@ fn entries(s: &Scratch, data: &str, inc: &str) -> Vec<(u64, String)> {
         .stdout();
     let v: Value = serde_json::from_str(&out).unwrap();
     seq_hash(&v["entries"])
+}
+
+/// With no server left, `ledger restore` rebuilds from the bucket a ledger that is whole and
+/// holds `acked` of `inc`, hash for hash.
+fn assert_restores(s: &Scratch, moto: &Moto, inc: &str, acked: &[(u64, String)]) {
+    let out = restore(s, moto, "restored").expect_code(0);
+    let report: Value = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(report["complete"], true, "{report}");
+    assert_eq!(entries(s, "restored", inc), acked);
 }
 
 /// Every entry of `inc` the server acknowledged.
@@ -196,25 +214,13 @@ fn an_unreachable_bucket_is_said_in_readyz_and_metrics_and_the_copy_catches_up()
     let before = acknowledged(&api, &inc);
     kill(&server);
     drop(server);
-    let out = restore(&s, &moto, "restored").expect_code(0);
-    let report: Value = serde_json::from_str(&out.stdout()).unwrap();
-    assert_eq!(report["complete"], true, "{report}");
-    assert_eq!(entries(&s, "restored", &inc), before);
+    assert_restores(&s, &moto, &inc, &before);
 }
 
 #[test]
 fn with_ack_replicated_nothing_is_acknowledged_that_the_bucket_does_not_hold() {
-    let moto = Moto::start();
-    let s = Scratch::new();
-    let plan = s.write(
-        "plan.toml",
-        &format!(
-            "{}ack = \"replicated\"\nreplicated_within = \"2s\"\n",
-            plan(&moto)
-        ),
-    );
     // No bucket yet: nothing can be copied, so nothing is acknowledged.
-    let server = Server::start_with_env(&s, &["--config", plan.to_str().unwrap()], AWS_ENV);
+    let (moto, s, server) = start_with("ack = \"replicated\"\nreplicated_within = \"2s\"\n");
     let api = Api::new(&server.addr);
     let (code, r) = api.command(
         "alice",
@@ -249,25 +255,15 @@ fn with_ack_replicated_nothing_is_acknowledged_that_the_bucket_does_not_hold() {
     let acked = acknowledged(&api, &inc);
     kill(&server);
     drop(server);
-    let out = restore(&s, &moto, "restored").expect_code(0);
-    let report: Value = serde_json::from_str(&out.stdout()).unwrap();
-    assert_eq!(report["complete"], true, "{report}");
-    assert_eq!(entries(&s, "restored", &inc), acked);
+    assert_restores(&s, &moto, &inc, &acked);
 }
 
 #[test]
 fn with_carry_on_a_write_is_acknowledged_as_durable_here_and_the_copy_catches_up() {
-    let moto = Moto::start();
-    let s = Scratch::new();
-    let plan = s.write(
-        "plan.toml",
-        &format!(
-            "{}ack = \"replicated\"\nreplicated_within = \"1s\"\nwhen_unreachable = \"carry_on\"\n",
-            plan(&moto)
-        ),
-    );
     // No bucket yet: the plan chose to carry on, and the reply says what that means.
-    let server = Server::start_with_env(&s, &["--config", plan.to_str().unwrap()], AWS_ENV);
+    let (moto, s, server) = start_with(
+        "ack = \"replicated\"\nreplicated_within = \"1s\"\nwhen_unreachable = \"carry_on\"\n",
+    );
     let api = Api::new(&server.addr);
     let inc = api.open_incident("bucket down, carrying on");
     let r = api.ok("alice", "note the bucket is down", Some(&inc));
@@ -294,8 +290,5 @@ fn with_carry_on_a_write_is_acknowledged_as_durable_here_and_the_copy_catches_up
     let acked = acknowledged(&api, &inc);
     kill(&server);
     drop(server);
-    let out = restore(&s, &moto, "restored").expect_code(0);
-    let report: Value = serde_json::from_str(&out.stdout()).unwrap();
-    assert_eq!(report["complete"], true, "{report}");
-    assert_eq!(entries(&s, "restored", &inc), acked);
+    assert_restores(&s, &moto, &inc, &acked);
 }

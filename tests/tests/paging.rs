@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use warroom_tests::api::{Api, plan_with};
 use warroom_tests::fake_slack::FakeSlack;
 use warroom_tests::pager_standin::{PagerStandIn, SmtpSink, paging_changes};
-use warroom_tests::{Scratch, Server};
+use warroom_tests::{Scratch, Server, wait_for as wait};
 
 const AM_TOKEN: &str = "am-test-token";
 const PD: &str = "/v2/enqueue";
@@ -179,28 +179,7 @@ fn fire(w: &World, pod: &str) -> String {
             "startsAt": "2026-12-01T01:58:00Z",
         }],
     });
-    let mut resp = warroom_tests::agent()
-        .post(&format!("http://{}/alerts/alertmanager", w.server.addr))
-        .header("content-type", "application/json")
-        .header("authorization", &format!("Bearer {AM_TOKEN}"))
-        .send(body.to_string())
-        .expect("warroom takes the alert");
-    let answer: Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
-    answer["alerts"][0]["incident"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no incident in {answer}"))
-        .to_owned()
-}
-
-fn wait<T>(what: &str, secs: u64, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    warroom_tests::post_alertmanager(&w.server.addr, AM_TOKEN, &body)
 }
 
 fn outbox(w: &World, id: &str) -> BTreeMap<String, Value> {
