@@ -454,7 +454,7 @@ fn an_escalation_cut_by_killing_the_leader_pages_each_step_once_from_the_new_lea
     let smtp_dir = Scratch::new();
     let smtp = SmtpSink::start(smtp_dir.path(), Duration::ZERO);
     let Lab {
-        moto: _moto,
+        moto,
         s,
         _apiserver,
         drill,
@@ -610,7 +610,34 @@ fn an_escalation_cut_by_killing_the_leader_pages_each_step_once_from_the_new_lea
         seq_hash(&api.incident(&inc)["timeline"])[..last.len()],
         last[..]
     );
-    drop(c);
+    let all = seq_hash(&api.incident(&inc)["timeline"]);
+    let mut c = c;
+    unsafe { libc::kill(c.child.id() as i32, libc::SIGTERM) };
+    assert!(c.child.wait().unwrap().success());
     s.run(&["--data", "c-data", "ledger", "verify", "--skip-evidence"])
+        .expect_code(0);
+    // The bucket's copy, after three leaders, restores into an empty folder with every
+    // entry, hash for hash, and verifies.
+    let mut restore = s.command(&[
+        "ledger",
+        "restore",
+        "--from",
+        &format!("s3://{BUCKET}/prod/"),
+        "--to",
+        "restored",
+        "--region",
+        "eu-central-1",
+        "--endpoint",
+        &moto.endpoint,
+    ]);
+    restore.envs(AWS_ENV.iter().copied());
+    warroom_tests::Outcome(restore.output().unwrap()).expect_code(0);
+    let shown = s
+        .run(&["--data", "restored", "--json", "incident", "show", &inc])
+        .expect_code(0)
+        .stdout();
+    let shown: Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(seq_hash(&shown["entries"]), all);
+    s.run(&["--data", "restored", "ledger", "verify", "--skip-evidence"])
         .expect_code(0);
 }
