@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use warroom_tests::Scratch;
-use warroom_tests::api::{Api, plan_with};
+use warroom_tests::api::{Api, UNLIMITED, plan_with};
 use warroom_tests::load::{Conn, Req, arg, memory_kib};
 
 const TOKEN: &str = "bench-alert-token";
@@ -99,6 +99,8 @@ fn main() {
     let s = Scratch::new();
     let plan = plan_with(&[
         ("drill = false", "drill = true"),
+        // Alertmanager's load comes from one address.
+        UNLIMITED,
         (
             "[[alerts.rules]]\nname = \"ssh-from-outside-after-hours\"",
             "[[alerts.rules]]\nname = \"bench-storm\"\nsource = \"alertmanager\"\nmatch = { alertname = \"AlertStorm\" }\nseverity = \"sev3\"\n\n[[alerts.rules]]\nname = \"bench-falco\"\nsource = \"falco\"\nmatch = { rule = \"Terminal shell in container\" }\nseverity = \"sev3\"\n\n[[alerts.rules]]\nname = \"ssh-from-outside-after-hours\"",

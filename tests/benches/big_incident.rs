@@ -57,7 +57,15 @@ fn main() {
     let requests: usize = arg("--requests").unwrap_or(500);
     let clients: String = arg("--clients").unwrap_or_else(|| "1,8".to_owned());
     let s = Scratch::new();
-    let server = warroom_tests::Server::start(&s, &[]);
+    // The load comes from one address.
+    let plan = s.write(
+        "plan.toml",
+        &warroom_tests::api::plan_with(&[
+            ("drill = false", "drill = true"),
+            warroom_tests::api::UNLIMITED,
+        ]),
+    );
+    let server = warroom_tests::Server::start(&s, &["--config", plan.to_str().unwrap()]);
     let api = Api::new(&server.addr);
     let empty = api.open_incident("no requests");
     let big = api.open_incident("many requests");

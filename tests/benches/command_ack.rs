@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use ed25519_dalek::{Signer, SigningKey};
 use warroom_adapters::chat::slack::signature::sign;
 use warroom_tests::Scratch;
-use warroom_tests::api::{Api, plan_with};
+use warroom_tests::api::{Api, UNLIMITED, plan_with};
 use warroom_tests::fake_discord::FakeDiscord;
 use warroom_tests::fake_slack::FakeSlack;
 use warroom_tests::load::{Conn, Req, arg, flag};
@@ -254,6 +254,8 @@ fn main() {
         let public = hex::encode(key.verifying_key().to_bytes());
         let plan = plan_with(&[
             ("drill = false", "drill = true"),
+            // The load comes from one address.
+            UNLIMITED,
             // A drill reaches Slack and Discord (here: the stand-ins) only when told to.
             ("notify = false", "notify = true"),
             (
@@ -287,7 +289,11 @@ fn main() {
             ],
         )
     } else {
-        warroom_tests::Server::start(&s, &[])
+        let plan = s.write(
+            "plan.toml",
+            &plan_with(&[("drill = false", "drill = true"), UNLIMITED]),
+        );
+        warroom_tests::Server::start(&s, &["--config", plan.to_str().unwrap()])
     };
     let api = Api::new(&server.addr);
     // With --discord: the incident opened from Discord; the Slack path runs beside it on the

@@ -35,7 +35,15 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
     let s = Scratch::new();
-    let server = Server::start(&s, &[]);
+    // The load comes from one address.
+    let plan = s.write(
+        "plan.toml",
+        &warroom_tests::api::plan_with(&[
+            ("drill = false", "drill = true"),
+            warroom_tests::api::UNLIMITED,
+        ]),
+    );
+    let server = Server::start(&s, &["--config", plan.to_str().unwrap()]);
     let api = Api::new(&server.addr);
     let drill = Drill::of(&server, "prod-eu");
     let inc = api.open_incident("latency");

@@ -188,6 +188,16 @@ pub fn incident_id_in(text: &str) -> String {
 }
 
 /// The built-in plan's text with replacements applied, for plans that differ in one place.
+/// The example plan's `[console.limits]` line, as shipped (commented out: the defaults).
+pub const LIMITS_LINE: &str = "# limits = { connections = 4096, header_timeout = \"10s\", body_timeout = \"30s\", per_source = 200, burst = 400 }";
+
+/// A [`plan_with`] replacement for load from one address (benchmarks): no per-source rate
+/// limit, room for every connection.
+pub const UNLIMITED: (&str, &str) = (
+    LIMITS_LINE,
+    "limits = { per_source = 0, connections = 100000 }",
+);
+
 pub fn plan_with(replacements: &[(&str, &str)]) -> String {
     let mut text = std::fs::read_to_string(crate::repo_root().join("config/examples/plan.toml"))
         .expect("read the example plan");

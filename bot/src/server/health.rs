@@ -118,6 +118,7 @@ warroom_incidents{{status=\"open\"}} {open}\nwarroom_incidents{{status=\"resolve
     } else {
         body
     };
+    let body = body + &state.connections.render() + &state.guard.render();
     let body = match (state.ready.get(), state.warm.get()) {
         // A standby's copy: how far behind the leader's published head it is.
         (None, Some(warm)) => body + &warm.render(),

@@ -9,6 +9,8 @@ pub mod discord_http;
 mod evidence;
 mod forward;
 mod health;
+mod limits;
+mod listener;
 mod same_origin;
 pub mod slack_http;
 
@@ -49,6 +51,10 @@ pub struct AppState {
     pub standby: std::sync::Mutex<Option<crate::leadership::Standby>>,
     /// With `[ha] lease`, while a standby: how far its copy of the ledger is.
     pub warm: OnceLock<Arc<crate::warm_copy::WarmStatus>>,
+    /// Connections served and refused (`[console.limits] connections`).
+    pub connections: Arc<listener::Connections>,
+    /// Per-source rates and body deadlines (`[console.limits]`).
+    pub guard: Arc<limits::Guard>,
 }
 
 /// How long shutdown waits for requests in flight before the process exits anyway.
@@ -132,6 +138,7 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
         crate::clusters::real(&plan, &dir).await
     };
     clusters.kube.drain_timeout = opts.drain_timeout;
+    let plan_limits = plan.plan.console.limits.clone();
     let state = Arc::new(AppState {
         plan: Arc::new(plan),
         ledger: OnceLock::new(),
@@ -141,6 +148,8 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
         copy: OnceLock::new(),
         standby: std::sync::Mutex::new(None),
         warm: OnceLock::new(),
+        connections: Arc::default(),
+        guard: limits::Guard::new(&plan_limits),
     });
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
@@ -230,23 +239,32 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             forward::to_leader,
+        ))
+        // Outermost: a caller over its rate is refused before anything else runs.
+        .layer(axum::middleware::from_fn_with_state(
+            state.guard.clone(),
+            limits::guard,
         ));
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown({
+    // SIGTERM/SIGINT: stop taking connections, end event streams, finish what is in flight.
+    tokio::spawn({
         let state = state.clone();
         async move {
             shutdown_signal().await;
             state.stopping.send_replace(true);
         }
     });
+    let server = listener::serve(
+        listener,
+        app,
+        state.plan.plan.console.limits.clone(),
+        state.connections.clone(),
+        state.stopping.subscribe(),
+    );
     let mut stopping = state.stopping.subscribe();
     // Graceful, but bounded: a client that holds a response open cannot keep warroom up.
     let server = tokio::spawn(async move {
         tokio::select! {
-            done = server => done,
+            () = server => Ok::<(), std::io::Error>(()),
             () = async {
                 let _ = stopping.wait_for(|s| *s).await;
                 tokio::time::sleep(SHUTDOWN_GRACE).await;

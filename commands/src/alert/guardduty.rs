@@ -185,10 +185,10 @@ mod published {
     use super::*;
 
     fn parsed(name: &str) -> Alert {
-        let path = format!(
-            "{}/src/alert/fixtures/published/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
+        // Cargo sets the crate's folder when it runs the test, wherever it was built.
+        let dir = std::env::var("CARGO_MANIFEST_DIR")
+            .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_owned());
+        let path = format!("{dir}/src/alert/fixtures/published/{name}");
         parse_guardduty(&std::fs::read(&path).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"))
     }
 

@@ -559,3 +559,34 @@ fn ha_names_a_bad_bucket_a_bad_region_and_a_wait_out_of_range() {
         "{text}"
     );
 }
+
+#[test]
+fn console_limits_have_defaults_and_out_of_range_values_are_named() {
+    let example = include_str!("../../examples/plan.toml");
+    let plan = load_str("plan.toml", example).unwrap();
+    assert_eq!(
+        plan.console.limits,
+        crate::model::console::Limits::default()
+    );
+    let line = "# limits = { connections = 4096, header_timeout = \"10s\", body_timeout = \"30s\", per_source = 200, burst = 400 }";
+    assert!(example.contains(line));
+    let bad = example.replace(
+        line,
+        "limits = { connections = 0, header_timeout = \"20m\", body_timeout = \"2h\", burst = 0 }",
+    );
+    let text = listing(&super::tests::problems(&bad));
+    for (field, what) in [
+        ("console.limits.connections", "outside 1–1000000"),
+        ("console.limits.header_timeout", "outside 1s–10m"),
+        ("console.limits.body_timeout", "outside 1s–10m"),
+        ("console.limits.burst", "refuses every request"),
+    ] {
+        assert!(
+            text.contains(field) && text.contains(what),
+            "{field}: {text}"
+        );
+    }
+    let unknown = example.replace(line, "limits = { per_sourse = 5 }");
+    let text = listing(&super::tests::problems(&unknown));
+    assert!(text.contains("per_sourse"), "{text}");
+}

@@ -1,6 +1,7 @@
 //! `[console]`: the web console and HTTP command API.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -25,6 +26,69 @@ pub struct Console {
     /// and chat messages link to incidents under it. Without it, links use `listen`.
     #[serde(default)]
     pub public_url: Option<String>,
+    /// What one caller may take of the server: connections, time, requests per second.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// `[console.limits]`: defences against callers that hold connections open (slowloris),
+/// trickle bodies, or flood the intake and command endpoints. The defaults hold a busy
+/// Alertmanager and a Slack workspace comfortably.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Connections open at once; one more is answered 503 and closed.
+    #[serde(default = "default_connections")]
+    pub connections: usize,
+    /// A request's headers must have arrived this long after its first byte (or after the
+    /// connection opened); else the connection is closed.
+    #[serde(
+        default = "default_header_timeout",
+        deserialize_with = "crate::duration::deserialize"
+    )]
+    pub header_timeout: Duration,
+    /// A request's whole body must have arrived within this; else 408.
+    #[serde(
+        default = "default_body_timeout",
+        deserialize_with = "crate::duration::deserialize"
+    )]
+    pub body_timeout: Duration,
+    /// Requests per second one address may send to the alert intake, the command API and
+    /// the chat endpoints (sustained; 0 turns the limit off). Beyond it: 429 with
+    /// `Retry-After`.
+    #[serde(default = "default_per_source")]
+    pub per_source: u32,
+    /// How many requests one address may send at once above `per_source`.
+    #[serde(default = "default_burst")]
+    pub burst: u32,
+}
+
+fn default_connections() -> usize {
+    4096
+}
+fn default_header_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_body_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_per_source() -> u32 {
+    200
+}
+fn default_burst() -> u32 {
+    400
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            connections: default_connections(),
+            header_timeout: default_header_timeout(),
+            body_timeout: default_body_timeout(),
+            per_source: default_per_source(),
+            burst: default_burst(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -58,6 +122,7 @@ impl Default for Console {
             public_names: Vec::new(),
             public_url: None,
             tokens: Vec::new(),
+            limits: Limits::default(),
         }
     }
 }

@@ -16,6 +16,49 @@ pub(super) fn check(plan: &Plan, report: &mut Report<'_>) {
     urls(plan, report);
     alerts(plan, report);
     ha(plan, report);
+    limits(plan, report);
+}
+
+fn limits(plan: &Plan, report: &mut Report<'_>) {
+    let l = &plan.console.limits;
+    let root = FieldPath::root().key("console").key("limits");
+    if !(1..=1_000_000).contains(&l.connections) {
+        report.at(
+            &root.key("connections"),
+            format!("connections = {} is outside 1–1000000", l.connections),
+            "connections open at once; 4096 suits most installations",
+        );
+    }
+    for (field, value, hint) in [
+        (
+            "header_timeout",
+            l.header_timeout,
+            "how long a request's headers may take; \"10s\" is usual",
+        ),
+        (
+            "body_timeout",
+            l.body_timeout,
+            "how long a request's body may take; \"30s\" is usual",
+        ),
+    ] {
+        if !(1..=600).contains(&value.as_secs()) {
+            report.at(
+                &root.key(field),
+                format!(
+                    "{field} = {} is outside 1s–10m",
+                    crate::format_duration(value)
+                ),
+                hint,
+            );
+        }
+    }
+    if l.per_source > 0 && l.burst == 0 {
+        report.at(
+            &root.key("burst"),
+            "burst = 0 refuses every request while per_source is on",
+            "at least 1; twice per_source absorbs a burst of retries",
+        );
+    }
 }
 
 fn ha(plan: &Plan, report: &mut Report<'_>) {

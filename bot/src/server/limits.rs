@@ -1,0 +1,234 @@
+//! Per-request limits of `[console.limits]`: how fast one address may call the intake, the
+//! command API and the chat endpoints, and how long a request body may take to arrive.
+//!
+//! Guarantees: an address over `per_source` requests per second (after a `burst`) is
+//! answered `429` with `Retry-After` (whole seconds until it may send again) before its
+//! body is read or anything is recorded, so a refused request has no effect and may be
+//! repeated as is; a body that has not fully arrived within `body_timeout` is answered `408`
+//! and nothing of it is acted on. Memory is bounded: at most `MAX_SOURCES` addresses are
+//! tracked, and buckets full again are forgotten first. Caveat: the address is the TCP
+//! peer — behind a proxy, every caller is the proxy (give the proxy its own limits), and a
+//! standby forwarding to the leader counts as one address.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use http_body::{Frame, SizeHint};
+use warroom_config::model::console::Limits;
+
+use super::api::answer;
+
+/// Addresses tracked at once.
+const MAX_SOURCES: usize = 100_000;
+
+/// Paths whose callers are limited per address.
+fn limited(path: &str) -> bool {
+    path.starts_with("/alerts/")
+        || path == "/api/v1/command"
+        || path.starts_with("/slack/")
+        || path.starts_with("/discord/")
+}
+
+pub struct Guard {
+    limits: Limits,
+    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    pub rate_limited: AtomicU64,
+    pub body_timeouts: AtomicU64,
+}
+
+#[derive(Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Guard {
+    pub fn new(limits: &Limits) -> Arc<Guard> {
+        Arc::new(Guard {
+            limits: limits.clone(),
+            buckets: Mutex::default(),
+            rate_limited: AtomicU64::new(0),
+            body_timeouts: AtomicU64::new(0),
+        })
+    }
+
+    /// Take one request from `source`'s bucket: `None` when allowed, else how long until
+    /// one more is.
+    fn take(&self, source: IpAddr, now: Instant) -> Option<Duration> {
+        let rate = f64::from(self.limits.per_source);
+        if rate == 0.0 {
+            return None;
+        }
+        let burst = f64::from(self.limits.burst.max(1));
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() >= MAX_SOURCES && !buckets.contains_key(&source) {
+            // Forget the buckets that have refilled: they hold no debt.
+            buckets.retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * rate < burst);
+            if buckets.len() >= MAX_SOURCES {
+                return Some(Duration::from_secs(1));
+            }
+        }
+        let b = buckets.entry(source).or_insert(Bucket {
+            tokens: burst,
+            at: now,
+        });
+        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate).min(burst);
+        b.at = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            None
+        } else {
+            Some(Duration::from_secs_f64((1.0 - b.tokens) / rate))
+        }
+    }
+
+    /// Prometheus text.
+    pub fn render(&self) -> String {
+        format!(
+            "# HELP warroom_http_rate_limited_total Requests answered 429 because their address was over [console.limits] per_source.\n# TYPE warroom_http_rate_limited_total counter\nwarroom_http_rate_limited_total {}\n\
+# HELP warroom_http_body_timeouts_total Requests answered 408 because their body did not arrive within [console.limits] body_timeout.\n# TYPE warroom_http_body_timeouts_total counter\nwarroom_http_body_timeouts_total {}\n",
+            self.rate_limited.load(Ordering::Relaxed),
+            self.body_timeouts.load(Ordering::Relaxed),
+        )
+    }
+}
+
+pub async fn guard(State(guard): State<Arc<Guard>>, req: Request, next: Next) -> Response {
+    if limited(req.uri().path())
+        && let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>()
+        && let Some(wait) = guard.take(peer.ip(), Instant::now())
+    {
+        guard.rate_limited.fetch_add(1, Ordering::Relaxed);
+        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+        tracing::warn!(source = %peer.ip(), path = %req.uri().path(), "rate limited");
+        let mut r = answer(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "{} sends more than {} requests a second ([console.limits] per_source); nothing was done: retry after {secs} s",
+                peer.ip(),
+                guard.limits.per_source
+            ),
+        );
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return r;
+    }
+    let late = Arc::new(AtomicBool::new(false));
+    let (parts, body) = req.into_parts();
+    let body = Body::new(Deadline {
+        inner: body,
+        sleep: Box::pin(tokio::time::sleep(guard.limits.body_timeout)),
+        late: late.clone(),
+    });
+    let response = next.run(Request::from_parts(parts, body)).await;
+    if late.load(Ordering::Acquire) {
+        guard.body_timeouts.fetch_add(1, Ordering::Relaxed);
+        return answer(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request body did not arrive within {} ([console.limits] body_timeout); nothing was done",
+                warroom_config::format_duration(guard.limits.body_timeout)
+            ),
+        );
+    }
+    response
+}
+
+/// A request body that fails once `sleep` fires before it ended.
+struct Deadline {
+    inner: Body,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    late: Arc<AtomicBool>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the request body did not arrive in time")]
+struct Late;
+
+impl http_body::Body for Deadline {
+    type Data = axum::body::Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
+            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
+        }
+        if self.sleep.as_mut().poll(cx).is_ready() {
+            self.late.store(true, Ordering::Release);
+            return Poll::Ready(Some(Err(Late.into())));
+        }
+        Poll::Pending
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(per_source: u32, burst: u32) -> Limits {
+        Limits {
+            per_source,
+            burst,
+            ..Limits::default()
+        }
+    }
+
+    #[test]
+    fn a_source_gets_its_burst_then_its_rate_and_is_told_when_to_come_back() {
+        let g = Guard::new(&limits(10, 3));
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let t = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(g.take(a, t), None);
+        }
+        let wait = g.take(a, t).expect("over the burst");
+        assert!(wait <= Duration::from_millis(100), "{wait:?}");
+        // Another address is not affected.
+        assert_eq!(g.take(b, t), None);
+        // A tenth of a second later, one more.
+        assert_eq!(g.take(a, t + Duration::from_millis(100)), None);
+        assert!(g.take(a, t + Duration::from_millis(100)).is_some());
+    }
+
+    #[test]
+    fn zero_turns_the_limit_off() {
+        let g = Guard::new(&limits(0, 1));
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let t = Instant::now();
+        assert!((0..10_000).all(|_| g.take(a, t).is_none()));
+    }
+
+    #[test]
+    fn only_intake_command_and_chat_endpoints_are_limited() {
+        assert!(limited("/alerts/alertmanager"));
+        assert!(limited("/api/v1/command"));
+        assert!(limited("/slack/commands"));
+        assert!(limited("/discord/interactions"));
+        assert!(!limited("/api/v1/incidents"));
+        assert!(!limited("/readyz"));
+        assert!(!limited("/"));
+    }
+}

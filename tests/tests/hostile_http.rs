@@ -1,0 +1,227 @@
+//! Callers that try to wear warroom down over HTTP: hundreds of connections trickling their
+//! headers (slowloris), a body that never finishes, more connections than the plan allows,
+//! and an address flooding the intake. Each is bounded by `[console.limits]`, answered
+//! plainly, records nothing — and commands from everyone else are still acknowledged fast.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use warroom_tests::api::{Api, LIMITS_LINE, plan_with};
+use warroom_tests::{Scratch, Server, wait_for};
+
+/// A drill server whose `[console.limits]` are `limits`.
+fn server_with(limits: &str) -> (Scratch, Server) {
+    let s = Scratch::new();
+    let plan = plan_with(&[
+        ("drill = false", "drill = true"),
+        (LIMITS_LINE, &format!("limits = {{ {limits} }}")),
+    ]);
+    let plan = s.write("plan.toml", &plan);
+    let server = Server::start(&s, &["--config", plan.to_str().unwrap()]);
+    (s, server)
+}
+
+/// A connection that sends a request line and then one header byte every `every`.
+fn slow_sender(addr: &str) -> TcpStream {
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.write_all(b"POST /api/v1/command HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        .unwrap();
+    c
+}
+
+/// Whether the server closed `c` (a read returns end of stream or an error).
+fn closed(mut c: &TcpStream) -> bool {
+    c.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+    let mut buf = [0u8; 512];
+    match c.read(&mut buf) {
+        Ok(0) => true,
+        Ok(_) => true,
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
+}
+
+fn metric(server: &Server, name: &str) -> u64 {
+    let (_, m) = server.get("/metrics");
+    m.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{m}"))
+}
+
+#[test]
+fn five_hundred_slow_connections_do_not_delay_commands_and_are_cut_at_the_header_timeout() {
+    let (_s, server) = server_with(
+        "connections = 1024, header_timeout = \"3s\", body_timeout = \"30s\", per_source = 2000, burst = 2000",
+    );
+    let api = Api::new(&server.addr);
+    let inc = api.open_incident("slowloris");
+    let mut slow: Vec<TcpStream> = (0..500).map(|_| slow_sender(&server.addr)).collect();
+    let opened = Instant::now();
+    wait_for("500 connections open", 10, || {
+        (metric(&server, "warroom_http_connections_open") >= 500).then_some(())
+    });
+    // While they trickle, 200 commands are acknowledged (recorded durably) one after another.
+    let mut took = Vec::new();
+    for i in 0..200 {
+        if i % 20 == 0 {
+            for c in &mut slow {
+                let _ = c.write_all(b"x");
+            }
+        }
+        let t = Instant::now();
+        let (code, r) = api.command("carol", &format!("note slow {i}"), Some(&inc));
+        took.push(t.elapsed());
+        assert_eq!(code, 200, "{r}");
+    }
+    took.sort();
+    let p99 = took[took.len() * 99 / 100 - 1];
+    let p50 = took[took.len() / 2];
+    eprintln!("with 500 slow connections open: command ack p50 {p50:?}, p99 {p99:?}");
+    assert!(
+        p99 < Duration::from_millis(100),
+        "p99 {p99:?} with 500 slow connections"
+    );
+    assert_eq!(api.count(&inc, "note"), 200);
+    // None of them completed its headers within 3 s: each is closed, whatever it trickles.
+    let deadline = opened + Duration::from_secs(8);
+    loop {
+        for c in &mut slow {
+            let _ = c.write_all(b"x");
+        }
+        let open = slow.iter().filter(|c| !closed(c)).count();
+        if open == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{open} slow connections still open {:?} after they opened",
+            opened.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!(
+        "all 500 slow connections closed {:?} after they opened",
+        opened.elapsed()
+    );
+    wait_for("the connections to be counted closed", 10, || {
+        (metric(&server, "warroom_http_connections_open") < 10).then_some(())
+    });
+}
+
+#[test]
+fn a_body_that_does_not_arrive_in_time_is_answered_408_and_nothing_is_recorded() {
+    let (_s, server) = server_with("body_timeout = \"1s\"");
+    let api = Api::new(&server.addr);
+    let inc = api.open_incident("slow body");
+    let before = api.kinds(&inc).len();
+    let mut c = TcpStream::connect(&server.addr).unwrap();
+    let body =
+        format!("{{\"person\":\"carol\",\"incident\":\"{inc}\",\"text\":\"note never finished\"}}");
+    write!(
+        c,
+        "POST /api/v1/command HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
+        body.len(),
+        &body[..20]
+    )
+    .unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let started = Instant::now();
+    let mut answer = String::new();
+    let _ = c.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("body_timeout"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(api.kinds(&inc).len(), before, "nothing recorded");
+    assert_eq!(metric(&server, "warroom_http_body_timeouts_total"), 1);
+}
+
+#[test]
+fn connections_over_the_cap_are_told_to_retry_and_served_once_others_close() {
+    let (_s, server) = server_with("connections = 20");
+    // Twenty idle keep-alive connections take every place.
+    let idle: Vec<TcpStream> = (0..20)
+        .map(|_| TcpStream::connect(&server.addr).unwrap())
+        .collect();
+    wait_for("20 connections open", 10, || {
+        // /metrics itself needs a connection: it is refused while all are taken.
+        let mut c = TcpStream::connect(&server.addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let _ = c.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+        let mut answer = String::new();
+        let _ = c.read_to_string(&mut answer);
+        answer.starts_with("HTTP/1.1 503").then_some(answer)
+    });
+    let mut c = TcpStream::connect(&server.addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut answer = String::new();
+    let _ = c.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("retry-after: 1"),
+        "{answer}"
+    );
+    assert!(answer.contains("too many connections"), "{answer}");
+    drop(idle);
+    let (code, _) = wait_for("a place again", 10, || {
+        let got = server.get("/healthz");
+        (got.0 == 200).then_some(got)
+    });
+    assert_eq!(code, 200);
+    assert!(metric(&server, "warroom_http_connections_refused_total") >= 2);
+}
+
+#[test]
+fn an_address_over_its_rate_is_told_when_to_retry_and_nothing_it_sent_then_is_recorded() {
+    let (_s, server) = server_with("per_source = 2, burst = 5");
+    let api = Api::new(&server.addr);
+    let inc = api.open_incident("flood");
+    let before = api.count(&inc, "note");
+    let mut refused: u64 = 0;
+    let mut retry_after = 0;
+    for i in 0..20 {
+        let mut resp = warroom_tests::agent()
+            .post(&format!("http://{}/api/v1/command", server.addr))
+            .header("content-type", "application/json")
+            .send(
+                serde_json::json!({"person": "carol", "incident": inc, "text": format!("note flood {i}")})
+                    .to_string(),
+            )
+            .unwrap();
+        if resp.status().as_u16() == 429 {
+            refused += 1;
+            retry_after = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+                .expect("Retry-After in whole seconds");
+            let body = resp.body_mut().read_to_string().unwrap();
+            assert!(
+                body.contains("per_source") && body.contains("nothing was done"),
+                "{body}"
+            );
+        }
+    }
+    // The open above took one of the burst.
+    assert!(refused >= 14, "{refused} of 20 refused");
+    assert!(retry_after >= 1);
+    let recorded = api.count(&inc, "note") - before;
+    assert_eq!(
+        recorded as u64,
+        20 - refused,
+        "every refused request recorded nothing"
+    );
+    // Reads are not limited; after Retry-After the address is served again.
+    assert_eq!(api.get(&format!("/api/v1/incidents/{inc}")).0, 200);
+    std::thread::sleep(Duration::from_secs(retry_after));
+    api.ok("carol", "note after waiting", Some(&inc));
+    assert_eq!(metric(&server, "warroom_http_rate_limited_total"), refused);
+}
