@@ -10,6 +10,8 @@ pub mod change;
 pub mod clock;
 pub mod command;
 pub mod containment;
+#[doc(hidden)]
+pub mod damage;
 pub mod event;
 pub mod guardrails;
 pub mod ids;

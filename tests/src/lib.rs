@@ -433,3 +433,25 @@ pub fn post_alertmanager(addr: &str, token: &str, body: &serde_json::Value) -> S
         .unwrap_or_else(|| panic!("no incident in {answer}"))
         .to_owned()
 }
+
+/// HMAC-SHA256 by its definition (RFC 2104), lowercase hex: an implementation independent of
+/// warroom's, to sign requests as senders do.
+pub fn hmac_sha256_hex(secret: &str, body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut key = secret.as_bytes().to_vec();
+    if key.len() > 64 {
+        key = Sha256::digest(&key).to_vec();
+    }
+    key.resize(64, 0);
+    let ipad: Vec<u8> = key.iter().map(|b| b ^ 0x36).collect();
+    let opad: Vec<u8> = key.iter().map(|b| b ^ 0x5c).collect();
+    let inner = Sha256::new()
+        .chain_update(&ipad)
+        .chain_update(body)
+        .finalize();
+    let outer = Sha256::new()
+        .chain_update(&opad)
+        .chain_update(inner)
+        .finalize();
+    outer.iter().map(|b| format!("{b:02x}")).collect()
+}

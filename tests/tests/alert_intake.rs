@@ -312,24 +312,6 @@ fn post(w: &World, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, Va
     )
 }
 
-fn hmac_hex(secret: &str, body: &[u8]) -> String {
-    // HMAC-SHA256 by the definition (RFC 2104), to check warroom against an independent one.
-    use sha2::{Digest, Sha256};
-    let mut key = secret.as_bytes().to_vec();
-    key.resize(64, 0);
-    let ipad: Vec<u8> = key.iter().map(|b| b ^ 0x36).collect();
-    let opad: Vec<u8> = key.iter().map(|b| b ^ 0x5c).collect();
-    let inner = Sha256::new()
-        .chain_update(&ipad)
-        .chain_update(body)
-        .finalize();
-    let outer = Sha256::new()
-        .chain_update(&opad)
-        .chain_update(inner)
-        .finalize();
-    outer.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[test]
 fn falco_and_events_v2_bodies_are_judged_by_the_rules_and_bad_requests_record_nothing() {
     let w = start();
@@ -353,7 +335,7 @@ fn falco_and_events_v2_bodies_are_judged_by_the_rules_and_bad_requests_record_no
     let signed = |secret: &str, ts: &str, body: &str| {
         format!(
             "sha256={}",
-            hmac_hex(secret, format!("{ts}.{body}").as_bytes())
+            warroom_tests::hmac_sha256_hex(secret, format!("{ts}.{body}").as_bytes())
         )
     };
     let bad_sig = signed("other", &now, &falco);
@@ -583,7 +565,7 @@ fn a_replayed_signed_alert_does_nothing_after_a_resolve_or_a_restart() {
     let now = warroom_tests::unix_now().to_string();
     let sig = format!(
         "sha256={}",
-        hmac_hex(FALCO_HMAC, format!("{now}.{falco}").as_bytes())
+        warroom_tests::hmac_sha256_hex(FALCO_HMAC, format!("{now}.{falco}").as_bytes())
     );
     let signed = [
         ("x-warroom-signature", sig.as_str()),
@@ -616,7 +598,7 @@ fn a_replayed_signed_alert_does_nothing_after_a_resolve_or_a_restart() {
     let later = (now.parse::<i64>().unwrap() + 1).to_string();
     let resigned = format!(
         "sha256={}",
-        hmac_hex(FALCO_HMAC, format!("{later}.{falco}").as_bytes())
+        warroom_tests::hmac_sha256_hex(FALCO_HMAC, format!("{later}.{falco}").as_bytes())
     );
     let (status, fresh) = post(
         &w,

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use warroom_tests::api::{Api, plan_with};
+use warroom_tests::api::{Api, UNLIMITED, plan_with};
 use warroom_tests::{Scratch, Server};
 
 #[test]
@@ -17,6 +17,8 @@ fn exports_and_verify_taken_during_writes_always_verify() {
         &plan_with(&[
             ("drill = false", "drill = true"),
             ("pending_ttl = \"15m\"", "pending_ttl = \"1s\""),
+            // Many writers from one address.
+            UNLIMITED,
         ]),
     );
     let server = Server::start(&s, &["--config", plan.to_str().unwrap()]);
@@ -82,7 +84,12 @@ fn exports_and_verify_taken_during_writes_always_verify() {
 #[test]
 fn a_big_incident_exports_through_the_server_and_killed_exports_leave_nothing() {
     let s = Scratch::new();
-    let server = Server::start(&s, &[]);
+    // 3,000 notes from one address.
+    let plan = s.write(
+        "plan.toml",
+        &plan_with(&[("drill = false", "drill = true"), UNLIMITED]),
+    );
+    let server = Server::start(&s, &["--config", plan.to_str().unwrap()]);
     let api = Api::new(&server.addr);
     let inc = api.open_incident("big");
     // Over the 10 MB that an HTTP client reads by default: 3,000 notes near the 4,000-

@@ -6,6 +6,9 @@ pub mod discord;
 pub mod drill;
 pub mod slack;
 
+#[cfg(test)]
+mod fuzz_tests;
+
 use async_trait::async_trait;
 use serde::Serialize;
 use warroom_commands::{IncidentId, PersonId};

@@ -123,3 +123,6 @@ fn put(fields: &mut BTreeMap<String, String>, key: &str, value: &serde_json::Val
         fields.insert(cut(key, 200), v);
     }
 }
+
+#[cfg(test)]
+mod fuzz_tests;

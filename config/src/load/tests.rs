@@ -590,3 +590,34 @@ fn console_limits_have_defaults_and_out_of_range_values_are_named() {
     let text = listing(&super::tests::problems(&unknown));
     assert!(text.contains("per_sourse"), "{text}");
 }
+
+proptest::proptest! {
+    /// Whatever a careless edit does to a plan — a line dropped, doubled, cut or changed —
+    /// loading it never panics, and every problem it reports points into the file (a line of
+    /// it, or 0 for the file as a whole) with a message.
+    #[test]
+    fn edited_plans_never_panic_and_every_problem_points_into_the_file(
+        edits in proptest::collection::vec((0usize..4, 0usize..10_000, 0usize..200, proptest::prelude::any::<char>()), 1..4),
+    ) {
+        let example = include_str!("../../examples/plan.toml");
+        let mut lines: Vec<String> = example.lines().map(str::to_owned).collect();
+        for (how, at, col, c) in edits {
+            let i = at % lines.len();
+            match how {
+                0 => { lines.remove(i); }
+                1 => { let l = lines[i].clone(); lines.insert(i, l); }
+                2 => { let l = &mut lines[i]; let cut = l.char_indices().nth(col).map_or(l.len(), |(b, _)| b); l.truncate(cut); }
+                _ => { let l = &mut lines[i]; let at = l.char_indices().nth(col).map_or(l.len(), |(b, _)| b); l.insert(at, c); }
+            }
+        }
+        let text = lines.join("\n");
+        if let Err(problems) = load_str("plan.toml", &text) {
+            proptest::prop_assert!(!problems.is_empty());
+            let count = text.lines().count() + 1;
+            for p in &problems {
+                proptest::prop_assert!(p.line <= count, "{p} is past the end ({count} lines)");
+                proptest::prop_assert!(!p.message.is_empty());
+            }
+        }
+    }
+}
