@@ -24,6 +24,11 @@ if ! command -v prometheus-alertmanager >/dev/null || ! /usr/bin/python3 -c 'imp
 fi
 # A scenario has a real Prometheus scrape /metrics and query each headline metric.
 command -v prometheus >/dev/null || apt_install prometheus
+# The disk scenarios fill a tmpfs and turn an ext4 image on a loop device read-only.
+if ! command -v mkfs.ext4 >/dev/null || ! command -v e2fsck >/dev/null; then
+  apt_install e2fsprogs
+fi
+command -v losetup >/dev/null && command -v findmnt >/dev/null || apt_install mount util-linux
 # A scenario runs kubectl against the drill (this kind of machine ships it at /usr/bin/kubectl).
 command -v kubectl >/dev/null || apt_install kubernetes-client
 # The AWS scenarios run moto server (EC2, Auto Scaling, IAM, EKS, S3, STS on loopback) and use
