@@ -38,7 +38,14 @@ impl std::fmt::Display for EscalationStep {
 #[serde(tag = "kind", content = "data", deny_unknown_fields)]
 pub enum Event {
     #[serde(rename = "incident.opened")]
-    IncidentOpened { title: String, severity: Severity },
+    IncidentOpened {
+        title: String,
+        severity: Severity,
+        /// The alert rule that opened it, in the same write: a restart that finds it never
+        /// paged pages it as the rule says.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        alert_rule: Option<String>,
+    },
     #[serde(rename = "incident.severity")]
     SeverityChanged { from: Severity, to: Severity },
     #[serde(rename = "incident.resolved")]
@@ -280,7 +287,9 @@ impl Event {
     /// One line for humans: the Markdown export and `incident show` use it.
     pub fn describe(&self) -> String {
         match self {
-            Event::IncidentOpened { title, severity } => {
+            Event::IncidentOpened {
+                title, severity, ..
+            } => {
                 format!("Incident opened ({severity}): {title}")
             }
             Event::SeverityChanged { from, to } => format!("Severity changed {from} → {to}"),
@@ -439,6 +448,7 @@ mod tests {
         let e = Event::IncidentOpened {
             title: "Shell in payments-api".into(),
             severity: Severity::Sev2,
+            alert_rule: None,
         };
         let (kind, data) = e.to_parts();
         assert_eq!(kind, "incident.opened");

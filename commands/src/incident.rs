@@ -279,7 +279,9 @@ impl Incident {
             other => Err(Refusal::NotAPerson(other.to_string())),
         };
         match event {
-            Event::IncidentOpened { title, severity } => {
+            Event::IncidentOpened {
+                title, severity, ..
+            } => {
                 self.title = title.clone();
                 self.severity = *severity;
             }

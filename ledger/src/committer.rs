@@ -44,6 +44,8 @@ pub(crate) enum Op {
         /// Set when an alert opens it: an open incident already holding this fingerprint is
         /// returned instead, and a new one takes the fingerprint in the same write.
         fingerprint: Option<String>,
+        /// The alert rule that opens it, recorded in the opening entry.
+        rule: Option<String>,
     },
     Append {
         incident: IncidentId,
@@ -228,6 +230,7 @@ impl Ledger {
             severity,
             actor: actor.clone(),
             fingerprint: None,
+            rule: None,
         })
     }
 
@@ -242,12 +245,14 @@ impl Ledger {
         severity: Severity,
         actor: &Actor,
         fingerprint: &str,
+        rule: &str,
     ) -> Pending<AlertIncident> {
         self.committer.submit(Op::Open {
             title: title.to_string(),
             severity,
             actor: actor.clone(),
             fingerprint: Some(fingerprint.to_owned()),
+            rule: Some(rule.to_owned()),
         })
     }
 
@@ -680,6 +685,7 @@ impl<'a> Overlay<'a> {
                 severity,
                 actor,
                 fingerprint,
+                rule,
             } => {
                 let day = now.format("%Y%m%d").to_string();
                 let key = keys::day_counter_key(&day);
@@ -701,6 +707,7 @@ impl<'a> Overlay<'a> {
                 let event = Event::IncidentOpened {
                     title: title.clone(),
                     severity: *severity,
+                    alert_rule: rule.clone(),
                 };
                 (incident, event, None)
             }

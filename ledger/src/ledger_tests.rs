@@ -406,7 +406,7 @@ fn one_open_incident_per_alert_fingerprint_however_many_deliveries_race() {
     let pending: Vec<_> = (0..2000)
         .map(|i| {
             let fp = format!("fp-{}", i % 50);
-            ledger.open_for_alert("storm", Severity::Sev2, &alice(), &fp)
+            ledger.open_for_alert("storm", Severity::Sev2, &alice(), &fp, "storm-rule")
         })
         .collect();
     let opened = pending
@@ -433,7 +433,7 @@ fn one_open_incident_per_alert_fingerprint_however_many_deliveries_race() {
         .unwrap();
     assert!(ledger.incident_of_fingerprint("fp-7").unwrap().is_none());
     match ledger
-        .open_for_alert("again", Severity::Sev2, &alice(), "fp-7")
+        .open_for_alert("again", Severity::Sev2, &alice(), "fp-7", "r")
         .wait()
         .unwrap()
     {
@@ -444,7 +444,7 @@ fn one_open_incident_per_alert_fingerprint_however_many_deliveries_race() {
     // The mapping is durable.
     let ledger = Ledger::open(dir.path(), clock()).unwrap();
     match ledger
-        .open_for_alert("x", Severity::Sev2, &alice(), "fp-3")
+        .open_for_alert("x", Severity::Sev2, &alice(), "fp-3", "r")
         .wait()
         .unwrap()
     {

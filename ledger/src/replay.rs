@@ -42,7 +42,12 @@ pub(crate) fn step(
         .map_err(|e| fail(format!("time `{}`: {e}", entry.at)))?;
     let actor: Actor = entry.actor.parse().map_err(|e| fail(format!("{e}")))?;
     let incident = match (record.as_mut(), &event) {
-        (None, Event::IncidentOpened { title, severity }) => record.insert(Incident::opened(
+        (
+            None,
+            Event::IncidentOpened {
+                title, severity, ..
+            },
+        ) => record.insert(Incident::opened(
             id.clone(),
             title.clone(),
             *severity,

@@ -27,6 +27,8 @@ struct State {
     channels: Vec<(String, String)>,
     /// How long to hold the answer to a page's direct message (one with metadata).
     page_delay: Option<std::time::Duration>,
+    /// With [`FakeSlack::unique_channels`]: channels created so far (each gets its own id).
+    created: Option<usize>,
 }
 
 impl FakeSlack {
@@ -54,6 +56,12 @@ impl FakeSlack {
             channel.to_owned(),
             json!({ "type": "message", "ts": ts, "user": user, "text": text }),
         ));
+    }
+
+    /// From now on each `conversations.create` makes a channel of its own (`C0INC0001`, …)
+    /// instead of every incident sharing `C0INCIDENT`.
+    pub fn unique_channels(&self) {
+        self.lock().created = Some(0);
     }
 
     /// An existing channel the bot is a member of, for `conversations.list`.
@@ -165,9 +173,13 @@ fn answer(method: &str, args: &str, state: &Mutex<State>) -> Option<Value> {
             Some(url) => json!({ "ok": true, "url": url }),
             None => json!({ "ok": false, "error": "not_allowed_token_type" }),
         },
-        "conversations.create" => {
-            json!({ "ok": true, "channel": { "id": "C0INCIDENT", "name": "inc" } })
-        }
+        "conversations.create" => match state.created.as_mut() {
+            Some(n) => {
+                *n += 1;
+                json!({ "ok": true, "channel": { "id": format!("C0INC{n:04}"), "name": arg("name") } })
+            }
+            None => json!({ "ok": true, "channel": { "id": "C0INCIDENT", "name": "inc" } }),
+        },
         "conversations.open" => json!({ "ok": true, "channel": { "id": "D0DIRECT" } }),
         "chat.postMessage" => {
             json!({ "ok": true, "channel": "C0INCIDENT", "ts": "1764200000.000100" })

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 pub mod api;
 pub mod aws_faults;
+pub mod crash;
 pub mod drill;
 pub mod fake_discord;
 pub mod fake_gateway;

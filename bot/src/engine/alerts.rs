@@ -16,7 +16,7 @@ use serde::Serialize;
 use warroom_adapters::chat::MessageRef;
 use warroom_commands::alert::{Alert, AlertStatus, Verdict, evaluate};
 use warroom_commands::outbox::SendKind;
-use warroom_commands::{Actor, Event, Incident, IncidentId};
+use warroom_commands::{Actor, Event, Incident, IncidentId, IncidentStatus};
 use warroom_ledger::{AlertIncident, LedgerError};
 
 use super::Engine;
@@ -121,13 +121,29 @@ impl Engine {
         };
         let opened = self
             .ledger
-            .open_for_alert(&title, rule.severity, &Actor::System, &key)
+            .open_for_alert(&title, rule.severity, &Actor::System, &key, &rule.name)
             .await?;
         match opened {
             AlertIncident::Existing(incident) => {
                 self.alert_book()
                     .open
                     .insert(key.clone(), incident.id.clone());
+                // The sender repeats an alert whose incident was opened and never paged:
+                // warroom died between the two writes, before it answered. Page now.
+                if let (Some(policy), true, None) =
+                    (&rule.page, page_now, incident.escalation.as_ref())
+                    && !self.paged_before(&incident.id)
+                {
+                    let incident = self.record_alert(&incident, &alert, &rule.name, &key).await;
+                    let paged = self.page_policy(&incident, policy, 0, 0).await;
+                    return Ok(outcome(
+                        key,
+                        "opened",
+                        Some(incident.id.to_string()),
+                        Some(rule.name.clone()),
+                        paged,
+                    ));
+                }
                 self.repeat(&incident.id, &alert, &rule.name).await;
                 // It ended at its source and fires again while nobody acknowledged: paging
                 // starts a new round.
@@ -197,6 +213,69 @@ impl Engine {
                 ))
             }
         }
+    }
+
+    /// Whether anything was ever paged for `incident` (by a policy or by hand).
+    fn paged_before(&self, incident: &IncidentId) -> bool {
+        self.ledger
+            .timeline(incident)
+            .map(|t| t.iter().any(|e| e.kind == "page.sent"))
+            .unwrap_or(true)
+    }
+
+    /// After a restart: an incident an alert opened whose first page was never recorded
+    /// (warroom died between recording the alert and paging) is paged now, as the alert's
+    /// rule says (the rule is in its opening entry) — unless the rule no longer pages at this
+    /// hour, someone paged by hand, or the alert was acknowledged or ended at its source.
+    /// Returns how many were paged.
+    pub async fn page_unpaged_alerts(self: &Arc<Self>) -> usize {
+        let Ok(all) = self.ledger.incidents() else {
+            return 0;
+        };
+        let now = self.clock.now();
+        let mut paged = 0;
+        for incident in all
+            .into_iter()
+            .filter(|i| i.status != IncidentStatus::Resolved && i.escalation.is_none())
+        {
+            let Ok(entries) = self.ledger.timeline(&incident.id) else {
+                continue;
+            };
+            // Paged by hand, or the alert was acknowledged or ended at its source.
+            if entries.iter().any(|e| {
+                matches!(
+                    e.kind.as_str(),
+                    "page.sent" | "alert.acknowledged" | "alert.resolved"
+                )
+            }) {
+                continue;
+            }
+            // The rule of its latest alert, or the one that opened it (in the same write).
+            let Some(rule_name) = entries
+                .iter()
+                .rev()
+                .find(|e| e.kind == "alert.received")
+                .and_then(|e| e.data["rule"].as_str())
+                .or_else(|| entries.first().and_then(|e| e.data["alert_rule"].as_str()))
+            else {
+                continue;
+            };
+            let plan = self.plan.clone();
+            let Some(rule) = plan.plan.alerts.rules.iter().find(|r| r.name == rule_name) else {
+                continue;
+            };
+            let (Some(policy), true) = (
+                &rule.page,
+                warroom_commands::alert::pages_now(rule, &plan.plan, now),
+            ) else {
+                continue;
+            };
+            tracing::warn!(incident = %incident.id, rule = %rule.name, "alert recorded but never paged before a stop: paging now");
+            if self.page_policy(&incident, policy, 0, 0).await {
+                paged += 1;
+            }
+        }
+        paged
     }
 
     /// Write the alert's `alert.received`; pages from now on tell this alert.

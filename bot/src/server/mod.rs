@@ -466,6 +466,12 @@ async fn start_engine(
             "{unknown} action(s) were running when warroom stopped: marked \"outcome unknown — verify\", not re-run"
         ));
     }
+    let unpaged = engine.page_unpaged_alerts().await;
+    if unpaged > 0 {
+        crate::logging::notice_warn(&format!(
+            "{unpaged} alert incident(s) were recorded but not yet paged when warroom stopped: paged now"
+        ));
+    }
     engine.start_sweeper();
     if plan.plan.is_drill() {
         crate::logging::notice_info(&format!(

@@ -38,6 +38,11 @@ pub fn evaluate<'p>(
     Verdict::NotActionable
 }
 
+/// Whether `rule` pages at `now` (outside its `active` window it only records).
+pub fn pages_now(rule: &AlertRule, plan: &Plan, now: DateTime<Utc>) -> bool {
+    rule.page.is_some() && rule.active.as_ref().is_none_or(|w| inside(w, plan, now))
+}
+
 fn meets(
     rule: &AlertRule,
     alert: &Alert,

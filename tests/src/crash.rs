@@ -1,0 +1,514 @@
+//! The crash harness: warroom as a child process driven through approve → execute,
+//! alert → page → escalate and signed Slack deliveries while it is killed with SIGKILL at
+//! random moments (inside journal writes, group commits and idle checkpoints among them), then
+//! restarted; after every kill it checks what warroom promised.
+//!
+//! After each kill: `ledger verify` passes on the folder as the kill left it; after each
+//! restart, every reply the client was given as acknowledged is in the ledger. At the end: no
+//! request started twice, none left executing (each ends terminal or "outcome unknown —
+//! verify"), no escalation step recorded twice, every page a receiver got was owed, and no
+//! Slack delivery (its retry included) acted on twice. Violations are collected, not
+//! stopped at, and reported with their counts.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::api::{Api, plan_with};
+use crate::fake_slack::{FakeSlack, form_encode};
+use crate::pager_standin::PagerStandIn;
+use crate::{Scratch, Server};
+
+const AM_TOKEN: &str = "crash-harness-alertmanager";
+const SLACK_SECRET: &str = "crash-harness-slack-signing-secret";
+
+/// What the harness did and found.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub flows: usize,
+    pub kills: usize,
+    pub acknowledged: usize,
+    pub verified: usize,
+    pub requests: usize,
+    pub executed: usize,
+    pub outcome_unknown: usize,
+    pub pages: usize,
+    pub slack_retries: usize,
+    pub violations: Vec<String>,
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} flows, {} kills, {} acknowledged replies checked, {} ledger verifications, {} requests ({} executed, {} outcome unknown), {} escalation steps, {} Slack retries; {} violations",
+            self.flows,
+            self.kills,
+            self.acknowledged,
+            self.verified,
+            self.requests,
+            self.executed,
+            self.outcome_unknown,
+            self.pages,
+            self.slack_retries,
+            self.violations.len()
+        )
+    }
+}
+
+/// A small deterministic generator (xorshift), so a failing seed can be run again.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
+
+/// Something the client was told was recorded, to find after the restart.
+#[derive(Debug, Clone)]
+enum Acked {
+    /// A note, by its marker text.
+    Note { incident: String, marker: String },
+    /// A request opened, or approved.
+    Request {
+        incident: String,
+        request: String,
+        approved: bool,
+    },
+    /// An alert that opened or joined an incident.
+    Alert { incident: String },
+}
+
+struct World {
+    s: Scratch,
+    slack: FakeSlack,
+    pd: PagerStandIn,
+    plan: std::path::PathBuf,
+}
+
+impl World {
+    fn start() -> World {
+        let s = Scratch::new();
+        let slack = FakeSlack::start();
+        let pd = PagerStandIn::start();
+        let root = pd.root.clone();
+        let plan = plan_with(&[
+            ("drill = false", "drill = true"),
+            ("notify = false", "notify = true"),
+            crate::api::UNLIMITED,
+            (
+                "signing_secret = { file = \"/run/secrets/slack-signing-secret\" }",
+                "signing_secret = { env = \"SLACK_SIGNING_SECRET\" }",
+            ),
+            (
+                "# api_base_url = \"https://slack.com/api\"",
+                &format!("api_base_url = \"{}\"", slack.base),
+            ),
+            (
+                "routing_key = { env = \"PAGERDUTY_ROUTING_KEY\" }",
+                &format!("routing_key = {{ env = \"PAGERDUTY_ROUTING_KEY\" }}\napi_base_url = \"{root}\""),
+            ),
+            (
+                "url = \"https://hooks.northwind.example/warroom/page\"\ntoken = { file = \"/run/secrets/page-webhook-token\" }",
+                &format!("url = \"{root}/page\""),
+            ),
+            (
+                "[paging.email]\nsmtp_host = \"smtp.northwind.example\"\nsmtp_port = 587\nfrom = \"warroom@northwind.example\"\nusername = \"warroom\"\npassword = { file = \"/run/secrets/smtp-password\" }\n",
+                "",
+            ),
+            (
+                "[[alerts.rules]]\nname = \"ssh-from-outside-after-hours\"",
+                "[[alerts.rules]]\nname = \"payments-api-down\"\nsource = \"alertmanager\"\nmatch = { alertname = \"PaymentsApiDown\" }\nseverity = \"sev2\"\npage = \"primary-oncall\"\n\n[[alerts.rules]]\nname = \"ssh-from-outside-after-hours\"",
+            ),
+        ])
+        .replacen("repeat = 2", "repeat = 0", 1)
+        .replace("escalate_after = \"5m\"", "escalate_after = \"2s\"")
+        .replace("escalate_after = \"10m\"", "escalate_after = \"2s\"");
+        let plan = s.write("plan.toml", &plan);
+        World { s, slack, pd, plan }
+    }
+
+    fn serve(&self) -> Server {
+        Server::start_with_env(
+            &self.s,
+            &["--config", self.plan.to_str().unwrap()],
+            &[
+                ("SLACK_BOT_TOKEN", "xoxb-crash-harness"),
+                ("SLACK_SIGNING_SECRET", SLACK_SECRET),
+                ("WARROOM_SLACK_SEND_INTERVAL_MS", "10"),
+                ("PAGERDUTY_ROUTING_KEY", "crash-harness-pagerduty-key0000"),
+                ("WARROOM_ALERTMANAGER_TOKEN", AM_TOKEN),
+            ],
+        )
+    }
+}
+
+fn alert_body(pod: &str) -> String {
+    json!({
+        "version": "4", "status": "firing", "receiver": "warroom",
+        "groupKey": format!("{{}}:{{pod=\"{pod}\"}}"),
+        "alerts": [{ "status": "firing",
+            "labels": { "alertname": "PaymentsApiDown", "namespace": "payments", "pod": pod },
+            "annotations": { "summary": format!("payments api down on {pod}") },
+            "startsAt": "2026-12-01T01:58:00Z" }],
+    })
+    .to_string()
+}
+
+/// A signed Slack slash command as Slack sends it (and resends it, with `retry`).
+fn slack_post(addr: &str, body: &str, retry: Option<u32>) -> Option<(u16, String)> {
+    let ts = crate::unix_now().to_string();
+    let sig = crate::hmac_sha256_hex(SLACK_SECRET, format!("v0:{ts}:{body}").as_bytes());
+    let mut req = crate::agent()
+        .post(&format!("http://{addr}/slack/commands"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", &ts)
+        .header("x-slack-signature", &format!("v0={sig}"));
+    if let Some(n) = retry {
+        req = req
+            .header("x-slack-retry-num", &n.to_string())
+            .header("x-slack-retry-reason", "http_timeout");
+    }
+    let mut r = req.send(body).ok()?;
+    let text = r.body_mut().read_to_string().unwrap_or_default();
+    Some((r.status().as_u16(), text))
+}
+
+/// carol's `/note MARKER` in the incident's Slack channel.
+fn slash(channel: &str, marker: &str, trigger: &str) -> String {
+    format!(
+        "token=x&team_id=T1&team_domain=northwind&channel_id={channel}&channel_name=x&user_id=U024BE7LK&user_name=carol&command=%2Fnote&text={}&response_url={}&trigger_id={trigger}",
+        form_encode(marker),
+        form_encode("https://hooks.slack.com/commands/T1/1/x")
+    )
+}
+
+/// One flow's requests, sent from a thread while the main thread picks a moment to kill.
+/// `POST /api/v1/command` that gives up quietly when warroom is killed under it.
+fn command(addr: &str, person: &str, text: &str, incident: &str) -> Option<(u16, Value)> {
+    let mut r = crate::agent()
+        .post(&format!("http://{addr}/api/v1/command"))
+        .header("content-type", "application/json")
+        .send(json!({"person": person, "incident": incident, "text": text}).to_string())
+        .ok()?;
+    let status = r.status().as_u16();
+    let body = r.body_mut().read_to_string().ok()?;
+    Some((status, serde_json::from_str(&body).ok()?))
+}
+
+fn flow(
+    addr: &str,
+    kind: u64,
+    n: usize,
+    (incident, channel): (&str, &str),
+    acked: &Mutex<Vec<Acked>>,
+) {
+    let push = |a: Acked| acked.lock().unwrap_or_else(|p| p.into_inner()).push(a);
+    match kind {
+        0 => {
+            let Some((200, r)) = command(
+                addr,
+                "alice",
+                &format!("label pod payments/api-7f9c crash=f{n} --reason harness"),
+                incident,
+            ) else {
+                return;
+            };
+            let Some(request) = r["request_id"].as_str() else {
+                return;
+            };
+            push(Acked::Request {
+                incident: incident.to_owned(),
+                request: request.to_owned(),
+                approved: false,
+            });
+            if let Some((200, r)) = command(addr, "bob", &format!("approve {request}"), incident)
+                && r["ok"] == true
+            {
+                push(Acked::Request {
+                    incident: incident.to_owned(),
+                    request: request.to_owned(),
+                    approved: true,
+                });
+            }
+        }
+        1 => {
+            let sent = crate::agent()
+                .post(&format!("http://{addr}/alerts/alertmanager"))
+                .header("content-type", "application/json")
+                .header("authorization", &format!("Bearer {AM_TOKEN}"))
+                .send(alert_body(&format!("api-crash-{n}")));
+            if let Ok(mut r) = sent
+                && r.status().as_u16() == 200
+                && let Ok(v) =
+                    serde_json::from_str::<Value>(&r.body_mut().read_to_string().unwrap_or_default())
+                && let Some(i) = v["alerts"][0]["incident"].as_str()
+            {
+                push(Acked::Alert {
+                    incident: i.to_owned(),
+                });
+            }
+        }
+        _ => {
+            let marker = format!("crash-note-{n}");
+            let body = slash(channel, &marker, &format!("trigger-{n}"));
+            if let Some((200, text)) = slack_post(addr, &body, None)
+                && text.contains("recorded")
+            {
+                push(Acked::Note {
+                    incident: incident.to_owned(),
+                    marker,
+                });
+            }
+        }
+    }
+}
+
+fn timeline(api: &Api, incident: &str) -> Vec<Value> {
+    api.incident(incident)["timeline"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Run `flows` flows with seed `seed`; `progress` is told each kill.
+pub fn run(flows: usize, seed: u64, progress: &mut dyn FnMut(&Report)) -> Report {
+    let w = World::start();
+    let mut rng = Rng(seed.max(1));
+    let mut report = Report::default();
+    let mut server = w.serve();
+    let api = Api::new(&server.addr);
+    w.slack.unique_channels();
+    let incident = api.open_incident("crash harness");
+    // Its Slack channel, as the ledger recorded it.
+    let channel = crate::wait_for("the incident's Slack channel", 30, || {
+        timeline(&api, &incident)
+            .iter()
+            .find(|e| e["kind"] == "chat.channel" && e["data"]["platform"] == "slack")
+            .and_then(|e| e["data"]["channel"].as_str().map(str::to_owned))
+    });
+    let mut acked_all: Vec<Acked> = Vec::new();
+    // Each Slack delivery, to send again as Slack's retry after the restart.
+    let mut slack_sent: Vec<(String, String)> = Vec::new();
+    for n in 0..flows {
+        let kind = rng.below(3);
+        let acked = Arc::new(Mutex::new(Vec::new()));
+        let (addr, inc, chan) = (server.addr.clone(), incident.clone(), channel.clone());
+        let worker = {
+            let acked = acked.clone();
+            std::thread::spawn(move || flow(&addr, kind, n, (&inc, &chan), &acked))
+        };
+        if kind == 2 {
+            slack_sent.push((
+                slash(&channel, &format!("crash-note-{n}"), &format!("trigger-{n}")),
+                format!("crash-note-{n}"),
+            ));
+        }
+        // The moment: while the flow's writes are in flight, just after, or during the idle
+        // checkpoint a second later.
+        let wait = match rng.below(4) {
+            0 => rng.below(5),
+            1 => rng.below(40),
+            2 => rng.below(300),
+            _ => 900 + rng.below(600),
+        };
+        std::thread::sleep(Duration::from_millis(wait));
+        unsafe { libc::kill(server.child.id() as i32, libc::SIGKILL) };
+        let _ = server.child.wait();
+        let _ = worker.join();
+        report.kills += 1;
+        report.flows += 1;
+        let acked = std::mem::take(&mut *acked.lock().unwrap_or_else(|p| p.into_inner()));
+        // The folder as the kill left it verifies.
+        let verify = w.s.run(&["--config", w.plan.to_str().unwrap(), "ledger", "verify", "--skip-evidence"]);
+        report.verified += 1;
+        if verify.code() != 0 {
+            report.violations.push(format!(
+                "flow {n}: ledger verify after the kill exited {}: {}",
+                verify.code(),
+                verify.stdout()
+            ));
+        }
+        server = w.serve();
+        let api = Api::new(&server.addr);
+        for a in &acked {
+            report.acknowledged += 1;
+            if let Some(v) = missing(&api, a) {
+                report.violations.push(format!("flow {n}: {v}"));
+            }
+        }
+        // Slack retries the delivery it may not have seen answered: acted on once at most.
+        if kind == 2
+            && let Some((body, _)) = slack_sent.last()
+        {
+            let _ = slack_post(&server.addr, body, Some(1));
+            report.slack_retries += 1;
+        }
+        acked_all.extend(acked);
+        progress(&report);
+    }
+    // Let escalations run out and every delivery settle.
+    std::thread::sleep(Duration::from_secs(6));
+    let api = Api::new(&server.addr);
+    finish(&api, &w, &incident, &acked_all, &slack_sent, &mut report);
+    unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) };
+    let _ = server.child.wait();
+    let verify = w.s.run(&["--config", w.plan.to_str().unwrap(), "ledger", "verify"]);
+    report.verified += 1;
+    if verify.code() != 0 {
+        report
+            .violations
+            .push(format!("final ledger verify exited {}: {}", verify.code(), verify.stdout()));
+    }
+    drop(w.slack);
+    report
+}
+
+/// Why an acknowledged reply is not in the ledger, if it is not.
+fn missing(api: &Api, a: &Acked) -> Option<String> {
+    match a {
+        Acked::Note { incident, marker } => {
+            let found = timeline(api, incident)
+                .iter()
+                .filter(|e| e["kind"] == "note" && e["data"]["text"].as_str() == Some(marker.as_str()))
+                .count();
+            (found != 1).then(|| format!("acknowledged note {marker} is there {found} times"))
+        }
+        Acked::Request {
+            incident,
+            request,
+            approved,
+        } => {
+            let r = api.request(incident, request);
+            if r.is_null() {
+                return Some(format!("acknowledged request {incident}/{request} is missing"));
+            }
+            let approvals = r["approvals"].as_array().map_or(0, Vec::len);
+            (*approved && approvals == 0 && r["status"] != "executed" && r["status"] != "executing" && r["status"] != "outcome_unknown" && r["status"] != "failed")
+                .then(|| format!("acknowledged approval of {incident}/{request} is missing: {r}"))
+        }
+        Acked::Alert { incident } => {
+            let (code, _) = api.get(&format!("/api/v1/incidents/{incident}"));
+            (code != 200).then(|| format!("the incident {incident} an acknowledged alert opened is missing"))
+        }
+    }
+}
+
+/// The invariants over everything, once it settled.
+fn finish(
+    api: &Api,
+    w: &World,
+    incident: &str,
+    acked: &[Acked],
+    slack_sent: &[(String, String)],
+    report: &mut Report,
+) {
+    // Every incident the ledger holds: an alert recorded whose answer the kill cut is one too.
+    let mut incidents: BTreeSet<String> = api.get("/api/v1/incidents").1["incidents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["id"].as_str().map(str::to_owned))
+        .collect();
+    incidents.insert(incident.to_owned());
+    for a in acked {
+        if let Acked::Alert { incident } = a
+            && !incidents.contains(incident)
+        {
+            report
+                .violations
+                .push(format!("{incident}, opened by an acknowledged alert, is missing"));
+        }
+    }
+    let mut owed_keys = BTreeSet::new();
+    for inc in &incidents {
+        let entries = timeline(api, inc);
+        // No request started twice; none left executing.
+        let mut executing: BTreeMap<String, usize> = BTreeMap::new();
+        for e in entries.iter().filter(|e| e["kind"] == "request.executing") {
+            *executing
+                .entry(e["data"]["request"].as_str().unwrap_or_default().to_owned())
+                .or_default() += 1;
+        }
+        for (r, n) in &executing {
+            if *n > 1 {
+                report.violations.push(format!("{inc}/{r} started {n} times"));
+            }
+        }
+        if let Some(requests) = api.incident(inc)["incident"]["requests"].as_array() {
+            for r in requests {
+                report.requests += 1;
+                match r["status"].as_str().unwrap_or_default() {
+                    "executed" => report.executed += 1,
+                    "outcome_unknown" => report.outcome_unknown += 1,
+                    "executing" => report.violations.push(format!(
+                        "{inc}/{} is still executing after the restart settled",
+                        r["id"].as_str().unwrap_or_default()
+                    )),
+                    _ => {}
+                }
+            }
+        }
+        // Each escalation step once, and none lost: an alert's incident pages tier 1 and
+        // tier 2 (primary-oncall, once through) before its escalation runs out.
+        let paged_by_alert = inc != incident;
+        let mut steps = BTreeSet::new();
+        for e in entries.iter().filter(|e| e["kind"] == "page.sent") {
+            if e["data"]["step"].is_null() {
+                continue;
+            }
+            report.pages += 1;
+            if !steps.insert(e["data"]["step"].to_string()) {
+                report
+                    .violations
+                    .push(format!("{inc}: step {} paged twice", e["data"]["step"]));
+            }
+        }
+        if paged_by_alert && steps.len() != 2 {
+            report.violations.push(format!(
+                "{inc}: {} escalation steps paged, 2 were due",
+                steps.len()
+            ));
+        }
+        for e in entries.iter().filter(|e| e["kind"] == "page.delivered") {
+            if let Some(k) = e["data"]["receipt"]
+                .as_str()
+                .and_then(|r| r.split_whitespace().nth(1))
+            {
+                owed_keys.insert(k.to_owned());
+            }
+        }
+    }
+    // Every page a receiver got was owed by a recorded step (a repeat under the same key is
+    // the receiver's to fold).
+    for r in w.pd.received("/v2/enqueue") {
+        if r.body["event_action"] != "trigger" {
+            continue;
+        }
+        let key = r.body["dedup_key"].as_str().unwrap_or_default();
+        if !owed_keys.contains(key) {
+            report
+                .violations
+                .push(format!("PagerDuty got {key}, which no recorded step owed"));
+        }
+    }
+    // A Slack delivery and its retry: one note at most.
+    let notes = timeline(api, incident);
+    for (_, marker) in slack_sent {
+        let n = notes
+            .iter()
+            .filter(|e| e["kind"] == "note" && e["data"]["text"].as_str() == Some(marker.as_str()))
+            .count();
+        if n > 1 {
+            report
+                .violations
+                .push(format!("Slack delivery {marker} acted on {n} times"));
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! The crash harness, short (the long run is `cargo bench -p warroom-tests --bench
+//! crash_harness`): warroom killed with SIGKILL at random moments through approve → execute,
+//! alert → page → escalate and signed Slack deliveries, restarted, and checked after every
+//! kill.
+
+#[test]
+fn killed_at_random_moments_warroom_keeps_every_promise() {
+    let seed = std::env::var("WARROOM_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| warroom_tests::unix_now() as u64);
+    let report = warroom_tests::crash::run(24, seed, &mut |_| {});
+    eprintln!("crash harness, seed {seed}: {report}");
+    assert!(
+        report.violations.is_empty(),
+        "seed {seed} (WARROOM_CRASH_SEED={seed} runs it again): {report}\n{}",
+        report.violations.join("\n")
+    );
+    assert_eq!(report.kills, 24);
+    assert!(report.acknowledged > 0, "{report}");
+    assert!(report.requests > 0 && report.pages > 0, "{report}");
+}
