@@ -246,8 +246,9 @@ fn flow(
                 .send(alert_body(&format!("api-crash-{n}")));
             if let Ok(mut r) = sent
                 && r.status().as_u16() == 200
-                && let Ok(v) =
-                    serde_json::from_str::<Value>(&r.body_mut().read_to_string().unwrap_or_default())
+                && let Ok(v) = serde_json::from_str::<Value>(
+                    &r.body_mut().read_to_string().unwrap_or_default(),
+                )
                 && let Some(i) = v["alerts"][0]["incident"].as_str()
             {
                 push(Acked::Alert {
@@ -306,7 +307,11 @@ pub fn run(flows: usize, seed: u64, progress: &mut dyn FnMut(&Report)) -> Report
         };
         if kind == 2 {
             slack_sent.push((
-                slash(&channel, &format!("crash-note-{n}"), &format!("trigger-{n}")),
+                slash(
+                    &channel,
+                    &format!("crash-note-{n}"),
+                    &format!("trigger-{n}"),
+                ),
                 format!("crash-note-{n}"),
             ));
         }
@@ -326,7 +331,13 @@ pub fn run(flows: usize, seed: u64, progress: &mut dyn FnMut(&Report)) -> Report
         report.flows += 1;
         let acked = std::mem::take(&mut *acked.lock().unwrap_or_else(|p| p.into_inner()));
         // The folder as the kill left it verifies.
-        let verify = w.s.run(&["--config", w.plan.to_str().unwrap(), "ledger", "verify", "--skip-evidence"]);
+        let verify = w.s.run(&[
+            "--config",
+            w.plan.to_str().unwrap(),
+            "ledger",
+            "verify",
+            "--skip-evidence",
+        ]);
         report.verified += 1;
         if verify.code() != 0 {
             report.violations.push(format!(
@@ -359,12 +370,15 @@ pub fn run(flows: usize, seed: u64, progress: &mut dyn FnMut(&Report)) -> Report
     finish(&api, &w, &incident, &acked_all, &slack_sent, &mut report);
     unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) };
     let _ = server.child.wait();
-    let verify = w.s.run(&["--config", w.plan.to_str().unwrap(), "ledger", "verify"]);
+    let verify =
+        w.s.run(&["--config", w.plan.to_str().unwrap(), "ledger", "verify"]);
     report.verified += 1;
     if verify.code() != 0 {
-        report
-            .violations
-            .push(format!("final ledger verify exited {}: {}", verify.code(), verify.stdout()));
+        report.violations.push(format!(
+            "final ledger verify exited {}: {}",
+            verify.code(),
+            verify.stdout()
+        ));
     }
     drop(w.slack);
     report
@@ -376,7 +390,9 @@ fn missing(api: &Api, a: &Acked) -> Option<String> {
         Acked::Note { incident, marker } => {
             let found = timeline(api, incident)
                 .iter()
-                .filter(|e| e["kind"] == "note" && e["data"]["text"].as_str() == Some(marker.as_str()))
+                .filter(|e| {
+                    e["kind"] == "note" && e["data"]["text"].as_str() == Some(marker.as_str())
+                })
                 .count();
             (found != 1).then(|| format!("acknowledged note {marker} is there {found} times"))
         }
@@ -387,15 +403,23 @@ fn missing(api: &Api, a: &Acked) -> Option<String> {
         } => {
             let r = api.request(incident, request);
             if r.is_null() {
-                return Some(format!("acknowledged request {incident}/{request} is missing"));
+                return Some(format!(
+                    "acknowledged request {incident}/{request} is missing"
+                ));
             }
             let approvals = r["approvals"].as_array().map_or(0, Vec::len);
-            (*approved && approvals == 0 && r["status"] != "executed" && r["status"] != "executing" && r["status"] != "outcome_unknown" && r["status"] != "failed")
+            (*approved
+                && approvals == 0
+                && r["status"] != "executed"
+                && r["status"] != "executing"
+                && r["status"] != "outcome_unknown"
+                && r["status"] != "failed")
                 .then(|| format!("acknowledged approval of {incident}/{request} is missing: {r}"))
         }
         Acked::Alert { incident } => {
             let (code, _) = api.get(&format!("/api/v1/incidents/{incident}"));
-            (code != 200).then(|| format!("the incident {incident} an acknowledged alert opened is missing"))
+            (code != 200)
+                .then(|| format!("the incident {incident} an acknowledged alert opened is missing"))
         }
     }
 }
@@ -421,9 +445,9 @@ fn finish(
         if let Acked::Alert { incident } = a
             && !incidents.contains(incident)
         {
-            report
-                .violations
-                .push(format!("{incident}, opened by an acknowledged alert, is missing"));
+            report.violations.push(format!(
+                "{incident}, opened by an acknowledged alert, is missing"
+            ));
         }
     }
     let mut owed_keys = BTreeSet::new();
@@ -438,7 +462,9 @@ fn finish(
         }
         for (r, n) in &executing {
             if *n > 1 {
-                report.violations.push(format!("{inc}/{r} started {n} times"));
+                report
+                    .violations
+                    .push(format!("{inc}/{r} started {n} times"));
             }
         }
         if let Some(requests) = api.incident(inc)["incident"]["requests"].as_array() {

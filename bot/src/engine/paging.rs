@@ -6,7 +6,9 @@
 //! deliveries it owes) before anyone is contacted, and the ledger refuses the same step twice,
 //! so a step is paged once — also after a restart; the incident record holds where the
 //! escalation stands, so a step that fell due while warroom was down goes out when it comes
-//! back. Each delivery is then sent at least once (see `deliveries`). An acknowledgement, the
+//! back; an alert's incident recorded in the moment before its first page is paged at the
+//! restart (its opening entry names the alert rule) or when the sender repeats the alert.
+//! Each delivery is then sent at least once (see `deliveries`). An acknowledgement, the
 //! alert's resolve or the incident's resolve stops the escalation and is followed up on the
 //! channels that paged.
 
