@@ -428,13 +428,10 @@ async fn a_flapping_alert_pages_again_a_resolved_incident_lets_it_open_anew_and_
     assert_ne!(next.incident.as_deref(), Some(id.as_str()));
 }
 
-#[tokio::test]
-async fn an_alert_incident_recorded_but_killed_before_its_first_page_is_paged_after_the_restart() {
-    let w = AlertWorld::new().await;
-    let relay = Some("10.1.2.3".parse().unwrap());
-    // warroom wrote the incident for the alert (naming its rule) and died before paging.
+/// An incident written for the egress alert as warroom writes it (its opening entry naming
+/// `rule`), with nothing paged: warroom died right after.
+async fn opened_unpaged(engine: &Engine, rule: &str) -> IncidentId {
     let fp = format!("alertmanager:{}", egress_alert().fingerprint);
-    let engine = w.engine();
     let opened = engine
         .ledger
         .open_for_alert(
@@ -442,14 +439,22 @@ async fn an_alert_incident_recorded_but_killed_before_its_first_page_is_paged_af
             warroom_config::Severity::Sev2,
             &warroom_commands::Actor::System,
             &fp,
-            "unexpected-egress",
+            rule,
         )
         .await
         .unwrap();
     let warroom_ledger::AlertIncident::Opened(c) = opened else {
         panic!("a new incident");
     };
-    let id = c.incident.id.clone();
+    c.incident.id.clone()
+}
+
+#[tokio::test]
+async fn an_alert_incident_recorded_but_killed_before_its_first_page_is_paged_after_the_restart() {
+    let w = AlertWorld::new().await;
+    let relay = Some("10.1.2.3".parse().unwrap());
+    let engine = w.engine();
+    let id = opened_unpaged(&engine, "unexpected-egress").await;
     drop(engine);
     // Back up: the first page goes out, once.
     let engine = w.engine();
@@ -467,25 +472,11 @@ async fn an_alert_incident_recorded_but_killed_before_its_first_page_is_paged_af
 async fn a_senders_repeat_of_an_alert_never_paged_pages_it() {
     let w = AlertWorld::new().await;
     let relay = Some("10.1.2.3".parse().unwrap());
-    let fp = format!("alertmanager:{}", egress_alert().fingerprint);
     let engine = w.engine();
-    // An incident opened for the alert by a version that did not name the rule, never paged.
-    let opened = engine
-        .ledger
-        .open_for_alert(
-            "egress",
-            warroom_config::Severity::Sev2,
-            &warroom_commands::Actor::System,
-            &fp,
-            "",
-        )
-        .await
-        .unwrap();
-    let warroom_ledger::AlertIncident::Opened(c) = opened else {
-        panic!("a new incident");
-    };
+    // Opened by a version that did not name the rule: only the sender's repeat can tell.
+    let id = opened_unpaged(&engine, "").await;
     assert_eq!(engine.page_unpaged_alerts().await, 0, "no rule to page by");
     let again = engine.alert(egress_alert(), relay).await.unwrap();
     assert_eq!((again.result, again.paged), ("opened", true));
-    assert_eq!(steps(&engine, &c.incident.id), vec![(0, 0)]);
+    assert_eq!(steps(&engine, &id), vec![(0, 0)]);
 }
