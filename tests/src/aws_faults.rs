@@ -20,6 +20,9 @@ struct State {
     seen: Vec<(String, bool)>,
 }
 
+/// The fault that answers nothing.
+const HANG: &str = "(hang)";
+
 fn lock(s: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
     s.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -44,6 +47,12 @@ impl AwsFaults {
         lock(&self.state)
             .faults
             .push((action.to_owned(), code.to_owned(), times));
+    }
+
+    /// Take the next `times` requests for `action` and never answer them (the connection
+    /// stays open for a minute): AWS hung.
+    pub fn hang(&self, action: &str, times: u32) {
+        self.fail(action, HANG, times);
     }
 
     /// How often `action` was asked for: (answered by a fault, passed through).
@@ -117,6 +126,10 @@ fn serve(stream: TcpStream, state: &Mutex<State>, upstream: &str) {
             hit
         };
         let (status, content_type, error_type, body) = match fault {
+            Some(code) if code == HANG => {
+                std::thread::sleep(std::time::Duration::from_secs(60));
+                return;
+            }
             Some(code) => {
                 let (status, body) = error(&code, ec2);
                 (status, "text/xml".to_owned(), None, body.into_bytes())

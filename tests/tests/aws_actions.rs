@@ -3,6 +3,8 @@
 //! two-person rule, and the failures (Spot, non-AWS node, unknown instance) are said plainly
 //! with a consistent ledger.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 use warroom_tests::api::Api;
 use warroom_tests::aws_faults::AwsFaults;
@@ -25,11 +27,18 @@ struct Aws {
 /// warroom's AWS calls go through the fault stand-in, which passes them to moto unless told
 /// to fail one.
 fn start() -> Aws {
+    start_with(&[])
+}
+
+/// As [`start`], with more environment for warroom.
+fn start_with(env: &[(&str, &str)]) -> Aws {
     let moto = Moto::start();
     let faults = AwsFaults::start(&moto.endpoint);
     let s = Scratch::new();
     let file = s.write("plan.toml", &drill_plan_with_aws_at(&faults.endpoint));
-    let server = Server::start_with_env(&s, &["--config", file.to_str().unwrap()], AWS_ENV);
+    let mut all = AWS_ENV.to_vec();
+    all.extend_from_slice(env);
+    let server = Server::start_with_env(&s, &["--config", file.to_str().unwrap()], &all);
     let api = Api::new(&server.addr);
     let drill = Drill::of(&server, "prod-eu");
     Aws {
@@ -629,5 +638,39 @@ fn a_locked_snapshot_is_locked_in_moto_and_a_refused_lock_still_records_the_snap
     assert_eq!(
         recorded, 2,
         "both runs' snapshots are evidence: {evidence:?}"
+    );
+}
+
+#[test]
+fn a_hung_aws_call_times_out_and_the_request_fails_saying_so_instead_of_running_forever() {
+    // One attempt may take 1.5 s here (30 s in production).
+    let a = start_with(&[("WARROOM_AWS_ATTEMPT_TIMEOUT_MS", "1500")]);
+    a.instance_for(NODE1, "eu-central-1a", &["--group", "eks-general"]);
+    let inc = a.api.open_incident("aws hangs");
+    // EC2 takes the snapshot call and never answers, however often it is tried.
+    a.faults.hang("CreateSnapshots", 10);
+    let started = std::time::Instant::now();
+    let (_, r) = a.asked_and_approved(&inc, &format!("snapshot node {NODE1} --reason r"), "R1");
+    let body = a.api.wait_until(&inc, "R1 to fail", |b| {
+        b["incident"]["requests"][0]["status"] == "failed"
+    });
+    let took = started.elapsed();
+    let outcome = body["incident"]["requests"][0]["outcome"].to_string();
+    assert!(
+        outcome.contains("AWS did not answer in time (1.5 s a try, retried)")
+            && outcome.contains("check before repeating it"),
+        "{outcome} (answer: {r})"
+    );
+    assert!(took < Duration::from_secs(20), "{took:?}");
+    let (hung, passed) = a.faults.count("CreateSnapshots");
+    assert!(
+        hung >= 2 && passed == 0,
+        "retried while it hung: {hung}, {passed}"
+    );
+    // Nothing half-recorded: no snapshot evidence for a call that never answered.
+    assert!(
+        !a.api.kinds(&inc).iter().any(|k| k == "evidence.recorded"),
+        "{:?}",
+        a.api.kinds(&inc)
     );
 }

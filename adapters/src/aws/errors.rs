@@ -17,7 +17,11 @@ where
     let message = err.message().map(str::to_owned);
     match code {
         Some(code) => by_code(doing, &code, message.as_deref().unwrap_or("")),
-        // Not an answer from AWS: a timeout, a connection refused, a bad response.
+        None if matches!(err, SdkError::TimeoutError(_)) => ClusterError::Upstream(format!(
+            "{doing}: AWS did not answer in time ({}, retried); the call may or may not have taken effect: check before repeating it",
+            crate::aws::describe_attempt()
+        )),
+        // Not an answer from AWS: a connection refused, a bad response.
         None => ClusterError::Upstream(format!(
             "{doing}: AWS could not be reached or answered badly: {}",
             DisplayErrorContext(&err)

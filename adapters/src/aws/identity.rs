@@ -52,7 +52,8 @@ impl Account {
     ) -> Account {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(region.to_owned()))
-            .http_client(super::http_client());
+            .http_client(super::http_client())
+            .timeout_config(super::timeouts());
         if let Some(e) = endpoint {
             loader = loader.endpoint_url(e);
         }

@@ -28,6 +28,36 @@ use identity::{Account, SessionFor};
 use instance::Instance;
 
 /// rustls with ring, as the rest of warroom (no second crypto provider linked).
+/// How long AWS may take: 3 s to connect, then each attempt of a call at most 30 s (so a hung
+/// endpoint is retried by the SDK's standard retries), the whole call at most 100 s. A call
+/// that runs out fails the action with "AWS did not answer within …" instead of leaving it
+/// executing. `WARROOM_AWS_ATTEMPT_TIMEOUT_MS` shortens the attempt (tests of hung endpoints).
+pub fn timeouts() -> aws_config::timeout::TimeoutConfig {
+    let attempt = std::env::var("WARROOM_AWS_ATTEMPT_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(ATTEMPT_TIMEOUT, std::time::Duration::from_millis);
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(attempt * 3 + std::time::Duration::from_secs(10))
+        .build()
+}
+
+/// "30 s a try", for messages.
+pub fn describe_attempt() -> String {
+    let t = timeouts();
+    format!(
+        "{} s a try",
+        t.operation_attempt_timeout()
+            .unwrap_or(ATTEMPT_TIMEOUT)
+            .as_secs_f64()
+    )
+}
+
+/// One attempt of an AWS call.
+pub const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub fn http_client() -> SharedHttpClient {
     use aws_smithy_http_client::tls;
     aws_smithy_http_client::Builder::new()

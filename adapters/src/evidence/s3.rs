@@ -103,7 +103,8 @@ pub fn blocking_client(
         handle.block_on(async move {
             let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
                 .region(aws_types::region::Region::new(region))
-                .http_client(crate::aws::http_client());
+                .http_client(crate::aws::http_client())
+                .timeout_config(crate::aws::timeouts());
             if let Some(e) = &endpoint {
                 loader = loader.endpoint_url(e);
             }

@@ -52,15 +52,27 @@ pub fn snowflake(id: &str, what: &str) -> Result<u64, ChatError> {
         .ok_or_else(|| failed(format!("{what} `{id}` is not a Discord id")))
 }
 
+/// How long one Discord API request may take, answer included.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
 impl DiscordRest {
     /// `api_base`: `https://discord.com` unless the plan says otherwise.
     pub fn new(api_base: Option<&str>, token: &str, application_id: &str) -> Result<Self, String> {
         let app = snowflake(application_id, "application_id").map_err(|e| e.to_string())?;
-        let builder = HttpBuilder::new(token).application_id(ApplicationId::new(app));
+        // A Discord that accepts the connection and never answers must not hold a channel's
+        // posts forever: each request gets REQUEST_TIMEOUT, then fails and is said.
+        let client = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .map_err(|e| format!("cannot build the Discord HTTP client: {e}"))?;
+        let builder = HttpBuilder::new(token)
+            .application_id(ApplicationId::new(app))
+            .client(client.clone());
         let direct = api_base
             .filter(|b| b.trim_end_matches('/') != "https://discord.com")
             .map(|base| Direct {
-                client: reqwest::Client::new(),
+                client,
                 base: base.trim_end_matches('/').to_owned(),
                 token: format!("Bot {}", token.trim_start_matches("Bot ")),
             });
