@@ -822,3 +822,47 @@ fn a_slack_page_cut_by_a_kill_is_found_in_the_conversation_and_not_posted_twice(
 fn outbox_of(w: &World, id: &str) -> Value {
     w.api.incident(id)["incident"]["outbox"].clone()
 }
+
+#[test]
+fn a_receiver_that_never_answers_is_given_up_on_after_its_window_while_the_others_deliver() {
+    let w = start(Setup {
+        retry_for: "15s",
+        ..Setup::default()
+    });
+    // The webhook receiver takes the connection and never answers.
+    w.pd.delay(HOOK, Duration::from_secs(120));
+    let started = Instant::now();
+    let id = fire(&w, "api-7f9c");
+    // PagerDuty and e-mail are not held up by it.
+    wait("PagerDuty and e-mail to deliver", 15, || {
+        (!w.pd.accepted(PD).is_empty() && !w.smtp.messages().is_empty()).then_some(())
+    });
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    // Each webhook delivery: no answer within 10 s, tried again, then failed once the
+    // window passed — said in the timeline, never left pending.
+    let failed = wait("the webhook deliveries to fail", 60, || {
+        let t = timeline(&w, &id);
+        let failed: Vec<Value> = t
+            .into_iter()
+            .filter(|e| e["kind"] == "page.failed")
+            .collect();
+        (failed.len() == 3).then_some(failed)
+    });
+    for f in &failed {
+        let error = f["data"]["error"].as_str().unwrap();
+        assert!(
+            error.contains("no answer from") && error.contains("within 10 s"),
+            "{f}"
+        );
+    }
+    let o = outbox(&w, &id);
+    assert!(
+        o.values()
+            .all(|d| d["state"] == "delivered" || d["state"] == "failed"),
+        "{o:?}"
+    );
+}
