@@ -16,13 +16,18 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use ed25519_dalek::{Signer, SigningKey};
+
 use crate::api::{Api, plan_with};
+use crate::fake_discord::FakeDiscord;
 use crate::fake_slack::{FakeSlack, form_encode};
 use crate::pager_standin::PagerStandIn;
 use crate::{Scratch, Server};
 
 const AM_TOKEN: &str = "crash-harness-alertmanager";
 const SLACK_SECRET: &str = "crash-harness-slack-signing-secret";
+/// Discord interaction ids of the flows start here (snowflakes).
+const DISCORD_IDS: u64 = 4_000_000_000_000_000_000;
 
 /// What the harness did and found.
 #[derive(Debug, Default)]
@@ -36,6 +41,9 @@ pub struct Report {
     pub outcome_unknown: usize,
     pub pages: usize,
     pub slack_retries: usize,
+    pub discord_redeliveries: usize,
+    /// Notes acknowledged to the chat platforms (Slack, Discord).
+    pub chat_acknowledged: (usize, usize),
     pub violations: Vec<String>,
 }
 
@@ -43,7 +51,7 @@ impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} flows, {} kills, {} acknowledged replies checked, {} ledger verifications, {} requests ({} executed, {} outcome unknown), {} escalation steps, {} Slack retries; {} violations",
+            "{} flows, {} kills, {} acknowledged replies checked, {} ledger verifications, {} requests ({} executed, {} outcome unknown), {} escalation steps, {} Slack retries, {} Discord redeliveries ({} and {} acknowledged); {} violations",
             self.flows,
             self.kills,
             self.acknowledged,
@@ -53,6 +61,9 @@ impl std::fmt::Display for Report {
             self.outcome_unknown,
             self.pages,
             self.slack_retries,
+            self.discord_redeliveries,
+            self.chat_acknowledged.0,
+            self.chat_acknowledged.1,
             self.violations.len()
         )
     }
@@ -88,6 +99,8 @@ enum Acked {
 struct World {
     s: Scratch,
     slack: FakeSlack,
+    discord: FakeDiscord,
+    key: SigningKey,
     pd: PagerStandIn,
     plan: std::path::PathBuf,
 }
@@ -96,6 +109,9 @@ impl World {
     fn start() -> World {
         let s = Scratch::new();
         let slack = FakeSlack::start();
+        let discord = FakeDiscord::start();
+        let key = SigningKey::from_bytes(&[11u8; 32]);
+        let public = hex::encode(key.verifying_key().to_bytes());
         let pd = PagerStandIn::start();
         let root = pd.root.clone();
         let plan = plan_with(&[
@@ -109,6 +125,17 @@ impl World {
             (
                 "# api_base_url = \"https://slack.com/api\"",
                 &format!("api_base_url = \"{}\"", slack.base),
+            ),
+            (
+                "public_key = \"8d2c6b1f0e4a7c3d5b9e1f2a4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e2f4a6b8c0d\"",
+                &format!("public_key = \"{public}\""),
+            ),
+            (
+                "guild_id = \"1123456789012345678\"",
+                &format!(
+                    "guild_id = \"1123456789012345678\"\napi_base_url = \"{}\"",
+                    discord.base
+                ),
             ),
             (
                 "routing_key = { env = \"PAGERDUTY_ROUTING_KEY\" }",
@@ -131,7 +158,14 @@ impl World {
         .replace("escalate_after = \"5m\"", "escalate_after = \"2s\"")
         .replace("escalate_after = \"10m\"", "escalate_after = \"2s\"");
         let plan = s.write("plan.toml", &plan);
-        World { s, slack, pd, plan }
+        World {
+            s,
+            slack,
+            discord,
+            key,
+            pd,
+            plan,
+        }
     }
 
     fn serve(&self) -> Server {
@@ -140,6 +174,7 @@ impl World {
             &["--config", self.plan.to_str().unwrap()],
             &[
                 ("SLACK_BOT_TOKEN", "xoxb-crash-harness"),
+                ("DISCORD_BOT_TOKEN", "crash-harness-discord"),
                 ("SLACK_SIGNING_SECRET", SLACK_SECRET),
                 ("WARROOM_SLACK_SEND_INTERVAL_MS", "10"),
                 ("PAGERDUTY_ROUTING_KEY", "crash-harness-pagerduty-key0000"),
@@ -180,6 +215,34 @@ fn slack_post(addr: &str, body: &str, retry: Option<u32>) -> Option<(u16, String
     Some((r.status().as_u16(), text))
 }
 
+/// alice's `/note MARKER` in the incident's Discord channel, interaction `id`.
+fn interaction(channel: &str, marker: &str, id: u64) -> String {
+    json!({
+        "type": 2, "id": id.to_string(), "application_id": "1187654321098765432",
+        "token": format!("tok-{id}"), "guild_id": "1123456789012345678", "channel_id": channel,
+        "version": 1,
+        "member": { "user": { "id": "80351110224678912", "username": "alice" }, "roles": [], "permissions": "0" },
+        "data": { "id": "1", "name": "note", "type": 1,
+            "options": [{ "type": 3, "name": "text", "value": marker }] },
+    })
+    .to_string()
+}
+
+/// An interaction signed as Discord signs it (Ed25519 over timestamp and body).
+fn discord_post(addr: &str, key: &SigningKey, body: &str) -> Option<(u16, String)> {
+    let ts = crate::unix_now().to_string();
+    let signature = hex::encode(key.sign(format!("{ts}{body}").as_bytes()).to_bytes());
+    let mut r = crate::agent()
+        .post(&format!("http://{addr}/discord/interactions"))
+        .header("content-type", "application/json")
+        .header("x-signature-ed25519", &signature)
+        .header("x-signature-timestamp", &ts)
+        .send(body)
+        .ok()?;
+    let text = r.body_mut().read_to_string().unwrap_or_default();
+    Some((r.status().as_u16(), text))
+}
+
 /// carol's `/note MARKER` in the incident's Slack channel.
 fn slash(channel: &str, marker: &str, trigger: &str) -> String {
     format!(
@@ -202,13 +265,16 @@ fn command(addr: &str, person: &str, text: &str, incident: &str) -> Option<(u16,
     Some((status, serde_json::from_str(&body).ok()?))
 }
 
-fn flow(
-    addr: &str,
-    kind: u64,
-    n: usize,
-    (incident, channel): (&str, &str),
-    acked: &Mutex<Vec<Acked>>,
-) {
+/// Where a flow acts: the incident, its Slack and Discord channels, and Discord's key.
+struct Target {
+    incident: String,
+    slack: String,
+    discord: String,
+    key: SigningKey,
+}
+
+fn flow(addr: &str, kind: u64, n: usize, t: &Target, acked: &Mutex<Vec<Acked>>) {
+    let (incident, channel) = (t.incident.as_str(), t.slack.as_str());
     let push = |a: Acked| acked.lock().unwrap_or_else(|p| p.into_inner()).push(a);
     match kind {
         0 => {
@@ -256,6 +322,18 @@ fn flow(
                 });
             }
         }
+        3 => {
+            let marker = format!("crash-note-{n}");
+            let body = interaction(&t.discord, &marker, DISCORD_IDS + n as u64);
+            if let Some((200, text)) = discord_post(addr, &t.key, &body)
+                && text.contains("recorded")
+            {
+                push(Acked::Note {
+                    incident: incident.to_owned(),
+                    marker,
+                });
+            }
+        }
         _ => {
             let marker = format!("crash-note-{n}");
             let body = slash(channel, &marker, &format!("trigger-{n}"));
@@ -288,32 +366,34 @@ pub fn run(flows: usize, seed: u64, progress: &mut dyn FnMut(&Report)) -> Report
     w.slack.unique_channels();
     let incident = api.open_incident("crash harness");
     // Its Slack channel, as the ledger recorded it.
-    let channel = crate::wait_for("the incident's Slack channel", 30, || {
-        timeline(&api, &incident)
-            .iter()
-            .find(|e| e["kind"] == "chat.channel" && e["data"]["platform"] == "slack")
-            .and_then(|e| e["data"]["channel"].as_str().map(str::to_owned))
+    let channel_on = |platform: &str| {
+        crate::wait_for(&format!("the incident's {platform} channel"), 30, || {
+            timeline(&api, &incident)
+                .iter()
+                .find(|e| e["kind"] == "chat.channel" && e["data"]["platform"] == platform)
+                .and_then(|e| e["data"]["channel"].as_str().map(str::to_owned))
+        })
+    };
+    let target = Arc::new(Target {
+        incident: incident.clone(),
+        slack: channel_on("slack"),
+        discord: channel_on("discord"),
+        key: w.key.clone(),
     });
+    let channel = target.slack.clone();
     let mut acked_all: Vec<Acked> = Vec::new();
-    // Each Slack delivery, to send again as Slack's retry after the restart.
-    let mut slack_sent: Vec<(String, String)> = Vec::new();
+    // Each chat delivery's marker: a note that must be there at most once.
+    let mut chat_sent: Vec<String> = Vec::new();
     for n in 0..flows {
-        let kind = rng.below(3);
+        let kind = rng.below(4);
         let acked = Arc::new(Mutex::new(Vec::new()));
-        let (addr, inc, chan) = (server.addr.clone(), incident.clone(), channel.clone());
+        let addr = server.addr.clone();
         let worker = {
-            let acked = acked.clone();
-            std::thread::spawn(move || flow(&addr, kind, n, (&inc, &chan), &acked))
+            let (acked, target) = (acked.clone(), target.clone());
+            std::thread::spawn(move || flow(&addr, kind, n, &target, &acked))
         };
-        if kind == 2 {
-            slack_sent.push((
-                slash(
-                    &channel,
-                    &format!("crash-note-{n}"),
-                    &format!("trigger-{n}"),
-                ),
-                format!("crash-note-{n}"),
-            ));
+        if kind >= 2 {
+            chat_sent.push(format!("crash-note-{n}"));
         }
         // The moment: while the flow's writes are in flight, just after, or during the idle
         // checkpoint a second later.
@@ -354,12 +434,27 @@ pub fn run(flows: usize, seed: u64, progress: &mut dyn FnMut(&Report)) -> Report
                 report.violations.push(format!("flow {n}: {v}"));
             }
         }
-        // Slack retries the delivery it may not have seen answered: acted on once at most.
-        if kind == 2
-            && let Some((body, _)) = slack_sent.last()
-        {
-            let _ = slack_post(&server.addr, body, Some(1));
-            report.slack_retries += 1;
+        // Slack retries the delivery it may not have seen answered, and a Discord
+        // interaction arrives again: acted on once at most.
+        let marker = format!("crash-note-{n}");
+        match kind {
+            2 => {
+                let body = slash(&channel, &marker, &format!("trigger-{n}"));
+                let _ = slack_post(&server.addr, &body, Some(1));
+                report.slack_retries += 1;
+            }
+            3 => {
+                let body = interaction(&target.discord, &marker, DISCORD_IDS + n as u64);
+                let _ = discord_post(&server.addr, &target.key, &body);
+                report.discord_redeliveries += 1;
+            }
+            _ => {}
+        }
+        if let Some(Acked::Note { .. }) = acked.first() {
+            match kind {
+                2 => report.chat_acknowledged.0 += 1,
+                _ => report.chat_acknowledged.1 += 1,
+            }
         }
         acked_all.extend(acked);
         progress(&report);
@@ -367,7 +462,7 @@ pub fn run(flows: usize, seed: u64, progress: &mut dyn FnMut(&Report)) -> Report
     // Let escalations run out and every delivery settle.
     std::thread::sleep(Duration::from_secs(6));
     let api = Api::new(&server.addr);
-    finish(&api, &w, &incident, &acked_all, &slack_sent, &mut report);
+    finish(&api, &w, &incident, &acked_all, &chat_sent, &mut report);
     unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) };
     let _ = server.child.wait();
     let verify =
@@ -381,6 +476,7 @@ pub fn run(flows: usize, seed: u64, progress: &mut dyn FnMut(&Report)) -> Report
         ));
     }
     drop(w.slack);
+    drop(w.discord);
     report
 }
 
@@ -430,7 +526,7 @@ fn finish(
     w: &World,
     incident: &str,
     acked: &[Acked],
-    slack_sent: &[(String, String)],
+    chat_sent: &[String],
     report: &mut Report,
 ) {
     // Every incident the ledger holds: an alert recorded whose answer the kill cut is one too.
@@ -524,9 +620,9 @@ fn finish(
                 .push(format!("PagerDuty got {key}, which no recorded step owed"));
         }
     }
-    // A Slack delivery and its retry: one note at most.
+    // A chat delivery and its repeat: one note at most.
     let notes = timeline(api, incident);
-    for (_, marker) in slack_sent {
+    for marker in chat_sent {
         let n = notes
             .iter()
             .filter(|e| e["kind"] == "note" && e["data"]["text"].as_str() == Some(marker.as_str()))
@@ -534,7 +630,7 @@ fn finish(
         if n > 1 {
             report
                 .violations
-                .push(format!("Slack delivery {marker} acted on {n} times"));
+                .push(format!("chat delivery {marker} acted on {n} times"));
         }
     }
 }
