@@ -28,9 +28,16 @@ struct State {
     commands: Vec<Value>,
     rate_limit_every: usize,
     posts_seen: usize,
+    /// [`FakeDiscord::hang_posts`]: message posts are taken and never answered.
+    hang_posts: bool,
 }
 
 impl FakeDiscord {
+    /// From now on message posts are taken and never answered (Discord hung).
+    pub fn hang_posts(&self) {
+        self.lock().hang_posts = true;
+    }
+
     pub fn start() -> FakeDiscord {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind fake Discord");
         let fake = FakeDiscord {
@@ -286,6 +293,13 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
             .unwrap_or("")
             .to_owned();
         let body = String::from_utf8_lossy(&req.body).into_owned();
+        let hung = req.method == "POST"
+            && path.ends_with("/messages")
+            && state.lock().unwrap_or_else(|p| p.into_inner()).hang_posts;
+        if hung {
+            std::thread::sleep(std::time::Duration::from_secs(120));
+            return;
+        }
         let (status, reply) = {
             let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
             let (status, reply) = answer(&req.method, &path, &body, &mut s);

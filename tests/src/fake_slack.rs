@@ -29,6 +29,8 @@ struct State {
     page_delay: Option<std::time::Duration>,
     /// With [`FakeSlack::unique_channels`]: channels created so far (each gets its own id).
     created: Option<usize>,
+    /// [`FakeSlack::hang_posts`]: `chat.postMessage` is taken and never answered.
+    hang_posts: bool,
 }
 
 impl FakeSlack {
@@ -56,6 +58,11 @@ impl FakeSlack {
             channel.to_owned(),
             json!({ "type": "message", "ts": ts, "user": user, "text": text }),
         ));
+    }
+
+    /// From now on `chat.postMessage` takes the request and never answers (Slack hung).
+    pub fn hang_posts(&self) {
+        self.lock().hang_posts = true;
     }
 
     /// From now on each `conversations.create` makes a channel of its own (`C0INC0001`, …)
@@ -215,6 +222,12 @@ fn serve(stream: TcpStream, calls: &Mutex<Vec<(String, String)>>, state: &Mutex<
             .unwrap_or("")
             .to_owned();
         let body = String::from_utf8_lossy(&body).into_owned();
+        if method == "chat.postMessage"
+            && state.lock().unwrap_or_else(|p| p.into_inner()).hang_posts
+        {
+            std::thread::sleep(std::time::Duration::from_secs(120));
+            return;
+        }
         let page_delay = (method == "chat.postMessage" && body.contains("\"metadata\""))
             .then(|| state.lock().unwrap_or_else(|p| p.into_inner()).page_delay)
             .flatten();
