@@ -94,15 +94,14 @@ impl CopyState {
     }
 
     /// Prometheus text.
-    pub fn render(&self, ledger_batch: u64) -> String {
-        let copied = self.batch.load(Ordering::Acquire);
+    pub fn render(&self, ledger: &Ledger) -> String {
         format!(
             "# HELP warroom_ledger_copy_up Whether the last upload of a ledger segment to the bucket succeeded.\n# TYPE warroom_ledger_copy_up gauge\nwarroom_ledger_copy_up {}\n\
 # HELP warroom_ledger_copy_segments The last segment number in the bucket's chain.\n# TYPE warroom_ledger_copy_segments gauge\nwarroom_ledger_copy_segments {}\n\
 # HELP warroom_ledger_copy_lag_batches Journal batches written here and not yet in the bucket.\n# TYPE warroom_ledger_copy_lag_batches gauge\nwarroom_ledger_copy_lag_batches {}\n",
             u8::from(self.up.load(Ordering::Acquire)),
             self.segments.load(Ordering::Acquire),
-            ledger_batch.saturating_sub(copied)
+            self.lag(ledger)
         )
     }
 }

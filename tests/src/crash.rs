@@ -16,16 +16,18 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use ed25519_dalek::{Signer, SigningKey};
+use ed25519_dalek::SigningKey;
 
 use crate::api::{Api, plan_with};
-use crate::fake_discord::FakeDiscord;
+use crate::fake_discord::{FakeDiscord, note_interaction, post_signed};
 use crate::fake_slack::{FakeSlack, form_encode};
 use crate::pager_standin::PagerStandIn;
 use crate::{Scratch, Server};
 
 const AM_TOKEN: &str = "crash-harness-alertmanager";
 const SLACK_SECRET: &str = "crash-harness-slack-signing-secret";
+/// alice's Discord account in the example plan.
+const ALICE_DISCORD: &str = "80351110224678912";
 /// Discord interaction ids of the flows start here (snowflakes).
 const DISCORD_IDS: u64 = 4_000_000_000_000_000_000;
 
@@ -111,52 +113,33 @@ impl World {
         let slack = FakeSlack::start();
         let discord = FakeDiscord::start();
         let key = SigningKey::from_bytes(&[11u8; 32]);
-        let public = hex::encode(key.verifying_key().to_bytes());
         let pd = PagerStandIn::start();
-        let root = pd.root.clone();
-        let plan = plan_with(&[
-            ("drill = false", "drill = true"),
-            ("notify = false", "notify = true"),
-            crate::api::UNLIMITED,
-            (
-                "signing_secret = { file = \"/run/secrets/slack-signing-secret\" }",
-                "signing_secret = { env = \"SLACK_SIGNING_SECRET\" }",
-            ),
-            (
-                "# api_base_url = \"https://slack.com/api\"",
-                &format!("api_base_url = \"{}\"", slack.base),
-            ),
-            (
-                "public_key = \"8d2c6b1f0e4a7c3d5b9e1f2a4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e2f4a6b8c0d\"",
-                &format!("public_key = \"{public}\""),
-            ),
-            (
-                "guild_id = \"1123456789012345678\"",
-                &format!(
-                    "guild_id = \"1123456789012345678\"\napi_base_url = \"{}\"",
-                    discord.base
-                ),
-            ),
-            (
-                "routing_key = { env = \"PAGERDUTY_ROUTING_KEY\" }",
-                &format!("routing_key = {{ env = \"PAGERDUTY_ROUTING_KEY\" }}\napi_base_url = \"{root}\""),
-            ),
-            (
-                "url = \"https://hooks.northwind.example/warroom/page\"\ntoken = { file = \"/run/secrets/page-webhook-token\" }",
-                &format!("url = \"{root}/page\""),
-            ),
-            (
-                "[paging.email]\nsmtp_host = \"smtp.northwind.example\"\nsmtp_port = 587\nfrom = \"warroom@northwind.example\"\nusername = \"warroom\"\npassword = { file = \"/run/secrets/smtp-password\" }\n",
-                "",
-            ),
+        let mut changes: Vec<(&str, String)> = vec![
+            ("drill = false", "drill = true".into()),
+            ("notify = false", "notify = true".into()),
+            (crate::api::UNLIMITED.0, crate::api::UNLIMITED.1.into()),
             (
                 "[[alerts.rules]]\nname = \"ssh-from-outside-after-hours\"",
-                "[[alerts.rules]]\nname = \"payments-api-down\"\nsource = \"alertmanager\"\nmatch = { alertname = \"PaymentsApiDown\" }\nseverity = \"sev2\"\npage = \"primary-oncall\"\n\n[[alerts.rules]]\nname = \"ssh-from-outside-after-hours\"",
+                "[[alerts.rules]]\nname = \"payments-api-down\"\nsource = \"alertmanager\"\nmatch = { alertname = \"PaymentsApiDown\" }\nseverity = \"sev2\"\npage = \"primary-oncall\"\n\n[[alerts.rules]]\nname = \"ssh-from-outside-after-hours\"".into(),
             ),
-        ])
-        .replacen("repeat = 2", "repeat = 0", 1)
-        .replace("escalate_after = \"5m\"", "escalate_after = \"2s\"")
-        .replace("escalate_after = \"10m\"", "escalate_after = \"2s\"");
+        ];
+        changes.extend(slack.plan_changes());
+        changes.extend(discord.plan_changes(&key));
+        // PagerDuty and the webhook at the stand-in; no e-mail.
+        changes.extend(
+            crate::pager_standin::paging_changes(&pd.root, 0)
+                .into_iter()
+                .filter(|(from, _)| from.contains("routing_key") || from.contains("url =")),
+        );
+        changes.push((
+            "[paging.email]\nsmtp_host = \"smtp.northwind.example\"\nsmtp_port = 587\nfrom = \"warroom@northwind.example\"\nusername = \"warroom\"\npassword = { file = \"/run/secrets/smtp-password\" }\n",
+            String::new(),
+        ));
+        let refs: Vec<(&str, &str)> = changes.iter().map(|(a, b)| (*a, b.as_str())).collect();
+        let plan = plan_with(&refs)
+            .replacen("repeat = 2", "repeat = 0", 1)
+            .replace("escalate_after = \"5m\"", "escalate_after = \"2s\"")
+            .replace("escalate_after = \"10m\"", "escalate_after = \"2s\"");
         let plan = s.write("plan.toml", &plan);
         World {
             s,
@@ -165,6 +148,21 @@ impl World {
             key,
             pd,
             plan,
+        }
+    }
+
+    /// `ledger verify` on the folder (warroom stopped); a failure is a violation.
+    fn verify(&self, more: &[&str], when: &str, report: &mut Report) {
+        let mut args = vec!["--config", self.plan.to_str().unwrap(), "ledger", "verify"];
+        args.extend_from_slice(more);
+        let verify = self.s.run(&args);
+        report.verified += 1;
+        if verify.code() != 0 {
+            report.violations.push(format!(
+                "{when}: ledger verify exited {}: {}",
+                verify.code(),
+                verify.stdout()
+            ));
         }
     }
 
@@ -211,34 +209,6 @@ fn slack_post(addr: &str, body: &str, retry: Option<u32>) -> Option<(u16, String
             .header("x-slack-retry-reason", "http_timeout");
     }
     let mut r = req.send(body).ok()?;
-    let text = r.body_mut().read_to_string().unwrap_or_default();
-    Some((r.status().as_u16(), text))
-}
-
-/// alice's `/note MARKER` in the incident's Discord channel, interaction `id`.
-fn interaction(channel: &str, marker: &str, id: u64) -> String {
-    json!({
-        "type": 2, "id": id.to_string(), "application_id": "1187654321098765432",
-        "token": format!("tok-{id}"), "guild_id": "1123456789012345678", "channel_id": channel,
-        "version": 1,
-        "member": { "user": { "id": "80351110224678912", "username": "alice" }, "roles": [], "permissions": "0" },
-        "data": { "id": "1", "name": "note", "type": 1,
-            "options": [{ "type": 3, "name": "text", "value": marker }] },
-    })
-    .to_string()
-}
-
-/// An interaction signed as Discord signs it (Ed25519 over timestamp and body).
-fn discord_post(addr: &str, key: &SigningKey, body: &str) -> Option<(u16, String)> {
-    let ts = crate::unix_now().to_string();
-    let signature = hex::encode(key.sign(format!("{ts}{body}").as_bytes()).to_bytes());
-    let mut r = crate::agent()
-        .post(&format!("http://{addr}/discord/interactions"))
-        .header("content-type", "application/json")
-        .header("x-signature-ed25519", &signature)
-        .header("x-signature-timestamp", &ts)
-        .send(body)
-        .ok()?;
     let text = r.body_mut().read_to_string().unwrap_or_default();
     Some((r.status().as_u16(), text))
 }
@@ -324,8 +294,8 @@ fn flow(addr: &str, kind: u64, n: usize, t: &Target, acked: &Mutex<Vec<Acked>>) 
         }
         3 => {
             let marker = format!("crash-note-{n}");
-            let body = interaction(&t.discord, &marker, DISCORD_IDS + n as u64);
-            if let Some((200, text)) = discord_post(addr, &t.key, &body)
+            let body = note_interaction(&t.discord, ALICE_DISCORD, &marker, DISCORD_IDS + n as u64);
+            if let Some((200, text)) = post_signed(addr, &t.key, &body)
                 && text.contains("recorded")
             {
                 push(Acked::Note {
@@ -411,21 +381,11 @@ pub fn run(flows: usize, seed: u64, progress: &mut dyn FnMut(&Report)) -> Report
         report.flows += 1;
         let acked = std::mem::take(&mut *acked.lock().unwrap_or_else(|p| p.into_inner()));
         // The folder as the kill left it verifies.
-        let verify = w.s.run(&[
-            "--config",
-            w.plan.to_str().unwrap(),
-            "ledger",
-            "verify",
-            "--skip-evidence",
-        ]);
-        report.verified += 1;
-        if verify.code() != 0 {
-            report.violations.push(format!(
-                "flow {n}: ledger verify after the kill exited {}: {}",
-                verify.code(),
-                verify.stdout()
-            ));
-        }
+        w.verify(
+            &["--skip-evidence"],
+            &format!("flow {n}: after the kill"),
+            &mut report,
+        );
         server = w.serve();
         let api = Api::new(&server.addr);
         for a in &acked {
@@ -444,8 +404,13 @@ pub fn run(flows: usize, seed: u64, progress: &mut dyn FnMut(&Report)) -> Report
                 report.slack_retries += 1;
             }
             3 => {
-                let body = interaction(&target.discord, &marker, DISCORD_IDS + n as u64);
-                let _ = discord_post(&server.addr, &target.key, &body);
+                let body = note_interaction(
+                    &target.discord,
+                    ALICE_DISCORD,
+                    &marker,
+                    DISCORD_IDS + n as u64,
+                );
+                let _ = post_signed(&server.addr, &target.key, &body);
                 report.discord_redeliveries += 1;
             }
             _ => {}
@@ -465,16 +430,7 @@ pub fn run(flows: usize, seed: u64, progress: &mut dyn FnMut(&Report)) -> Report
     finish(&api, &w, &incident, &acked_all, &chat_sent, &mut report);
     unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) };
     let _ = server.child.wait();
-    let verify =
-        w.s.run(&["--config", w.plan.to_str().unwrap(), "ledger", "verify"]);
-    report.verified += 1;
-    if verify.code() != 0 {
-        report.violations.push(format!(
-            "final ledger verify exited {}: {}",
-            verify.code(),
-            verify.stdout()
-        ));
-    }
+    w.verify(&[], "at the end", &mut report);
     drop(w.slack);
     drop(w.discord);
     report

@@ -8,6 +8,7 @@ use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
+use ed25519_dalek::{Signer, SigningKey};
 use serde_json::{Value, json};
 
 #[derive(Clone, Default)]
@@ -33,6 +34,27 @@ struct State {
 }
 
 impl FakeDiscord {
+    /// The example plan's Discord section pointed at this stand-in, verifying interactions
+    /// with `key`'s public half: replacements for [`crate::api::plan_with`].
+    pub fn plan_changes(&self, key: &SigningKey) -> Vec<(&'static str, String)> {
+        vec![
+            (
+                "public_key = \"8d2c6b1f0e4a7c3d5b9e1f2a4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e2f4a6b8c0d\"",
+                format!(
+                    "public_key = \"{}\"",
+                    hex::encode(key.verifying_key().to_bytes())
+                ),
+            ),
+            (
+                "guild_id = \"1123456789012345678\"",
+                format!(
+                    "guild_id = \"1123456789012345678\"\napi_base_url = \"{}\"",
+                    self.base
+                ),
+            ),
+        ]
+    }
+
     /// From now on message posts are taken and never answered (Discord hung).
     pub fn hang_posts(&self) {
         self.lock().hang_posts = true;
@@ -327,4 +349,33 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
             return;
         }
     }
+}
+
+/// POST `body` to warroom's `/discord/interactions` at `addr`, signed with `key` as Discord
+/// signs it (Ed25519 over timestamp and body): (status, body), `None` when nothing answered.
+pub fn post_signed(addr: &str, key: &SigningKey, body: &str) -> Option<(u16, String)> {
+    let ts = crate::unix_now().to_string();
+    let signature = hex::encode(key.sign(format!("{ts}{body}").as_bytes()).to_bytes());
+    let mut r = crate::agent()
+        .post(&format!("http://{addr}/discord/interactions"))
+        .header("content-type", "application/json")
+        .header("x-signature-ed25519", &signature)
+        .header("x-signature-timestamp", &ts)
+        .send(body)
+        .ok()?;
+    let text = r.body_mut().read_to_string().unwrap_or_default();
+    Some((r.status().as_u16(), text))
+}
+
+/// `/note TEXT` as Discord sends it from `user` in guild channel `channel`, interaction `id`.
+pub fn note_interaction(channel: &str, user: &str, text: &str, id: u64) -> String {
+    json!({
+        "type": 2, "id": id.to_string(), "application_id": "1187654321098765432",
+        "token": format!("tok-{id}"), "guild_id": "1123456789012345678", "channel_id": channel,
+        "version": 1,
+        "member": { "user": { "id": user, "username": "u" }, "roles": [], "permissions": "0" },
+        "data": { "id": "1", "name": "note", "type": 1,
+            "options": [{ "type": 3, "name": "text", "value": text }] },
+    })
+    .to_string()
 }

@@ -60,6 +60,21 @@ impl FakeSlack {
         ));
     }
 
+    /// The example plan's Slack section pointed at this stand-in, its signing secret read
+    /// from `SLACK_SIGNING_SECRET`: replacements for [`crate::api::plan_with`].
+    pub fn plan_changes(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (
+                "signing_secret = { file = \"/run/secrets/slack-signing-secret\" }",
+                "signing_secret = { env = \"SLACK_SIGNING_SECRET\" }".to_owned(),
+            ),
+            (
+                "# api_base_url = \"https://slack.com/api\"",
+                format!("api_base_url = \"{}\"", self.base),
+            ),
+        ]
+    }
+
     /// From now on `chat.postMessage` takes the request and never answers (Slack hung).
     pub fn hang_posts(&self) {
         self.lock().hang_posts = true;

@@ -350,6 +350,16 @@ impl Server {
             .collect()
     }
 
+    /// Metric `name` as `/metrics` serves it now.
+    pub fn metric(&self, name: &str) -> Option<String> {
+        metric_in(&self.get("/metrics").1, name)
+    }
+
+    /// A whole-number metric as `/metrics` serves it now.
+    pub fn gauge(&self, name: &str) -> u64 {
+        gauge_in(&self.get("/metrics").1, name)
+    }
+
     /// `GET path`: (status, body).
     pub fn get(&self, path: &str) -> (u16, String) {
         http_get(&self.addr, path)
@@ -455,4 +465,18 @@ pub fn hmac_sha256_hex(secret: &str, body: &[u8]) -> String {
         .chain_update(inner)
         .finalize();
     outer.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The value of metric `name` (with its labels, if it has any) in Prometheus text.
+pub fn metric_in(text: &str, name: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .map(|v| v.trim().to_owned())
+}
+
+/// A whole-number metric's value in Prometheus text; panics showing the text when absent.
+pub fn gauge_in(text: &str, name: &str) -> u64 {
+    metric_in(text, name)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
 }

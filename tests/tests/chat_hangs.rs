@@ -4,10 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use ed25519_dalek::{Signer, SigningKey};
-use serde_json::json;
+use ed25519_dalek::SigningKey;
 use warroom_tests::api::{Api, plan_with};
-use warroom_tests::fake_discord::FakeDiscord;
+use warroom_tests::fake_discord::{FakeDiscord, note_interaction, post_signed};
 use warroom_tests::fake_slack::FakeSlack;
 use warroom_tests::{Scratch, Server};
 
@@ -17,30 +16,14 @@ fn a_hung_slack_and_a_hung_discord_delay_no_acknowledgement() {
     let slack = FakeSlack::start();
     let discord = FakeDiscord::start();
     let key = SigningKey::from_bytes(&[13u8; 32]);
-    let public = hex::encode(key.verifying_key().to_bytes());
-    let plan = plan_with(&[
-        ("drill = false", "drill = true"),
-        ("notify = false", "notify = true"),
-        (
-            "signing_secret = { file = \"/run/secrets/slack-signing-secret\" }",
-            "signing_secret = { env = \"SLACK_SIGNING_SECRET\" }",
-        ),
-        (
-            "# api_base_url = \"https://slack.com/api\"",
-            &format!("api_base_url = \"{}\"", slack.base),
-        ),
-        (
-            "public_key = \"8d2c6b1f0e4a7c3d5b9e1f2a4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e2f4a6b8c0d\"",
-            &format!("public_key = \"{public}\""),
-        ),
-        (
-            "guild_id = \"1123456789012345678\"",
-            &format!(
-                "guild_id = \"1123456789012345678\"\napi_base_url = \"{}\"",
-                discord.base
-            ),
-        ),
-    ]);
+    let mut changes = vec![
+        ("drill = false", "drill = true".to_owned()),
+        ("notify = false", "notify = true".to_owned()),
+    ];
+    changes.extend(slack.plan_changes());
+    changes.extend(discord.plan_changes(&key));
+    let refs: Vec<(&str, &str)> = changes.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    let plan = plan_with(&refs);
     let plan = s.write("plan.toml", &plan);
     let server = Server::start_with_env(
         &s,
@@ -76,26 +59,15 @@ fn a_hung_slack_and_a_hung_discord_delay_no_acknowledgement() {
         .find(|e| e["kind"] == "chat.channel" && e["data"]["platform"] == "discord")
         .and_then(|e| e["data"]["channel"].as_str().map(str::to_owned))
         .expect("the incident's Discord channel");
-    let body = json!({
-        "type": 2, "id": "3100000000000000001", "application_id": "1187654321098765432",
-        "token": "tok", "guild_id": "1123456789012345678", "channel_id": channel, "version": 1,
-        "member": { "user": { "id": "80351110224678912", "username": "alice" }, "roles": [], "permissions": "0" },
-        "data": { "id": "1", "name": "note", "type": 1,
-            "options": [{ "type": 3, "name": "text", "value": "from discord while it hangs" }] },
-    })
-    .to_string();
-    let ts = warroom_tests::unix_now().to_string();
-    let signature = hex::encode(key.sign(format!("{ts}{body}").as_bytes()).to_bytes());
+    let body = note_interaction(
+        &channel,
+        "80351110224678912",
+        "from discord while it hangs",
+        3_100_000_000_000_000_001,
+    );
     let t = Instant::now();
-    let mut r = warroom_tests::agent()
-        .post(&format!("http://{}/discord/interactions", server.addr))
-        .header("content-type", "application/json")
-        .header("x-signature-ed25519", &signature)
-        .header("x-signature-timestamp", &ts)
-        .send(&body)
-        .unwrap();
+    let (_, text) = post_signed(&server.addr, &key, &body).expect("warroom answers");
     let answered = t.elapsed();
-    let text = r.body_mut().read_to_string().unwrap();
     assert!(answered < Duration::from_secs(3), "{answered:?}");
     assert!(text.contains("recorded"), "{text}");
     assert_eq!(api.count(&inc, "note"), 31);

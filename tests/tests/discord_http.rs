@@ -37,27 +37,14 @@ fn start() -> Discord {
     let fake = FakeDiscord::start();
     let slack = FakeSlack::start();
     let key = SigningKey::from_bytes(&[7u8; 32]);
-    let public = hex::encode(key.verifying_key().to_bytes());
-    let plan = plan_with(&[
-        ("drill = false", "drill = true"),
-        ("notify = false", "notify = true"),
-        (
-            "public_key = \"8d2c6b1f0e4a7c3d5b9e1f2a4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e2f4a6b8c0d\"",
-            &format!("public_key = \"{public}\""),
-        ),
-        (
-            "guild_id = \"1123456789012345678\"",
-            &format!("guild_id = \"{GUILD}\"\napi_base_url = \"{}\"", fake.base),
-        ),
-        (
-            "signing_secret = { file = \"/run/secrets/slack-signing-secret\" }",
-            "signing_secret = { env = \"SLACK_SIGNING_SECRET\" }",
-        ),
-        (
-            "# api_base_url = \"https://slack.com/api\"",
-            &format!("api_base_url = \"{}\"", slack.base),
-        ),
-    ]);
+    let mut changes = vec![
+        ("drill = false", "drill = true".to_owned()),
+        ("notify = false", "notify = true".to_owned()),
+    ];
+    changes.extend(fake.plan_changes(&key));
+    changes.extend(slack.plan_changes());
+    let refs: Vec<(&str, &str)> = changes.iter().map(|(a, b)| (*a, b.as_str())).collect();
+    let plan = plan_with(&refs);
     s.write("plan.toml", &plan);
     let server = serve(&s);
     let api = Api::new(&server.addr);

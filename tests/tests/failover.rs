@@ -12,7 +12,7 @@ use warroom_tests::drill::Drill;
 
 use warroom_tests::moto::{AWS_ENV, Moto, drill_plan_with_aws_at};
 use warroom_tests::pager_standin::{PagerStandIn, SmtpSink, paging_changes, received_keys};
-use warroom_tests::{Scratch, Server, kubeconfig_for, seq_hash, wait_for};
+use warroom_tests::{Scratch, Server, gauge_in, kubeconfig_for, seq_hash, wait_for};
 
 const BUCKET: &str = "northwind-warroom-ledger";
 
@@ -91,10 +91,10 @@ fn published_head(drill: &Drill, leader: &Server) -> String {
             .unwrap_or_default()
             .to_owned();
         let (_, m) = leader.get("/metrics");
-        let segments = metric(&m, "warroom_ledger_copy_segments");
+        let segments = gauge_in(&m, "warroom_ledger_copy_segments");
         if segments > 0
             && head.split('/').nth(1) == Some(segments.to_string().as_str())
-            && metric(&m, "warroom_ledger_copy_lag_batches") == 0
+            && gauge_in(&m, "warroom_ledger_copy_lag_batches") == 0
         {
             return head;
         }
@@ -104,14 +104,6 @@ fn published_head(drill: &Drill, leader: &Server) -> String {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-/// A gauge's value in Prometheus text.
-fn metric(text: &str, name: &str) -> u64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
 }
 
 fn leader_label(drill: &Drill, pod: &str) -> Value {
@@ -247,9 +239,9 @@ fn the_standby_takes_over_with_every_acknowledged_entry_and_a_paused_leader_writ
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let (_, m) = b.get("/metrics");
-        let held = metric(&m, "warroom_ledger_standby_segment");
-        if held >= number && metric(&m, "warroom_ledger_standby_lag_segments") == 0 {
-            assert_eq!(metric(&m, "warroom_ledger_standby_up"), 1, "{m}");
+        let held = gauge_in(&m, "warroom_ledger_standby_segment");
+        if held >= number && gauge_in(&m, "warroom_ledger_standby_lag_segments") == 0 {
+            assert_eq!(gauge_in(&m, "warroom_ledger_standby_up"), 1, "{m}");
             break;
         }
         assert!(

@@ -44,14 +44,6 @@ fn closed(mut c: &TcpStream) -> bool {
     }
 }
 
-fn metric(server: &Server, name: &str) -> u64 {
-    let (_, m) = server.get("/metrics");
-    m.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in\n{m}"))
-}
-
 #[test]
 fn five_hundred_slow_connections_do_not_delay_commands_and_are_cut_at_the_header_timeout() {
     let (_s, server) = server_with(
@@ -64,7 +56,7 @@ fn five_hundred_slow_connections_do_not_delay_commands_and_are_cut_at_the_header
     let mut most = 0;
     let deadline = opened + Duration::from_secs(5);
     while most < 500 {
-        most = most.max(metric(&server, "warroom_http_connections_open"));
+        most = most.max(server.gauge("warroom_http_connections_open"));
         assert!(
             Instant::now() < deadline,
             "only {most} of 500 connections were open at once"
@@ -115,7 +107,7 @@ fn five_hundred_slow_connections_do_not_delay_commands_and_are_cut_at_the_header
         opened.elapsed()
     );
     wait_for("the connections to be counted closed", 10, || {
-        (metric(&server, "warroom_http_connections_open") < 10).then_some(())
+        (server.gauge("warroom_http_connections_open") < 10).then_some(())
     });
 }
 
@@ -147,7 +139,7 @@ fn a_body_that_does_not_arrive_in_time_is_answered_408_and_nothing_is_recorded()
         started.elapsed()
     );
     assert_eq!(api.kinds(&inc).len(), before, "nothing recorded");
-    assert_eq!(metric(&server, "warroom_http_body_timeouts_total"), 1);
+    assert_eq!(server.gauge("warroom_http_body_timeouts_total"), 1);
 }
 
 #[test]
@@ -182,7 +174,7 @@ fn connections_over_the_cap_are_told_to_retry_and_served_once_others_close() {
         (got.0 == 200).then_some(got)
     });
     assert_eq!(code, 200);
-    assert!(metric(&server, "warroom_http_connections_refused_total") >= 2);
+    assert!(server.gauge("warroom_http_connections_refused_total") >= 2);
 }
 
 #[test]
@@ -230,5 +222,5 @@ fn an_address_over_its_rate_is_told_when_to_retry_and_nothing_it_sent_then_is_re
     assert_eq!(api.get(&format!("/api/v1/incidents/{inc}")).0, 200);
     std::thread::sleep(Duration::from_secs(retry_after));
     api.ok("carol", "note after waiting", Some(&inc));
-    assert_eq!(metric(&server, "warroom_http_rate_limited_total"), refused);
+    assert_eq!(server.gauge("warroom_http_rate_limited_total"), refused);
 }

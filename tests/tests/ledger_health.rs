@@ -55,13 +55,6 @@ impl Drop for Tmpfs {
     }
 }
 
-fn metric(server: &Server, name: &str) -> Option<String> {
-    let (_, body) = server.get("/metrics");
-    body.lines()
-        .find(|l| l.starts_with(name))
-        .map(|l| l[name.len()..].trim().to_owned())
-}
-
 /// A drill server on `data`, taking commands as fast as one address sends them.
 fn serve(s: &Scratch, data: &Path) -> Server {
     let plan = s.write(
@@ -87,7 +80,7 @@ fn a_full_disk_makes_readyz_503_until_writes_succeed_again() {
     let server = serve(&s, &data);
     let api = Api::new(&server.addr);
     assert_eq!(
-        metric(&server, "warroom_ledger_writable").as_deref(),
+        server.metric("warroom_ledger_writable").as_deref(),
         Some("1")
     );
     let inc = api.open_incident("disk filling up");
@@ -114,7 +107,7 @@ fn a_full_disk_makes_readyz_503_until_writes_succeed_again() {
     assert!(body.contains("refuses writes"), "{body}");
     assert!(body.contains("No space left on device"), "{body}");
     assert_eq!(
-        metric(&server, "warroom_ledger_writable").as_deref(),
+        server.metric("warroom_ledger_writable").as_deref(),
         Some("0")
     );
 
@@ -123,7 +116,7 @@ fn a_full_disk_makes_readyz_503_until_writes_succeed_again() {
     let (status, body) = server.wait_for("/readyz", 200, Duration::from_secs(20));
     assert_eq!(status, 200, "{body}");
     assert_eq!(
-        metric(&server, "warroom_ledger_writable").as_deref(),
+        server.metric("warroom_ledger_writable").as_deref(),
         Some("1")
     );
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -243,7 +236,7 @@ fn a_disk_that_turns_read_only_under_the_server_refuses_writes_plainly_and_loses
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("Read-only file system"), "{body}");
     assert_eq!(
-        metric(&server, "warroom_ledger_writable").as_deref(),
+        server.metric("warroom_ledger_writable").as_deref(),
         Some("0")
     );
     // Reads still answer, from what was acknowledged.

@@ -29,18 +29,11 @@ fn start() -> Slack {
 fn start_with(changes: &[(&str, &str)]) -> Slack {
     let s = Scratch::new();
     let fake = FakeSlack::start();
-    let base_changes = [
+    let mut base_changes = vec![
         ("drill = false", "drill = true".to_owned()),
         ("notify = false", "notify = true".to_owned()),
-        (
-            "signing_secret = { file = \"/run/secrets/slack-signing-secret\" }",
-            "signing_secret = { env = \"SLACK_SIGNING_SECRET\" }".to_owned(),
-        ),
-        (
-            "# api_base_url = \"https://slack.com/api\"",
-            format!("api_base_url = \"{}\"", fake.base),
-        ),
     ];
+    base_changes.extend(fake.plan_changes());
     let mut all: Vec<(&str, &str)> = base_changes.iter().map(|(a, b)| (*a, b.as_str())).collect();
     all.extend_from_slice(changes);
     let plan = plan_with(&all);

@@ -129,7 +129,7 @@ warroom_incidents{{status=\"open\"}} {open}\nwarroom_incidents{{status=\"resolve
                 + &state
                     .copy
                     .get()
-                    .map(|c| c.render(ready.engine.ledger.last_batch()))
+                    .map(|c| c.render(&ready.engine.ledger))
                     .unwrap_or_default()
         }
         (None, None) => body,

@@ -98,7 +98,10 @@ pub async fn serve(
             let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
                 req.extensions_mut().insert(ConnectInfo(peer));
                 let app = app.clone();
-                async move { Ok::<_, Infallible>(infallible(app.oneshot(req.map(Body::new)).await)) }
+                async move {
+                    let Ok(response) = app.oneshot(req.map(Body::new)).await;
+                    Ok::<_, Infallible>(response)
+                }
             });
             let conn = http
                 .serve_connection(TokioIo::new(stream), service)
@@ -130,10 +133,4 @@ async fn refuse(mut stream: TcpStream) {
         let _ = stream.shutdown().await;
     })
     .await;
-}
-
-fn infallible<T>(r: Result<T, Infallible>) -> T {
-    match r {
-        Ok(v) => v,
-    }
 }

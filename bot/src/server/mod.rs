@@ -300,11 +300,12 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
     }
 
     let ready = start_engine(&state, ledger, clusters, &opts, bound).await?;
+    let engine = ready.engine.clone();
     let _ = state.ready.set(ready);
     let took = state.started.elapsed();
     crate::logging::notice_info(&format!("ready in {} ms", took.as_millis()));
     if let Some(lead) = &lead {
-        announce_takeover(&ready_engine(&state), lead).await;
+        announce_takeover(&engine, lead).await;
     }
     let result = server.await;
     if let Some(ready) = state.ready.get() {
@@ -347,14 +348,6 @@ fn advertised(bound: SocketAddr) -> String {
         }
         _ => format!("http://{bound}"),
     }
-}
-
-fn ready_engine(state: &AppState) -> Arc<Engine> {
-    state
-        .ready
-        .get()
-        .map(|r| r.engine.clone())
-        .expect("the engine runs before the takeover is announced")
 }
 
 /// Tell every open incident's channel that this replica took over, and what it proved.
