@@ -10,8 +10,12 @@ use crate::status::ApiError;
 /// The identity the drill server pretends the client authenticated as.
 pub const USER: &str = "system:serviceaccount:warroom:warroom-bot";
 
-/// `POST /drill/faults`: the next `times` matching requests fail with `status`.
-/// Absent fields match anything; `"subresource": ""` matches only the main resource.
+/// `POST /drill/faults`: the next `times` matching requests fail with `status`, or are
+/// answered only after `delay_ms` (a slow or hung API server: without `status` the request
+/// takes effect at once and its answer comes late, as when a connection hangs after the
+/// server acted). `retry_after` (seconds) goes out as `Retry-After` and
+/// `details.retryAfterSeconds`, as kube-apiserver throttles. Absent fields match anything;
+/// `"subresource": ""` matches only the main resource.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Fault {
@@ -27,7 +31,12 @@ pub struct Fault {
     pub namespace: Option<String>,
     #[serde(default)]
     pub name: Option<String>,
-    pub status: u16,
+    #[serde(default)]
+    pub status: Option<u16>,
+    #[serde(default)]
+    pub delay_ms: Option<u64>,
+    #[serde(default)]
+    pub retry_after: Option<u64>,
     #[serde(default = "one")]
     pub times: u32,
     /// Replaces the message the code would otherwise get.
@@ -129,6 +138,15 @@ impl Deny {
     }
 }
 
+/// What one matching fault does to a request.
+#[derive(Debug)]
+pub struct Injected {
+    /// The failure to answer with; `None`: serve the request.
+    pub error: Option<ApiError>,
+    /// How long to hold the answer.
+    pub delay: Option<std::time::Duration>,
+}
+
 /// The faults and denials in force.
 #[derive(Debug, Default)]
 pub struct Access {
@@ -138,11 +156,18 @@ pub struct Access {
 
 impl Access {
     pub fn add_fault(&mut self, fault: Fault) -> Result<(), ApiError> {
-        if !(400..=599).contains(&fault.status) {
-            return Err(ApiError::bad_request(format!(
-                "fault status must be an HTTP error code (400-599), not {}",
-                fault.status
-            )));
+        match fault.status {
+            Some(status) if !(400..=599).contains(&status) => {
+                return Err(ApiError::bad_request(format!(
+                    "fault status must be an HTTP error code (400-599), not {status}"
+                )));
+            }
+            None if fault.delay_ms.is_none() => {
+                return Err(ApiError::bad_request(
+                    "a fault needs a status (400-599), a delay_ms, or both",
+                ));
+            }
+            _ => {}
         }
         if fault.times > 0 {
             self.faults.push(fault);
@@ -155,20 +180,30 @@ impl Access {
         self.denies.iter().find(|d| d.matches(a))
     }
 
-    /// Consumes one use of the first matching fault and returns the failure it injects.
-    pub fn take_fault(&mut self, a: &Attributes) -> Option<ApiError> {
+    /// Consumes one use of the first matching fault and returns what it injects.
+    pub fn take_fault(&mut self, a: &Attributes) -> Option<Injected> {
         let index = self.faults.iter().position(|f| f.matches(a))?;
         let fault = self.faults.get_mut(index)?;
         fault.times -= 1;
         let rt = catalog::resource(&a.group, &a.resource);
-        let mut error = ApiError::for_code(fault.status, rt, &a.name);
-        if let Some(message) = &fault.message {
-            error.message.clone_from(message);
-        }
+        let error = fault.status.map(|status| {
+            let mut error = ApiError::for_code(status, rt, &a.name);
+            if let Some(message) = &fault.message {
+                error.message.clone_from(message);
+            }
+            if let Some(seconds) = fault.retry_after {
+                error.details = Some(json!({ "name": a.name, "retryAfterSeconds": seconds }));
+            }
+            error
+        });
+        let injected = Injected {
+            error,
+            delay: fault.delay_ms.map(std::time::Duration::from_millis),
+        };
         if fault.times == 0 {
             self.faults.remove(index);
         }
-        Some(error)
+        Some(injected)
     }
 }
 
@@ -303,17 +338,44 @@ mod tests {
             .expect("fault");
         access.add_fault(fault).expect("valid");
         assert!(access.take_fault(&attrs("get", "pods")).is_none());
+        let code = |i: Option<Injected>| i.and_then(|i| i.error).map(|e| (e.code, e.reason));
         assert_eq!(
-            access.take_fault(&attrs("patch", "pods")).map(|e| e.code),
-            Some(409)
+            code(access.take_fault(&attrs("patch", "pods"))),
+            Some((409, "Conflict"))
         );
         assert_eq!(
-            access.take_fault(&attrs("patch", "pods")).map(|e| e.reason),
-            Some("Conflict")
+            code(access.take_fault(&attrs("patch", "pods"))),
+            Some((409, "Conflict"))
         );
         assert!(access.take_fault(&attrs("patch", "pods")).is_none());
         let bad: Fault = serde_json::from_value(json!({"status": 200})).expect("fault");
         assert!(access.add_fault(bad).is_err());
+        let nothing: Fault = serde_json::from_value(json!({"verb": "get"})).expect("fault");
+        assert!(
+            access.add_fault(nothing).is_err(),
+            "neither status nor delay"
+        );
+    }
+
+    #[test]
+    fn a_delay_holds_the_answer_and_a_throttle_says_when_to_come_back() {
+        let mut access = Access::default();
+        let slow: Fault =
+            serde_json::from_value(json!({"verb": "patch", "delay_ms": 1500})).expect("fault");
+        access.add_fault(slow).expect("valid");
+        let held = access.take_fault(&attrs("patch", "pods")).expect("matched");
+        assert!(held.error.is_none(), "served, late");
+        assert_eq!(held.delay, Some(std::time::Duration::from_millis(1500)));
+        let throttle: Fault =
+            serde_json::from_value(json!({"verb": "get", "status": 429, "retry_after": 2}))
+                .expect("fault");
+        access.add_fault(throttle).expect("valid");
+        let error = access
+            .take_fault(&attrs("get", "pods"))
+            .and_then(|i| i.error)
+            .expect("429");
+        assert_eq!(error.code, 429);
+        assert_eq!(error.details.expect("details")["retryAfterSeconds"], 2);
     }
 
     #[test]

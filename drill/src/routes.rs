@@ -190,14 +190,20 @@ async fn api(State(shared): State<Arc<Shared>>, request: Request) -> Response {
         Route::Group(group) => discovery(discovery::group(&group)),
         Route::Resources { group, version } => discovery(discovery::resources(&group, &version)),
         Route::NotFound => ApiError::no_route().into_response(),
-        Route::Resource(target) => resource(
-            &shared,
-            &parts.method,
-            &parts.headers,
-            &target,
-            &query,
-            &body,
-        ),
+        Route::Resource(target) => {
+            let (delay, response) = resource(
+                &shared,
+                &parts.method,
+                &parts.headers,
+                &target,
+                &query,
+                &body,
+            );
+            if let Some(delay) = delay {
+                tokio::time::sleep(delay).await;
+            }
+            response
+        }
     }
 }
 
@@ -205,7 +211,8 @@ fn flag(query: &Query, key: &str) -> bool {
     query.get(key).is_some_and(|v| v == "true" || v == "1")
 }
 
-/// Records the request, applies denials and faults, then serves it.
+/// Records the request, applies denials and faults, then serves it; with how long an
+/// injected fault holds the answer.
 fn resource(
     shared: &Arc<Shared>,
     method: &Method,
@@ -213,7 +220,7 @@ fn resource(
     target: &ResourcePath,
     query: &Query,
     body: &[u8],
-) -> Response {
+) -> (Option<std::time::Duration>, Response) {
     let request = RecordedRequest {
         verb: record::verb(method, target.name.is_some(), flag(query, "watch")),
         group: target.group.clone(),
@@ -226,13 +233,15 @@ fn resource(
     let mut cluster = shared.lock();
     cluster.record(request);
     if let Some(deny) = cluster.access.denial(&attributes) {
-        return faults::forbidden(&attributes, deny).into_response();
+        return (None, faults::forbidden(&attributes, deny).into_response());
     }
-    if let Some(error) = cluster.access.take_fault(&attributes) {
-        return error.into_response();
+    let injected = cluster.access.take_fault(&attributes);
+    let delay = injected.as_ref().and_then(|i| i.delay);
+    if let Some(error) = injected.and_then(|i| i.error) {
+        return (delay, error.into_response());
     }
     let Some(rt) = catalog::find(&target.group, &target.version, &target.resource) else {
-        return ApiError::no_route().into_response();
+        return (delay, ApiError::no_route().into_response());
     };
     let call = Call {
         rt,
@@ -242,10 +251,11 @@ fn resource(
         query,
         body,
     };
-    match call.serve(&mut cluster, shared) {
+    let response = match call.serve(&mut cluster, shared) {
         Ok(response) => response,
         Err(error) => error.into_response(),
-    }
+    };
+    (delay, response)
 }
 
 /// One resource request, once routed to a type.

@@ -5,6 +5,11 @@
 //! durable before the next one from the same writer is issued.
 //!
 //! Run: `cargo bench -p warroom-ledger --bench durable_appends [-- --entries N --dir DIR]`
+//! (`--json FILE` also writes the figures as JSON, for the benchmark report).
+//!
+//! For the ledger runs it prints where the time went — the share spent in the journal's
+//! `fdatasync`, and how many writes each group commit carried — since that distribution is
+//! what bounds group commit.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -24,6 +29,61 @@ struct Run {
     entries: usize,
     elapsed: Duration,
     latencies: Vec<Duration>,
+    /// For the ledger: its commit statistics after the run.
+    commits: Option<Commits>,
+}
+
+/// What the ledger's own statistics said about a run.
+struct Commits {
+    batches: u64,
+    fsync_seconds: f64,
+    commit_seconds: f64,
+    /// (upper bound of writes per batch, batches).
+    sizes: Vec<(f64, u64)>,
+}
+
+impl Commits {
+    fn of(ledger: &Ledger) -> Commits {
+        let s = ledger.stats();
+        Commits {
+            batches: s.batch.count(),
+            fsync_seconds: s.fsync.sum(),
+            commit_seconds: s.commit.sum(),
+            sizes: s.batch.buckets(),
+        }
+    }
+
+    fn print(&self, run: &Run) {
+        let elapsed = run.elapsed.as_secs_f64();
+        println!(
+            "  {}: {} group commits, {:.1} writes each on average; of the run's {:.2} s, {:.0} % in the journal's write+fdatasync, {:.0} % in the rest of the commits (sled), {:.0} % outside the committer",
+            run.name,
+            self.batches,
+            run.entries as f64 / self.batches.max(1) as f64,
+            elapsed,
+            100.0 * self.fsync_seconds / elapsed,
+            100.0 * (self.commit_seconds - self.fsync_seconds) / elapsed,
+            100.0 * (elapsed - self.commit_seconds).max(0.0) / elapsed,
+        );
+        let sizes: Vec<String> = self
+            .sizes
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(le, n)| format!("≤{le}: {n}"))
+            .collect();
+        println!("    writes per commit: {}", sizes.join(", "));
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "batches": self.batches,
+            "fsync_seconds": self.fsync_seconds,
+            "commit_seconds": self.commit_seconds,
+            "writes_per_batch": self.sizes.iter().filter(|(_, n)| *n > 0)
+                .map(|(le, n)| serde_json::json!({"le": if le.is_finite() { serde_json::json!(le) } else { serde_json::json!("+Inf") }, "batches": n}))
+                .collect::<Vec<_>>(),
+        })
+    }
 }
 
 impl Run {
@@ -42,6 +102,7 @@ impl Run {
 fn main() {
     let mut entries = 3000usize;
     let mut dir: Option<PathBuf> = None;
+    let mut json: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -52,6 +113,7 @@ fn main() {
                     .expect("--entries N")
             }
             "--dir" => dir = args.next().map(PathBuf::from),
+            "--json" => json = args.next().map(PathBuf::from),
             _ => {} // cargo bench passes --bench
         }
     }
@@ -102,6 +164,32 @@ fn main() {
     );
     goal("ledger 16 writers ≥ 5 × ledger 1 writer", many / one, 5.0);
     println!("(reference: raw append loop {append:.0}/s)");
+    println!("\nwhere the ledger's time went:");
+    for r in &runs {
+        if let Some(c) = &r.commits {
+            c.print(r);
+        }
+    }
+    if let Some(path) = json {
+        let value = serde_json::json!({
+            "entry_bytes": PAYLOAD,
+            "runs": runs.iter().map(|r| serde_json::json!({
+                "name": r.name,
+                "entries": r.entries,
+                "per_second": r.rate(),
+                "p50_us": r.pct(0.50).as_micros() as u64,
+                "p99_us": r.pct(0.99).as_micros() as u64,
+                "commits": r.commits.as_ref().map(Commits::json),
+            })).collect::<Vec<_>>(),
+            "ratios": {
+                "one_writer_vs_sqlite": one / sqlite,
+                "one_writer_vs_preallocated": one / prealloc,
+                "sixteen_vs_one_writer": many / one,
+            },
+        });
+        std::fs::write(&path, serde_json::to_vec_pretty(&value).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
 }
 
 fn goal(name: &str, ratio: f64, need: f64) {
@@ -129,6 +217,7 @@ fn timed(name: &'static str, entries: usize, mut each: impl FnMut(usize)) -> Run
         entries,
         elapsed: start.elapsed(),
         latencies,
+        commits: None,
     }
 }
 
@@ -198,9 +287,11 @@ fn ledger_one(root: &Path, entries: usize) -> Run {
         .unwrap()
         .incident
         .id;
-    timed("ledger, 1 writer", entries, |i| {
+    let mut run = timed("ledger, 1 writer", entries, |i| {
         ledger.append(&id, &actor, note(i)).wait().unwrap();
-    })
+    });
+    run.commits = Some(Commits::of(&ledger));
+    run
 }
 
 fn ledger_many(root: &Path, entries: usize) -> Run {
@@ -217,6 +308,7 @@ fn ledger_many(root: &Path, entries: usize) -> Run {
         })
         .collect();
     let per = entries / WRITERS;
+    let before = Commits::of(&ledger);
     let start = Instant::now();
     let handles: Vec<_> = ids
         .into_iter()
@@ -237,10 +329,25 @@ fn ledger_many(root: &Path, entries: usize) -> Run {
         .into_iter()
         .flat_map(|h| h.join().unwrap())
         .collect();
+    let elapsed = start.elapsed();
+    // Only the run's own commits: the 16 incidents were opened before it.
+    let after = Commits::of(&ledger);
+    let commits = Commits {
+        batches: after.batches - before.batches,
+        fsync_seconds: after.fsync_seconds - before.fsync_seconds,
+        commit_seconds: after.commit_seconds - before.commit_seconds,
+        sizes: after
+            .sizes
+            .iter()
+            .zip(&before.sizes)
+            .map(|((le, a), (_, b))| (*le, a - b))
+            .collect(),
+    };
     Run {
         name: "ledger, 16 concurrent writers (group commit)",
         entries: per * WRITERS,
-        elapsed: start.elapsed(),
+        elapsed,
         latencies,
+        commits: Some(commits),
     }
 }

@@ -49,6 +49,21 @@ impl Histogram {
         self.counts.iter().map(|c| c.load(Ordering::Relaxed)).sum()
     }
 
+    /// Sum of every observation (seconds, or writes).
+    pub fn sum(&self) -> f64 {
+        self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
+    }
+
+    /// Each bucket's upper bound with its own (not cumulative) count; the last is +Inf.
+    pub fn buckets(&self) -> Vec<(f64, u64)> {
+        self.bounds
+            .iter()
+            .copied()
+            .chain([f64::INFINITY])
+            .zip(self.counts.iter().map(|c| c.load(Ordering::Relaxed)))
+            .collect()
+    }
+
     /// The text format's `_bucket`, `_sum` and `_count` lines, with HELP and TYPE.
     pub fn render(&self, name: &str, help: &str) -> String {
         let mut out = format!("# HELP {name} {help}\n# TYPE {name} histogram\n");

@@ -9,7 +9,8 @@
 //!
 //! Run: `cargo build --release -p warroom && cargo bench -p warroom-tests --bench alert_intake`
 //! Options: `-- --alerts 100000 --singles 50000 --connections 8`. Needs
-//! `prometheus-alertmanager` (the test command installs it).
+//! `prometheus-alertmanager` (the test command installs it). `--json FILE` also writes the
+//! figures as JSON.
 
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,7 +20,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use warroom_tests::Scratch;
 use warroom_tests::api::{Api, UNLIMITED, plan_with};
-use warroom_tests::load::{Conn, Req, arg, memory_kib};
+use warroom_tests::load::{Conn, Req, arg, memory_kib, save_results};
 
 const TOKEN: &str = "bench-alert-token";
 const FINGERPRINTS: usize = 50;
@@ -260,6 +261,25 @@ fn main() {
         "ledger after the run: intact={} entries={}",
         v["intact"], v["entries"]
     );
+    let mb = |kib: u64| kib as f64 / 1024.0;
+    save_results(&json!({
+        "alertmanager_version": alertmanager_version(),
+        "connections": o.connections,
+        "storm": {
+            "alerts": o.alerts, "fingerprints": FINGERPRINTS,
+            "warroom_per_second": w_storm, "alertmanager_per_second": a_storm,
+            "incidents": incidents,
+        },
+        "singles": {
+            "posts": o.singles,
+            "warroom_per_second": w_single, "alertmanager_per_second": a_single,
+        },
+        "rss_mb": {
+            "warroom_idle": mb(idle.0), "alertmanager_idle": mb(idle.1),
+            "warroom_peak": mb(w_peak), "alertmanager_peak": mb(a_peak),
+        },
+        "ledger": {"intact": v["intact"], "entries": v["entries"]},
+    }));
     let _ = am.kill();
     let _ = am.wait();
 }

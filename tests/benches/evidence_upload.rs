@@ -4,7 +4,7 @@
 //! `openssl dgst -sha256`.
 //!
 //! Run: `cargo bench -p warroom-tests --bench evidence_upload` (moto from `./scripts/test.sh`).
-//! Options: `-- --mib 1024 --small-mib 64 --runs 3`.
+//! Options: `-- --mib 1024 --small-mib 64 --runs 3 --json FILE`.
 //!
 //! The file is read from the page cache (each tool reads it once untimed first), so the
 //! hashing figures compare SHA-256 implementations, not the disk. The upload's throughput is
@@ -19,7 +19,7 @@ use warroom_adapters::evidence::EvidenceStore;
 use warroom_adapters::evidence::copy_hashing;
 use warroom_adapters::evidence::s3::{PART, S3EvidenceStore, S3Settings};
 use warroom_tests::Scratch;
-use warroom_tests::load::arg;
+use warroom_tests::load::{arg, save_results};
 use warroom_tests::moto::{AWS_ENV, Moto};
 
 const MIB: u64 = 1024 * 1024;
@@ -175,4 +175,16 @@ fn main() {
         "peak RSS growth from {small} MiB to {mib} MiB: {:+.1} MiB (flat: one part in flight)",
         peak_large - peak_small
     );
+    let upload = |size: u64, t: Duration, peak: f64| {
+        serde_json::json!({
+            "mib": size, "seconds": t.as_secs_f64(),
+            "mb_per_second": (size * MIB) as f64 / 1e6 / t.as_secs_f64(), "peak_rss_mib": peak,
+        })
+    };
+    save_results(&serde_json::json!({
+        "hash_mib": mib,
+        "openssl_gb_per_second": gib / t_openssl.as_secs_f64(),
+        "warroom_gb_per_second": gib / t_ours.as_secs_f64(),
+        "uploads": [upload(small, t_small, peak_small), upload(mib, t_large, peak_large)],
+    }));
 }

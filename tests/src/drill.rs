@@ -90,7 +90,12 @@ impl Drill {
 
     /// The next `times` requests matching fail with `status`.
     pub fn fault(&self, verb: &str, resource: &str, subresource: &str, status: u16, times: u32) {
-        let (code, v) = self.post("/drill/faults", &serde_json::json!({ "verb": verb, "resource": resource, "subresource": subresource, "status": status, "times": times }));
+        self.inject(&serde_json::json!({ "verb": verb, "resource": resource, "subresource": subresource, "status": status, "times": times }));
+    }
+
+    /// Any fault `POST /drill/faults` takes: a status, `delay_ms`, `retry_after`, …
+    pub fn inject(&self, fault: &Value) {
+        let (code, v) = self.post("/drill/faults", fault);
         assert!(code < 300, "fault: {v}");
     }
 

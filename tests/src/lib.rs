@@ -21,6 +21,7 @@ pub mod http1;
 pub mod load;
 pub mod moto;
 pub mod pager_standin;
+pub mod report;
 pub mod webdriver;
 
 /// An HTTP client for loopback tests: no proxy, errors as statuses, a generous timeout.

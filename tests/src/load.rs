@@ -105,3 +105,12 @@ pub fn arg<T: std::str::FromStr>(name: &str) -> Option<T> {
 pub fn flag(name: &str) -> bool {
     std::env::args().any(|a| a == name)
 }
+
+/// With `--json FILE` on the command line, write the benchmark's figures there (for the
+/// benchmark report); without it, nothing.
+pub fn save_results(figures: &serde_json::Value) {
+    if let Some(path) = arg::<std::path::PathBuf>("--json") {
+        let text = serde_json::to_vec_pretty(figures).expect("figures as JSON");
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+}

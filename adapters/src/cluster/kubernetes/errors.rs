@@ -20,10 +20,32 @@ pub fn describe(cluster: &str, what: &str, e: &kube::Error) -> ClusterError {
             "{what}: cluster {cluster} answered {} {}: {}",
             s.code, s.reason, s.message
         )),
+        other if timed_out(other) => ClusterError::Failed(format!(
+            "{what}: the API server of cluster {cluster} did not answer in time ({} s a try, retried); the change may or may not have been applied: check before repeating it",
+            super::read_timeout().as_secs_f64()
+        )),
         other => ClusterError::Failed(format!(
             "{what}: cannot reach the API server of cluster {cluster}: {other}"
         )),
     }
+}
+
+/// Whether the call ran out of time waiting for an answer (anywhere in the error's causes).
+fn timed_out(e: &kube::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        let text = c.to_string();
+        if text.contains("timed out") || text.contains("deadline has elapsed") {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// Conflicts, throttling, server errors and lost connections are worth another try.

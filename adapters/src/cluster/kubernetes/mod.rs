@@ -62,6 +62,26 @@ pub struct KubeCluster {
     pub drain_timeout: Duration,
 }
 
+/// How long one Kubernetes API call may go unanswered: 30 s a try. kube's own default
+/// (295 s) would hold an action on a hung API server for twenty minutes over warroom's four
+/// tries; after these a call that ran out fails the action, saying it may have taken effect.
+/// `WARROOM_KUBE_TIMEOUT_MS` shortens it (tests of hung API servers).
+pub fn read_timeout() -> Duration {
+    std::env::var("WARROOM_KUBE_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(READ_TIMEOUT, Duration::from_millis)
+}
+
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Connect within 5 s, answer within [`read_timeout`]: every client warroom builds.
+fn bound(config: &mut kube::Config) {
+    config.connect_timeout = Some(Duration::from_secs(5));
+    config.read_timeout = Some(read_timeout());
+    config.write_timeout = Some(read_timeout());
+}
+
 impl KubeCluster {
     pub fn new(evidence: Arc<dyn EvidenceStore>, capture: CaptureSettings) -> Self {
         KubeCluster {
@@ -101,8 +121,7 @@ impl KubeCluster {
             .parse()
             .map_err(|e| format!("`{url}` is not a URL: {e}"))?;
         let mut config = kube::Config::new(uri);
-        config.connect_timeout = Some(Duration::from_secs(5));
-        config.read_timeout = Some(Duration::from_secs(30));
+        bound(&mut config);
         // warroom retries what is safe itself; kube's own retry would hold a refused
         // eviction (429 without Retry-After) for minutes.
         config.default_retry = false;
@@ -136,6 +155,7 @@ impl KubeCluster {
             }
         };
         let mut config = config;
+        bound(&mut config);
         config.default_retry = false;
         let server = config.cluster_url.to_string();
         let client = kube::Client::try_from(config).map_err(|e| e.to_string())?;

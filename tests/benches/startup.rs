@@ -1,0 +1,138 @@
+//! Time to ready with a full ledger: a server holding 10,000 incidents is stopped and started
+//! again, and the time from spawning the process until `/readyz` answers 200 is measured
+//! (goal < 300 ms), with the resident memory once it is idle (goal < 20 MB).
+//!
+//! Run: `cargo build --release -p warroom && cargo bench -p warroom-tests --bench startup`
+//! Options: `-- --incidents 10000 --restarts 5 --json FILE`.
+//!
+//! The incidents are opened through the API by 8 closed-loop clients, each durable before
+//! its reply; the ledger is checked intact after the last restart.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use warroom_tests::api::{Api, UNLIMITED, plan_with};
+use warroom_tests::load::{Conn, Req, arg, memory_kib, save_results};
+use warroom_tests::{Scratch, Server, http_get};
+
+fn open(n: usize) -> Req {
+    Req {
+        path: "/api/v1/command".into(),
+        content_type: "application/json",
+        headers: String::new(),
+        body: format!(
+            r#"{{"person":"alice","text":"incident open \"startup {n}\" --severity sev3"}}"#
+        ),
+    }
+}
+
+/// Open `count` incidents over 8 connections; returns how long it took.
+fn fill(addr: &str, count: usize) -> Duration {
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let (addr, next) = (addr.to_owned(), next.clone());
+            std::thread::spawn(move || {
+                let mut conn = Conn::open(&addr);
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= count {
+                        break;
+                    }
+                    let (status, body) = conn.post(&open(n));
+                    assert!(status == 200 && body.contains("opened"), "{status} {body}");
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().expect("client");
+    }
+    started.elapsed()
+}
+
+fn main() {
+    let incidents: usize = arg("--incidents").unwrap_or(10_000);
+    let restarts: usize = arg("--restarts").unwrap_or(5);
+    let s = Scratch::new();
+    let plan = s.write(
+        "plan.toml",
+        &plan_with(&[("drill = false", "drill = true"), UNLIMITED]),
+    );
+    let args = ["--config", plan.to_str().unwrap()];
+    let server = Server::start(&s, &args);
+    let addr = server.addr.clone();
+    let took = fill(&addr, incidents);
+    println!(
+        "opened {incidents} incidents in {:.1} s ({:.0}/s, each durable before its reply)",
+        took.as_secs_f64(),
+        incidents as f64 / took.as_secs_f64()
+    );
+    drop(server);
+
+    let mut ready = Vec::new();
+    let mut idle = Vec::new();
+    for _ in 0..restarts {
+        let spawned = Instant::now();
+        let server = Server::restart_at(&s, &addr, &args);
+        while http_get(&addr, "/readyz").0 != 200 {
+            assert!(
+                spawned.elapsed() < Duration::from_secs(60),
+                "not ready within a minute: {}",
+                server.output()
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        ready.push(spawned.elapsed());
+        std::thread::sleep(Duration::from_secs(2));
+        idle.push(memory_kib(server.child.id()).1 as f64 / 1024.0);
+        let api = Api::new(&addr);
+        let (_, list) = api.get("/api/v1/incidents");
+        let listed = list["incidents"].as_array().map(Vec::len).unwrap_or(0);
+        assert!(
+            listed >= incidents,
+            "{listed} incidents listed of {incidents}"
+        );
+    }
+    let api_server = Server::restart_at(&s, &addr, &args);
+    let (_, v) = Api::new(&api_server.addr).get("/api/v1/ledger/verify");
+    let ms: Vec<f64> = ready.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+    let mut sorted = ms.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    let idle_median = {
+        let mut i = idle.clone();
+        i.sort_by(f64::total_cmp);
+        i[i.len() / 2]
+    };
+    println!(
+        "spawn → /readyz 200 with {incidents} incidents, {restarts} restarts: {} ms (median {median:.0} ms); goal < 300 ms: {}",
+        ms.iter()
+            .map(|m| format!("{m:.0}"))
+            .collect::<Vec<_>>()
+            .join(" / "),
+        if median < 300.0 { "MET" } else { "MISSED" }
+    );
+    println!(
+        "idle RSS after each start: {} MB (median {idle_median:.1} MB); goal < 20 MB: {}",
+        idle.iter()
+            .map(|m| format!("{m:.1}"))
+            .collect::<Vec<_>>()
+            .join(" / "),
+        if idle_median < 20.0 { "MET" } else { "MISSED" }
+    );
+    println!(
+        "ledger after the runs: intact={} entries={}",
+        v["intact"], v["entries"]
+    );
+    save_results(&serde_json::json!({
+        "incidents": incidents,
+        "ready_ms": ms,
+        "ready_median_ms": median,
+        "idle_rss_mb": idle,
+        "idle_rss_median_mb": idle_median,
+        "ledger": {"intact": v["intact"], "entries": v["entries"]},
+    }));
+}

@@ -1,0 +1,585 @@
+//! The benchmark report: the figures each benchmark wrote (`--json`) turned into one Markdown
+//! table against DESIGN.md §9's goals, and latency plots as SVG.
+//!
+//! Pure: figures in, text out; `bench-report` runs the benchmarks and writes the files.
+
+use std::fmt::Write as _;
+
+use plotters::prelude::*;
+use serde_json::Value;
+
+/// Every benchmark's figures, as each wrote them; `None` where one did not run or failed.
+#[derive(Default)]
+pub struct Figures {
+    pub ledger: Option<Value>,
+    pub ack: Option<Value>,
+    pub intake: Option<Value>,
+    pub evidence: Option<Value>,
+    pub startup: Option<Value>,
+}
+
+/// One line of the summary: what was measured, warroom's figure, the reference's, and the goal.
+pub struct Row {
+    pub what: String,
+    pub warroom: String,
+    pub reference: String,
+    pub goal: String,
+    pub met: Option<bool>,
+}
+
+fn f(v: &Value) -> Option<f64> {
+    v.as_f64()
+}
+
+fn rate(x: f64) -> String {
+    let n = x.round() as u64;
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn row(what: &str, warroom: String, reference: String, goal: &str, met: Option<bool>) -> Row {
+    Row {
+        what: what.into(),
+        warroom,
+        reference,
+        goal: goal.into(),
+        met,
+    }
+}
+
+fn missing(what: &str, bench: &str) -> Row {
+    row(
+        what,
+        "—".into(),
+        "—".into(),
+        &format!("`{bench}` did not report"),
+        None,
+    )
+}
+
+/// The summary rows, in DESIGN.md §9's order.
+pub fn rows(fig: &Figures) -> Vec<Row> {
+    let mut out = Vec::new();
+    match &fig.ack {
+        Some(ack) => {
+            let disk = f(&ack["disk_reference_per_second"]).unwrap_or(0.0);
+            for path in ack["paths"].as_array().into_iter().flatten() {
+                let name = path["path"].as_str().unwrap_or("?");
+                let fixed = &path["fixed"];
+                let (r, p99) = (
+                    fixed["rate"].as_u64().unwrap_or(0),
+                    f(&fixed["p99_ms"]).unwrap_or(f64::NAN),
+                );
+                let all_recorded = fixed["sent"] == fixed["recorded"];
+                out.push(row(
+                    &format!("ack, {name}: p99 at {r}/s"),
+                    format!("{p99:.2} ms"),
+                    "Slack and Discord allow 3 s".into(),
+                    "< 10 ms",
+                    Some(p99 < 10.0 && all_recorded),
+                ));
+                let at_4000 = path["rising"]
+                    .as_array()
+                    .and_then(|v| v.iter().find(|p| p["rate"] == 4000));
+                out.push(match at_4000 {
+                    Some(p) => {
+                        let p99 = f(&p["p99_ms"]).unwrap_or(f64::NAN);
+                        row(
+                            &format!("ack, {name}: p99 at 4,000/s"),
+                            format!("{p99:.2} ms"),
+                            String::new(),
+                            "< 10 ms",
+                            Some(p99 < 10.0 && p["sent"] == p["recorded"]),
+                        )
+                    }
+                    None => row(
+                        &format!("ack, {name}: p99 at 4,000/s"),
+                        "broke below 4,000/s".into(),
+                        String::new(),
+                        "< 10 ms",
+                        Some(false),
+                    ),
+                });
+                let best = f(&path["sustained_per_second"]).unwrap_or(0.0);
+                out.push(row(
+                    &format!("ack, {name}: highest rate with p99 < 50 ms"),
+                    format!("{}/s", rate(best)),
+                    format!("disk {}/s (pwrite+fdatasync)", rate(disk)),
+                    "≥ 8,000/s",
+                    Some(best >= 8000.0),
+                ));
+            }
+        }
+        None => out.push(missing("command acknowledgement", "command_ack")),
+    }
+    match &fig.intake {
+        Some(i) => {
+            let storm = &i["storm"];
+            let (w, a) = (
+                f(&storm["warroom_per_second"]).unwrap_or(0.0),
+                f(&storm["alertmanager_per_second"]).unwrap_or(f64::NAN),
+            );
+            out.push(row(
+                "alert storm, alerts/s (batches of 100)",
+                rate(w),
+                format!("Alertmanager {}", rate(a)),
+                "≥ 3× Alertmanager",
+                Some(w >= 3.0 * a),
+            ));
+            let incidents = storm["incidents"].as_u64().unwrap_or(0);
+            let fingerprints = storm["fingerprints"].as_u64().unwrap_or(0);
+            out.push(row(
+                "incidents opened by the storm",
+                incidents.to_string(),
+                format!("{fingerprints} fingerprints"),
+                "exactly one per fingerprint",
+                Some(incidents == fingerprints),
+            ));
+            let singles = &i["singles"];
+            let (w, a) = (
+                f(&singles["warroom_per_second"]).unwrap_or(0.0),
+                f(&singles["alertmanager_per_second"]).unwrap_or(f64::NAN),
+            );
+            out.push(row(
+                "single alert posts/s",
+                rate(w),
+                format!("Alertmanager {}", rate(a)),
+                "≥ 2× Alertmanager",
+                Some(w >= 2.0 * a),
+            ));
+            let rss = &i["rss_mb"];
+            let (w, a) = (
+                f(&rss["warroom_peak"]).unwrap_or(f64::NAN),
+                f(&rss["alertmanager_peak"]).unwrap_or(f64::NAN),
+            );
+            out.push(row(
+                "peak RSS during intake",
+                format!("{w:.1} MB"),
+                format!("Alertmanager {a:.1} MB"),
+                "less than Alertmanager",
+                Some(w < a),
+            ));
+            let (w, a) = (
+                f(&rss["warroom_idle"]).unwrap_or(f64::NAN),
+                f(&rss["alertmanager_idle"]).unwrap_or(f64::NAN),
+            );
+            out.push(row(
+                "idle RSS",
+                format!("{w:.1} MB"),
+                format!("Alertmanager {a:.1} MB"),
+                "< 20 MB",
+                Some(w < 20.0),
+            ));
+        }
+        None => out.push(missing("alert intake", "alert_intake")),
+    }
+    match &fig.ledger {
+        Some(l) => {
+            let runs = l["runs"].as_array().cloned().unwrap_or_default();
+            let per = |prefix: &str| {
+                runs.iter()
+                    .find(|r| r["name"].as_str().is_some_and(|n| n.starts_with(prefix)))
+                    .and_then(|r| f(&r["per_second"]))
+                    .unwrap_or(f64::NAN)
+            };
+            let (one, many, sqlite, pre) = (
+                per("ledger, 1"),
+                per("ledger, 16"),
+                per("SQLite"),
+                per("preallocated"),
+            );
+            out.push(row(
+                "ledger, 1 writer, durable appends/s",
+                rate(one),
+                format!("SQLite WAL FULL {}", rate(sqlite)),
+                "≥ 1.0× SQLite",
+                Some(one >= sqlite),
+            ));
+            out.push(row(
+                "ledger, 1 writer vs the disk",
+                format!("{:.2}×", one / pre),
+                format!("preallocated pwrite+fdatasync {}", rate(pre)),
+                "≥ 0.8×",
+                Some(one >= 0.8 * pre),
+            ));
+            out.push(row(
+                "ledger, 16 writers (group commit)",
+                format!("{} ({:.2}× one writer)", rate(many), many / one),
+                format!("1 writer {}", rate(one)),
+                "≥ 5× one writer",
+                Some(many >= 5.0 * one),
+            ));
+        }
+        None => out.push(missing("ledger appends", "durable_appends")),
+    }
+    match &fig.evidence {
+        Some(e) => {
+            let (w, o) = (
+                f(&e["warroom_gb_per_second"]).unwrap_or(0.0),
+                f(&e["openssl_gb_per_second"]).unwrap_or(f64::NAN),
+            );
+            out.push(row(
+                "evidence SHA-256, GB/s",
+                format!("{w:.2}"),
+                format!("openssl dgst -sha256 {o:.2}"),
+                "≥ 0.75× OpenSSL",
+                Some(w >= 0.75 * o),
+            ));
+            let uploads = e["uploads"].as_array().cloned().unwrap_or_default();
+            if let [small, large] = uploads.as_slice() {
+                let (ps, pl) = (
+                    f(&small["peak_rss_mib"]).unwrap_or(f64::NAN),
+                    f(&large["peak_rss_mib"]).unwrap_or(f64::NAN),
+                );
+                out.push(row(
+                    "evidence upload, peak RSS",
+                    format!("{pl:.1} MiB for {} MiB", large["mib"]),
+                    format!("{ps:.1} MiB for {} MiB", small["mib"]),
+                    "flat (one part in flight, 8 MiB)",
+                    Some(pl - ps <= 16.0),
+                ));
+            }
+        }
+        None => out.push(missing("evidence hashing", "evidence_upload")),
+    }
+    match &fig.startup {
+        Some(s) => {
+            let ms = f(&s["ready_median_ms"]).unwrap_or(f64::NAN);
+            out.push(row(
+                &format!(
+                    "ready with {} incidents",
+                    rate(f(&s["incidents"]).unwrap_or(0.0))
+                ),
+                format!("{ms:.0} ms (median)"),
+                String::new(),
+                "< 300 ms",
+                Some(ms < 300.0),
+            ));
+        }
+        None => out.push(missing("start-up", "startup")),
+    }
+    out
+}
+
+/// The report's Markdown: the summary table, then each benchmark's detail.
+pub fn markdown(fig: &Figures, header: &str) -> String {
+    let mut md = format!("# warroom benchmark report\n\n{header}\n\n");
+    md.push_str("| measured | warroom | reference, same run | goal | |\n|---|---:|---:|---|---|\n");
+    for r in rows(fig) {
+        let verdict = match r.met {
+            Some(true) => "met",
+            Some(false) => "**missed**",
+            None => "not measured",
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {verdict} |",
+            r.what, r.warroom, r.reference, r.goal
+        );
+    }
+    if let Some(ack) = &fig.ack {
+        md.push_str("\n## Command acknowledgement (open loop, durable before the reply)\n\n![ack latency](ack-latency.svg)\n\n| path | rate | requests | recorded | p50 | p99 | max |\n|---|---:|---:|---:|---:|---:|---:|\n");
+        for path in ack["paths"].as_array().into_iter().flatten() {
+            let phases = std::iter::once(&path["fixed"])
+                .chain(path["rising"].as_array().into_iter().flatten());
+            for p in phases {
+                let _ = writeln!(
+                    md,
+                    "| {} | {}/s for {} s | {} | {} | {:.2} ms | {:.2} ms | {:.2} ms |",
+                    path["path"].as_str().unwrap_or("?"),
+                    rate(f(&p["rate"]).unwrap_or(0.0)),
+                    p["seconds"],
+                    p["sent"],
+                    p["recorded"],
+                    f(&p["p50_ms"]).unwrap_or(f64::NAN),
+                    f(&p["p99_ms"]).unwrap_or(f64::NAN),
+                    f(&p["max_ms"]).unwrap_or(f64::NAN),
+                );
+            }
+        }
+    }
+    if let Some(l) = &fig.ledger {
+        let _ = write!(
+            md,
+            "\n## Durable appends ({}-byte entries, one folder)\n\n![durable appends](ledger.svg)\n\n| run | entries | per second | p50 µs | p99 µs |\n|---|---:|---:|---:|---:|\n",
+            l["entry_bytes"]
+        );
+        for r in l["runs"].as_array().into_iter().flatten() {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} |",
+                r["name"].as_str().unwrap_or("?"),
+                r["entries"],
+                rate(f(&r["per_second"]).unwrap_or(0.0)),
+                r["p50_us"],
+                r["p99_us"]
+            );
+        }
+        for r in l["runs"].as_array().into_iter().flatten() {
+            let c = &r["commits"];
+            if c.is_null() {
+                continue;
+            }
+            let sizes: Vec<String> = c["writes_per_batch"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|b| {
+                    format!(
+                        "≤{}: {}",
+                        f(&b["le"]).map_or_else(|| "+Inf".to_owned(), |le| le.to_string()),
+                        b["batches"]
+                    )
+                })
+                .collect();
+            let _ = writeln!(
+                md,
+                "\n{}: {} group commits; writes per commit {}; fdatasync {:.2} s of the commits' {:.2} s.",
+                r["name"].as_str().unwrap_or("?"),
+                c["batches"],
+                sizes.join(", "),
+                f(&c["fsync_seconds"]).unwrap_or(0.0),
+                f(&c["commit_seconds"]).unwrap_or(0.0),
+            );
+        }
+    }
+    md
+}
+
+/// One measured rate: (commands/s, p50 ms, p99 ms).
+type Point = (f64, f64, f64);
+
+/// One line per path: p99 (solid) and p50 (dotted) against the offered rate, log scale, with
+/// the 10 ms and 50 ms goals; as SVG text.
+pub fn ack_latency_svg(ack: &Value) -> Result<String, String> {
+    let paths: Vec<(String, Vec<Point>)> = ack["paths"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            let points = p["rising"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|q| Some((f(&q["rate"])?, f(&q["p50_ms"])?, f(&q["p99_ms"])?)))
+                .collect();
+            (p["path"].as_str().unwrap_or("?").to_owned(), points)
+        })
+        .collect();
+    let max_rate = paths
+        .iter()
+        .flat_map(|(_, v)| v.iter().map(|p| p.0))
+        .fold(1000.0, f64::max);
+    let max_ms = paths
+        .iter()
+        .flat_map(|(_, v)| v.iter().map(|p| p.2))
+        .fold(100.0, f64::max);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (900, 520)).into_drawing_area();
+        let e = |e: &dyn std::fmt::Display| e.to_string();
+        root.fill(&WHITE).map_err(|x| e(&x))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Time to a durable acknowledgement", ("sans-serif", 22))
+            .margin(16)
+            .x_label_area_size(42)
+            .y_label_area_size(64)
+            .build_cartesian_2d(0.0..max_rate * 1.05, (0.1..max_ms * 1.5).log_scale())
+            .map_err(|x| e(&x))?;
+        chart
+            .configure_mesh()
+            .x_desc("offered rate, commands/s")
+            .y_desc("latency, ms (log)")
+            .draw()
+            .map_err(|x| e(&x))?;
+        for (goal, label) in [(10.0, "goal p99 < 10 ms"), (50.0, "sustained: p99 < 50 ms")] {
+            chart
+                .draw_series(LineSeries::new(
+                    [(0.0, goal), (max_rate * 1.05, goal)],
+                    BLACK.mix(0.35),
+                ))
+                .map_err(|x| e(&x))?
+                .label(label)
+                .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], BLACK.mix(0.35)));
+        }
+        for (i, (name, points)) in paths.iter().enumerate() {
+            let colour = Palette99::pick(i).to_rgba();
+            chart
+                .draw_series(LineSeries::new(
+                    points.iter().map(|p| (p.0, p.2)),
+                    colour.stroke_width(2),
+                ))
+                .map_err(|x| e(&x))?
+                .label(format!("{name} p99"))
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 18, y)], colour.stroke_width(2))
+                });
+            chart
+                .draw_series(
+                    points
+                        .iter()
+                        .map(|p| Circle::new((p.0, p.2), 3, colour.filled())),
+                )
+                .map_err(|x| e(&x))?;
+            chart
+                .draw_series(LineSeries::new(
+                    points.iter().map(|p| (p.0, p.1)),
+                    colour.mix(0.5),
+                ))
+                .map_err(|x| e(&x))?
+                .label(format!("{name} p50"))
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], colour.mix(0.5)));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK.mix(0.3))
+            .position(SeriesLabelPosition::UpperLeft)
+            .draw()
+            .map_err(|x| e(&x))?;
+        root.present().map_err(|x| e(&x))?;
+    }
+    Ok(svg)
+}
+
+/// Durable appends per second for each run of the ledger benchmark, as horizontal bars.
+pub fn ledger_svg(ledger: &Value) -> Result<String, String> {
+    let runs: Vec<(String, f64)> = ledger["runs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| Some((r["name"].as_str()?.to_owned(), f(&r["per_second"])?)))
+        .collect();
+    let top = runs.iter().map(|r| r.1).fold(1.0, f64::max);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (900, 60 + 48 * runs.len() as u32))
+            .into_drawing_area();
+        let e = |e: &dyn std::fmt::Display| e.to_string();
+        root.fill(&WHITE).map_err(|x| e(&x))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "Durable appends per second, one folder, one run",
+                ("sans-serif", 20),
+            )
+            .margin(12)
+            .x_label_area_size(30)
+            .y_label_area_size(0)
+            .build_cartesian_2d(0.0..top * 1.15, 0.0..runs.len() as f64)
+            .map_err(|x| e(&x))?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .disable_y_axis()
+            .draw()
+            .map_err(|x| e(&x))?;
+        for (i, (name, per)) in runs.iter().enumerate() {
+            let y = (runs.len() - 1 - i) as f64;
+            let colour = if name.starts_with("ledger") {
+                Palette99::pick(0)
+            } else {
+                Palette99::pick(5)
+            };
+            chart
+                .draw_series([Rectangle::new(
+                    [(0.0, y + 0.15), (*per, y + 0.85)],
+                    colour.filled(),
+                )])
+                .map_err(|x| e(&x))?;
+            chart
+                .draw_series([Text::new(
+                    format!("{name}: {}/s", rate(*per)),
+                    (top * 0.01, y + 0.5),
+                    ("sans-serif", 14),
+                )])
+                .map_err(|x| e(&x))?;
+        }
+        root.present().map_err(|x| e(&x))?;
+    }
+    Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ack() -> Value {
+        json!({"disk_reference_per_second": 8000.0, "paths": [{
+            "path": "Slack /slack/commands",
+            "fixed": {"rate": 200, "seconds": 10, "sent": 2000, "recorded": 2000, "p50_ms": 0.8, "p99_ms": 2.5, "max_ms": 9.0},
+            "rising": [
+                {"rate": 2000, "seconds": 5, "sent": 10000, "recorded": 10000, "p50_ms": 0.9, "p99_ms": 4.0, "max_ms": 9.0},
+                {"rate": 4000, "seconds": 5, "sent": 20000, "recorded": 20000, "p50_ms": 1.0, "p99_ms": 12.0, "max_ms": 30.0},
+                {"rate": 6000, "seconds": 5, "sent": 30000, "recorded": 29990, "p50_ms": 3.0, "p99_ms": 80.0, "max_ms": 90.0}
+            ],
+            "sustained_per_second": 4000
+        }]})
+    }
+
+    #[test]
+    fn each_goal_is_judged_from_the_figures_of_the_run() {
+        let fig = Figures {
+            ack: Some(ack()),
+            ..Figures::default()
+        };
+        let rows = rows(&fig);
+        let by = |what: &str| rows.iter().find(|r| r.what.contains(what)).unwrap();
+        assert_eq!(by("p99 at 200/s").met, Some(true));
+        assert_eq!(by("p99 at 200/s").warroom, "2.50 ms");
+        // 12 ms at 4,000/s misses the 10 ms goal.
+        assert_eq!(by("p99 at 4,000/s").met, Some(false));
+        assert_eq!(by("highest rate").warroom, "4,000/s");
+        assert_eq!(by("highest rate").met, Some(false));
+        // What did not run is said, never counted as met.
+        assert_eq!(by("alert intake").met, None);
+        assert_eq!(by("ledger appends").met, None);
+        let md = markdown(&fig, "run of test");
+        assert!(
+            md.contains("| Slack /slack/commands | 6,000/s for 5 s | 30000 | 29990 |"),
+            "{md}"
+        );
+        assert!(md.contains("not measured"), "{md}");
+    }
+
+    #[test]
+    fn the_latency_plot_has_a_mark_per_measured_rate() {
+        let svg = ack_latency_svg(&ack()).unwrap();
+        assert!(svg.starts_with("<svg"), "{}", &svg[..80]);
+        assert!(svg.trim_end().ends_with("</svg>"));
+        // One marker per rising phase of the one path.
+        assert_eq!(svg.matches("<circle").count(), 3, "{svg}");
+        assert!(svg.contains("Slack /slack/commands p99"));
+    }
+
+    #[test]
+    fn the_ledger_plot_has_a_bar_per_run() {
+        let ledger = json!({"entry_bytes": 300, "runs": [
+            {"name": "raw append write+fdatasync", "entries": 10, "per_second": 5000.0, "p50_us": 1, "p99_us": 2, "commits": null},
+            {"name": "ledger, 1 writer", "entries": 10, "per_second": 4000.0, "p50_us": 1, "p99_us": 2,
+             "commits": {"batches": 10, "fsync_seconds": 0.1, "commit_seconds": 0.2, "writes_per_batch": [{"le": 1.0, "batches": 10}]}}
+        ]});
+        let svg = ledger_svg(&ledger).unwrap();
+        assert_eq!(
+            svg.matches("<rect").count() - 1,
+            2,
+            "a background and two bars: {svg}"
+        );
+        assert!(svg.contains("ledger, 1 writer: 4,000/s"));
+        let md = markdown(
+            &Figures {
+                ledger: Some(ledger),
+                ..Figures::default()
+            },
+            "",
+        );
+        assert!(md.contains("writes per commit ≤1: 10"), "{md}");
+    }
+}
