@@ -53,6 +53,20 @@ fn fill(addr: &str, count: usize) -> Duration {
     started.elapsed()
 }
 
+/// Print each figure, their median and whether it is under `goal`; returns the median.
+fn report(what: &str, figures: &[f64], unit: &str, goal: f64) -> f64 {
+    let mut sorted = figures.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    let each: Vec<String> = figures.iter().map(|f| format!("{f:.1}")).collect();
+    println!(
+        "{what}: {} {unit} (median {median:.1} {unit}); goal < {goal} {unit}: {}",
+        each.join(" / "),
+        if median < goal { "MET" } else { "MISSED" }
+    );
+    median
+}
+
 fn main() {
     let incidents: usize = arg("--incidents").unwrap_or(10_000);
     let restarts: usize = arg("--restarts").unwrap_or(5);
@@ -64,6 +78,7 @@ fn main() {
     let args = ["--config", plan.to_str().unwrap()];
     let server = Server::start(&s, &args);
     let addr = server.addr.clone();
+    server.wait_for("/readyz", 200, Duration::from_secs(30));
     let took = fill(&addr, incidents);
     println!(
         "opened {incidents} incidents in {:.1} s ({:.0}/s, each durable before its reply)",
@@ -99,30 +114,13 @@ fn main() {
     let api_server = Server::restart_at(&s, &addr, &args);
     let (_, v) = Api::new(&api_server.addr).get("/api/v1/ledger/verify");
     let ms: Vec<f64> = ready.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
-    let mut sorted = ms.clone();
-    sorted.sort_by(f64::total_cmp);
-    let median = sorted[sorted.len() / 2];
-    let idle_median = {
-        let mut i = idle.clone();
-        i.sort_by(f64::total_cmp);
-        i[i.len() / 2]
-    };
-    println!(
-        "spawn → /readyz 200 with {incidents} incidents, {restarts} restarts: {} ms (median {median:.0} ms); goal < 300 ms: {}",
-        ms.iter()
-            .map(|m| format!("{m:.0}"))
-            .collect::<Vec<_>>()
-            .join(" / "),
-        if median < 300.0 { "MET" } else { "MISSED" }
+    let median = report(
+        &format!("spawn → /readyz 200 with {incidents} incidents, {restarts} restarts"),
+        &ms,
+        "ms",
+        300.0,
     );
-    println!(
-        "idle RSS after each start: {} MB (median {idle_median:.1} MB); goal < 20 MB: {}",
-        idle.iter()
-            .map(|m| format!("{m:.1}"))
-            .collect::<Vec<_>>()
-            .join(" / "),
-        if idle_median < 20.0 { "MET" } else { "MISSED" }
-    );
+    let idle_median = report("idle RSS after each start", &idle, "MB", 20.0);
     println!(
         "ledger after the runs: intact={} entries={}",
         v["intact"], v["entries"]

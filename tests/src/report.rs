@@ -441,7 +441,7 @@ pub fn ack_latency_svg(ack: &Value) -> Result<String, String> {
             .configure_series_labels()
             .background_style(WHITE.mix(0.9))
             .border_style(BLACK.mix(0.3))
-            .position(SeriesLabelPosition::UpperLeft)
+            .position(SeriesLabelPosition::LowerRight)
             .draw()
             .map_err(|x| e(&x))?;
         root.present().map_err(|x| e(&x))?;

@@ -143,7 +143,8 @@ fn main() -> ExitCode {
             "bench-report: run every benchmark of DESIGN.md §9 side by side with its reference, in one run\n\n\
              usage: cargo run -p warroom-tests --release --bin bench-report -- [--out DIR] [--quick]\n\n\
              --out DIR   where report.md, the SVG plots and each benchmark's output go (default target/bench-report)\n\
-             --quick     smaller sizes: checks the report works; its figures are not to be quoted\n\n\
+             --quick     smaller sizes: checks the report works; its figures are not to be quoted\n\
+             --render    only write report.md and the plots again from the figures already in --out\n\n\
              Needs what the test command installs (Alertmanager, moto, openssl). Takes about 10 minutes."
         );
         return ExitCode::SUCCESS;
@@ -156,6 +157,26 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let started = Instant::now();
+    if warroom_tests::load::flag("--render") {
+        // Only the report again, from the figures a run left in --out.
+        let read = |name: &str| {
+            std::fs::read(out.join(format!("{name}.json")))
+                .ok()
+                .and_then(|t| serde_json::from_slice(&t).ok())
+        };
+        let fig = Figures {
+            ledger: read("durable_appends"),
+            ack: read("command_ack"),
+            intake: read("alert_intake"),
+            evidence: read("evidence_upload"),
+            startup: read("startup"),
+        };
+        let header = std::fs::read_to_string(out.join("report.md"))
+            .ok()
+            .and_then(|md| md.lines().nth(2).map(str::to_owned))
+            .unwrap_or_else(machine);
+        return write_report(&fig, &header, &out, &[]);
+    }
     println!("bench-report: building the release binary …");
     match cargo()
         .args(["build", "--locked", "--release", "-p", "warroom"])
@@ -205,7 +226,14 @@ fn main() -> ExitCode {
             ""
         }
     );
-    let md = report::markdown(&fig, &header);
+    println!("benchmarks took {:.0} s", started.elapsed().as_secs_f64());
+    write_report(&fig, &header, &out, &failed)
+}
+
+/// `report.md` and the plots into `out`; success when everything was written and no
+/// benchmark failed.
+fn write_report(fig: &Figures, header: &str, out: &Path, failed: &[&str]) -> ExitCode {
+    let md = report::markdown(fig, header);
     let mut written = vec![out.join("report.md")];
     let mut problems = Vec::new();
     if let Err(e) = std::fs::write(out.join("report.md"), &md) {
@@ -240,7 +268,6 @@ fn main() -> ExitCode {
             failed.join(", ")
         );
     }
-    println!("took {:.0} s", started.elapsed().as_secs_f64());
     if failed.is_empty() && problems.is_empty() {
         ExitCode::SUCCESS
     } else {

@@ -86,8 +86,9 @@ where
                     && is_transient(&e)
                     && (conflicts || !matches!(&e, kube::Error::Api(s) if s.code == 409)) =>
             {
-                tracing::warn!(attempt, error = %e, "transient Kubernetes API error; retrying");
-                tokio::time::sleep(delay).await;
+                let wait = delay.max(asked_wait(&e));
+                tracing::warn!(attempt, error = %e, wait_ms = wait.as_millis() as u64, "transient Kubernetes API error; retrying");
+                tokio::time::sleep(wait).await;
                 delay *= 2;
                 attempt += 1;
             }
@@ -95,6 +96,23 @@ where
         }
     }
 }
+
+/// The wait a throttling API server asked for (`details.retryAfterSeconds`, which
+/// kube-apiserver sends with its `Retry-After` header), at most [`MAX_ASKED_WAIT`]: an action
+/// in progress is not held for longer on the server's word.
+fn asked_wait(e: &kube::Error) -> Duration {
+    match e {
+        kube::Error::Api(s) => s
+            .details
+            .as_ref()
+            .map(|d| Duration::from_secs(d.retry_after_seconds.into()))
+            .unwrap_or_default()
+            .min(MAX_ASKED_WAIT),
+        _ => Duration::ZERO,
+    }
+}
+
+const MAX_ASKED_WAIT: Duration = Duration::from_secs(10);
 
 pub fn is_not_found(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Api(s) if s.code == 404)
