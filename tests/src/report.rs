@@ -121,17 +121,26 @@ pub fn rows(fig: &Figures) -> Vec<Row> {
     }
     match &fig.intake {
         Some(i) => {
+            // warroom's rate in a section against Alertmanager's, with the factor to reach.
+            let against = |section: &Value, what: &str, goal: &str, factor: f64| {
+                let (w, a) = (
+                    f(&section["warroom_per_second"]).unwrap_or(0.0),
+                    f(&section["alertmanager_per_second"]).unwrap_or(f64::NAN),
+                );
+                row(
+                    what,
+                    rate(w),
+                    format!("Alertmanager {}", rate(a)),
+                    goal,
+                    Some(w >= factor * a),
+                )
+            };
             let storm = &i["storm"];
-            let (w, a) = (
-                f(&storm["warroom_per_second"]).unwrap_or(0.0),
-                f(&storm["alertmanager_per_second"]).unwrap_or(f64::NAN),
-            );
-            out.push(row(
+            out.push(against(
+                storm,
                 "alert storm, alerts/s (batches of 100)",
-                rate(w),
-                format!("Alertmanager {}", rate(a)),
                 "≥ 3× Alertmanager",
-                Some(w >= 3.0 * a),
+                3.0,
             ));
             let incidents = storm["incidents"].as_u64().unwrap_or(0);
             let fingerprints = storm["fingerprints"].as_u64().unwrap_or(0);
@@ -142,17 +151,11 @@ pub fn rows(fig: &Figures) -> Vec<Row> {
                 "exactly one per fingerprint",
                 Some(incidents == fingerprints),
             ));
-            let singles = &i["singles"];
-            let (w, a) = (
-                f(&singles["warroom_per_second"]).unwrap_or(0.0),
-                f(&singles["alertmanager_per_second"]).unwrap_or(f64::NAN),
-            );
-            out.push(row(
+            out.push(against(
+                &i["singles"],
                 "single alert posts/s",
-                rate(w),
-                format!("Alertmanager {}", rate(a)),
                 "≥ 2× Alertmanager",
-                Some(w >= 2.0 * a),
+                2.0,
             ));
             let rss = &i["rss_mb"];
             let (w, a) = (
