@@ -162,10 +162,15 @@ impl Journal {
             .open(path)
             .map_err(io)?;
         let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
-        let data = std::fs::read(path).map_err(io)?;
-        let (epoch, replay) = parse(path, &data)?;
-        drop(data);
         let len = file.metadata().map_err(io)?.len();
+        // Read through a window, not whole: a 32 MiB journal held at once was most of the
+        // server's peak memory.
+        let mut window = Window::new(&file, len as usize);
+        let parsed = parse_from(path, &mut window);
+        if let Some(e) = window.error {
+            return Err(io(e));
+        }
+        let (epoch, replay) = parsed?;
         if len < CAPACITY {
             preallocate(&file).map_err(io)?;
         }
@@ -248,7 +253,75 @@ pub fn read(path: &Path) -> Result<Replay, JournalError> {
     Ok(parse(path, &data)?.1)
 }
 
-fn parse(path: &Path, data: &[u8]) -> Result<(u64, Replay), JournalError> {
+#[cfg(test)]
+fn parse(path: &Path, mut data: &[u8]) -> Result<(u64, Replay), JournalError> {
+    parse_from(path, &mut data)
+}
+
+/// A journal's bytes, read where asked: a slice in memory, or the file through a window.
+trait Source {
+    fn len(&self) -> usize;
+    /// The bytes of `r`; `None` past the end.
+    fn bytes(&mut self, r: std::ops::Range<usize>) -> Option<&[u8]>;
+}
+
+impl Source for &[u8] {
+    fn len(&self) -> usize {
+        <[u8]>::len(self)
+    }
+
+    fn bytes(&mut self, r: std::ops::Range<usize>) -> Option<&[u8]> {
+        <[u8]>::get(self, r)
+    }
+}
+
+/// Reads the file a window at a time; a read error ends the bytes and is kept to report.
+struct Window<'a> {
+    file: &'a File,
+    len: usize,
+    start: usize,
+    buf: Vec<u8>,
+    error: Option<std::io::Error>,
+}
+
+impl<'a> Window<'a> {
+    const SIZE: usize = 1024 * 1024;
+
+    fn new(file: &'a File, len: usize) -> Self {
+        Window {
+            file,
+            len,
+            start: 0,
+            buf: Vec::new(),
+            error: None,
+        }
+    }
+}
+
+impl Source for Window<'_> {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn bytes(&mut self, r: std::ops::Range<usize>) -> Option<&[u8]> {
+        if r.end > self.len || r.start > r.end || self.error.is_some() {
+            return None;
+        }
+        if r.start < self.start || r.end > self.start + self.buf.len() {
+            let size = Self::SIZE.max(r.len()).min(self.len - r.start);
+            self.buf.resize(size, 0);
+            if let Err(e) = self.file.read_exact_at(&mut self.buf, r.start as u64) {
+                self.error = Some(e);
+                self.buf.clear();
+                return None;
+            }
+            self.start = r.start;
+        }
+        self.buf.get(r.start - self.start..r.end - self.start)
+    }
+}
+
+fn parse_from(path: &Path, data: &mut impl Source) -> Result<(u64, Replay), JournalError> {
     let (epoch, base_seq) = read_header(path, data)?;
     let damaged = |offset: usize, what: String| JournalError::Damaged {
         path: path.to_path_buf(),
@@ -288,7 +361,7 @@ fn parse(path: &Path, data: &[u8]) -> Result<(u64, Replay), JournalError> {
         let padded = pad8(head.len as usize);
         let copies = [at + 2 * HEAD, at + 2 * HEAD + padded];
         let valid = copies.map(|start| {
-            data.get(start..start + head.len as usize)
+            data.bytes(start..start + head.len as usize)
                 .filter(|payload| crc(epoch, payload) == head.crc)
                 .and_then(decode_payload)
         });
@@ -326,7 +399,8 @@ fn parse(path: &Path, data: &[u8]) -> Result<(u64, Replay), JournalError> {
 
 /// Every frame of the current epoch that still checks out, in order, skipping damage; and a
 /// line for each stretch that could not be read. For salvage only: replay never skips.
-pub fn salvage_frames(path: &Path, data: &[u8]) -> (Vec<Batch>, Vec<String>) {
+pub fn salvage_frames(path: &Path, mut data: &[u8]) -> (Vec<Batch>, Vec<String>) {
+    let data = &mut data;
     let mut problems = Vec::new();
     let epoch = match read_header(path, data) {
         Ok((epoch, _)) => epoch,
@@ -347,7 +421,7 @@ pub fn salvage_frames(path: &Path, data: &[u8]) -> (Vec<Batch>, Vec<String>) {
         let payload = [start + 2 * HEAD, start + 2 * HEAD + padded]
             .iter()
             .find_map(|&p| {
-                data.get(p..p + head.len as usize)
+                data.bytes(p..p + head.len as usize)
                     .filter(|bytes| crc(epoch, bytes) == head.crc)
                     .and_then(decode_payload)
             });
@@ -380,17 +454,18 @@ pub fn salvage_frames(path: &Path, data: &[u8]) -> (Vec<Batch>, Vec<String>) {
 }
 
 /// The header's epoch and base sequence number, from whichever copy checks out.
-fn read_header(path: &Path, data: &[u8]) -> Result<(u64, u64), JournalError> {
+fn read_header(path: &Path, data: &mut impl Source) -> Result<(u64, u64), JournalError> {
     let damaged = |what: &str| JournalError::Damaged {
         path: path.to_path_buf(),
         offset: 0,
         what: what.to_string(),
     };
-    if data.len() < HEADER as usize {
+    let Some(area) = data.bytes(0..HEADER as usize) else {
         return Err(damaged(
             "shorter than a journal header: not a warroom journal",
         ));
-    }
+    };
+    let data = area;
     if data.starts_with(OLD_MAGIC) {
         return Err(damaged(
             "journal format 1 (an older warroom): open this folder once with that version to checkpoint it, then remove the journal file",
@@ -444,8 +519,9 @@ struct Head {
     crc: u32,
 }
 
-fn head_at(data: &[u8], at: usize) -> Option<Head> {
-    let h = data.get(at..at + HEAD)?;
+fn head_at(data: &mut impl Source, at: usize) -> Option<Head> {
+    let total = data.len();
+    let h = data.bytes(at..at + HEAD)?;
     let word = |r: std::ops::Range<usize>| u32::from_le_bytes(h[r].try_into().unwrap_or_default());
     let long = |r: std::ops::Range<usize>| u64::from_le_bytes(h[r].try_into().unwrap_or_default());
     if word(0..4) != FRAME_MAGIC || crc32fast::hash(&h[..28]) != word(28..32) {
@@ -457,11 +533,16 @@ fn head_at(data: &[u8], at: usize) -> Option<Head> {
         seq: long(16..24),
         crc: word(24..28),
     };
-    (head.len > 0 && at + frame_len(head.len as usize) <= data.len()).then_some(head)
+    (head.len > 0 && at + frame_len(head.len as usize) <= total).then_some(head)
 }
 
 /// The first frame head of `epoch` numbered `expected` or later at or after `from`.
-fn later_frame(data: &[u8], from: usize, epoch: u64, expected: u64) -> Option<(usize, u64)> {
+fn later_frame(
+    data: &mut impl Source,
+    from: usize,
+    epoch: u64,
+    expected: u64,
+) -> Option<(usize, u64)> {
     let mut at = from.next_multiple_of(8);
     while at + HEAD <= data.len() {
         if let Some(h) = head_at(data, at)
@@ -643,6 +724,36 @@ mod tests {
         let (_, replay) = Journal::open(&path).unwrap();
         assert_eq!(ops(&replay), vec![op(4)], "retired records are ignored");
         assert_eq!(replay.base_seq, 3);
+    }
+
+    #[test]
+    fn opening_reads_through_a_window_and_finds_what_reading_whole_finds() {
+        let (_dir, path) = journal();
+        let (mut j, _) = Journal::open(&path).unwrap();
+        // Frames of ~9 KiB past three windows, so some straddle a window's edge.
+        let big = |n: u8| {
+            vec![Put {
+                tree: TreeId::Timeline,
+                key: vec![n],
+                value: vec![n; 9000 + n as usize],
+            }]
+        };
+        for n in 0..=255u8 {
+            j.append(&[big(n)]).unwrap();
+        }
+        assert!(j.used() > 2 * Window::SIZE as u64);
+        drop(j);
+        let whole = read(&path).unwrap();
+        let (_, windowed) = Journal::open(&path).unwrap();
+        assert_eq!(ops(&windowed).len(), 256);
+        assert_eq!(ops(&windowed), ops(&whole));
+        // Damage in the first window is still seen to be followed by a frame windows later.
+        let first = frame_len(payload_len(&[big(0)])) as u64;
+        let second_payload = HEADER + first + 2 * HEAD as u64 + 8;
+        flip(&path, second_payload);
+        flip(&path, second_payload + pad8(payload_len(&[big(1)])) as u64);
+        let err = Journal::open(&path).err().expect("damage is named").to_string();
+        assert!(err.contains("batch 3 follows"), "{err}");
     }
 
     #[test]

@@ -15,7 +15,10 @@
 //! 5 s each, until one breaks; the highest whose p99 stays under 50 ms and whose every request
 //! was answered is the sustained rate (goal ≥ 8,000/s), and p99 at 4,000/s has its own goal
 //! (< 10 ms). The disk's own durable-write rate (pwrite + fdatasync in the same folder) is
-//! measured in the same run for reference.
+//! measured in the same run for reference, and so is its tail beside another writer: on a
+//! disk whose flush waits for everyone's writes, that tail is what an acknowledgement's p99
+//! cannot beat. Each phase also counts the ledger's group commits over 50 ms (from
+//! `/metrics`), so a stall is seen to be the disk's or not.
 
 use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Mutex};
@@ -124,6 +127,10 @@ impl Target {
 
 struct Phase {
     rate: u64,
+    /// Group commits (and their fdatasyncs) over 50 ms during the phase, from `/metrics`:
+    /// whether a stall was the ledger's or elsewhere.
+    slow_commits: u64,
+    slow_fsyncs: u64,
     sent: usize,
     ok: usize,
     p50: Duration,
@@ -133,6 +140,7 @@ struct Phase {
 
 /// Send `rate` requests a second for `seconds`, on schedule, over `connections` connections.
 fn run(addr: &str, target: &Target, rate: u64, seconds: u64, connections: usize) -> Phase {
+    let slow_before = slow(addr);
     let (tx, rx) = channel::<Instant>();
     let rx: Arc<Mutex<Receiver<Instant>>> = Arc::new(Mutex::new(rx));
     let results = Arc::new(Mutex::new(Vec::<(Duration, bool)>::new()));
@@ -177,14 +185,30 @@ fn run(addr: &str, target: &Target, rate: u64, seconds: u64, connections: usize)
             .map(|(d, _)| *d)
             .unwrap_or_default()
     };
+    let slow_after = slow(addr);
     Phase {
         rate,
+        slow_commits: slow_after.0 - slow_before.0,
+        slow_fsyncs: slow_after.1 - slow_before.1,
         sent: total as usize,
         ok: r.iter().filter(|(_, ok)| *ok).count(),
         p50: at(0.50),
         p99: at(0.99),
         max: r.last().map(|(d, _)| *d).unwrap_or_default(),
     }
+}
+
+/// The ledger's group commits and fdatasyncs so far that took over 50 ms.
+fn slow(addr: &str) -> (u64, u64) {
+    let text = warroom_tests::http_get(addr, "/metrics").1;
+    let over = |name: &str| {
+        warroom_tests::gauge_in(&text, &format!("{name}_count"))
+            - warroom_tests::gauge_in(&text, &format!("{name}_bucket{{le=\"0.05\"}}"))
+    };
+    (
+        over("warroom_ledger_commit_seconds"),
+        over("warroom_ledger_fsync_seconds"),
+    )
 }
 
 /// The disk's limit in the same folder: preallocated pwrite + fdatasync, one writer.
@@ -209,19 +233,74 @@ fn disk_reference(dir: &std::path::Path) -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
+/// The disk's own tail for a durable write: preallocated pwrite + fdatasync at 1,000/s for
+/// 5 s, beside another writer doing what sled does between checkpoints (1 MiB written and
+/// synced every 500 ms). On a disk whose flush waits for everyone's writes, this is the
+/// stall an acknowledgement cannot beat. Returns (p99, max, syncs over 50 ms).
+fn disk_tail(dir: &std::path::Path) -> (Duration, Duration, usize) {
+    use std::os::unix::fs::FileExt;
+    let open = |name: &str| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .read(true)
+            .write(true)
+            .truncate(true)
+            .open(dir.join(name))
+            .unwrap()
+    };
+    let (rate, n) = (1000u64, 5000u64);
+    let f = open("reference-tail");
+    f.write_all_at(&vec![0u8; (n * 512) as usize], 0).unwrap();
+    f.sync_all().unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let other = {
+        let (stop, g) = (stop.clone(), open("reference-other"));
+        std::thread::spawn(move || {
+            let chunk = vec![3u8; 1 << 20];
+            let mut at = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                g.write_all_at(&chunk, at).unwrap();
+                g.sync_data().unwrap();
+                at += chunk.len() as u64;
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        })
+    };
+    let record = [7u8; 512];
+    let start = Instant::now();
+    let mut lat = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let due = start + Duration::from_nanos(i * 1_000_000_000 / rate);
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let t = Instant::now();
+        f.write_all_at(&record, i * 512).unwrap();
+        f.sync_data().unwrap();
+        lat.push(t.elapsed());
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    other.join().unwrap();
+    lat.sort();
+    let over = lat.iter().filter(|d| **d > Duration::from_millis(50)).count();
+    (lat[lat.len() * 99 / 100], lat[lat.len() - 1], over)
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
 fn print(p: &Phase) {
     println!(
-        "{:>6}/s  sent {:>6}  recorded: {:>6}  p50 {:>9}  p99 {:>9}  max {:>9}",
+        "{:>6}/s  sent {:>6}  recorded: {:>6}  p50 {:>9}  p99 {:>9}  max {:>9}  commits > 50 ms: {} (fdatasync {})",
         p.rate,
         p.sent,
         p.ok,
         ms(p.p50),
         ms(p.p99),
-        ms(p.max)
+        ms(p.max),
+        p.slow_commits,
+        p.slow_fsyncs
     );
 }
 
@@ -239,6 +318,7 @@ impl Phase {
         serde_json::json!({
             "rate": self.rate, "seconds": seconds, "sent": self.sent, "recorded": self.ok,
             "p50_ms": ms(self.p50), "p99_ms": ms(self.p99), "max_ms": ms(self.max),
+            "commits_over_50ms": self.slow_commits, "fsyncs_over_50ms": self.slow_fsyncs,
         })
     }
 }
@@ -290,6 +370,7 @@ fn main() {
     let o = options();
     let s = Scratch::new();
     let disk = disk_reference(s.path());
+    let tail = disk_tail(s.path());
     let fake = FakeSlack::start();
     let fake_discord = FakeDiscord::start();
     let key = Arc::new(SigningKey::from_bytes(&[9u8; 32]));
@@ -389,6 +470,12 @@ fn main() {
     println!(
         "reference: preallocated pwrite+fdatasync in the same folder: {disk:.0}/s (one writer)"
     );
+    println!(
+        "reference: the same at 1000/s beside 1 MiB + fdatasync every 500 ms: p99 {}, max {}, syncs over 50 ms: {}",
+        ms(tail.0),
+        ms(tail.1),
+        tail.2
+    );
     let results: Vec<serde_json::Value> = paths
         .iter()
         .map(|(label, target)| measure(label, &server.addr, target, &o))
@@ -401,6 +488,11 @@ fn main() {
     save_results(&serde_json::json!({
         "connections": o.connections,
         "disk_reference_per_second": disk,
+        "disk_tail": {
+            "rate": 1000, "seconds": 5, "beside": "1 MiB + fdatasync every 500 ms",
+            "p99_ms": tail.0.as_secs_f64() * 1000.0, "max_ms": tail.1.as_secs_f64() * 1000.0,
+            "over_50ms": tail.2,
+        },
         "paths": results,
         "ledger": {"intact": v["intact"], "entries": v["entries"]},
     }));
