@@ -13,7 +13,8 @@ pub const USER: &str = "system:serviceaccount:warroom:warroom-bot";
 /// `POST /drill/faults`: the next `times` matching requests fail with `status`, or are
 /// answered only after `delay_ms` (a slow or hung API server: without `status` the request
 /// takes effect at once and its answer comes late, as when a connection hangs after the
-/// server acted). `retry_after` (seconds) goes out as `Retry-After` and
+/// server acted). With `trickle_ms` the answer's body goes out one byte every `trickle_ms` (a
+/// server, or a proxy, that never quite stops answering). `retry_after` (seconds) goes out as `Retry-After` and
 /// `details.retryAfterSeconds`, as kube-apiserver throttles. Absent fields match anything;
 /// `"subresource": ""` matches only the main resource.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -35,6 +36,8 @@ pub struct Fault {
     pub status: Option<u16>,
     #[serde(default)]
     pub delay_ms: Option<u64>,
+    #[serde(default)]
+    pub trickle_ms: Option<u64>,
     #[serde(default)]
     pub retry_after: Option<u64>,
     #[serde(default = "one")]
@@ -143,8 +146,17 @@ impl Deny {
 pub struct Injected {
     /// The failure to answer with; `None`: serve the request.
     pub error: Option<ApiError>,
-    /// How long to hold the answer.
+    /// How the answer is held back.
+    pub timing: Timing,
+}
+
+/// How an injected fault holds an answer back.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Timing {
+    /// Before any of it is sent.
     pub delay: Option<std::time::Duration>,
+    /// Between each byte of its body.
+    pub trickle: Option<std::time::Duration>,
 }
 
 /// The faults and denials in force.
@@ -162,9 +174,9 @@ impl Access {
                     "fault status must be an HTTP error code (400-599), not {status}"
                 )));
             }
-            None if fault.delay_ms.is_none() => {
+            None if fault.delay_ms.is_none() && fault.trickle_ms.is_none() => {
                 return Err(ApiError::bad_request(
-                    "a fault needs a status (400-599), a delay_ms, or both",
+                    "a fault needs a status (400-599), a delay_ms, a trickle_ms, or a status with either",
                 ));
             }
             _ => {}
@@ -198,7 +210,10 @@ impl Access {
         });
         let injected = Injected {
             error,
-            delay: fault.delay_ms.map(std::time::Duration::from_millis),
+            timing: Timing {
+                delay: fault.delay_ms.map(std::time::Duration::from_millis),
+                trickle: fault.trickle_ms.map(std::time::Duration::from_millis),
+            },
         };
         if fault.times == 0 {
             self.faults.remove(index);
@@ -365,7 +380,10 @@ mod tests {
         access.add_fault(slow).expect("valid");
         let held = access.take_fault(&attrs("patch", "pods")).expect("matched");
         assert!(held.error.is_none(), "served, late");
-        assert_eq!(held.delay, Some(std::time::Duration::from_millis(1500)));
+        assert_eq!(
+            held.timing.delay,
+            Some(std::time::Duration::from_millis(1500))
+        );
         let throttle: Fault =
             serde_json::from_value(json!({"verb": "get", "status": 429, "retry_after": 2}))
                 .expect("fault");

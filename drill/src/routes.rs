@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::catalog::{self, ResourceType};
 use crate::crud::{self, Query};
-use crate::faults::{self, Attributes, Deny, Fault};
+use crate::faults::{self, Attributes, Deny, Fault, Timing};
 use crate::kubelet::{self, KubeletAnswer};
 use crate::path::{self, ResourcePath, Route};
 use crate::record::{self, RecordedRequest};
@@ -191,7 +191,7 @@ async fn api(State(shared): State<Arc<Shared>>, request: Request) -> Response {
         Route::Resources { group, version } => discovery(discovery::resources(&group, &version)),
         Route::NotFound => ApiError::no_route().into_response(),
         Route::Resource(target) => {
-            let (delay, response) = resource(
+            let (timing, response) = resource(
                 &shared,
                 &parts.method,
                 &parts.headers,
@@ -199,10 +199,13 @@ async fn api(State(shared): State<Arc<Shared>>, request: Request) -> Response {
                 &query,
                 &body,
             );
-            if let Some(delay) = delay {
+            if let Some(delay) = timing.delay {
                 tokio::time::sleep(delay).await;
             }
-            response
+            match timing.trickle {
+                Some(every) => trickle(response, every).await,
+                None => response,
+            }
         }
     }
 }
@@ -211,8 +214,28 @@ fn flag(query: &Query, key: &str) -> bool {
     query.get(key).is_some_and(|v| v == "true" || v == "1")
 }
 
-/// Records the request, applies denials and faults, then serves it; with how long an
-/// injected fault holds the answer.
+/// The same answer, its body sent one byte every `every`.
+async fn trickle(response: Response, every: std::time::Duration) -> Response {
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return ApiError::internal("the drill could not read its own answer").into_response();
+    };
+    let stream = futures::stream::unfold(0usize, move |at| {
+        let bytes = bytes.clone();
+        async move {
+            let byte = bytes.slice(at..(at + 1).min(bytes.len()));
+            if byte.is_empty() {
+                return None;
+            }
+            tokio::time::sleep(every).await;
+            Some((Ok::<_, std::io::Error>(byte), at + 1))
+        }
+    });
+    Response::from_parts(parts, axum::body::Body::from_stream(stream))
+}
+
+/// Records the request, applies denials and faults, then serves it; with how an injected
+/// fault holds the answer back.
 fn resource(
     shared: &Arc<Shared>,
     method: &Method,
@@ -220,7 +243,7 @@ fn resource(
     target: &ResourcePath,
     query: &Query,
     body: &[u8],
-) -> (Option<std::time::Duration>, Response) {
+) -> (Timing, Response) {
     let request = RecordedRequest {
         verb: record::verb(method, target.name.is_some(), flag(query, "watch")),
         group: target.group.clone(),
@@ -233,10 +256,13 @@ fn resource(
     let mut cluster = shared.lock();
     cluster.record(request);
     if let Some(deny) = cluster.access.denial(&attributes) {
-        return (None, faults::forbidden(&attributes, deny).into_response());
+        return (
+            Timing::default(),
+            faults::forbidden(&attributes, deny).into_response(),
+        );
     }
     let injected = cluster.access.take_fault(&attributes);
-    let delay = injected.as_ref().and_then(|i| i.delay);
+    let delay = injected.as_ref().map(|i| i.timing).unwrap_or_default();
     if let Some(error) = injected.and_then(|i| i.error) {
         return (delay, error.into_response());
     }

@@ -752,7 +752,10 @@ mod tests {
         let second_payload = HEADER + first + 2 * HEAD as u64 + 8;
         flip(&path, second_payload);
         flip(&path, second_payload + pad8(payload_len(&[big(1)])) as u64);
-        let err = Journal::open(&path).err().expect("damage is named").to_string();
+        let err = Journal::open(&path)
+            .err()
+            .expect("damage is named")
+            .to_string();
         assert!(err.contains("batch 3 follows"), "{err}");
     }
 

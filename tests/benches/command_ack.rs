@@ -282,7 +282,10 @@ fn disk_tail(dir: &std::path::Path) -> (Duration, Duration, usize) {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     other.join().unwrap();
     lat.sort();
-    let over = lat.iter().filter(|d| **d > Duration::from_millis(50)).count();
+    let over = lat
+        .iter()
+        .filter(|d| **d > Duration::from_millis(50))
+        .count();
     (lat[lat.len() * 99 / 100], lat[lat.len() - 1], over)
 }
 

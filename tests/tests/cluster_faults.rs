@@ -1,7 +1,7 @@
 //! A misbehaving Kubernetes API server (the drill's, driven into faults): throttling with
 //! Retry-After and server errors are retried where safe and the action runs once; errors
-//! that persist and a server that stops answering fail the action plainly, in bounded time,
-//! and the ledger says what state it is in.
+//! that persist, a server that stops answering and one that trickles its answer fail the
+//! action plainly, in bounded time, and the ledger says what state it is in.
 
 use std::time::{Duration, Instant};
 
@@ -133,7 +133,7 @@ fn a_hung_api_server_fails_the_action_in_bounded_time_saying_it_may_have_applied
     let said = body["incident"]["requests"][0]["outcome"].to_string();
     assert!(
         said.contains(
-            "the API server of cluster prod-eu did not answer in time (1 s a try, retried)"
+            "the API server of cluster prod-eu did not answer in time (a try: 1 s for each read, 2 s for the whole answer; retried)"
         ) && said.contains("may or may not have been applied: check before repeating it"),
         "{said}"
     );
@@ -148,4 +148,41 @@ fn a_hung_api_server_fails_the_action_in_bounded_time_saying_it_may_have_applied
         Some("request.failed"),
         "{kinds:?}"
     );
+}
+
+#[test]
+fn an_answer_trickled_a_byte_at_a_time_fails_the_action_in_bounded_time() {
+    // Each read is quick (a byte every 300 ms, under the 1 s read timeout), so only the
+    // deadline on the whole answer (2 s here, 60 s in production) can end it.
+    let (_s, _server, api, drill) = start(&[("WARROOM_KUBE_TIMEOUT_MS", "1000")]);
+    let inc = api.open_incident("a trickling api server");
+    api.ok(
+        "alice",
+        &format!("cordon node {NODE1} --reason x"),
+        Some(&inc),
+    );
+    drill.inject(&json!({"verb": "patch", "resource": "nodes", "trickle_ms": 300, "times": 10}));
+    let started = Instant::now();
+    api.ok("bob", "approve R1", Some(&inc));
+    let body = api.wait_until(&inc, "R1 to fail", |b| {
+        b["incident"]["requests"][0]["status"] == "failed"
+    });
+    let took = started.elapsed();
+    let said = body["incident"]["requests"][0]["outcome"].to_string();
+    assert!(
+        said.contains("the API server of cluster prod-eu did not answer in time")
+            && said.contains("may or may not have been applied"),
+        "{said}"
+    );
+    // Four tries of 2 s and their backoff; the node's answer alone would take minutes.
+    assert!(took < Duration::from_secs(20), "bounded: {took:?}");
+    assert!(
+        took >= Duration::from_secs(2),
+        "a whole answer was waited for: {took:?}"
+    );
+    assert_eq!(patches_of(&drill, "nodes"), 4, "{:?}", drill.requests());
+    let node = drill.object(&format!("/api/v1/nodes/{NODE1}"));
+    assert_eq!(node["spec"]["unschedulable"], true, "{node}");
+    let (_, v) = api.get("/api/v1/ledger/verify");
+    assert_eq!(v["intact"], true);
 }

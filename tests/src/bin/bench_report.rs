@@ -72,6 +72,23 @@ fn benches(quick: bool) -> Vec<Bench> {
 fn cargo() -> Command {
     let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     c.current_dir(warroom_tests::repo_root());
+    // What `cargo run` set for this binary: build scripts that watch these (ring's, for one)
+    // would see them change and rebuild the TLS stack and all above it, here and again in
+    // the next plain `cargo build`.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_PKG_")
+            || key.starts_with("CARGO_MANIFEST_")
+            || [
+                "CARGO_CRATE_NAME",
+                "CARGO_BIN_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+            ]
+            .contains(&&*key)
+        {
+            c.env_remove(&*key);
+        }
+    }
     c
 }
 

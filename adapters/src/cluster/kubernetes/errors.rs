@@ -21,8 +21,9 @@ pub fn describe(cluster: &str, what: &str, e: &kube::Error) -> ClusterError {
             s.code, s.reason, s.message
         )),
         other if timed_out(other) => ClusterError::Failed(format!(
-            "{what}: the API server of cluster {cluster} did not answer in time ({} s a try, retried); the change may or may not have been applied: check before repeating it",
-            super::read_timeout().as_secs_f64()
+            "{what}: the API server of cluster {cluster} did not answer in time (a try: {} s for each read, {} s for the whole answer; retried); the change may or may not have been applied: check before repeating it",
+            super::read_timeout().as_secs_f64(),
+            super::deadline::whole_call().as_secs_f64()
         )),
         other => ClusterError::Failed(format!(
             "{what}: cannot reach the API server of cluster {cluster}: {other}"

@@ -8,6 +8,7 @@
 //! AWS actions are not handled here.
 
 mod capture;
+mod deadline;
 mod errors;
 mod isolate;
 mod nodes;
@@ -82,6 +83,13 @@ fn bound(config: &mut kube::Config) {
     config.write_timeout = Some(read_timeout());
 }
 
+/// kube's client stack with [`deadline::Deadline`] on every call.
+fn client_with_deadline(config: kube::Config) -> Result<kube::Client, kube::Error> {
+    Ok(kube::client::ClientBuilder::try_from(config)?
+        .with_layer(&deadline::Deadline(deadline::whole_call()))
+        .build())
+}
+
 impl KubeCluster {
     pub fn new(evidence: Arc<dyn EvidenceStore>, capture: CaptureSettings) -> Self {
         KubeCluster {
@@ -125,7 +133,7 @@ impl KubeCluster {
         // warroom retries what is safe itself; kube's own retry would hold a refused
         // eviction (429 without Retry-After) for minutes.
         config.default_retry = false;
-        kube::Client::try_from(config).map_err(|e| format!("cannot build a client for {url}: {e}"))
+        client_with_deadline(config).map_err(|e| format!("cannot build a client for {url}: {e}"))
     }
 
     /// A client from a kubeconfig file (and context), or the in-cluster service account.
@@ -158,7 +166,7 @@ impl KubeCluster {
         bound(&mut config);
         config.default_retry = false;
         let server = config.cluster_url.to_string();
-        let client = kube::Client::try_from(config).map_err(|e| e.to_string())?;
+        let client = client_with_deadline(config).map_err(|e| e.to_string())?;
         Ok((client, server))
     }
 
