@@ -193,7 +193,7 @@ mod tests {
         use tower::Service;
         let started = Instant::now();
         let response = trickling(60).call(Request::new(())).await.expect("head");
-        let err = response.into_body().collect().await.err().expect("cut off");
+        let err = response.into_body().collect().await.expect_err("cut off");
         assert!(err.to_string().contains("timed out"), "{err}");
         assert_eq!(
             started.elapsed(),
