@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Alert, AlertError, AlertStatus, Intake, MAX_TITLE_CHARS, cut, label_fingerprint, put};
+use super::{
+    Alert, AlertError, AlertStatus, Intake, MAX_TITLE_CHARS, cut, decode, label_fingerprint, put,
+};
 
 const FORMAT: &str = "Alertmanager webhook";
 
@@ -36,11 +38,7 @@ struct RawAlert {
 
 /// Every alert of one webhook delivery, in order.
 pub fn parse_alertmanager(body: &[u8]) -> Result<Vec<Alert>, AlertError> {
-    let group: Group = {
-        let de = &mut serde_json::Deserializer::from_slice(body);
-        serde_path_to_error::deserialize(de)
-            .map_err(|e| AlertError::new(FORMAT, e.path().to_string(), e.inner().to_string()))?
-    };
+    let group: Group = decode(FORMAT, body)?;
     if let Some(v) = &group.version
         && v != "4"
     {

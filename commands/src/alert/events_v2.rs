@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Alert, AlertError, AlertStatus, Intake, MAX_TITLE_CHARS, cut, put};
+use super::{Alert, AlertError, AlertStatus, Intake, MAX_TITLE_CHARS, cut, decode, put};
 
 const FORMAT: &str = "Events API v2";
 
@@ -42,11 +42,7 @@ struct RawPayload {
 
 /// One event and the routing key it names (the caller checks the key).
 pub fn parse_events_v2(body: &[u8]) -> Result<(String, Alert), AlertError> {
-    let raw: RawEvent = {
-        let de = &mut serde_json::Deserializer::from_slice(body);
-        serde_path_to_error::deserialize(de)
-            .map_err(|e| AlertError::new(FORMAT, e.path().to_string(), e.inner().to_string()))?
-    };
+    let raw: RawEvent = decode(FORMAT, body)?;
     let status = match raw.event_action.as_str() {
         "trigger" => AlertStatus::Firing,
         "acknowledge" => AlertStatus::Acknowledged,

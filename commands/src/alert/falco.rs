@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Alert, AlertError, AlertStatus, Intake, MAX_TITLE_CHARS, cut, put};
+use super::{Alert, AlertError, AlertStatus, Intake, MAX_TITLE_CHARS, cut, decode, put};
 
 const FORMAT: &str = "Falco event";
 
@@ -35,11 +35,7 @@ struct RawEvent {
 /// the syscall or k8s-audit fields), else the rule and the host, so repeats of the same rule
 /// on the same pod are one alert.
 pub fn parse_falco(body: &[u8]) -> Result<Alert, AlertError> {
-    let raw: RawEvent = {
-        let de = &mut serde_json::Deserializer::from_slice(body);
-        serde_path_to_error::deserialize(de)
-            .map_err(|e| AlertError::new(FORMAT, e.path().to_string(), e.inner().to_string()))?
-    };
+    let raw: RawEvent = decode(FORMAT, body)?;
     if raw.rule.trim().is_empty() {
         return Err(AlertError::new(FORMAT, "rule", "empty"));
     }

@@ -92,8 +92,37 @@ const MAX_FIELD_CHARS: usize = 2000;
 /// Most fields kept from one alert.
 const MAX_FIELDS: usize = 256;
 
+/// The first `max` characters of `s`.
 fn cut(s: &str, max: usize) -> String {
-    s.chars().take(max).collect()
+    s[..cut_at(s, max)].to_owned()
+}
+
+/// `s` kept to its first `max` characters, without copying it.
+fn cut_owned(mut s: String, max: usize) -> String {
+    s.truncate(cut_at(&s, max));
+    s
+}
+
+/// Byte length of the first `max` characters of `s` (all of it when it is shorter).
+fn cut_at(s: &str, max: usize) -> usize {
+    // Never more characters than bytes: a short string needs no counting.
+    if s.len() <= max {
+        return s.len();
+    }
+    s.char_indices().nth(max).map_or(s.len(), |(at, _)| at)
+}
+
+/// The body as `T`; when it is not, the error names the field. The path is tracked only to
+/// explain a failure: tracking it on every body cost more than the parse itself.
+fn decode<T: serde::de::DeserializeOwned>(
+    format: &'static str,
+    body: &[u8],
+) -> Result<T, AlertError> {
+    serde_json::from_slice(body).or_else(|_| {
+        let de = &mut serde_json::Deserializer::from_slice(body);
+        serde_path_to_error::deserialize(de)
+            .map_err(|e| AlertError::new(format, e.path().to_string(), e.inner().to_string()))
+    })
 }
 
 /// JSON scalars as the strings rules compare; null and `<NA>` mean "absent".
@@ -102,7 +131,7 @@ fn scalar(v: &serde_json::Value) -> Option<String> {
     let s = match v {
         Value::Null => return None,
         Value::String(s) if s == "<NA>" || s.is_empty() => return None,
-        Value::String(s) => s.clone(),
+        Value::String(s) => return Some(cut(s, MAX_FIELD_CHARS)),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => n.to_string(),
         Value::Array(items) => items
@@ -112,7 +141,7 @@ fn scalar(v: &serde_json::Value) -> Option<String> {
             .join(","),
         Value::Object(_) => v.to_string(),
     };
-    Some(cut(&s, MAX_FIELD_CHARS))
+    Some(cut_owned(s, MAX_FIELD_CHARS))
 }
 
 /// Insert `key = value` unless the alert already has too many fields.
@@ -126,3 +155,21 @@ fn put(fields: &mut BTreeMap<String, String>, key: &str, value: &serde_json::Val
 
 #[cfg(test)]
 mod fuzz_tests;
+
+#[cfg(test)]
+mod cut_tests {
+    use super::*;
+
+    #[test]
+    fn cutting_counts_characters_not_bytes() {
+        assert_eq!(cut("abc", 5), "abc");
+        assert_eq!(cut("abcdef", 3), "abc");
+        // Five bytes, three characters: shorter than 4 characters, so whole.
+        assert_eq!(cut("aéb", 4), "aéb");
+        assert_eq!(cut("ééé", 2), "éé");
+        assert_eq!(cut("日本語テキスト", 3), "日本語");
+        assert_eq!(cut_owned("ééé".to_owned(), 1), "é");
+        assert_eq!(cut("", 0), "");
+        assert_eq!(cut("abc", 0), "");
+    }
+}
