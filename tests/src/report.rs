@@ -70,6 +70,14 @@ pub fn rows(fig: &Figures) -> Vec<Row> {
     match &fig.ack {
         Some(ack) => {
             let disk = f(&ack["disk_reference_per_second"]).unwrap_or(0.0);
+            // The disk's own tail beside other writes: what a p99 cannot beat.
+            let tail = &ack["disk_tail"];
+            let allow = match (f(&tail["p99_ms"]), f(&tail["max_ms"])) {
+                (Some(p99), Some(max)) => format!(
+                    "the disk alone beside other writes: p99 {p99:.2} ms, max {max:.2} ms; Slack and Discord allow 3 s"
+                ),
+                _ => "Slack and Discord allow 3 s".into(),
+            };
             for path in ack["paths"].as_array().into_iter().flatten() {
                 let name = path["path"].as_str().unwrap_or("?");
                 let fixed = &path["fixed"];
@@ -81,7 +89,7 @@ pub fn rows(fig: &Figures) -> Vec<Row> {
                 out.push(row(
                     &format!("ack, {name}: p99 at {r}/s"),
                     format!("{p99:.2} ms"),
-                    "Slack and Discord allow 3 s".into(),
+                    allow.clone(),
                     "< 10 ms",
                     Some(p99 < 10.0 && all_recorded),
                 ));
@@ -288,14 +296,14 @@ pub fn markdown(fig: &Figures, header: &str) -> String {
         );
     }
     if let Some(ack) = &fig.ack {
-        md.push_str("\n## Command acknowledgement (open loop, durable before the reply)\n\n![ack latency](ack-latency.svg)\n\n| path | rate | requests | recorded | p50 | p99 | max |\n|---|---:|---:|---:|---:|---:|---:|\n");
+        md.push_str("\n## Command acknowledgement (open loop, durable before the reply)\n\n![ack latency](ack-latency.svg)\n\n| path | rate | requests | recorded | p50 | p99 | max | ledger syncs > 50 ms |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
         for path in ack["paths"].as_array().into_iter().flatten() {
             let phases = std::iter::once(&path["fixed"])
                 .chain(path["rising"].as_array().into_iter().flatten());
             for p in phases {
                 let _ = writeln!(
                     md,
-                    "| {} | {}/s for {} s | {} | {} | {:.2} ms | {:.2} ms | {:.2} ms |",
+                    "| {} | {}/s for {} s | {} | {} | {:.2} ms | {:.2} ms | {:.2} ms | {} |",
                     path["path"].as_str().unwrap_or("?"),
                     rate(f(&p["rate"]).unwrap_or(0.0)),
                     p["seconds"],
@@ -304,8 +312,22 @@ pub fn markdown(fig: &Figures, header: &str) -> String {
                     f(&p["p50_ms"]).unwrap_or(f64::NAN),
                     f(&p["p99_ms"]).unwrap_or(f64::NAN),
                     f(&p["max_ms"]).unwrap_or(f64::NAN),
+                    p["fsyncs_over_50ms"]
+                        .as_u64()
+                        .map_or("—".to_owned(), |n| n.to_string()),
                 );
             }
+        }
+        let tail = &ack["disk_tail"];
+        if let (Some(p99), Some(max)) = (f(&tail["p99_ms"]), f(&tail["max_ms"])) {
+            let _ = writeln!(
+                md,
+                "\nThe disk alone in the same run: preallocated pwrite+fdatasync at {}/s for {} s beside {}: p99 {p99:.2} ms, max {max:.2} ms, {} syncs over 50 ms. A phase whose p99 crossed its goal with a ledger sync over 50 ms was held by the disk's flush.",
+                tail["rate"],
+                tail["seconds"],
+                tail["beside"].as_str().unwrap_or("another writer"),
+                tail["over_50ms"]
+            );
         }
     }
     if let Some(l) = &fig.ledger {
@@ -515,13 +537,15 @@ mod tests {
     use serde_json::json;
 
     fn ack() -> Value {
-        json!({"disk_reference_per_second": 8000.0, "paths": [{
+        json!({"disk_reference_per_second": 8000.0,
+            "disk_tail": {"rate": 1000, "seconds": 5, "beside": "1 MiB + fdatasync every 500 ms", "p99_ms": 0.9, "max_ms": 61.0, "over_50ms": 1},
+            "paths": [{
             "path": "Slack /slack/commands",
             "fixed": {"rate": 200, "seconds": 10, "sent": 2000, "recorded": 2000, "p50_ms": 0.8, "p99_ms": 2.5, "max_ms": 9.0},
             "rising": [
                 {"rate": 2000, "seconds": 5, "sent": 10000, "recorded": 10000, "p50_ms": 0.9, "p99_ms": 4.0, "max_ms": 9.0},
                 {"rate": 4000, "seconds": 5, "sent": 20000, "recorded": 20000, "p50_ms": 1.0, "p99_ms": 12.0, "max_ms": 30.0},
-                {"rate": 6000, "seconds": 5, "sent": 30000, "recorded": 29990, "p50_ms": 3.0, "p99_ms": 80.0, "max_ms": 90.0}
+                {"rate": 6000, "seconds": 5, "sent": 30000, "recorded": 29990, "p50_ms": 3.0, "p99_ms": 80.0, "max_ms": 90.0, "fsyncs_over_50ms": 2}
             ],
             "sustained_per_second": 4000
         }]})
@@ -548,6 +572,18 @@ mod tests {
         assert!(
             md.contains("| Slack /slack/commands | 6,000/s for 5 s | 30000 | 29990 |"),
             "{md}"
+        );
+        assert!(md.contains("| 90.00 ms | 2 |"), "{md}");
+        assert!(
+            md.contains("beside 1 MiB + fdatasync every 500 ms: p99 0.90 ms, max 61.00 ms, 1 syncs over 50 ms"),
+            "{md}"
+        );
+        assert!(
+            by("p99 at 200/s")
+                .reference
+                .contains("the disk alone beside other writes: p99 0.90 ms"),
+            "{}",
+            by("p99 at 200/s").reference
         );
         assert!(md.contains("not measured"), "{md}");
     }
