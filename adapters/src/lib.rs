@@ -5,6 +5,7 @@
 pub mod aws;
 pub mod chat;
 pub mod cluster;
+pub mod deadline_body;
 pub mod evidence;
 pub mod executors;
 pub mod lease;

@@ -12,10 +12,8 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -23,7 +21,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use http_body::{Frame, SizeHint};
+use warroom_adapters::deadline_body::DeadlineBody;
 use warroom_config::model::console::Limits;
 
 use super::api::answer;
@@ -126,11 +124,17 @@ pub async fn guard(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
     }
     let late = Arc::new(AtomicBool::new(false));
     let (parts, body) = req.into_parts();
-    let body = Body::new(Deadline {
-        inner: body,
-        sleep: Box::pin(tokio::time::sleep(guard.limits.body_timeout)),
-        late: late.clone(),
-    });
+    let body = Body::new(DeadlineBody::new(
+        body,
+        tokio::time::sleep(guard.limits.body_timeout),
+        {
+            let late = late.clone();
+            move || {
+                late.store(true, Ordering::Release);
+                Late.into()
+            }
+        },
+    ));
     let response = next.run(Request::from_parts(parts, body)).await;
     if late.load(Ordering::Acquire) {
         guard.body_timeouts.fetch_add(1, Ordering::Relaxed);
@@ -145,43 +149,9 @@ pub async fn guard(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
     response
 }
 
-/// A request body that fails once `sleep` fires before it ended.
-struct Deadline {
-    inner: Body,
-    sleep: Pin<Box<tokio::time::Sleep>>,
-    late: Arc<AtomicBool>,
-}
-
 #[derive(Debug, thiserror::Error)]
 #[error("the request body did not arrive in time")]
 struct Late;
-
-impl http_body::Body for Deadline {
-    type Data = axum::body::Bytes;
-    type Error = axum::BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
-            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
-        }
-        if self.sleep.as_mut().poll(cx).is_ready() {
-            self.late.store(true, Ordering::Release);
-            return Poll::Ready(Some(Err(Late.into())));
-        }
-        Poll::Pending
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -16,10 +16,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::{Request, Response};
-use http_body::{Body, Frame, SizeHint};
-use tokio::time::{Instant, Sleep};
+use http_body::Body;
+use tokio::time::Instant;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use crate::deadline_body::{BoxError, DeadlineBody};
 
 /// The whole-call deadline: twice the per-read timeout, which leaves room for a large (but
 /// moving) answer such as a capped log.
@@ -82,50 +82,12 @@ where
                 .await
                 .map_err(|_| timed_out(limit))?
                 .map_err(Into::into)?;
-            Ok(response.map(|inner| DeadlineBody {
-                inner,
-                until: Box::pin(tokio::time::sleep_until(until)),
-                limit,
+            Ok(response.map(|inner| {
+                DeadlineBody::new(inner, tokio::time::sleep_until(until), move || {
+                    timed_out(limit)
+                })
             }))
         })
-    }
-}
-
-/// A body that fails once the call's deadline passes.
-pub struct DeadlineBody<B> {
-    inner: B,
-    until: Pin<Box<Sleep>>,
-    limit: Duration,
-}
-
-impl<B> Body for DeadlineBody<B>
-where
-    B: Body + Unpin,
-    B::Error: Into<BoxError>,
-{
-    type Data = B::Data;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let this = self.get_mut();
-        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
-            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
-        }
-        match this.until.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Some(Err(timed_out(this.limit)))),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
     }
 }
 
@@ -133,7 +95,9 @@ where
 mod tests {
     use super::*;
     use bytes::Bytes;
+    use http_body::Frame;
     use http_body_util::BodyExt;
+    use tokio::time::Sleep;
 
     /// A body that yields one byte per `every`, `n` times.
     struct Trickle {
