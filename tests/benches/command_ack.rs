@@ -30,7 +30,7 @@ use warroom_tests::Scratch;
 use warroom_tests::api::{Api, UNLIMITED, plan_with};
 use warroom_tests::fake_discord::FakeDiscord;
 use warroom_tests::fake_slack::FakeSlack;
-use warroom_tests::load::{Conn, Req, arg, flag, save_results};
+use warroom_tests::load::{Conn, Req, arg, flag, quantile, save_results};
 
 const SECRET: &str = "bench-signing-secret";
 static DELIVERY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -180,11 +180,8 @@ fn run(addr: &str, target: &Target, rate: u64, seconds: u64, connections: usize)
     }
     let mut r = results.lock().unwrap().clone();
     r.sort_by_key(|(d, _)| *d);
-    let at = |q: f64| {
-        r.get(((r.len() as f64 * q) as usize).min(r.len().saturating_sub(1)))
-            .map(|(d, _)| *d)
-            .unwrap_or_default()
-    };
+    let latencies: Vec<Duration> = r.iter().map(|(d, _)| *d).collect();
+    let at = |q: f64| quantile(&latencies, q);
     let slow_after = slow(addr);
     Phase {
         rate,
@@ -194,7 +191,7 @@ fn run(addr: &str, target: &Target, rate: u64, seconds: u64, connections: usize)
         ok: r.iter().filter(|(_, ok)| *ok).count(),
         p50: at(0.50),
         p99: at(0.99),
-        max: r.last().map(|(d, _)| *d).unwrap_or_default(),
+        max: at(1.0),
     }
 }
 
@@ -286,7 +283,7 @@ fn disk_tail(dir: &std::path::Path) -> (Duration, Duration, usize) {
         .iter()
         .filter(|d| **d > Duration::from_millis(50))
         .count();
-    (lat[lat.len() * 99 / 100], lat[lat.len() - 1], over)
+    (quantile(&lat, 0.99), quantile(&lat, 1.0), over)
 }
 
 fn ms(d: Duration) -> String {

@@ -19,9 +19,7 @@ use warroom_tests::{Scratch, Server};
 
 fn pct(mut v: Vec<Duration>, q: f64) -> Duration {
     v.sort();
-    v.get(((v.len() as f64 * q) as usize).min(v.len().saturating_sub(1)))
-        .copied()
-        .unwrap_or_default()
+    warroom_tests::load::quantile(&v, q)
 }
 
 fn ms(d: Duration) -> String {

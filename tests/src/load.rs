@@ -114,3 +114,27 @@ pub fn save_results(figures: &serde_json::Value) {
         std::fs::write(&path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     }
 }
+
+/// The `q` quantile (0 to 1) of latencies sorted ascending: the one at ⌊len × q⌋, the largest
+/// for 1; zero when there are none.
+pub fn quantile(sorted: &[std::time::Duration], q: f64) -> std::time::Duration {
+    sorted
+        .get(((sorted.len() as f64 * q) as usize).min(sorted.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod quantile_tests {
+    use super::quantile;
+    use std::time::Duration;
+
+    #[test]
+    fn quantiles_index_the_sorted_latencies() {
+        let v: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(quantile(&v, 0.5), Duration::from_millis(51));
+        assert_eq!(quantile(&v, 0.99), Duration::from_millis(100));
+        assert_eq!(quantile(&v, 1.0), Duration::from_millis(100));
+        assert_eq!(quantile(&[], 0.99), Duration::ZERO);
+    }
+}
