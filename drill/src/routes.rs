@@ -262,12 +262,12 @@ fn resource(
         );
     }
     let injected = cluster.access.take_fault(&attributes);
-    let delay = injected.as_ref().map(|i| i.timing).unwrap_or_default();
+    let timing = injected.as_ref().map(|i| i.timing).unwrap_or_default();
     if let Some(error) = injected.and_then(|i| i.error) {
-        return (delay, error.into_response());
+        return (timing, error.into_response());
     }
     let Some(rt) = catalog::find(&target.group, &target.version, &target.resource) else {
-        return (delay, ApiError::no_route().into_response());
+        return (timing, ApiError::no_route().into_response());
     };
     let call = Call {
         rt,
@@ -281,7 +281,7 @@ fn resource(
         Ok(response) => response,
         Err(error) => error.into_response(),
     };
-    (delay, response)
+    (timing, response)
 }
 
 /// One resource request, once routed to a type.

@@ -166,28 +166,27 @@ pub fn rows(fig: &Figures) -> Vec<Row> {
                 2.0,
             ));
             let rss = &i["rss_mb"];
-            let (w, a) = (
-                f(&rss["warroom_peak"]).unwrap_or(f64::NAN),
-                f(&rss["alertmanager_peak"]).unwrap_or(f64::NAN),
-            );
-            out.push(row(
+            // warroom's RSS at `when` beside Alertmanager's, judged by `met`.
+            let rss_row = |what: &str, when: &str, goal: &str, met: &dyn Fn(f64, f64) -> bool| {
+                let (w, a) = (
+                    f(&rss[format!("warroom_{when}").as_str()]).unwrap_or(f64::NAN),
+                    f(&rss[format!("alertmanager_{when}").as_str()]).unwrap_or(f64::NAN),
+                );
+                row(
+                    what,
+                    format!("{w:.1} MB"),
+                    format!("Alertmanager {a:.1} MB"),
+                    goal,
+                    Some(met(w, a)),
+                )
+            };
+            out.push(rss_row(
                 "peak RSS during intake",
-                format!("{w:.1} MB"),
-                format!("Alertmanager {a:.1} MB"),
+                "peak",
                 "less than Alertmanager",
-                Some(w < a),
+                &|w, a| w < a,
             ));
-            let (w, a) = (
-                f(&rss["warroom_idle"]).unwrap_or(f64::NAN),
-                f(&rss["alertmanager_idle"]).unwrap_or(f64::NAN),
-            );
-            out.push(row(
-                "idle RSS",
-                format!("{w:.1} MB"),
-                format!("Alertmanager {a:.1} MB"),
-                "< 20 MB",
-                Some(w < 20.0),
-            ));
+            out.push(rss_row("idle RSS", "idle", "< 20 MB", &|w, _| w < 20.0));
         }
         None => out.push(missing("alert intake", "alert_intake")),
     }

@@ -111,26 +111,57 @@ fn a_persistent_server_error_fails_the_action_plainly_and_changes_nothing_else()
     assert_eq!(v["intact"], true);
 }
 
-#[test]
-fn a_hung_api_server_fails_the_action_in_bounded_time_saying_it_may_have_applied() {
-    // One try may wait 1 s here (30 s in production).
-    let (_s, _server, api, drill) = start(&[("WARROOM_KUBE_TIMEOUT_MS", "1000")]);
-    let inc = api.open_incident("a hung api server");
+/// A cordon of node 1 asked by alice and approved by bob while the API server misbehaves
+/// as `fault` says on node patches (1 s per read here, 30 s in production), until R1 fails.
+struct CordonUnderFault {
+    _s: Scratch,
+    _server: Server,
+    api: Api,
+    drill: Drill,
+    inc: String,
+    /// bob's answer to `approve R1`.
+    approved: serde_json::Value,
+    /// R1's outcome as the incident shows it once failed.
+    outcome: String,
+    /// From the approval to the failure.
+    took: Duration,
+}
+
+fn cordon_under_fault(title: &str, fault: serde_json::Value) -> CordonUnderFault {
+    let (s, server, api, drill) = start(&[("WARROOM_KUBE_TIMEOUT_MS", "1000")]);
+    let inc = api.open_incident(title);
     api.ok(
         "alice",
         &format!("cordon node {NODE1} --reason x"),
         Some(&inc),
     );
-    // The API server applies each patch and then never answers in time.
-    drill.inject(&json!({"verb": "patch", "resource": "nodes", "delay_ms": 20000, "times": 10}));
+    drill.inject(&fault);
     let started = Instant::now();
-    let r = api.ok("bob", "approve R1", Some(&inc));
-    assert_eq!(r["status"], "executing", "answered while it runs: {r}");
+    let approved = api.ok("bob", "approve R1", Some(&inc));
     let body = api.wait_until(&inc, "R1 to fail", |b| {
         b["incident"]["requests"][0]["status"] == "failed"
     });
-    let took = started.elapsed();
-    let said = body["incident"]["requests"][0]["outcome"].to_string();
+    CordonUnderFault {
+        took: started.elapsed(),
+        outcome: body["incident"]["requests"][0]["outcome"].to_string(),
+        _s: s,
+        _server: server,
+        api,
+        drill,
+        inc,
+        approved,
+    }
+}
+
+#[test]
+fn a_hung_api_server_fails_the_action_in_bounded_time_saying_it_may_have_applied() {
+    // The API server applies each patch and then never answers in time.
+    let run = cordon_under_fault(
+        "a hung api server",
+        json!({"verb": "patch", "resource": "nodes", "delay_ms": 20000, "times": 10}),
+    );
+    let (r, said, took) = (&run.approved, &run.outcome, run.took);
+    assert_eq!(r["status"], "executing", "answered while it runs: {r}");
     assert!(
         said.contains(
             "the API server of cluster prod-eu did not answer in time (a try: 1 s for each read, 2 s for the whole answer; retried)"
@@ -138,11 +169,16 @@ fn a_hung_api_server_fails_the_action_in_bounded_time_saying_it_may_have_applied
         "{said}"
     );
     assert!(took < Duration::from_secs(15), "bounded: {took:?}");
-    assert_eq!(patches_of(&drill, "nodes"), 4, "{:?}", drill.requests());
+    assert_eq!(
+        patches_of(&run.drill, "nodes"),
+        4,
+        "{:?}",
+        run.drill.requests()
+    );
     // Why the answer hedges: the change did land.
-    let node = drill.object(&format!("/api/v1/nodes/{NODE1}"));
+    let node = run.drill.object(&format!("/api/v1/nodes/{NODE1}"));
     assert_eq!(node["spec"]["unschedulable"], true, "{node}");
-    let kinds = api.kinds(&inc);
+    let kinds = run.api.kinds(&run.inc);
     assert_eq!(
         kinds.last().map(String::as_str),
         Some("request.failed"),
@@ -154,21 +190,11 @@ fn a_hung_api_server_fails_the_action_in_bounded_time_saying_it_may_have_applied
 fn an_answer_trickled_a_byte_at_a_time_fails_the_action_in_bounded_time() {
     // Each read is quick (a byte every 300 ms, under the 1 s read timeout), so only the
     // deadline on the whole answer (2 s here, 60 s in production) can end it.
-    let (_s, _server, api, drill) = start(&[("WARROOM_KUBE_TIMEOUT_MS", "1000")]);
-    let inc = api.open_incident("a trickling api server");
-    api.ok(
-        "alice",
-        &format!("cordon node {NODE1} --reason x"),
-        Some(&inc),
+    let run = cordon_under_fault(
+        "a trickling api server",
+        json!({"verb": "patch", "resource": "nodes", "trickle_ms": 300, "times": 10}),
     );
-    drill.inject(&json!({"verb": "patch", "resource": "nodes", "trickle_ms": 300, "times": 10}));
-    let started = Instant::now();
-    api.ok("bob", "approve R1", Some(&inc));
-    let body = api.wait_until(&inc, "R1 to fail", |b| {
-        b["incident"]["requests"][0]["status"] == "failed"
-    });
-    let took = started.elapsed();
-    let said = body["incident"]["requests"][0]["outcome"].to_string();
+    let (said, took) = (&run.outcome, run.took);
     assert!(
         said.contains("the API server of cluster prod-eu did not answer in time")
             && said.contains("may or may not have been applied"),
@@ -180,9 +206,14 @@ fn an_answer_trickled_a_byte_at_a_time_fails_the_action_in_bounded_time() {
         took >= Duration::from_secs(2),
         "a whole answer was waited for: {took:?}"
     );
-    assert_eq!(patches_of(&drill, "nodes"), 4, "{:?}", drill.requests());
-    let node = drill.object(&format!("/api/v1/nodes/{NODE1}"));
+    assert_eq!(
+        patches_of(&run.drill, "nodes"),
+        4,
+        "{:?}",
+        run.drill.requests()
+    );
+    let node = run.drill.object(&format!("/api/v1/nodes/{NODE1}"));
     assert_eq!(node["spec"]["unschedulable"], true, "{node}");
-    let (_, v) = api.get("/api/v1/ledger/verify");
+    let (_, v) = run.api.get("/api/v1/ledger/verify");
     assert_eq!(v["intact"], true);
 }
