@@ -44,6 +44,14 @@ pub fn open_ledger(dir: &Path) -> Result<Ledger, LedgerError> {
     Ledger::open(dir, Arc::new(SystemClock))
 }
 
+/// As [`open_ledger`], stamping entries with `clock` (a drill's scaled or manual clock).
+pub fn open_ledger_with(
+    dir: &Path,
+    clock: Arc<dyn warroom_commands::Clock>,
+) -> Result<Ledger, LedgerError> {
+    Ledger::open(dir, clock)
+}
+
 /// For commands that only read: a private copy, so the data folder is never written.
 pub fn open_read_only(dir: &Path) -> Result<Ledger, LedgerError> {
     Ledger::open_read_only(dir, Arc::new(SystemClock))

@@ -5,6 +5,7 @@ mod clusters;
 mod context;
 mod discord;
 mod engine;
+mod gameday;
 mod inbound;
 mod leadership;
 mod ledger_copy;

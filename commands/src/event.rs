@@ -230,6 +230,9 @@ pub enum Event {
     RequestFailed { request: String, error: String },
     #[serde(rename = "request.outcome_unknown")]
     RequestOutcomeUnknown { request: String },
+    /// A game day's scorecard, kept so later runs of the same scenario are compared with it.
+    #[serde(rename = "drill.scored")]
+    DrillScored { scenario: String, scorecard: Value },
     /// One of the two reviews a break-glass use needs.
     #[serde(rename = "review.signed")]
     ReviewSigned {
@@ -434,6 +437,9 @@ impl Event {
             }
             Event::ReviewSigned { request, .. } => {
                 format!("Break-glass review of {request} signed")
+            }
+            Event::DrillScored { scenario, .. } => {
+                format!("Game day {scenario} scored (the scorecard is in this entry's data)")
             }
         }
     }

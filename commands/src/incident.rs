@@ -309,6 +309,7 @@ impl Incident {
                 self.status = IncidentStatus::Resolved;
             }
             Event::Note { .. }
+            | Event::DrillScored { .. }
             | Event::MessagePinned { .. }
             | Event::AlertReceived { .. }
             | Event::EvidenceRecorded { .. } => {}

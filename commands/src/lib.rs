@@ -21,7 +21,7 @@ pub mod reminders;
 pub mod request;
 
 pub use actor::Actor;
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, ScaledClock, SystemClock};
 pub use event::{EscalationStep, Event, EventError};
 pub use ids::{IdError, IncidentId};
 pub use incident::{Escalation, Incident, IncidentStatus};

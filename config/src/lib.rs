@@ -32,6 +32,7 @@ pub use model::communication::{
     ChannelTemplate, ChannelVars, Communication, DiscordConfig, DiscordMode, SlackConfig, SlackMode,
 };
 pub use model::console::{ApiToken, Console, DEFAULT_LISTEN};
+pub use model::drill::{DrillSettings, DrillTargets};
 pub use model::escalation::{EscalationPolicy, NotifyTarget, Tier};
 pub use model::evidence::{Artifact, EvidenceCollection};
 pub use model::guardrails::{CriticalWorkload, Guardrails};

@@ -38,6 +38,7 @@ mod record;
 mod routes;
 mod scale;
 mod scenario;
+pub mod script;
 mod selector;
 mod server;
 mod status;

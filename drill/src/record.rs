@@ -16,6 +16,9 @@ pub struct RecordedRequest {
     pub subresource: String,
     /// "" for cluster-scoped requests.
     pub namespace: String,
+    /// The object's name; "" for a collection.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
     /// `?dryRun=All`: validated and answered, nothing persisted.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dry_run: bool,

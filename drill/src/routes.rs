@@ -250,6 +250,7 @@ fn resource(
         resource: target.resource.clone(),
         subresource: target.subresource.clone().unwrap_or_default(),
         namespace: target.namespace.clone().unwrap_or_default(),
+        name: target.name.clone().unwrap_or_default(),
         dry_run: crud::dry_run(query),
     };
     let attributes = Attributes::of(&request, target.name.as_deref().unwrap_or(""));
@@ -324,6 +325,17 @@ impl Call<'_> {
             self.target.subresource.as_deref(),
             self.target.name.as_deref(),
         ) {
+            // Logging in to a container changes the evidence: a drill records the attempt
+            // (the game day's scorecard names it) and refuses it as least privilege would.
+            (Some(sub @ ("exec" | "attach")), Some(name)) if rt.kind == "Pod" => {
+                Err(ApiError::new(
+                    403,
+                    "Forbidden",
+                    format!(
+                        "pods \"{name}\" is forbidden: {sub} into a container under investigation changes its evidence; this drill recorded the attempt"
+                    ),
+                ))
+            }
             (None, None) => self.collection(cluster, shared, namespace),
             (None, Some(name)) => self.object(cluster, shared, ns, name),
             (Some(sub), Some(name)) if rt.has_subresource(sub) => {

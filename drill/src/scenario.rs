@@ -3,13 +3,15 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use std::path::Path;
+
 use crate::catalog::{self, ResourceType};
+use crate::script::{self, GAME_DAY_API_VERSION, GAME_DAY_KIND, GameDay, ScriptError};
 use crate::store::Store;
 use crate::{clock, controllers, ids, lifecycle, meta, validate};
 
 /// Why a scenario could not be loaded, naming the source and the 1-based document.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{origin}: document {document}: {problem}")]
 pub struct ScenarioError {
     /// The name the scenario was loaded under, e.g. a file name.
     pub origin: String,
@@ -17,8 +19,22 @@ pub struct ScenarioError {
     pub problem: Box<ScenarioProblem>,
 }
 
+impl std::fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &*self.problem {
+            // A script's errors name their own file and line.
+            ScenarioProblem::Script(e) => write!(f, "{e}"),
+            problem => write!(f, "{}: document {}: {problem}", self.origin, self.document),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScenarioProblem {
+    #[error("{0}")]
+    Script(ScriptError),
+    #[error("a scenario has one GameDay document; this is a second")]
+    SecondGameDay,
     #[error("invalid YAML at line {line}: {message}")]
     Yaml { line: usize, message: String },
     #[error("not a mapping: every document must be one Kubernetes object")]
@@ -59,10 +75,11 @@ struct Loaded {
     document: usize,
 }
 
-/// A set of objects a drill server starts with.
+/// A set of objects a drill server starts with, and the game day's script if it has one.
 #[derive(Debug, Clone)]
 pub struct Scenario {
     objects: Vec<Loaded>,
+    game_day: Option<GameDay>,
 }
 
 /// The namespaces every cluster has.
@@ -79,12 +96,22 @@ fn default_namespace(name: &str) -> Loaded {
 impl Scenario {
     /// Parses multi-document YAML; `source` names it in errors.
     pub fn from_yaml(source: &str, text: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::from_yaml_in(source, text, None)
+    }
+
+    /// As [`Scenario::from_yaml`]; a game day's alert `file:`s are read relative to `base`.
+    pub fn from_yaml_in(
+        source: &str,
+        text: &str,
+        base: Option<&Path>,
+    ) -> Result<Scenario, ScenarioError> {
         let fail = |document: usize, problem: ScenarioProblem| ScenarioError {
             origin: source.to_string(),
             document,
             problem: Box::new(problem),
         };
         let mut objects: Vec<Loaded> = Vec::new();
+        let mut game_day_document = None;
         for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
             let number = index + 1;
             let yaml_error = |e: serde_yaml::Error| {
@@ -111,6 +138,15 @@ impl Scenario {
                     },
                 )
             })?;
+            if obj.get("apiVersion").and_then(Value::as_str) == Some(GAME_DAY_API_VERSION)
+                && obj.get("kind").and_then(Value::as_str) == Some(GAME_DAY_KIND)
+            {
+                if game_day_document.is_some() {
+                    return Err(fail(number, ScenarioProblem::SecondGameDay));
+                }
+                game_day_document = Some(number);
+                continue;
+            }
             let loaded = check_document(obj, number).map_err(|p| fail(number, p))?;
             let key = |l: &Loaded| {
                 (
@@ -140,7 +176,10 @@ impl Scenario {
             .map(|ns| default_namespace(ns))
             .collect();
         defaults.append(&mut objects);
-        let mut scenario = Scenario { objects: defaults };
+        let mut scenario = Scenario {
+            objects: defaults,
+            game_day: None,
+        };
         for l in &mut scenario.objects {
             if meta::uid(&l.obj).is_empty() {
                 let uid = ids::stable_uid(&format!(
@@ -169,13 +208,44 @@ impl Scenario {
                 )
             })?;
         }
+        if let Some(number) = game_day_document {
+            // Located by its `kind:` line; serde_yaml's documents carry no positions.
+            let (doc, first) = script::documents(text)
+                .into_iter()
+                .find(|(d, _)| d.lines().any(|l| l.trim() == "kind: GameDay"))
+                .unwrap_or_default();
+            let game_day = script::parse_game_day(source, &doc, first.max(1), base, &scenario)
+                .map_err(|e| fail(number, ScenarioProblem::Script(e)))?;
+            scenario.game_day = Some(game_day);
+        }
         Ok(scenario)
+    }
+
+    /// The game day's script, when the scenario has one.
+    pub fn game_day(&self) -> Option<&GameDay> {
+        self.game_day.as_ref()
     }
 
     /// The built-in drill cluster: payments, checkout and monitoring on two EKS-style nodes.
     pub fn payments() -> Scenario {
         Scenario::from_yaml("payments.yaml", include_str!("../scenarios/payments.yaml"))
             .expect("the built-in payments scenario is valid; a unit test loads it")
+    }
+
+    /// The scenarios built in, by name: the quiet payments cluster and three game days.
+    pub const BUILTIN: [&'static str; 4] =
+        ["payments", "payments-breach", "node-miner", "leaked-token"];
+
+    /// A built-in scenario by name (see [`Scenario::BUILTIN`]).
+    pub fn builtin(name: &str) -> Option<Scenario> {
+        let text = match name.trim_end_matches(".yaml") {
+            "payments" => include_str!("../scenarios/payments.yaml"),
+            "payments-breach" => include_str!("../scenarios/payments-breach.yaml"),
+            "node-miner" => include_str!("../scenarios/node-miner.yaml"),
+            "leaked-token" => include_str!("../scenarios/leaked-token.yaml"),
+            _ => return None,
+        };
+        Scenario::from_yaml(&format!("{name}.yaml"), text).ok()
     }
 
     /// Only the namespaces every cluster has.
@@ -185,6 +255,7 @@ impl Scenario {
                 .iter()
                 .map(|ns| default_namespace(ns))
                 .collect(),
+            game_day: None,
         }
     }
 
@@ -526,5 +597,15 @@ mod tests {
         let scenario = Scenario::empty();
         let names: Vec<&str> = scenario.objects().map(meta::name).collect();
         assert_eq!(names, DEFAULT_NAMESPACES);
+    }
+}
+
+impl script::Known for Scenario {
+    fn has(&self, kind: &str, namespace: &str, name: &str) -> bool {
+        self.objects.iter().any(|o| {
+            o.rt.kind.eq_ignore_ascii_case(kind)
+                && meta::name(&o.obj) == name
+                && (!o.rt.namespaced || meta::namespace(&o.obj) == namespace)
+        })
     }
 }

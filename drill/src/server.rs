@@ -179,6 +179,27 @@ impl DrillHandle {
         self.shared.lock().store.get(rt, namespace, name).cloned()
     }
 
+    /// Creates `obj` as a POST from outside would (a game day's "a pod appears"): validated,
+    /// given a uid and, for a pod, started on its node. Returns the stored object, or the
+    /// API server's message.
+    pub fn create(&self, obj: Value) -> Result<Value, String> {
+        let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+        let rt = catalog::by_kind(api_version, kind)
+            .filter(|rt| rt.stored)
+            .ok_or_else(|| format!("the drill API server has no kind {kind} in {api_version}"))?;
+        let ns = if rt.namespaced {
+            obj.pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("default")
+                .to_string()
+        } else {
+            String::new()
+        };
+        let mut cluster = self.shared.lock();
+        crate::crud::create_object(&mut cluster.store, rt, &ns, obj, false).map_err(|e| e.message)
+    }
+
     /// Stops answering: open connections are dropped and new ones refused.
     pub fn shutdown(&self) {
         self.shared.shutdown.send_replace(true);

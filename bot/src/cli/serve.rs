@@ -29,11 +29,30 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 #[derive(Args, Debug)]
 pub struct DrillArgs {
     /// A scenario: a YAML file of ordinary Kubernetes manifests (namespaces, nodes, pods,
-    /// workloads, services, policies). Default: the built-in payments cluster.
-    #[arg(long, value_name = "FILE")]
+    /// workloads, services, policies), optionally with a `kind: GameDay` script that fires
+    /// alerts and reacts to the team. A built-in one by name: payments-breach, node-miner,
+    /// leaked-token (game days) or payments (a quiet cluster, the default).
+    #[arg(long, value_name = "FILE|NAME")]
     pub scenario: Option<PathBuf>,
+    /// Run the game day's clock this many times faster than real time (escalations, expiries
+    /// and the ledger's timestamps follow it), e.g. 10 to rehearse a 45-minute script in 4½.
+    #[arg(long, value_name = "N", default_value_t = 1.0, value_parser = parse_speed)]
+    pub speed: f64,
+    /// Move the clock only when told: `POST /api/v1/drill/clock {"advance": "5m"}`. For
+    /// tabletop exercises that pause between steps, and for tests.
+    #[arg(long, conflicts_with = "speed")]
+    pub manual_clock: bool,
     #[command(flatten)]
     pub serve: ServeArgs,
+}
+
+fn parse_speed(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (1.0..=1000.0).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "`{s}` is not a speed: give a number from 1 (real time) to 1000"
+        )),
+    }
 }
 
 fn announce(plan: &LoadedPlan, dir: &std::path::Path) {
@@ -56,11 +75,29 @@ fn announce(plan: &LoadedPlan, dir: &std::path::Path) {
     }
 }
 
+/// The clock a server runs on: the system's, a game day's scaled one, or a manual one.
+struct Clocks {
+    clock: std::sync::Arc<dyn warroom_commands::Clock>,
+    manual: Option<std::sync::Arc<warroom_commands::ManualClock>>,
+    speed: f64,
+}
+
+impl Clocks {
+    fn system() -> Clocks {
+        Clocks {
+            clock: std::sync::Arc::new(warroom_commands::SystemClock),
+            manual: None,
+            speed: 1.0,
+        }
+    }
+}
+
 fn start(
     plan: LoadedPlan,
     global: &Global,
     args: ServeArgs,
     scenario: Option<warroom_drill::Scenario>,
+    clocks: Clocks,
 ) -> anyhow::Result<ExitCode> {
     let dir = context::data_dir(global, &plan);
     announce(&plan, &dir);
@@ -76,6 +113,9 @@ fn start(
         dir,
         scenario,
         drain_timeout: args.drain_timeout,
+        clock: clocks.clock,
+        manual_clock: clocks.manual,
+        speed: clocks.speed,
     };
     runtime.block_on(server::serve(opts, plan))?;
     Ok(ExitCode::SUCCESS)
@@ -83,7 +123,7 @@ fn start(
 
 pub fn run(args: ServeArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let plan = context::load_plan(global)?;
-    start(plan, global, args, None)
+    start(plan, global, args, None, Clocks::system())
 }
 
 /// `warroom drill`: the same process on a simulated cluster, whatever the plan says.
@@ -92,14 +132,43 @@ pub fn drill(args: DrillArgs, global: &Global) -> anyhow::Result<ExitCode> {
     plan.plan.meta.drill = true;
     let scenario = match &args.scenario {
         None => warroom_drill::Scenario::payments(),
+        Some(path)
+            if !path.exists()
+                && warroom_drill::Scenario::builtin(&path.to_string_lossy()).is_some() =>
+        {
+            warroom_drill::Scenario::builtin(&path.to_string_lossy())
+                .unwrap_or_else(warroom_drill::Scenario::payments)
+        }
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read scenario {}", path.display()))?;
-            warroom_drill::Scenario::from_yaml(&path.display().to_string(), &text)
+            let text = std::fs::read_to_string(path).with_context(|| {
+                format!(
+                    "cannot read scenario {} (built-in ones: {})",
+                    path.display(),
+                    warroom_drill::Scenario::BUILTIN.join(", ")
+                )
+            })?;
+            warroom_drill::Scenario::from_yaml_in(&path.display().to_string(), &text, path.parent())
                 .map_err(BadScenario)?
         }
     };
-    start(plan, global, args.serve, Some(scenario))
+    let now = chrono::Utc::now();
+    let clocks = if args.manual_clock {
+        let manual = std::sync::Arc::new(warroom_commands::ManualClock::new(now));
+        Clocks {
+            clock: manual.clone(),
+            manual: Some(manual),
+            speed: 0.0,
+        }
+    } else if args.speed != 1.0 {
+        Clocks {
+            clock: std::sync::Arc::new(warroom_commands::ScaledClock::new(now, args.speed)),
+            manual: None,
+            speed: args.speed,
+        }
+    } else {
+        Clocks::system()
+    };
+    start(plan, global, args.serve, Some(scenario), clocks)
 }
 
 /// A scenario file warroom cannot use: bad input (exit 2).

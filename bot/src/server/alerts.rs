@@ -419,6 +419,39 @@ async fn one_alert(
     }
 }
 
+/// A game day's alert, in-process: parsed and ruled on exactly as a sender's post (as from
+/// this machine, like a local falcosidekick), without the sender's credentials. Returns what
+/// happened to it in a few words.
+pub(crate) async fn deliver(
+    ready: &super::Ready,
+    format: warroom_drill::script::AlertFormat,
+    body: &[u8],
+) -> Result<String, String> {
+    use warroom_drill::script::AlertFormat;
+    let alerts = match format {
+        AlertFormat::Alertmanager => parse_alertmanager(body),
+        AlertFormat::Falco => parse_falco(body).map(|a| vec![a]),
+        AlertFormat::EventsV2 => parse_events_v2(body).map(|(_, a)| vec![a]),
+        AlertFormat::GuardDuty => parse_guardduty(body).map(|a| vec![a]),
+    }
+    .map_err(|e| format!("malformed alert: {e}"))?;
+    let sender = std::net::IpAddr::from([127, 0, 0, 1]);
+    let mut said = Vec::new();
+    for alert in alerts {
+        let o = ready
+            .engine
+            .alert(alert, Some(sender))
+            .await
+            .map_err(|e| format!("cannot record the alert: {e}"))?;
+        said.push(match (&o.incident, &o.rule) {
+            (Some(i), Some(r)) => format!("{} {i} (rule {r})", o.result),
+            (Some(i), None) => format!("{} {i}", o.result),
+            _ => o.result.to_string(),
+        });
+    }
+    Ok(said.join("; "))
+}
+
 async fn events_v2(
     ReadyState(ready): ReadyState,
     ConnectInfo(sender): ConnectInfo<SocketAddr>,

@@ -43,6 +43,19 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/alerts", get(alerts))
         .route("/api/v1/events", get(events))
         .route("/api/v1/drill/clusters", get(drill_clusters))
+        .route(
+            "/api/v1/drill/scorecard",
+            get(super::gameday::scorecard_json),
+        )
+        .route(
+            "/api/v1/drill/scorecard.md",
+            get(super::gameday::scorecard_markdown),
+        )
+        .route(
+            "/api/v1/drill/scorecard.svg",
+            get(super::gameday::scorecard_svg),
+        )
+        .route("/api/v1/drill/clock", post(super::gameday::move_clock))
         .with_state(state)
 }
 

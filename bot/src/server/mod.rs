@@ -8,6 +8,7 @@ mod console;
 pub mod discord_http;
 mod evidence;
 mod forward;
+mod gameday;
 mod health;
 mod limits;
 mod listener;
@@ -27,7 +28,7 @@ use tokio::sync::broadcast;
 use tracing::{Instrument, info, info_span};
 use warroom_adapters::chat::Chat;
 use warroom_adapters::chat::console::{Change, ConsoleChat};
-use warroom_commands::{Clock, SystemClock};
+use warroom_commands::Clock;
 use warroom_config::LoadedPlan;
 use warroom_ledger::Ledger;
 
@@ -55,6 +56,10 @@ pub struct AppState {
     pub connections: Arc<listener::Connections>,
     /// Per-source rates and body deadlines (`[console.limits]`).
     pub guard: Arc<limits::Guard>,
+    /// The game day running on the drill cluster, when the scenario has a script.
+    pub game: OnceLock<Arc<crate::gameday::Run>>,
+    /// A drill's hand-moved clock (`warroom drill --manual-clock`).
+    pub manual_clock: Option<Arc<warroom_commands::ManualClock>>,
 }
 
 /// How long shutdown waits for requests in flight before the process exits anyway.
@@ -113,6 +118,12 @@ pub struct ServeOptions {
     pub scenario: Option<warroom_drill::Scenario>,
     /// How long a drain retries evictions a disruption budget refuses.
     pub drain_timeout: std::time::Duration,
+    /// The clock of the engine and the ledger: the system's, or a drill's.
+    pub clock: Arc<dyn Clock>,
+    /// A drill's clock that moves only when told (`POST /api/v1/drill/clock`).
+    pub manual_clock: Option<Arc<warroom_commands::ManualClock>>,
+    /// A game day's clock speed (1.0 real time; 0.0 with a manual clock).
+    pub speed: f64,
 }
 
 /// Where a running server tells local CLI commands how to reach it.
@@ -150,6 +161,8 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
         warm: OnceLock::new(),
         connections: Arc::default(),
         guard: limits::Guard::new(&plan_limits),
+        game: OnceLock::new(),
+        manual_clock: opts.manual_clock.clone(),
     });
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
@@ -177,6 +190,7 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
         let state = state.clone();
         let span = info_span!("ledger_open", dir = %dir.display());
         let dir = dir.clone();
+        let clock = opts.clock.clone();
         async move {
             let mut leading = None;
             if let Some(ha) = &state.plan.plan.ha
@@ -200,9 +214,10 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
                 .await??;
                 leading = Some((takeover, reached, lease.clone(), address));
             }
-            let ledger =
-                tokio::task::spawn_blocking(move || context::open_ledger(&dir).map(Arc::new))
-                    .await??;
+            let ledger = tokio::task::spawn_blocking(move || {
+                context::open_ledger_with(&dir, clock).map(Arc::new)
+            })
+            .await??;
             let mut lead = None;
             if let Some((takeover, reached, lease, address)) = leading {
                 let copy = state.clone();
@@ -307,6 +322,7 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
     if let Some(lead) = &lead {
         announce_takeover(&engine, lead).await;
     }
+    start_game_day(&state, &opts);
     let result = server.await;
     if let Some(ready) = state.ready.get() {
         for c in &ready.platforms.connections {
@@ -322,6 +338,47 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
     result??;
     crate::logging::notice_info("stopped");
     Ok(())
+}
+
+/// A scenario with a script: its game day starts once warroom is ready, on the cluster the
+/// scenario was loaded into (the plan's first).
+fn start_game_day(state: &Arc<AppState>, opts: &ServeOptions) {
+    let (Some(ready), Some(game)) = (
+        state.ready.get(),
+        opts.scenario.as_ref().and_then(|s| s.game_day()),
+    ) else {
+        return;
+    };
+    let Some((_, drill)) = ready.drills.first() else {
+        return;
+    };
+    let deliver: crate::gameday::run::Deliver = {
+        let state = state.clone();
+        Arc::new(move |format, body| {
+            let state = state.clone();
+            Box::pin(async move {
+                let ready = state
+                    .ready
+                    .get()
+                    .cloned()
+                    .ok_or_else(|| "warroom is not ready".to_string())?;
+                alerts::deliver(&ready, format, &body).await
+            })
+        })
+    };
+    let run = crate::gameday::start(
+        game.clone(),
+        crate::gameday::RunSettings {
+            engine: ready.engine.clone(),
+            clock: opts.clock.clone(),
+            drill: drill.clone(),
+            deliver,
+            targets: state.plan.plan.drill.targets.clone(),
+            speed: opts.speed,
+            out: opts.dir.join("drills"),
+        },
+    );
+    let _ = state.game.set(run);
 }
 
 /// This replica while it leads.
@@ -391,7 +448,7 @@ async fn start_engine(
     bound: SocketAddr,
 ) -> anyhow::Result<Arc<Ready>> {
     let plan = state.plan.clone();
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let clock = opts.clock.clone();
     let (changes, _) = broadcast::channel(1024);
     let console = Arc::new(ConsoleChat::new(clock.clone(), changes.clone()));
     let notify = {

@@ -1,0 +1,99 @@
+//! `/api/v1/drill/scorecard{,.md,.svg}`: the running game day's scorecard, live; and
+//! `POST /api/v1/drill/clock`: moving a manual drill clock.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::AppState;
+use super::api::answer;
+use crate::gameday::{Run, render};
+
+fn running(state: &AppState) -> Result<&Arc<Run>, Response> {
+    state.game.get().ok_or_else(|| {
+        answer(
+            StatusCode::NOT_FOUND,
+            "no game day is running: start one with `warroom drill --scenario payments-breach` (or a scenario file with a `kind: GameDay` script)",
+        )
+    })
+}
+
+pub(super) async fn scorecard_json(State(state): State<Arc<AppState>>) -> Response {
+    match running(&state) {
+        Ok(run) => {
+            let card = run.scorecard();
+            let files = run.files().map(|d| d.display().to_string());
+            let mut body = serde_json::to_value(&card).unwrap_or_default();
+            if let Some(o) = body.as_object_mut() {
+                o.insert("files".into(), json!(files));
+            }
+            axum::Json(body).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+pub(super) async fn scorecard_markdown(State(state): State<Arc<AppState>>) -> Response {
+    match running(&state) {
+        Ok(run) => (
+            [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
+            render::markdown(&run.scorecard()),
+        )
+            .into_response(),
+        Err(r) => r,
+    }
+}
+
+pub(super) async fn scorecard_svg(State(state): State<Arc<AppState>>) -> Response {
+    match running(&state) {
+        Ok(run) => (
+            [(header::CONTENT_TYPE, "image/svg+xml")],
+            render::svg(&run.scorecard()),
+        )
+            .into_response(),
+        Err(r) => r,
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Advance {
+    /// e.g. "5m".
+    advance: String,
+}
+
+/// Moves a `--manual-clock` drill's clock forward. Only forward: a ledger's timeline never
+/// goes back in time.
+pub(super) async fn move_clock(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
+    let Some(clock) = &state.manual_clock else {
+        return answer(
+            StatusCode::CONFLICT,
+            "this server's clock is not manual: start the drill with `warroom drill --manual-clock` to move time by hand",
+        );
+    };
+    let advance: Advance = match serde_json::from_slice(&body) {
+        Ok(a) => a,
+        Err(e) => {
+            return answer(
+                StatusCode::BAD_REQUEST,
+                format!("expected {{\"advance\": \"5m\"}}: {e}"),
+            );
+        }
+    };
+    let by = match warroom_config::parse_duration(&advance.advance) {
+        Ok(d) => d,
+        Err(e) => return answer(StatusCode::BAD_REQUEST, format!("advance: {e}")),
+    };
+    let Ok(by) = chrono::Duration::from_std(by) else {
+        return answer(StatusCode::BAD_REQUEST, "advance: too long");
+    };
+    clock.advance(by);
+    let now = warroom_commands::Clock::now(&**clock);
+    axum::Json(json!({ "ok": true, "now": warroom_commands::clock::timestamp(now) }))
+        .into_response()
+}
