@@ -36,8 +36,8 @@ pub struct DrillArgs {
     pub scenario: Option<PathBuf>,
     /// Run the game day's clock this many times faster than real time (escalations, expiries
     /// and the ledger's timestamps follow it), e.g. 10 to rehearse a 45-minute script in 4½.
-    #[arg(long, value_name = "N", default_value_t = 1.0, value_parser = parse_speed)]
-    pub speed: f64,
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = parse_speed)]
+    pub speed: u32,
     /// Move the clock only when told: `POST /api/v1/drill/clock {"advance": "5m"}`. For
     /// tabletop exercises that pause between steps, and for tests.
     #[arg(long, conflicts_with = "speed")]
@@ -46,11 +46,11 @@ pub struct DrillArgs {
     pub serve: ServeArgs,
 }
 
-fn parse_speed(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v.is_finite() && (1.0..=1000.0).contains(&v) => Ok(v),
+fn parse_speed(s: &str) -> Result<u32, String> {
+    match s.parse::<u32>() {
+        Ok(v) if (1..=1000).contains(&v) => Ok(v),
         _ => Err(format!(
-            "`{s}` is not a speed: give a number from 1 (real time) to 1000"
+            "`{s}` is not a speed: give a whole number from 1 (real time) to 1000"
         )),
     }
 }
@@ -79,7 +79,7 @@ fn announce(plan: &LoadedPlan, dir: &std::path::Path) {
 struct Clocks {
     clock: std::sync::Arc<dyn warroom_commands::Clock>,
     manual: Option<std::sync::Arc<warroom_commands::ManualClock>>,
-    speed: f64,
+    speed: u32,
 }
 
 impl Clocks {
@@ -87,7 +87,7 @@ impl Clocks {
         Clocks {
             clock: std::sync::Arc::new(warroom_commands::SystemClock),
             manual: None,
-            speed: 1.0,
+            speed: 1,
         }
     }
 }
@@ -157,11 +157,14 @@ pub fn drill(args: DrillArgs, global: &Global) -> anyhow::Result<ExitCode> {
         Clocks {
             clock: manual.clone(),
             manual: Some(manual),
-            speed: 0.0,
+            speed: 0,
         }
-    } else if args.speed != 1.0 {
+    } else if args.speed != 1 {
         Clocks {
-            clock: std::sync::Arc::new(warroom_commands::ScaledClock::new(now, args.speed)),
+            clock: std::sync::Arc::new(warroom_commands::ScaledClock::new(
+                now,
+                f64::from(args.speed),
+            )),
             manual: None,
             speed: args.speed,
         }

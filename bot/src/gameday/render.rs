@@ -325,8 +325,8 @@ fn stamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-fn clock(speed: f64) -> String {
-    if speed == 0.0 {
+fn clock(speed: u32) -> String {
+    if speed == 0 {
         "manual clock".to_owned()
     } else {
         format!("×{speed}")
@@ -508,7 +508,7 @@ mod tests {
             title: "A shell in a payments pod".to_owned(),
             started_at: at(1, 10, 0),
             ended_at: Some(at(1, 10, 45)),
-            speed: 1.0,
+            speed: 1,
             state: RunState::Ended,
             measures: vec![
                 measure("acknowledge", Some(245), Some(300), Some(true), Some(190)),
@@ -620,7 +620,7 @@ mod tests {
         let mut c = card();
         c.ended_at = None;
         c.state = RunState::Running;
-        c.speed = 0.0;
+        c.speed = 0;
         let md = markdown(&c);
         assert!(md.contains("- Ended: running\n"), "{md}");
         assert!(md.contains("- Clock: manual clock\n"), "{md}");

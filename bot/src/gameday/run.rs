@@ -39,8 +39,8 @@ pub struct RunSettings {
     pub drill: DrillHandle,
     pub deliver: Deliver,
     pub targets: DrillTargets,
-    /// 0.0 for a manual clock.
-    pub speed: f64,
+    /// Times real time; 0 for a manual clock.
+    pub speed: u32,
     /// Where the scorecard files go: `<data>/drills`.
     pub out: PathBuf,
 }
@@ -68,7 +68,9 @@ struct Log {
 
 /// Starts `game` now and returns the run; the loop ends with the game day.
 pub fn start(game: GameDay, settings: RunSettings) -> Arc<Run> {
-    let started_at = settings.clock.now();
+    // The ledger keeps microseconds: a start finer than that would come after an incident
+    // opened in the same microsecond.
+    let started_at = chrono::SubsecRound::trunc_subsecs(settings.clock.now(), 6);
     let previous = previous_runs(&settings.engine, &game.name);
     let steps = game.steps.len();
     let run = Arc::new(Run {
@@ -142,7 +144,7 @@ impl Run {
         if let Some((card, _)) = &lock(&self.log).kept {
             return card.clone();
         }
-        self.compute(self.settings.clock.now())
+        self.compute(self.settings.clock.now(), None)
     }
 
     /// Where the ended run's files were written, when they were.
@@ -179,14 +181,15 @@ impl Run {
         found
     }
 
-    fn compute(&self, now: DateTime<Utc>) -> Scorecard {
+    /// The card as of `now`; `ended_at` for the final one.
+    fn compute(&self, now: DateTime<Utc>, ended_at: Option<DateTime<Utc>>) -> Scorecard {
         let incidents: Vec<Vec<Seen>> = self.incidents().into_iter().map(|(_, t)| t).collect();
         let log = lock(&self.log);
         score::score(&Inputs {
             scenario: &self.game.name,
             title: &self.game.title,
             started_at: self.started_at,
-            ended_at: log.ended_at,
+            ended_at,
             now,
             speed: self.settings.speed,
             incidents: &incidents,
@@ -519,8 +522,9 @@ impl Run {
     /// Ends the run: the card is computed, kept in the ledger (on the first incident the run
     /// opened) and written as JSON, Markdown and SVG.
     async fn end(&self, now: DateTime<Utc>, incidents: &[(IncidentId, Vec<Seen>)]) {
-        lock(&self.log).ended_at = Some(now);
-        let card = self.compute(now);
+        // Only once it is kept does the API say the run ended: whoever reads "ended" can
+        // rely on the ledger holding the card.
+        let card = self.compute(now, Some(now));
         let files = match self.write_files(&card) {
             Ok(dir) => Some(dir),
             Err(e) => {
@@ -567,7 +571,9 @@ impl Run {
                 .map(|d| format!("; scorecard in {}", d.display()))
                 .unwrap_or_default()
         ));
-        lock(&self.log).kept = Some((card, files));
+        let mut log = lock(&self.log);
+        log.ended_at = Some(now);
+        log.kept = Some((card, files));
     }
 
     fn write_files(&self, card: &Scorecard) -> std::io::Result<PathBuf> {
@@ -585,6 +591,7 @@ impl Run {
         ] {
             std::fs::write(dir.join(name), bytes)?;
         }
-        Ok(dir)
+        // Said in full, so the path works wherever it is read.
+        Ok(std::fs::canonicalize(&dir).unwrap_or(dir))
     }
 }

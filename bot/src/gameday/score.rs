@@ -14,8 +14,8 @@ pub struct Scorecard {
     pub title: String,
     pub started_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
-    /// 1.0 is real time; 0.0 a manual clock.
-    pub speed: f64,
+    /// Times real time; 0 for a manual clock. (An integer: ledger entries hold no floats.)
+    pub speed: u32,
     pub state: RunState,
     /// acknowledge, capture, contain, resolve — in that order.
     pub measures: Vec<Measure>,
@@ -120,7 +120,7 @@ pub struct Inputs<'a> {
     pub started_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
     pub now: DateTime<Utc>,
-    pub speed: f64,
+    pub speed: u32,
     /// The timelines of the incidents opened since the start.
     pub incidents: &'a [Vec<Seen>],
     pub cluster: &'a [ClusterSeen],
@@ -221,10 +221,16 @@ pub fn score(i: &Inputs) -> Scorecard {
                         opened: e.at,
                         approved: None,
                     };
+                    // warroom's own proposals (an alert rule's `propose`) are not the team's.
+                    let (mark_who, verb) = if e.actor == "warroom" {
+                        (Who::Warroom, "proposed")
+                    } else {
+                        (Who::Team, "asked for")
+                    };
                     timeline.push(Mark {
                         at_seconds: secs(e.at),
-                        who: Who::Team,
-                        text: format!("{who} asked for {} {} ({})", a.action, a.target(), a.id),
+                        who: mark_who,
+                        text: format!("{who} {verb} {} {} ({})", a.action, a.target(), a.id),
                     });
                     asked.push(a);
                 }

@@ -122,8 +122,8 @@ pub struct ServeOptions {
     pub clock: Arc<dyn Clock>,
     /// A drill's clock that moves only when told (`POST /api/v1/drill/clock`).
     pub manual_clock: Option<Arc<warroom_commands::ManualClock>>,
-    /// A game day's clock speed (1.0 real time; 0.0 with a manual clock).
-    pub speed: f64,
+    /// A game day's clock speed (1 real time; 0 with a manual clock).
+    pub speed: u32,
 }
 
 /// Where a running server tells local CLI commands how to reach it.
