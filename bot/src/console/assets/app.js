@@ -26,6 +26,8 @@
     historyPos: 0,
     draft: '',
     evidence: new Map(), // evidence id -> record, for the checked download
+    ticks: 0,
+    noGameDay: false,
   };
 
   const $ = (sel) => document.querySelector(sel);
@@ -226,6 +228,7 @@
     $('#need-token').hidden = canRead();
     if (r.list && canRead()) refreshList();
     if (r.incident && canRead()) refreshIncident();
+    if (canRead()) refreshGameDay();
     r.list = false;
     r.incident = false;
   }
@@ -249,6 +252,68 @@
       return;
     }
     renderIncident(body);
+  }
+
+  // ---- game day -----------------------------------------------------------------------
+
+  // "45s", "4m 05s", "1h 02m 03s": as the exported scorecard writes times.
+  function clockTime(seconds) {
+    if (typeof seconds !== 'number') return 'not reached';
+    const h = Math.floor(seconds / 3600);
+    const m = Math.floor((seconds % 3600) / 60);
+    const s = seconds % 60;
+    if (h > 0) return `${h}h ${pad(m)}m ${pad(s)}s`;
+    if (m > 0) return `${m}m ${pad(s)}s`;
+    return `${s}s`;
+  }
+
+  const FLAG_WORDS = {
+    lateral: 'attacker moved',
+    evidence_lost: 'evidence lost',
+    destructive_before_capture: 'destroyed before captured',
+    exec: 'container login',
+    mass_delete: 'mass delete',
+    target_missed: 'target missed',
+  };
+
+  // A drill's game day: polled, since its scorecard changes with the clock as well as with
+  // what the team does. No game day (404) hides the panel and stops asking.
+  async function refreshGameDay() {
+    if (!state.drill || state.noGameDay) return;
+    const { status, body } = await api('/drill/scorecard');
+    if (status === 404) {
+      state.noGameDay = true;
+      $('#gameday').hidden = true;
+      return;
+    }
+    if (status !== 200) return;
+    renderGameDay(body);
+  }
+
+  function renderGameDay(card) {
+    $('#gameday').hidden = false;
+    $('#gameday').dataset.state = card.state;
+    $('#gameday-title').textContent = `${card.title || card.scenario} (${card.scenario})`;
+    const pace = card.speed === 0 ? 'manual clock' : `×${card.speed}`;
+    $('#gameday-state').textContent = card.state === 'ended'
+      ? `ended · ${pace}${card.files ? ` · files in ${card.files}` : ''}`
+      : `running · ${pace}`;
+    const rows = (card.measures || []).map((m) => {
+      const verdict = m.met === true ? 'met' : m.met === false ? 'missed' : '—';
+      return el('tr', { 'data-measure': m.name },
+        el('td', null, m.name),
+        el('td', { class: 'time' }, clockTime(m.seconds)),
+        el('td', null, typeof m.target_seconds === 'number' ? clockTime(m.target_seconds) : '—'),
+        el('td', { class: verdict === '—' ? 'verdict' : `verdict ${verdict}` }, verdict),
+        el('td', null, typeof m.previous_seconds === 'number' ? clockTime(m.previous_seconds) : '—'));
+    });
+    $('#gameday-measures tbody').replaceChildren(...rows);
+    $('#gameday-evidence').textContent = card.evidence_first
+      ? 'Evidence captured before anything destructive.'
+      : 'Something was destroyed before it was captured.';
+    const flags = (card.flags || []).map((f) => el('li', { 'data-kind': f.kind },
+      `${clockTime(f.at_seconds)} — ${FLAG_WORDS[f.kind] || f.kind}: ${f.text}`));
+    $('#gameday-flags').replaceChildren(...flags);
   }
 
   // ---- server-sent events -------------------------------------------------------------
@@ -562,6 +627,7 @@
 
   function tick() {
     const now = Date.now();
+    if (state.drill && ++state.ticks % 2 === 0) refreshGameDay();
     for (const span of document.querySelectorAll('[data-deadline]')) {
       const left = new Date(span.dataset.deadline).getTime() - now;
       if (Number.isNaN(left)) continue;
