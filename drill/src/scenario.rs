@@ -35,6 +35,8 @@ pub enum ScenarioProblem {
     Script(ScriptError),
     #[error("a scenario has one GameDay document; this is a second")]
     SecondGameDay,
+    #[error("base: {0}")]
+    Base(String),
     #[error("invalid YAML at line {line}: {message}")]
     Yaml { line: usize, message: String },
     #[error("not a mapping: every document must be one Kubernetes object")]
@@ -110,7 +112,16 @@ impl Scenario {
             document,
             problem: Box::new(problem),
         };
-        let mut objects: Vec<Loaded> = Vec::new();
+        // A game day may build on another scenario's cluster (`base: payments`): its objects
+        // come first, and this file adds to them.
+        let mut objects: Vec<Loaded> = match script::base_of(text) {
+            None => Vec::new(),
+            Some(name) => Scenario::base(source, &name, base)?
+                .objects
+                .into_iter()
+                .filter(|o| o.document != 0)
+                .collect(),
+        };
         let mut game_day_document = None;
         for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
             let number = index + 1;
@@ -221,6 +232,40 @@ impl Scenario {
         Ok(scenario)
     }
 
+    /// The scenario a game day's `base:` names: a built-in one, or a file beside this one.
+    fn base(source: &str, name: &str, dir: Option<&Path>) -> Result<Scenario, ScenarioError> {
+        let fail = |problem: String| ScenarioError {
+            origin: source.to_string(),
+            document: 0,
+            problem: Box::new(ScenarioProblem::Base(problem)),
+        };
+        if let Some(text) = builtin_text(name) {
+            return Scenario::from_yaml(&format!("{name}.yaml"), text);
+        }
+        let Some(dir) = dir else {
+            return Err(fail(format!(
+                "`{name}` is not a built-in scenario ({})",
+                Scenario::BUILTIN.join(", ")
+            )));
+        };
+        let path = dir.join(name);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            fail(format!(
+                "cannot read {} ({e}); a base is a built-in scenario ({}) or a file beside this one",
+                path.display(),
+                Scenario::BUILTIN.join(", ")
+            ))
+        })?;
+        let nested = Scenario::from_yaml_in(&path.display().to_string(), &text, path.parent())?;
+        if nested.game_day.is_some() {
+            return Err(fail(format!(
+                "{} has a game day of its own: a base is a cluster only",
+                path.display()
+            )));
+        }
+        Ok(nested)
+    }
+
     /// The game day's script, when the scenario has one.
     pub fn game_day(&self) -> Option<&GameDay> {
         self.game_day.as_ref()
@@ -238,14 +283,8 @@ impl Scenario {
 
     /// A built-in scenario by name (see [`Scenario::BUILTIN`]).
     pub fn builtin(name: &str) -> Option<Scenario> {
-        let text = match name.trim_end_matches(".yaml") {
-            "payments" => include_str!("../scenarios/payments.yaml"),
-            "payments-breach" => include_str!("../scenarios/payments-breach.yaml"),
-            "node-miner" => include_str!("../scenarios/node-miner.yaml"),
-            "leaked-token" => include_str!("../scenarios/leaked-token.yaml"),
-            _ => return None,
-        };
-        Scenario::from_yaml(&format!("{name}.yaml"), text).ok()
+        let text = builtin_text(name)?;
+        Scenario::from_yaml(&format!("{}.yaml", name.trim_end_matches(".yaml")), text).ok()
     }
 
     /// Only the namespaces every cluster has.
@@ -598,6 +637,16 @@ mod tests {
         let names: Vec<&str> = scenario.objects().map(meta::name).collect();
         assert_eq!(names, DEFAULT_NAMESPACES);
     }
+}
+
+fn builtin_text(name: &str) -> Option<&'static str> {
+    Some(match name.trim_end_matches(".yaml") {
+        "payments" => include_str!("../scenarios/payments.yaml"),
+        "payments-breach" => include_str!("../scenarios/payments-breach.yaml"),
+        "node-miner" => include_str!("../scenarios/node-miner.yaml"),
+        "leaked-token" => include_str!("../scenarios/leaked-token.yaml"),
+        _ => return None,
+    })
 }
 
 impl script::Known for Scenario {

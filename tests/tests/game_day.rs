@@ -368,3 +368,67 @@ fn the_clock_moves_by_hand_only_on_a_manual_drill() {
         .post_json("/api/v1/drill/clock", None, r#"{"advance":"soon"}"#);
     assert_eq!(status, 400, "{r}");
 }
+
+#[test]
+fn a_rehearsal_at_speed_runs_the_script_on_the_scaled_clock() {
+    let s = Scratch::new();
+    // 600× real time: the script's 10-minute step comes after one real second.
+    let server = Server::start_command(
+        &s,
+        "drill",
+        &["--scenario", "payments-breach", "--speed", "600"],
+        &[],
+    );
+    let api = Api::new(&server.addr);
+    let real = std::time::Instant::now();
+    let card = wait_for("the 10-minute step's alert", 30, || {
+        let (_, c) = api.get("/api/v1/drill/scorecard");
+        c["timeline"]
+            .as_array()
+            .is_some_and(|t| {
+                t.iter().any(|m| {
+                    let text = m["text"].as_str().unwrap_or("");
+                    text.starts_with("process in checkout/") && text.contains("opened INC-")
+                })
+            })
+            .then_some(c)
+    });
+    assert!(
+        real.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        real.elapsed()
+    );
+    assert_eq!(card["speed"], 600);
+    let lateral = Day::flags(&card, "lateral");
+    assert_eq!(lateral[0]["at_seconds"], 600, "{card}");
+    // The ledger's times are the scaled clock's: the checkout incident opened ten drill
+    // minutes after the start, though a second or two of real time passed.
+    let second = card["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|m| {
+            let t = m["text"].as_str()?;
+            t.starts_with("process in checkout/").then(|| {
+                t.split("opened ")
+                    .nth(1)?
+                    .split_whitespace()
+                    .next()
+                    .map(str::to_owned)
+            })?
+        })
+        .unwrap_or_else(|| panic!("{card}"));
+    let (_, i) = api.get(&format!("/api/v1/incidents/{second}"));
+    let opened: chrono::DateTime<chrono::Utc> = i["incident"]["opened_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let started: chrono::DateTime<chrono::Utc> =
+        card["started_at"].as_str().unwrap().parse().unwrap();
+    let drill_seconds = (opened - started).num_seconds();
+    assert!(
+        (600..700).contains(&drill_seconds),
+        "opened {drill_seconds} s after the start"
+    );
+}

@@ -24,10 +24,19 @@ fn measure_cell(b: &Browser, measure: &str, cell: &str) -> String {
 #[test]
 fn the_console_shows_the_scorecard_live_and_the_chart_is_an_image_with_every_mark() {
     let s = Scratch::new();
-    let server = Server::start_command(&s, "drill", &["--scenario", "payments-breach", "--manual-clock"], &[]);
+    let server = Server::start_command(
+        &s,
+        "drill",
+        &["--scenario", "payments-breach", "--manual-clock"],
+        &[],
+    );
     let api = Api::new(&server.addr);
     let advance = |by: &str| {
-        let (status, r) = api.post_json("/api/v1/drill/clock", None, &json!({ "advance": by }).to_string());
+        let (status, r) = api.post_json(
+            "/api/v1/drill/clock",
+            None,
+            &json!({ "advance": by }).to_string(),
+        );
         assert_eq!(status, 200, "{r}");
     };
     let inc = wait_for("the script's alert to open an incident", 20, || {
@@ -59,17 +68,27 @@ fn the_console_shows_the_scorecard_live_and_the_chart_is_an_image_with_every_mar
     b.wait_for("#gameday-flags li[data-kind=\"lateral\"]", WAIT);
     let flag = b.text_of("#gameday-flags li[data-kind=\"lateral\"]");
     assert!(flag.starts_with("10m 00s — attacker moved:"), "{flag}");
-    assert!(flag.contains("`quarantine pod payments/api-7f9c` was not done within 10m 00s"), "{flag}");
+    assert!(
+        flag.contains("`quarantine pod payments/api-7f9c` was not done within 10m 00s"),
+        "{flag}"
+    );
     assert_eq!(measure_cell(&b, "contain", "time"), "not reached");
 
     // The chart, as the browser renders it: an SVG document with one mark per timeline event.
     let (_, card) = api.get("/api/v1/drill/scorecard");
     let events = card["timeline"].as_array().map(Vec::len).unwrap_or(0);
     assert!(events > 5, "{card}");
-    b.goto(&format!("http://{}/api/v1/drill/scorecard.svg", server.addr));
+    b.goto(&format!(
+        "http://{}/api/v1/drill/scorecard.svg",
+        server.addr
+    ));
     let shown = b.execute(
         "return [document.documentElement.namespaceURI, document.querySelectorAll('.mark').length, document.documentElement.getBBox().width > 0];",
         &[],
     );
-    assert_eq!(shown, json!(["http://www.w3.org/2000/svg", events, true]), "{card}");
+    assert_eq!(
+        shown,
+        json!(["http://www.w3.org/2000/svg", events, true]),
+        "{card}"
+    );
 }

@@ -16,6 +16,16 @@ use std::time::Duration;
 use serde_json::Value;
 
 pub(crate) use lines::documents;
+
+/// The `base:` a GameDay document names, if the text has one (read before the rest, since
+/// the base's objects load first).
+pub(crate) fn base_of(text: &str) -> Option<String> {
+    let (doc, _) = documents(text)
+        .into_iter()
+        .find(|(d, _)| d.lines().any(|l| l.trim() == "kind: GameDay"))?;
+    let value: serde_yaml::Value = serde_yaml::from_str(&doc).ok()?;
+    value.get("base")?.as_str().map(str::to_owned)
+}
 pub use parse::{GAME_DAY_API_VERSION, GAME_DAY_KIND};
 pub(crate) use parse::{Known, game_day as parse_game_day};
 

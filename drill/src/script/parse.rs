@@ -50,6 +50,9 @@ struct Doc {
     #[serde(rename = "kind")]
     _kind: String,
     metadata: Meta,
+    /// Read by the scenario loader before this document (see `base_of`).
+    #[serde(default, rename = "base")]
+    _base: Option<String>,
     #[serde(default)]
     title: Option<String>,
     #[serde(default)]

@@ -210,3 +210,30 @@ fn every_built_in_scenario_loads_and_the_game_days_have_scripts() {
             .any(|a| matches!(a, Action::Lateral { .. }))
     }));
 }
+
+#[test]
+fn a_game_day_builds_on_a_base_cluster() {
+    let text = "apiVersion: v1\nkind: Namespace\nmetadata: {name: extra}\n---\napiVersion: drill.warroom.io/v1\nkind: GameDay\nbase: payments\nmetadata: {name: on-payments}\nscript:\n  - at: 0s\n    process: {pod: payments/api-7f9c, container: api, command: sh}\n";
+    let s = Scenario::from_yaml("mine.yaml", text).unwrap();
+    assert!(crate::script::Known::has(&s, "pod", "payments", "api-7f9c"));
+    assert!(crate::script::Known::has(&s, "namespace", "", "extra"));
+    let unknown = text.replace("base: payments", "base: nowhere");
+    let e = Scenario::from_yaml("mine.yaml", &unknown)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("base: `nowhere` is not a built-in scenario"),
+        "{e}"
+    );
+    // Redefining an object of the base is refused, as any duplicate is.
+    let twice = format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: payments}}\n---\n{}",
+        text.split("---\n").nth(1).unwrap()
+    );
+    assert!(
+        Scenario::from_yaml("mine.yaml", &twice)
+            .unwrap_err()
+            .to_string()
+            .contains("declared twice")
+    );
+}
