@@ -403,3 +403,209 @@ pub fn score(i: &Inputs) -> Scorecard {
         previous: i.previous.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::time::Duration;
+
+    fn t0() -> DateTime<Utc> {
+        "2026-12-01T02:00:00Z".parse().unwrap()
+    }
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        t0() + chrono::Duration::seconds(seconds)
+    }
+
+    fn seen(seconds: i64, actor: &str, kind: &str, data: Value) -> Seen {
+        Seen {
+            at: at(seconds),
+            actor: actor.into(),
+            kind: kind.into(),
+            data,
+        }
+    }
+
+    fn asked(seconds: i64, id: &str, action: &str, pod: &str) -> Seen {
+        seen(
+            seconds,
+            "person:alice",
+            "request.opened",
+            json!({ "request": id, "action": action, "target": { "kind": "Pod", "namespace": "payments", "name": pod } }),
+        )
+    }
+
+    fn executed(seconds: i64, id: &str) -> Seen {
+        seen(
+            seconds,
+            "warroom",
+            "request.executed",
+            json!({ "request": id, "dry_run": false }),
+        )
+    }
+
+    fn targets() -> DrillTargets {
+        DrillTargets {
+            acknowledge: Some(Duration::from_secs(300)),
+            capture: Some(Duration::from_secs(600)),
+            contain: Some(Duration::from_secs(900)),
+            resolve: None,
+        }
+    }
+
+    fn card(incidents: &[Vec<Seen>], cluster: &[ClusterSeen], now: i64, ended: bool) -> Scorecard {
+        score(&Inputs {
+            scenario: "s",
+            title: "t",
+            started_at: t0(),
+            ended_at: ended.then(|| at(now)),
+            now: at(now),
+            speed: 0,
+            incidents,
+            cluster,
+            attacker: &[],
+            attacker_flags: &[],
+            targets: &targets(),
+            previous: Vec::new(),
+        })
+    }
+
+    fn measure<'a>(c: &'a Scorecard, name: &str) -> &'a Measure {
+        c.measures.iter().find(|m| m.name == name).unwrap()
+    }
+
+    #[test]
+    fn measures_are_the_ledger_times_from_the_start_and_waits_are_the_approvals() {
+        let timeline = vec![
+            seen(0, "warroom", "incident.opened", json!({ "title": "shell" })),
+            seen(95, "person:alice", "page.acknowledged", json!({})),
+            asked(200, "R1", "capture", "api-7f9c"),
+            executed(201, "R1"),
+            asked(210, "R2", "quarantine", "api-7f9c"),
+            seen(
+                250,
+                "person:bob",
+                "request.approved",
+                json!({ "request": "R2" }),
+            ),
+            executed(251, "R2"),
+            seen(1000, "person:alice", "incident.resolved", json!({})),
+        ];
+        let c = card(&[timeline], &[], 1000, true);
+        assert_eq!(measure(&c, "acknowledge").seconds, Some(95));
+        assert_eq!(measure(&c, "capture").seconds, Some(201));
+        assert_eq!(measure(&c, "contain").seconds, Some(251));
+        assert_eq!(measure(&c, "resolve").seconds, Some(1000));
+        assert_eq!(measure(&c, "acknowledge").met, Some(true));
+        assert_eq!(measure(&c, "resolve").met, None, "no target, no verdict");
+        assert_eq!(
+            c.waits,
+            [Wait {
+                request: "R2".into(),
+                action: "quarantine pod payments/api-7f9c".into(),
+                seconds: 40
+            }]
+        );
+        assert!(c.evidence_first);
+        assert!(c.flags.is_empty(), "{:?}", c.flags);
+        assert_eq!(c.state, RunState::Ended);
+    }
+
+    #[test]
+    fn a_target_is_missed_while_running_only_once_its_time_has_passed() {
+        let timeline = vec![seen(
+            0,
+            "warroom",
+            "incident.opened",
+            json!({ "title": "x" }),
+        )];
+        let early = card(std::slice::from_ref(&timeline), &[], 299, false);
+        assert_eq!(measure(&early, "acknowledge").met, None);
+        let late = card(&[timeline], &[], 301, false);
+        assert_eq!(measure(&late, "acknowledge").met, Some(false));
+        assert!(
+            late.flags
+                .iter()
+                .any(|f| f.kind == FlagKind::TargetMissed && f.at_seconds == 300)
+        );
+        // Not resolved: no resolve time, however long ago the rest was.
+        assert_eq!(measure(&late, "resolve").seconds, None);
+    }
+
+    #[test]
+    fn destroying_before_capturing_is_flagged_once_per_target_and_captured_first_is_not() {
+        let timeline = vec![
+            asked(10, "R1", "capture", "api-7f9c"),
+            executed(11, "R1"),
+            asked(20, "R2", "delete", "api-7f9c"),
+            executed(21, "R2"),
+            asked(30, "R3", "delete", "web-1"),
+            executed(31, "R3"),
+        ];
+        let cluster = [
+            ClusterSeen {
+                at: at(31),
+                verb: "delete".into(),
+                resource: "pods".into(),
+                subresource: String::new(),
+                namespace: "payments".into(),
+                name: "web-1".into(),
+            },
+            ClusterSeen {
+                at: at(40),
+                verb: "create".into(),
+                resource: "pods".into(),
+                subresource: "exec".into(),
+                namespace: "payments".into(),
+                name: "web-2".into(),
+            },
+            ClusterSeen {
+                at: at(50),
+                verb: "deletecollection".into(),
+                resource: "pods".into(),
+                subresource: String::new(),
+                namespace: "payments".into(),
+                name: String::new(),
+            },
+        ];
+        let c = card(&[timeline], &cluster, 60, false);
+        let kinds: Vec<FlagKind> = c
+            .flags
+            .iter()
+            .filter(|f| f.kind != FlagKind::TargetMissed)
+            .map(|f| f.kind)
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                FlagKind::DestructiveBeforeCapture,
+                FlagKind::Exec,
+                FlagKind::MassDelete
+            ]
+        );
+        assert_eq!(c.flags[0].at_seconds, 31);
+        assert!(
+            c.flags[0].text.contains("pod payments/web-1"),
+            "{}",
+            c.flags[0].text
+        );
+        assert!(!c.evidence_first);
+    }
+
+    #[test]
+    fn warroom_proposals_are_not_the_teams_and_dry_runs_do_not_count() {
+        let mut proposal = asked(0, "R1", "quarantine", "api-7f9c");
+        proposal.actor = "warroom".into();
+        let dry = seen(
+            5,
+            "warroom",
+            "request.executed",
+            json!({ "request": "R1", "dry_run": true }),
+        );
+        let c = card(&[vec![proposal, dry]], &[], 10, false);
+        assert_eq!(measure(&c, "contain").seconds, None);
+        assert_eq!(c.timeline[0].who, Who::Warroom);
+        assert!(c.timeline[0].text.starts_with("warroom proposed"));
+    }
+}
