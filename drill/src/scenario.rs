@@ -521,6 +521,26 @@ fn check_document(mut obj: Value, document: usize) -> Result<Loaded, ScenarioPro
     Ok(Loaded { rt, obj, document })
 }
 
+fn builtin_text(name: &str) -> Option<&'static str> {
+    Some(match name.trim_end_matches(".yaml") {
+        "payments" => include_str!("../scenarios/payments.yaml"),
+        "payments-breach" => include_str!("../scenarios/payments-breach.yaml"),
+        "node-miner" => include_str!("../scenarios/node-miner.yaml"),
+        "leaked-token" => include_str!("../scenarios/leaked-token.yaml"),
+        _ => return None,
+    })
+}
+
+impl script::Known for Scenario {
+    fn has(&self, kind: &str, namespace: &str, name: &str) -> bool {
+        self.objects.iter().any(|o| {
+            o.rt.kind.eq_ignore_ascii_case(kind)
+                && meta::name(&o.obj) == name
+                && (!o.rt.namespaced || meta::namespace(&o.obj) == namespace)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -636,25 +656,5 @@ mod tests {
         let scenario = Scenario::empty();
         let names: Vec<&str> = scenario.objects().map(meta::name).collect();
         assert_eq!(names, DEFAULT_NAMESPACES);
-    }
-}
-
-fn builtin_text(name: &str) -> Option<&'static str> {
-    Some(match name.trim_end_matches(".yaml") {
-        "payments" => include_str!("../scenarios/payments.yaml"),
-        "payments-breach" => include_str!("../scenarios/payments-breach.yaml"),
-        "node-miner" => include_str!("../scenarios/node-miner.yaml"),
-        "leaked-token" => include_str!("../scenarios/leaked-token.yaml"),
-        _ => return None,
-    })
-}
-
-impl script::Known for Scenario {
-    fn has(&self, kind: &str, namespace: &str, name: &str) -> bool {
-        self.objects.iter().any(|o| {
-            o.rt.kind.eq_ignore_ascii_case(kind)
-                && meta::name(&o.obj) == name
-                && (!o.rt.namespaced || meta::namespace(&o.obj) == namespace)
-        })
     }
 }

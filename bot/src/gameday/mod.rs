@@ -7,8 +7,8 @@
 //! clock is the server's (scaled with `--speed`, or moved by hand with `--manual-clock`), so
 //! every time on the scorecard is the ledger's.
 //!
-//! Caveat: a run lives in this process. If warroom stops mid-run the run is over; its
-//! incidents stay in the ledger, and the scorecard is only kept when a run ends.
+//! Caveat: a run lives in this process. A clean stop ends it early and keeps its scorecard;
+//! if warroom is killed mid-run, its incidents stay in the ledger but the run is not scored.
 
 pub mod render;
 pub mod run;

@@ -147,6 +147,17 @@ impl Run {
         self.compute(self.settings.clock.now(), None)
     }
 
+    /// Ends the run now if it has not ended (warroom is stopping): the scorecard of what
+    /// happened so far is kept and written like any other.
+    pub async fn stop(&self) {
+        if lock(&self.log).ended_at.is_some() {
+            return;
+        }
+        let now = self.settings.clock.now();
+        let incidents = self.incidents();
+        self.end(now, &incidents).await;
+    }
+
     /// Where the ended run's files were written, when they were.
     pub fn files(&self) -> Option<PathBuf> {
         lock(&self.log).kept.as_ref().and_then(|k| k.1.clone())

@@ -14,18 +14,20 @@ use super::AppState;
 use super::api::answer;
 use crate::gameday::{Run, render};
 
-fn running(state: &AppState) -> Result<&Arc<Run>, Response> {
-    state.game.get().ok_or_else(|| {
-        answer(
-            StatusCode::NOT_FOUND,
-            "no game day is running: start one with `warroom drill --scenario payments-breach` (or a scenario file with a `kind: GameDay` script)",
-        )
-    })
+fn running(state: &AppState) -> Option<&Arc<Run>> {
+    state.game.get()
+}
+
+fn no_game_day() -> Response {
+    answer(
+        StatusCode::NOT_FOUND,
+        "no game day is running: start one with `warroom drill --scenario payments-breach` (or a scenario file with a `kind: GameDay` script)",
+    )
 }
 
 pub(super) async fn scorecard_json(State(state): State<Arc<AppState>>) -> Response {
     match running(&state) {
-        Ok(run) => {
+        Some(run) => {
             let card = run.scorecard();
             let files = run.files().map(|d| d.display().to_string());
             let mut body = serde_json::to_value(&card).unwrap_or_default();
@@ -34,29 +36,29 @@ pub(super) async fn scorecard_json(State(state): State<Arc<AppState>>) -> Respon
             }
             axum::Json(body).into_response()
         }
-        Err(r) => r,
+        None => no_game_day(),
     }
 }
 
 pub(super) async fn scorecard_markdown(State(state): State<Arc<AppState>>) -> Response {
     match running(&state) {
-        Ok(run) => (
+        Some(run) => (
             [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
             render::markdown(&run.scorecard()),
         )
             .into_response(),
-        Err(r) => r,
+        None => no_game_day(),
     }
 }
 
 pub(super) async fn scorecard_svg(State(state): State<Arc<AppState>>) -> Response {
     match running(&state) {
-        Ok(run) => (
+        Some(run) => (
             [(header::CONTENT_TYPE, "image/svg+xml")],
             render::svg(&run.scorecard()),
         )
             .into_response(),
-        Err(r) => r,
+        None => no_game_day(),
     }
 }
 

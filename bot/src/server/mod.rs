@@ -324,6 +324,9 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
     }
     start_game_day(&state, &opts);
     let result = server.await;
+    if let Some(run) = state.game.get() {
+        run.stop().await;
+    }
     if let Some(ready) = state.ready.get() {
         for c in &ready.platforms.connections {
             c.close().await;
