@@ -9,9 +9,6 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::score::{FlagKind, Measure, Scorecard, Who};
 
-/// The measures' usual order; previous runs' columns add any other names after these.
-const MEASURE_ORDER: [&str; 4] = ["acknowledge", "capture", "contain", "resolve"];
-
 /// An empty cell: nothing to say (no target, no verdict, no earlier figure).
 const DASH: &str = "—";
 
@@ -52,41 +49,33 @@ pub fn markdown(card: &Scorecard) -> String {
         "- Evidence captured before anything destructive: {evidence}"
     );
 
-    out.push_str("\n## Measures\n\n");
-    if card.measures.is_empty() {
-        out.push_str("No measures.\n");
-    } else {
-        out.push_str("| measure | time | target | | previous run |\n");
-        out.push_str("|---|---|---|---|---|\n");
-        for m in &card.measures {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} |",
-                cell(&m.name),
-                reached(m.seconds),
-                or_dash(m.target_seconds),
-                verdict(m.met),
-                or_dash(m.previous_seconds)
-            );
-        }
-    }
-
-    out.push_str("\n## Two-person waits\n\n");
-    if card.waits.is_empty() {
-        out.push_str("No action waited for a second person.\n");
-    } else {
-        out.push_str("| request | action | wait |\n");
-        out.push_str("|---|---|---|\n");
-        for w in &card.waits {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} |",
-                cell(&w.request),
-                cell(&w.action),
-                duration(w.seconds)
-            );
-        }
-    }
+    let measures = card.measures.iter().map(|m| {
+        vec![
+            cell(&m.name),
+            reached(m.seconds),
+            or_dash(m.target_seconds),
+            verdict(m.met).to_owned(),
+            or_dash(m.previous_seconds),
+        ]
+    });
+    table(
+        &mut out,
+        "Measures",
+        "No measures.",
+        &["measure", "time", "target", "", "previous run"],
+        measures,
+    );
+    let waits = card
+        .waits
+        .iter()
+        .map(|w| vec![cell(&w.request), cell(&w.action), duration(w.seconds)]);
+    table(
+        &mut out,
+        "Two-person waits",
+        "No action waited for a second person.",
+        &["request", "action", "wait"],
+        waits,
+    );
 
     out.push_str("\n## Flags\n\n");
     if card.flags.is_empty() {
@@ -103,22 +92,20 @@ pub fn markdown(card: &Scorecard) -> String {
         }
     }
 
-    out.push_str("\n## Timeline\n\n");
-    if card.timeline.is_empty() {
-        out.push_str("Nothing recorded.\n");
-    } else {
-        out.push_str("| time | who | text |\n");
-        out.push_str("|---|---|---|\n");
-        for mark in &card.timeline {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} |",
-                duration(mark.at_seconds),
-                who_word(mark.who),
-                cell(&mark.text)
-            );
-        }
-    }
+    let timeline = card.timeline.iter().map(|m| {
+        vec![
+            duration(m.at_seconds),
+            who_word(m.who).to_owned(),
+            cell(&m.text),
+        ]
+    });
+    table(
+        &mut out,
+        "Timeline",
+        "Nothing recorded.",
+        &["time", "who", "text"],
+        timeline,
+    );
 
     out.push_str("\n## Previous runs\n\n");
     if card.previous.is_empty() {
@@ -126,7 +113,7 @@ pub fn markdown(card: &Scorecard) -> String {
     } else {
         // The usual four first, then any other name an earlier run measured, so nothing
         // recorded is dropped from the comparison.
-        let mut names: Vec<&str> = MEASURE_ORDER.to_vec();
+        let mut names: Vec<&str> = super::score::MEASURES.to_vec();
         for run in &card.previous {
             for m in &run.measures {
                 if !names.contains(&m.name.as_str()) {
@@ -155,6 +142,27 @@ pub fn markdown(card: &Scorecard) -> String {
         }
     }
     out
+}
+
+/// A `## heading` section: a table of `rows` under `header`, or `empty` when there are none.
+fn table(
+    out: &mut String,
+    heading: &str,
+    empty: &str,
+    header: &[&str],
+    rows: impl Iterator<Item = Vec<String>>,
+) {
+    let _ = write!(out, "\n## {heading}\n\n");
+    let mut rows = rows.peekable();
+    if rows.peek().is_none() {
+        let _ = writeln!(out, "{empty}");
+        return;
+    }
+    let _ = writeln!(out, "| {} |", header.join(" | "));
+    let _ = writeln!(out, "|{}", "---|".repeat(header.len()));
+    for row in rows {
+        let _ = writeln!(out, "| {} |", row.join(" | "));
+    }
 }
 
 // Chart layout, in SVG user units: lane labels on the left, target labels above the lanes,
@@ -333,7 +341,8 @@ fn clock(speed: u32) -> String {
     }
 }
 
-fn reached(seconds: Option<u64>) -> String {
+/// A measure's time, or "not reached".
+pub fn reached(seconds: Option<u64>) -> String {
     seconds.map_or_else(|| "not reached".to_owned(), duration)
 }
 

@@ -41,21 +41,23 @@ pub(super) async fn scorecard_json(State(state): State<Arc<AppState>>) -> Respon
 }
 
 pub(super) async fn scorecard_markdown(State(state): State<Arc<AppState>>) -> Response {
-    match running(&state) {
-        Some(run) => (
-            [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
-            render::markdown(&run.scorecard()),
-        )
-            .into_response(),
-        None => no_game_day(),
-    }
+    rendered(&state, "text/markdown; charset=utf-8", render::markdown)
 }
 
 pub(super) async fn scorecard_svg(State(state): State<Arc<AppState>>) -> Response {
-    match running(&state) {
+    rendered(&state, "image/svg+xml", render::svg)
+}
+
+/// The live scorecard in one of its exported forms.
+fn rendered(
+    state: &AppState,
+    content_type: &'static str,
+    render: fn(&crate::gameday::score::Scorecard) -> String,
+) -> Response {
+    match running(state) {
         Some(run) => (
-            [(header::CONTENT_TYPE, "image/svg+xml")],
-            render::svg(&run.scorecard()),
+            [(header::CONTENT_TYPE, content_type)],
+            render(&run.scorecard()),
         )
             .into_response(),
         None => no_game_day(),
