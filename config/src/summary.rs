@@ -194,7 +194,7 @@ mod tests {
         assert!(summary.contains("capture 0"), "{summary}");
         assert!(summary.contains("kube-system"), "{summary}");
         assert!(summary.contains("Critical workloads: 1"), "{summary}");
-        assert!(summary.contains("Alert rules: 6"), "{summary}");
+        assert!(summary.contains("Alert rules: 7"), "{summary}");
         assert!(summary.contains("inc-{date}-{slug}"), "{summary}");
     }
 

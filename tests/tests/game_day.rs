@@ -322,6 +322,99 @@ fn deleting_before_capturing_is_flagged_and_the_evidence_is_lost() {
     let _ = inc;
 }
 
+/// The fast team of every scenario: acknowledge at 1m, capture and contain at 2m, then
+/// past the attacker's next step (held back), resolve. Returns the ended scorecard.
+fn fast_team(d: &Day, capture: &str, contain: &str, past: &str) -> Value {
+    let inc = d.first_incident();
+    d.advance("1m");
+    d.api.ok("alice", "ack", Some(&inc));
+    d.advance("1m");
+    d.act(capture, &inc);
+    d.act(contain, &inc);
+    d.advance(past);
+    d.card_when("the attacker's step to be held back", |c| {
+        c["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["text"].as_str().unwrap_or("").starts_with("held back"))
+    });
+    d.api
+        .ok("alice", "incident resolve --confirm contained", Some(&inc));
+    let card = d.card_when("the game day to end", |c| c["state"] == "ended");
+    for (name, seconds) in [("acknowledge", 60), ("capture", 120), ("contain", 120)] {
+        let m = Day::measure(&card, name);
+        assert_eq!(m["seconds"], seconds, "{name}: {m}");
+        assert_eq!(m["met"], true, "{name}: {m}");
+    }
+    assert_eq!(Day::measure(&card, "resolve")["met"], true, "{card}");
+    assert!(card["flags"].as_array().unwrap().is_empty(), "{card}");
+    card
+}
+
+#[test]
+fn a_fast_team_cordons_the_miners_node_before_it_spreads() {
+    let d = start("node-miner");
+    let card = fast_team(
+        &d,
+        "capture pod checkout/web-6d8f4c-q9z4m",
+        "cordon node ip-10-0-2-41.ec2.internal",
+        "14m",
+    );
+    assert_eq!(Day::measure(&card, "resolve")["seconds"], 960);
+}
+
+#[test]
+fn a_slow_team_lets_the_miner_reach_the_other_node() {
+    let d = start("node-miner");
+    d.first_incident();
+    d.advance("16m");
+    let card = d.card_when("the miner to spread", |c| {
+        c["timeline"].as_array().unwrap().iter().any(|m| {
+            let t = m["text"].as_str().unwrap_or("");
+            t.starts_with("node ip-10-0-1-23.ec2.internal compromised") && t.contains("opened INC-")
+        })
+    });
+    let lateral = &Day::flags(&card, "lateral")[0];
+    assert_eq!(lateral["at_seconds"], 900);
+    assert!(
+        lateral["text"]
+            .as_str()
+            .unwrap()
+            .contains("`cordon node ip-10-0-2-41.ec2.internal` was not done within 15m 00s"),
+        "{lateral}"
+    );
+}
+
+#[test]
+fn a_fast_team_isolates_the_leaked_tokens_pod_and_the_attacker_starts_nothing() {
+    let d = start("leaked-token");
+    fast_team(
+        &d,
+        "capture pod payments/api-7f9c",
+        "quarantine pod payments/api-7f9c",
+        "9m",
+    );
+    let drill = Drill::of(&d.server, "prod-eu");
+    let (status, _) = drill.get("/api/v1/namespaces/payments/pods/debug-x1");
+    assert_eq!(status, 404, "the attacker's pod was never created");
+}
+
+#[test]
+fn a_slow_team_lets_the_leaked_token_start_an_attackers_pod() {
+    let d = start("leaked-token");
+    d.first_incident();
+    d.advance("11m");
+    d.card_when("the attacker's pod", |c| {
+        !Day::flags(c, "lateral").is_empty()
+    });
+    let drill = Drill::of(&d.server, "prod-eu");
+    wait_for("payments/debug-x1 in the cluster", 20, || {
+        let (status, pod) = drill.get("/api/v1/namespaces/payments/pods/debug-x1");
+        (status == 200).then_some(pod)
+    });
+}
+
 #[test]
 fn the_other_built_in_game_days_open_incidents_through_the_intake() {
     for scenario in ["node-miner", "leaked-token"] {
