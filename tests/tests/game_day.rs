@@ -525,3 +525,32 @@ fn a_rehearsal_at_speed_runs_the_script_on_the_scaled_clock() {
         "opened {drill_seconds} s after the start"
     );
 }
+
+#[test]
+fn a_kubectl_exec_into_the_suspect_pod_is_refused_and_scored_as_a_dont() {
+    let d = start("payments-breach");
+    d.first_incident();
+    let drill = Drill::of(&d.server, "prod-eu");
+    let kubeconfig =
+        d.s.write("kubeconfig", &warroom_tests::kubeconfig_for(&drill.base));
+    let out = std::process::Command::new("kubectl")
+        .env("KUBECONFIG", &kubeconfig)
+        .args([
+            "exec", "-n", "payments", "api-7f9c", "-c", "api", "--", "sh", "-c", "id",
+        ])
+        .output()
+        .expect("kubectl runs (installed by ./scripts/test.sh)");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "exec must be refused: {said}");
+    let card = d.card_when("the login attempt on the scorecard", |c| {
+        !Day::flags(c, "exec").is_empty()
+    });
+    let exec = &Day::flags(&card, "exec")[0];
+    assert!(
+        exec["text"]
+            .as_str()
+            .unwrap()
+            .contains("pod payments/api-7f9c"),
+        "{exec} (kubectl said: {said})"
+    );
+}

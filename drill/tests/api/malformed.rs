@@ -216,7 +216,11 @@ async fn malformed_requests_get_statuses() -> TestResult {
             "",
             422,
         ),
-        ("GET", format!("{pods}/api-7f9c/exec"), json, "", 404),
+        // A subresource the drill does not serve.
+        ("GET", format!("{pods}/api-7f9c/portforward"), json, "", 404),
+        // Logging in to a container: refused, and recorded for a game day's scorecard.
+        ("GET", format!("{pods}/api-7f9c/exec"), json, "", 403),
+        ("POST", format!("{pods}/api-7f9c/attach"), json, "", 403),
         ("GET", format!("{pods}/api-7f9c/log/extra"), json, "", 404),
         ("GET", "/api/v1/pods/api-7f9c".to_string(), json, "", 404),
         (
