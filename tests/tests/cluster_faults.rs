@@ -30,6 +30,13 @@ fn patches_of(drill: &Drill, resource: &str) -> usize {
         .count()
 }
 
+/// A cordon whose answers never came in time: tried four times, and the node is cordoned.
+fn assert_four_tries_and_the_cordon_landed(drill: &Drill) {
+    assert_eq!(patches_of(drill, "nodes"), 4, "{:?}", drill.requests());
+    let node = drill.object(&format!("/api/v1/nodes/{NODE1}"));
+    assert_eq!(node["spec"]["unschedulable"], true, "{node}");
+}
+
 #[test]
 fn throttling_and_server_errors_are_retried_and_the_action_runs_once() {
     let (_s, _server, api, drill) = start(&[]);
@@ -169,15 +176,8 @@ fn a_hung_api_server_fails_the_action_in_bounded_time_saying_it_may_have_applied
         "{said}"
     );
     assert!(took < Duration::from_secs(15), "bounded: {took:?}");
-    assert_eq!(
-        patches_of(&run.drill, "nodes"),
-        4,
-        "{:?}",
-        run.drill.requests()
-    );
     // Why the answer hedges: the change did land.
-    let node = run.drill.object(&format!("/api/v1/nodes/{NODE1}"));
-    assert_eq!(node["spec"]["unschedulable"], true, "{node}");
+    assert_four_tries_and_the_cordon_landed(&run.drill);
     let kinds = run.api.kinds(&run.inc);
     assert_eq!(
         kinds.last().map(String::as_str),
@@ -206,14 +206,7 @@ fn an_answer_trickled_a_byte_at_a_time_fails_the_action_in_bounded_time() {
         took >= Duration::from_secs(2),
         "a whole answer was waited for: {took:?}"
     );
-    assert_eq!(
-        patches_of(&run.drill, "nodes"),
-        4,
-        "{:?}",
-        run.drill.requests()
-    );
-    let node = run.drill.object(&format!("/api/v1/nodes/{NODE1}"));
-    assert_eq!(node["spec"]["unschedulable"], true, "{node}");
+    assert_four_tries_and_the_cordon_landed(&run.drill);
     let (_, v) = run.api.get("/api/v1/ledger/verify");
     assert_eq!(v["intact"], true);
 }

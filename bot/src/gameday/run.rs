@@ -14,7 +14,7 @@ use warroom_drill::script::{Action, AlertFormat, Condition, GameDay, Step, Trigg
 
 use super::render;
 use super::score::{
-    self, ClusterSeen, Flag, FlagKind, Inputs, Mark, PreviousRun, Scorecard, Seen, Who,
+    self, Asked, ClusterSeen, Flag, FlagKind, Inputs, Mark, PreviousRun, Scorecard, Seen, Who,
 };
 use crate::engine::Engine;
 
@@ -253,24 +253,12 @@ impl Run {
             }
         };
         for (_, timeline) in incidents {
-            let mut asked: Vec<(String, String, String, String, String)> = Vec::new();
+            let mut asked: Vec<Asked> = Vec::new();
             for e in timeline {
                 match (c, e.kind.as_str()) {
                     (Condition::Acknowledged, "page.acknowledged" | "alert.acknowledged")
                     | (Condition::Resolved, "incident.resolved") => note(e.at),
-                    (Condition::Done { .. }, "request.opened") => {
-                        let t = e.data.get("target").cloned().unwrap_or(Value::Null);
-                        let s = |v: &Value, k: &str| {
-                            v.get(k).and_then(Value::as_str).unwrap_or("").to_string()
-                        };
-                        asked.push((
-                            s(&e.data, "request"),
-                            s(&e.data, "action"),
-                            s(&t, "kind").to_ascii_lowercase(),
-                            s(&t, "namespace"),
-                            s(&t, "name"),
-                        ));
-                    }
+                    (Condition::Done { .. }, "request.opened") => asked.push(Asked::opened_by(e)),
                     (
                         Condition::Done {
                             action,
@@ -279,13 +267,15 @@ impl Run {
                             name,
                         },
                         "request.executed",
-                    ) if e.data.get("dry_run") != Some(&Value::Bool(true)) => {
-                        let id = e.data.get("request").and_then(Value::as_str).unwrap_or("");
-                        if asked.iter().any(|(r, a, k, ns, n)| {
-                            r == id && a == action && k == kind && ns == namespace && n == name
-                        }) {
-                            note(e.at);
-                        }
+                    ) if asked.iter().any(|a| {
+                        a.ran_in(e)
+                            && a.action == *action
+                            && a.kind == *kind
+                            && a.namespace == *namespace
+                            && a.name == *name
+                    }) =>
+                    {
+                        note(e.at)
                     }
                     _ => {}
                 }
@@ -499,17 +489,15 @@ impl Run {
             .drill
             .object("v1", "Node", "", node)
             .unwrap_or(Value::Null);
-        let provider = obj
-            .pointer("/spec/providerID")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        // aws:///eu-central-1a/i-0a1b2c3d4e5f60718
-        let mut parts = provider.trim_start_matches("aws:///").split('/');
-        let zone = parts.next().unwrap_or("").to_string();
-        let instance = parts.next().unwrap_or(node).to_string();
-        let region = zone
-            .trim_end_matches(|c: char| c.is_ascii_lowercase())
-            .to_string();
+        // A node that is no EC2 instance still gets its finding, naming the node.
+        let instance = warroom_adapters::aws::provider_id::parse(
+            obj.pointer("/spec/providerID").and_then(Value::as_str),
+        )
+        .unwrap_or_else(|_| warroom_adapters::aws::provider_id::InstanceRef {
+            instance_id: node.to_string(),
+            availability_zone: String::new(),
+            region: String::new(),
+        });
         let ip = obj
             .pointer("/status/addresses")
             .and_then(Value::as_array)
@@ -520,7 +508,14 @@ impl Run {
             .and_then(|x| x.get("address").and_then(Value::as_str))
             .unwrap_or("")
             .to_string();
-        payloads::guardduty_finding(when, finding, &instance, &region, &zone, &ip)
+        payloads::guardduty_finding(
+            when,
+            finding,
+            &instance.instance_id,
+            &instance.region,
+            &instance.availability_zone,
+            &ip,
+        )
     }
 
     async fn deliver(&self, format: AlertFormat, body: &Value) -> String {

@@ -137,17 +137,39 @@ const DESTRUCTIVE: &[&str] = &["delete", "restart", "drain", "scale"];
 pub const MEASURES: [&str; 4] = ["acknowledge", "capture", "contain", "resolve"];
 
 /// A request as proposed: what, on which target.
-struct Asked {
-    id: String,
-    action: String,
-    kind: String,
-    namespace: String,
-    name: String,
+pub(crate) struct Asked {
+    pub id: String,
+    pub action: String,
+    /// Lower case, as scripts write it: `pod`, `node`.
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
     opened: DateTime<Utc>,
     approved: Option<DateTime<Utc>>,
 }
 
 impl Asked {
+    /// The request a `request.opened` entry asks for.
+    pub(crate) fn opened_by(e: &Seen) -> Asked {
+        let target = e.data.get("target").cloned().unwrap_or(Value::Null);
+        Asked {
+            id: str_of(&e.data, "request").to_string(),
+            action: str_of(&e.data, "action").to_string(),
+            kind: str_of(&target, "kind").to_ascii_lowercase(),
+            namespace: str_of(&target, "namespace").to_string(),
+            name: str_of(&target, "name").to_string(),
+            opened: e.at,
+            approved: None,
+        }
+    }
+
+    /// Whether `e` is this request run for real (not a dry run).
+    pub(crate) fn ran_in(&self, e: &Seen) -> bool {
+        e.kind == "request.executed"
+            && e.data.get("dry_run") != Some(&Value::Bool(true))
+            && str_of(&e.data, "request") == self.id
+    }
+
     fn target(&self) -> String {
         if self.namespace.is_empty() {
             format!("{} {}", self.kind, self.name)
@@ -211,16 +233,7 @@ pub fn score(i: &Inputs) -> Scorecard {
                     });
                 }
                 "request.opened" => {
-                    let target = e.data.get("target").cloned().unwrap_or(Value::Null);
-                    let a = Asked {
-                        id: str_of(&e.data, "request").to_string(),
-                        action: str_of(&e.data, "action").to_string(),
-                        kind: str_of(&target, "kind").to_ascii_lowercase(),
-                        namespace: str_of(&target, "namespace").to_string(),
-                        name: str_of(&target, "name").to_string(),
-                        opened: e.at,
-                        approved: None,
-                    };
+                    let a = Asked::opened_by(e);
                     // warroom's own proposals (an alert rule's `propose`) are not the team's.
                     let (mark_who, verb) = if e.actor == "warroom" {
                         (Who::Warroom, "proposed")
@@ -247,8 +260,8 @@ pub fn score(i: &Inputs) -> Scorecard {
                         });
                     }
                 }
-                "request.executed" if e.data.get("dry_run") != Some(&Value::Bool(true)) => {
-                    let Some(a) = asked.iter().find(|a| a.id == str_of(&e.data, "request")) else {
+                "request.executed" => {
+                    let Some(a) = asked.iter().find(|a| a.ran_in(e)) else {
                         continue;
                     };
                     timeline.push(Mark {
