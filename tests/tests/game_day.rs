@@ -213,6 +213,9 @@ fn a_fast_team_meets_every_target_and_the_attacker_never_moves() {
     );
     assert!(svg.contains("class=\"target\""));
 
+    // The scorecard kept in the ledger left it whole: every chain and record checks.
+    let (_, v) = d.api.get("/api/v1/ledger/verify");
+    assert_eq!(v["intact"], true, "{v}");
     // Kept in the ledger: the next run of the same scenario is compared with it.
     let first = card;
     let d = d.again("payments-breach");
