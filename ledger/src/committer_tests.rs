@@ -1,0 +1,127 @@
+//! Who commits a write: the waiting writer's own thread, or the committer thread.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use warroom_commands::{Actor, Event, IncidentId, Severity, SystemClock};
+
+use crate::Ledger;
+
+fn alice() -> Actor {
+    "person:alice".parse().unwrap()
+}
+
+fn note(text: String) -> Event {
+    Event::Note { text }
+}
+
+fn opened(ledger: &Ledger) -> IncidentId {
+    ledger
+        .open_incident("t", Severity::Sev2, &alice())
+        .wait()
+        .unwrap()
+        .incident
+        .id
+}
+
+/// Poll `done` for up to five seconds.
+fn within_five_seconds(mut done: impl FnMut() -> bool) -> bool {
+    let until = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < until {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    done()
+}
+
+#[test]
+fn a_write_neither_waited_for_nor_awaited_is_still_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(dir.path(), Arc::new(SystemClock)).unwrap();
+    let id = opened(&ledger);
+    drop(ledger.append(&id, &alice(), note("fire and forget".into())));
+    assert!(within_five_seconds(|| ledger
+        .incident(&id)
+        .unwrap()
+        .entries
+        == 2));
+    let timeline = ledger.timeline(&id).unwrap();
+    assert_eq!(timeline[1].data["text"], "fire and forget");
+}
+
+#[test]
+fn waiting_and_awaiting_writers_together_land_each_write_once_in_each_writers_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Arc::new(Ledger::open(dir.path(), Arc::new(SystemClock)).unwrap());
+    let id = opened(&ledger);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|w| {
+            let (ledger, id) = (ledger.clone(), id.clone());
+            runtime.spawn(async move {
+                for i in 0..40 {
+                    let text = format!("awaiting {w} {i}");
+                    ledger.append(&id, &alice(), note(text)).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    let threads: Vec<_> = (0..8)
+        .map(|w| {
+            let (ledger, id) = (ledger.clone(), id.clone());
+            std::thread::spawn(move || {
+                for i in 0..40 {
+                    let text = format!("waiting {w} {i}");
+                    ledger.append(&id, &alice(), note(text)).wait().unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    for t in tasks {
+        runtime.block_on(t).unwrap();
+    }
+    let timeline = ledger.timeline(&id).unwrap();
+    assert_eq!(timeline.len(), 1 + 16 * 40);
+    // Each writer's notes appear once each, in the order it wrote them.
+    let mut next = std::collections::HashMap::<String, u32>::new();
+    for entry in &timeline[1..] {
+        let text = entry.data["text"].as_str().unwrap();
+        let (writer, i) = text.rsplit_once(' ').unwrap();
+        let want = next.entry(writer.to_owned()).or_default();
+        assert_eq!(i.parse::<u32>().unwrap(), *want, "{text}");
+        *want += 1;
+    }
+    assert_eq!(next.len(), 16);
+    assert!(next.values().all(|n| *n == 40));
+    assert_eq!(ledger.verify().unwrap().failure, None);
+}
+
+#[test]
+fn a_journal_written_by_waiting_writers_alone_is_still_checkpointed_when_idle() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(dir.path(), Arc::new(SystemClock)).unwrap();
+    let id = opened(&ledger);
+    // A checkpoint writes a new header (the next epoch) at the journal's start.
+    let header = || std::fs::read(dir.path().join("journal")).unwrap()[..512].to_vec();
+    assert!(within_five_seconds(|| {
+        let before = header();
+        std::thread::sleep(Duration::from_millis(1200));
+        before == header()
+    }));
+    let before = header();
+    for i in 0..3 {
+        ledger
+            .append(&id, &alice(), note(format!("n{i}")))
+            .wait()
+            .unwrap();
+    }
+    assert!(within_five_seconds(|| header() != before));
+}
