@@ -1,5 +1,5 @@
 //! Durable appends per second, side by side in one run on one folder:
-//! the ledger (one writer, 16 writers), a raw `write`+`fdatasync` append loop, a preallocated
+//! the ledger (one writer waiting, one awaiting, 16 writers), a raw `write`+`fdatasync` append loop, a preallocated
 //! `pwrite`+`fdatasync` loop (the disk's limit for one durable write at a time) and SQLite
 //! (WAL, synchronous=FULL, one commit per entry). Every entry is 300 bytes of payload and is
 //! durable before the next one from the same writer is issued.
@@ -132,6 +132,7 @@ fn main() {
         preallocated(root, entries),
         sqlite(root, entries),
         ledger_one(root, entries),
+        ledger_awaiting(root, entries),
         ledger_many(root, entries * 4),
     ];
     println!(
@@ -153,7 +154,7 @@ fn main() {
         runs[1].rate(),
         runs[2].rate(),
         runs[3].rate(),
-        runs[4].rate(),
+        runs[5].rate(),
     );
     println!();
     goal("ledger 1 writer ≥ SQLite", one / sqlite, 1.0);
@@ -164,6 +165,10 @@ fn main() {
     );
     goal("ledger 16 writers ≥ 5 × ledger 1 writer", many / one, 5.0);
     println!("(reference: raw append loop {append:.0}/s)");
+    println!(
+        "(one writer waiting, so committing on its own thread, against one awaiting, so through the committer thread: {:.2}×)",
+        one / runs[4].rate()
+    );
     println!("\nwhere the ledger's time went:");
     for r in &runs {
         if let Some(c) = &r.commits {
@@ -185,6 +190,7 @@ fn main() {
                 "one_writer_vs_sqlite": one / sqlite,
                 "one_writer_vs_preallocated": one / prealloc,
                 "sixteen_vs_one_writer": many / one,
+                "waiting_vs_awaiting_writer": one / runs[4].rate(),
             },
         });
         std::fs::write(&path, serde_json::to_vec_pretty(&value).unwrap())
@@ -290,6 +296,32 @@ fn ledger_one(root: &Path, entries: usize) -> Run {
     let mut run = timed("ledger, 1 writer", entries, |i| {
         ledger.append(&id, &actor, note(i)).wait().unwrap();
     });
+    run.commits = Some(Commits::of(&ledger));
+    run
+}
+
+/// One writer that awaits each write, as the server's handlers do: every write goes to the
+/// committer thread and its answer comes back, two thread hand-offs a write.
+fn ledger_awaiting(root: &Path, entries: usize) -> Run {
+    let (ledger, actor) = open_ledger(root, "ledger-awaiting");
+    let id = ledger
+        .open_incident("bench", Severity::Sev3, &actor)
+        .wait()
+        .unwrap()
+        .incident
+        .id;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let mut run = timed(
+        "ledger, one awaiting writer (committer thread)",
+        entries,
+        |i| {
+            runtime
+                .block_on(async { ledger.append(&id, &actor, note(i)).await })
+                .unwrap();
+        },
+    );
     run.commits = Some(Commits::of(&ledger));
     run
 }
