@@ -32,7 +32,7 @@ use warroom_commands::{Clock, Incident, IncidentId, PersonId};
 use warroom_config::LoadedPlan;
 use warroom_ledger::{Committed, Ledger, LedgerError};
 
-pub use alerts::AlertCounts;
+pub use alerts::{AlertCounts, AlertOutcome};
 pub use metrics::Metrics;
 pub use reply::{Code, Reply};
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Alert, AlertError, AlertStatus, Intake, MAX_TITLE_CHARS, cut, decode, put};
+use super::{Alert, AlertError, AlertStatus, Intake, MAX_TITLE_CHARS, cut, decode, put, put_owned};
 
 const FORMAT: &str = "Falco event";
 
@@ -35,7 +35,7 @@ struct RawEvent {
 /// the syscall or k8s-audit fields), else the rule and the host, so repeats of the same rule
 /// on the same pod are one alert.
 pub fn parse_falco(body: &[u8]) -> Result<Alert, AlertError> {
-    let raw: RawEvent = decode(FORMAT, body)?;
+    let mut raw: RawEvent = decode(FORMAT, body)?;
     if raw.rule.trim().is_empty() {
         return Err(AlertError::new(FORMAT, "rule", "empty"));
     }
@@ -44,8 +44,8 @@ pub fn parse_falco(body: &[u8]) -> Result<Alert, AlertError> {
         .parse()
         .map_err(|e| AlertError::new(FORMAT, "priority", e))?;
     let mut fields = BTreeMap::new();
-    for (k, v) in &raw.output_fields {
-        put(&mut fields, k, v);
+    for (k, v) in std::mem::take(&mut raw.output_fields) {
+        put_owned(&mut fields, k, v);
     }
     fields.insert("rule".into(), cut(&raw.rule, 500));
     fields.insert("priority".into(), format!("{priority:?}"));

@@ -153,6 +153,22 @@ fn put(fields: &mut BTreeMap<String, String>, key: &str, value: &serde_json::Val
     }
 }
 
+/// [`put`] for a key and value the caller no longer needs: their strings are moved, not
+/// copied.
+fn put_owned(fields: &mut BTreeMap<String, String>, key: String, value: serde_json::Value) {
+    if fields.len() >= MAX_FIELDS {
+        return;
+    }
+    let v = match value {
+        serde_json::Value::String(s) if s == "<NA>" || s.is_empty() => None,
+        serde_json::Value::String(s) => Some(cut_owned(s, MAX_FIELD_CHARS)),
+        other => scalar(&other),
+    };
+    if let Some(v) = v {
+        fields.insert(cut_owned(key, 200), v);
+    }
+}
+
 #[cfg(test)]
 mod fuzz_tests;
 
@@ -171,5 +187,20 @@ mod cut_tests {
         assert_eq!(cut_owned("ééé".to_owned(), 1), "é");
         assert_eq!(cut("", 0), "");
         assert_eq!(cut("abc", 0), "");
+    }
+
+    #[test]
+    fn a_field_reads_the_same_moved_or_copied() {
+        let long = "é".repeat(MAX_FIELD_CHARS + 5);
+        let values = serde_json::json!([
+            null, "<NA>", "", "sh", long, 7, -1.5, true, ["a", null, 2], {"k": "v"}
+        ]);
+        let key = "k".repeat(300);
+        for v in values.as_array().unwrap() {
+            let (mut copied, mut moved) = (BTreeMap::new(), BTreeMap::new());
+            put(&mut copied, &key, v);
+            put_owned(&mut moved, key.clone(), v.clone());
+            assert_eq!(copied, moved, "{v}");
+        }
     }
 }
