@@ -285,14 +285,20 @@ fn open_ledger(root: &Path, name: &str) -> (Ledger, Actor) {
     (ledger, Actor::Cli("bench".into()))
 }
 
-fn ledger_one(root: &Path, entries: usize) -> Run {
-    let (ledger, actor) = open_ledger(root, "ledger-one");
+/// A fresh ledger in `root/name` with one incident to write to.
+fn ledger_with_incident(root: &Path, name: &str) -> (Ledger, Actor, IncidentId) {
+    let (ledger, actor) = open_ledger(root, name);
     let id = ledger
         .open_incident("bench", Severity::Sev3, &actor)
         .wait()
         .unwrap()
         .incident
         .id;
+    (ledger, actor, id)
+}
+
+fn ledger_one(root: &Path, entries: usize) -> Run {
+    let (ledger, actor, id) = ledger_with_incident(root, "ledger-one");
     let mut run = timed("ledger, 1 writer", entries, |i| {
         ledger.append(&id, &actor, note(i)).wait().unwrap();
     });
@@ -303,13 +309,7 @@ fn ledger_one(root: &Path, entries: usize) -> Run {
 /// One writer that awaits each write, as the server's handlers do: every write goes to the
 /// committer thread and its answer comes back, two thread hand-offs a write.
 fn ledger_awaiting(root: &Path, entries: usize) -> Run {
-    let (ledger, actor) = open_ledger(root, "ledger-awaiting");
-    let id = ledger
-        .open_incident("bench", Severity::Sev3, &actor)
-        .wait()
-        .unwrap()
-        .incident
-        .id;
+    let (ledger, actor, id) = ledger_with_incident(root, "ledger-awaiting");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
