@@ -158,43 +158,26 @@ pub struct ScriptError {
     pub problem: String,
 }
 
-/// `45s`, `10m`, `1h30m`, `90s`: the durations scripts use.
+/// `45s`, `10m`, `1h30m`, `90s`: the durations scripts use, read by humantime as the plan's
+/// are; unlike a plan's, zero is allowed (`at: 0s` is the start), and a week is the most.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    const WEEK: Duration = Duration::from_secs(7 * 24 * 3600);
     let t = text.trim();
     if t.is_empty() {
         return Err("empty duration: write e.g. 30s, 10m or 1h30m".into());
     }
-    let mut total: u64 = 0;
-    let mut number = String::new();
-    for c in t.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
+    if t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("`{t}` has no unit: write {t}s or {t}m"));
+    }
+    match humantime::parse_duration(t) {
+        Ok(d) if d <= WEEK => Ok(d),
+        Ok(_) | Err(humantime::DurationError::NumberOverflow) => {
+            Err(format!("`{t}` is longer than a week"))
         }
-        let unit = match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            _ => {
-                return Err(format!(
-                    "`{t}` is not a duration: use a number with s, m or h, e.g. 30s, 10m or 1h30m"
-                ));
-            }
-        };
-        let n: u64 = number.parse().map_err(|_| {
-            format!("`{t}` is not a duration: use a number with s, m or h, e.g. 30s, 10m or 1h30m")
-        })?;
-        number.clear();
-        total = n
-            .checked_mul(unit)
-            .and_then(|v| total.checked_add(v))
-            .filter(|v| *v <= 7 * 24 * 3600)
-            .ok_or_else(|| format!("`{t}` is longer than a week"))?;
+        Err(_) => Err(format!(
+            "`{t}` is not a duration: use a number with s, m or h, e.g. 30s, 10m or 1h30m"
+        )),
     }
-    if !number.is_empty() {
-        return Err(format!("`{t}` has no unit: write {number}s or {number}m"));
-    }
-    Ok(Duration::from_secs(total))
 }
 
 #[cfg(test)]
