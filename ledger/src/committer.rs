@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::sync::mpsc::{Receiver, channel};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 use chrono::SubsecRound;
@@ -26,6 +26,7 @@ use tokio::sync::oneshot;
 use warroom_commands::clock::timestamp;
 use warroom_commands::{Actor, Clock, Event, Incident, IncidentId, Severity};
 
+use crate::applier::{Answers, Applier, Journalled, writes};
 use crate::canonical::to_canonical;
 use crate::chain::{Entry, GENESIS, link_hash};
 use crate::error::LedgerError;
@@ -147,7 +148,7 @@ impl Inner {
     /// The state, once no one else writes. A holder that panicked mid-batch leaves the
     /// state poisoned: writes are then refused until a checkpoint succeeds (see `recover`),
     /// since what that batch reached is unknown.
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| {
             let mut state = p.into_inner();
             state.poisoned();
@@ -156,7 +157,7 @@ impl Inner {
         })
     }
 
-    fn try_lock(&self) -> Option<std::sync::MutexGuard<'_, State>> {
+    fn try_lock(&self) -> Option<MutexGuard<'_, State>> {
         match self.state.try_lock() {
             Ok(state) => Some(state),
             Err(std::sync::TryLockError::WouldBlock) => None,
@@ -169,24 +170,58 @@ impl Inner {
         }
     }
 
-    /// Commit one batch from the head of the queue; `false` when the queue was empty.
-    fn commit_next(&self, state: &mut State) -> bool {
+    /// Commit one batch from the head of the queue with the state `state` holds, or hand the
+    /// state back when the queue is empty.
+    ///
+    /// The batch is planned, journalled and synced holding the state; the holder then takes
+    /// the apply stage before it lets go of the state (so batches are applied in journal
+    /// order), hands what is queued to the committer threads (one of them journals and syncs
+    /// the next batch meanwhile), applies the batch and answers it.
+    fn commit_next<'a>(
+        &'a self,
+        mut state: MutexGuard<'a, State>,
+    ) -> Result<(), MutexGuard<'a, State>> {
         let batch: Vec<Job> = {
             let mut q = self.queue();
             let n = q.jobs.len().min(MAX_BATCH);
             q.jobs.drain(..n).collect()
         };
         if batch.is_empty() {
-            return false;
+            return Err(state);
         }
-        state.commit(batch);
-        true
+        match state.commit(batch) {
+            Stage::Answered(answers) => {
+                drop(state);
+                self.post_leftovers();
+                answers.send();
+            }
+            Stage::Journalled(journalled) => {
+                let stage = state.applier.clone();
+                let mut applier = Applier::lock(&stage);
+                drop(state);
+                self.post_leftovers();
+                let answers = applier.apply(journalled);
+                drop(applier);
+                answers.send();
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes queued by writers that found the state taken are the committer threads' now.
+    fn post_leftovers(&self) {
+        if !self.queue().jobs.is_empty() {
+            self.post();
+        }
     }
 }
 
+/// Two threads: while one applies a batch to sled, the other journals and syncs the next.
+const THREADS: usize = 2;
+
 pub(crate) struct Committer {
     inner: Arc<Inner>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Committer {
@@ -201,18 +236,26 @@ impl Committer {
             posted: Condvar::new(),
             state: Mutex::new(State::new(trees, clock, journal)),
         });
-        let background = inner.clone();
-        let thread = std::thread::Builder::new()
-            .name("ledger-committer".into())
-            .spawn(move || run(&background))
-            .map_err(|e| LedgerError::Storage {
-                dir,
-                message: format!("cannot start the committer thread: {e}"),
-            })?;
-        Ok(Committer {
+        let committer = Committer {
             inner,
-            thread: Mutex::new(Some(thread)),
-        })
+            threads: Mutex::new(Vec::new()),
+        };
+        for n in 1..=THREADS {
+            let background = committer.inner.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("ledger-committer-{n}"))
+                .spawn(move || run(&background))
+                .map_err(|e| LedgerError::Storage {
+                    dir: dir.clone(),
+                    message: format!("cannot start a committer thread: {e}"),
+                })?;
+            committer.threads().push(thread);
+        }
+        Ok(committer)
+    }
+
+    fn threads(&self) -> MutexGuard<'_, Vec<JoinHandle<()>>> {
+        self.threads.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn submit<T>(&self, op: Op) -> Pending<T> {
@@ -234,10 +277,10 @@ impl Committer {
 
 impl Drop for Committer {
     fn drop(&mut self) {
-        // Closing the queue lets the thread finish the writes already queued.
+        // Closing the queue lets the threads finish the writes already queued.
         self.inner.queue().closed = true;
-        self.inner.posted.notify_one();
-        if let Some(t) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        self.inner.posted.notify_all();
+        for t in std::mem::take(&mut *self.threads()) {
             let _ = t.join();
         }
     }
@@ -300,13 +343,10 @@ impl<T: Outcome> Pending<T> {
         let Some(inner) = self.committer.take() else {
             return Err(LedgerError::Closed);
         };
-        if let Some(mut state) = inner.try_lock() {
-            inner.commit_next(&mut state);
-            drop(state);
-            // Writes queued while this thread held the state, by writers that found it
-            // taken, are now the committer thread's.
-            if !inner.queue().jobs.is_empty() {
-                inner.post();
+        if let Some(state) = inner.try_lock() {
+            if let Err(state) = inner.commit_next(state) {
+                drop(state);
+                inner.post_leftovers();
             }
         }
         rx.blocking_recv()
@@ -455,11 +495,13 @@ fn run(inner: &Inner) {
             q.posted = false;
             q.closed
         };
-        let mut state = inner.lock();
         let mut wrote = false;
-        while inner.commit_next(&mut state) {
-            wrote = true;
-        }
+        let mut state = loop {
+            match inner.commit_next(inner.lock()) {
+                Ok(()) => wrote = true,
+                Err(state) => break state,
+            }
+        };
         if !wrote {
             state.idle();
         }
@@ -483,12 +525,23 @@ struct State {
     /// A flush of sled started in the background when the journal passed half its room; the
     /// checkpoint that follows it then has little left to write while writers wait.
     pre_flush: Option<Receiver<()>>,
+    /// The apply stage: held by whoever applies the batch journalled last.
+    applier: Arc<Mutex<Applier>>,
+}
+
+/// Where a batch stands when the state is let go.
+enum Stage {
+    /// Refused, or written and applied holding the state: only its answers are left.
+    Answered(Answers),
+    /// Journalled and synced: to be applied, in turn, then answered.
+    Journalled(Journalled),
 }
 
 impl State {
     fn new(trees: Arc<Trees>, clock: Arc<dyn Clock>, journal: Journal) -> State {
         State {
             overlay: Overlay::new(trees.clone()),
+            applier: Applier::new(trees.clone()),
             trees,
             clock,
             journal,
@@ -519,22 +572,33 @@ impl State {
         }
     }
 
-    /// Before each batch, and when idle: resume after a failure once a checkpoint succeeds,
-    /// and give the off-box copy a base if it asked for one.
+    /// Before each batch, and when idle: learn of a batch that failed to apply, resume after
+    /// a failure once a checkpoint succeeds, and give the off-box copy a base if it asked.
     fn between_batches(&mut self) {
+        if self.failed.is_none()
+            && let Some(reason) = self.trees.refused.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        {
+            self.failed = Some(reason);
+            self.last_attempt = std::time::Instant::now();
+        }
         if self.failed.is_some() && self.last_attempt.elapsed() >= RETRY_AFTER_FAILURE {
             // A checkpoint that succeeds makes everything acknowledged durable in sled and
             // retires the journal, so writing can resume; what the failed batch had cached
             // is forgotten and re-read from disk.
             self.last_attempt = std::time::Instant::now();
-            if recover(&self.trees, &mut self.journal).is_ok() {
+            let stage = self.applier.clone();
+            let mut applier = Applier::lock(&stage);
+            if recover(&self.trees, &mut self.journal, applier.failed.is_some()).is_ok() {
                 tracing::warn!(dir = %self.trees.origin.display(), "ledger writes succeed again; accepting writes");
                 self.overlay = Overlay::new(self.trees.clone());
+                applier.failed = None;
                 set_refused(&self.trees, &mut self.failed, None);
             }
         }
-        // Between batches every write is applied: a base taken now is consistent.
-        if self.failed.is_none() {
+        // With every journalled batch applied, a base taken now is consistent.
+        if self.failed.is_none() && self.trees.replica.base_asked() {
+            let stage = self.applier.clone();
+            let _applied = Applier::lock(&stage);
             self.trees
                 .replica
                 .base_if_asked(&self.trees, self.journal.last_seq());
@@ -548,82 +612,122 @@ impl State {
             && self.journal.used() > 0
             && self.last_write.elapsed() >= IDLE_CHECKPOINT
         {
-            checkpoint_or_fail(&self.trees, &mut self.journal, &mut self.failed);
+            self.checkpoint();
         }
     }
 
     fn finish(&mut self) {
         if self.failed.is_none() && self.journal.used() > 0 {
-            checkpoint_or_fail(&self.trees, &mut self.journal, &mut self.failed);
+            self.checkpoint();
         }
     }
 
-    /// Plan, journal, apply and answer one batch.
-    fn commit(&mut self, batch: Vec<Job>) {
+    /// Checkpoint once every journalled batch is applied: it retires the journal.
+    fn checkpoint(&mut self) {
+        let stage = self.applier.clone();
+        let _applied = Applier::lock(&stage);
+        checkpoint_or_fail(&self.trees, &mut self.journal, &mut self.failed);
+    }
+
+    /// Plan a batch and journal it; it is left to be applied and answered.
+    fn commit(&mut self, batch: Vec<Job>) -> Stage {
         self.between_batches();
+        self.checkpoint_when_half_full();
         self.last_write = std::time::Instant::now();
-        let trees = self.trees.clone();
-        let trees = trees.as_ref();
+        let started = std::time::Instant::now();
         if let Some(reason) = &self.failed {
-            for job in batch {
-                let _ = job.reply.send(Err(LedgerError::Durability(reason.clone())));
-            }
-            return;
+            let refused = |j: Job| (j.reply, Err(LedgerError::Durability(reason.clone())));
+            return Stage::Answered(Answers(batch.into_iter().map(refused).collect()));
         }
         // Held by the off-box copy (ack = "replicated", bucket unreachable): nothing is
         // written, so nothing is acknowledged that the copy could not take.
-        if let Some(reason) = trees.held() {
-            for job in batch {
-                let _ = job.reply.send(Err(LedgerError::Held(reason.clone())));
-            }
-            return;
+        if let Some(reason) = self.trees.held() {
+            let held = |j: Job| (j.reply, Err(LedgerError::Held(reason.clone())));
+            return Stage::Answered(Answers(batch.into_iter().map(held).collect()));
         }
+        // The overlay is what the batches not yet applied wrote: it is cleared only once
+        // they are, else a plan would read what sled held before them.
+        let imports = batch.iter().any(|j| matches!(j.op, Op::Import { .. }));
+        let stage = self.applier.clone();
+        let drained = (imports || self.overlay.full()).then(|| Applier::lock(&stage));
         self.overlay.trim();
         let clock = self.clock.clone();
-        let planned: Vec<_> = batch
+        let (replies, ops): (Vec<_>, Vec<_>) = batch.into_iter().map(|j| (j.reply, j.op)).unzip();
+        let planned: Vec<_> = ops
             .iter()
-            .map(|job| self.overlay.plan(clock.as_ref(), &job.op))
+            .map(|op| self.overlay.plan(clock.as_ref(), op))
             .collect();
-        let puts: Vec<&[Put]> = planned
-            .iter()
-            .filter_map(|p| p.as_ref().ok().map(|(_, puts)| puts.as_slice()))
-            .filter(|puts| !puts.is_empty())
-            .collect();
-        let outcome = if puts.is_empty() {
-            Ok(())
-        } else {
-            let started = std::time::Instant::now();
-            let written = write_through(trees, &mut self.journal, &puts);
-            trees.stats.commit.observe_duration(started.elapsed());
-            trees.stats.batch.observe(puts.len() as f64);
-            written
+        let puts: Vec<&[Put]> = writes(&planned).collect();
+        let bytes = Journal::encoded_len(&puts);
+        let journalled = |seq, replies, planned| {
+            Stage::Journalled(Journalled {
+                seq,
+                replies,
+                planned,
+                journalled_in: started.elapsed(),
+            })
+        };
+        if puts.is_empty() {
+            // Nothing to journal, yet answered in turn: an answer may name a write (an
+            // alert's open incident) that an earlier batch still applies.
+            return journalled(None, replies, planned);
+        }
+        if drained.is_none() && self.journal.fits(bytes) {
+            let synced = std::time::Instant::now();
+            return match self.journal.append(&puts) {
+                Ok(seq) => {
+                    self.trees.stats.fsync.observe_duration(synced.elapsed());
+                    self.trees.replica.batch(seq, &puts);
+                    journalled(Some(seq), replies, planned)
+                }
+                Err(e) => {
+                    let e = format!("journal: {e}");
+                    self.refuse(&e);
+                    Stage::Answered(crate::applier::answers(replies, planned, &Err(e)))
+                }
+            };
+        }
+        // An import, a trim or a batch the journal has no room for: written and applied here,
+        // holding both the state and the apply stage, as one step.
+        let mut applier = drained.unwrap_or_else(|| Applier::lock(&stage));
+        let outcome = match &applier.failed {
+            Some(reason) => Err(reason.clone()),
+            None => write_through(&self.trees, &mut self.journal, &puts),
         };
         if outcome.is_ok() {
-            // Durable: readers may see the records now, before anyone is answered.
             for (done, _) in planned.iter().flatten() {
                 if let Done::Write(c) = done {
-                    trees.published.publish(c.incident.clone());
+                    self.trees.published.publish(c.incident.clone());
                 }
             }
+            self.trees
+                .stats
+                .commit
+                .observe_duration(started.elapsed());
+            self.trees.stats.batch.observe(puts.len() as f64);
+        } else if let Err(e) = &outcome {
+            self.refuse(e);
+            applier.failed.get_or_insert_with(|| e.clone());
         }
-        if let Err(e) = &outcome {
-            tracing::error!(error = %e, dir = %trees.origin.display(), "ledger write failed; refusing writes until a checkpoint succeeds");
-            self.last_attempt = std::time::Instant::now();
-            set_refused(trees, &mut self.failed, Some(e.clone()));
-        }
-        for (job, result) in batch.into_iter().zip(planned) {
-            let reply = match &outcome {
-                Ok(()) => result.map(|(done, _)| done),
-                Err(e) => Err(LedgerError::Durability(e.clone())),
-            };
-            let _ = job.reply.send(reply);
-        }
+        drop(applier);
+        Stage::Answered(crate::applier::answers(replies, planned, &outcome))
+    }
+
+    fn refuse(&mut self, reason: &str) {
+        tracing::error!(error = %reason, dir = %self.trees.origin.display(), "ledger write failed; refusing writes until a checkpoint succeeds");
+        self.last_attempt = std::time::Instant::now();
+        set_refused(&self.trees, &mut self.failed, Some(reason.to_owned()));
+    }
+
+    /// A journal past half its room: flush sled early in the background, then checkpoint
+    /// once that flush is done. Run before a batch, so it never holds back answers.
+    fn checkpoint_when_half_full(&mut self) {
         if self.failed.is_none() && self.journal.used() > CAPACITY / 2 {
             match &self.pre_flush {
-                None => self.pre_flush = Some(start_pre_flush(trees)),
+                None => self.pre_flush = Some(start_pre_flush(&self.trees)),
                 Some(done) if done.try_recv() != Err(std::sync::mpsc::TryRecvError::Empty) => {
                     self.pre_flush = None;
-                    checkpoint_or_fail(trees, &mut self.journal, &mut self.failed);
+                    self.checkpoint();
                 }
                 Some(_) => {}
             }
@@ -652,7 +756,7 @@ fn start_pre_flush(trees: &Trees) -> Receiver<()> {
     rx
 }
 
-fn set_refused(trees: &Trees, failed: &mut Option<String>, reason: Option<String>) {
+pub(crate) fn set_refused(trees: &Trees, failed: &mut Option<String>, reason: Option<String>) {
     *trees.refused.lock().unwrap_or_else(|p| p.into_inner()) = reason.clone();
     *failed = reason;
 }
@@ -690,8 +794,12 @@ fn write_through(trees: &Trees, journal: &mut Journal, puts: &[&[Put]]) -> Resul
 ///
 /// Caveat: a batch that reached the journal before sled failed was answered as failed, yet
 /// is replayed here, so it appears in the ledger; nothing acknowledged is ever lost.
-fn recover(trees: &Trees, journal: &mut Journal) -> Result<(), String> {
-    if checkpoint(trees, journal).is_ok() {
+///
+/// After a batch failed to apply (`sled_failed`), the journal may hold batches behind it that
+/// were never applied: sled is then always reopened and the journal replayed, never merely
+/// checkpointed (which would retire those batches unapplied).
+fn recover(trees: &Trees, journal: &mut Journal, sled_failed: bool) -> Result<(), String> {
+    if !sled_failed && checkpoint(trees, journal).is_ok() {
         return Ok(());
     }
     trees.reopen().map_err(|e| e.to_string())?;
@@ -826,6 +934,14 @@ impl Overlay {
             claims: std::collections::HashSet::new(),
             fingerprints: HashMap::new(),
         }
+    }
+
+    /// Whether `trim` would forget anything.
+    fn full(&self) -> bool {
+        self.incidents.len() > 4096
+            || self.counters.len() > 64
+            || self.claims.len() > 4096
+            || self.fingerprints.len() > 4096
     }
 
     /// Bound the cache: incidents come and go, busy ones are re-read once.

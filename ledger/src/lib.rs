@@ -4,6 +4,7 @@
 //! [`chain`]); writes are durable before they are acknowledged (see [`committer`]); `verify`
 //! recomputes every chain and exports carry the hashes for offline checks.
 
+mod applier;
 pub mod canonical;
 pub mod chain;
 pub mod committer;

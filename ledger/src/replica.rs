@@ -64,6 +64,11 @@ impl Sink {
         self.send(Shipment::Batch { batch, puts });
     }
 
+    /// Whether the off-box copy asked for a base (see `base_if_asked`).
+    pub(crate) fn base_asked(&self) -> bool {
+        self.want_base.load(Ordering::Acquire)
+    }
+
     pub(crate) fn base_if_asked(&self, trees: &Trees, last_batch: u64) {
         if !self.want_base.swap(false, Ordering::AcqRel) {
             return;
