@@ -1,11 +1,12 @@
-//! Who commits a write: the waiting writer's own thread, or the committer thread.
+//! Who commits a write (the waiting writer's own thread, or a committer thread), and batches
+//! journalled while the one before is still applied.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use warroom_commands::{Actor, Event, IncidentId, Severity, SystemClock};
 
-use crate::Ledger;
+use crate::{AlertIncident, Ledger};
 
 fn alice() -> Actor {
     "person:alice".parse().unwrap()
@@ -124,4 +125,56 @@ fn a_journal_written_by_waiting_writers_alone_is_still_checkpointed_when_idle() 
             .unwrap();
     }
     assert!(within_five_seconds(|| header() != before));
+}
+
+/// With many writers, one batch is synced while the one before it is applied: an answer must
+/// still mean the write is readable, a fingerprint must still open one incident, and a
+/// reopened ledger must hold exactly what was answered.
+#[test]
+fn while_batches_overlap_an_answered_write_is_readable_at_once_and_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Arc::new(Ledger::open(dir.path(), Arc::new(SystemClock)).unwrap());
+    let writers: Vec<_> = (0..12)
+        .map(|w| {
+            let ledger = ledger.clone();
+            std::thread::spawn(move || {
+                let id = opened(&ledger);
+                let mut alert_incidents = std::collections::HashSet::new();
+                for i in 0..60 {
+                    let text = format!("writer {w} note {i}");
+                    let done = ledger.append(&id, &alice(), note(text.clone())).wait();
+                    let entry = done.unwrap().entry;
+                    // Readable the moment it is answered: record and timeline.
+                    assert_eq!(ledger.incident(&id).unwrap().entries, entry.seq + 1);
+                    let timeline = ledger.timeline(&id).unwrap();
+                    assert_eq!(timeline.last().unwrap().data["text"], text.as_str());
+                    let alert = ledger
+                        .open_for_alert("disk", Severity::Sev2, &alice(), "fp-shared", "Disk")
+                        .wait()
+                        .unwrap();
+                    let alert_id = match alert {
+                        AlertIncident::Opened(c) => c.incident.id,
+                        AlertIncident::Existing(i) => i.id,
+                    };
+                    assert!(ledger.incident(&alert_id).is_ok(), "{alert_id} unreadable");
+                    alert_incidents.insert(alert_id);
+                }
+                (id, alert_incidents)
+            })
+        })
+        .collect();
+    let mut alert_incidents = std::collections::HashSet::new();
+    let mut ids = Vec::new();
+    for w in writers {
+        let (id, seen) = w.join().unwrap();
+        ids.push(id);
+        alert_incidents.extend(seen);
+    }
+    assert_eq!(alert_incidents.len(), 1, "one fingerprint, one incident");
+    drop(Arc::into_inner(ledger).expect("writers are done"));
+    let ledger = Ledger::open(dir.path(), Arc::new(SystemClock)).unwrap();
+    for id in &ids {
+        assert_eq!(ledger.timeline(id).unwrap().len(), 61, "{id}");
+    }
+    assert_eq!(ledger.verify().unwrap().failure, None);
 }
