@@ -1,8 +1,10 @@
 //! Durable appends per second, side by side in one run on one folder:
-//! the ledger (one writer waiting, one awaiting, 16 writers), a raw `write`+`fdatasync` append loop, a preallocated
-//! `pwrite`+`fdatasync` loop (the disk's limit for one durable write at a time) and SQLite
-//! (WAL, synchronous=FULL, one commit per entry). Every entry is 300 bytes of payload and is
-//! durable before the next one from the same writer is issued.
+//! the ledger (one writer waiting, one awaiting, 16 writers), a raw `write`+`fdatasync`
+//! append loop, a preallocated `pwrite`+`fdatasync` loop (the disk's limit for one durable
+//! write at a time), the same loop with 16 writers and group commit (what the disk and the
+//! cores allow 16 writers) and SQLite (WAL, synchronous=FULL, one commit per entry). Every
+//! entry is 300 bytes of payload and is durable before the next one from the same writer is
+//! issued.
 //!
 //! Run: `cargo bench -p warroom-ledger --bench durable_appends [-- --entries N --dir DIR]`
 //! (`--json FILE` also writes the figures as JSON, for the benchmark report).
