@@ -31,6 +31,8 @@ struct Run {
     entries: usize,
     elapsed: Duration,
     latencies: Vec<Duration>,
+    /// CPU time the whole process spent in the run (every thread, user and system).
+    cpu: Duration,
     /// For the ledger: its commit statistics after the run.
     commits: Option<Commits>,
 }
@@ -89,6 +91,11 @@ impl Commits {
 }
 
 impl Run {
+    /// Microseconds of CPU (all threads) per write: with two cores, the rate can be no more
+    /// than 2,000,000 over this.
+    fn cpu_per_write(&self) -> f64 {
+        self.cpu.as_secs_f64() * 1e6 / self.entries as f64
+    }
     fn rate(&self) -> f64 {
         self.entries as f64 / self.elapsed.as_secs_f64()
     }
@@ -139,17 +146,18 @@ fn main() {
         preallocated_group(root, entries * 4),
     ];
     println!(
-        "\n{:<44} {:>8} {:>10} {:>10} {:>10}",
-        "run", "entries", "per sec", "p50 µs", "p99 µs"
+        "\n{:<44} {:>8} {:>10} {:>10} {:>10} {:>12}",
+        "run", "entries", "per sec", "p50 µs", "p99 µs", "CPU µs/write"
     );
     for r in &runs {
         println!(
-            "{:<44} {:>8} {:>10.0} {:>10} {:>10}",
+            "{:<44} {:>8} {:>10.0} {:>10} {:>10} {:>12.1}",
             r.name,
             r.entries,
             r.rate(),
             r.pct(0.50).as_micros(),
-            r.pct(0.99).as_micros()
+            r.pct(0.99).as_micros(),
+            r.cpu_per_write()
         );
     }
     let (append, prealloc, sqlite, one, many, group) = (
@@ -193,6 +201,7 @@ fn main() {
                 "per_second": r.rate(),
                 "p50_us": r.pct(0.50).as_micros() as u64,
                 "p99_us": r.pct(0.99).as_micros() as u64,
+                "cpu_us_per_write": r.cpu_per_write(),
                 "commits": r.commits.as_ref().map(Commits::json),
             })).collect::<Vec<_>>(),
             "ratios": {
@@ -209,6 +218,18 @@ fn main() {
     }
 }
 
+/// CPU time this process has used so far, all threads.
+fn cpu_time() -> Duration {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF always exists.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
 fn goal(name: &str, ratio: f64, need: f64) {
     let verdict = if ratio >= need { "met" } else { "MISSED" };
     println!("{name:<56} ratio {ratio:>6.2} (need {need:.1}) {verdict}");
@@ -223,7 +244,7 @@ fn payload(i: usize) -> Vec<u8> {
 
 fn timed(name: &'static str, entries: usize, mut each: impl FnMut(usize)) -> Run {
     let mut latencies = Vec::with_capacity(entries);
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), cpu_time());
     for i in 0..entries {
         let t = Instant::now();
         each(i);
@@ -234,6 +255,7 @@ fn timed(name: &'static str, entries: usize, mut each: impl FnMut(usize)) -> Run
         entries,
         elapsed: start.elapsed(),
         latencies,
+        cpu: cpu_time() - cpu,
         commits: None,
     }
 }
@@ -293,7 +315,7 @@ fn preallocated_group(root: &Path, entries: usize) -> Run {
     f.sync_all().unwrap();
     let shared = Arc::new((Mutex::new(Shared::default()), Condvar::new(), f));
     let per = entries / WRITERS;
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), cpu_time());
     let handles: Vec<_> = (0..WRITERS)
         .map(|_| {
             let shared = shared.clone();
@@ -337,6 +359,7 @@ fn preallocated_group(root: &Path, entries: usize) -> Run {
         entries: per * WRITERS,
         elapsed: start.elapsed(),
         latencies,
+        cpu: cpu_time() - cpu,
         commits: None,
     }
 }
@@ -425,7 +448,7 @@ fn ledger_many(root: &Path, entries: usize) -> Run {
         .collect();
     let per = entries / WRITERS;
     let before = Commits::of(&ledger);
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), cpu_time());
     let handles: Vec<_> = ids
         .into_iter()
         .map(|id| {
@@ -446,6 +469,7 @@ fn ledger_many(root: &Path, entries: usize) -> Run {
         .flat_map(|h| h.join().unwrap())
         .collect();
     let elapsed = start.elapsed();
+    let cpu = cpu_time() - cpu;
     // Only the run's own commits: the 16 incidents were opened before it.
     let after = Commits::of(&ledger);
     let commits = Commits {
@@ -464,6 +488,7 @@ fn ledger_many(root: &Path, entries: usize) -> Run {
         entries: per * WRITERS,
         elapsed,
         latencies,
+        cpu,
         commits: Some(commits),
     }
 }
