@@ -5,8 +5,15 @@
 //! writer two thread hand-offs per write (on a 2-core VM, a fifth of its time); async
 //! callers and everyone who finds the state taken leave their writes to whoever holds it.
 //!
-//! Guarantees: a write's reply is sent only after the batch holding it is in the journal and
-//! `fdatasync`ed (see `journal`), so it survives `kill -9` and power loss; writes are applied
+//! A commit has two stages: plan, journal and sync (holding the state), then apply to sled
+//! and answer (see `applier`, in journal order). With writes still queued, the committer
+//! thread hands the second stage to the apply thread and journals the next batch at once,
+//! so the disk syncs one batch while the other core applies the one before; a lone writer
+//! does both itself.
+//!
+//! Guarantees: a write's reply is sent only after the batch holding it is in the journal,
+//! `fdatasync`ed (see `journal`) and applied, so it survives `kill -9` and power loss and is
+//! readable at once; writes are applied
 //! in submission order; each write's keys are one journal record, so after a crash replay
 //! restores all of a write or none of it.
 //! Assumes: this process is the only writer (sled's file lock and the in-process claim
@@ -17,7 +24,7 @@
 
 use std::collections::HashMap;
 use std::collections::VecDeque;
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
@@ -26,7 +33,7 @@ use tokio::sync::oneshot;
 use warroom_commands::clock::timestamp;
 use warroom_commands::{Actor, Clock, Event, Incident, IncidentId, Severity};
 
-use crate::applier::{Answers, Applier, Journalled, writes};
+use crate::applier::{Answers, Journalled, Stage as ApplyStage, writes};
 use crate::canonical::to_canonical;
 use crate::chain::{Entry, GENESIS, link_hash};
 use crate::error::LedgerError;
@@ -126,6 +133,16 @@ struct Queue {
     closed: bool,
 }
 
+/// What became of the state after `commit_next`.
+enum Next<'a> {
+    /// Nothing was queued: the state is handed back.
+    Empty(MutexGuard<'a, State>),
+    /// A batch went to the apply thread and more are queued: the state is still held.
+    Leading(MutexGuard<'a, State>),
+    /// A batch was committed and answered; the state was let go.
+    Done,
+}
+
 /// What the committer's holders and the writers share.
 struct Inner {
     queue: Mutex<Queue>,
@@ -170,42 +187,44 @@ impl Inner {
         }
     }
 
-    /// Commit one batch from the head of the queue with the state `state` holds, or hand the
-    /// state back when the queue is empty.
+    /// Commit one batch from the head of the queue with the state `state` holds.
     ///
-    /// The batch is planned, journalled and synced holding the state; the holder then takes
-    /// the apply stage before it lets go of the state (so batches are applied in journal
-    /// order), hands what is queued to the committer threads (one of them journals and syncs
-    /// the next batch meanwhile), applies the batch and answers it.
-    fn commit_next<'a>(
-        &'a self,
-        mut state: MutexGuard<'a, State>,
-    ) -> Result<(), MutexGuard<'a, State>> {
+    /// The batch is planned, journalled and synced holding the state. Then, when `lead` is
+    /// set and more writes are queued, the batch goes to the apply thread and the state is
+    /// kept to journal the next one at once; otherwise the state is let go (what is queued
+    /// is posted to the committer thread) and this thread applies the batch in its turn and
+    /// answers it.
+    fn commit_next<'a>(&'a self, mut state: MutexGuard<'a, State>, lead: bool) -> Next<'a> {
         let batch: Vec<Job> = {
             let mut q = self.queue();
             let n = q.jobs.len().min(MAX_BATCH);
             q.jobs.drain(..n).collect()
         };
         if batch.is_empty() {
-            return Err(state);
+            return Next::Empty(state);
         }
         match state.commit(batch) {
-            Stage::Answered(answers) => {
+            Step::Answered(answers) => {
                 drop(state);
                 self.post_leftovers();
                 answers.send();
             }
-            Stage::Journalled(journalled) => {
-                let stage = state.applier.clone();
-                let mut applier = Applier::lock(&stage);
+            Step::Journalled(batch) => {
+                let batch = if lead && !self.queue().jobs.is_empty() {
+                    match state.hand_off(batch) {
+                        None => return Next::Leading(state),
+                        Some(batch) => batch,
+                    }
+                } else {
+                    batch
+                };
+                let apply = state.apply.clone();
                 drop(state);
                 self.post_leftovers();
-                let answers = applier.apply(journalled);
-                drop(applier);
-                answers.send();
+                apply.apply_in_turn(batch).send();
             }
         }
-        Ok(())
+        Next::Done
     }
 
     /// Writes queued by writers that found the state taken are the committer threads' now.
@@ -215,9 +234,6 @@ impl Inner {
         }
     }
 }
-
-/// Two threads: while one applies a batch to sled, the other journals and syncs the next.
-const THREADS: usize = 2;
 
 pub(crate) struct Committer {
     inner: Arc<Inner>,
@@ -231,26 +247,34 @@ impl Committer {
         journal: Journal,
     ) -> Result<Committer, LedgerError> {
         let dir = trees.dir.clone();
+        let (to_apply, batches) = channel();
         let inner = Arc::new(Inner {
             queue: Mutex::new(Queue::default()),
             posted: Condvar::new(),
-            state: Mutex::new(State::new(trees, clock, journal)),
+            state: Mutex::new(State::new(trees, clock, journal, to_apply)),
         });
         let committer = Committer {
             inner,
             threads: Mutex::new(Vec::new()),
         };
-        for n in 1..=THREADS {
-            let background = committer.inner.clone();
-            let thread = std::thread::Builder::new()
-                .name(format!("ledger-committer-{n}"))
-                .spawn(move || run(&background))
+        let spawn = |name: &str, body: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(body)
                 .map_err(|e| LedgerError::Storage {
                     dir: dir.clone(),
-                    message: format!("cannot start a committer thread: {e}"),
-                })?;
-            committer.threads().push(thread);
-        }
+                    message: format!("cannot start the {name} thread: {e}"),
+                })
+        };
+        let background = committer.inner.clone();
+        let committing = spawn("ledger-committer", Box::new(move || run(&background)))?;
+        committer.threads().push(committing);
+        let stage = committer.inner.lock().apply.clone();
+        let applying = spawn(
+            "ledger-apply",
+            Box::new(move || crate::applier::run(&stage, batches)),
+        )?;
+        committer.threads().push(applying);
         Ok(committer)
     }
 
@@ -277,10 +301,17 @@ impl Committer {
 
 impl Drop for Committer {
     fn drop(&mut self) {
-        // Closing the queue lets the threads finish the writes already queued.
+        // Closing the queue lets the committer thread finish the writes already queued;
+        // then the apply thread, with nothing more to be handed, ends too.
         self.inner.queue().closed = true;
         self.inner.posted.notify_all();
-        for t in std::mem::take(&mut *self.threads()) {
+        let threads = std::mem::take(&mut *self.threads());
+        let mut threads = threads.into_iter();
+        if let Some(committing) = threads.next() {
+            let _ = committing.join();
+        }
+        self.inner.lock().to_apply = None;
+        for t in threads {
             let _ = t.join();
         }
     }
@@ -344,9 +375,12 @@ impl<T: Outcome> Pending<T> {
             return Err(LedgerError::Closed);
         };
         if let Some(state) = inner.try_lock() {
-            if let Err(state) = inner.commit_next(state) {
-                drop(state);
-                inner.post_leftovers();
+            match inner.commit_next(state, false) {
+                Next::Empty(state) | Next::Leading(state) => {
+                    drop(state);
+                    inner.post_leftovers();
+                }
+                Next::Done => {}
             }
         }
         rx.blocking_recv()
@@ -496,11 +530,14 @@ fn run(inner: &Inner) {
             q.closed
         };
         let mut wrote = false;
+        let mut state = inner.lock();
         let mut state = loop {
-            match inner.commit_next(inner.lock()) {
-                Ok(()) => wrote = true,
-                Err(state) => break state,
-            }
+            state = match inner.commit_next(state, true) {
+                Next::Empty(state) => break state,
+                Next::Leading(state) => state,
+                Next::Done => inner.lock(),
+            };
+            wrote = true;
         };
         if !wrote {
             state.idle();
@@ -525,12 +562,15 @@ struct State {
     /// A flush of sled started in the background when the journal passed half its room; the
     /// checkpoint that follows it then has little left to write while writers wait.
     pre_flush: Option<Receiver<()>>,
-    /// The apply stage: held by whoever applies the batch journalled last.
-    applier: Arc<Mutex<Applier>>,
+    /// The apply stage, and the tickets issued to it so far.
+    apply: Arc<ApplyStage>,
+    issued: u64,
+    /// The apply thread's inbox; `None` once the ledger closes.
+    to_apply: Option<Sender<Journalled>>,
 }
 
-/// Where a batch stands when the state is let go.
-enum Stage {
+/// Where a batch stands when it leaves the state.
+enum Step {
     /// Refused, or written and applied holding the state: only its answers are left.
     Answered(Answers),
     /// Journalled and synced: to be applied, in turn, then answered.
@@ -538,10 +578,17 @@ enum Stage {
 }
 
 impl State {
-    fn new(trees: Arc<Trees>, clock: Arc<dyn Clock>, journal: Journal) -> State {
+    fn new(
+        trees: Arc<Trees>,
+        clock: Arc<dyn Clock>,
+        journal: Journal,
+        to_apply: Sender<Journalled>,
+    ) -> State {
         State {
             overlay: Overlay::new(trees.clone()),
-            applier: Applier::new(trees.clone()),
+            apply: ApplyStage::new(trees.clone()),
+            issued: 0,
+            to_apply: Some(to_apply),
             trees,
             clock,
             journal,
@@ -576,7 +623,12 @@ impl State {
     /// a failure once a checkpoint succeeds, and give the off-box copy a base if it asked.
     fn between_batches(&mut self) {
         if self.failed.is_none()
-            && let Some(reason) = self.trees.refused.lock().unwrap_or_else(|p| p.into_inner()).clone()
+            && let Some(reason) = self
+                .trees
+                .refused
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone()
         {
             self.failed = Some(reason);
             self.last_attempt = std::time::Instant::now();
@@ -586,8 +638,8 @@ impl State {
             // retires the journal, so writing can resume; what the failed batch had cached
             // is forgotten and re-read from disk.
             self.last_attempt = std::time::Instant::now();
-            let stage = self.applier.clone();
-            let mut applier = Applier::lock(&stage);
+            let stage = self.apply.clone();
+            let mut applier = stage.drained(self.issued);
             if recover(&self.trees, &mut self.journal, applier.failed.is_some()).is_ok() {
                 tracing::warn!(dir = %self.trees.origin.display(), "ledger writes succeed again; accepting writes");
                 self.overlay = Overlay::new(self.trees.clone());
@@ -597,8 +649,8 @@ impl State {
         }
         // With every journalled batch applied, a base taken now is consistent.
         if self.failed.is_none() && self.trees.replica.base_asked() {
-            let stage = self.applier.clone();
-            let _applied = Applier::lock(&stage);
+            let stage = self.apply.clone();
+            let _applied = stage.drained(self.issued);
             self.trees
                 .replica
                 .base_if_asked(&self.trees, self.journal.last_seq());
@@ -624,32 +676,32 @@ impl State {
 
     /// Checkpoint once every journalled batch is applied: it retires the journal.
     fn checkpoint(&mut self) {
-        let stage = self.applier.clone();
-        let _applied = Applier::lock(&stage);
+        let stage = self.apply.clone();
+        let _applied = stage.drained(self.issued);
         checkpoint_or_fail(&self.trees, &mut self.journal, &mut self.failed);
     }
 
     /// Plan a batch and journal it; it is left to be applied and answered.
-    fn commit(&mut self, batch: Vec<Job>) -> Stage {
+    fn commit(&mut self, batch: Vec<Job>) -> Step {
         self.between_batches();
         self.checkpoint_when_half_full();
         self.last_write = std::time::Instant::now();
         let started = std::time::Instant::now();
         if let Some(reason) = &self.failed {
             let refused = |j: Job| (j.reply, Err(LedgerError::Durability(reason.clone())));
-            return Stage::Answered(Answers(batch.into_iter().map(refused).collect()));
+            return Step::Answered(Answers(batch.into_iter().map(refused).collect()));
         }
         // Held by the off-box copy (ack = "replicated", bucket unreachable): nothing is
         // written, so nothing is acknowledged that the copy could not take.
         if let Some(reason) = self.trees.held() {
             let held = |j: Job| (j.reply, Err(LedgerError::Held(reason.clone())));
-            return Stage::Answered(Answers(batch.into_iter().map(held).collect()));
+            return Step::Answered(Answers(batch.into_iter().map(held).collect()));
         }
         // The overlay is what the batches not yet applied wrote: it is cleared only once
         // they are, else a plan would read what sled held before them.
         let imports = batch.iter().any(|j| matches!(j.op, Op::Import { .. }));
-        let stage = self.applier.clone();
-        let drained = (imports || self.overlay.full()).then(|| Applier::lock(&stage));
+        let (stage, issued) = (self.apply.clone(), self.issued);
+        let drained = (imports || self.overlay.full()).then(|| stage.drained(issued));
         self.overlay.trim();
         let clock = self.clock.clone();
         let (replies, ops): (Vec<_>, Vec<_>) = batch.into_iter().map(|j| (j.reply, j.op)).unzip();
@@ -659,8 +711,10 @@ impl State {
             .collect();
         let puts: Vec<&[Put]> = writes(&planned).collect();
         let bytes = Journal::encoded_len(&puts);
+        let ticket = self.issued;
         let journalled = |seq, replies, planned| {
-            Stage::Journalled(Journalled {
+            Step::Journalled(Journalled {
+                ticket,
                 seq,
                 replies,
                 planned,
@@ -670,6 +724,7 @@ impl State {
         if puts.is_empty() {
             // Nothing to journal, yet answered in turn: an answer may name a write (an
             // alert's open incident) that an earlier batch still applies.
+            self.issued += 1;
             return journalled(None, replies, planned);
         }
         if drained.is_none() && self.journal.fits(bytes) {
@@ -678,18 +733,19 @@ impl State {
                 Ok(seq) => {
                     self.trees.stats.fsync.observe_duration(synced.elapsed());
                     self.trees.replica.batch(seq, &puts);
+                    self.issued += 1;
                     journalled(Some(seq), replies, planned)
                 }
                 Err(e) => {
                     let e = format!("journal: {e}");
                     self.refuse(&e);
-                    Stage::Answered(crate::applier::answers(replies, planned, &Err(e)))
+                    Step::Answered(crate::applier::answers(replies, planned, &Err(e)))
                 }
             };
         }
         // An import, a trim or a batch the journal has no room for: written and applied here,
         // holding both the state and the apply stage, as one step.
-        let mut applier = drained.unwrap_or_else(|| Applier::lock(&stage));
+        let mut applier = drained.unwrap_or_else(|| stage.drained(issued));
         let outcome = match &applier.failed {
             Some(reason) => Err(reason.clone()),
             None => write_through(&self.trees, &mut self.journal, &puts),
@@ -700,17 +756,22 @@ impl State {
                     self.trees.published.publish(c.incident.clone());
                 }
             }
-            self.trees
-                .stats
-                .commit
-                .observe_duration(started.elapsed());
+            self.trees.stats.commit.observe_duration(started.elapsed());
             self.trees.stats.batch.observe(puts.len() as f64);
         } else if let Err(e) = &outcome {
             self.refuse(e);
             applier.failed.get_or_insert_with(|| e.clone());
         }
         drop(applier);
-        Stage::Answered(crate::applier::answers(replies, planned, &outcome))
+        Step::Answered(crate::applier::answers(replies, planned, &outcome))
+    }
+
+    /// Give a journalled batch to the apply thread; it comes back if that thread is gone.
+    fn hand_off(&self, batch: Journalled) -> Option<Journalled> {
+        match &self.to_apply {
+            Some(to) => to.send(batch).err().map(|e| e.0),
+            None => Some(batch),
+        }
     }
 
     fn refuse(&mut self, reason: &str) {
