@@ -272,18 +272,23 @@ fn raw_append(root: &Path, entries: usize) -> Run {
     })
 }
 
-fn preallocated(root: &Path, entries: usize) -> Run {
-    let path = root.join("prealloc.log");
+/// A file of `entries` records' room, its zeros written and synced.
+fn preallocated_file(root: &Path, name: &str, entries: usize) -> std::fs::File {
     let f = OpenOptions::new()
         .create(true)
         .truncate(true)
         .read(true)
         .write(true)
-        .open(&path)
+        .open(root.join(name))
         .unwrap();
     // Written zeros, not fallocate: writes into unwritten extents still change metadata.
     f.write_all_at(&vec![0u8; entries * PAYLOAD], 0).unwrap();
     f.sync_all().unwrap();
+    f
+}
+
+fn preallocated(root: &Path, entries: usize) -> Run {
+    let f = preallocated_file(root, "prealloc.log", entries);
     timed("preallocated pwrite+fdatasync (disk limit)", entries, |i| {
         f.write_all_at(&payload(i), (i * PAYLOAD) as u64).unwrap();
         f.sync_data().unwrap();
@@ -303,60 +308,72 @@ fn preallocated_group(root: &Path, entries: usize) -> Run {
         synced: usize,
         syncing: bool,
     }
-    let path = root.join("prealloc-group.log");
-    let f = OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .read(true)
-        .write(true)
-        .open(&path)
-        .unwrap();
-    f.write_all_at(&vec![0u8; entries * PAYLOAD], 0).unwrap();
-    f.sync_all().unwrap();
+    let f = preallocated_file(root, "prealloc-group.log", entries);
     let shared = Arc::new((Mutex::new(Shared::default()), Condvar::new(), f));
-    let per = entries / WRITERS;
-    let (start, cpu) = (Instant::now(), cpu_time());
-    let handles: Vec<_> = (0..WRITERS)
+    let writers = (0..WRITERS)
         .map(|_| {
             let shared = shared.clone();
-            std::thread::spawn(move || {
+            move |i: usize| {
                 let (lock, synced, file) = &*shared;
+                let mut s = lock.lock().unwrap();
+                s.queued.extend_from_slice(&payload(i));
+                s.issued += 1;
+                let mine = s.issued;
+                while s.synced < mine {
+                    if s.syncing {
+                        s = synced.wait(s).unwrap();
+                        continue;
+                    }
+                    s.syncing = true;
+                    let (batch, upto) = (std::mem::take(&mut s.queued), s.issued);
+                    let at = ((upto - batch.len() / PAYLOAD) * PAYLOAD) as u64;
+                    drop(s);
+                    file.write_all_at(&batch, at).unwrap();
+                    file.sync_data().unwrap();
+                    s = lock.lock().unwrap();
+                    s.synced = upto;
+                    s.syncing = false;
+                    synced.notify_all();
+                }
+            }
+        })
+        .collect();
+    concurrent(
+        "preallocated, 16 writers (group commit)",
+        entries / WRITERS,
+        writers,
+    )
+}
+
+/// Each writer on its own thread, `per` writes each, every write timed.
+fn concurrent<W: FnMut(usize) + Send + 'static>(
+    name: &'static str,
+    per: usize,
+    writers: Vec<W>,
+) -> Run {
+    let (start, cpu) = (Instant::now(), cpu_time());
+    let count = writers.len();
+    let handles: Vec<_> = writers
+        .into_iter()
+        .map(|mut write| {
+            std::thread::spawn(move || {
                 (0..per)
                     .map(|i| {
                         let t = Instant::now();
-                        let mut s = lock.lock().unwrap();
-                        s.queued.extend_from_slice(&payload(i));
-                        s.issued += 1;
-                        let mine = s.issued;
-                        while s.synced < mine {
-                            if s.syncing {
-                                s = synced.wait(s).unwrap();
-                                continue;
-                            }
-                            s.syncing = true;
-                            let (batch, upto) = (std::mem::take(&mut s.queued), s.issued);
-                            let at = ((upto - batch.len() / PAYLOAD) * PAYLOAD) as u64;
-                            drop(s);
-                            file.write_all_at(&batch, at).unwrap();
-                            file.sync_data().unwrap();
-                            s = lock.lock().unwrap();
-                            s.synced = upto;
-                            s.syncing = false;
-                            synced.notify_all();
-                        }
+                        write(i);
                         t.elapsed()
                     })
                     .collect::<Vec<_>>()
             })
         })
         .collect();
-    let latencies: Vec<Duration> = handles
+    let latencies = handles
         .into_iter()
         .flat_map(|h| h.join().unwrap())
         .collect();
     Run {
-        name: "preallocated, 16 writers (group commit)",
-        entries: per * WRITERS,
+        name,
+        entries: per * count,
         elapsed: start.elapsed(),
         latencies,
         cpu: cpu_time() - cpu,
@@ -446,33 +463,24 @@ fn ledger_many(root: &Path, entries: usize) -> Run {
                 .id
         })
         .collect();
-    let per = entries / WRITERS;
     let before = Commits::of(&ledger);
-    let (start, cpu) = (Instant::now(), cpu_time());
-    let handles: Vec<_> = ids
+    let writers = ids
         .into_iter()
         .map(|id| {
             let (ledger, actor) = (ledger.clone(), actor.clone());
-            std::thread::spawn(move || {
-                (0..per)
-                    .map(|i| {
-                        let t = Instant::now();
-                        ledger.append(&id, &actor, note(i)).wait().unwrap();
-                        t.elapsed()
-                    })
-                    .collect::<Vec<_>>()
-            })
+            move |i| {
+                ledger.append(&id, &actor, note(i)).wait().unwrap();
+            }
         })
         .collect();
-    let latencies: Vec<Duration> = handles
-        .into_iter()
-        .flat_map(|h| h.join().unwrap())
-        .collect();
-    let elapsed = start.elapsed();
-    let cpu = cpu_time() - cpu;
+    let mut run = concurrent(
+        "ledger, 16 concurrent writers (group commit)",
+        entries / WRITERS,
+        writers,
+    );
     // Only the run's own commits: the 16 incidents were opened before it.
     let after = Commits::of(&ledger);
-    let commits = Commits {
+    run.commits = Some(Commits {
         batches: after.batches - before.batches,
         fsync_seconds: after.fsync_seconds - before.fsync_seconds,
         commit_seconds: after.commit_seconds - before.commit_seconds,
@@ -482,13 +490,6 @@ fn ledger_many(root: &Path, entries: usize) -> Run {
             .zip(&before.sizes)
             .map(|((le, a), (_, b))| (*le, a - b))
             .collect(),
-    };
-    Run {
-        name: "ledger, 16 concurrent writers (group commit)",
-        entries: per * WRITERS,
-        elapsed,
-        latencies,
-        cpu,
-        commits: Some(commits),
-    }
+    });
+    run
 }
