@@ -887,6 +887,13 @@ pub(crate) fn mark_applied(trees: &Trees, seq: u64) -> Result<(), LedgerError> {
 /// Store the records published since the last checkpoint, make sled durable, then retire
 /// the journal's records.
 pub(crate) fn checkpoint(trees: &Trees, journal: &mut Journal) -> Result<(), String> {
+    let started = std::time::Instant::now();
+    let done = checkpoint_now(trees, journal);
+    trees.stats.checkpoint.observe_duration(started.elapsed());
+    done
+}
+
+fn checkpoint_now(trees: &Trees, journal: &mut Journal) -> Result<(), String> {
     let h = trees.h().map_err(|e| e.to_string())?;
     let dirty = trees.published.dirty();
     for record in &dirty {

@@ -1,5 +1,6 @@
 //! How long the ledger's writes take, for `/metrics`: each group commit (journal, fdatasync,
-//! sled) and its fdatasync alone, and how many writes each batch carried. Lock-free counters
+//! sled) and its fdatasync alone, how many writes each batch carried, and each checkpoint
+//! (which holds writes back while it runs). Lock-free counters
 //! the committer thread bumps and any reader renders.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -90,6 +91,8 @@ pub struct LedgerStats {
     pub fsync: Histogram,
     /// Writes per group commit.
     pub batch: Histogram,
+    /// One checkpoint: sled made durable and the journal retired. Writes wait for it.
+    pub checkpoint: Histogram,
 }
 
 impl Default for LedgerStats {
@@ -98,12 +101,13 @@ impl Default for LedgerStats {
             commit: Histogram::new(&SECONDS),
             fsync: Histogram::new(&SECONDS),
             batch: Histogram::new(&WRITES),
+            checkpoint: Histogram::new(&SECONDS),
         }
     }
 }
 
 impl LedgerStats {
-    /// Prometheus text for all three.
+    /// Prometheus text for all four.
     pub fn render(&self) -> String {
         self.commit.render(
             "warroom_ledger_commit_seconds",
@@ -114,6 +118,9 @@ impl LedgerStats {
         ) + &self.batch.render(
             "warroom_ledger_batch_writes",
             "Writes carried by one group commit.",
+        ) + &self.checkpoint.render(
+            "warroom_ledger_checkpoint_seconds",
+            "One checkpoint: sled flushed and synced, the journal retired. Ledger writes wait while it runs.",
         )
     }
 }

@@ -17,8 +17,9 @@
 //! (< 10 ms). The disk's own durable-write rate (pwrite + fdatasync in the same folder) is
 //! measured in the same run for reference, and so is its tail beside another writer: on a
 //! disk whose flush waits for everyone's writes, that tail is what an acknowledgement's p99
-//! cannot beat. Each phase also counts the ledger's group commits over 50 ms (from
-//! `/metrics`), so a stall is seen to be the disk's or not.
+//! cannot beat. Each phase also counts the ledger's group commits, fdatasyncs and checkpoints
+//! over 50 ms (from `/metrics`), so a stall is seen to be the disk's or not, and says when its
+//! slowest request was due (at +0 s: the start of the phase).
 
 use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Mutex};
@@ -131,25 +132,38 @@ struct Phase {
     /// whether a stall was the ledger's or elsewhere.
     slow_commits: u64,
     slow_fsyncs: u64,
+    /// Checkpoints over 50 ms: writes wait while one runs.
+    slow_checkpoints: u64,
     sent: usize,
     ok: usize,
     p50: Duration,
     p99: Duration,
     max: Duration,
+    /// How far into the phase the slowest request was due: a stall at +0 s is the start,
+    /// one in the middle is the server's or the disk's.
+    max_at: Duration,
 }
 
 /// Send `rate` requests a second for `seconds`, on schedule, over `connections` connections.
+/// The schedule starts once every connection is open: opening them is the client's cost.
 fn run(addr: &str, target: &Target, rate: u64, seconds: u64, connections: usize) -> Phase {
     let slow_before = slow(addr);
     let (tx, rx) = channel::<Instant>();
     let rx: Arc<Mutex<Receiver<Instant>>> = Arc::new(Mutex::new(rx));
-    let results = Arc::new(Mutex::new(Vec::<(Duration, bool)>::new()));
+    let results = Arc::new(Mutex::new(Vec::<(Duration, bool, Instant)>::new()));
+    let connected = Arc::new(std::sync::Barrier::new(connections + 1));
     let workers: Vec<_> = (0..connections)
         .map(|w| {
-            let (rx, results, addr, target) =
-                (rx.clone(), results.clone(), addr.to_owned(), target.clone());
+            let (rx, results, addr, target, connected) = (
+                rx.clone(),
+                results.clone(),
+                addr.to_owned(),
+                target.clone(),
+                connected.clone(),
+            );
             std::thread::spawn(move || {
                 let mut conn = Conn::open(&addr);
+                connected.wait();
                 let mut n = 0u64;
                 loop {
                     let due = match rx.lock().unwrap().recv() {
@@ -159,11 +173,12 @@ fn run(addr: &str, target: &Target, rate: u64, seconds: u64, connections: usize)
                     n += 1;
                     let (status, body) = conn.post(&target.request(w, n));
                     let ok = status == 200 && body.contains("recorded");
-                    results.lock().unwrap().push((due.elapsed(), ok));
+                    results.lock().unwrap().push((due.elapsed(), ok, due));
                 }
             })
         })
         .collect();
+    connected.wait();
     let start = Instant::now();
     let total = rate * seconds;
     for i in 0..total {
@@ -179,24 +194,28 @@ fn run(addr: &str, target: &Target, rate: u64, seconds: u64, connections: usize)
         w.join().expect("worker");
     }
     let mut r = results.lock().unwrap().clone();
-    r.sort_by_key(|(d, _)| *d);
-    let latencies: Vec<Duration> = r.iter().map(|(d, _)| *d).collect();
+    r.sort_by_key(|(d, _, _)| *d);
+    let latencies: Vec<Duration> = r.iter().map(|(d, _, _)| *d).collect();
     let at = |q: f64| quantile(&latencies, q);
     let slow_after = slow(addr);
     Phase {
         rate,
         slow_commits: slow_after.0 - slow_before.0,
         slow_fsyncs: slow_after.1 - slow_before.1,
+        slow_checkpoints: slow_after.2 - slow_before.2,
         sent: total as usize,
-        ok: r.iter().filter(|(_, ok)| *ok).count(),
+        ok: r.iter().filter(|(_, ok, _)| *ok).count(),
         p50: at(0.50),
         p99: at(0.99),
         max: at(1.0),
+        max_at: r
+            .last()
+            .map_or(Duration::ZERO, |(_, _, due)| due.duration_since(start)),
     }
 }
 
-/// The ledger's group commits and fdatasyncs so far that took over 50 ms.
-fn slow(addr: &str) -> (u64, u64) {
+/// The ledger's group commits, fdatasyncs and checkpoints so far that took over 50 ms.
+fn slow(addr: &str) -> (u64, u64, u64) {
     let text = warroom_tests::http_get(addr, "/metrics").1;
     let over = |name: &str| {
         warroom_tests::gauge_in(&text, &format!("{name}_count"))
@@ -205,6 +224,7 @@ fn slow(addr: &str) -> (u64, u64) {
     (
         over("warroom_ledger_commit_seconds"),
         over("warroom_ledger_fsync_seconds"),
+        over("warroom_ledger_checkpoint_seconds"),
     )
 }
 
@@ -292,15 +312,17 @@ fn ms(d: Duration) -> String {
 
 fn print(p: &Phase) {
     println!(
-        "{:>6}/s  sent {:>6}  recorded: {:>6}  p50 {:>9}  p99 {:>9}  max {:>9}  commits > 50 ms: {} (fdatasync {})",
+        "{:>6}/s  sent {:>6}  recorded: {:>6}  p50 {:>9}  p99 {:>9}  max {:>9} (due at +{:.2} s)  commits > 50 ms: {} (fdatasync {}), checkpoints > 50 ms: {}",
         p.rate,
         p.sent,
         p.ok,
         ms(p.p50),
         ms(p.p99),
         ms(p.max),
+        p.max_at.as_secs_f64(),
         p.slow_commits,
-        p.slow_fsyncs
+        p.slow_fsyncs,
+        p.slow_checkpoints
     );
 }
 
@@ -318,7 +340,9 @@ impl Phase {
         serde_json::json!({
             "rate": self.rate, "seconds": seconds, "sent": self.sent, "recorded": self.ok,
             "p50_ms": ms(self.p50), "p99_ms": ms(self.p99), "max_ms": ms(self.max),
+            "max_due_at_s": self.max_at.as_secs_f64(),
             "commits_over_50ms": self.slow_commits, "fsyncs_over_50ms": self.slow_fsyncs,
+            "checkpoints_over_50ms": self.slow_checkpoints,
         })
     }
 }

@@ -143,6 +143,9 @@ fn prometheus_scrapes_every_headline_metric() {
     );
     assert!(p99.is_finite() && p99 > 0.0, "{p99}");
     assert!(value(&prom, "warroom_ledger_batch_writes_sum") >= commits);
+    // Once writes pause for a second, a checkpoint retires the journal, and how long it held
+    // writes back is measured (the query has no value until one has run).
+    assert!(value(&prom, "warroom_ledger_checkpoint_seconds_count > 0") >= 1.0);
 }
 
 /// Every query of the shipped Grafana dashboard, run by Prometheus against a warroom that has
