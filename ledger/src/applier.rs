@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use crate::committer::{Done, apply_puts, mark_applied, set_refused};
+use crate::committer::{Done, apply_puts, mark_applied, refuse_writes, set_refused};
 use crate::error::LedgerError;
 use crate::journal::Put;
 use crate::store::Trees;
@@ -129,19 +129,8 @@ impl Applier {
             (None, Some(seq)) => apply_batch(&trees, seq, &batch.planned),
         };
         match &outcome {
-            Ok(()) => {
-                // Durable and in sled: readers may see the records now, before anyone is
-                // answered.
-                for (done, _) in batch.planned.iter().flatten() {
-                    if let Done::Write(c) = done {
-                        trees.published.publish(c.incident.clone());
-                    }
-                }
-            }
-            Err(e) if self.failed.is_none() => {
-                tracing::error!(error = %e, dir = %trees.origin.display(), "ledger write failed; refusing writes until a checkpoint succeeds");
-                set_refused(&trees, &mut self.failed, Some(e.clone()));
-            }
+            Ok(()) => publish(&trees, &batch.planned),
+            Err(e) if self.failed.is_none() => refuse_writes(&trees, &mut self.failed, e),
             Err(_) => {}
         }
         if batch.seq.is_some() {
@@ -155,6 +144,16 @@ impl Applier {
                 .observe(writes(&batch.planned).count() as f64);
         }
         answers(batch.replies, batch.planned, &outcome)
+    }
+}
+
+/// A batch is durable and in sled: readers may see its records now, before anyone is
+/// answered.
+pub(crate) fn publish(trees: &Trees, planned: &[Result<(Done, Vec<Put>), LedgerError>]) {
+    for (done, _) in planned.iter().flatten() {
+        if let Done::Write(c) = done {
+            trees.published.publish(c.incident.clone());
+        }
     }
 }
 

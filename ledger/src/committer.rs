@@ -33,7 +33,7 @@ use tokio::sync::oneshot;
 use warroom_commands::clock::timestamp;
 use warroom_commands::{Actor, Clock, Event, Incident, IncidentId, Severity};
 
-use crate::applier::{Answers, Journalled, Stage as ApplyStage, writes};
+use crate::applier::{Answers, Applier, Journalled, Stage as ApplyStage, writes};
 use crate::canonical::to_canonical;
 use crate::chain::{Entry, GENESIS, link_hash};
 use crate::error::LedgerError;
@@ -638,22 +638,22 @@ impl State {
             // retires the journal, so writing can resume; what the failed batch had cached
             // is forgotten and re-read from disk.
             self.last_attempt = std::time::Instant::now();
-            let stage = self.apply.clone();
-            let mut applier = stage.drained(self.issued);
-            if recover(&self.trees, &mut self.journal, applier.failed.is_some()).is_ok() {
-                tracing::warn!(dir = %self.trees.origin.display(), "ledger writes succeed again; accepting writes");
-                self.overlay = Overlay::new(self.trees.clone());
-                applier.failed = None;
-                set_refused(&self.trees, &mut self.failed, None);
-            }
+            self.all_applied(|s, applier| {
+                if recover(&s.trees, &mut s.journal, applier.failed.is_some()).is_ok() {
+                    tracing::warn!(dir = %s.trees.origin.display(), "ledger writes succeed again; accepting writes");
+                    s.overlay = Overlay::new(s.trees.clone());
+                    applier.failed = None;
+                    set_refused(&s.trees, &mut s.failed, None);
+                }
+            });
         }
         // With every journalled batch applied, a base taken now is consistent.
         if self.failed.is_none() && self.trees.replica.base_asked() {
-            let stage = self.apply.clone();
-            let _applied = stage.drained(self.issued);
-            self.trees
-                .replica
-                .base_if_asked(&self.trees, self.journal.last_seq());
+            self.all_applied(|s, _| {
+                s.trees
+                    .replica
+                    .base_if_asked(&s.trees, s.journal.last_seq())
+            });
         }
     }
 
@@ -676,9 +676,7 @@ impl State {
 
     /// Checkpoint once every journalled batch is applied: it retires the journal.
     fn checkpoint(&mut self) {
-        let stage = self.apply.clone();
-        let _applied = stage.drained(self.issued);
-        checkpoint_or_fail(&self.trees, &mut self.journal, &mut self.failed);
+        self.all_applied(|s, _| checkpoint_or_fail(&s.trees, &mut s.journal, &mut s.failed));
     }
 
     /// Plan a batch and journal it; it is left to be applied and answered.
@@ -751,11 +749,7 @@ impl State {
             None => write_through(&self.trees, &mut self.journal, &puts),
         };
         if outcome.is_ok() {
-            for (done, _) in planned.iter().flatten() {
-                if let Done::Write(c) = done {
-                    self.trees.published.publish(c.incident.clone());
-                }
-            }
+            crate::applier::publish(&self.trees, &planned);
             self.trees.stats.commit.observe_duration(started.elapsed());
             self.trees.stats.batch.observe(puts.len() as f64);
         } else if let Err(e) = &outcome {
@@ -775,9 +769,16 @@ impl State {
     }
 
     fn refuse(&mut self, reason: &str) {
-        tracing::error!(error = %reason, dir = %self.trees.origin.display(), "ledger write failed; refusing writes until a checkpoint succeeds");
         self.last_attempt = std::time::Instant::now();
-        set_refused(&self.trees, &mut self.failed, Some(reason.to_owned()));
+        refuse_writes(&self.trees, &mut self.failed, reason);
+    }
+
+    /// Run `f` once every journalled batch is applied, holding the apply stage, so nothing
+    /// is applied meanwhile (a checkpoint, a recovery, a base for the off-box copy).
+    fn all_applied<R>(&mut self, f: impl FnOnce(&mut State, &mut Applier) -> R) -> R {
+        let stage = self.apply.clone();
+        let mut applier = stage.drained(self.issued);
+        f(self, &mut applier)
     }
 
     /// A journal past half its room: flush sled early in the background, then checkpoint
@@ -815,6 +816,12 @@ fn start_pre_flush(trees: &Trees) -> Receiver<()> {
         }
     }
     rx
+}
+
+/// A write failed: say so, and refuse writes until a checkpoint succeeds.
+pub(crate) fn refuse_writes(trees: &Trees, failed: &mut Option<String>, reason: &str) {
+    tracing::error!(error = %reason, dir = %trees.origin.display(), "ledger write failed; refusing writes until a checkpoint succeeds");
+    set_refused(trees, failed, Some(reason.to_owned()));
 }
 
 pub(crate) fn set_refused(trees: &Trees, failed: &mut Option<String>, reason: Option<String>) {
