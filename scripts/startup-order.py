@@ -128,7 +128,11 @@ def run_callgrind(binary, work):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=120)
-    parts = sorted(p for p in os.listdir(work) if p.startswith("callgrind.out"))
+    # Each dump is callgrind.out.N, in order; what ran after the last dump is callgrind.out.
+    parts = sorted(
+        (p for p in os.listdir(work) if p.startswith("callgrind.out")),
+        key=lambda p: int(p.rsplit(".", 1)[1]) if p[-1].isdigit() else 1 << 30,
+    )
     # The first part ends at the dump (start and idle); the last is what came after.
     start = names(os.path.join(work, parts[0]))
     later = set()
