@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use warroom_tests::Scratch;
 use warroom_tests::api::{Api, UNLIMITED, plan_with};
-use warroom_tests::load::{Conn, Req, arg, memory_kib, save_results};
+use warroom_tests::load::{Conn, Req, arg, memory_kib, resident_split_kib, save_results};
 
 const TOKEN: &str = "bench-alert-token";
 const FINGERPRINTS: usize = 50;
@@ -159,6 +159,7 @@ fn main() {
     std::thread::sleep(Duration::from_millis(500));
     let warroom_pid = server.child.id();
     let idle = (memory_kib(warroom_pid).1, memory_kib(am.id()).1);
+    let idle_split = resident_split_kib(warroom_pid);
 
     // (a) The storm, in batches of 100.
     let batches = o.alerts / 100;
@@ -256,6 +257,11 @@ fn main() {
         w_peak as f64 / 1024.0,
         a_peak as f64 / 1024.0
     );
+    println!(
+        "  warroom idle: {:.1} MB anonymous (heap, stacks, relocated data), {:.1} MB file pages (code and read-only data)",
+        idle_split.0 as f64 / 1024.0,
+        idle_split.1 as f64 / 1024.0
+    );
     let (_, v) = api.get("/api/v1/ledger/verify");
     println!(
         "ledger after the run: intact={} entries={}",
@@ -277,6 +283,7 @@ fn main() {
         "rss_mb": {
             "warroom_idle": mb(idle.0), "alertmanager_idle": mb(idle.1),
             "warroom_peak": mb(w_peak), "alertmanager_peak": mb(a_peak),
+            "warroom_idle_anon": mb(idle_split.0), "warroom_idle_file": mb(idle_split.1),
         },
         "ledger": {"intact": v["intact"], "entries": v["entries"]},
     }));

@@ -13,8 +13,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use warroom_tests::api::{Api, UNLIMITED, plan_with};
-use warroom_tests::load::{Conn, Req, arg, memory_kib, save_results};
-use warroom_tests::{Scratch, Server, http_get};
+use warroom_tests::load::{
+    Conn, Req, arg, memory_kib, resident_split_kib, save_results, startup_order_coverage,
+};
+use warroom_tests::{Scratch, Server, http_get, warroom_bin};
 
 fn open(n: usize) -> Req {
     Req {
@@ -89,6 +91,7 @@ fn main() {
 
     let mut ready = Vec::new();
     let mut idle = Vec::new();
+    let mut split = (0, 0);
     for _ in 0..restarts {
         let spawned = Instant::now();
         let server = Server::restart_at(&s, &addr, &args);
@@ -103,6 +106,7 @@ fn main() {
         ready.push(spawned.elapsed());
         std::thread::sleep(Duration::from_secs(2));
         idle.push(memory_kib(server.child.id()).1 as f64 / 1024.0);
+        split = resident_split_kib(server.child.id());
         let api = Api::new(&addr);
         let (_, list) = api.get("/api/v1/incidents");
         let listed = list["incidents"].as_array().map(Vec::len).unwrap_or(0);
@@ -120,7 +124,30 @@ fn main() {
         "ms",
         300.0,
     );
-    let idle_median = report("idle RSS after each start", &idle, "MB", 20.0);
+    let idle_median = report(
+        &format!("idle RSS after each start, {incidents} incidents in the ledger"),
+        &idle,
+        "MB",
+        20.0,
+    );
+    let mb = |kib: u64| kib as f64 / 1024.0;
+    println!(
+        "  the last: {:.1} MB anonymous (heap, stacks, the ledger's cache), {:.1} MB file pages (code)",
+        mb(split.0),
+        mb(split.1)
+    );
+    let coverage = startup_order_coverage(&warroom_bin());
+    match coverage {
+        Some((found, of)) => println!(
+            "release link's start order: {found} of {of} names in the binary{}",
+            if found * 10 < of * 9 {
+                " (stale: run scripts/startup-order.py)"
+            } else {
+                ""
+            }
+        ),
+        None => println!("release link's start order: nm could not read the binary"),
+    }
     println!(
         "ledger after the runs: intact={} entries={}",
         v["intact"], v["entries"]
@@ -131,6 +158,9 @@ fn main() {
         "ready_median_ms": median,
         "idle_rss_mb": idle,
         "idle_rss_median_mb": idle_median,
+        "idle_anon_mb": mb(split.0),
+        "idle_file_mb": mb(split.1),
+        "startup_order_names": coverage.map(|(found, of)| serde_json::json!({"found": found, "of": of})),
         "ledger": {"intact": v["intact"], "entries": v["entries"]},
     }));
 }

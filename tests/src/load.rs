@@ -74,16 +74,51 @@ impl Conn {
 
 /// Peak and current resident memory of a process, in KiB (`VmHWM`, `VmRSS`).
 pub fn memory_kib(pid: u32) -> (u64, u64) {
+    let [peak, now] = status_kib(pid, ["VmHWM:", "VmRSS:"]);
+    (peak, now)
+}
+
+/// Resident memory of a process split into (anonymous, file-backed) KiB: the heap, stacks
+/// and written data against the binary's and libraries' pages mapped from the page cache.
+pub fn resident_split_kib(pid: u32) -> (u64, u64) {
+    let [anon, file] = status_kib(pid, ["RssAnon:", "RssFile:"]);
+    (anon, file)
+}
+
+/// Fields of `/proc/<pid>/status` in KiB (0 where one is missing).
+fn status_kib<const N: usize>(pid: u32, names: [&str; N]) -> [u64; N] {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
+    names.map(|name| {
         status
             .lines()
             .find(|l| l.starts_with(name))
             .and_then(|l| l.split_whitespace().nth(1))
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
-    };
-    (field("VmHWM:"), field("VmRSS:"))
+    })
+}
+
+/// How many names of the release link's start order (`bot/link/startup-order.txt`) the
+/// binary `bin` still defines, of how many: a file gone stale (dependencies changed since
+/// `scripts/startup-order.py` wrote it) shows here before it shows as resident memory.
+/// `None` if `nm` cannot read the binary.
+pub fn startup_order_coverage(bin: &std::path::Path) -> Option<(usize, usize)> {
+    let order =
+        std::fs::read_to_string(crate::repo_root().join("bot/link/startup-order.txt")).ok()?;
+    let nm = std::process::Command::new("nm")
+        .arg("--defined-only")
+        .arg(bin)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    let listed = String::from_utf8_lossy(&nm.stdout);
+    let defined: std::collections::HashSet<&str> = listed
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .collect();
+    let names: Vec<&str> = order.lines().filter(|l| !l.trim().is_empty()).collect();
+    let found = names.iter().filter(|n| defined.contains(n.trim())).count();
+    Some((found, names.len()))
 }
 
 /// `--name VALUE` from the benchmark's command line (after `--`), parsed; `None` if absent.
