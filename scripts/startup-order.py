@@ -8,7 +8,8 @@ resident while idle. Laid out together, the same code fills ~55 windows.
 
 How: the release binary runs under valgrind's callgrind (every function executed, by its
 linker name) until /readyz answers and it has idled; a dump there closes the start set; then a
-short workload (commands over the API, an alert, the console, /metrics) gives the request set.
+short workload (commands over the API, Alertmanager, Falco and Events v2 alerts, the console,
+/metrics) gives the request set.
 Where `perf` can record page faults, a plain run adds the functions that fault code pages in
 outside the set (code paths valgrind's CPU does not take, such as SHA and CRC instructions).
 Names no longer in the binary are dropped; the previous file's names that still are are kept,
@@ -35,6 +36,12 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The built-in plan's intake credentials, so the workload's alerts are taken in.
+TOKENS = {
+    "WARROOM_ALERTMANAGER_TOKEN": "order-run",
+    "WARROOM_FALCO_TOKEN": "order-run",
+    "WARROOM_EVENTS_ROUTING_KEY": "order-run",
+}
 
 
 def free_port():
@@ -63,22 +70,29 @@ def workload(port):
     """A few of each request a responder makes, so their code sits together too."""
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 
+    refused = []
+
     def call(method, path, body=None, headers=None):
         c.request(method, path, body, headers or {})
         r = c.getresponse()
-        r.read()
-        return r.status
+        answer = r.read()
+        if r.status >= 300:
+            refused.append(f"{method} {path}: {r.status} {answer[:200]!r}")
+        return answer
 
-    command = lambda person, text: call(  # noqa: E731
-        "POST",
-        "/api/v1/command",
-        json.dumps({"person": person, "text": text}),
-        {"content-type": "application/json"},
-    )
+    def command(text, incident=None):
+        body = {"person": "alice", "text": text}
+        if incident:
+            body["incident"] = incident
+        answer = call("POST", "/api/v1/command", json.dumps(body),
+                      {"content-type": "application/json"})
+        return json.loads(answer or b"{}").get("incident")
+
+    incident = None
     for n in range(3):
-        command("alice", f'incident open "order run {n}" --severity sev2')
-    command("alice", "status")
-    command("alice", "incident list")
+        incident = command(f'incident open "order run {n}" --severity sev2')
+    for text in ("note the workload notes this", "timeline", "help"):
+        command(text, incident)
     alert = {
         "version": "4",
         "status": "firing",
@@ -100,14 +114,46 @@ def workload(port):
         json.dumps(alert),
         {"content-type": "application/json", "authorization": "Bearer order-run"},
     )
+    # Falco events one by one, as the single-post benchmark sends them.
+    for n in range(20):
+        falco = {
+            "output": "A shell was spawned in a container",
+            "priority": "Warning",
+            "rule": "Terminal shell in container",
+            "source": "syscall",
+            "time": "2026-01-01T00:00:00.000000000Z",
+            "output_fields": {
+                "container.id": f"c{n}",
+                "k8s.ns.name": "payments",
+                "k8s.pod.name": f"api-{n % 3}",
+                "proc.cmdline": "sh",
+                "user.name": "root",
+            },
+        }
+        call(
+            "POST",
+            "/alerts/falco",
+            json.dumps(falco),
+            {"content-type": "application/json", "authorization": "Bearer order-run"},
+        )
+    events = {
+        "routing_key": "order-run",
+        "event_action": "trigger",
+        "dedup_key": "order-run",
+        "payload": {"summary": "startup order workload", "source": "order", "severity": "error"},
+    }
+    call("POST", "/alerts/events/v2", json.dumps(events), {"content-type": "application/json"})
     for path in ("/", "/api/v1/incidents", "/metrics", "/healthz", "/api/v1/ledger/verify"):
         call("GET", path)
+    if refused:
+        # A refused request ran only its refusal: the profile would miss its path.
+        sys.exit("the workload's requests were refused:\n  " + "\n  ".join(refused))
 
 
 def run_callgrind(binary, work):
     out = os.path.join(work, "callgrind.out")
     port = free_port()
-    env = dict(os.environ, WARROOM_ALERTMANAGER_TOKEN="order-run")
+    env = dict(os.environ, **TOKENS)
     proc = subprocess.Popen(
         [
             "valgrind", "--tool=callgrind", "--demangle=no", f"--callgrind-out-file={out}",
@@ -163,7 +209,7 @@ def run_perf_faults(binary, work):
          binary, "serve", "--data", os.path.join(work, "perf-data"),
          "--listen", f"127.0.0.1:{port}"],
         cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env=dict(os.environ, WARROOM_ALERTMANAGER_TOKEN="order-run"),
+        env=dict(os.environ, **TOKENS),
     )
     try:
         wait_ready(port, proc, 120)
