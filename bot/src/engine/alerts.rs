@@ -234,10 +234,17 @@ impl Engine {
         };
         let now = self.clock.now();
         let mut paged = 0;
-        for incident in all
-            .into_iter()
-            .filter(|i| i.status != IncidentStatus::Resolved && i.escalation.is_none())
-        {
+        // Only warroom opens an incident for an alert (`open_for_alert` as `Actor::System`;
+        // alerts join an incident only by its fingerprint, which only such an opening sets),
+        // and a numbered page means one was sent: any other incident would be skipped below
+        // after reading its whole timeline, which with thousands of open incidents is most
+        // of the time to ready.
+        for incident in all.into_iter().filter(|i| {
+            i.status != IncidentStatus::Resolved
+                && i.escalation.is_none()
+                && i.opened_by == Actor::System
+                && i.pages == 0
+        }) {
             let Ok(entries) = self.ledger.timeline(&incident.id) else {
                 continue;
             };
