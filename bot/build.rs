@@ -2,8 +2,9 @@
 //! image's base): a position-independent binary keeps ASLR, and the loader no longer reads
 //! ~3 MiB of 24-byte relocation entries at every start, which stayed in its resident memory.
 //!
-//! In a release build, also lay out first the functions that run at start and while idle
-//! (`link/startup-order.txt`, written by `scripts/startup-order.py`).
+//! In a release build for x86-64 Linux, also lay out first the functions that run at start
+//! and while idle (`link/startup-order.txt`, written by `scripts/startup-order.py`): their
+//! code then sits in a few pages instead of being spread over the whole text.
 
 fn main() {
     println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
@@ -11,7 +12,10 @@ fn main() {
     let order = std::path::Path::new(&dir).join("link/startup-order.txt");
     println!("cargo:rerun-if-changed={}", order.display());
     println!("cargo:rerun-if-changed=build.rs");
-    if std::env::var("PROFILE").as_deref() == Ok("release") {
+    // lld takes the option, and lld links this target by default (Rust ≥ 1.90); GNU ld,
+    // the default elsewhere (aarch64 among them), would refuse it.
+    let lld_target = std::env::var("TARGET").as_deref() == Ok("x86_64-unknown-linux-gnu");
+    if lld_target && std::env::var("PROFILE").as_deref() == Ok("release") {
         println!(
             "cargo:rustc-link-arg-bins=-Wl,--symbol-ordering-file={}",
             order.display()
