@@ -150,18 +150,23 @@ def workload(port):
         sys.exit("the workload's requests were refused:\n  " + "\n  ".join(refused))
 
 
+def serve(prefix, binary, work, data):
+    """`warroom serve` on a free loopback port under `prefix` (valgrind or perf), with the
+    built-in plan and the workload's intake credentials; returns (process, port)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        prefix + [binary, "serve", "--data", os.path.join(work, data),
+                  "--listen", f"127.0.0.1:{port}"],
+        cwd=work, env=dict(os.environ, **TOKENS),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    return proc, port
+
+
 def run_callgrind(binary, work):
     out = os.path.join(work, "callgrind.out")
-    port = free_port()
-    env = dict(os.environ, **TOKENS)
-    proc = subprocess.Popen(
-        [
-            "valgrind", "--tool=callgrind", "--demangle=no", f"--callgrind-out-file={out}",
-            binary, "serve", "--data", os.path.join(work, "data"),
-            "--listen", f"127.0.0.1:{port}",
-        ],
-        cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    proc, port = serve(["valgrind", "--tool=callgrind", "--demangle=no",
+                        f"--callgrind-out-file={out}"], binary, work, "data")
     try:
         print("callgrind: starting warroom serve (about a minute) ...", flush=True)
         wait_ready(port, proc, 600)
@@ -203,14 +208,8 @@ def run_perf_faults(binary, work):
         print("perf: not installed; skipped")
         return set()
     data = os.path.join(work, "faults.data")
-    port = free_port()
-    proc = subprocess.Popen(
-        ["perf", "record", "-q", "-c", "1", "-e", "page-faults", "-d", "-o", data,
-         binary, "serve", "--data", os.path.join(work, "perf-data"),
-         "--listen", f"127.0.0.1:{port}"],
-        cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env=dict(os.environ, **TOKENS),
-    )
+    proc, port = serve(["perf", "record", "-q", "-c", "1", "-e", "page-faults", "-d", "-o",
+                        data], binary, work, "perf-data")
     try:
         wait_ready(port, proc, 120)
         time.sleep(3)
