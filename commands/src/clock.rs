@@ -78,13 +78,74 @@ impl Clock for ScaledClock {
 /// The one timestamp format of the ledger: UTC, microseconds, `Z`. Fixed width, so entries
 /// hash the same in every language that re-serialises them.
 pub fn timestamp(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    use chrono::{Datelike, Timelike};
+    let (year, nanos) = (at.year(), at.nanosecond());
+    // Every ledger write formats one; chrono's formatter interprets its pattern each time.
+    // Four-digit years without a leap second are written digit by digit; anything else
+    // (years before 0 or after 9999, which chrono writes with a sign, and leap seconds,
+    // written as second 60) goes to chrono. `timestamps_match_chronos_format` holds the
+    // two to the same text.
+    if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
+        return at.format(TIMESTAMP_FORMAT).to_string();
+    }
+    let mut out = String::with_capacity(27);
+    let mut digits = |value: u32, width: u32, after: char| {
+        for place in (0..width).rev() {
+            out.push(char::from(b'0' + (value / 10u32.pow(place) % 10) as u8));
+        }
+        out.push(after);
+    };
+    digits(year as u32, 4, '-');
+    digits(at.month(), 2, '-');
+    digits(at.day(), 2, 'T');
+    digits(at.hour(), 2, ':');
+    digits(at.minute(), 2, ':');
+    digits(at.second(), 2, '.');
+    digits(nanos / 1_000, 6, 'Z');
+    out
 }
+
+const TIMESTAMP_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6fZ";
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn timestamps_match_chronos_format() {
+        let chrono_says = |at: DateTime<Utc>| at.format(TIMESTAMP_FORMAT).to_string();
+        let seconds = |y, mo, d, h, mi, s| {
+            Utc.with_ymd_and_hms(y, mo, d, h, mi, s)
+                .unwrap()
+                .timestamp()
+        };
+        let mut instants: Vec<(i64, u32)> = vec![
+            (seconds(0, 1, 1, 0, 0, 0), 0),
+            (seconds(9999, 12, 31, 23, 59, 59), 999_999_999),
+            (seconds(10000, 1, 1, 0, 0, 0), 0),
+            (seconds(-1, 12, 31, 23, 59, 59), 999_999),
+            (seconds(1970, 1, 1, 0, 0, 0), 1_000),
+            (seconds(2024, 2, 29, 12, 0, 0), 999),
+            (seconds(2026, 11, 27, 2, 15, 0), 123_456_789),
+            // A leap second: chrono writes second 60.
+            (seconds(2016, 12, 31, 23, 59, 59), 1_500_000_000),
+        ];
+        // Spread over the years 0..=9999 and a little beyond, from a fixed seed.
+        let (low, high) = (seconds(-5, 1, 1, 0, 0, 0), seconds(10005, 1, 1, 0, 0, 0));
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let secs = low + (state % (high - low) as u64) as i64;
+            instants.push((secs, (state >> 33) as u32 % 1_000_000_000));
+        }
+        for (secs, nanos) in instants {
+            let at = DateTime::from_timestamp(secs, nanos).unwrap();
+            assert_eq!(timestamp(at), chrono_says(at), "{secs} s {nanos} ns");
+        }
+    }
 
     #[test]
     fn a_scaled_clock_runs_faster_than_the_wall_clock() {

@@ -229,22 +229,27 @@ impl Engine {
     /// hour, someone paged by hand, or the alert was acknowledged or ended at its source.
     /// Returns how many were paged.
     pub async fn page_unpaged_alerts(self: &Arc<Self>) -> usize {
-        let Ok(all) = self.ledger.incidents() else {
-            return 0;
+        // The incidents `recover` found, read again: its own writes may have changed them
+        // since (none of them makes an incident match, so none is missed). Without
+        // `recover` first, every record is read.
+        let found = self
+            .unpaged_at_start
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let all = match found {
+            Some(ids) => ids
+                .iter()
+                .filter_map(|id| self.ledger.incident(id).ok())
+                .collect(),
+            None => match self.ledger.incidents() {
+                Ok(all) => all,
+                Err(_) => return 0,
+            },
         };
         let now = self.clock.now();
         let mut paged = 0;
-        // Only warroom opens an incident for an alert (`open_for_alert` as `Actor::System`;
-        // alerts join an incident only by its fingerprint, which only such an opening sets),
-        // and a numbered page means one was sent: any other incident would be skipped below
-        // after reading its whole timeline, which with thousands of open incidents is most
-        // of the time to ready.
-        for incident in all.into_iter().filter(|i| {
-            i.status != IncidentStatus::Resolved
-                && i.escalation.is_none()
-                && i.opened_by == Actor::System
-                && i.pages == 0
-        }) {
+        for incident in all.into_iter().filter(may_be_unpaged_alert) {
             let Ok(entries) = self.ledger.timeline(&incident.id) else {
                 continue;
             };
@@ -630,4 +635,17 @@ fn alert_text(alert: &Alert, rule: &str, repeats: u64) -> String {
         lines.push(format!("Seen {repeats} more time(s)."));
     }
     lines.join("\n")
+}
+
+/// An open incident warroom opened for an alert with no page numbered: the only kind
+/// `page_unpaged_alerts` may page. Only warroom opens an incident for an alert
+/// (`open_for_alert` as `Actor::System`; alerts join an incident only by its fingerprint,
+/// which only such an opening sets), and a numbered page means one was sent. Any other
+/// incident would be skipped after reading its whole timeline, which with thousands of
+/// open incidents is most of the time to ready.
+pub(super) fn may_be_unpaged_alert(i: &Incident) -> bool {
+    i.status != IncidentStatus::Resolved
+        && i.escalation.is_none()
+        && i.opened_by == Actor::System
+        && i.pages == 0
 }

@@ -68,6 +68,10 @@ pub struct Engine {
     alerts: Mutex<alerts::AlertBook>,
     /// Open incidents, for reminders.
     watched: Mutex<BTreeSet<IncidentId>>,
+    /// Alert incidents `recover` found with no page numbered, for `page_unpaged_alerts` to
+    /// look at again (fresh) without decoding every record a second time; `None` before
+    /// `recover` runs and once they were looked at.
+    unpaged_at_start: Mutex<Option<Vec<IncidentId>>>,
 }
 
 impl Engine {
@@ -104,6 +108,7 @@ impl Engine {
             escalating: Mutex::new(BTreeSet::new()),
             alerts: Mutex::new(alerts::AlertBook::default()),
             watched: Mutex::new(BTreeSet::new()),
+            unpaged_at_start: Mutex::default(),
         })
     }
 

@@ -15,6 +15,15 @@ impl Engine {
         let mut found = 0;
         let all = self.ledger.incidents()?;
         self.watch_escalations(&all);
+        *self
+            .unpaged_at_start
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(
+            all.iter()
+                .filter(|i| super::alerts::may_be_unpaged_alert(i))
+                .map(|i| i.id.clone())
+                .collect(),
+        );
         // Deliveries owed when warroom stopped are sent again by the sweeper.
         self.owing.lock().unwrap_or_else(|p| p.into_inner()).extend(
             all.iter()
