@@ -919,7 +919,8 @@ fn checkpoint_now(trees: &Trees, journal: &mut Journal) -> Result<(), String> {
 
 /// Apply journal batches to sled, and each entry they hold to its incident's
 /// record (skipping entries the record already counts, so replaying twice changes nothing).
-/// Used on open and when recovering from a failed write; a checkpoint follows.
+/// Used on open (the idle checkpoint follows) and when recovering from a failed write (a
+/// checkpoint follows at once).
 pub(crate) fn replay_batches(
     trees: &Trees,
     batches: &[crate::journal::Batch],

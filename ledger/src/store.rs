@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use warroom_commands::{Clock, Incident, IncidentId};
 
 use crate::chain::Entry;
-use crate::committer::{Committer, checkpoint, replay_batches};
+use crate::committer::{Committer, replay_batches};
 use crate::error::LedgerError;
 use crate::journal::{Journal, JournalError, Replay};
 use crate::keys;
@@ -294,7 +294,7 @@ impl Ledger {
         }
         // The journal comes first and whole (built aside, renamed); sled follows.
         Journal::create_if_missing(&journal_path).map_err(|e| journal_error(e, dir, origin))?;
-        let (mut journal, replay) =
+        let (journal, replay) =
             Journal::open(&journal_path).map_err(|e| journal_error(e, dir, origin))?;
         let pristine = replay.base_seq == 1 && replay.batches.is_empty();
         let db = match open_sled(&sled_dir, &claim) {
@@ -380,7 +380,11 @@ impl Ledger {
                 offset: None,
                 what,
             })?;
-            checkpoint(&trees, &mut journal).map_err(|e| trees.storage(e))?;
+            // No checkpoint here: the batches stay in the journal, durable, and the records
+            // they rebuilt are published, as after any write; the committer checkpoints once
+            // the ledger is idle. Writing every replayed record to sled and syncing it here
+            // was a third of the time to ready after a crash. A crash before that checkpoint
+            // replays the same batches again, which changes nothing.
             tracing::info!(batches = replay.batches.len(), dir = %origin.display(), "replayed the ledger journal");
         }
         if snapshot.is_none() {
