@@ -101,13 +101,14 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn verify_json(s: &Scratch, dir: &Path) -> (i32, Value, String) {
-    let out = s.run(&[
-        "--data",
-        dir.to_str().unwrap(),
-        "--json",
-        "ledger",
-        "verify",
-    ]);
+    ledger_json(s, dir, &["verify"])
+}
+
+/// `warroom --data DIR --json ledger ARGS…`: exit code, JSON output (null if none), stderr.
+fn ledger_json(s: &Scratch, dir: &Path, args: &[&str]) -> (i32, Value, String) {
+    let mut full = vec!["--data", dir.to_str().unwrap(), "--json", "ledger"];
+    full.extend_from_slice(args);
+    let out = s.run(&full);
     let v = serde_json::from_str(&out.stdout()).unwrap_or(Value::Null);
     (out.code(), v, out.stderr())
 }
@@ -357,16 +358,7 @@ fn kept_by_sled_alone(s: &Scratch, dir: &Path, id: &str) -> u64 {
     bytes[4096..].fill(0);
     std::fs::write(&journal, &bytes).unwrap();
     let to = s.path().join("sled-alone-salvaged");
-    let out = s.run(&[
-        "--data",
-        copy.to_str().unwrap(),
-        "--json",
-        "ledger",
-        "salvage",
-        "--to",
-        to.to_str().unwrap(),
-    ]);
-    let v: Value = serde_json::from_str(&out.stdout()).unwrap();
+    let (_, v, _) = ledger_json(s, &copy, &["salvage", "--to", to.to_str().unwrap()]);
     v["incidents"]
         .as_array()
         .unwrap()
