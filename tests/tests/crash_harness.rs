@@ -26,6 +26,10 @@ fn killed_at_random_moments_warroom_keeps_every_promise() {
         report.violations.join("\n")
     );
     assert_eq!(report.kills, flows);
-    assert!(report.acknowledged > 0, "{report}");
-    assert!(report.requests > 0 && report.pages > 0, "{report}");
+    // The first four flows are one of each kind, so these hold for every seed.
+    assert!(report.acknowledged > 0, "seed {seed}: {report}");
+    assert!(
+        report.requests > 0 && report.pages > 0,
+        "seed {seed}: {report}"
+    );
 }
