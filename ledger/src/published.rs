@@ -29,6 +29,9 @@ struct Slots {
     /// through every slot on each write would make a journal of thousands of incidents
     /// (an alert storm, or its replay at start) cost the square of their number.
     dirty: usize,
+    /// How many times a publish looked through every slot to evict: once per checkpoint at
+    /// most, which the tests hold it to.
+    scans: usize,
 }
 
 struct Slot {
@@ -48,6 +51,7 @@ impl Published {
         let mut map = self.write();
         if map.slots.len() > CACHED && map.slots.len() > map.dirty {
             map.slots.retain(|_, s| s.dirty);
+            map.scans += 1;
         }
         let slot = Slot {
             record: Arc::new(record),
@@ -139,6 +143,7 @@ mod tests {
         // Written again before a checkpoint: still one dirty slot each.
         p.publish(record(1));
         assert_eq!(p.read().dirty, n as usize);
+        assert_eq!(p.read().scans, 0, "publishing looked through the slots");
         for i in 1..=n {
             assert!(p.get(&record(i).id).is_some(), "{i} was evicted");
         }
@@ -168,5 +173,30 @@ mod tests {
         );
         drop(map);
         assert!(p.get(&record(n + 1).id).is_some());
+    }
+
+    #[test]
+    fn eviction_looks_through_the_slots_once_per_checkpoint_not_once_per_write() {
+        let p = Published::default();
+        let mut n = 0;
+        for checkpoint in 1..=3 {
+            for _ in 0..CACHED * 2 {
+                n += 1;
+                p.publish(record(n));
+            }
+            // The first publish after a checkpoint evicts what it cleaned; the thousands
+            // after it find nothing clean and must not look again.
+            assert_eq!(
+                p.read().scans,
+                checkpoint - 1,
+                "before checkpoint {checkpoint}"
+            );
+            let written = p.dirty();
+            p.mark_clean(&written);
+        }
+        n += 1;
+        p.publish(record(n));
+        assert_eq!(p.read().scans, 3);
+        assert_eq!(p.read().slots.len(), 1);
     }
 }

@@ -80,3 +80,93 @@ fn a_kill_during_the_very_first_start_leaves_a_folder_that_starts() {
         s.run(&["ledger", "verify"]).expect_code(0);
     }
 }
+
+/// The batches a start replayed, from its "replayed the ledger journal" line (logged at info
+/// before it is ready; none when the journal held no batches).
+fn replayed_batches(server: &warroom_tests::Server) -> usize {
+    let (status, body) = server.wait_for("/readyz", 200, std::time::Duration::from_secs(30));
+    assert_eq!(status, 200, "{body}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let output = server.output();
+        let replayed = output
+            .lines()
+            .find(|l| l.contains("replayed the ledger journal"))
+            .and_then(|l| l.split("batches=").nth(1))
+            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse().ok());
+        match replayed {
+            Some(n) => return n,
+            None if std::time::Instant::now() > deadline => return 0,
+            None => std::thread::sleep(std::time::Duration::from_millis(20)),
+        }
+    }
+}
+
+/// A start replays the journal into the records it publishes and leaves the batches in the
+/// journal until the idle checkpoint a second later. Killed again before that checkpoint,
+/// the next start replays the same batches once more, with the new ones: nothing lost,
+/// nothing twice.
+#[test]
+fn a_second_kill_before_the_checkpoint_after_a_replay_loses_nothing() {
+    let s = Scratch::new();
+    // At info, a start logs how many journal batches it replayed.
+    let serve = || warroom_tests::Server::start_with_env(&s, &[], &[("WARROOM_LOG", "info")]);
+    let mut server = serve();
+    let inc = warroom_tests::api::Api::new(&server.addr).open_incident("killed twice");
+    let mut written: Vec<String> = Vec::new();
+    // Starts whose replay still held the round before's batches: no checkpoint ran between.
+    let mut replayed_again = 0;
+    let mut last_round = 0;
+    for round in 0..4 {
+        let api = warroom_tests::api::Api::new(&server.addr);
+        for i in 0..12 {
+            let text = format!("round {round} note {i}");
+            api.ok("carol", &format!("note {text}"), Some(&inc));
+            written.push(text);
+        }
+        // SIGKILL the moment the last note is acknowledged: its batches are in the journal.
+        unsafe { libc::kill(server.child.id() as i32, libc::SIGKILL) };
+        let _ = server.child.wait();
+        let verify = s.run(&["ledger", "verify"]);
+        assert_eq!(
+            verify.code(),
+            0,
+            "round {round}: verify after the kill:\n{}{}",
+            verify.stdout(),
+            verify.stderr()
+        );
+        server = serve();
+        let replayed = replayed_batches(&server);
+        eprintln!("round {round}: the start replayed {replayed} journal batches");
+        assert!(
+            replayed >= 12,
+            "round {round}: the start replayed {replayed} batches, 12 notes were only in the journal:\n{}",
+            server.output()
+        );
+        if round > 0 && replayed >= last_round + 12 {
+            replayed_again += 1;
+        }
+        last_round = replayed;
+        // Every acknowledged note once, and the record agrees with its timeline.
+        let api = warroom_tests::api::Api::new(&server.addr);
+        let timeline = api.incident(&inc)["timeline"].clone();
+        for text in &written {
+            let n = timeline
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["kind"] == "note" && e["data"]["text"].as_str() == Some(text))
+                .count();
+            assert_eq!(n, 1, "round {round}: {text:?} is there {n} times");
+        }
+    }
+    // On a machine so slow that every start checkpointed before its first note, this test
+    // would not have tested what it says.
+    assert!(
+        replayed_again > 0,
+        "no start replayed the batches a replay before it had left in the journal"
+    );
+    drop(server);
+    s.run(&["ledger", "verify"]).expect_code(0);
+}

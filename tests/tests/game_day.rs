@@ -27,6 +27,13 @@ fn start_in(s: Scratch, scenario: &str) -> Day {
         &[],
     );
     let api = Api::new(&server.addr);
+    // The server listens before its ledger is open; the game day starts once it is ready,
+    // and until then the scorecard says so (503), never "no game day" (404).
+    wait_for("the game day to start", 30, || {
+        let (status, r) = api.get("/api/v1/drill/scorecard");
+        assert!(status == 200 || status == 503, "{status}: {r}");
+        (status == 200).then_some(())
+    });
     Day { server, api, s }
 }
 

@@ -14,20 +14,51 @@ use super::AppState;
 use super::api::answer;
 use crate::gameday::{Run, render};
 
-fn running(state: &AppState) -> Option<&Arc<Run>> {
-    state.game.get()
+/// Why there is no scorecard to show.
+enum NoGameDay {
+    /// The scenario's game day starts once warroom is ready.
+    Starting,
+    /// The scenario has no script, or the server runs none.
+    None,
 }
 
-fn no_game_day() -> Response {
-    answer(
-        StatusCode::NOT_FOUND,
-        "no game day is running: start one with `warroom drill --scenario payments-breach` (or a scenario file with a `kind: GameDay` script)",
-    )
+impl NoGameDay {
+    /// 503 with Retry-After while it starts (ask again), 404 when there is none.
+    fn answer(self) -> Response {
+        match self {
+            NoGameDay::Starting => {
+                let mut r = answer(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the game day starts once warroom is ready (it is still opening its ledger): ask again in a moment",
+                );
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+                r
+            }
+            NoGameDay::None => answer(
+                StatusCode::NOT_FOUND,
+                "no game day is running: start one with `warroom drill --scenario payments-breach` (or a scenario file with a `kind: GameDay` script)",
+            ),
+        }
+    }
+}
+
+fn running(state: &AppState) -> Result<&Arc<Run>, NoGameDay> {
+    // The flag first: it is cleared only after the run is set, so a cleared flag and no run
+    // means there is none, never that the run was set a moment after it was looked for.
+    let starting = state
+        .game_starting
+        .load(std::sync::atomic::Ordering::Acquire);
+    match state.game.get() {
+        Some(run) => Ok(run),
+        None if starting => Err(NoGameDay::Starting),
+        None => Err(NoGameDay::None),
+    }
 }
 
 pub(super) async fn scorecard_json(State(state): State<Arc<AppState>>) -> Response {
     match running(&state) {
-        Some(run) => {
+        Ok(run) => {
             let card = run.scorecard();
             let files = run.files().map(|d| d.display().to_string());
             let mut body = serde_json::to_value(&card).unwrap_or_default();
@@ -36,7 +67,7 @@ pub(super) async fn scorecard_json(State(state): State<Arc<AppState>>) -> Respon
             }
             axum::Json(body).into_response()
         }
-        None => no_game_day(),
+        Err(none) => none.answer(),
     }
 }
 
@@ -55,12 +86,12 @@ fn rendered(
     render: fn(&crate::gameday::score::Scorecard) -> String,
 ) -> Response {
     match running(state) {
-        Some(run) => (
+        Ok(run) => (
             [(header::CONTENT_TYPE, content_type)],
             render(&run.scorecard()),
         )
             .into_response(),
-        None => no_game_day(),
+        Err(none) => none.answer(),
     }
 }
 

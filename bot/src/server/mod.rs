@@ -58,6 +58,9 @@ pub struct AppState {
     pub guard: Arc<limits::Guard>,
     /// The game day running on the drill cluster, when the scenario has a script.
     pub game: OnceLock<Arc<crate::gameday::Run>>,
+    /// True from the start until the scenario's game day runs (or cannot): until then the
+    /// scorecard answers "starting", not "no game day".
+    pub game_starting: std::sync::atomic::AtomicBool,
     /// A drill's hand-moved clock (`warroom drill --manual-clock`).
     pub manual_clock: Option<Arc<warroom_commands::ManualClock>>,
 }
@@ -162,6 +165,9 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
         connections: Arc::default(),
         guard: limits::Guard::new(&plan_limits),
         game: OnceLock::new(),
+        game_starting: std::sync::atomic::AtomicBool::new(
+            opts.scenario.as_ref().and_then(|s| s.game_day()).is_some(),
+        ),
         manual_clock: opts.manual_clock.clone(),
     });
     let listener = tokio::net::TcpListener::bind(opts.listen)
@@ -323,6 +329,9 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
         announce_takeover(&engine, lead).await;
     }
     start_game_day(&state, &opts);
+    state
+        .game_starting
+        .store(false, std::sync::atomic::Ordering::Release);
     let result = server.await;
     if let Some(run) = state.game.get() {
         run.stop().await;
