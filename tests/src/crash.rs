@@ -355,16 +355,21 @@ pub fn run(flows: usize, seed: u64, progress: &mut dyn FnMut(&Report)) -> Report
     // Each chat delivery's marker: a note that must be there at most once.
     let mut chat_sent: Vec<String> = Vec::new();
     for n in 0..flows {
-        // The first four flows are one of each kind, killed after their replies, so every
-        // run pages, approves and delivers whatever the seed; the rest are the seed's.
+        // The first four flows are one of each kind, killed after their replies (and up to
+        // 1.5 s later), so every run pages, approves and delivers whatever the seed; the
+        // rest are the seed's.
         let drawn = rng.below(4);
         let kind = if n < 4 { n as u64 } else { drawn };
         let acked = Arc::new(Mutex::new(Vec::new()));
         let addr = server.addr.clone();
-        let worker = {
+        let mut worker = Some({
             let (acked, target) = (acked.clone(), target.clone());
             std::thread::spawn(move || flow(&addr, kind, n, &target, &acked))
-        };
+        });
+        if n < 4 {
+            // One of each kind answered in full before its kill.
+            let _ = worker.take().map(std::thread::JoinHandle::join);
+        }
         if kind >= 2 {
             chat_sent.push(format!("crash-note-{n}"));
         }
@@ -380,7 +385,7 @@ pub fn run(flows: usize, seed: u64, progress: &mut dyn FnMut(&Report)) -> Report
         std::thread::sleep(Duration::from_millis(wait));
         unsafe { libc::kill(server.child.id() as i32, libc::SIGKILL) };
         let _ = server.child.wait();
-        let _ = worker.join();
+        let _ = worker.map(std::thread::JoinHandle::join);
         report.kills += 1;
         report.flows += 1;
         let acked = std::mem::take(&mut *acked.lock().unwrap_or_else(|p| p.into_inner()));

@@ -390,14 +390,18 @@ fn the_standby_takes_over_with_every_acknowledged_entry_and_a_paused_leader_writ
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(!status.success());
-    std::thread::sleep(Duration::from_millis(200));
-    let said = d.output();
-    assert!(
+    // It exited: its last lines reach the test's reader a moment later.
+    let refused = |said: &str| {
         said.contains("refusing to lead")
             && said.contains(&format!("the previous leader published {}", "0".repeat(64)))
-            && said.contains(digest),
-        "{said}"
-    );
+            && said.contains(digest)
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !refused(&d.output()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let said = d.output();
+    assert!(refused(&said), "{said}");
     assert!(
         !s.path().join("d-data/journal").exists(),
         "d opened a ledger"
@@ -570,7 +574,10 @@ fn an_escalation_cut_by_killing_the_leader_pages_each_step_once_from_the_new_lea
         lease["spec"]["holderIdentity"], "warroom-1",
         "the lease was not released: {lease}"
     );
-    std::thread::sleep(Duration::from_millis(200));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !b.output().contains("released the lease at ledger head") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     assert!(
         b.output().contains("released the lease at ledger head"),
         "{}",

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -28,8 +27,13 @@ fn crashed_ledger() -> (Scratch, BTreeMap<String, (u64, String)>) {
     for n in 0..NOTES_CHECKPOINTED {
         api.ok("alice", &format!("note checkpointed {n}"), Some(&inc));
     }
-    // The idle checkpoint (1 s) moves these into sled's files.
-    std::thread::sleep(Duration::from_millis(1800));
+    // The idle checkpoint (1 s after the last write) moves these into sled's files: wait
+    // for it to be done, however slow the disk.
+    let checkpoints = |server: &Server| server.gauge("warroom_ledger_checkpoint_seconds_count");
+    let before = checkpoints(&server);
+    warroom_tests::wait_for("the idle checkpoint", 30, || {
+        (checkpoints(&server) > before).then_some(())
+    });
     for n in 0..NOTES_IN_JOURNAL {
         api.ok("bob", &format!("note journal only {n}"), Some(&inc));
     }

@@ -55,6 +55,11 @@ fn start() -> SocketSlack {
         ],
     );
     let api = Api::new(&server.addr);
+    // Connected before any timed exchange: readiness does not wait for the socket, and the
+    // acknowledgement deadlines measure warroom's answer, not its dialling.
+    warroom_tests::wait_for("warroom's Socket Mode connection", 20, || {
+        (socket.connections() >= 1).then_some(())
+    });
     SocketSlack {
         _s: s,
         _server: server,
