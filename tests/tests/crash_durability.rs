@@ -2,6 +2,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use warroom_tests::Scratch;
 
@@ -57,7 +58,7 @@ fn a_kill_during_the_very_first_start_leaves_a_folder_that_starts() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        std::thread::sleep(Duration::from_millis(delay_ms));
         // SIGKILL somewhere inside creating the data folder.
         unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
         let _ = child.wait();
@@ -84,9 +85,9 @@ fn a_kill_during_the_very_first_start_leaves_a_folder_that_starts() {
 /// The batches a start replayed, from its "replayed the ledger journal" line (logged at info
 /// before it is ready; none when the journal held no batches).
 fn replayed_batches(server: &warroom_tests::Server) -> usize {
-    let (status, body) = server.wait_for("/readyz", 200, std::time::Duration::from_secs(30));
+    let (status, body) = server.wait_for("/readyz", 200, Duration::from_secs(30));
     assert_eq!(status, 200, "{body}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let output = server.output();
         let replayed = output
@@ -97,8 +98,8 @@ fn replayed_batches(server: &warroom_tests::Server) -> usize {
             .and_then(|n| n.parse().ok());
         match replayed {
             Some(n) => return n,
-            None if std::time::Instant::now() > deadline => return 0,
-            None => std::thread::sleep(std::time::Duration::from_millis(20)),
+            None if Instant::now() > deadline => return 0,
+            None => std::thread::sleep(Duration::from_millis(20)),
         }
     }
 }

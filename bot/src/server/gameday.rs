@@ -44,15 +44,10 @@ impl NoGameDay {
 }
 
 fn running(state: &AppState) -> Result<&Arc<Run>, NoGameDay> {
-    // The flag first: it is cleared only after the run is set, so a cleared flag and no run
-    // means there is none, never that the run was set a moment after it was looked for.
-    let starting = state
-        .game_starting
-        .load(std::sync::atomic::Ordering::Acquire);
     match state.game.get() {
-        Some(run) => Ok(run),
-        None if starting => Err(NoGameDay::Starting),
-        None => Err(NoGameDay::None),
+        Some(Some(run)) => Ok(run),
+        Some(None) => Err(NoGameDay::None),
+        None => Err(NoGameDay::Starting),
     }
 }
 

@@ -56,11 +56,10 @@ pub struct AppState {
     pub connections: Arc<listener::Connections>,
     /// Per-source rates and body deadlines (`[console.limits]`).
     pub guard: Arc<limits::Guard>,
-    /// The game day running on the drill cluster, when the scenario has a script.
-    pub game: OnceLock<Arc<crate::gameday::Run>>,
-    /// True from the start until the scenario's game day runs (or cannot): until then the
-    /// scorecard answers "starting", not "no game day".
-    pub game_starting: std::sync::atomic::AtomicBool,
+    /// The game day on the drill cluster: unset while a scenario's script waits for warroom
+    /// to be ready (the scorecard answers "starting"), then the run, or `None` when there is
+    /// no script or it could not start.
+    pub game: OnceLock<Option<Arc<crate::gameday::Run>>>,
     /// A drill's hand-moved clock (`warroom drill --manual-clock`).
     pub manual_clock: Option<Arc<warroom_commands::ManualClock>>,
 }
@@ -164,10 +163,10 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
         warm: OnceLock::new(),
         connections: Arc::default(),
         guard: limits::Guard::new(&plan_limits),
-        game: OnceLock::new(),
-        game_starting: std::sync::atomic::AtomicBool::new(
-            opts.scenario.as_ref().and_then(|s| s.game_day()).is_some(),
-        ),
+        game: match opts.scenario.as_ref().and_then(|s| s.game_day()) {
+            Some(_) => OnceLock::new(),
+            None => OnceLock::from(None),
+        },
         manual_clock: opts.manual_clock.clone(),
     });
     let listener = tokio::net::TcpListener::bind(opts.listen)
@@ -328,12 +327,9 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
     if let Some(lead) = &lead {
         announce_takeover(&engine, lead).await;
     }
-    start_game_day(&state, &opts);
-    state
-        .game_starting
-        .store(false, std::sync::atomic::Ordering::Release);
+    let _ = state.game.set(start_game_day(&state, &opts));
     let result = server.await;
-    if let Some(run) = state.game.get() {
+    if let Some(Some(run)) = state.game.get() {
         run.stop().await;
     }
     if let Some(ready) = state.ready.get() {
@@ -353,17 +349,15 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
 }
 
 /// A scenario with a script: its game day starts once warroom is ready, on the cluster the
-/// scenario was loaded into (the plan's first).
-fn start_game_day(state: &Arc<AppState>, opts: &ServeOptions) {
+/// scenario was loaded into (the plan's first). `None` when there is none to start.
+fn start_game_day(state: &Arc<AppState>, opts: &ServeOptions) -> Option<Arc<crate::gameday::Run>> {
     let (Some(ready), Some(game)) = (
         state.ready.get(),
         opts.scenario.as_ref().and_then(|s| s.game_day()),
     ) else {
-        return;
+        return None;
     };
-    let Some((_, drill)) = ready.drills.first() else {
-        return;
-    };
+    let (_, drill) = ready.drills.first()?;
     let deliver: crate::gameday::run::Deliver = {
         let state = state.clone();
         Arc::new(move |format, body| {
@@ -378,7 +372,7 @@ fn start_game_day(state: &Arc<AppState>, opts: &ServeOptions) {
             })
         })
     };
-    let run = crate::gameday::start(
+    Some(crate::gameday::start(
         game.clone(),
         crate::gameday::RunSettings {
             engine: ready.engine.clone(),
@@ -389,8 +383,7 @@ fn start_game_day(state: &Arc<AppState>, opts: &ServeOptions) {
             speed: opts.speed,
             out: opts.dir.join("drills"),
         },
-    );
-    let _ = state.game.set(run);
+    ))
 }
 
 /// This replica while it leads.
