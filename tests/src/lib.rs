@@ -351,6 +351,19 @@ impl Server {
             .collect()
     }
 
+    /// Its stderr once `done` holds for it, or as it stands after `timeout` (the lines of
+    /// a process that just exited reach the reader a moment later).
+    pub fn output_when(&self, done: impl Fn(&str) -> bool, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let said = self.output();
+            if done(&said) || Instant::now() > deadline {
+                return said;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Metric `name` as `/metrics` serves it now.
     pub fn metric(&self, name: &str) -> Option<String> {
         metric_in(&self.get("/metrics").1, name)

@@ -2,7 +2,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use warroom_tests::Scratch;
 
@@ -87,21 +87,15 @@ fn a_kill_during_the_very_first_start_leaves_a_folder_that_starts() {
 fn replayed_batches(server: &warroom_tests::Server) -> usize {
     let (status, body) = server.wait_for("/readyz", 200, Duration::from_secs(30));
     assert_eq!(status, 200, "{body}");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let output = server.output();
-        let replayed = output
-            .lines()
-            .find(|l| l.contains("replayed the ledger journal"))
-            .and_then(|l| l.split("batches=").nth(1))
-            .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
-            .and_then(|n| n.parse().ok());
-        match replayed {
-            Some(n) => return n,
-            None if Instant::now() > deadline => return 0,
-            None => std::thread::sleep(Duration::from_millis(20)),
-        }
-    }
+    const REPLAYED: &str = "replayed the ledger journal";
+    server
+        .output_when(|o| o.contains(REPLAYED), Duration::from_secs(5))
+        .lines()
+        .find(|l| l.contains(REPLAYED))
+        .and_then(|l| l.split("batches=").nth(1))
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 /// A start replays the journal into the records it publishes and leaves the batches in the

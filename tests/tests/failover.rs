@@ -396,11 +396,7 @@ fn the_standby_takes_over_with_every_acknowledged_entry_and_a_paused_leader_writ
             && said.contains(&format!("the previous leader published {}", "0".repeat(64)))
             && said.contains(digest)
     };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !refused(&d.output()) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let said = d.output();
+    let said = d.output_when(refused, Duration::from_secs(10));
     assert!(refused(&said), "{said}");
     assert!(
         !s.path().join("d-data/journal").exists(),
@@ -574,15 +570,11 @@ fn an_escalation_cut_by_killing_the_leader_pages_each_step_once_from_the_new_lea
         lease["spec"]["holderIdentity"], "warroom-1",
         "the lease was not released: {lease}"
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !b.output().contains("released the lease at ledger head") && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(
-        b.output().contains("released the lease at ledger head"),
-        "{}",
-        b.output()
+    let said = b.output_when(
+        |said| said.contains("released the lease at ledger head"),
+        Duration::from_secs(10),
     );
+    assert!(said.contains("released the lease at ledger head"), "{said}");
     leading_within(&c, Duration::from_secs(10));
     let api = Api::new(&c.addr);
     assert_eq!(api.count(&inc, "page.sent"), 2, "{:?}", api.kinds(&inc));
