@@ -34,7 +34,10 @@ fn benches(quick: bool) -> Vec<Bench> {
             package: "warroom-ledger",
             name: "durable_appends",
             what: "durable appends: ledger vs raw append, preallocated fdatasync, SQLite",
-            args: pick(vec!["--entries", "5000"], vec!["--entries", "500"]),
+            args: pick(
+                vec!["--entries", "5000", "--rounds", "3"],
+                vec!["--entries", "500", "--rounds", "1"],
+            ),
         },
         Bench {
             package: "warroom-tests",
@@ -49,7 +52,10 @@ fn benches(quick: bool) -> Vec<Bench> {
             package: "warroom-tests",
             name: "alert_intake",
             what: "alert intake vs Alertmanager, with RSS",
-            args: pick(vec![], vec!["--alerts", "10000", "--singles", "5000"]),
+            args: pick(
+                vec!["--rounds", "3"],
+                vec!["--alerts", "10000", "--singles", "5000", "--rounds", "1"],
+            ),
         },
         Bench {
             package: "warroom-tests",
