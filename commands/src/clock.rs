@@ -28,8 +28,19 @@ impl ManualClock {
     }
 
     pub fn advance(&self, by: Duration) {
+        let _ = self.try_advance(by);
+    }
+
+    /// Move forward by `by` unless that leaves the years 0–9999 the ledger's timestamps
+    /// are written in (or chrono's range): then nothing moves and `None` says so.
+    pub fn try_advance(&self, by: Duration) -> Option<DateTime<Utc>> {
+        use chrono::Datelike;
         let mut now = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        *now += by;
+        let moved = now
+            .checked_add_signed(by)
+            .filter(|t| (0..=9999).contains(&t.year()))?;
+        *now = moved;
+        Some(moved)
     }
 }
 

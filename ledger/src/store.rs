@@ -463,6 +463,16 @@ impl Ledger {
         read_incident(&self.trees, id)?.ok_or_else(|| LedgerError::NoSuchIncident(id.clone()))
     }
 
+    /// Whether `key` was claimed by an answered [`Ledger::claim`] (read only: a claim still
+    /// being written may not show yet).
+    pub fn claimed(&self, key: &str) -> Result<bool, LedgerError> {
+        self.trees
+            .h()?
+            .idempotency
+            .contains_key(key.as_bytes())
+            .map_err(|e| self.trees.storage(e))
+    }
+
     /// Every incident, oldest first.
     pub fn incidents(&self) -> Result<Vec<Incident>, LedgerError> {
         // Published records first: they are at least as new as sled's.

@@ -29,6 +29,8 @@ struct State {
     page_delay: Option<std::time::Duration>,
     /// With [`FakeSlack::unique_channels`]: channels created so far (each gets its own id).
     created: Option<usize>,
+    /// Channels `conversations.create` made.
+    made: usize,
     /// [`FakeSlack::hang_posts`]: `chat.postMessage` is taken and never answered.
     hang_posts: bool,
 }
@@ -80,8 +82,8 @@ impl FakeSlack {
         self.lock().hang_posts = true;
     }
 
-    /// From now on each `conversations.create` makes a channel of its own (`C0INC0001`, …)
-    /// instead of every incident sharing `C0INCIDENT`.
+    /// From now on each `conversations.create` of a new name makes `C0INC0001`, `C0INC0002`,
+    /// … instead of the first being `C0INCIDENT`.
     pub fn unique_channels(&self) {
         self.lock().created = Some(0);
     }
@@ -195,13 +197,28 @@ fn answer(method: &str, args: &str, state: &Mutex<State>) -> Option<Value> {
             Some(url) => json!({ "ok": true, "url": url }),
             None => json!({ "ok": false, "error": "not_allowed_token_type" }),
         },
-        "conversations.create" => match state.created.as_mut() {
-            Some(n) => {
-                *n += 1;
-                json!({ "ok": true, "channel": { "id": format!("C0INC{n:04}"), "name": arg("name") } })
+        // As Slack: a name in use is `name_taken` (warroom then finds it with
+        // `conversations.list`); a new name is a new channel. The first one made is
+        // `C0INCIDENT` unless [`FakeSlack::unique_channels`] numbers them all.
+        "conversations.create" => {
+            let name = arg("name");
+            if state.channels.iter().any(|(_, n)| *n == name) {
+                json!({ "ok": false, "error": "name_taken" })
+            } else {
+                let made = state.made;
+                let id = match state.created.as_mut() {
+                    Some(n) => {
+                        *n += 1;
+                        format!("C0INC{n:04}")
+                    }
+                    None if made == 0 => "C0INCIDENT".to_owned(),
+                    None => format!("C0INCX{made:03}"),
+                };
+                state.made += 1;
+                state.channels.push((id.clone(), name.clone()));
+                json!({ "ok": true, "channel": { "id": id, "name": name } })
             }
-            None => json!({ "ok": true, "channel": { "id": "C0INCIDENT", "name": "inc" } }),
-        },
+        }
         "conversations.open" => json!({ "ok": true, "channel": { "id": "D0DIRECT" } }),
         "chat.postMessage" => {
             json!({ "ok": true, "channel": "C0INCIDENT", "ts": "1764200000.000100" })

@@ -612,3 +612,32 @@ fn a_replayed_signed_alert_does_nothing_after_a_resolve_or_a_restart() {
     assert_eq!(status, 200, "{fresh}");
     assert_eq!(fresh["alerts"][0]["result"], "opened", "{fresh}");
 }
+
+#[test]
+fn a_signed_request_that_was_refused_is_judged_again_when_sent_again() {
+    let w = start();
+    // Signed correctly, but not a Falco event: refused with what is wrong. The sender may
+    // fix nothing and send it again (a retrying forwarder does): it is told the same, not
+    // "already received", since nothing of it was recorded.
+    let body = r#"{"output":"A shell was spawned","priority":"Warning"}"#;
+    let now = warroom_tests::unix_now().to_string();
+    let sig = format!(
+        "sha256={}",
+        warroom_tests::hmac_sha256_hex(FALCO_HMAC, format!("{now}.{body}").as_bytes())
+    );
+    let signed = [
+        ("x-warroom-signature", sig.as_str()),
+        ("x-warroom-timestamp", now.as_str()),
+    ];
+    for attempt in ["first", "second"] {
+        let (status, answer) = post(&w, "/alerts/falco", &signed, body);
+        assert_eq!(status, 400, "{attempt}: {answer}");
+        assert!(
+            answer["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("malformed alert:")),
+            "{attempt}: {answer}"
+        );
+    }
+    assert!(incidents(&w.api).is_empty());
+}

@@ -608,4 +608,26 @@ fn add_to_timeline_records_the_message_with_its_author_and_autocomplete_offers_r
         .filter_map(|c| c["value"].as_str())
         .collect();
     assert!(offered.contains(&"payments/api-7f9c"), "{pods}");
+    // Someone in the guild but not in the plan is offered nothing: not the cluster's
+    // inventory, not the incident's requests.
+    let stranger = |name: &str, options: Value| {
+        let mut body = d.command("80351110224678999", &channel, name, options);
+        body["type"] = json!(4);
+        d.post(&body)
+    };
+    for (name, options) in [
+        (
+            "capture",
+            json!([{ "type": 1, "name": "pod", "options": [
+                { "type": 3, "name": "target", "value": "", "focused": true }]}]),
+        ),
+        (
+            "approve",
+            json!([{ "type": 3, "name": "request", "value": "", "focused": true }]),
+        ),
+    ] {
+        let offered = stranger(name, options);
+        assert_eq!(offered["type"], 8, "{offered}");
+        assert_eq!(offered["data"]["choices"], json!([]), "{name}: {offered}");
+    }
 }

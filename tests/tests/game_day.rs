@@ -470,6 +470,29 @@ fn the_clock_moves_by_hand_only_on_a_manual_drill() {
         .api
         .post_json("/api/v1/drill/clock", None, r#"{"advance":"soon"}"#);
     assert_eq!(status, 400, "{r}");
+    // Past what a timestamp can say (or what chrono can hold): refused, the clock unmoved.
+    for far in ["100000y", "1000000y", "10000000000y"] {
+        let (status, r) = d.api.post_json(
+            "/api/v1/drill/clock",
+            None,
+            &format!(r#"{{"advance":"{far}"}}"#),
+        );
+        assert_eq!(status, 400, "{far}: {r}");
+        assert!(
+            r["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("advance:")),
+            "{far}: {r}"
+        );
+    }
+    let (status, r) = d
+        .api
+        .post_json("/api/v1/drill/clock", None, r#"{"advance":"5m"}"#);
+    assert_eq!(status, 200, "{r}");
+    assert!(
+        r["now"].as_str().is_some_and(|t| t.starts_with("20")),
+        "{r}"
+    );
 }
 
 #[test]

@@ -808,3 +808,65 @@ fn a_drill_contacts_nobody_outside_unless_the_plan_says_so_and_then_says_drill()
         assert!(text.starts_with("DRILL — "), "{text}");
     }
 }
+
+#[test]
+fn two_incidents_with_one_title_get_channels_of_their_own_and_commands_stay_in_theirs() {
+    let sl = start();
+    // Two alerts with one summary on one day: under `inc-{date}-{slug}` both incidents
+    // would be given one channel, and a command typed there could act on the other one.
+    let first = sl.api.open_incident("Pod is crash looping");
+    let second = sl.api.open_incident("Pod is crash looping");
+    let channel_of = |inc: &str| -> (String, String) {
+        let body = sl
+            .api
+            .wait_until(inc, "its Slack channel to be recorded", |b| {
+                b["incident"]["channels"]["slack"].is_array()
+            });
+        let ch = &body["incident"]["channels"]["slack"];
+        (
+            ch[0].as_str().unwrap().to_owned(),
+            ch[1].as_str().unwrap().to_owned(),
+        )
+    };
+    let (c1, n1) = channel_of(&first);
+    let (c2, n2) = channel_of(&second);
+    assert_ne!(c1, c2, "{first} in {n1}, {second} in {n2}");
+    let number = second.rsplit('-').next().unwrap();
+    assert_eq!(n2, format!("{n1}-{number}"));
+    // The first one's channel kept its topic: the second never joined it.
+    let topics = sl.fake.calls_to("conversations.setTopic");
+    assert!(
+        !topics
+            .iter()
+            .any(|t| t.contains(&c1) && t.contains(&second)),
+        "{topics:?}"
+    );
+    // A note typed in each channel lands in that channel's incident only.
+    for (channel, inc, text) in [
+        (&c2, &second, "restarted by the node drain"),
+        (&c1, &first, "image pull back-off"),
+    ] {
+        let (status, body, _) = sl.post(
+            "/slack/commands",
+            &sl.command(ALICE, "/note", text, channel, &format!("n-{channel}")),
+        );
+        assert_eq!(status, 200, "{body}");
+        assert!(text_of(&body).starts_with("recorded: Note"), "{body}");
+        let notes = |i: &str| -> Vec<String> {
+            sl.api.incident(i)["timeline"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["kind"] == "note")
+                .map(|e| e["data"]["text"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        };
+        assert!(
+            notes(inc).iter().any(|n| n == text),
+            "{inc}: {:?}",
+            notes(inc)
+        );
+        let other = if inc == &first { &second } else { &first };
+        assert!(!notes(other).iter().any(|n| n == text), "{other}");
+    }
+}

@@ -191,8 +191,13 @@ impl DiscordInbound {
     }
 
     /// Suggestions while a person types: open request ids of the channel's incident; pods
-    /// and nodes of the drill's or the plan's cluster when it answers.
+    /// and nodes of the drill's or the plan's cluster when it answers. Only for people in
+    /// the plan: anyone else in the guild would read the cluster's inventory this way.
     async fn autocomplete(&self, c: &Common, kind: Complete, typed: &str) -> Value {
+        if self.path.person("discord", &c.user).is_none() {
+            tracing::warn!(account = %c.user, "autocomplete from an account not in the plan refused");
+            return json!({ "type": 8, "data": { "choices": [] } });
+        }
         let incident = c
             .channel
             .as_deref()

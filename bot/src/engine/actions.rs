@@ -120,7 +120,12 @@ impl Engine {
             reason: req.reason.clone(),
             override_reason: req.override_reason.clone(),
             plan_version: self.plan.digest.clone(),
-            approvals_needed: rule.approvals + passed.extra_approvals + extra,
+            // Saturating: a plan's counts are unbounded u32s, and a sum that wrapped to 0
+            // would run the action with no approver at all.
+            approvals_needed: rule
+                .approvals
+                .saturating_add(passed.extra_approvals)
+                .saturating_add(extra),
             expires_at: now
                 .checked_add_signed(ttl)
                 .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC),

@@ -39,6 +39,16 @@ impl Engine {
         for chat in &self.chats {
             let platform = chat.platform();
             if let Some((id, name)) = recorded.get(platform) {
+                // Once per incident and start: a channel recorded before names were made
+                // unique may be another incident's too.
+                if let Some((other, _, _)) = self
+                    .channels_of_others(platform, &incident.id)
+                    .iter()
+                    .find(|(_, held, _)| held == id)
+                {
+                    tracing::warn!(platform, channel = %id, incident = %incident.id, other = %other, "a channel two incidents hold: commands there must name their incident");
+                    self.mark_shared(platform, id);
+                }
                 found.push(ChannelRef {
                     platform,
                     id: id.clone(),
@@ -46,7 +56,11 @@ impl Engine {
                 });
                 continue;
             }
-            match chat.ensure_channel(&incident.id, &name, &topic).await {
+            let naming = self.naming_channels.lock().await;
+            match self
+                .own_channel(chat.as_ref(), incident, &name, &topic)
+                .await
+            {
                 Ok(ch) => {
                     if let Err(e) = chat.invite(&ch, &everyone).await {
                         tracing::warn!(platform, error = %e, "invite failed");
@@ -66,6 +80,7 @@ impl Engine {
                     tracing::warn!(platform, error = %e, "cannot open the incident channel")
                 }
             }
+            drop(naming);
         }
         self.channels
             .lock()
@@ -74,12 +89,93 @@ impl Engine {
         found
     }
 
-    /// The incident whose channel on `platform` has this id, if warroom opened it.
+    /// A channel for this incident alone. The plan's name for it may already be another
+    /// incident's (two alerts with one title on one day, under `inc-{date}-{slug}`): joining
+    /// that channel would send commands typed there to whichever incident was found first.
+    /// Such a name gets the incident's number (`…-0002`), then its whole id, before the
+    /// platform is asked; a channel the platform hands back that another incident holds is
+    /// refused rather than shared.
+    async fn own_channel(
+        &self,
+        chat: &dyn warroom_adapters::chat::Chat,
+        incident: &Incident,
+        name: &str,
+        topic: &str,
+    ) -> Result<ChannelRef, warroom_adapters::chat::ChatError> {
+        let platform = chat.platform();
+        let others = self.channels_of_others(platform, &incident.id);
+        let id = incident.id.as_str().to_ascii_lowercase();
+        let number = id.rsplit('-').next().unwrap_or(&id);
+        let taken = |n: &str| others.iter().any(|(_, _, named)| named == n);
+        let name = [
+            name.to_owned(),
+            format!("{name}-{number}"),
+            format!("{name}-{id}"),
+        ]
+        .into_iter()
+        .find(|n| !taken(n))
+        .ok_or_else(|| warroom_adapters::chat::ChatError::Failed {
+            platform,
+            message: format!(
+                "channel `{name}` and the names made from it belong to other incidents; give `communication.channel_name` an {{id}}"
+            ),
+        })?;
+        let ch = chat.ensure_channel(&incident.id, &name, topic).await?;
+        if let Some((other, _, _)) = others.iter().find(|(_, held, _)| *held == ch.id) {
+            return Err(warroom_adapters::chat::ChatError::Failed {
+                platform,
+                message: format!("channel `{}` ({}) is {other}'s; not shared", ch.name, ch.id),
+            });
+        }
+        Ok(ch)
+    }
+
+    /// Every channel on `platform` that another incident holds: (incident, id, name).
+    fn channels_of_others(
+        &self,
+        platform: &str,
+        except: &warroom_commands::IncidentId,
+    ) -> Vec<(warroom_commands::IncidentId, String, String)> {
+        let mut held: Vec<_> = self
+            .channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(id, _)| *id != except)
+            .flat_map(|(id, refs)| {
+                refs.iter()
+                    .filter(|c| c.platform == platform)
+                    .map(|c| (id.clone(), c.id.clone(), c.name.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for i in self.ledger.incidents().unwrap_or_default() {
+            if i.id != *except
+                && let Some((ch, name)) = i.channels.get(platform)
+            {
+                held.push((i.id.clone(), ch.clone(), name.clone()));
+            }
+        }
+        held
+    }
+
+    /// The incident whose channel on `platform` has this id, if warroom opened it. A channel
+    /// two incidents recorded (shared before names were made unique) belongs to neither:
+    /// commands typed there must name their incident or request (`approve INC-…-R1`), never
+    /// go to whichever incident is found first.
     pub fn incident_of_channel(
         &self,
         platform: &str,
         channel_id: &str,
     ) -> Option<warroom_commands::IncidentId> {
+        if self
+            .shared_channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&(platform.to_owned(), channel_id.to_owned()))
+        {
+            return None;
+        }
         let cached = self
             .channels
             .lock()
@@ -90,13 +186,35 @@ impl Engine {
                     .any(|c| c.platform == platform && c.id == channel_id)
             })
             .map(|(id, _)| id.clone());
+        if cached.is_some() {
+            // `channels` looked for another holder when it cached this one.
+            return cached;
+        }
         // Not used since this start: the channels the ledger recorded.
-        cached.or_else(|| {
-            self.ledger.incidents().ok()?.into_iter().find_map(|i| {
-                (i.channels.get(platform).map(|(id, _)| id.as_str()) == Some(channel_id))
-                    .then_some(i.id)
-            })
-        })
+        let holders: Vec<_> = self
+            .ledger
+            .incidents()
+            .ok()?
+            .into_iter()
+            .filter(|i| i.channels.get(platform).map(|(id, _)| id.as_str()) == Some(channel_id))
+            .map(|i| i.id)
+            .collect();
+        match holders.as_slice() {
+            [one] => Some(one.clone()),
+            [] => None,
+            several => {
+                tracing::warn!(platform, channel = channel_id, incidents = ?several, "a channel several incidents hold: commands there must name their incident");
+                self.mark_shared(platform, channel_id);
+                None
+            }
+        }
+    }
+
+    fn mark_shared(&self, platform: &str, channel_id: &str) {
+        self.shared_channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((platform.to_owned(), channel_id.to_owned()));
     }
 
     pub(super) fn channel_name(&self, incident: &Incident) -> String {

@@ -480,3 +480,37 @@ async fn a_senders_repeat_of_an_alert_never_paged_pages_it() {
     assert_eq!((again.result, again.paged), ("opened", true));
     assert_eq!(steps(&engine, &id), vec![(0, 0)]);
 }
+
+#[tokio::test]
+async fn a_channel_two_incidents_recorded_routes_commands_to_neither() {
+    let f = fixture().await;
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let opened = f
+            .engine
+            .handle(&p("alice"), "incident open \"Pod is crash looping\"", None)
+            .await;
+        ids.push(opened.incident.unwrap().parse::<IncidentId>().unwrap());
+    }
+    let record = |id: &IncidentId, channel: &str| {
+        let event = warroom_commands::Event::ChatChannel {
+            platform: "slack".into(),
+            channel: channel.into(),
+            name: "inc-20261127-pod-is-crash-looping".into(),
+        };
+        f.engine
+            .ledger
+            .append(id, &warroom_commands::Actor::System, event)
+    };
+    // One holder: the channel is that incident's.
+    record(&ids[0], "C0SHARED").await.unwrap();
+    assert_eq!(
+        f.engine.incident_of_channel("slack", "C0SHARED"),
+        Some(ids[0].clone())
+    );
+    // Recorded by a second incident too (a ledger from before channel names were made
+    // unique): neither is guessed.
+    record(&ids[1], "C0SHARED").await.unwrap();
+    assert_eq!(f.engine.incident_of_channel("slack", "C0SHARED"), None);
+    assert_eq!(f.engine.incident_of_channel("slack", "C0OTHER"), None);
+}

@@ -49,6 +49,11 @@ pub struct Engine {
     pub metrics: Metrics,
     /// Channels per incident and platform, created on first use (again after a restart).
     channels: Mutex<HashMap<IncidentId, Vec<ChannelRef>>>,
+    /// Channels (platform, id) that more than one incident recorded: they route to none.
+    shared_channels: Mutex<std::collections::HashSet<(String, String)>>,
+    /// Held while a channel is named, created and recorded, so two incidents opened at once
+    /// with one title cannot both be given the same channel.
+    naming_channels: tokio::sync::Mutex<()>,
     /// Approval cards per request, to update them in place.
     cards: Mutex<HashMap<(IncidentId, String), Vec<MessageRef>>>,
     /// Incidents with requests that may expire; the sweeper looks only at these.
@@ -99,6 +104,8 @@ impl Engine {
             notify,
             metrics: Metrics::default(),
             channels: Mutex::new(HashMap::new()),
+            shared_channels: Mutex::new(std::collections::HashSet::new()),
+            naming_channels: tokio::sync::Mutex::new(()),
             cards: Mutex::new(HashMap::new()),
             open_requests: Mutex::new(BTreeSet::new()),
             pagers,

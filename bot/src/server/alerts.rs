@@ -247,46 +247,56 @@ enum Proof {
     Signature(String),
 }
 
+/// A request let in: its body, and for a signed one the key that marks its signature used
+/// once its alerts are recorded.
+struct Admitted {
+    body: Bytes,
+    replay_key: Option<String>,
+}
+
 /// The body, once it is within the limit, its sender proved itself, and (for a signed
-/// request) its signature was not seen before. The claim is durable, so a replay after a
-/// restart is refused too.
+/// request) its signature was not used by a request already answered 2xx. The signature is
+/// marked used only after its alerts are recorded (see [`ingest`]): a request answered 503
+/// or 400 may be sent again as it was, and is handled again. The mark is durable, so a
+/// replay after a restart is answered "already received" too.
 async fn admit(
     ready: &super::Ready,
     keys: Option<&Keys>,
     source: &str,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Bytes, Response> {
-    let body = admit_sync(keys, source, headers, body).map_err(IntoResponse::into_response)?;
-    if let Some(signature) = body.1 {
-        match ready
-            .engine
-            .ledger
-            .claim(&format!("alert-signature:{source}:{signature}"))
-            .await
-        {
-            Ok(true) => {}
-            Ok(false) => {
+) -> Result<Admitted, Response> {
+    let (body, signature) =
+        admit_sync(keys, source, headers, body).map_err(IntoResponse::into_response)?;
+    let replay_key = signature.map(|s| format!("alert-signature:{source}:{s}"));
+    if let Some(key) = &replay_key {
+        match ready.engine.ledger.claimed(key) {
+            Ok(false) => {}
+            Ok(true) => {
                 ready.engine.metrics.alert_rejected();
-                return Err((
-                    StatusCode::OK,
-                    axum::Json(json!({
-                        "ok": true,
-                        "already_received": true,
-                        "message": "already received: this signed request was handled once; a replay does nothing (sign each delivery with a new timestamp)",
-                    })),
-                )
-                    .into_response());
+                return Err(already_received());
             }
             Err(e) => {
                 return Err(answer(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    format!("cannot record the delivery: {e}"),
+                    format!("cannot check the delivery: {e}"),
                 ));
             }
         }
     }
-    Ok(body.0)
+    Ok(Admitted { body, replay_key })
+}
+
+fn already_received() -> Response {
+    (
+        StatusCode::OK,
+        axum::Json(json!({
+            "ok": true,
+            "already_received": true,
+            "message": "already received: this signed request was handled once; a replay does nothing (sign each delivery with a new timestamp)",
+        })),
+    )
+        .into_response()
 }
 
 fn admit_sync(
@@ -315,7 +325,17 @@ fn malformed(ready: &super::Ready, e: AlertError) -> Response {
     answer(StatusCode::BAD_REQUEST, format!("malformed alert: {e}"))
 }
 
-async fn ingest(ready: &super::Ready, alerts: Vec<Alert>, sender: SocketAddr) -> Response {
+/// Record the alerts, then mark a signed request's signature used (`replay_key`).
+///
+/// Caveat: two copies of one signed request arriving together may both pass [`admit`]
+/// before either is marked; the second one's alerts then come back as repeats of the first
+/// (the same fingerprints), so a replay still opens nothing new.
+async fn ingest(
+    ready: &super::Ready,
+    alerts: Vec<Alert>,
+    sender: SocketAddr,
+    replay_key: Option<&str>,
+) -> Response {
     let before = ready.engine.written_so_far();
     let mut outcomes = Vec::with_capacity(alerts.len());
     for alert in alerts {
@@ -340,6 +360,18 @@ async fn ingest(ready: &super::Ready, alerts: Vec<Alert>, sender: SocketAddr) ->
         .await;
     if !copied.ok {
         return answer(StatusCode::SERVICE_UNAVAILABLE, copied.message);
+    }
+    if let Some(key) = replay_key {
+        match ready.engine.ledger.claim(key).await {
+            Ok(true) => {}
+            // Its twin got there first (see the caveat): these alerts were repeats.
+            Ok(false) => return already_received(),
+            // The alerts are recorded, which is what the sender is told; only a replay of
+            // this request would be handled again, as repeats.
+            Err(e) => {
+                tracing::warn!(error = %e, "alerts recorded, but not the signature's use; a replay of this request would be handled again")
+            }
+        }
     }
     axum::Json(Ingested {
         alerts: &outcomes,
@@ -376,8 +408,8 @@ async fn alertmanager(
         Ok(b) => b,
         Err(r) => return r,
     };
-    match parse_alertmanager(&body) {
-        Ok(alerts) => ingest(&ready, alerts, sender).await,
+    match parse_alertmanager(&body.body) {
+        Ok(alerts) => ingest(&ready, alerts, sender, body.replay_key.as_deref()).await,
         Err(e) => malformed(&ready, e),
     }
 }
@@ -427,8 +459,8 @@ async fn one_alert(
         Ok(b) => b,
         Err(r) => return r,
     };
-    match parse(&body) {
-        Ok(alert) => ingest(ready, vec![alert], sender).await,
+    match parse(&body.body) {
+        Ok(alert) => ingest(ready, vec![alert], sender, body.replay_key.as_deref()).await,
         Err(e) => malformed(ready, e),
     }
 }
@@ -484,11 +516,11 @@ async fn events_v2(
         Ok(b) => b,
         Err(r) => return r,
     };
-    match parse_events_v2(&body) {
+    match parse_events_v2(&body.body) {
         // The Events API answers 202 with a status and the dedup key.
         Ok((_, alert)) => {
             let dedup_key = alert.fingerprint.clone();
-            let response = ingest(&ready, vec![alert], sender).await;
+            let response = ingest(&ready, vec![alert], sender, body.replay_key.as_deref()).await;
             if response.status() == StatusCode::OK {
                 (
                     StatusCode::ACCEPTED,

@@ -122,8 +122,15 @@ pub(super) async fn move_clock(State(state): State<Arc<AppState>>, body: Bytes) 
     let Ok(by) = chrono::Duration::from_std(by) else {
         return answer(StatusCode::BAD_REQUEST, "advance: too long");
     };
-    clock.advance(by);
-    let now = warroom_commands::Clock::now(&**clock);
+    let Some(now) = clock.try_advance(by) else {
+        return answer(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "advance: {} would move the clock past the year 9999; move it by less",
+                advance.advance
+            ),
+        );
+    };
     axum::Json(json!({ "ok": true, "now": warroom_commands::clock::timestamp(now) }))
         .into_response()
 }

@@ -377,6 +377,22 @@ fn critical_workloads_raise_the_quorum() {
 }
 
 #[test]
+fn an_approval_count_too_large_to_add_is_refused_not_wrapped_to_none() {
+    // 1 + 4294967295 wraps to 0 in u32: read as "no approval needed", it passed.
+    let text = format!(
+        "{MINIMAL}\n[[roles]]\nid = \"r\"\n\n[[people]]\nid = \"a\"\nname = \"A\"\nroles = [\"r\"]\n\n[[people]]\nid = \"b\"\nname = \"B\"\nroles = [\"r\"]\n\n[actions.quarantine]\nrequest = [\"r\"]\napprove = [\"r\"]\n\n[[clusters]]\nname = \"c\"\nin_cluster = true\nnetwork_policy = \"none\"\n\n[[critical]]\ncluster = \"c\"\nnamespace = \"n\"\nkind = \"Deployment\"\nname = \"api\"\nextra_approvals = 4294967295\n"
+    );
+    let problems = problems(&text);
+    expect(
+        &problems,
+        18,
+        1,
+        "actions.quarantine",
+        "quarantine needs 4294967295 approvals",
+    );
+}
+
+#[test]
 fn cluster_access_and_aws_shapes_are_checked() {
     let text = format!(
         "{MINIMAL}\n[[clusters]]\nname = \"c\"\nnetwork_policy = \"calico\"\naws_account = \"missing\"\n\n[[aws_accounts]]\nname = \"a\"\naccount_id = \"1234\"\nregion = \"eu-central-1\"\nrole_arn = \"arn:aws:iam::123456789012:user/x\"\n"

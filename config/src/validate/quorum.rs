@@ -28,7 +28,8 @@ pub(super) fn check(plan: &Plan, report: &mut Report<'_>) {
         } else {
             critical_extra
         };
-        let needed = rule.approvals + extra;
+        // Saturating: a sum that wrapped would read as "no approval needed" and pass.
+        let needed = rule.approvals.saturating_add(extra);
         if needed == 0 {
             continue;
         }

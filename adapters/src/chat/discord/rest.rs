@@ -122,6 +122,8 @@ impl DiscordRest {
                 .get("retry-after")
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<f64>().ok())
+                // "NaN" parses, and survives `clamp`: a wait made of it would panic.
+                .filter(|v| v.is_finite())
                 .unwrap_or(1.0)
                 .clamp(0.0, 60.0);
             tracing::info!(

@@ -50,7 +50,8 @@ impl DiscordVerifier {
             .trim()
             .parse()
             .map_err(|_| SignatureError::BadTimestamp)?;
-        if (now - at).abs() > MAX_SKEW_SECS {
+        // abs_diff: `now - at` overflows for a timestamp near i64::MIN.
+        if now.abs_diff(at) > MAX_SKEW_SECS.unsigned_abs() {
             return Err(SignatureError::Stale);
         }
         self.0

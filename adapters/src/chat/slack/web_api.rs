@@ -343,7 +343,9 @@ fn retry_after(value: Option<&HeaderValue>) -> Duration {
     value
         .and_then(|v| v.to_str().ok())
         .and_then(|s| s.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
+        // Capped: callers add it to an elapsed time, which must not overflow; an hour is
+        // past every wait warroom accepts, so the call is given up all the same.
+        .map(|s| Duration::from_secs(s.min(3600)))
         .unwrap_or(DEFAULT_RETRY_AFTER)
 }
 
