@@ -117,15 +117,7 @@ impl DiscordRest {
                 return Ok(response);
             }
             limited += 1;
-            let after = response
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<f64>().ok())
-                // "NaN" parses, and survives `clamp`: a wait made of it would panic.
-                .filter(|v| v.is_finite())
-                .unwrap_or(1.0)
-                .clamp(0.0, 60.0);
+            let after = retry_after_secs(response.headers().get("retry-after"));
             tracing::info!(
                 what,
                 retry_after = after,
@@ -432,9 +424,38 @@ fn fit(body: &Value) -> (Value, Option<String>) {
     (short, Some(content.to_owned()))
 }
 
+/// Discord's `Retry-After` in seconds (fractions allowed), within 0–60; 1 when absent or
+/// not a number.
+fn retry_after_secs(value: Option<&reqwest::header::HeaderValue>) -> f64 {
+    value
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        // "NaN" parses, and survives `clamp`: a wait made of it would panic.
+        .filter(|v| v.is_finite())
+        .unwrap_or(1.0)
+        .clamp(0.0, 60.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_is_a_finite_wait_whatever_the_header_says() {
+        use reqwest::header::HeaderValue;
+        let of = |v: &'static str| retry_after_secs(Some(&HeaderValue::from_static(v)));
+        assert_eq!(of("0.25"), 0.25);
+        assert_eq!(of("NaN"), 1.0);
+        assert_eq!(of("inf"), 1.0);
+        assert_eq!(of("-3"), 0.0);
+        assert_eq!(of("1e300"), 60.0);
+        assert_eq!(of("soon"), 1.0);
+        assert_eq!(retry_after_secs(None), 1.0);
+        // Each is a wait that can be made.
+        for v in ["NaN", "inf", "-inf", "1e300"] {
+            let _ = std::time::Duration::from_secs_f64(of(v));
+        }
+    }
 
     #[test]
     fn long_content_is_cut_at_a_line_and_attached_whole() {

@@ -95,6 +95,13 @@ mod tests {
             v.check(None, Some(AT), body.as_bytes(), now),
             Err(SignatureError::Missing)
         );
+        // Timestamps at the ends of i64: stale, not an overflow.
+        for far in ["-9223372036854775808", "9223372036854775807"] {
+            assert_eq!(
+                v.check(Some(SIG), Some(far), body.as_bytes(), now),
+                Err(SignatureError::Stale)
+            );
+        }
         let other = DiscordVerifier::new(
             "54AEBA4C254D6A570F0F874D524C0ECE2E7C9EEC9DC8E35CFC62FC43DFAB0E34",
         )

@@ -356,6 +356,19 @@ mod tests {
     use super::super::fake_slack::{FakeSlack, TOKEN};
     use super::*;
 
+    #[test]
+    fn a_huge_retry_after_is_capped_so_adding_it_to_a_wait_cannot_overflow() {
+        let of = |v: &'static str| retry_after(Some(&HeaderValue::from_static(v)));
+        assert_eq!(of("30"), Duration::from_secs(30));
+        assert_eq!(of("18446744073709551615"), Duration::from_secs(3600));
+        assert!(
+            std::time::Instant::now()
+                .checked_add(of("18446744073709551615"))
+                .is_some()
+        );
+        assert_eq!(of("soon"), DEFAULT_RETRY_AFTER);
+    }
+
     fn api(base: &str) -> WebApi {
         WebApi::new(base, TOKEN, Duration::from_secs(5)).unwrap()
     }
