@@ -393,6 +393,40 @@ fn an_approval_count_too_large_to_add_is_refused_not_wrapped_to_none() {
 }
 
 #[test]
+fn an_intake_no_sender_could_pass_and_windows_that_do_nothing_are_refused() {
+    let text = format!(
+        "{MINIMAL}\n[alerts.intake.falco]\n\n[alerts.intake.alertmanager]\ntoken = {{ env = \"AM_TOKEN\" }}\nrouting_key = {{ env = \"AM_KEY\" }}\n\n[[alerts.rules]]\nname = \"r\"\nsource = \"falco\"\nseverity = \"sev1\"\noutside = {{ days = [\"mon\"], from = \"00:00\", to = \"00:00\" }}\n\n[[alerts.rules]]\nname = \"s\"\nsource = \"falco\"\nseverity = \"sev1\"\noutside = {{ days = [], from = \"08:00\", to = \"18:00\" }}\n"
+    );
+    let problems = problems(&text);
+    let has = |path: &str, needle: &str| {
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.path == path && p.message.contains(needle)),
+            "no {path}: {needle:?} in:\n{}",
+            listing(&problems)
+        );
+    };
+    has(
+        "alerts.intake.falco",
+        "the falco intake names no credential",
+    );
+    has(
+        "alerts.intake.alertmanager.routing_key",
+        "routing_key is for the Events API v2 intake, not alertmanager",
+    );
+    has(
+        "alerts.rules[0].outside.to",
+        "the outside window is empty (from equals to)",
+    );
+    has(
+        "alerts.rules[1].outside.days",
+        "the outside window has no days",
+    );
+    assert_eq!(problems.len(), 4, "{}", listing(&problems));
+}
+
+#[test]
 fn cluster_access_and_aws_shapes_are_checked() {
     let text = format!(
         "{MINIMAL}\n[[clusters]]\nname = \"c\"\nnetwork_policy = \"calico\"\naws_account = \"missing\"\n\n[[aws_accounts]]\nname = \"a\"\naccount_id = \"1234\"\nregion = \"eu-central-1\"\nrole_arn = \"arn:aws:iam::123456789012:user/x\"\n"

@@ -477,24 +477,61 @@ fn urls(plan: &Plan, report: &mut Report<'_>) {
 
 fn alerts(plan: &Plan, report: &mut Report<'_>) {
     for (i, rule) in plan.alerts.rules.iter().enumerate() {
-        let Some(window) = &rule.active else { continue };
-        let path = FieldPath::root()
-            .key("alerts")
-            .key("rules")
-            .index(i)
-            .key("active");
-        if window.days.is_empty() {
+        let rule_path = FieldPath::root().key("alerts").key("rules").index(i);
+        // `active` acts only inside its window, `outside` only outside it: an empty window
+        // would silence the rule, or exclude nothing, without a word.
+        for (key, window, leave_out) in [
+            (
+                "active",
+                &rule.active,
+                "leave out `active` to be active all the time",
+            ),
+            (
+                "outside",
+                &rule.outside,
+                "leave out `outside` to act at every hour",
+            ),
+        ] {
+            let Some(window) = window else { continue };
+            let path = rule_path.key(key);
+            if window.days.is_empty() {
+                report.at(
+                    &path.key("days"),
+                    format!("the {key} window has no days"),
+                    "list days, e.g. [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\"]",
+                );
+            }
+            if window.from == window.to {
+                report.at(
+                    &path.key("to"),
+                    format!("the {key} window is empty (from equals to)"),
+                    leave_out,
+                );
+            }
+        }
+    }
+    let intake = &plan.alerts.intake;
+    for (source, credentials) in [
+        ("alertmanager", &intake.alertmanager),
+        ("falco", &intake.falco),
+        ("events_v2", &intake.events_v2),
+        ("guardduty", &intake.guardduty),
+    ] {
+        let Some(c) = credentials else { continue };
+        let path = FieldPath::root().key("alerts").key("intake").key(source);
+        if c.token.is_none() && c.hmac_secret.is_none() && c.routing_key.is_none() {
+            // Loaded as it was, every post would be answered 503 and retried for ever.
             report.at(
-                &path.key("days"),
-                "the active window has no days",
-                "list days, e.g. [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\"]",
+                &path,
+                format!("the {source} intake names no credential, so no sender could prove itself"),
+                "add token = { env = \"…\" } (or hmac_secret), or leave the section out to keep the intake closed",
             );
         }
-        if window.from == window.to {
+        if source != "events_v2" && c.routing_key.is_some() {
             report.at(
-                &path.key("to"),
-                "the active window is empty (from equals to)",
-                "leave out `active` to be active all the time",
+                &path.key("routing_key"),
+                format!("routing_key is for the Events API v2 intake, not {source}"),
+                "use token or hmac_secret here; routing_key goes under [alerts.intake.events_v2]",
             );
         }
     }
