@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::{
     Alert, AlertError, AlertStatus, Intake, MAX_TITLE_CHARS, cut, decode, label_fingerprint, put,
+    started_at,
 };
 
 const FORMAT: &str = "Alertmanager webhook";
@@ -107,7 +108,7 @@ pub fn parse_alertmanager(body: &[u8]) -> Result<Vec<Alert>, AlertError> {
                 fields,
                 annotations,
                 priority: None,
-                started_at: a.starts_at,
+                started_at: started_at(a.starts_at),
             })
         })
         .collect()

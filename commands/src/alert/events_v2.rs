@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Alert, AlertError, AlertStatus, Intake, MAX_TITLE_CHARS, cut, decode, put};
+use super::{
+    Alert, AlertError, AlertStatus, Intake, MAX_TITLE_CHARS, cut, decode, put, started_at,
+};
 
 const FORMAT: &str = "Events API v2";
 
@@ -57,7 +59,7 @@ pub fn parse_events_v2(body: &[u8]) -> Result<(String, Alert), AlertError> {
     };
     let dedup_key = raw.dedup_key.filter(|k| !k.is_empty());
     let mut fields = BTreeMap::new();
-    let (title, started_at, fingerprint) = match (&raw.payload, status) {
+    let (title, when, fingerprint) = match (&raw.payload, status) {
         (Some(p), _) => {
             let severity = p.severity.to_ascii_lowercase();
             if !["critical", "error", "warning", "info"].contains(&severity.as_str()) {
@@ -66,6 +68,22 @@ pub fn parse_events_v2(body: &[u8]) -> Result<(String, Alert), AlertError> {
                     "payload.severity",
                     format!("`{}` is not critical, error, warning or info", p.severity),
                 ));
+            }
+            // As PagerDuty: a trigger says what happened and where; two empty ones would
+            // also share one made-up dedup key and fold into one incident.
+            if status == AlertStatus::Firing {
+                for (field, value) in [
+                    ("payload.summary", &p.summary),
+                    ("payload.source", &p.source),
+                ] {
+                    if value.trim().is_empty() {
+                        return Err(AlertError::new(
+                            FORMAT,
+                            field,
+                            "is empty: a trigger needs it (what happened, and on what)",
+                        ));
+                    }
+                }
             }
             fields.insert("severity".into(), severity);
             put(&mut fields, "source", &Value::String(p.source.clone()));
@@ -124,7 +142,7 @@ pub fn parse_events_v2(body: &[u8]) -> Result<(String, Alert), AlertError> {
             fields,
             annotations: BTreeMap::new(),
             priority: None,
-            started_at,
+            started_at: started_at(when),
         },
     ))
 }
@@ -167,5 +185,34 @@ mod tests {
         assert_eq!(e.field, "payload.severity");
         let e = parse_events_v2(br#"{"event_action":"trigger"}"#).unwrap_err();
         assert!(e.reason.contains("routing_key"), "{e}");
+        // Empty summaries and sources, as PagerDuty refuses them: two such triggers would
+        // otherwise share the made-up key "|" and fold into one incident.
+        for (payload, field) in [
+            (
+                r#"{"summary":"","source":"x","severity":"info"}"#,
+                "payload.summary",
+            ),
+            (
+                r#"{"summary":"s","source":"  ","severity":"info"}"#,
+                "payload.source",
+            ),
+        ] {
+            let body =
+                format!(r#"{{"routing_key":"k","event_action":"trigger","payload":{payload}}}"#);
+            let e = parse_events_v2(body.as_bytes()).unwrap_err();
+            assert_eq!(e.field, field, "{e}");
+        }
+    }
+
+    #[test]
+    fn a_huge_timestamp_is_kept_to_a_timestamps_length() {
+        let body = format!(
+            r#"{{"routing_key":"k","event_action":"trigger","payload":{{"summary":"s","source":"x","severity":"info","timestamp":"2026-12-02T02:00:00.000+0000{}"}}}}"#,
+            "9".repeat(100_000)
+        );
+        let (_, a) = parse_events_v2(body.as_bytes()).unwrap();
+        let at = a.started_at.unwrap();
+        assert_eq!(at.chars().count(), 64);
+        assert!(at.starts_with("2026-12-02T02:00:00.000+0000"), "{at}");
     }
 }

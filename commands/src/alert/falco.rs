@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Alert, AlertError, AlertStatus, Intake, MAX_TITLE_CHARS, cut, decode, put, put_owned};
+use super::{
+    Alert, AlertError, AlertStatus, Intake, MAX_TITLE_CHARS, cut, decode, put, put_owned,
+    started_at,
+};
 
 const FORMAT: &str = "Falco event";
 
@@ -75,7 +78,9 @@ pub fn parse_falco(body: &[u8]) -> Result<Alert, AlertError> {
     let output = raw.output.trim();
     Ok(Alert {
         intake: Intake::Falco,
-        fingerprint: format!("{}|{subject}", cut(&raw.rule, 500)),
+        // Both parts cut: the subject may be a sender's whole `hostname`, and the
+        // fingerprint is a key in the ledger.
+        fingerprint: format!("{}|{}", cut(&raw.rule, 500), cut(&subject, 255)),
         status: AlertStatus::Firing,
         title: cut(
             if output.is_empty() { &raw.rule } else { output },
@@ -84,7 +89,7 @@ pub fn parse_falco(body: &[u8]) -> Result<Alert, AlertError> {
         fields,
         annotations: BTreeMap::new(),
         priority: Some(priority),
-        started_at: raw.time,
+        started_at: started_at(raw.time),
     })
 }
 
@@ -121,6 +126,21 @@ mod tests {
         // falcosidekick's internal drop event has a rule and a priority like any other.
         let a = r.unwrap();
         assert!(a.fingerprint.ends_with("|host"), "{}", a.fingerprint);
+    }
+
+    #[test]
+    fn a_huge_hostname_makes_a_bounded_fingerprint() {
+        let body = format!(
+            r#"{{"output":"o","priority":"Warning","rule":"Write below etc","time":"2026-12-02T02:00:00Z","hostname":"{}"}}"#,
+            "h".repeat(1 << 20)
+        );
+        let a = parse_falco(body.as_bytes()).unwrap();
+        assert!(
+            a.fingerprint.starts_with("Write below etc|hhh"),
+            "{}",
+            &a.fingerprint[..40]
+        );
+        assert_eq!(a.fingerprint.len(), "Write below etc|".len() + 255);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::{Alert, AlertError, AlertStatus, Intake, MAX_TITLE_CHARS, cut, put};
+use super::{Alert, AlertError, AlertStatus, Intake, MAX_TITLE_CHARS, cut, put, started_at};
 
 const FORMAT: &str = "GuardDuty finding";
 
@@ -173,9 +173,11 @@ pub fn parse_guardduty(body: &[u8]) -> Result<Alert, AlertError> {
         fields,
         annotations: BTreeMap::new(),
         priority: None,
-        started_at: text(finding, "/service/eventFirstSeen")
-            .or_else(|| text(finding, "/createdAt"))
-            .map(str::to_owned),
+        started_at: started_at(
+            text(finding, "/service/eventFirstSeen")
+                .or_else(|| text(finding, "/createdAt"))
+                .map(str::to_owned),
+        ),
     })
 }
 

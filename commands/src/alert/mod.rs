@@ -93,6 +93,15 @@ const MAX_FIELD_CHARS: usize = 2000;
 const MAX_FIELDS: usize = 256;
 
 /// The first `max` characters of `s`.
+/// A sender's "started at" text, kept to the length of a timestamp: it is not checked as one
+/// (PagerDuty senders write `+0000` offsets RFC 3339 refuses), but it goes into the timeline
+/// as given, so a megabyte of it must not.
+fn started_at(text: Option<String>) -> Option<String> {
+    text.map(|t| cut_owned(t, MAX_STARTED_AT_CHARS))
+}
+
+const MAX_STARTED_AT_CHARS: usize = 64;
+
 fn cut(s: &str, max: usize) -> String {
     s[..cut_at(s, max)].to_owned()
 }
