@@ -101,6 +101,11 @@ impl DiscordRest {
                         e.status_code, e.error.message
                     )))
                 }
+                // reqwest's errors name the URL, and an interaction's URL holds its token
+                // (valid 15 minutes): never into a log or an answer.
+                Err(serenity::Error::Http(serenity::http::HttpError::Request(e))) => {
+                    Err(fail(&e.without_url()))
+                }
                 Err(e) => Err(fail(&e)),
             };
         };
@@ -111,8 +116,12 @@ impl DiscordRest {
                 .build(&d.client, &d.token, Some(&d.base))
                 .map_err(|e| fail(&e))?
                 .build()
-                .map_err(|e| fail(&e))?;
-            let response = d.client.execute(built).await.map_err(|e| fail(&e))?;
+                .map_err(|e| fail(&e.without_url()))?;
+            let response = d
+                .client
+                .execute(built)
+                .await
+                .map_err(|e| fail(&e.without_url()))?;
             if response.status().as_u16() != 429 || limited >= MAX_RATE_LIMITED {
                 return Ok(response);
             }
@@ -439,6 +448,39 @@ fn retry_after_secs(value: Option<&reqwest::header::HeaderValue>) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_failed_call_never_says_the_interaction_token_in_its_url() {
+        // A port nobody listens on: the request fails before any answer.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let rest = DiscordRest::new(
+            Some(&format!("http://127.0.0.1:{port}")),
+            "bot-token",
+            "1187654321098765432",
+        )
+        .unwrap();
+        let token = "aW50ZXJhY3Rpb246MTIzNDU2Nzg5MDpzZWNyZXQ";
+        for e in [
+            rest.respond(
+                "1300000000000000001",
+                token,
+                &serde_json::json!({"type": 1}),
+            )
+            .await
+            .unwrap_err(),
+            rest.edit_original(token, &serde_json::json!({"content": "x"}))
+                .await
+                .unwrap_err(),
+        ] {
+            let said = e.to_string();
+            assert!(!said.contains(token), "{said}");
+            assert!(said.contains("discord"), "{said}");
+        }
+    }
 
     #[test]
     fn retry_after_is_a_finite_wait_whatever_the_header_says() {
