@@ -232,6 +232,13 @@ pub enum Refusal {
     },
     #[error("the escalation already ran out or was stopped")]
     NotEscalating,
+    #[error(
+        "{earlier} ({status}) already asks for this: the same action on the same target; decide on {earlier} instead"
+    )]
+    Duplicate {
+        earlier: String,
+        status: RequestStatus,
+    },
 }
 
 impl Request {

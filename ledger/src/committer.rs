@@ -1123,6 +1123,17 @@ impl Overlay {
                 incident, event, ..
             } => {
                 let record = self.incident(incident)?;
+                // The engine looked for the same request on the record it read; two asks
+                // sent at once both passed that look. The single writer looks again, so
+                // at most one is opened (and so at most one can ever run).
+                if let Event::RequestOpened(spec) = event
+                    && let Some(earlier) = record.same_request(&spec.binding, spec.action)
+                {
+                    return Err(LedgerError::Refused(warroom_commands::Refusal::Duplicate {
+                        earlier: earlier.id().to_owned(),
+                        status: earlier.status,
+                    }));
+                }
                 let mut event = event.clone();
                 // Request numbers are allocated here, by the only writer, as incident ids are.
                 match &mut event {

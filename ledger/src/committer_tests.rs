@@ -178,3 +178,64 @@ fn while_batches_overlap_an_answered_write_is_readable_at_once_and_survives_reop
     }
     assert_eq!(ledger.verify().unwrap().failure, None);
 }
+
+/// A quarantine request for the suspect pod, numbered by the writer, as the engine sends it.
+fn quarantine_spec() -> warroom_commands::RequestSpec {
+    use warroom_commands::command::Target;
+    use warroom_commands::request::binding;
+    use warroom_config::ActionName;
+    let target = Target::pod("payments", "api-7f9c");
+    let params = std::collections::BTreeMap::new();
+    warroom_commands::RequestSpec {
+        request: String::new(),
+        action: ActionName::Quarantine,
+        risk: ActionName::Quarantine.risk(),
+        cluster: "prod-eu".into(),
+        binding: binding(
+            ActionName::Quarantine,
+            "prod-eu",
+            &target,
+            Some("uid-1"),
+            &params,
+            "plan-1",
+        ),
+        target,
+        uid: Some("uid-1".into()),
+        params,
+        reason: Some("shell".into()),
+        override_reason: None,
+        plan_version: "plan-1".into(),
+        approvals_needed: 1,
+        expires_at: "2999-01-01T00:00:00Z".parse().unwrap(),
+        execute_within_secs: 300,
+        plan_of_change: None,
+        notes: Vec::new(),
+    }
+}
+
+#[test]
+fn two_asks_for_the_same_action_sent_at_once_open_one_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(dir.path(), Arc::new(SystemClock)).unwrap();
+    let id = opened(&ledger);
+    // Both queued before either is answered: the engine's own look passed for both.
+    let asks: Vec<_> = (0..2)
+        .map(|_| {
+            ledger.append(
+                &id,
+                &alice(),
+                Event::RequestOpened(Box::new(quarantine_spec())),
+            )
+        })
+        .collect();
+    let outcomes: Vec<_> = asks.into_iter().map(|p| p.wait()).collect();
+    assert!(outcomes[0].is_ok(), "{:?}", outcomes[0].as_ref().err());
+    let refused = outcomes[1].as_ref().err().map(ToString::to_string);
+    assert_eq!(
+        refused.as_deref(),
+        Some(
+            "R1 (pending) already asks for this: the same action on the same target; decide on R1 instead"
+        )
+    );
+    assert_eq!(ledger.incident(&id).unwrap().requests.len(), 1);
+}
