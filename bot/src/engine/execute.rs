@@ -161,7 +161,18 @@ impl Engine {
                 );
                 return self.finish_stale(&incident, &request, reason).await;
             }
-            Err(e) => return self.finish_stale(&incident, &request, e.to_string()).await,
+            Err(e @ warroom_adapters::cluster::ClusterError::NotFound { .. }) => {
+                return self.finish_stale(&incident, &request, e.to_string()).await;
+            }
+            // Not a changed target: the cluster did not answer (its transient errors were
+            // already retried). Nothing ran; the timeline says why in those words.
+            Err(e) => {
+                let reason = format!(
+                    "{} could not be read again just before running, so nothing was changed ({e}); ask again once cluster {} answers",
+                    request.spec.target, request.spec.cluster
+                );
+                return self.finish_stale(&incident, &request, reason).await;
+            }
         };
         let start = Event::RequestExecuting {
             request: request_id.to_owned(),

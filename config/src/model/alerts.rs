@@ -159,7 +159,10 @@ pub struct AlertRule {
     /// on-call channel, by name, without `#`).
     #[serde(default)]
     pub channel: Option<String>,
-    /// Same rule and labels within this window update the open incident instead of a new one.
+    /// Accepted so plans written for time-windowed deduplication still load, and has no
+    /// effect: an alert joins its fingerprint's incident for as long as that incident is
+    /// open, whatever the time between repeats, and one arriving after people resolved it
+    /// opens a new incident (a recurrence must page, not fold into a closed one).
     #[serde(
         default = "default_dedup",
         deserialize_with = "crate::duration::deserialize"
