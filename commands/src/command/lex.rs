@@ -37,8 +37,15 @@ fn closes(open: char, c: char) -> bool {
     }
 }
 
+/// A single quote (straight or typographic), which is also the apostrophe people type.
+fn is_single_quote(c: char) -> bool {
+    matches!(c, '\'' | '\u{2018}' | '\u{2019}')
+}
+
 /// Split on whitespace; quotes group words and are removed; a backslash escapes the next
-/// character inside double quotes and outside quotes.
+/// character inside double quotes and outside quotes. A single quote inside a word, or one
+/// that nothing later in the line closes, is an apostrophe and kept: `note don't restart it`
+/// is three words of text, not an unclosed quote.
 pub fn words(line: &str) -> Result<Vec<Word>, LexError> {
     let mut out = Vec::new();
     let mut chars = line.char_indices().peekable();
@@ -54,7 +61,9 @@ pub fn words(line: &str) -> Result<Vec<Word>, LexError> {
                 break;
             }
             chars.next();
-            if closing_quote(c).is_some() {
+            let apostrophe = is_single_quote(c)
+                && (!text.is_empty() || !chars.clone().any(|(_, q)| closes(c, q)));
+            if closing_quote(c).is_some() && !apostrophe {
                 quoted = true;
                 let mut closed = false;
                 while let Some((_, q)) = chars.next() {
@@ -91,6 +100,30 @@ pub fn words(line: &str) -> Result<Vec<Word>, LexError> {
         });
     }
     Ok(out)
+}
+
+/// `text` written as one word that [`words`] reads back exactly: as it is when nothing in it
+/// is special, else in double quotes with `\` and `"` escaped. A leading `-` is quoted too,
+/// so a value is never read as an option.
+pub fn as_word(text: &str) -> String {
+    let plain = !text.is_empty()
+        && !text.starts_with('-')
+        && !text
+            .chars()
+            .any(|c| c.is_whitespace() || c == '\\' || closing_quote(c).is_some());
+    if plain {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        if c == '\\' || c == '"' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
 }
 
 /// Free text as typed, with one pair of surrounding quotes removed if they enclose it all.
@@ -130,6 +163,53 @@ mod tests {
             ["note", "it's fine"]
         );
         assert_eq!(texts(r#"a\ b "c\"d""#), ["a b", "c\"d"]);
+    }
+
+    #[test]
+    fn apostrophes_are_text_not_quotes() {
+        assert_eq!(
+            texts("note don't restart it, it's evidence"),
+            ["note", "don't", "restart", "it,", "it's", "evidence"]
+        );
+        // As iOS and macOS type them.
+        assert_eq!(
+            texts("deny R1 can\u{2019}t verify"),
+            ["deny", "R1", "can\u{2019}t", "verify"]
+        );
+        // Opening a word with nothing to close it: kept too.
+        assert_eq!(
+            texts("note 'cause it died"),
+            ["note", "'cause", "it", "died"]
+        );
+        // Quoting with single quotes still works.
+        assert_eq!(
+            texts("incident open 'Shell in api'"),
+            ["incident", "open", "Shell in api"]
+        );
+    }
+
+    #[test]
+    fn any_text_written_as_a_word_reads_back_as_itself() {
+        for text in [
+            "plain",
+            "two words",
+            "ends in \\",
+            "say \"hi\"",
+            "it's",
+            "'",
+            "\"",
+            "--force",
+            "-",
+            "",
+            "\u{201C}smart\u{201D} quotes",
+            "tab\there",
+        ] {
+            let word = as_word(text);
+            let read = words(&format!("note {word}")).unwrap();
+            assert_eq!(read.len(), 2, "{text:?} as {word}");
+            assert_eq!(read[1].text, text, "{text:?} as {word}");
+            assert!(!read[1].text.starts_with('-') || read[1].quoted, "{word}");
+        }
     }
 
     #[test]

@@ -168,6 +168,13 @@ fn incident_and_decision_commands_parse() {
         Ok(Command::Note("pod has a shell".into()))
     );
     assert_eq!(parse("note a  b"), Ok(Command::Note("a  b".into())));
+    // Apostrophes, as typed at 02:00, are text.
+    assert_eq!(
+        parse("note don't restart it, it's evidence"),
+        Ok(Command::Note("don't restart it, it's evidence".into()))
+    );
+    let with_apostrophe = action("quarantine pod a/b --reason can\u{2019}t");
+    assert_eq!(with_apostrophe.reason.as_deref(), Some("can\u{2019}t"));
     let quoted = action(r#"quarantine pod a/b --reason "--looks like a flag""#);
     assert_eq!(quoted.reason.as_deref(), Some("--looks like a flag"));
     assert_eq!(

@@ -499,10 +499,12 @@ pub fn command_text(data: &Value) -> Result<String, String> {
         };
         match o.place {
             Place::Word => words.push(v),
-            Place::Quoted => words.push(quote(&v)),
+            // Written so the command line reads each value back exactly: quotes and
+            // backslashes in a title or a reason are kept, not mangled or refused.
+            Place::Quoted => words.push(warroom_commands::command::as_word(&v)),
             Place::Flag => {
                 words.push(format!("--{}", o.name));
-                words.push(quote_if_spaced(&v));
+                words.push(warroom_commands::command::as_word(&v));
             }
             Place::Switch => words.push(format!("--{}", o.name)),
             Place::Rest => rest = Some(v),
@@ -512,18 +514,6 @@ pub fn command_text(data: &Value) -> Result<String, String> {
         words.push(r);
     }
     Ok(words.join(" "))
-}
-
-fn quote(v: &str) -> String {
-    format!("\"{}\"", v.replace('"', "'"))
-}
-
-fn quote_if_spaced(v: &str) -> String {
-    if v.contains(char::is_whitespace) {
-        quote(v)
-    } else {
-        v.to_owned()
-    }
 }
 
 /// The option autocomplete is asked for: (command, subcommand, option name, typed so far).
@@ -591,6 +581,36 @@ mod tests {
                 .unwrap_err()
                 .contains("needs `request`")
         );
+    }
+
+    #[test]
+    fn option_values_reach_the_grammar_exactly_whatever_they_hold() {
+        use warroom_commands::command::{Command, parse};
+        for title in [
+            r#"API "payments" down"#,
+            r"C:\temp\ exfil",
+            "it's",
+            "--severity",
+            "ends with \\",
+        ] {
+            let open = json!({"name": "incident", "options": [{"type": 1, "name": "open", "options": [
+                {"type": 3, "name": "title", "value": title}]}]});
+            let text = command_text(&open).unwrap();
+            match parse(&text) {
+                Ok(Command::IncidentOpen { title: read, .. }) => assert_eq!(read, title, "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        for reason in ["can't", r#"said "stop""#, r"back\slash"] {
+            let quarantine = json!({"name": "quarantine", "options": [{"type": 1, "name": "pod", "options": [
+                {"type": 3, "name": "target", "value": "payments/api-7f9c"},
+                {"type": 3, "name": "reason", "value": reason}]}]});
+            let text = command_text(&quarantine).unwrap();
+            match parse(&text) {
+                Ok(Command::Action(a)) => assert_eq!(a.reason.as_deref(), Some(reason), "{text}"),
+                other => panic!("{text}: {other:?}"),
+            }
+        }
     }
 
     #[test]
