@@ -316,6 +316,22 @@ fn check_identity(rt: &ResourceType, obj: &Value, ns: &str, name: &str) -> Resul
     Ok(())
 }
 
+/// An update or patch may name the object's uid (clients do, to be sure they change the
+/// object they read, not a new one of the same name): a different uid is refused, as
+/// kube-apiserver's metadata validation does (422, "field is immutable").
+fn check_uid(rt: &ResourceType, old: &Value, new: &Value, name: &str) -> Result<(), ApiError> {
+    let given = meta::uid(new);
+    if !given.is_empty() && given != meta::uid(old) {
+        return Err(ApiError::invalid(
+            rt,
+            name,
+            "metadata.uid",
+            &format!("Invalid value: \"{given}\": field is immutable"),
+        ));
+    }
+    Ok(())
+}
+
 /// Stores an updated object and lets the controllers react.
 fn commit(
     store: &mut Store,
@@ -351,6 +367,7 @@ pub fn replace(
     if !rv.is_empty() && rv != meta::resource_version(&old) {
         return Err(ApiError::stale(rt, name));
     }
+    check_uid(rt, &old, &obj, name)?;
     typed(rt, &obj, 400)?;
     meta::set_meta(&mut obj, "name", json!(name));
     if rt.namespaced {
@@ -407,6 +424,7 @@ pub fn patch(
         return Err(ApiError::stale(rt, name));
     }
     check_identity(rt, &new, ns, name)?;
+    check_uid(rt, &old, &new, name)?;
     meta::set(&mut new, "apiVersion", json!(rt.api_version()));
     meta::set(&mut new, "kind", json!(rt.kind));
     typed(rt, &new, 422)?;

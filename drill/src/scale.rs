@@ -69,6 +69,18 @@ fn apply_scale(
     if !rv.is_empty() && rv != meta::resource_version(&old) {
         return Err(ApiError::stale(rt, &name));
     }
+    // As kube-apiserver's scale subresource: a uid in the Scale is a precondition.
+    let uid = meta::uid(scale);
+    if !uid.is_empty() && uid != meta::uid(&old) {
+        return Err(ApiError::conflict(
+            rt,
+            &name,
+            &format!(
+                "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                meta::uid(&old)
+            ),
+        ));
+    }
     let replicas = scale
         .pointer("/spec/replicas")
         .and_then(Value::as_i64)

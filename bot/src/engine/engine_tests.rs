@@ -514,3 +514,87 @@ async fn a_channel_two_incidents_recorded_routes_commands_to_neither() {
     assert_eq!(f.engine.incident_of_channel("slack", "C0SHARED"), None);
     assert_eq!(f.engine.incident_of_channel("slack", "C0OTHER"), None);
 }
+
+/// A pod `name` in `payments` with no controller, made through the API server; its uid.
+fn bare_pod(drill_url: &str, name: &str) -> String {
+    let pod = serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": { "name": name, "namespace": "payments", "labels": { "app": "db" } },
+        "spec": { "containers": [{ "name": "db", "image": "postgres:16" }] }
+    });
+    let mut answer = ureq::post(&format!("{drill_url}/api/v1/namespaces/payments/pods"))
+        .header("content-type", "application/json")
+        .send(pod.to_string())
+        .unwrap();
+    let made: serde_json::Value = answer.body_mut().read_json().unwrap();
+    made["metadata"]["uid"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_write_to_a_pod_replaced_since_it_was_approved_changes_nothing() {
+    use warroom_adapters::cluster::{Cluster as _, Execution};
+    let f = fixture().await;
+    let url = f._drill.url();
+    let first = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || bare_pod(&url, "db-0")
+    })
+    .await
+    .unwrap();
+    let target = warroom_commands::command::Target::pod("payments", "db-0");
+    let approved = f.engine.cluster.resolve("prod-eu", &target).await.unwrap();
+    assert_eq!(approved.uid.as_deref(), Some(first.as_str()));
+    // Deleted and made again under the same name (a StatefulSet does this) after the check.
+    let second = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || {
+            ureq::delete(&format!(
+                "{url}/api/v1/namespaces/payments/pods/db-0?gracePeriodSeconds=0"
+            ))
+            .call()
+            .unwrap();
+            bare_pod(&url, "db-0")
+        }
+    })
+    .await
+    .unwrap();
+    assert_ne!(first, second);
+    for action in [
+        warroom_config::ActionName::Label,
+        warroom_config::ActionName::Quarantine,
+    ] {
+        let ex = Execution {
+            incident: "INC-20261127-0001".parse().unwrap(),
+            request: "R1".into(),
+            action,
+            resolved: approved.clone(),
+            params: Default::default(),
+            reason: Some("shell".into()),
+            requested_by: p("alice"),
+            approvers: vec![p("bob")],
+            allow_dns: false,
+            investigation_labels: Default::default(),
+            progress: None,
+        };
+        let refused = f.engine.cluster.execute(&ex).await.unwrap_err().to_string();
+        assert!(
+            refused.contains("no longer the one approved")
+                && refused.contains("nothing was changed"),
+            "{action}: {refused}"
+        );
+    }
+    let labels = tokio::task::spawn_blocking(move || {
+        let mut answer = ureq::get(&format!("{url}/api/v1/namespaces/payments/pods/db-0"))
+            .call()
+            .unwrap();
+        let pod: serde_json::Value = answer.body_mut().read_json().unwrap();
+        pod["metadata"]["labels"].clone()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        labels,
+        serde_json::json!({ "app": "db" }),
+        "the new pod is untouched"
+    );
+}

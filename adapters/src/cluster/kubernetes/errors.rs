@@ -12,6 +12,11 @@ pub fn describe(cluster: &str, what: &str, e: &kube::Error) -> ClusterError {
             "{what}: not found in cluster {cluster} ({})",
             s.message
         )),
+        // A uid sent with a write (see `Rest::merge_patch_of`) that is no longer the name's.
+        kube::Error::Api(s) if uid_refused(s) => ClusterError::Failed(format!(
+            "{what}: refused by cluster {cluster}: the object of that name is no longer the one approved (it was deleted and made again since); nothing was changed ({})",
+            s.message
+        )),
         kube::Error::Api(s) if s.code == 403 => ClusterError::Failed(format!(
             "{what}: forbidden in cluster {cluster} — warroom's service account lacks this permission (see deploy/rbac.yaml; `warroom preflight` checks): {}",
             s.message
@@ -29,6 +34,17 @@ pub fn describe(cluster: &str, what: &str, e: &kube::Error) -> ClusterError {
             "{what}: cannot reach the API server of cluster {cluster}: {other}"
         )),
     }
+}
+
+/// The API server refused a write because the uid it carried is no longer the name's: a
+/// precondition (409) or the immutable `metadata.uid` (422).
+pub fn is_uid_mismatch(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if uid_refused(s))
+}
+
+fn uid_refused(s: &kube::core::Status) -> bool {
+    matches!(s.code, 409 | 422)
+        && (s.message.contains("UID in precondition") || s.message.contains("metadata.uid"))
 }
 
 /// Whether the call ran out of time waiting for an answer (anywhere in the error's causes).

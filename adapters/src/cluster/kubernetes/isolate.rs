@@ -193,7 +193,11 @@ pub async fn quarantine(t: &KubeTarget, ex: &Execution) -> Result<Outcome, Clust
     };
     let after = t
         .rest
-        .merge_patch(&pod_path, &json!({ "metadata": { "labels": patch } }))
+        .merge_patch_of(
+            &pod_path,
+            ex.resolved.uid.as_deref(),
+            &json!({ "metadata": { "labels": patch } }),
+        )
         .await
         .map_err(|e| t.rest.fail(&format!("labelling {target} (NetworkPolicy {name} exists but selects nothing until this label is set)"), &e))?;
     let labels_after = labels_of(&after);
@@ -256,8 +260,9 @@ pub async fn release(t: &KubeTarget, ex: &Execution) -> Result<Outcome, ClusterE
     let pod_path = rest::path(ObjectKind::Pod, ns, &target.name);
     let after = t
         .rest
-        .merge_patch(
+        .merge_patch_of(
             &pod_path,
+            ex.resolved.uid.as_deref(),
             &json!({ "metadata": { "labels": { QUARANTINE_LABEL: null } } }),
         )
         .await
@@ -296,7 +301,11 @@ pub async fn label(t: &KubeTarget, ex: &Execution) -> Result<Outcome, ClusterErr
     let path = rest::path(target.kind, &target.namespace, &target.name);
     let after = t
         .rest
-        .merge_patch(&path, &json!({ "metadata": { "labels": labels } }))
+        .merge_patch_of(
+            &path,
+            ex.resolved.uid.as_deref(),
+            &json!({ "metadata": { "labels": labels } }),
+        )
         .await
         .map_err(|e| t.rest.fail(&format!("labelling {target}"), &e))?;
     Ok(Outcome {

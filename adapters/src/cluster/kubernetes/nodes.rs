@@ -27,7 +27,11 @@ pub async fn cordon(t: &KubeTarget, ex: &Execution, on: bool) -> Result<Outcome,
         .map_err(|e| t.rest.fail(&format!("reading {target}"), &e))?;
     let was = unschedulable(&before);
     t.rest
-        .merge_patch(&path, &json!({ "spec": { "unschedulable": on } }))
+        .merge_patch_of(
+            &path,
+            ex.resolved.uid.as_deref(),
+            &json!({ "spec": { "unschedulable": on } }),
+        )
         .await
         .map_err(|e| {
             t.rest.fail(
@@ -128,7 +132,13 @@ pub async fn drain(
                     .to_owned(),
                 str_at(&p, "/metadata/name").unwrap_or_default().to_owned(),
             );
-            let eviction = json!({ "apiVersion": "policy/v1", "kind": "Eviction", "metadata": { "name": name, "namespace": ns } });
+            // The uid as a precondition: the pod listed on this node, not one made since
+            // under its name (a StatefulSet's, perhaps on another node).
+            let eviction = json!({
+                "apiVersion": "policy/v1", "kind": "Eviction",
+                "metadata": { "name": name, "namespace": ns },
+                "deleteOptions": { "preconditions": { "uid": str_at(&p, "/metadata/uid") } },
+            });
             match t
                 .rest
                 .create(
@@ -147,7 +157,10 @@ pub async fn drain(
                         ));
                     }
                 }
-                Err(e) if errors::is_not_found(&e) => evicted.push(pod_name(&p)),
+                // Gone, or its name now another pod's: the pod that was here is not.
+                Err(e) if errors::is_not_found(&e) || errors::is_uid_mismatch(&e) => {
+                    evicted.push(pod_name(&p))
+                }
                 // A disruption budget says not now: try again until the deadline.
                 Err(kube::Error::Api(s)) if s.code == 429 => still.push((p, s.message.clone())),
                 Err(e) => return Err(t.rest.fail(&format!("evicting {}", pod_name(&p)), &e)),

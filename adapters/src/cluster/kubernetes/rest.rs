@@ -102,6 +102,43 @@ impl Rest {
         .await
     }
 
+    /// [`Rest::merge_patch`] of the object with `uid`, the one that was approved: the uid
+    /// goes into the patch, so an object made since under the same name (a StatefulSet's
+    /// `db-0` replaced between the check and the write) is refused by the API server and left
+    /// as it was. That refusal is final, never retried. Without a uid, a plain merge patch.
+    pub async fn merge_patch_of(
+        &self,
+        path: &str,
+        uid: Option<&str>,
+        patch: &Value,
+    ) -> Result<Value, kube::Error> {
+        let Some(uid) = uid.filter(|u| !u.is_empty()) else {
+            return self.merge_patch(path, patch).await;
+        };
+        let mut patch = patch.clone();
+        if let Some(fields) = patch.as_object_mut()
+            && let Some(meta) = fields
+                .entry("metadata")
+                .or_insert_with(|| Value::Object(Default::default()))
+                .as_object_mut()
+        {
+            meta.insert("uid".into(), Value::String(uid.to_owned()));
+        }
+        let body = patch.to_string().into_bytes();
+        super::errors::retry_with(
+            || {
+                self.client.request::<Value>(
+                    Request::patch(path)
+                        .header(http::header::CONTENT_TYPE, "application/merge-patch+json")
+                        .body(body.clone())
+                        .unwrap_or_default(),
+                )
+            },
+            false,
+        )
+        .await
+    }
+
     pub async fn create(&self, path: &str, object: &Value) -> Result<Value, kube::Error> {
         let body = object.to_string().into_bytes();
         // Not retried blindly: a lost reply could mean it was created. AlreadyExists is handled

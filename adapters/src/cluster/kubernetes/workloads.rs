@@ -82,8 +82,9 @@ pub async fn scale(t: &KubeTarget, ex: &Execution) -> Result<Outcome, ClusterErr
     let path = rest::path(target.kind, &target.namespace, &target.name);
     let (object, before) = replicas_now(t, ex).await?;
     t.rest
-        .merge_patch(
+        .merge_patch_of(
             &format!("{path}/scale"),
+            ex.resolved.uid.as_deref(),
             &json!({ "spec": { "replicas": replicas } }),
         )
         .await
@@ -123,7 +124,7 @@ pub async fn restart(t: &KubeTarget, ex: &Execution) -> Result<Outcome, ClusterE
     let path = rest::path(target.kind, &target.namespace, &target.name);
     let at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     t.rest
-        .merge_patch(&path, &json!({ "spec": { "template": { "metadata": { "annotations": { "kubectl.kubernetes.io/restartedAt": at } } } } }))
+        .merge_patch_of(&path, ex.resolved.uid.as_deref(), &json!({ "spec": { "template": { "metadata": { "annotations": { "kubectl.kubernetes.io/restartedAt": at } } } } }))
         .await
         .map_err(|e| t.rest.fail(&format!("restarting {target}"), &e))?;
     Ok(Outcome {
