@@ -674,3 +674,43 @@ fn a_hung_aws_call_times_out_and_the_request_fails_saying_so_instead_of_running_
         a.api.kinds(&inc)
     );
 }
+
+#[test]
+fn a_role_of_another_account_is_never_revoked_through_its_namesake_here() {
+    let a = start();
+    // A namesake in the account warroom acts in, and the pod's real role in another one
+    // (cross-account Pod Identity / IRSA): IAM calls name a role only by its name.
+    a.moto.aws(&["role", "checkout-web"]);
+    a.moto.aws(&["eks-cluster", "prod-eu-central-1"]);
+    a.moto.aws(&[
+        "pod-identity",
+        "prod-eu-central-1",
+        "checkout",
+        "default",
+        "arn:aws:iam::999888777666:role/checkout-web",
+    ]);
+    let inc = a.api.open_incident("a role in another account");
+    let (status, asked) = a.api.command(
+        "dave",
+        "revoke creds pod checkout/web-6d8f4c-x7k2p --reason \"token used from outside\"",
+        Some(&inc),
+    );
+    // Refused when the card is made, or at the latest when it would run.
+    let said = if status == 200 {
+        a.api.command("carol", "approve R1", Some(&inc)).1
+    } else {
+        asked
+    };
+    assert!(
+        message(&said).contains(
+            "role arn:aws:iam::999888777666:role/checkout-web is not in account 123456789012"
+        ) && message(&said).contains("nothing was changed"),
+        "{said}"
+    );
+    assert!(
+        a.moto
+            .aws(&["role-policy", "checkout-web", "AWSRevokeOlderSessions"])
+            .is_null(),
+        "the namesake is untouched"
+    );
+}

@@ -178,6 +178,20 @@ impl AwsExecutor {
         );
         let eks = aws_sdk_eks::Client::new(&config);
         let b = revoke::blast(self.kube.as_ref(), &ec2, &iam, (&eks, &eks_cluster), ex).await?;
+        // IAM acts on a role by its name, in the account of the role warroom assumed: a role
+        // of another account (cross-account IRSA) would be confused with a namesake here.
+        let acting = self
+            .accounts
+            .get(&ex.resolved.cluster)
+            .and_then(|a| revoke::account_of(&a.role_arn));
+        if let Some(acting) = acting
+            && revoke::account_of(&b.role_arn) != Some(acting)
+        {
+            return Err(ClusterError::Conflict(format!(
+                "role {} is not in account {acting}, where warroom acts for cluster {}: revoking here would put the deny on another role of the same name; revoke it in its own account (e.g. with the AWS CLI); nothing was changed",
+                b.role_arn, ex.resolved.cluster
+            )));
+        }
         Ok((b, iam))
     }
 

@@ -141,6 +141,13 @@ fn pod_role(
     }
 }
 
+/// `arn:aws:iam::123456789012:role/path/name` → `123456789012`.
+pub fn account_of(arn: &str) -> Option<&str> {
+    arn.split(':')
+        .nth(4)
+        .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// `arn:aws:iam::123456789012:role/path/name` → `name`.
 pub fn role_name(arn: &str) -> Option<&str> {
     arn.split(":role/")
@@ -434,6 +441,16 @@ pub async fn apply(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_account_is_read_from_a_role_arn() {
+        assert_eq!(
+            account_of("arn:aws:iam::999888777666:role/team/payments"),
+            Some("999888777666")
+        );
+        assert_eq!(account_of("arn:aws:iam::12345:role/x"), None);
+        assert_eq!(account_of("payments"), None);
+    }
     use super::*;
 
     #[test]
