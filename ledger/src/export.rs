@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use warroom_commands::{Event, Incident, IncidentId};
+use warroom_commands::{Incident, IncidentId};
 
 use crate::chain::{Break, ChainError, Entry};
 use crate::error::LedgerError;
@@ -50,6 +50,19 @@ impl Ledger {
             .into_iter()
             .filter(|e| e.entry_seq < incident.entries)
             .collect();
+        // Damage is named, not exported as "no evidence": each recorded artifact's record
+        // must be there (both are written by one journal batch, before the record counts it).
+        if let Some(missing) =
+            evidence_entries(&entries).find(|e| !evidence.iter().any(|r| r.entry_seq == e.seq))
+        {
+            return Err(LedgerError::Corrupt {
+                what: format!("evidence of {id}"),
+                reason: format!(
+                    "timeline entry {} records an artifact, but its evidence record is missing; `ledger verify` names it",
+                    missing.seq
+                ),
+            });
+        }
         Ok(Export {
             format: EXPORT_FORMAT.into(),
             hashing: HASHING.into(),
@@ -141,10 +154,31 @@ pub fn verify_export(text: &str) -> Result<ExportCheck, ExportError> {
         ));
     }
     let evidence = loose.evidence.len() as u64;
+    let mut recorded = std::collections::BTreeSet::new();
     for raw in loose.evidence {
         let record: EvidenceRecord =
             serde_json::from_value(raw).map_err(|e| unreadable(format!("evidence record: {e}")))?;
         check_evidence(&record, &entries).map_err(|reason| tampered(record.entry_seq, reason))?;
+        if !recorded.insert(record.entry_seq) {
+            return Err(tampered(
+                record.entry_seq,
+                Break::Record(format!(
+                    "two evidence records claim entry {}",
+                    record.entry_seq
+                )),
+            ));
+        }
+    }
+    // Every artifact the timeline recorded is in the export: one left out would otherwise
+    // go unnoticed (the records present all check out).
+    if let Some(missing) = evidence_entries(&entries).find(|e| !recorded.contains(&e.seq)) {
+        return Err(tampered(
+            missing.seq,
+            Break::Record(format!(
+                "entry {} records evidence, but the export holds no evidence record of it",
+                missing.seq
+            )),
+        ));
     }
     Ok(ExportCheck {
         incident: incident.id.to_string(),
@@ -160,27 +194,7 @@ fn check_evidence(record: &EvidenceRecord, entries: &[Entry]) -> Result<(), Brea
         .iter()
         .find(|e| e.seq == record.entry_seq)
         .ok_or_else(|| Break::Record(format!("evidence {} points at no entry", record.id)))?;
-    let ok = match entry.event() {
-        Ok(Event::EvidenceRecorded {
-            evidence_id,
-            name,
-            sha256,
-            size,
-            location,
-            approval,
-        }) => {
-            evidence_id == record.id
-                && name == record.name
-                && sha256 == record.sha256
-                && size == record.size
-                && location == record.location
-                && approval == record.approval
-                && entry.actor == record.collected_by
-                && entry.at == record.collected_at
-        }
-        _ => false,
-    };
-    if ok {
+    if record.matches(entry) {
         Ok(())
     } else {
         Err(Break::Record(format!(
@@ -189,6 +203,14 @@ fn check_evidence(record: &EvidenceRecord, entries: &[Entry]) -> Result<(), Brea
         )))
     }
 }
+
+/// The entries that record evidence: each must have exactly one record beside it.
+fn evidence_entries(entries: &[Entry]) -> impl Iterator<Item = &Entry> {
+    entries.iter().filter(|e| e.kind == EVIDENCE_KIND)
+}
+
+/// The timeline kind of `Event::EvidenceRecorded`.
+const EVIDENCE_KIND: &str = "evidence.recorded";
 
 /// A readable post-mortem timeline.
 pub fn to_markdown(export: &Export) -> String {

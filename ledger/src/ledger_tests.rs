@@ -237,6 +237,24 @@ fn evidence_is_chained_and_exported_and_any_change_is_named() {
     let mut altered = doc.clone();
     altered["evidence"][0]["sha256"] = serde_json::json!("cd".repeat(32));
     assert!(verify_export(&altered.to_string()).is_err());
+    // Any field of the record, not only its digest; and a record left out is named too.
+    for field in [
+        "name",
+        "location",
+        "collected_by",
+        "collected_at",
+        "approval",
+    ] {
+        let mut altered = doc.clone();
+        altered["evidence"][0][field] = serde_json::json!("forged");
+        assert!(verify_export(&altered.to_string()).is_err(), "{field}");
+    }
+    let mut altered = doc.clone();
+    altered["evidence"] = serde_json::json!([]);
+    match verify_export(&altered.to_string()) {
+        Err(crate::ExportError::Tampered(e)) => assert_eq!(e.seq, 1, "{e}"),
+        other => panic!("an export without its evidence record: {other:?}"),
+    }
     let mut altered = doc.clone();
     altered["incident"]["title"] = serde_json::json!("nothing happened");
     assert!(verify_export(&altered.to_string()).is_err());
@@ -250,6 +268,96 @@ fn evidence_is_chained_and_exported_and_any_change_is_named() {
         md.contains("Resolved: contained") && md.contains(&"ab".repeat(32)),
         "{md}"
     );
+}
+
+#[test]
+fn evidence_is_checked_from_the_chained_entries_not_from_the_records_beside_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = {
+        let ledger = Ledger::open(dir.path(), clock()).unwrap();
+        let id = incident_with_notes(&ledger, &["a note"]);
+        for name in ["pod.json", "logs.txt", "netstat.txt"] {
+            ledger
+                .record_evidence(
+                    &id,
+                    &alice(),
+                    NewEvidence {
+                        name: name.into(),
+                        sha256: "ab".repeat(32),
+                        size: 10,
+                        location: format!("evidence/{name}"),
+                        approval: None,
+                    },
+                )
+                .wait()
+                .unwrap();
+        }
+        id
+    };
+    // Entries 2, 3 and 4 recorded the three artifacts. Behind the ledger's back: one record
+    // changed, one removed, one moved onto the note's entry (1).
+    {
+        let db = sled::open(dir.path().join("sled")).unwrap();
+        let evidence = db.open_tree(crate::keys::EVIDENCE).unwrap();
+        let key = |seq| crate::keys::evidence_key(&id, seq);
+        let mut changed: crate::records::EvidenceRecord =
+            serde_json::from_slice(&evidence.get(key(2)).unwrap().unwrap()).unwrap();
+        changed.collected_by = "person:mallory".into();
+        evidence
+            .insert(key(2), serde_json::to_vec(&changed).unwrap())
+            .unwrap();
+        evidence.remove(key(3)).unwrap();
+        let mut moved: crate::records::EvidenceRecord =
+            serde_json::from_slice(&evidence.remove(key(4)).unwrap().unwrap()).unwrap();
+        moved.entry_seq = 1;
+        evidence
+            .insert(key(1), serde_json::to_vec(&moved).unwrap())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let ledger = Ledger::open(dir.path(), clock()).unwrap();
+    let hashed = std::sync::Mutex::new(Vec::new());
+    let digest = |location: &str, _: &mut dyn FnMut(u64)| {
+        hashed.lock().unwrap().push(location.to_owned());
+        Ok(("ab".repeat(32), 10))
+    };
+    let (checked, problems) = ledger.check_evidence(&digest, &mut |_, _| {}).unwrap();
+    assert_eq!(checked, 3, "one per evidence entry");
+    let said: Vec<(String, String)> = problems
+        .iter()
+        .map(|p| (p.name.clone(), p.problem.clone()))
+        .collect();
+    assert!(
+        said.contains(&(
+            "pod.json".into(),
+            "the evidence record differs from its timeline entry 2".into()
+        )) && said.contains(&(
+            "logs.txt".into(),
+            "timeline entry 3 recorded it, but its evidence record is missing".into()
+        )) && said.iter().any(|(n, p)| n == "netstat.txt"
+            && p == "timeline entry 4 recorded it, but its evidence record is missing")
+            && said
+                .iter()
+                .any(|(n, p)| n == "netstat.txt" && p.starts_with("no timeline entry recorded it")),
+        "{said:#?}"
+    );
+    // Every artifact the entries name was re-hashed, the one without a record too.
+    let mut hashed = hashed.into_inner().unwrap();
+    hashed.sort();
+    assert_eq!(
+        hashed,
+        [
+            "evidence/logs.txt",
+            "evidence/netstat.txt",
+            "evidence/pod.json"
+        ]
+    );
+    // And an export of it says so, rather than "no evidence".
+    let e = ledger
+        .export(&id, "2026-11-27T03:00:00.000000Z".into(), "cli:root".into())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("its evidence record is missing"), "{e}");
 }
 
 #[test]

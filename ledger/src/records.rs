@@ -1,7 +1,9 @@
 //! Records kept beside the timeline.
 
 use serde::{Deserialize, Serialize};
-use warroom_commands::IncidentId;
+use warroom_commands::{Event, IncidentId};
+
+use crate::chain::Entry;
 
 /// An artifact in the evidence store, as the ledger knows it. The artifact itself lives in
 /// the evidence store (`location`); the ledger keeps its digest and size, who collected it
@@ -21,6 +23,36 @@ pub struct EvidenceRecord {
     pub approval: Option<String>,
     /// Sequence number of the `evidence.recorded` entry in the incident's timeline.
     pub entry_seq: u64,
+}
+
+impl EvidenceRecord {
+    /// Whether the record repeats exactly what the chained entry that recorded it says: the
+    /// entry is the witness, so a record that differs in any field (or names another entry)
+    /// was changed after the fact.
+    pub(crate) fn matches(&self, entry: &Entry) -> bool {
+        match entry.event() {
+            Ok(Event::EvidenceRecorded {
+                evidence_id,
+                name,
+                sha256,
+                size,
+                location,
+                approval,
+            }) => {
+                entry.incident == self.incident
+                    && entry.seq == self.entry_seq
+                    && evidence_id == self.id
+                    && name == self.name
+                    && sha256 == self.sha256
+                    && size == self.size
+                    && location == self.location
+                    && approval == self.approval
+                    && entry.actor == self.collected_by
+                    && entry.at == self.collected_at
+            }
+            _ => false,
+        }
+    }
 }
 
 /// What a caller supplies to record evidence; the ledger adds id, time and entry.

@@ -16,6 +16,9 @@ use crate::records::EvidenceRecord;
 use crate::replay::{check_record, replay};
 use crate::store::{Ledger, decode, read_incident};
 
+/// How an evidence entry's kind reads in its stored JSON.
+const EVIDENCE_KIND_JSON: &[u8] = br#""kind":"evidence.recorded""#;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyReport {
     pub incidents: u64,
@@ -158,74 +161,140 @@ impl Ledger {
         Ok(Ok((incident, entries)))
     }
 
-    /// Re-hash every stored artifact and compare it with the digest its timeline entry
-    /// recorded. `progress` is called with (bytes done, bytes in all) as it goes.
+    /// Re-hash every artifact the timeline recorded and compare it with the digest its entry
+    /// holds. The chained entries are the witnesses: each must have exactly one evidence
+    /// record that repeats it field for field, under its own key, and a record no entry
+    /// recorded is named too. The artifact re-hashed is the one at the location the entry
+    /// gives, so a record pointed at a pristine copy hides nothing. `progress` is called with
+    /// (bytes done, bytes in all) as it goes.
+    ///
+    /// Right beside a running server: the incident records are read first, then the
+    /// evidence, then only the entries those records count (an entry and its evidence record
+    /// are applied before the record that counts them is published).
     pub fn check_evidence(
         &self,
         digest: DigestArtifact<'_>,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<(u64, Vec<EvidenceProblem>), LedgerError> {
-        let mut records: Vec<EvidenceRecord> = Vec::new();
+        let incidents = self.incidents()?;
+        let mut problems = Vec::new();
+        let mut records: std::collections::BTreeMap<Vec<u8>, EvidenceRecord> =
+            std::collections::BTreeMap::new();
         for kv in self.trees.h()?.evidence.iter() {
             let (k, v) = kv.map_err(|e| self.trees.storage(e))?;
-            records.push(decode(
-                &format!("evidence {}", String::from_utf8_lossy(&k)),
-                &v,
-            )?);
+            let r: EvidenceRecord =
+                decode(&format!("evidence {}", String::from_utf8_lossy(&k)), &v)?;
+            if k.as_ref() != keys::evidence_key(&r.incident, r.entry_seq).as_slice() {
+                problems.push(EvidenceProblem {
+                    evidence: r.id.clone(),
+                    incident: r.incident.to_string(),
+                    name: r.name.clone(),
+                    location: r.location.clone(),
+                    expected_sha256: r.sha256.clone(),
+                    actual_sha256: None,
+                    problem: format!(
+                        "stored under key {}, not under its own entry {}",
+                        String::from_utf8_lossy(&k),
+                        r.entry_seq
+                    ),
+                });
+            }
+            records.insert(k.to_vec(), r);
         }
-        let total: u64 = records.iter().map(|r| r.size).sum();
-        let mut done = 0u64;
-        let mut problems = Vec::new();
-        for r in &records {
-            let problem = |actual: Option<String>, problem: String| EvidenceProblem {
+        let mut witnesses: Vec<(Entry, Option<EvidenceRecord>)> = Vec::new();
+        for incident in &incidents {
+            let range = keys::timeline_key(&incident.id, 0)
+                ..keys::timeline_key(&incident.id, incident.entries);
+            for kv in self.trees.h()?.timeline.range(range) {
+                let (k, v) = kv.map_err(|e| self.trees.storage(e))?;
+                // Only evidence entries are decoded again (the chain pass read them all).
+                if !v
+                    .windows(EVIDENCE_KIND_JSON.len())
+                    .any(|w| w == EVIDENCE_KIND_JSON)
+                {
+                    continue;
+                }
+                let entry: Entry = decode("entry", &v)?;
+                if !matches!(entry.event(), Ok(Event::EvidenceRecorded { .. })) {
+                    continue;
+                }
+                let record = records.remove(&keys::evidence_key(&incident.id, seq_of(&k)));
+                witnesses.push((entry, record));
+            }
+        }
+        // Records no counted entry recorded: invented, or moved off their entry.
+        for r in records.values() {
+            problems.push(EvidenceProblem {
                 evidence: r.id.clone(),
                 incident: r.incident.to_string(),
                 name: r.name.clone(),
                 location: r.location.clone(),
                 expected_sha256: r.sha256.clone(),
+                actual_sha256: None,
+                problem: format!(
+                    "no timeline entry recorded it (entry {} is not its evidence.recorded)",
+                    r.entry_seq
+                ),
+            });
+        }
+        let recorded = |e: &Entry| match e.event() {
+            Ok(Event::EvidenceRecorded {
+                evidence_id,
+                name,
+                sha256,
+                size,
+                location,
+                ..
+            }) => Some((evidence_id, name, sha256, size, location)),
+            _ => None,
+        };
+        let total: u64 = witnesses
+            .iter()
+            .filter_map(|(e, _)| recorded(e).map(|r| r.3))
+            .sum();
+        let mut done = 0u64;
+        for (entry, record) in &witnesses {
+            let Some((id, name, sha256, size, location)) = recorded(entry) else {
+                continue;
+            };
+            let problem = |actual: Option<String>, problem: String| EvidenceProblem {
+                evidence: id.clone(),
+                incident: entry.incident.to_string(),
+                name: name.clone(),
+                location: location.clone(),
+                expected_sha256: sha256.clone(),
                 actual_sha256: actual,
                 problem,
             };
-            // The record must say what its chained entry says: the entry is the witness.
-            let entry = self
-                .trees
-                .h()?
-                .timeline
-                .get(keys::timeline_key(&r.incident, r.entry_seq))
-                .map_err(|e| self.trees.storage(e))?
-                .map(|v| decode::<Entry>("entry", &v))
-                .transpose()?;
-            let recorded = entry.as_ref().and_then(|e| e.event().ok());
-            match recorded {
-                Some(Event::EvidenceRecorded {
-                    evidence_id,
-                    sha256,
-                    size,
-                    ..
-                }) if evidence_id == r.id && sha256 == r.sha256 && size == r.size => {}
-                _ => {
-                    problems.push(problem(
-                        None,
-                        format!(
-                            "the evidence record does not match its timeline entry {}",
-                            r.entry_seq
-                        ),
-                    ));
-                    continue;
-                }
+            match record {
+                None => problems.push(problem(
+                    None,
+                    format!(
+                        "timeline entry {} recorded it, but its evidence record is missing",
+                        entry.seq
+                    ),
+                )),
+                Some(r) if !r.matches(entry) => problems.push(problem(
+                    None,
+                    format!(
+                        "the evidence record differs from its timeline entry {}",
+                        entry.seq
+                    ),
+                )),
+                Some(_) => {}
             }
-            match digest(&r.location, &mut |n| progress(done + n, total)) {
-                Ok((sha, size)) if sha == r.sha256 && size == r.size => {}
-                Ok((sha, size)) => problems.push(problem(
+            match digest(&location, &mut |n| progress(done + n, total)) {
+                Ok((sha, bytes)) if sha == sha256 && bytes == size => {}
+                Ok((sha, bytes)) => problems.push(problem(
                     Some(sha),
-                    format!("changed: {size} bytes now, {} recorded", r.size),
+                    format!("changed: {bytes} bytes now, {size} recorded"),
                 )),
                 Err(e) => problems.push(problem(None, format!("missing or unreadable: {e}"))),
             }
-            done += r.size;
+            done += size;
             progress(done, total);
         }
-        Ok((records.len() as u64, problems))
+        Ok((witnesses.len() as u64, problems))
     }
 
     /// The stored entries numbered within `seqs`, naming the first that cannot be decoded.
