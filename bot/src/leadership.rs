@@ -334,7 +334,9 @@ fn covers(dir: &Path, restored: &Path) -> anyhow::Result<bool> {
     }
     let clock = Arc::new(SystemClock);
     let theirs = Ledger::open(restored, clock.clone())?;
-    let ours = Ledger::open(dir, clock)?;
+    // Read only: this folder is kept as it is ("previous-…") when it does not cover the copy,
+    // and an open for writing would prune its claims and checkpoint its journal first.
+    let ours = Ledger::open_read_only(dir, clock)?;
     if ours.installation() != theirs.installation() {
         return Ok(false);
     }

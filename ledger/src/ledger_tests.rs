@@ -661,3 +661,46 @@ fn the_journal_holds_entries_not_incident_records() {
     assert_eq!(again.incident(&big).unwrap(), want);
     assert_eq!(again.verify().unwrap().failure, None);
 }
+
+#[test]
+fn salvage_refuses_a_ledger_a_process_has_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let to = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(dir.path(), clock()).unwrap();
+    incident_with_notes(&ledger, &["written while salvage runs"]);
+    // Its checkpoint could land between salvage's two reads: refused, nothing written.
+    match crate::salvage::salvage(dir.path(), &to.path().join("new"), clock()) {
+        Err(LedgerError::Locked { dir: named }) => assert_eq!(named, dir.path()),
+        other => panic!("expected Locked, got {:?}", other.map(|_| ())),
+    }
+    assert!(!to.path().join("new").exists());
+    drop(ledger);
+    crate::salvage::salvage(dir.path(), &to.path().join("new"), clock()).unwrap();
+}
+
+#[test]
+fn an_incident_record_under_another_incidents_key_is_damage_not_a_hidden_incident() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = {
+        let ledger = Ledger::open(dir.path(), clock()).unwrap();
+        (
+            incident_with_notes(&ledger, &["a"]),
+            incident_with_notes(&ledger, &["b"]),
+        )
+    };
+    {
+        let db = sled::open(dir.path().join("sled")).unwrap();
+        let incidents = db.open_tree(crate::keys::INCIDENTS).unwrap();
+        let b_record = incidents.get(b.as_str().as_bytes()).unwrap().unwrap();
+        incidents.insert(a.as_str().as_bytes(), b_record).unwrap();
+        db.flush().unwrap();
+    }
+    let ledger = Ledger::open(dir.path(), clock()).unwrap();
+    let e = ledger.incidents().unwrap_err().to_string();
+    assert!(
+        e.contains(&format!("incident record {a}"))
+            && e.contains(&format!("it holds the record of {b}")),
+        "{e}"
+    );
+    assert!(ledger.verify().is_err());
+}

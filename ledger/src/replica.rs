@@ -85,7 +85,14 @@ impl Sink {
             (TreeId::Idempotency, &h.idempotency),
             (TreeId::Fingerprints, &h.fingerprints),
         ] {
-            for (k, v) in t.iter().flatten() {
+            for kv in t.iter() {
+                // A base claims every key: one it could not read fails the base (asked for
+                // again at the next batch), never a base that quietly lacks it.
+                let Ok((k, v)) = kv else {
+                    tracing::warn!(tree = ?tree, "a key could not be read for the off-box base; trying again later");
+                    self.want_base.store(true, Ordering::Release);
+                    return;
+                };
                 let p = Put {
                     tree,
                     key: k.to_vec(),

@@ -95,8 +95,21 @@ pub fn salvage(
         .tempdir()
         .map_err(folder(from))?;
     let mut found = Salvaged::default();
-    read_sled(from, copy.path(), &mut found, &mut report)?;
-    read_journal(from, &mut found, &mut report);
+    {
+        // Held across both reads, as a read-only open does: a server writing meanwhile could
+        // checkpoint between them and take its newest batches out of both copies.
+        let _lock = match crate::store::SledLock::try_take(&from.join("sled").join("db")) {
+            Ok(lock) => lock,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                return Err(LedgerError::Locked {
+                    dir: from.to_path_buf(),
+                });
+            }
+            Err(e) => return Err(folder(from)(e)),
+        };
+        read_sled(from, copy.path(), &mut found, &mut report)?;
+        read_journal(from, &mut found, &mut report);
+    }
     rebuild(&found, to, clock, report)
 }
 

@@ -492,6 +492,17 @@ impl Ledger {
                 continue;
             }
             let record: Incident = decode(&key, &v)?;
+            // Listed by its id, so a record copied under another incident's key would hide
+            // that incident (and be verified in its place): damage, named.
+            if record.id.as_str() != key {
+                return Err(LedgerError::Corrupt {
+                    what: format!("incident record {key}"),
+                    reason: format!(
+                        "it holds the record of {}: a record stored under another incident's key",
+                        record.id
+                    ),
+                });
+            }
             all.insert(record.id.clone(), record);
         }
         Ok(all.into_values().collect())
@@ -756,10 +767,10 @@ pub(crate) fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
 }
 
 /// sled's exclusive `flock` on its `db` file, taken on a read-only handle.
-struct SledLock(#[allow(dead_code)] Option<File>);
+pub(crate) struct SledLock(#[allow(dead_code)] Option<File>);
 
 impl SledLock {
-    fn try_take(db: &Path) -> std::io::Result<SledLock> {
+    pub(crate) fn try_take(db: &Path) -> std::io::Result<SledLock> {
         use std::os::fd::AsRawFd;
         let file = match File::open(db) {
             Ok(f) => f,

@@ -83,6 +83,10 @@ fn a_full_disk_makes_readyz_503_until_writes_succeed_again() {
         server.metric("warroom_ledger_writable").as_deref(),
         Some("1")
     );
+    assert_eq!(
+        server.metric("warroom_ledger_readable").as_deref(),
+        Some("1")
+    );
     let inc = api.open_incident("disk filling up");
     let text = format!("note {}", "y".repeat(3000));
     let mut refused: Option<Value> = None;

@@ -78,28 +78,39 @@ async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
         .ledger
         .get()
         .is_some_and(|l| l.write_refusal().is_none());
-    let (open, total) = state
-        .ledger
-        .get()
-        .and_then(|l| l.incidents().ok())
-        .map(|all| {
+    // An unreadable record leaves the counts out (and says so), never a false 0.
+    let counted = match state.ledger.get().map(|l| l.incidents()) {
+        None => Some((0, 0)),
+        Some(Ok(all)) => {
             let open = all
                 .iter()
                 .filter(|i| i.status == warroom_commands::IncidentStatus::Open)
                 .count();
-            (open, all.len())
-        })
-        .unwrap_or((0, 0));
+            Some((open, all.len()))
+        }
+        Some(Err(e)) => {
+            tracing::error!(error = %e, "incident records unreadable for /metrics");
+            None
+        }
+    };
+    let incidents = match counted {
+        Some((open, total)) => format!(
+            "# HELP warroom_incidents Incidents in the ledger by status.\n# TYPE warroom_incidents gauge\n\
+warroom_incidents{{status=\"open\"}} {open}\nwarroom_incidents{{status=\"resolved\"}} {}\n",
+            total - open
+        ),
+        None => String::new(),
+    };
     let body = format!(
         "# HELP warroom_ready Whether the ledger is open.\n# TYPE warroom_ready gauge\nwarroom_ready {}\n\
 # HELP warroom_ledger_writable Whether the ledger takes writes (0 after a failed sync or checkpoint).\n# TYPE warroom_ledger_writable gauge\nwarroom_ledger_writable {}\n\
-# HELP warroom_incidents Incidents in the ledger by status.\n# TYPE warroom_incidents gauge\n\
-warroom_incidents{{status=\"open\"}} {open}\nwarroom_incidents{{status=\"resolved\"}} {}\n\
+# HELP warroom_ledger_readable Whether every incident record could be read (0: the incident counts are left out; `warroom ledger verify` names the damage).\n# TYPE warroom_ledger_readable gauge\nwarroom_ledger_readable {}\n\
+{incidents}\
 # HELP warroom_plan_info The plan in use (digest = SHA-256 of the plan file).\n# TYPE warroom_plan_info gauge\nwarroom_plan_info{{source=\"{}\",digest=\"{}\"}} 1\n\
 # HELP warroom_uptime_seconds Seconds since start.\n# TYPE warroom_uptime_seconds gauge\nwarroom_uptime_seconds {}\n",
         u8::from(ready),
         u8::from(writable),
-        total - open,
+        u8::from(counted.is_some()),
         state.plan.source.display().replace(['"', '\\', '\n'], "_"),
         state.plan.digest,
         state.started.elapsed().as_secs()
