@@ -80,6 +80,16 @@ impl Moto {
         Moto { endpoint, child }
     }
 
+    /// Freeze the server (SIGSTOP): connections are taken and never answered, as a bucket
+    /// endpoint that hangs. [`Moto::resume`] thaws it.
+    pub fn pause(&self) {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGSTOP) };
+    }
+
+    pub fn resume(&self) {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGCONT) };
+    }
+
     /// Run `moto_aws.py` with `args`; its JSON answer.
     pub fn aws(&self, args: &[&str]) -> Value {
         let out = Command::new(venv().join("bin/python"))

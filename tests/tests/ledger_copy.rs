@@ -292,3 +292,43 @@ fn with_carry_on_a_write_is_acknowledged_as_durable_here_and_the_copy_catches_up
     drop(server);
     assert_restores(&s, &moto, &inc, &acked);
 }
+
+#[test]
+fn with_ack_replicated_an_approved_action_runs_only_once_the_copy_holds_its_approval() {
+    let (moto, _s, server) = start_with("ack = \"replicated\"\nreplicated_within = \"2s\"\n");
+    moto.aws(&["bucket", BUCKET]);
+    server.wait_for("/readyz", 200, Duration::from_secs(30));
+    let api = Api::new(&server.addr);
+    let inc = api.open_incident("shell in payments api");
+    api.ok(
+        "alice",
+        "quarantine pod payments/api-7f9c --reason \"shell spawned\"",
+        Some(&inc),
+    );
+    wait_copied(&server);
+    // The bucket hangs: the approval is durable here but never reaches the copy. Run now,
+    // and a standby taking over from the copy would find R1 pending, approvable, runnable.
+    moto.pause();
+    let (code, r) = api.command("bob", "approve R1", Some(&inc));
+    // Not acknowledged as done: the copy does not hold it.
+    assert_eq!(code, 503, "{r}");
+    // Uploads hang (each try may take 30 s) rather than fail, so writes are still taken
+    // here: the request is recorded as not run.
+    let body = api.wait_until(&inc, "R1 to be recorded as not run", |b| {
+        b["incident"]["requests"][0]["status"] == "failed"
+    });
+    moto.resume();
+    let outcome = body["incident"]["requests"][0]["outcome"].to_string();
+    assert!(
+        outcome.contains("not run: the ledger's copy does not hold its approval yet")
+            && outcome.contains("nothing was changed"),
+        "{outcome}"
+    );
+    let pod = warroom_tests::drill::Drill::of(&server, "prod-eu")
+        .object("/api/v1/namespaces/payments/pods/api-7f9c");
+    assert!(
+        pod["metadata"]["labels"]["warroom.io/quarantine"].is_null(),
+        "the pod was not touched: {}",
+        pod["metadata"]["labels"]
+    );
+}

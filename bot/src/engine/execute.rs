@@ -186,6 +186,28 @@ impl Engine {
             Err(warroom_ledger::LedgerError::Refused(r)) => return format!("not run again: {r}"),
             Err(e) => return format!("not run: {e}"),
         };
+        // With `ack = "replicated"`, the action waits for the copy to hold its approval and
+        // this Executing: a standby taking over from a copy that lacks them would find the
+        // request still pending, and a second approval there would run it again.
+        if let Err(why) = self.copy_holds_all().await
+            && self.plan.plan.ha.as_ref().is_some_and(|h| {
+                h.when_unreachable == warroom_config::model::ha::WhenUnreachable::Refuse
+            })
+        {
+            let error = format!(
+                "not run: the ledger's copy does not hold its approval yet ({why}); nothing was changed — ask again once the bucket answers"
+            );
+            let event = Event::RequestFailed {
+                request: request_id.to_owned(),
+                error: error.clone(),
+            };
+            // If even this is refused (the copy holds writes back), the request stays
+            // executing here and a restart reports its outcome unknown: never run twice.
+            if let Err(refused) = self.decide(&Actor::System, id, request_id, event).await {
+                tracing::warn!(error = %refused.message, "the request that did not run could not be recorded as failed");
+            }
+            return format!("{request_id} {error}");
+        }
         self.post(
             &started.incident,
             &format!(

@@ -179,24 +179,12 @@ impl Engine {
         else {
             return reply;
         };
-        let target = self.ledger.last_batch();
-        if !reply.ok || Some(target) == before {
+        if !reply.ok || Some(self.ledger.last_batch()) == before {
             return reply;
         }
-        let mut copied = self.ledger.copied();
-        let waited =
-            tokio::time::timeout(ha.replicated_within, copied.wait_for(|b| *b >= target)).await;
-        if matches!(waited, Ok(Ok(_))) {
+        let Err(why) = self.copy_holds_all().await else {
             return reply;
-        }
-        let why = self.ledger.write_refusal().unwrap_or_else(|| {
-            format!(
-                "{} did not confirm it within {}",
-                ha.bucket,
-                warroom_config::format_duration(ha.replicated_within)
-            )
-        });
-        tracing::warn!(error = %why, "a write is not yet in the ledger's copy");
+        };
         match ha.when_unreachable {
             WhenUnreachable::CarryOn => Reply {
                 message: format!(
@@ -214,6 +202,37 @@ impl Engine {
                 ..reply
             },
         }
+    }
+
+    /// With `[ha] ack = "replicated"`: wait (at most `replicated_within`) until the bucket
+    /// holds every batch written so far; why not, if it does not. Without it: at once.
+    pub(super) async fn copy_holds_all(&self) -> Result<(), String> {
+        use warroom_config::model::ha::Ack;
+        let Some(ha) = self
+            .plan
+            .plan
+            .ha
+            .as_ref()
+            .filter(|h| h.ack == Ack::Replicated)
+        else {
+            return Ok(());
+        };
+        let target = self.ledger.last_batch();
+        let mut copied = self.ledger.copied();
+        let waited =
+            tokio::time::timeout(ha.replicated_within, copied.wait_for(|b| *b >= target)).await;
+        if matches!(waited, Ok(Ok(_))) {
+            return Ok(());
+        }
+        let why = self.ledger.write_refusal().unwrap_or_else(|| {
+            format!(
+                "{} did not confirm it within {}",
+                ha.bucket,
+                warroom_config::format_duration(ha.replicated_within)
+            )
+        });
+        tracing::warn!(error = %why, "a write is not yet in the ledger's copy");
+        Err(why)
     }
 
     async fn dispatch(
