@@ -532,7 +532,7 @@ fn bare_pod(drill_url: &str, name: &str) -> String {
 
 #[tokio::test]
 async fn a_write_to_a_pod_replaced_since_it_was_approved_changes_nothing() {
-    use warroom_adapters::cluster::{Cluster as _, Execution};
+    use warroom_adapters::cluster::Execution;
     let f = fixture().await;
     let url = f._drill.url();
     let first = tokio::task::spawn_blocking({
