@@ -51,6 +51,21 @@ pub struct EvidenceProblem {
     pub problem: String,
 }
 
+impl EvidenceProblem {
+    /// A problem with a stored record itself (its artifact is not re-hashed for it).
+    fn of_record(r: &EvidenceRecord, problem: String) -> Self {
+        EvidenceProblem {
+            evidence: r.id.clone(),
+            incident: r.incident.to_string(),
+            name: r.name.clone(),
+            location: r.location.clone(),
+            expected_sha256: r.sha256.clone(),
+            actual_sha256: None,
+            problem,
+        }
+    }
+}
+
 /// How to re-hash an artifact: the evidence store reads the recorded location and answers
 /// its SHA-256 (hex) and size, reporting bytes read as it goes.
 pub type DigestArtifact<'a> =
@@ -185,19 +200,14 @@ impl Ledger {
             let r: EvidenceRecord =
                 decode(&format!("evidence {}", String::from_utf8_lossy(&k)), &v)?;
             if k.as_ref() != keys::evidence_key(&r.incident, r.entry_seq).as_slice() {
-                problems.push(EvidenceProblem {
-                    evidence: r.id.clone(),
-                    incident: r.incident.to_string(),
-                    name: r.name.clone(),
-                    location: r.location.clone(),
-                    expected_sha256: r.sha256.clone(),
-                    actual_sha256: None,
-                    problem: format!(
+                problems.push(EvidenceProblem::of_record(
+                    &r,
+                    format!(
                         "stored under key {}, not under its own entry {}",
                         String::from_utf8_lossy(&k),
                         r.entry_seq
                     ),
-                });
+                ));
             }
             records.insert(k.to_vec(), r);
         }
@@ -224,18 +234,13 @@ impl Ledger {
         }
         // Records no counted entry recorded: invented, or moved off their entry.
         for r in records.values() {
-            problems.push(EvidenceProblem {
-                evidence: r.id.clone(),
-                incident: r.incident.to_string(),
-                name: r.name.clone(),
-                location: r.location.clone(),
-                expected_sha256: r.sha256.clone(),
-                actual_sha256: None,
-                problem: format!(
+            problems.push(EvidenceProblem::of_record(
+                r,
+                format!(
                     "no timeline entry recorded it (entry {} is not its evidence.recorded)",
                     r.entry_seq
                 ),
-            });
+            ));
         }
         let recorded = |e: &Entry| match e.event() {
             Ok(Event::EvidenceRecorded {

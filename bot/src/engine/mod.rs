@@ -152,13 +152,7 @@ impl Engine {
     /// The last journal batch, when replies wait for the copy (`ack = "replicated"`); `None`
     /// otherwise, so the hot path reads nothing more.
     pub fn written_so_far(&self) -> Option<u64> {
-        use warroom_config::model::ha::Ack;
-        self.plan
-            .plan
-            .ha
-            .as_ref()
-            .is_some_and(|h| h.ack == Ack::Replicated)
-            .then(|| self.ledger.last_batch())
+        self.replicated().map(|_| self.ledger.last_batch())
     }
 
     /// With `[ha] ack = "replicated"`, an "ok" reply waits until the bucket holds every batch
@@ -169,14 +163,8 @@ impl Engine {
     /// `before`: the last batch before the work began; when nothing was written since, there
     /// is nothing to wait for.
     pub async fn once_copied(&self, reply: Reply, before: Option<u64>) -> Reply {
-        use warroom_config::model::ha::{Ack, WhenUnreachable};
-        let Some(ha) = self
-            .plan
-            .plan
-            .ha
-            .as_ref()
-            .filter(|h| h.ack == Ack::Replicated)
-        else {
+        use warroom_config::model::ha::WhenUnreachable;
+        let Some(ha) = self.replicated() else {
             return reply;
         };
         if !reply.ok || Some(self.ledger.last_batch()) == before {
@@ -204,17 +192,20 @@ impl Engine {
         }
     }
 
-    /// With `[ha] ack = "replicated"`: wait (at most `replicated_within`) until the bucket
-    /// holds every batch written so far; why not, if it does not. Without it: at once.
-    pub(super) async fn copy_holds_all(&self) -> Result<(), String> {
+    /// The `[ha]` section when it acknowledges only what the bucket holds.
+    fn replicated(&self) -> Option<&warroom_config::model::ha::Ha> {
         use warroom_config::model::ha::Ack;
-        let Some(ha) = self
-            .plan
+        self.plan
             .plan
             .ha
             .as_ref()
             .filter(|h| h.ack == Ack::Replicated)
-        else {
+    }
+
+    /// With `[ha] ack = "replicated"`: wait (at most `replicated_within`) until the bucket
+    /// holds every batch written so far; why not, if it does not. Without it: at once.
+    pub(super) async fn copy_holds_all(&self) -> Result<(), String> {
+        let Some(ha) = self.replicated() else {
             return Ok(());
         };
         let target = self.ledger.last_batch();
