@@ -704,3 +704,45 @@ fn an_incident_record_under_another_incidents_key_is_damage_not_a_hidden_inciden
     );
     assert!(ledger.verify().is_err());
 }
+
+#[test]
+fn a_record_that_disagrees_with_its_timeline_names_every_part_that_differs() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = {
+        let ledger = Ledger::open(dir.path(), clock()).unwrap();
+        let id = incident_with_notes(&ledger, &[]);
+        ledger
+            .append(
+                &id,
+                &Actor::System,
+                Event::ChatChannel {
+                    platform: "slack".into(),
+                    channel: "C0INCIDENT".into(),
+                    name: "inc-20261127-t".into(),
+                },
+            )
+            .wait()
+            .unwrap();
+        id
+    };
+    {
+        // The record says the incident lives in another channel than its timeline recorded.
+        let db = sled::open(dir.path().join("sled")).unwrap();
+        let incidents = db.open_tree(crate::keys::INCIDENTS).unwrap();
+        let mut record: serde_json::Value =
+            serde_json::from_slice(&incidents.get(id.as_str().as_bytes()).unwrap().unwrap())
+                .unwrap();
+        record["channels"]["slack"] = serde_json::json!(["C0ELSEWHERE", "inc-elsewhere"]);
+        incidents
+            .insert(id.as_str().as_bytes(), serde_json::to_vec(&record).unwrap())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let ledger = Ledger::open(dir.path(), clock()).unwrap();
+    let failure = ledger.verify().unwrap().failure.expect("named");
+    let said = failure.reason.to_string();
+    assert!(
+        said.contains(r#"channels is `{"slack":["C0ELSEWHERE","inc-elsewhere"]}` but the timeline says `{"slack":["C0INCIDENT","inc-20261127-t"]}`"#),
+        "{said}"
+    );
+}

@@ -70,56 +70,25 @@ pub fn check_record(claimed: &Incident, replayed: &Incident) -> Result<(), Chain
     if claimed == replayed {
         return Ok(());
     }
-    let mut diffs = Vec::new();
-    let mut field = |name: &str, a: String, b: String| {
-        if a != b {
-            diffs.push(format!("{name} is `{a}` but the timeline says `{b}`"));
-        }
-    };
-    field("id", claimed.id.to_string(), replayed.id.to_string());
-    field("title", claimed.title.clone(), replayed.title.clone());
-    field(
-        "severity",
-        claimed.severity.to_string(),
-        replayed.severity.to_string(),
-    );
-    field(
-        "status",
-        claimed.status.to_string(),
-        replayed.status.to_string(),
-    );
-    field(
-        "opened_at",
-        claimed.opened_at.to_rfc3339(),
-        replayed.opened_at.to_rfc3339(),
-    );
-    field(
-        "opened_by",
-        claimed.opened_by.to_string(),
-        replayed.opened_by.to_string(),
-    );
-    field(
-        "entries",
-        claimed.entries.to_string(),
-        replayed.entries.to_string(),
-    );
-    field("head", claimed.head.clone(), replayed.head.clone());
-    field("roles", json(&claimed.roles), json(&replayed.roles));
-    field(
-        "requests",
-        json(&claimed.requests),
-        json(&replayed.requests),
-    );
-    field(
-        "unacknowledged",
-        json(&claimed.unacknowledged),
-        json(&replayed.unacknowledged),
-    );
-    field(
-        "last_status_update",
-        json(&claimed.last_status_update),
-        json(&replayed.last_status_update),
-    );
+    // Field by field over the whole record as stored, so every part of it is named when it
+    // differs (escalation, pages, outbox, channels, cards … as much as status or requests).
+    let (a, b) = (as_fields(claimed), as_fields(replayed));
+    let names: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    let mut diffs: Vec<String> = names
+        .into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| {
+            format!(
+                "{k} is `{}` but the timeline says `{}`",
+                text(a.get(k)),
+                text(b.get(k))
+            )
+        })
+        .collect();
+    if diffs.is_empty() {
+        // Equal as stored, unequal in memory: say so rather than say nothing.
+        diffs.push("it differs in a part that is not stored".into());
+    }
     Err(ChainError {
         incident: replayed.id.to_string(),
         seq: replayed.entries.saturating_sub(1),
@@ -127,7 +96,24 @@ pub fn check_record(claimed: &Incident, replayed: &Incident) -> Result<(), Chain
     })
 }
 
-/// Nested record parts are compared by their JSON text.
-fn json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_default()
+/// A record's top-level fields as stored (JSON).
+fn as_fields(record: &Incident) -> serde_json::Map<String, serde_json::Value> {
+    match serde_json::to_value(record) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    }
+}
+
+/// A field's value for a message: text as it is, anything else as JSON, at most 300
+/// characters; an absent field says so.
+fn text(v: Option<&serde_json::Value>) -> String {
+    let full = match v {
+        None => return "(absent)".into(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    };
+    match full.char_indices().nth(300) {
+        Some((at, _)) => format!("{}…", &full[..at]),
+        None => full,
+    }
 }
