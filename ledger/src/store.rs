@@ -294,8 +294,18 @@ impl Ledger {
         }
         // The journal comes first and whole (built aside, renamed); sled follows.
         Journal::create_if_missing(&journal_path).map_err(|e| journal_error(e, dir, origin))?;
-        let (journal, replay) =
+        let (journal, mut replay) =
             Journal::open(&journal_path).map_err(|e| journal_error(e, dir, origin))?;
+        // As for errors: name the user's journal, not the private copy a read-only open reads.
+        if dir != origin {
+            let (copy, theirs) = (
+                journal_path.display().to_string(),
+                origin.join(JOURNAL).display().to_string(),
+            );
+            for note in &mut replay.repaired {
+                *note = note.replace(&copy, &theirs);
+            }
+        }
         let pristine = replay.base_seq == 1 && replay.batches.is_empty();
         let db = match open_sled(&sled_dir, &claim) {
             // A first start killed while sled built its files: nothing was ever acknowledged,

@@ -151,6 +151,7 @@ fn a_flipped_bit_anywhere_is_named_or_loses_nothing() {
     assert!(positions.len() >= 300, "{} positions", positions.len());
     let mut named = 0;
     let mut harmless = 0;
+    let mut repairs = 0;
     for (i, (file, at)) in positions.iter().enumerate() {
         let copy = s.path().join(format!("flip-{i}"));
         copy_dir(&pristine, &copy);
@@ -161,6 +162,20 @@ fn a_flipped_bit_anywhere_is_named_or_loses_nothing() {
         let (code, v, err) = verify_json(&s, &copy);
         let place = format!("{} offset {at} bit {}", file.display(), i % 8);
         assert!(!err.contains("panicked"), "{place}: panic\n{err}");
+        // Its answer (notes of repairs, damage) names the folder verified, never the private
+        // copy it reads. (sled's own log lines on stderr name the copy it opened.)
+        assert!(
+            !v.to_string().contains("warroom-read-"),
+            "{place}: names the private copy: {v}"
+        );
+        for note in v["repaired"].as_array().into_iter().flatten() {
+            let note = note.as_str().unwrap_or_default();
+            assert!(
+                note.starts_with(&copy.join("journal").display().to_string()),
+                "{place}: {note}"
+            );
+            repairs += 1;
+        }
         match code {
             0 => {
                 assert_eq!(v["intact"], true, "{place}: {v}");
@@ -182,8 +197,10 @@ fn a_flipped_bit_anywhere_is_named_or_loses_nothing() {
         }
         std::fs::remove_dir_all(&copy).unwrap();
     }
-    eprintln!("{named} flips named as damage, {harmless} with every entry intact");
-    assert!(named > 0 && harmless > 0);
+    eprintln!(
+        "{named} flips named as damage, {harmless} with every entry intact ({repairs} repaired from a frame's second copy)"
+    );
+    assert!(named > 0 && harmless > 0 && repairs > 0);
 }
 
 #[test]
