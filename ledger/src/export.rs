@@ -7,7 +7,7 @@ use warroom_commands::{Incident, IncidentId};
 
 use crate::chain::{Break, ChainError, Entry};
 use crate::error::LedgerError;
-use crate::records::EvidenceRecord;
+use crate::records::{EVIDENCE_KIND, EvidenceRecord};
 use crate::replay::{check_record, replay};
 use crate::store::Ledger;
 
@@ -208,9 +208,6 @@ fn check_evidence(record: &EvidenceRecord, entries: &[Entry]) -> Result<(), Brea
 fn evidence_entries(entries: &[Entry]) -> impl Iterator<Item = &Entry> {
     entries.iter().filter(|e| e.kind == EVIDENCE_KIND)
 }
-
-/// The timeline kind of `Event::EvidenceRecorded`.
-const EVIDENCE_KIND: &str = "evidence.recorded";
 
 /// A readable post-mortem timeline.
 pub fn to_markdown(export: &Export) -> String {

@@ -25,11 +25,22 @@ pub struct EvidenceRecord {
     pub entry_seq: u64,
 }
 
-impl EvidenceRecord {
-    /// Whether the record repeats exactly what the chained entry that recorded it says: the
-    /// entry is the witness, so a record that differs in any field (or names another entry)
-    /// was changed after the fact.
-    pub(crate) fn matches(&self, entry: &Entry) -> bool {
+/// The timeline kind of `Event::EvidenceRecorded`.
+pub(crate) const EVIDENCE_KIND: &str = "evidence.recorded";
+
+/// What an `evidence.recorded` entry says: the witness its evidence record must repeat.
+pub(crate) struct Recorded {
+    pub id: String,
+    pub name: String,
+    pub sha256: String,
+    pub size: u64,
+    pub location: String,
+    pub approval: Option<String>,
+}
+
+impl Recorded {
+    /// The artifact `entry` recorded; `None` for any other entry.
+    pub(crate) fn of(entry: &Entry) -> Option<Recorded> {
         match entry.event() {
             Ok(Event::EvidenceRecorded {
                 evidence_id,
@@ -38,20 +49,36 @@ impl EvidenceRecord {
                 size,
                 location,
                 approval,
-            }) => {
-                entry.incident == self.incident
-                    && entry.seq == self.entry_seq
-                    && evidence_id == self.id
-                    && name == self.name
-                    && sha256 == self.sha256
-                    && size == self.size
-                    && location == self.location
-                    && approval == self.approval
-                    && entry.actor == self.collected_by
-                    && entry.at == self.collected_at
-            }
-            _ => false,
+            }) => Some(Recorded {
+                id: evidence_id,
+                name,
+                sha256,
+                size,
+                location,
+                approval,
+            }),
+            _ => None,
         }
+    }
+}
+
+impl EvidenceRecord {
+    /// Whether the record repeats exactly what the chained entry that recorded it says: the
+    /// entry is the witness, so a record that differs in any field (or names another entry)
+    /// was changed after the fact.
+    pub(crate) fn matches(&self, entry: &Entry) -> bool {
+        Recorded::of(entry).is_some_and(|w| {
+            entry.incident == self.incident
+                && entry.seq == self.entry_seq
+                && w.id == self.id
+                && w.name == self.name
+                && w.sha256 == self.sha256
+                && w.size == self.size
+                && w.location == self.location
+                && w.approval == self.approval
+                && entry.actor == self.collected_by
+                && entry.at == self.collected_at
+        })
     }
 }
 

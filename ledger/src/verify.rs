@@ -7,17 +7,14 @@
 //! the record is read again.
 
 use std::collections::BTreeSet;
-use warroom_commands::{Event, Incident, IncidentId};
+use warroom_commands::{Incident, IncidentId};
 
 use crate::chain::{Break, ChainError, Entry};
 use crate::error::LedgerError;
 use crate::keys;
-use crate::records::EvidenceRecord;
+use crate::records::{EVIDENCE_KIND, EvidenceRecord, Recorded};
 use crate::replay::{check_record, replay};
 use crate::store::{Ledger, decode, read_incident};
-
-/// How an evidence entry's kind reads in its stored JSON.
-const EVIDENCE_KIND_JSON: &[u8] = br#""kind":"evidence.recorded""#;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyReport {
@@ -211,25 +208,24 @@ impl Ledger {
             }
             records.insert(k.to_vec(), r);
         }
-        let mut witnesses: Vec<(Entry, Option<EvidenceRecord>)> = Vec::new();
+        // How an evidence entry's kind reads in its stored JSON.
+        let needle = format!(r#""kind":"{EVIDENCE_KIND}""#);
+        let mut witnesses: Vec<(Entry, Recorded, Option<EvidenceRecord>)> = Vec::new();
         for incident in &incidents {
             let range = keys::timeline_key(&incident.id, 0)
                 ..keys::timeline_key(&incident.id, incident.entries);
             for kv in self.trees.h()?.timeline.range(range) {
                 let (k, v) = kv.map_err(|e| self.trees.storage(e))?;
                 // Only evidence entries are decoded again (the chain pass read them all).
-                if !v
-                    .windows(EVIDENCE_KIND_JSON.len())
-                    .any(|w| w == EVIDENCE_KIND_JSON)
-                {
+                if !v.windows(needle.len()).any(|w| w == needle.as_bytes()) {
                     continue;
                 }
                 let entry: Entry = decode("entry", &v)?;
-                if !matches!(entry.event(), Ok(Event::EvidenceRecorded { .. })) {
+                let Some(recorded) = Recorded::of(&entry) else {
                     continue;
-                }
+                };
                 let record = records.remove(&keys::evidence_key(&incident.id, seq_of(&k)));
-                witnesses.push((entry, record));
+                witnesses.push((entry, recorded, record));
             }
         }
         // Records no counted entry recorded: invented, or moved off their entry.
@@ -242,32 +238,15 @@ impl Ledger {
                 ),
             ));
         }
-        let recorded = |e: &Entry| match e.event() {
-            Ok(Event::EvidenceRecorded {
-                evidence_id,
-                name,
-                sha256,
-                size,
-                location,
-                ..
-            }) => Some((evidence_id, name, sha256, size, location)),
-            _ => None,
-        };
-        let total: u64 = witnesses
-            .iter()
-            .filter_map(|(e, _)| recorded(e).map(|r| r.3))
-            .sum();
+        let total: u64 = witnesses.iter().map(|(_, w, _)| w.size).sum();
         let mut done = 0u64;
-        for (entry, record) in &witnesses {
-            let Some((id, name, sha256, size, location)) = recorded(entry) else {
-                continue;
-            };
+        for (entry, w, record) in &witnesses {
             let problem = |actual: Option<String>, problem: String| EvidenceProblem {
-                evidence: id.clone(),
+                evidence: w.id.clone(),
                 incident: entry.incident.to_string(),
-                name: name.clone(),
-                location: location.clone(),
-                expected_sha256: sha256.clone(),
+                name: w.name.clone(),
+                location: w.location.clone(),
+                expected_sha256: w.sha256.clone(),
                 actual_sha256: actual,
                 problem,
             };
@@ -288,15 +267,15 @@ impl Ledger {
                 )),
                 Some(_) => {}
             }
-            match digest(&location, &mut |n| progress(done + n, total)) {
-                Ok((sha, bytes)) if sha == sha256 && bytes == size => {}
+            match digest(&w.location, &mut |n| progress(done + n, total)) {
+                Ok((sha, bytes)) if sha == w.sha256 && bytes == w.size => {}
                 Ok((sha, bytes)) => problems.push(problem(
                     Some(sha),
-                    format!("changed: {bytes} bytes now, {size} recorded"),
+                    format!("changed: {bytes} bytes now, {} recorded", w.size),
                 )),
                 Err(e) => problems.push(problem(None, format!("missing or unreadable: {e}"))),
             }
-            done += size;
+            done += w.size;
             progress(done, total);
         }
         Ok((witnesses.len() as u64, problems))

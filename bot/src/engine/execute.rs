@@ -190,7 +190,7 @@ impl Engine {
         // this Executing: a standby taking over from a copy that lacks them would find the
         // request still pending, and a second approval there would run it again.
         if let Err(why) = self.copy_holds_all().await
-            && self.plan.plan.ha.as_ref().is_some_and(|h| {
+            && self.replicated().is_some_and(|h| {
                 h.when_unreachable == warroom_config::model::ha::WhenUnreachable::Refuse
             })
         {

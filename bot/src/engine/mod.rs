@@ -193,7 +193,7 @@ impl Engine {
     }
 
     /// The `[ha]` section when it acknowledges only what the bucket holds.
-    fn replicated(&self) -> Option<&warroom_config::model::ha::Ha> {
+    pub(super) fn replicated(&self) -> Option<&warroom_config::model::ha::Ha> {
         use warroom_config::model::ha::Ack;
         self.plan
             .plan

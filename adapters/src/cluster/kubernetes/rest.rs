@@ -92,13 +92,28 @@ impl Rest {
 
     /// JSON merge patch (RFC 7386): sets and removes (null) exactly the given fields.
     pub async fn merge_patch(&self, path: &str, patch: &Value) -> Result<Value, kube::Error> {
+        self.send_merge_patch(path, patch, true).await
+    }
+
+    /// One merge patch, retried where safe; with `conflicts` false a 409 is final.
+    async fn send_merge_patch(
+        &self,
+        path: &str,
+        patch: &Value,
+        conflicts: bool,
+    ) -> Result<Value, kube::Error> {
         let body = patch.to_string().into_bytes();
-        self.call("patch", || {
-            Request::patch(path)
-                .header(http::header::CONTENT_TYPE, "application/merge-patch+json")
-                .body(body.clone())
-                .unwrap_or_default()
-        })
+        super::errors::retry_with(
+            || {
+                self.client.request::<Value>(
+                    Request::patch(path)
+                        .header(http::header::CONTENT_TYPE, "application/merge-patch+json")
+                        .body(body.clone())
+                        .unwrap_or_default(),
+                )
+            },
+            conflicts,
+        )
         .await
     }
 
@@ -124,19 +139,7 @@ impl Rest {
         {
             meta.insert("uid".into(), Value::String(uid.to_owned()));
         }
-        let body = patch.to_string().into_bytes();
-        super::errors::retry_with(
-            || {
-                self.client.request::<Value>(
-                    Request::patch(path)
-                        .header(http::header::CONTENT_TYPE, "application/merge-patch+json")
-                        .body(body.clone())
-                        .unwrap_or_default(),
-                )
-            },
-            false,
-        )
-        .await
+        self.send_merge_patch(path, &patch, false).await
     }
 
     pub async fn create(&self, path: &str, object: &Value) -> Result<Value, kube::Error> {
