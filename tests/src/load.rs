@@ -159,6 +159,29 @@ pub fn quantile(sorted: &[std::time::Duration], q: f64) -> std::time::Duration {
         .unwrap_or_default()
 }
 
+/// CPU time the host took from this machine so far (the `steal` column of `/proc/stat`,
+/// summed over its CPUs): on a virtual machine, time its CPUs were ready to run and the
+/// host ran something else, or throttled the machine for going over its CPU quota.
+/// `None` where the kernel does not report it.
+pub fn stolen() -> Option<std::time::Duration> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let cpu = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let ticks: u64 = cpu.split_whitespace().nth(8)?.parse().ok()?;
+    // SAFETY: sysconf only reads a configuration value.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (hz > 0).then(|| std::time::Duration::from_millis(ticks * 1000 / hz as u64))
+}
+
+/// Milliseconds a second the host took from this machine between `before` (from [`stolen`])
+/// and now, over `elapsed`.
+pub fn stolen_per_second(
+    before: Option<std::time::Duration>,
+    elapsed: std::time::Duration,
+) -> Option<f64> {
+    let taken = stolen()?.checked_sub(before?)?;
+    Some(taken.as_secs_f64() * 1000.0 / elapsed.as_secs_f64().max(1e-9))
+}
+
 #[cfg(test)]
 mod quantile_tests {
     use super::quantile;
@@ -171,5 +194,23 @@ mod quantile_tests {
         assert_eq!(quantile(&v, 0.99), Duration::from_millis(100));
         assert_eq!(quantile(&v, 1.0), Duration::from_millis(100));
         assert_eq!(quantile(&[], 0.99), Duration::ZERO);
+    }
+
+    #[test]
+    fn the_time_the_host_took_is_read_and_never_goes_back() {
+        use std::time::Duration;
+        let before = super::stolen().expect("/proc/stat has a steal column on Linux");
+        // From zero over 2 s: half of all the steal so far (or a little more, read later).
+        let rate = super::stolen_per_second(Some(Duration::ZERO), Duration::from_secs(2));
+        let half = before.as_secs_f64() * 1000.0 / 2.0;
+        assert!(rate.is_some_and(|ms| ms >= half), "{rate:?} < {half}");
+        assert!(super::stolen().unwrap() >= before);
+        // A start after now, or none, gives nothing rather than a made-up figure.
+        let later = before + Duration::from_secs(3600);
+        assert_eq!(
+            super::stolen_per_second(Some(later), Duration::from_secs(1)),
+            None
+        );
+        assert_eq!(super::stolen_per_second(None, Duration::from_secs(1)), None);
     }
 }
