@@ -105,11 +105,20 @@ pub async fn wait_to_lead(
                 previous,
             }) => {
                 let from = previous.or(from);
+                // A head that does not parse proves nothing: leading on it would skip the
+                // proof that the copy reaches what the last leader acknowledged. Refused
+                // before the standby copy stops (its store must not be dropped in here).
+                let head = head.map(|h| h.parse::<Head>()).transpose().map_err(|e| {
+                    anyhow::anyhow!(
+                        "refusing to lead: the head published on Lease {}/{} is unreadable: {e}",
+                        lease.namespace,
+                        lease.name
+                    )
+                })?;
                 stop.store(true, Ordering::Release);
                 let warm = tokio::task::spawn_blocking(move || follower.join())
                     .await?
                     .map_err(|_| anyhow::anyhow!("the standby copy's thread panicked"))?;
-                let head = head.and_then(|h| h.parse::<Head>().ok());
                 crate::logging::notice_info(&format!(
                     "leading: holds Lease {}/{} as {}{}",
                     lease.namespace,

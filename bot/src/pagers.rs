@@ -29,7 +29,11 @@ pub fn from_plan(plan: &LoadedPlan) -> (Vec<Arc<dyn Pager>>, Vec<String>) {
                 }
             }
         }
+        let tiers_read = problems.is_empty();
         match pd.routing_key.resolve() {
+            // A tier whose key is unreadable would page the default service in its place
+            // and call it delivered: PagerDuty is not started, and its pages fail saying so.
+            Ok(_) if !tiers_read => {}
             Ok(key) => pagers.push(Arc::new(PagerDuty::new(
                 pd.api_base_url.as_deref(),
                 key,
@@ -58,4 +62,45 @@ pub fn from_plan(plan: &LoadedPlan) -> (Vec<Arc<dyn Pager>>, Vec<String>) {
         }
     }
     (pagers, problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan_with_tier_key(tier_key: &str) -> LoadedPlan {
+        let text = include_str!("../../config/examples/plan.toml")
+            .replace(
+                "routing_key = { env = \"PAGERDUTY_ROUTING_KEY\" }",
+                "routing_key = { env = \"PATH\" }",
+            )
+            .replace(
+                "# pagerduty_routing_key = { env = \"PAGERDUTY_KEY_INCIDENT_COMMAND\" }",
+                &format!("pagerduty_routing_key = {{ env = \"{tier_key}\" }} #"),
+            );
+        LoadedPlan {
+            plan: warroom_config::load_str("plan.toml", &text).expect("the example plan loads"),
+            source: warroom_config::PlanSource::Builtin,
+            digest: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_tier_whose_pagerduty_key_cannot_be_read_keeps_pagerduty_from_starting() {
+        let (pagers, problems) = from_plan(&plan_with_tier_key("WARROOM_TEST_NO_SUCH_KEY"));
+        assert!(
+            !pagers.iter().any(|p| p.name() == "pagerduty"),
+            "PagerDuty would page the default service in that tier's place"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("tier 2: pagerduty_routing_key")
+                    && p.contains("WARROOM_TEST_NO_SUCH_KEY")),
+            "{problems:?}"
+        );
+        // With every key readable, it starts.
+        let (pagers, _) = from_plan(&plan_with_tier_key("PATH"));
+        assert!(pagers.iter().any(|p| p.name() == "pagerduty"));
+    }
 }

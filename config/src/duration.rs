@@ -19,6 +19,14 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             "use a positive duration, e.g. 5m",
         ));
     }
+    // Requests, leases and timers count whole seconds: "500ms" would become 0 s there (an
+    // approved request expired at once), and "1s 500ms" 1 s.
+    if value.subsec_nanos() != 0 {
+        return Err(with_hint(
+            format!("duration `{text}` has a fraction of a second"),
+            "plans count whole seconds, e.g. 1s or 2s",
+        ));
+    }
     Ok(value)
 }
 
@@ -58,8 +66,15 @@ mod tests {
     }
 
     #[test]
-    fn zero_is_rejected() {
+    fn zero_and_fractions_of_a_second_are_rejected() {
         assert!(parse("0s").is_err());
+        // Whole seconds only: a fraction would be cut where durations count seconds.
+        let err = parse("500ms").unwrap_err();
+        let (message, hint) = split_hint(&err);
+        assert_eq!(message, "duration `500ms` has a fraction of a second");
+        assert_eq!(hint, Some("plans count whole seconds, e.g. 1s or 2s"));
+        assert!(parse("1s 500ms").is_err());
+        assert_eq!(parse("2s 1000ms"), Ok(Duration::from_secs(3)));
     }
 
     #[test]

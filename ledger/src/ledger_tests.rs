@@ -307,6 +307,18 @@ fn evidence_is_checked_from_the_chained_entries_not_from_the_records_beside_them
             .insert(key(2), serde_json::to_vec(&changed).unwrap())
             .unwrap();
         evidence.remove(key(3)).unwrap();
+        // The removed record's entry is stored again spelled otherwise (the same JSON, other
+        // spacing): the chain hashes the decoded entry, so it still passes, and the check
+        // must still find the entry.
+        let timeline = db.open_tree(crate::keys::TIMELINE).unwrap();
+        let at = crate::keys::timeline_key(&id, 3);
+        let stored = String::from_utf8(timeline.get(&at).unwrap().unwrap().to_vec()).unwrap();
+        let respaced = stored.replace(
+            r#""kind":"evidence.recorded""#,
+            r#""kind": "evidence.recorded""#,
+        );
+        assert_ne!(respaced, stored);
+        timeline.insert(&at, respaced.as_bytes()).unwrap();
         let mut moved: crate::records::EvidenceRecord =
             serde_json::from_slice(&evidence.remove(key(4)).unwrap().unwrap()).unwrap();
         moved.entry_seq = 1;

@@ -225,7 +225,9 @@ fn console_outside_drill_mode_needs_a_token() {
         &[("WARROOM_TOKEN_ALICE", "alice-console-token-for-tests")],
     );
     let b = Browser::start();
-    b.goto(&format!("http://{}/", server.addr));
+    // Opened from a malformed link (pasted in chat): it names no incident, and the console
+    // still starts.
+    b.goto(&format!("http://{}/#/%E0", server.addr));
 
     b.wait_until("the token field", WAIT, |b| b.displayed(&b.find("#token")));
     assert!(!b.displayed(&b.find("#person")), "no person to pick");

@@ -402,6 +402,31 @@ fn the_standby_takes_over_with_every_acknowledged_entry_and_a_paused_leader_writ
         !s.path().join("d-data/journal").exists(),
         "d opened a ledger"
     );
+    drop(d);
+
+    // A published head that does not even parse proves nothing either: refused, not skipped.
+    let (code, v) = drill.merge_patch(
+        lease_path,
+        &serde_json::json!({ "metadata": { "annotations": { "warroom.io/ledger-head": "x" } } }),
+    );
+    assert!(code < 300, "{v}");
+    let mut e = replica(&s, &plan, "e-data", "warroom-0");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = e.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "e led on an unreadable head");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(!status.success());
+    let unreadable = |said: &str| said.contains("refusing to lead") && said.contains("`x`");
+    let said = e.output_when(unreadable, Duration::from_secs(10));
+    assert!(unreadable(&said), "{said}");
+    assert!(
+        !s.path().join("e-data/journal").exists(),
+        "e opened a ledger"
+    );
 }
 
 const AM_TOKEN: &str = "am-test-token";

@@ -734,6 +734,23 @@ fn ack_scopes_an_exhausted_escalation_and_reminders_across_a_restart() {
                 .starts_with("acknowledged all"),
         "{all}"
     );
+    // The escalation ran out, yet the alerts its pages opened on PagerDuty are still open:
+    // the acknowledgement follows up every one of them.
+    let opened_for_b = |action: &str| -> BTreeSet<String> {
+        w.pd.accepted(PD)
+            .into_iter()
+            .filter(|r| r.body["event_action"] == action)
+            .filter_map(|r| r.body["dedup_key"].as_str().map(str::to_owned))
+            .filter(|k| k.contains(&b))
+            .collect()
+    };
+    let triggered = opened_for_b("trigger");
+    assert!(!triggered.is_empty(), "b's pages reached PagerDuty");
+    wait(
+        "PagerDuty to hear every exhausted page acknowledged",
+        10,
+        || (opened_for_b("acknowledge") == triggered).then_some(()),
+    );
     // Reminders: a new incident's status-update reminder (every 6 s) comes once per 6 s; a
     // clean restart right after one does not repeat it, and the count goes on from the ledger.
     let c = w.api.open_incident("reminded");

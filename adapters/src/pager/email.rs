@@ -99,9 +99,7 @@ impl Pager for Email {
         let address = person.email.as_deref().ok_or_else(|| {
             SendError::Permanent(format!("{} has no e-mail address in the plan", person.id))
         })?;
-        let to: Mailbox = format!("{} <{address}>", person.name)
-            .parse()
-            .map_err(|e| SendError::Permanent(format!("address `{address}`: {e}")))?;
+        let to = recipient(&person.name, address)?;
         let id = self.message_id(&o.key());
         let mut subject = subject(o);
         let mut builder = Message::builder()
@@ -124,5 +122,37 @@ impl Pager for Email {
             ))),
             Err(e) => Err(SendError::retry(format!("mail to {address}: {e}"))),
         }
+    }
+}
+
+/// The mailbox a page goes to: the person's name as a display name, quoted as needed, so a
+/// name such as "Doe, Jane" or "Jane [SRE]" never stops the page.
+fn recipient(name: &str, address: &str) -> Result<Mailbox, SendError> {
+    let address = address
+        .parse()
+        .map_err(|e| SendError::Permanent(format!("address `{address}`: {e}")))?;
+    Ok(Mailbox::new(Some(name.to_owned()), address))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_with_commas_and_brackets_still_reach_their_address() {
+        for name in ["Doe, Jane", "Jane [SRE]", "Jane \"JJ\" O'Neil", "Ana"] {
+            let to = recipient(name, "jane@northwind.example").unwrap();
+            assert_eq!(to.email.to_string(), "jane@northwind.example");
+            assert_eq!(to.name.as_deref(), Some(name));
+            // The header it makes reads back as the same mailbox.
+            let back: Mailbox = to.to_string().parse().unwrap();
+            assert_eq!(back, to, "{to}");
+        }
+        let bad = recipient("Jane", "not an address");
+        assert!(
+            matches!(&bad, Err(SendError::Permanent(m)) if m.contains("`not an address`")),
+            "{:?}",
+            bad.err()
+        );
     }
 }

@@ -335,14 +335,13 @@ impl Engine {
         let c = self
             .write(self.ledger.append(&incident.id, &Actor::System, event))
             .await?;
-        if incident.escalation.as_ref().is_some_and(|e| !e.stopped) {
-            let by = format!(
-                "at its source ({})",
-                key.split(':').next().unwrap_or("alert")
-            );
-            self.follow_up(&incident.id, SendKind::Acknowledged, Some(by), None)
-                .await;
-        }
+        // Also after the escalation ran out; what was followed before is not sent again.
+        let by = format!(
+            "at its source ({})",
+            key.split(':').next().unwrap_or("alert")
+        );
+        self.follow_up(&incident.id, SendKind::Acknowledged, Some(by), None)
+            .await;
         self.post(
             &c.incident,
             &format!(

@@ -415,15 +415,15 @@ impl Engine {
                 Ok(c) => {
                     self.post(&c.incident, &format!("{person} acknowledged the page"))
                         .await;
-                    if i.escalation.as_ref().is_some_and(|e| !e.stopped) {
-                        self.follow_up(
-                            &i.id,
-                            SendKind::Acknowledged,
-                            Some(person.to_string()),
-                            Some(person),
-                        )
-                        .await;
-                    }
+                    // Also after the escalation ran out: its pages may still be open on
+                    // the pagers. What an earlier ack or resolve followed is not sent again.
+                    self.follow_up(
+                        &i.id,
+                        SendKind::Acknowledged,
+                        Some(person.to_string()),
+                        Some(person),
+                    )
+                    .await;
                     acked.push(i.id.to_string());
                 }
                 Err(e) => return Reply::from_ledger(e),

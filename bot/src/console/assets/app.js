@@ -356,8 +356,13 @@
   // ---- selection ----------------------------------------------------------------------
 
   function idFromHash() {
-    const id = decodeURIComponent(location.hash.replace(/^#\/?/, ''));
-    return id || null;
+    // A malformed link (`#/%E0`) names no incident; it must not stop the console starting.
+    try {
+      const id = decodeURIComponent(location.hash.replace(/^#\/?/, ''));
+      return id || null;
+    } catch (e) {
+      return null;
+    }
   }
 
   function select(id) {
