@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use warroom_tests::api::{Api, plan_with};
 use warroom_tests::fake_slack::FakeSlack;
-use warroom_tests::pager_standin::{PagerStandIn, SmtpSink, paging_changes};
+use warroom_tests::pager_standin::{PagerStandIn, Received, SmtpSink, paging_changes};
 use warroom_tests::{Scratch, Server, wait_for as wait};
 
 const AM_TOKEN: &str = "am-test-token";
@@ -881,5 +881,66 @@ fn a_receiver_that_never_answers_is_given_up_on_after_its_window_while_the_other
         o.values()
             .all(|d| d["state"] == "delivered" || d["state"] == "failed"),
         "{o:?}"
+    );
+}
+
+#[test]
+fn a_page_still_retrying_when_acknowledged_is_withdrawn_and_never_sent_after_the_ack() {
+    let w = start(Setup {
+        retry_for: "60s",
+        ..Setup::default()
+    });
+    // PagerDuty refuses the first trigger and asks for 4 s; it would take the next one.
+    w.pd.script(PD, &[(429, Some(4))]);
+    let id = fire(&w, "api-1");
+    wait("PagerDuty's first try", 10, || {
+        (!w.pd.received(PD).is_empty()).then_some(())
+    });
+    // While it waits, bob (paged by e-mail too) acknowledges.
+    let acked = w.api.ok("bob", &format!("ack {id}"), None);
+    assert_eq!(acked["message"], format!("acknowledged: {id}"));
+    let record = w
+        .api
+        .wait_until(&id, "the PagerDuty page to be settled", |i| {
+            i["incident"]["outbox"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .any(|(k, v)| {
+                    k.contains("/pagerduty/") && v["kind"] == "page" && v["state"] == "failed"
+                })
+        });
+    let page = record["incident"]["outbox"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(k, v)| k.contains("/pagerduty/") && v["kind"] == "page")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    assert!(
+        page["error"]
+            .as_str()
+            .unwrap()
+            .contains("not sent: the page was acknowledged before pagerduty took it"),
+        "{page}"
+    );
+    // Past the Retry-After: the trigger was never sent again, so no PagerDuty alert is left
+    // open that nothing would close.
+    std::thread::sleep(Duration::from_secs(5));
+    let triggers: Vec<Received> =
+        w.pd.received(PD)
+            .into_iter()
+            .filter(|r| r.body["event_action"] == "trigger")
+            .collect();
+    assert_eq!(triggers.len(), 1, "only the refused first try");
+    // Withdrawn is not a failure anyone must act on: nothing said in the channel.
+    assert!(
+        !record["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|m| m["text"].as_str())
+            .any(|t| t.contains("did not reach")),
+        "{record}"
     );
 }

@@ -20,7 +20,7 @@ use warroom_adapters::pager::{Audience, Outbound, PagedPerson, Pager, SendError}
 use warroom_commands::outbox::{
     Delivery, DeliveryState, OutboxItem, SendKind, jitter_for, retry_delay, unsettled,
 };
-use warroom_commands::{Actor, Event, Incident, IncidentId, PersonId};
+use warroom_commands::{Actor, Event, Incident, IncidentId, IncidentStatus, PersonId};
 
 use super::Engine;
 
@@ -185,6 +185,10 @@ impl Engine {
         let mut attempts = item.attempts;
         let mut said_retrying = item.state == DeliveryState::Retrying;
         loop {
+            if let Some(why) = self.page_withdrawn(incident, &item) {
+                self.withdraw(incident, id, &item, attempts, &why).await;
+                return;
+            }
             attempts += 1;
             let span = tracing::info_span!("delivery", incident = %incident, delivery = id, attempt = attempts);
             let answer = {
@@ -284,6 +288,57 @@ impl Engine {
                 .unwrap_or("another channel")
         });
         self.post(&c.incident, &text).await;
+    }
+
+    /// Why a page not yet taken must not be sent any more: its incident was resolved, or the
+    /// page was followed up (acknowledged, resolved) on the same channel for the same person.
+    /// Checked before every attempt, since a retried trigger landing after its acknowledge
+    /// would open a PagerDuty alert nothing ever closes, and wake someone for nothing.
+    fn page_withdrawn(&self, incident: &IncidentId, item: &OutboxItem) -> Option<String> {
+        if item.kind != SendKind::Page {
+            return None;
+        }
+        let record = self.ledger.incident(incident).ok()?;
+        if record.status == IncidentStatus::Resolved {
+            return Some(format!(
+                "not sent: {} was resolved before {} took the page",
+                record.id, item.delivery.channel
+            ));
+        }
+        let follow_up = record.outbox.values().find(|f| {
+            f.kind != SendKind::Page
+                && f.delivery.follows.as_deref() == Some(item.page.as_str())
+                && f.delivery.channel == item.delivery.channel
+                && f.delivery.person == item.delivery.person
+        })?;
+        Some(format!(
+            "not sent: the page was {} before {} took it",
+            match follow_up.kind {
+                SendKind::Resolved => "resolved",
+                _ => "acknowledged",
+            },
+            item.delivery.channel
+        ))
+    }
+
+    /// Settle a page that stopped mattering before its channel took it: recorded as not
+    /// delivered, with why, and not announced as a failure (nobody needs to act on it).
+    async fn withdraw(
+        &self,
+        incident: &IncidentId,
+        id: &str,
+        item: &OutboxItem,
+        attempts: u32,
+        why: &str,
+    ) {
+        tracing::info!(incident = %incident, delivery = id, attempts, reason = why, "page withdrawn");
+        self.metrics.delivery(&item.delivery.channel, "withdrawn");
+        let event = Event::PageFailed {
+            delivery: id.to_owned(),
+            attempts,
+            error: why.to_owned(),
+        };
+        self.settle(incident, event).await;
     }
 
     /// Tell the channels that paged that the pages stopped mattering: an acknowledgement to

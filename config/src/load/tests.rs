@@ -671,3 +671,20 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn ids_that_differ_only_in_case_are_one_id() {
+    // `Alice` beside `alice` would count as a second approver for the same human.
+    let text = format!(
+        "{MINIMAL}\n[[people]]\nid = \"alice\"\nname = \"Alice\"\n\n[[people]]\nid = \"Alice\"\nname = \"Alice again\"\n"
+    );
+    let problems = problems(&text);
+    expect(
+        &problems,
+        10,
+        6,
+        "people[1].id",
+        "duplicate person id `Alice`: `alice` is already defined above (ids must differ by more than case)",
+    );
+    assert_eq!(problems.len(), 1, "{}", listing(&problems));
+}

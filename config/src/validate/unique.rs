@@ -76,12 +76,21 @@ fn ids<'a>(
     values: impl Iterator<Item = &'a str>,
 ) {
     let list = FieldPath::root().key(section);
-    let mut seen: HashMap<&str, usize> = HashMap::new();
+    // Compared without case: `alice` and `Alice` are one human to the people reading the
+    // timeline, and two approvers to a quorum if they were let in.
+    let mut seen: HashMap<String, &str> = HashMap::new();
     for (i, value) in values.enumerate() {
-        if seen.insert(value, i).is_some() {
+        if let Some(first) = seen.insert(value.to_ascii_lowercase(), value) {
+            let message = if first == value {
+                format!("duplicate {what} {field} `{value}`; it is already defined above")
+            } else {
+                format!(
+                    "duplicate {what} {field} `{value}`: `{first}` is already defined above (ids must differ by more than case)"
+                )
+            };
             report.at(
                 &list.index(i).key(field),
-                format!("duplicate {what} {field} `{value}`; it is already defined above"),
+                message,
                 "each id must be unique; rename or remove one of them",
             );
         }
