@@ -224,3 +224,62 @@ fn an_address_over_its_rate_is_told_when_to_retry_and_nothing_it_sent_then_is_re
     api.ok("carol", "note after waiting", Some(&inc));
     assert_eq!(server.gauge("warroom_http_rate_limited_total"), refused);
 }
+
+#[test]
+fn unauthenticated_bodies_cannot_hold_more_memory_than_set_aside_and_are_told_to_retry() {
+    let (_s, server) = server_with("body_timeout = \"30s\"");
+    let api = Api::new(&server.addr);
+    let inc = api.open_incident("big bodies");
+    // Twenty senders from one address start 1 MB alert bodies, with no credentials, and
+    // trickle them: a signed intake's signature covers the body, so it is read before the
+    // check. Sixteen fit what one address may hold (16 MiB); four are answered at once.
+    let mut conns: Vec<(TcpStream, Vec<u8>)> = (0..20)
+        .map(|_| {
+            let mut c = TcpStream::connect(&server.addr).unwrap();
+            write!(
+                c,
+                "POST /alerts/guardduty HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{{"
+            )
+            .unwrap();
+            c.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+            (c, Vec::new())
+        })
+        .collect();
+    // Answers come with the connection left open (their bodies were never read): read what
+    // arrives rather than to the end.
+    let refused = wait_for("four bodies past the bound to be refused", 10, || {
+        for (c, got) in &mut conns {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = c.read(&mut buf) {
+                got.extend_from_slice(&buf[..n]);
+            }
+        }
+        let answered: Vec<String> = conns
+            .iter()
+            .filter(|(_, got)| got.ends_with(b"}"))
+            .map(|(_, got)| String::from_utf8_lossy(got).into_owned())
+            .collect();
+        (answered.len() >= 4).then_some(answered)
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(refused.len(), 4, "{refused:#?}");
+    for answer in &refused {
+        assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+        assert!(
+            answer.to_ascii_lowercase().contains("retry-after: 1"),
+            "{answer}"
+        );
+        assert!(
+            answer.contains("too many request bodies are being read from this address"),
+            "{answer}"
+        );
+    }
+    assert_eq!(server.gauge("warroom_http_bodies_refused_total"), 4);
+    // Once they end, the same address is served again.
+    drop(conns);
+    let (code, reply) = wait_for("a command once the bodies ended", 10, || {
+        let got = api.command("carol", "note after the big bodies", Some(&inc));
+        (got.0 == 200).then_some(got)
+    });
+    assert_eq!(code, 200, "{reply}");
+}

@@ -5,8 +5,11 @@
 //! answered `429` with `Retry-After` (whole seconds until it may send again) before its
 //! body is read or anything is recorded, so a refused request has no effect and may be
 //! repeated as is; a body that has not fully arrived within `body_timeout` is answered `408`
-//! and nothing of it is acted on. Memory is bounded: at most `MAX_SOURCES` addresses are
-//! tracked, and buckets full again are forgotten first. Caveat: the address is the TCP
+//! and nothing of it is acted on; the bodies being read on those paths hold at most
+//! `BODIES_PER_SOURCE` bytes from one address and `BODIES_IN_FLIGHT` in all (by their
+//! `Content-Length`), beyond which a request is answered `503` before its body is read.
+//! Memory is bounded: at most `MAX_SOURCES` addresses are tracked, and buckets full again are
+//! forgotten first. Caveat: the address is the TCP
 //! peer — behind a proxy, every caller is the proxy (give the proxy its own limits), and a
 //! standby forwarding to the leader counts as one address.
 
@@ -37,11 +40,49 @@ fn limited(path: &str) -> bool {
         || path.starts_with("/discord/")
 }
 
+/// Request bodies held at once on the limited paths, in bytes: each is read whole before its
+/// sender can be checked (a signature covers the body), so without a bound, slow bodies from
+/// unauthenticated senders could hold the pod's memory (1 MiB each, 4,096 connections).
+const BODIES_IN_FLIGHT: u64 = 128 * 1024 * 1024;
+/// The same bound for one address, so one sender cannot take the whole budget.
+const BODIES_PER_SOURCE: u64 = 16 * 1024 * 1024;
+/// What a body without a usable `Content-Length` is counted as: the largest any path takes.
+const LARGEST_BODY: u64 = super::alerts::MAX_ALERT_BODY as u64;
+
 pub struct Guard {
     limits: Limits,
     buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    in_flight: Mutex<InFlight>,
     pub rate_limited: AtomicU64,
     pub body_timeouts: AtomicU64,
+    pub bodies_refused: AtomicU64,
+}
+
+/// Body bytes reserved now, in all and per address.
+#[derive(Default)]
+struct InFlight {
+    total: u64,
+    by_source: HashMap<IpAddr, u64>,
+}
+
+/// Body bytes held for one request until it is answered.
+struct Reserved {
+    guard: Arc<Guard>,
+    source: IpAddr,
+    bytes: u64,
+}
+
+impl Drop for Reserved {
+    fn drop(&mut self) {
+        let mut f = self.guard.in_flight();
+        f.total = f.total.saturating_sub(self.bytes);
+        if let Some(held) = f.by_source.get_mut(&self.source) {
+            *held = held.saturating_sub(self.bytes);
+            if *held == 0 {
+                f.by_source.remove(&self.source);
+            }
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -55,8 +96,33 @@ impl Guard {
         Arc::new(Guard {
             limits: limits.clone(),
             buckets: Mutex::default(),
+            in_flight: Mutex::default(),
             rate_limited: AtomicU64::new(0),
             body_timeouts: AtomicU64::new(0),
+            bodies_refused: AtomicU64::new(0),
+        })
+    }
+
+    fn in_flight(&self) -> std::sync::MutexGuard<'_, InFlight> {
+        self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Hold `bytes` of body for `source`, or say which bound it would pass.
+    fn reserve(self: &Arc<Self>, source: IpAddr, bytes: u64) -> Result<Reserved, &'static str> {
+        let mut f = self.in_flight();
+        let mine = f.by_source.get(&source).copied().unwrap_or(0);
+        if mine + bytes > BODIES_PER_SOURCE {
+            return Err("from this address");
+        }
+        if f.total + bytes > BODIES_IN_FLIGHT {
+            return Err("in all");
+        }
+        f.total += bytes;
+        *f.by_source.entry(source).or_insert(0) += bytes;
+        Ok(Reserved {
+            guard: self.clone(),
+            source,
+            bytes,
         })
     }
 
@@ -94,9 +160,11 @@ impl Guard {
     pub fn render(&self) -> String {
         format!(
             "# HELP warroom_http_rate_limited_total Requests answered 429 because their address was over [console.limits] per_source.\n# TYPE warroom_http_rate_limited_total counter\nwarroom_http_rate_limited_total {}\n\
-# HELP warroom_http_body_timeouts_total Requests answered 408 because their body did not arrive within [console.limits] body_timeout.\n# TYPE warroom_http_body_timeouts_total counter\nwarroom_http_body_timeouts_total {}\n",
+# HELP warroom_http_body_timeouts_total Requests answered 408 because their body did not arrive within [console.limits] body_timeout.\n# TYPE warroom_http_body_timeouts_total counter\nwarroom_http_body_timeouts_total {}\n\
+# HELP warroom_http_bodies_refused_total Requests answered 503 because the request bodies being read already held the memory set aside for them.\n# TYPE warroom_http_bodies_refused_total counter\nwarroom_http_bodies_refused_total {}\n",
             self.rate_limited.load(Ordering::Relaxed),
             self.body_timeouts.load(Ordering::Relaxed),
+            self.bodies_refused.load(Ordering::Relaxed),
         )
     }
 }
@@ -122,6 +190,35 @@ pub async fn guard(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
         }
         return r;
     }
+    // The body's bytes are set aside before it is read, and held until the answer.
+    let _reserved = match req.extensions().get::<ConnectInfo<SocketAddr>>() {
+        Some(ConnectInfo(peer)) if limited(req.uri().path()) => {
+            let bytes = req
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                .map_or(LARGEST_BODY, |n| n.min(LARGEST_BODY));
+            match guard.reserve(peer.ip(), bytes) {
+                Ok(r) => Some(r),
+                Err(bound) => {
+                    guard.bodies_refused.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(source = %peer.ip(), path = %req.uri().path(), bound, "request bodies in flight at their bound");
+                    let mut r = answer(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!(
+                            "too many request bodies are being read {bound} ({} MiB from one address, {} MiB in all); nothing was done: retry after 1 s",
+                            BODIES_PER_SOURCE >> 20,
+                            BODIES_IN_FLIGHT >> 20
+                        ),
+                    );
+                    r.headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                    return r;
+                }
+            }
+        }
+        _ => None,
+    };
     let late = Arc::new(AtomicBool::new(false));
     let (parts, body) = req.into_parts();
     let body = Body::new(DeadlineBody::new(
@@ -156,6 +253,30 @@ struct Late;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn body_bytes_are_bounded_per_address_and_in_all_and_given_back_when_answered() {
+        let g = Guard::new(&Limits::default());
+        let (a, b): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+        let mib = 1024 * 1024;
+        // One address: 16 bodies of 1 MiB, not a 17th.
+        let held: Vec<Reserved> = (0..16).map(|_| g.reserve(a, mib).unwrap()).collect();
+        assert_eq!(g.reserve(a, mib).err(), Some("from this address"));
+        // Others still get in, up to the bound in all.
+        let mut others = Vec::new();
+        for i in 0..7u8 {
+            let ip: IpAddr = format!("198.51.100.{i}").parse().unwrap();
+            others.extend((0..16).map(|_| g.reserve(ip, mib).unwrap()));
+        }
+        assert_eq!(g.in_flight().total, 128 * mib);
+        assert_eq!(g.reserve(b, 1).err(), Some("in all"));
+        // Answered requests give their bytes back, and an address holding none is forgotten.
+        drop(held);
+        assert!(g.reserve(a, mib).is_ok());
+        drop(others);
+        assert_eq!(g.in_flight().total, 0);
+        assert!(g.in_flight().by_source.is_empty());
+    }
 
     fn limits(per_source: u32, burst: u32) -> Limits {
         Limits {
