@@ -129,6 +129,14 @@ impl Engine {
         }
     }
 
+    /// Run an approved request once.
+    ///
+    /// Guarantees: the run starts only after `Executing` is durably recorded (the
+    /// compare-and-swap a second run loses), with `ack = "replicated"` only once the copy
+    /// holds it, and only while this ledger still accepts writes (a lapsed lease or a held
+    /// copy stops it just before the action). Assumes the executor refuses a target whose UID
+    /// changed. Caveat: a process killed during the action leaves `Executing`, reported
+    /// "outcome unknown — verify" on restart, never run again.
     async fn run(&self, id: &IncidentId, request_id: &str) -> String {
         let span = tracing::info_span!("execute", incident = %id, request = request_id);
         self.run_in_span(id, request_id).instrument(span).await
@@ -216,6 +224,14 @@ impl Engine {
             ),
         )
         .await;
+        // The copy wait and the post above may have taken seconds: a leader whose lease lapsed
+        // meanwhile (or whose ledger now refuses writes) must not act, since another replica
+        // may lead and its outcome could not be recorded. The request stays executing here;
+        // whoever leads reports its outcome unknown, never runs it twice.
+        if let Some(why) = self.ledger.write_refusal() {
+            tracing::warn!(request = request_id, reason = %why, "not run: writes are refused");
+            return format!("{request_id} not run: {why}; nothing was changed");
+        }
         let mut ex = self.execution(&started.incident, &request, resolved);
         ex.progress = Some(self.forward_progress(&started.incident));
         let (event, label) = match self.cluster.execute(&ex).await {

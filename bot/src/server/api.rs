@@ -393,6 +393,27 @@ struct VerifyQuery {
     skip_evidence: bool,
 }
 
+/// The one verify running through the API, released when its work ends.
+struct VerifyRunning;
+
+static VERIFYING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+impl VerifyRunning {
+    fn take() -> Option<VerifyRunning> {
+        use std::sync::atomic::Ordering;
+        VERIFYING
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .ok()
+            .map(|_| VerifyRunning)
+    }
+}
+
+impl Drop for VerifyRunning {
+    fn drop(&mut self) {
+        VERIFYING.store(false, std::sync::atomic::Ordering::Release);
+    }
+}
+
 async fn verify(
     ReadyState(state): ReadyState,
     headers: HeaderMap,
@@ -402,9 +423,24 @@ async fn verify(
     if let Err(r) = caller(&state, &headers, &q) {
         return r.into_response();
     }
+    // One at a time: a verify re-reads every entry and re-hashes every artifact (from S3
+    // too), so a reader repeating it could saturate the disk and the blocking pool.
+    let Some(one) = VerifyRunning::take() else {
+        let mut r = answer(
+            StatusCode::TOO_MANY_REQUESTS,
+            "a verify is already running (one runs at a time: it re-hashes every artifact); retry after 5 s".to_owned(),
+        );
+        r.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("5"),
+        );
+        return r;
+    };
     let ledger = state.engine.ledger.clone();
     let store = state.evidence.clone();
+    // The turn is held by the work itself: a caller that hangs up does not free it early.
     let run = move || {
+        let _one = one;
         let evidence = (!v.skip_evidence).then_some(store.as_ref());
         crate::verify::run(&ledger, evidence, &mut |_, _| {})
     };
@@ -461,4 +497,19 @@ async fn drill_clusters(ReadyState(state): ReadyState) -> Response {
         .map(|(name, h)| json!({ "name": name, "url": h.url() }))
         .collect();
     axum::Json(json!({ "clusters": clusters })).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::VerifyRunning;
+
+    #[test]
+    fn one_verify_runs_at_a_time_and_its_turn_ends_with_its_work() {
+        let first = VerifyRunning::take().expect("the first verify runs");
+        assert!(VerifyRunning::take().is_none(), "a second waits its turn");
+        // Ended on another thread (the blocking pool's), the turn is free again.
+        std::thread::spawn(move || drop(first)).join().unwrap();
+        let again = VerifyRunning::take();
+        assert!(again.is_some());
+    }
 }
