@@ -406,6 +406,18 @@ impl Incident {
                         if e.stopped && !e.ended_at_source {
                             return Err(Refusal::EscalationStopped(step.to_string()));
                         }
+                        if step.policy == e.step.policy {
+                            // After the alert ended at its source only its refire pages
+                            // again (tier 1 of a new round); a step decided before the end
+                            // and written after it would restart the paging.
+                            if e.stopped && !(step.tier == 0 && step.round > e.step.round) {
+                                return Err(Refusal::EscalationStopped(step.to_string()));
+                            }
+                            // Steps only move forward: one decided late never rewinds a newer.
+                            if !e.stopped && (step.round, step.tier) < (e.step.round, e.step.tier) {
+                                return Err(Refusal::AlreadyPaged(step.to_string()));
+                            }
+                        }
                     }
                     if self.status == IncidentStatus::Resolved {
                         return Err(Refusal::EscalationStopped(step.to_string()));
@@ -610,6 +622,57 @@ mod tests {
         )
         .unwrap();
         assert_eq!(i.requests.len(), 1);
+    }
+
+    fn paged(policy: &str, tier: u32, round: u32, page: &str) -> Event {
+        Event::Paged {
+            target: format!("policy:{policy}"),
+            people: vec!["bob".into()],
+            text: Some("t".into()),
+            step: Some(crate::event::EscalationStep {
+                policy: policy.into(),
+                tier,
+                round,
+            }),
+            page: Some(page.into()),
+            deliveries: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_step_written_after_its_alert_ended_or_behind_a_newer_one_is_refused() {
+        let mut i = incident();
+        let system = Actor::System;
+        i.apply(&paged("oncall", 0, 0, "P1"), &system, at(), "h1")
+            .unwrap();
+        i.apply(&paged("oncall", 1, 0, "P2"), &system, at(), "h2")
+            .unwrap();
+        // An older step decided late does not rewind the escalation.
+        assert!(matches!(
+            i.apply(&paged("oncall", 0, 0, "P3"), &system, at(), "h3"),
+            Err(Refusal::AlreadyPaged(_))
+        ));
+        let ended = Event::AlertResolved {
+            fingerprint: "alertmanager:1".into(),
+            repeats: 0,
+        };
+        i.apply(&ended, &system, at(), "h3").unwrap();
+        // The next step, decided before the alert ended and written after it: refused, and
+        // the escalation stays stopped.
+        for (tier, round) in [(2, 0), (1, 1)] {
+            assert!(
+                matches!(
+                    i.apply(&paged("oncall", tier, round, "P3"), &system, at(), "h4"),
+                    Err(Refusal::EscalationStopped(_))
+                ),
+                "tier {tier} round {round}"
+            );
+            assert!(i.escalation.as_ref().unwrap().stopped);
+        }
+        // Its refire starts a new round at tier 1.
+        i.apply(&paged("oncall", 0, 1, "P3"), &system, at(), "h4")
+            .unwrap();
+        assert!(!i.escalation.as_ref().unwrap().stopped);
     }
 
     #[test]

@@ -370,6 +370,18 @@ fn evidence_is_checked_from_the_chained_entries_not_from_the_records_beside_them
         .unwrap_err()
         .to_string();
     assert!(e.contains("its evidence record is missing"), "{e}");
+    // Salvage carries over only records their entries recorded: the changed one and the
+    // moved one are counted lost, not copied for the new ledger's verify to fail on.
+    drop(ledger);
+    let to = tempfile::tempdir().unwrap();
+    let report = crate::salvage::salvage(dir.path(), &to.path().join("new"), clock()).unwrap();
+    let mine = report
+        .incidents
+        .iter()
+        .find(|i| i.incident == id.to_string())
+        .unwrap();
+    assert_eq!((mine.evidence_kept, mine.evidence_lost), (0, 2), "{mine:?}");
+    assert!(!report.complete());
 }
 
 #[test]

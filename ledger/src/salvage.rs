@@ -242,7 +242,15 @@ pub(crate) fn rebuild(
         let (ours, theirs): (Vec<_>, Vec<_>) = evidence
             .iter()
             .filter(|e| e.incident == parsed)
-            .partition(|e| e.entry_seq < kept);
+            // Kept only when the verified entry it names recorded exactly it: a record
+            // changed, moved or invented beside the chain is counted lost, not carried over
+            // for the salvaged ledger's verify to fail on.
+            .partition(|e| {
+                e.entry_seq < kept
+                    && entries
+                        .get(e.entry_seq as usize)
+                        .is_some_and(|entry| e.matches(entry))
+            });
         for e in &ours {
             puts.push(Put {
                 tree: TreeId::Evidence,

@@ -188,8 +188,14 @@ impl Engine {
                 }
                 let paged = match (&rule.page, page_now) {
                     (Some(policy), true) => {
-                        self.page_policy(&incident, policy, 0, 0).await;
-                        true
+                        let paged = self.page_policy(&incident, policy, 0, 0).await;
+                        if !paged {
+                            // The page was not recorded (the ledger refused the write): the
+                            // answer says so, and a repeat of the alert goes back to the
+                            // ledger, which pages an incident opened and never paged.
+                            self.alert_book().open.remove(&key);
+                        }
+                        paged
                     }
                     _ => false,
                 };

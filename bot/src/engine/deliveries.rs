@@ -290,8 +290,9 @@ impl Engine {
         self.post(&c.incident, &text).await;
     }
 
-    /// Why a page not yet taken must not be sent any more: its incident was resolved, or the
-    /// page was followed up (acknowledged, resolved) on the same channel for the same person.
+    /// Why a page not yet taken must not be sent any more: its incident was resolved, its
+    /// person acknowledged, or the page was followed up (acknowledged, resolved) on the same
+    /// channel for the same person.
     /// Checked before every attempt, since a retried trigger landing after its acknowledge
     /// would open a PagerDuty alert nothing ever closes, and wake someone for nothing.
     fn page_withdrawn(&self, incident: &IncidentId, item: &OutboxItem) -> Option<String> {
@@ -303,6 +304,16 @@ impl Engine {
             return Some(format!(
                 "not sent: {} was resolved before {} took the page",
                 record.id, item.delivery.channel
+            ));
+        }
+        // The person it wakes already acknowledged (follow-ups skip them: they know).
+        if let Some(p) = &item.delivery.person
+            && !record.unacknowledged.contains(p)
+            && record.escalation.as_ref().is_some_and(|e| e.stopped)
+        {
+            return Some(format!(
+                "not sent: {p} acknowledged before {} took the page",
+                item.delivery.channel
             ));
         }
         let follow_up = record.outbox.values().find(|f| {
