@@ -40,6 +40,9 @@ pub struct Elector {
     name: String,
     pub identity: String,
     duration: Duration,
+    /// The other holder's lease as last read, and when (on this process's monotonic clock)
+    /// it was first seen so: expiry is judged from that, never from the holder's wall clock.
+    observed: std::sync::Mutex<Option<(String, std::time::Instant)>>,
 }
 
 /// The label the leader sets on its own pod.
@@ -99,6 +102,7 @@ impl Elector {
             name: name.to_owned(),
             identity: identity.to_owned(),
             duration,
+            observed: std::sync::Mutex::new(None),
         })
     }
 
@@ -154,12 +158,27 @@ impl Elector {
         };
         let spec = &current["spec"];
         let holder = spec["holderIdentity"].as_str().unwrap_or_default();
-        let renewed = spec["renewTime"]
-            .as_str()
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.with_timezone(&chrono::Utc));
-        let lasts = spec["leaseDurationSeconds"].as_i64().unwrap_or(15);
-        let expired = renewed.is_none_or(|t| now() > t + chrono::Duration::seconds(lasts));
+        let lasts = spec["leaseDurationSeconds"].as_u64().unwrap_or(15);
+        // As client-go judges it: the lease lapsed when it has not changed for its duration
+        // as this replica measures time. Comparing the holder's `renewTime` with this
+        // replica's wall clock would hand over a lease being renewed as usual whenever the
+        // two clocks differ by more than the fence's margin: two leaders at once.
+        let seen = format!(
+            "{holder}|{}|{}",
+            spec["renewTime"], spec["leaseTransitions"]
+        );
+        let unchanged_since = {
+            let mut observed = self.observed.lock().unwrap_or_else(|p| p.into_inner());
+            match &*observed {
+                Some((was, at)) if *was == seen => *at,
+                _ => {
+                    let at = std::time::Instant::now();
+                    *observed = Some((seen, at));
+                    at
+                }
+            }
+        };
+        let expired = unchanged_since.elapsed() > Duration::from_secs(lasts);
         let transitions = spec["leaseTransitions"].as_u64().unwrap_or(0);
         let (transitions, acquired) = if holder == self.identity {
             (

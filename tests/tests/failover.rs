@@ -429,6 +429,67 @@ fn the_standby_takes_over_with_every_acknowledged_entry_and_a_paused_leader_writ
     );
 }
 
+#[test]
+fn a_holder_renewing_on_a_clock_an_hour_behind_keeps_its_lease_until_it_stops() {
+    let Lab {
+        moto: _moto,
+        s,
+        _apiserver,
+        drill,
+        plan,
+    } = lab(drill_plan_with_aws_at);
+    // Another replica holds the lease and renews it every half second, but its clock is an
+    // hour behind: every renewTime it writes is an hour old by this machine's clock.
+    let lease_path = "/apis/coordination.k8s.io/v1/namespaces/warroom/leases/warroom";
+    let behind = chrono::Utc::now() - chrono::Duration::hours(1);
+    let stamp =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let (code, v) = drill.post(
+        "/apis/coordination.k8s.io/v1/namespaces/warroom/leases",
+        &serde_json::json!({
+            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": { "name": "warroom" },
+            "spec": { "holderIdentity": "warroom-9", "leaseDurationSeconds": 3,
+                "acquireTime": stamp(behind), "renewTime": stamp(behind), "leaseTransitions": 0 }
+        }),
+    );
+    assert!(code < 300, "{v}");
+    let holder = || {
+        drill.object(lease_path)["spec"]["holderIdentity"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let a = replica(&s, &plan, "a-data", "warroom-0");
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(8) {
+        let renewed = behind + chrono::Duration::from_std(start.elapsed()).unwrap();
+        let (code, v) = drill.merge_patch(
+            lease_path,
+            &serde_json::json!({ "spec": { "renewTime": stamp(renewed) } }),
+        );
+        assert!(code < 300, "{v}");
+        assert_eq!(
+            holder(),
+            "warroom-9",
+            "a lease renewed as usual was taken because its holder's clock is behind"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // It stops renewing: once the lease has not changed for its duration, as this replica
+    // measures time, it is taken.
+    let stopped = Instant::now();
+    wait_for("the replica to take the lapsed lease", 20, || {
+        (holder() == "warroom-0").then_some(())
+    });
+    assert!(
+        stopped.elapsed() >= Duration::from_secs(3),
+        "taken {:?} after the last renewal, before its 3 s lapsed",
+        stopped.elapsed()
+    );
+    drop(a);
+}
+
 const AM_TOKEN: &str = "am-test-token";
 
 /// The example plan's payments rule, paging primary-oncall (tier 1, then tier 2 after
