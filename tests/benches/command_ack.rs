@@ -239,18 +239,53 @@ fn slow(addr: &str) -> (u64, u64, u64) {
     )
 }
 
-/// The disk's limit in the same folder: preallocated pwrite + fdatasync, one writer.
-fn disk_reference(dir: &std::path::Path) -> f64 {
-    use std::os::unix::fs::FileExt;
-    let f = std::fs::OpenOptions::new()
+/// A fresh, empty file `name` in `dir`.
+fn scratch(dir: &std::path::Path, name: &str) -> std::fs::File {
+    std::fs::OpenOptions::new()
         .create(true)
         .read(true)
         .write(true)
         .truncate(true)
-        .open(dir.join("reference"))
-        .unwrap();
+        .open(dir.join(name))
+        .unwrap()
+}
+
+/// A fresh file `name` in `dir`, `len` bytes written and synced so later writes only
+/// overwrite.
+fn preallocated(dir: &std::path::Path, name: &str, len: u64) -> std::fs::File {
+    use std::os::unix::fs::FileExt;
+    let f = scratch(dir, name);
+    f.write_all_at(&vec![0u8; len as usize], 0).unwrap();
+    f.sync_all().unwrap();
+    f
+}
+
+/// `n` 512-byte writes to `f`, each synced, on a schedule of `rate` a second. For each: how
+/// long after its due time it was durable, and how long its own write and sync took.
+fn scheduled_syncs(f: &std::fs::File, rate: u64, n: u64) -> Vec<(Duration, Duration)> {
+    use std::os::unix::fs::FileExt;
+    let record = [7u8; 512];
+    let start = Instant::now();
+    let mut lat = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        let due = start + Duration::from_nanos(i * 1_000_000_000 / rate);
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let t = Instant::now();
+        f.write_all_at(&record, i * 512).unwrap();
+        f.sync_data().unwrap();
+        lat.push((due.elapsed(), t.elapsed()));
+    }
+    lat
+}
+
+/// The disk's limit in the same folder: preallocated pwrite + fdatasync, one writer.
+fn disk_reference(dir: &std::path::Path) -> f64 {
+    use std::os::unix::fs::FileExt;
     let record = [7u8; 512];
     let n = 2000u64;
+    let f = scratch(dir, "reference");
     f.set_len(n * 512).unwrap();
     f.sync_all().unwrap();
     let start = Instant::now();
@@ -267,22 +302,11 @@ fn disk_reference(dir: &std::path::Path) -> f64 {
 /// stall an acknowledgement cannot beat. Returns (p99, max, syncs over 50 ms).
 fn disk_tail(dir: &std::path::Path) -> (Duration, Duration, usize) {
     use std::os::unix::fs::FileExt;
-    let open = |name: &str| {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .read(true)
-            .write(true)
-            .truncate(true)
-            .open(dir.join(name))
-            .unwrap()
-    };
     let (rate, n) = (1000u64, 5000u64);
-    let f = open("reference-tail");
-    f.write_all_at(&vec![0u8; (n * 512) as usize], 0).unwrap();
-    f.sync_all().unwrap();
+    let f = preallocated(dir, "reference-tail", n * 512);
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let other = {
-        let (stop, g) = (stop.clone(), open("reference-other"));
+        let (stop, g) = (stop.clone(), scratch(dir, "reference-other"));
         std::thread::spawn(move || {
             let chunk = vec![3u8; 1 << 20];
             let mut at = 0u64;
@@ -294,19 +318,11 @@ fn disk_tail(dir: &std::path::Path) -> (Duration, Duration, usize) {
             }
         })
     };
-    let record = [7u8; 512];
-    let start = Instant::now();
-    let mut lat = Vec::with_capacity(n as usize);
-    for i in 0..n {
-        let due = start + Duration::from_nanos(i * 1_000_000_000 / rate);
-        if let Some(wait) = due.checked_duration_since(Instant::now()) {
-            std::thread::sleep(wait);
-        }
-        let t = Instant::now();
-        f.write_all_at(&record, i * 512).unwrap();
-        f.sync_data().unwrap();
-        lat.push(t.elapsed());
-    }
+    // Each sync's own time: this reference is the disk's stall, not the schedule's.
+    let mut lat: Vec<Duration> = scheduled_syncs(&f, rate, n)
+        .into_iter()
+        .map(|(_, own)| own)
+        .collect();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     other.join().unwrap();
     lat.sort();
@@ -327,18 +343,9 @@ fn disk_tail(dir: &std::path::Path) -> (Duration, Duration, usize) {
 /// disk are busy at once. The throttle pauses every thread for milliseconds at a time, and no
 /// acknowledgement can be faster than a pause it waits out.
 fn busy_tail(dir: &std::path::Path) -> [(Duration, Duration, Option<f64>); 2] {
-    use std::os::unix::fs::FileExt;
     use std::sync::atomic::{AtomicBool, Ordering};
     let (rate, n) = (4000u64, 20_000u64);
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .read(true)
-        .write(true)
-        .truncate(true)
-        .open(dir.join("reference-busy"))
-        .unwrap();
-    f.write_all_at(&vec![0u8; (n * 512) as usize], 0).unwrap();
-    f.sync_all().unwrap();
+    let f = preallocated(dir, "reference-busy", n * 512);
     let run = |spinners: usize| {
         let stop = Arc::new(AtomicBool::new(false));
         let spin: Vec<_> = (0..spinners)
@@ -357,19 +364,13 @@ fn busy_tail(dir: &std::path::Path) -> [(Duration, Duration, Option<f64>); 2] {
                 })
             })
             .collect();
-        let record = [7u8; 512];
         let before = stolen();
         let start = Instant::now();
-        let mut lat = Vec::with_capacity(n as usize);
-        for i in 0..n {
-            let due = start + Duration::from_nanos(i * 1_000_000_000 / rate);
-            if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                std::thread::sleep(wait);
-            }
-            f.write_all_at(&record, i * 512).unwrap();
-            f.sync_data().unwrap();
-            lat.push(due.elapsed());
-        }
+        // From each write's due time: a pause of the machine delays the writes behind it.
+        let mut lat: Vec<Duration> = scheduled_syncs(&f, rate, n)
+            .into_iter()
+            .map(|(from_due, _)| from_due)
+            .collect();
         let taken = stolen_per_second(before, start.elapsed());
         stop.store(true, Ordering::Relaxed);
         for t in spin {

@@ -26,6 +26,20 @@ struct Aws {
 
 /// warroom's AWS calls go through the fault stand-in, which passes them to moto unless told
 /// to fail one.
+/// A role named `checkout-web` here, and EKS Pod Identity associating checkout's default
+/// service account with `role_arn` (that role, or one in another account).
+fn pod_identity(a: &Aws, role_arn: &str) {
+    a.moto.aws(&["role", "checkout-web"]);
+    a.moto.aws(&["eks-cluster", "prod-eu-central-1"]);
+    a.moto.aws(&[
+        "pod-identity",
+        "prod-eu-central-1",
+        "checkout",
+        "default",
+        role_arn,
+    ]);
+}
+
 fn start() -> Aws {
     start_with(&[])
 }
@@ -500,15 +514,7 @@ fn revoking_a_pods_role_shows_the_blast_radius_and_denies_older_sessions_in_iam(
 
     // The same pod once EKS Pod Identity associates its service account with a role: found
     // through EKS, and every pod of that service account is in the blast radius.
-    a.moto.aws(&["role", "checkout-web"]);
-    a.moto.aws(&["eks-cluster", "prod-eu-central-1"]);
-    a.moto.aws(&[
-        "pod-identity",
-        "prod-eu-central-1",
-        "checkout",
-        "default",
-        "arn:aws:iam::123456789012:role/checkout-web",
-    ]);
+    pod_identity(&a, "arn:aws:iam::123456789012:role/checkout-web");
     a.api.ok(
         "dave",
         "revoke creds pod checkout/web-6d8f4c-x7k2p --reason \"token used from outside\"",
@@ -680,15 +686,7 @@ fn a_role_of_another_account_is_never_revoked_through_its_namesake_here() {
     let a = start();
     // A namesake in the account warroom acts in, and the pod's real role in another one
     // (cross-account Pod Identity / IRSA): IAM calls name a role only by its name.
-    a.moto.aws(&["role", "checkout-web"]);
-    a.moto.aws(&["eks-cluster", "prod-eu-central-1"]);
-    a.moto.aws(&[
-        "pod-identity",
-        "prod-eu-central-1",
-        "checkout",
-        "default",
-        "arn:aws:iam::999888777666:role/checkout-web",
-    ]);
+    pod_identity(&a, "arn:aws:iam::999888777666:role/checkout-web");
     let inc = a.api.open_incident("a role in another account");
     let (status, asked) = a.api.command(
         "dave",

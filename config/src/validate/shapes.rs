@@ -114,9 +114,8 @@ fn ha(plan: &Plan, report: &mut Report<'_>) {
             );
         }
     }
-    if !(1..=60).contains(&ha.replicated_within.as_secs())
-        || ha.replicated_within.subsec_nanos() != 0
-    {
+    // Fractions of a second are refused where every duration is parsed.
+    if !(1..=60).contains(&ha.replicated_within.as_secs()) {
         report.at(
             &root.key("replicated_within"),
             format!(
