@@ -397,17 +397,28 @@ fn retries_honour_retry_after_and_a_channel_failing_for_the_window_is_said_while
     assert_eq!(accepted.body["event_action"], "trigger");
     assert_eq!(w.pd.accepted(PD).len(), 1, "delivered once");
     // The webhook never took it: after the window, failed entries, a message, a metric.
-    let record = w
-        .api
-        .wait_until(&id, "the webhook deliveries to fail", |i| {
-            i["timeline"]
+    // The webhook may give up before PagerDuty's last try, so PagerDuty's `page.delivered`
+    // can land just after the mock answered: wait for both.
+    let record = w.api.wait_until(
+        &id,
+        "the webhook deliveries to fail and PagerDuty's to be settled",
+        |i| {
+            let failed = i["timeline"]
                 .as_array()
                 .unwrap()
                 .iter()
                 .filter(|e| e["kind"] == "page.failed")
-                .count()
-                == 3
-        });
+                .count();
+            let pd_settled = i["incident"]["outbox"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .any(|(k, v)| {
+                    k.contains("/pagerduty/") && v["state"] != "owed" && v["state"] != "retrying"
+                });
+            failed == 3 && pd_settled
+        },
+    );
     let kinds: Vec<&str> = record["timeline"]
         .as_array()
         .unwrap()
