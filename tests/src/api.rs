@@ -58,11 +58,16 @@ impl Api {
     }
 
     pub fn get(&self, path: &str) -> (u16, Value) {
-        let mut resp = self
-            .agent
-            .get(&format!("{}{path}", self.base))
-            .call()
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        self.get_with(path, None)
+    }
+
+    /// `GET path` with a bearer token when one is given.
+    pub fn get_with(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut req = self.agent.get(&format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.header("authorization", &format!("Bearer {t}"));
+        }
+        let mut resp = req.call().unwrap_or_else(|e| panic!("GET {path}: {e}"));
         let status = resp.status().as_u16();
         let text = resp.body_mut().read_to_string().unwrap_or_default();
         (

@@ -331,6 +331,29 @@ impl Browser {
         v.as_bool().unwrap_or(false)
     }
 
+    /// The handles of the browser's open windows and tabs, and the one commands go to.
+    pub fn windows(&self) -> (Vec<String>, String) {
+        let all = self.cmd("get window handles", "GET", "/window/handles", None);
+        let current = self.cmd("get window handle", "GET", "/window", None);
+        let all = all
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|h| h.as_str().map(str::to_owned))
+            .collect();
+        (all, current.as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Send the commands that follow to the window or tab `handle`.
+    pub fn switch_to(&self, handle: &str) {
+        self.cmd(
+            "switch to window",
+            "POST",
+            "/window",
+            Some(json!({ "handle": handle })),
+        );
+    }
+
     /// Run `script` in the page; `arguments[i]` are `args`. Returns what the script returns.
     pub fn execute(&self, script: &str, args: &[Value]) -> Value {
         self.cmd(

@@ -153,6 +153,42 @@ fn outside_drill_mode_every_call_needs_a_token() {
         &json!({"text": "incident open \"with a token\""}).to_string(),
     );
     assert_eq!(status, 200, "{r}");
+    let inc = r["incident"].as_str().unwrap().to_owned();
+    // A token in a URL is refused with why (history, proxies and chat keep URLs), on every
+    // read, even when it is right, and the answer does not repeat it.
+    for path in [
+        "/api/v1/incidents".to_owned(),
+        format!("/api/v1/incidents/{inc}"),
+        format!("/api/v1/incidents/{inc}/export"),
+        format!("/api/v1/incidents/{inc}/evidence/E1"),
+        "/api/v1/ledger/verify".to_owned(),
+        "/api/v1/session".to_owned(),
+    ] {
+        let (status, r) = api.get(&format!("{path}?token={alice}"));
+        assert_eq!(status, 400, "{path}: {r}");
+        let m = r["message"].as_str().unwrap();
+        assert!(
+            m.contains("send it as `Authorization: Bearer TOKEN`") && !m.contains(alice),
+            "{path}: {m}"
+        );
+    }
+    // The event stream alone takes one: a browser's EventSource cannot send a header.
+    let stream_status = |query: &str| {
+        use std::io::{BufRead, BufReader, Write};
+        let mut c = std::net::TcpStream::connect(&server.addr).unwrap();
+        write!(
+            c,
+            "GET /api/v1/events{query} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n",
+            server.addr
+        )
+        .unwrap();
+        let mut status = String::new();
+        BufReader::new(c).read_line(&mut status).unwrap();
+        status
+    };
+    assert!(stream_status(&format!("?token={alice}")).contains(" 200 "));
+    assert!(stream_status("?token=guess-guess-guess-guess").contains(" 401 "));
+    assert!(stream_status("").contains(" 401 "));
     // The scheme is case-insensitive (RFC 7235).
     let (status, _) = raw(
         &server.addr,

@@ -264,6 +264,98 @@ fn console_outside_drill_mode_needs_a_token() {
 }
 
 #[test]
+fn with_a_token_evidence_opens_and_downloads_and_no_url_on_the_page_carries_the_token() {
+    let s = Scratch::new();
+    // A cluster reached by kubeconfig, as a real one is: a drill's API server.
+    let cluster = Server::start(&s, &[]);
+    let drill = warroom_tests::drill::Drill::of(&cluster, "prod-eu");
+    let kubeconfig = s.write("kubeconfig", &warroom_tests::kubeconfig_for(&drill.base));
+    let plan = s.write(
+        "plan.toml",
+        &warroom_tests::plan_using_kubeconfig(&kubeconfig),
+    );
+    let alice = "alice-console-token-for-tests";
+    let data = s.path().join("data");
+    let server = Server::start_with_env(
+        &s,
+        &[
+            "--config",
+            plan.to_str().expect("utf-8 path"),
+            "--data",
+            data.to_str().expect("utf-8 path"),
+        ],
+        &[("WARROOM_TOKEN_ALICE", alice)],
+    );
+    let api = warroom_tests::api::Api::new(&server.addr);
+    let command = |text: &str, inc: Option<&str>| {
+        let mut body = serde_json::json!({ "text": text });
+        if let Some(i) = inc {
+            body["incident"] = i.into();
+        }
+        let (status, r) = api.post_json("/api/v1/command", Some(alice), &body.to_string());
+        assert_eq!(status, 200, "{text}: {r}");
+        r
+    };
+    let opened = command(r#"incident open "Shell in payments api""#, None);
+    let inc = opened["incident"].as_str().unwrap().to_owned();
+    command("capture pod payments/api-7f9c", Some(&inc));
+    let (_, record) = api.get_with(&format!("/api/v1/incidents/{inc}"), Some(alice));
+    let spec = record["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"].as_str().unwrap().ends_with("pod_spec.json"))
+        .cloned()
+        .unwrap_or_else(|| panic!("no pod spec captured: {record}"));
+    let eid = spec["id"].as_str().unwrap().to_owned();
+    let sha = spec["sha256"].as_str().unwrap().to_owned();
+
+    let b = Browser::start();
+    b.goto(&format!("http://{}/#/{inc}", server.addr));
+    b.wait_until("the token field", WAIT, |b| b.displayed(&b.find("#token")));
+    b.send_keys(&b.find("#token"), alice);
+    b.click_css("#token-save", WAIT);
+    b.wait_for(&format!("#evidence a[data-download=\"{eid}\"]"), WAIT);
+    // No link, image or script address on the page carries the token.
+    let leaked = b.execute(
+        "return document.documentElement.outerHTML.includes(arguments[0]);",
+        &[serde_json::json!(alice)],
+    );
+    assert_eq!(leaked, serde_json::json!(false), "the token is in the page");
+
+    // Download: fetched with the token in a header, hashed again, compared with the ledger.
+    b.click_css(&format!("#evidence a[data-download=\"{eid}\"]"), WAIT);
+    b.wait_until("the download's hash check", WAIT, |b| {
+        b.text_of("#reply")
+            .contains(&format!("SHA-256 {sha} matches the ledger"))
+    });
+
+    // View: a new tab showing the JSON as text, at an address without the token.
+    let (before, console) = b.windows();
+    b.click_css(&format!("#evidence a[data-view=\"{eid}\"]"), WAIT);
+    let deadline = std::time::Instant::now() + WAIT;
+    let tab = loop {
+        let (now, _) = b.windows();
+        if let Some(t) = now.into_iter().find(|h| !before.contains(h)) {
+            break t;
+        }
+        assert!(std::time::Instant::now() < deadline, "no tab opened");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    b.switch_to(&tab);
+    b.wait_until("the artifact in the new tab", WAIT, |b| {
+        b.text_of("body").contains("\"name\": \"api-7f9c\"")
+    });
+    let address = b.execute("return location.href;", &[]);
+    assert!(
+        !address.as_str().unwrap_or_default().contains(alice),
+        "{address}"
+    );
+    b.switch_to(&console);
+    assert_no_script_errors(&b);
+}
+
+#[test]
 fn on_a_phone_the_console_fits_filters_incidents_and_copies_what_responders_paste() {
     let s = Scratch::new();
     let server = Server::start(&s, &[]);

@@ -95,10 +95,19 @@ pub(super) struct TokenQuery {
     person: Option<String>,
 }
 
+/// The caller of every read but the event stream: the token only from `Authorization`.
+/// A token in the URL is refused, not ignored, so whoever put it there learns why: browsers,
+/// proxies and shell history keep URLs, and a link copied into chat would carry it.
 fn caller(state: &Ready, headers: &HeaderMap, q: &TokenQuery) -> Result<Caller, ApiError> {
+    if q.token.is_some() {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "a token in the URL is refused (browsers, proxies and shell history keep URLs): send it as `Authorization: Bearer TOKEN`; only /api/v1/events, which a browser's EventSource reads, takes ?token=".to_owned(),
+        ));
+    }
     state
         .tokens
-        .caller(headers, q.token.as_deref())
+        .caller(headers, None)
         .map_err(|m| ApiError(StatusCode::UNAUTHORIZED, m))
 }
 
@@ -191,7 +200,10 @@ async fn session(
     Query(q): Query<TokenQuery>,
 ) -> Response {
     // The session says whether a token is needed, so it answers everyone.
-    let who = state.tokens.caller(&headers, q.token.as_deref()).ok();
+    let who = match caller(&state, &headers, &q) {
+        Err(e) if e.0 == StatusCode::BAD_REQUEST => return e.into_response(),
+        found => found.ok(),
+    };
     let plan = &state.engine.plan.plan;
     // Who is in the plan is for its people, not for anyone who can reach the port.
     let people: Vec<Value> = plan
@@ -457,8 +469,9 @@ async fn events(
     headers: HeaderMap,
     Query(q): Query<TokenQuery>,
 ) -> Response {
-    if let Err(r) = caller(&state, &headers, &q) {
-        return r.into_response();
+    // EventSource cannot set headers: the stream alone takes the token from the URL.
+    if let Err(m) = state.tokens.caller(&headers, q.token.as_deref()) {
+        return ApiError(StatusCode::UNAUTHORIZED, m).into_response();
     }
     let changes = BroadcastStream::new(state.changes.subscribe()).map(|change| {
         // A lagging page missed some changes: tell it to re-read everything.

@@ -135,9 +135,11 @@
   function canRead() { return state.drill || token() !== ''; }
 
   // Never throws: network failures come back as status 0 with a message to show.
+  // The token goes in a header, never in a URL: URLs are kept in history and pasted in chat.
+  function authHeaders() { return token() ? { Authorization: `Bearer ${token()}` } : {}; }
+
   async function api(path, options = {}) {
-    const headers = { Accept: 'application/json', ...(options.headers || {}) };
-    if (token()) headers.Authorization = `Bearer ${token()}`;
+    const headers = { Accept: 'application/json', ...(options.headers || {}), ...authHeaders() };
     let res;
     try {
       res = await fetch(API + path, { ...options, headers, cache: 'no-store' });
@@ -495,13 +497,11 @@
   }
 
   // Each artifact can be opened (text, JSON) or downloaded; the server re-checks its SHA-256
-  // before sending it and refuses one that changed.
+  // before sending it and refuses one that changed. The links carry no token: with one, the
+  // page fetches them itself with the token in a header (see openEvidence).
   function evidenceUrl(r, view) {
-    const q = new URLSearchParams();
-    if (token()) q.set('token', token());
-    if (view) q.set('view', 'true');
-    const qs = q.toString();
-    return `${API}/incidents/${encodeURIComponent(state.incident)}/evidence/${encodeURIComponent(r.id)}${qs ? `?${qs}` : ''}`;
+    const path = `${API}/incidents/${encodeURIComponent(state.incident)}/evidence/${encodeURIComponent(r.id)}`;
+    return view ? `${path}?view=true` : path;
   }
 
   function renderEvidence(records) {
@@ -525,32 +525,78 @@
     return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, '0')).join('');
   }
 
-  // A download the page checks itself: the server's refusal (a changed artifact) is shown
-  // here, and the bytes received are hashed again and compared with the ledger's record
-  // before they are saved.
-  async function downloadEvidence(e) {
-    const link = e.target.closest && e.target.closest('a[data-download]');
-    const r = link && state.evidence && state.evidence.get(link.dataset.download);
-    if (!r || r.size > CHECK_IN_PAGE || !(window.crypto && crypto.subtle)) return;
-    e.preventDefault();
+  // Fetch an artifact for the page; a refusal (a changed artifact, a token not allowed) is
+  // shown in the reply and answers null.
+  async function fetchEvidence(r, href, what) {
     let res;
     try {
-      res = await fetch(link.href, { cache: 'no-store' });
+      res = await fetch(href, { cache: 'no-store', headers: authHeaders() });
     } catch (err) {
-      showReply(`${r.id} not downloaded: cannot reach warroom: ${err.message}`, false);
-      return;
+      showReply(`${r.id} not ${what}: cannot reach warroom: ${err.message}`, false);
+      return null;
     }
     if (!res.ok) {
       let message = `HTTP ${res.status}`;
       try { message = (await res.json()).message || message; } catch { /* keep the status */ }
-      showReply(`${r.id} not downloaded: ${message}`, false);
+      showReply(`${r.id} not ${what}: ${message}`, false);
+      return null;
+    }
+    return res;
+  }
+
+  // With a token, "view" fetches the artifact and shows it as text in a new tab. The tab is
+  // opened before the fetch (a tab opened after an await is blocked as a popup) and is given
+  // text only, never markup, so an artifact cannot run script in the console's origin.
+  async function viewEvidence(link, r) {
+    const tab = window.open('', '_blank');
+    if (!tab) {
+      showReply(`${r.id} not shown: the browser blocked the new tab; use download`, false);
       return;
     }
-    const bytes = await res.arrayBuffer();
-    const sum = hex(await crypto.subtle.digest('SHA-256', bytes));
-    if (sum !== r.sha256) {
-      showReply(`${r.id} not saved: the bytes received hash to ${sum}, the ledger records ${r.sha256}`, false);
+    tab.opener = null;
+    tab.document.title = `${r.id} ${r.name}`;
+    tab.document.body.textContent = `Loading ${r.id}…`;
+    const res = await fetchEvidence(r, link.href, 'shown');
+    if (!res) {
+      tab.close();
       return;
+    }
+    const pre = tab.document.createElement('pre');
+    pre.style.whiteSpace = 'pre-wrap';
+    pre.textContent = await res.text();
+    tab.document.body.replaceChildren(pre);
+  }
+
+  // A download the page fetches itself: the server's refusal (a changed artifact) is shown
+  // here, and, up to CHECK_IN_PAGE where the browser can hash, the bytes received are hashed
+  // again and compared with the ledger's record before they are saved. Without a token a
+  // larger artifact is left to the browser's own download, which streams it; with one the
+  // page must fetch it to send the header, so it is held in memory once.
+  async function openEvidence(e) {
+    const link = e.target.closest && e.target.closest('a[data-download], a[data-view]');
+    const r = link && state.evidence && state.evidence.get(link.dataset.download || link.dataset.view);
+    if (!r) return;
+    if (link.dataset.view) {
+      if (token()) {
+        e.preventDefault();
+        viewEvidence(link, r);
+      }
+      return;
+    }
+    const check = r.size <= CHECK_IN_PAGE && !!(window.crypto && crypto.subtle);
+    if (!check && !token()) return;
+    e.preventDefault();
+    const res = await fetchEvidence(r, link.href, 'downloaded');
+    if (!res) return;
+    const bytes = await res.arrayBuffer();
+    let checked = 'the server checked its SHA-256 before sending it';
+    if (check) {
+      const sum = hex(await crypto.subtle.digest('SHA-256', bytes));
+      if (sum !== r.sha256) {
+        showReply(`${r.id} not saved: the bytes received hash to ${sum}, the ledger records ${r.sha256}`, false);
+        return;
+      }
+      checked = `SHA-256 ${sum} matches the ledger`;
     }
     const url = URL.createObjectURL(new Blob([bytes], { type: res.headers.get('Content-Type') || 'application/octet-stream' }));
     const save = el('a', { href: url, download: `${r.id}-${r.name.split('/').pop()}`, hidden: true });
@@ -558,7 +604,7 @@
     save.click();
     save.remove();
     setTimeout(() => URL.revokeObjectURL(url), 60000);
-    showReply(`Downloaded ${r.id} ${r.name} (${size(r.size)}): SHA-256 ${sum} matches the ledger`, true);
+    showReply(`Downloaded ${r.id} ${r.name} (${size(r.size)}): ${checked}`, true);
   }
 
   // What warroom changed and has not changed back, each with its undo command.
@@ -743,7 +789,7 @@
       refreshNow();
     });
     $('#approvals').addEventListener('click', onApprovalClick);
-    $('#evidence').addEventListener('click', downloadEvidence);
+    $('#evidence').addEventListener('click', openEvidence);
     window.addEventListener('hashchange', () => select(idFromHash()));
     setInterval(tick, 1000);
 
