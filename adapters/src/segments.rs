@@ -42,6 +42,24 @@ impl SegmentBucket {
     }
 }
 
+/// Why a segment was not stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutError {
+    /// Another writer stored other bytes under this name: the chain moved on without this
+    /// segment, and putting it again can never succeed.
+    Taken(String),
+    /// The bucket did not take it (unreachable, refused): the same put may be tried again.
+    Failed(String),
+}
+
+impl std::fmt::Display for PutError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PutError::Taken(why) | PutError::Failed(why) => f.write_str(why),
+        }
+    }
+}
+
 pub struct SegmentStore {
     settings: SegmentBucket,
     installation: String,
@@ -74,7 +92,7 @@ impl SegmentStore {
     }
 
     /// Store segment `name`, once.
-    pub fn put(&self, name: &str, bytes: &[u8]) -> Result<(), String> {
+    pub fn put(&self, name: &str, bytes: &[u8]) -> Result<(), PutError> {
         let key = self.key(name);
         let sha = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes));
         let mut call = self
@@ -102,18 +120,18 @@ impl SegmentStore {
             Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(412) => {
                 match self.get(name) {
                     Ok(there) if there == bytes => Ok(()),
-                    Ok(_) => Err(format!(
+                    Ok(_) => Err(PutError::Taken(format!(
                         "{}{name} already exists with other bytes: another server writes this installation's segments",
                         self.location()
-                    )),
-                    Err(e) => Err(e),
+                    ))),
+                    Err(e) => Err(PutError::Failed(e)),
                 }
             }
-            Err(e) => Err(format!(
+            Err(e) => Err(PutError::Failed(format!(
                 "PutObject {}{name}: {}",
                 self.location(),
                 describe(&e)
-            )),
+            ))),
         }
     }
 

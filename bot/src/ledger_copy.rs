@@ -6,16 +6,20 @@
 //! at start, and whenever batches were missed (the thread fell behind while the bucket was
 //! unreachable), a base — every key/value of the ledger — is uploaded as the next segment, so
 //! the copy is always restorable from its latest base. Assumes this process is the only
-//! writer of its installation's segments (the upload refuses to replace one). Caveats: with
-//! `ack = "leader"`, a write is acknowledged before its segment is uploaded: a disk lost in
-//! the seconds between loses those writes from the copy (the lag is in `/metrics`); a base
-//! is held in memory while it uploads.
+//! writer of its installation's segments (the upload refuses to replace one); when another
+//! writer did store the segment it was about to (a previous leader's last uploads landing
+//! after this one took over), it says so in the log, naming what that segment holds, and
+//! continues the chain after it with a base instead of retrying a name that is taken.
+//! Caveats: with `ack = "leader"`, a write is acknowledged before its segment is uploaded: a
+//! disk lost in the seconds between loses those writes from the copy (the lag is in
+//! `/metrics`); a base is held in memory while it uploads; two writers alive at once would
+//! take turns rebasing (a leader that finds the lease held by another exits at once).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use warroom_adapters::segments::{SegmentBucket, SegmentStore};
+use warroom_adapters::segments::{PutError, SegmentBucket, SegmentStore};
 use warroom_ledger::Ledger;
 use warroom_ledger::replica::Shipment;
 use warroom_ledger::segment::{GENESIS, Head, Segment, SegmentKind, digest, object_name};
@@ -187,6 +191,35 @@ fn head(store: &SegmentStore) -> Result<(u64, String), String> {
     Ok((s.number, digest(&bytes)))
 }
 
+/// Another writer stored segment `name` before this one could (a replica that led before
+/// this one, uploading batches it wrote before its fence): say what that segment holds that
+/// this ledger may not, and answer the chain's new head, after which a base — this ledger's
+/// whole state — continues it. The other segments stay in the bucket, named in the log.
+fn overtaken(store: &SegmentStore, name: &str, batch: u64) -> Result<(u64, String), String> {
+    let theirs = store.get(name)?;
+    let what = match Segment::decode(name, &theirs) {
+        Ok(s) => format!(
+            "a {} segment for journal batch {} with {} key(s)",
+            match s.kind {
+                SegmentKind::Base => "base",
+                SegmentKind::Batch => "batch",
+            },
+            s.batch,
+            s.puts.len()
+        ),
+        Err(e) => format!("a segment this ledger cannot read ({e})"),
+    };
+    let (number, prev) = head(store)?;
+    tracing::error!(
+        location = %store.location(),
+        segment = name,
+        theirs = %what,
+        head = number,
+        "ledger copy: another server stored {name} first ({what}) while this one was copying batch {batch}; what it holds is not in this ledger unless this ledger wrote it too. Continuing the chain after segment {number} with a base of this ledger; `warroom ledger restore` restores from that base"
+    );
+    Ok((number, prev))
+}
+
 fn run(
     ledger: &Ledger,
     store: &SegmentStore,
@@ -221,7 +254,18 @@ fn run(
         };
         let bytes = segment.encode();
         let name = object_name(segment.number);
-        until_done(ledger, state, || store.put(&name, &bytes));
+        let stored = until_done(ledger, state, || match store.put(&name, &bytes) {
+            Ok(()) => Ok(true),
+            Err(PutError::Taken(_)) => Ok(false),
+            Err(PutError::Failed(why)) => Err(why),
+        });
+        if !stored {
+            // Retrying the same name can never succeed: continue after whatever is there.
+            (number, prev) = until_done(ledger, state, || overtaken(store, &name, batch));
+            next_batch = None;
+            ledger.request_base();
+            continue;
+        }
         number = segment.number;
         prev = digest(&bytes);
         next_batch = Some(batch + 1);

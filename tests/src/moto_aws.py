@@ -12,6 +12,8 @@ usage: moto_aws.py ENDPOINT COMMAND [ARGS]
   bucket NAME                         a bucket with Object Lock enabled; prints JSON
   object BUCKET KEY [VERSION]         an object's retention, checksum and size; prints JSON
   tamper BUCKET KEY                   a new version of the object with its last byte changed
+  last BUCKET PREFIX                  the last key under PREFIX and its bytes (hex); JSON
+  put BUCKET KEY HEX                  store the bytes under KEY, as another writer would
 """
 import json
 import sys
@@ -111,5 +113,14 @@ elif command == "tamper":
     body[-1] ^= 0x01
     s3.put_object(Bucket=args[0], Key=args[1], Body=bytes(body))
     print(json.dumps({"key": args[1], "bytes": len(body)}))
+elif command == "last":
+    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=args[0], Prefix=args[1]) for o in page.get("Contents", [])]
+    last = sorted(keys)[-1]
+    body = s3.get_object(Bucket=args[0], Key=last)["Body"].read()
+    print(json.dumps({"key": last, "bytes": body.hex()}))
+elif command == "put":
+    s3.put_object(Bucket=args[0], Key=args[1], Body=bytes.fromhex(args[2]))
+    print(json.dumps({"key": args[1]}))
 else:
     sys.exit(__doc__)

@@ -332,3 +332,65 @@ fn with_ack_replicated_an_approved_action_runs_only_once_the_copy_holds_its_appr
         pod["metadata"]["labels"]
     );
 }
+
+#[test]
+fn a_segment_another_server_stored_first_is_named_and_the_copy_continues_after_it() {
+    use warroom_ledger::segment::{Segment, SegmentKind, digest, object_name};
+    let moto = Moto::start();
+    moto.aws(&["bucket", BUCKET]);
+    let s = Scratch::new();
+    let plan = s.write(
+        "plan.toml",
+        &format!(
+            "{}ack = \"replicated\"\nreplicated_within = \"10s\"\n",
+            plan(&moto)
+        ),
+    );
+    let server = Server::start_with_env(&s, &["--config", plan.to_str().unwrap()], AWS_ENV);
+    let api = Api::new(&server.addr);
+    let inc = api.open_incident("shell in payments api");
+    api.ok("carol", "note before", Some(&inc));
+    wait_copied(&server);
+
+    // Another writer (a leader whose last uploads land after this one took over) stores the
+    // next segment first: a valid link of the chain, with a journal batch of its own.
+    let last = moto.aws(&["last", BUCKET, "prod/"]);
+    let key = last["key"].as_str().unwrap();
+    let bytes = hex::decode(last["bytes"].as_str().unwrap()).unwrap();
+    let name = key.rsplit('/').next().unwrap();
+    let mine = Segment::decode(name, &bytes).unwrap();
+    let theirs = Segment {
+        number: mine.number + 1,
+        kind: SegmentKind::Batch,
+        batch: mine.batch + 1,
+        prev: digest(&bytes),
+        puts: Vec::new(),
+    };
+    let their_name = object_name(theirs.number);
+    let their_key = format!("{}{their_name}", key.trim_end_matches(name));
+    moto.aws(&["put", BUCKET, &their_key, &hex::encode(theirs.encode())]);
+
+    // The next write still goes up (after it, from a base) and is acknowledged; retrying the
+    // taken name would have held every write until replicated_within ran out.
+    api.ok("carol", "note after the other writer", Some(&inc));
+    let acked = acknowledged(&api, &inc);
+    wait_copied(&server);
+    let segments = server.gauge("warroom_ledger_copy_segments");
+    assert!(
+        segments > theirs.number,
+        "the chain continued after segment {}: {segments}",
+        theirs.number
+    );
+    let said = server.output_when(
+        |o| o.contains("another server stored"),
+        Duration::from_secs(10),
+    );
+    assert!(
+        said.contains(&their_name) && said.contains(&format!("journal batch {}", theirs.batch)),
+        "{said}"
+    );
+    // The bucket restores, through the other writer's segment, to every acknowledged entry.
+    kill(&server);
+    drop(server);
+    assert_restores(&s, &moto, &inc, &acked);
+}
