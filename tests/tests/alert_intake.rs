@@ -270,7 +270,8 @@ fn alertmanager_opens_one_incident_pages_everywhere_and_resolves_the_loop() {
             .ok()?
             .read_to_string(&mut text)
             .ok()?;
-        text.contains(&format!("[warroom] PAGE {id}"))
+        // Each person's e-mail goes out on its own: wait for alice's.
+        (text.contains(&format!("[warroom] PAGE {id}")) && text.contains("alice@northwind.example"))
             .then_some(text)
     });
     assert!(mail.contains("alice@northwind.example"), "{mail}");

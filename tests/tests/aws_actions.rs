@@ -92,8 +92,38 @@ impl Aws {
     fn asked_and_approved(&self, inc: &str, command: &str, request: &str) -> (u16, Value) {
         let asked = self.api.ok("alice", command, Some(inc));
         assert_eq!(asked["status"], "pending", "{asked}");
-        self.api
-            .command("bob", &format!("approve {request}"), Some(inc))
+        self.approve("bob", request, inc)
+    }
+
+    /// `who` approves `request`. A run that outlives the reply's wait (many calls to moto
+    /// on a busy machine) answers "executing": it is waited for, and its outcome answered as
+    /// the reply would have been (200 when executed, else 500, with the outcome's words).
+    fn approve(&self, who: &str, request: &str, inc: &str) -> (u16, Value) {
+        let (status, r) = self
+            .api
+            .command(who, &format!("approve {request}"), Some(inc));
+        if r["status"] != "executing" {
+            return (status, r);
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let q = self.api.request(inc, request);
+            if q["status"] != "executing" {
+                let code = if q["status"] == "executed" { 200 } else { 500 };
+                let reply = serde_json::json!({
+                    "ok": code == 200,
+                    "status": q["status"],
+                    "message": q["outcome"],
+                    "request_id": request,
+                });
+                return (code, reply);
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{request} still executing after 60 s: {q}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
     }
 }
 
@@ -165,7 +195,7 @@ fn a_node_is_snapshotted_protected_and_unprotected_in_moto_through_two_people() 
             && cards.contains("scale-in protection in group eks-general"),
         "the card says what will change: {cards}"
     );
-    let (status, r) = a.api.command("bob", "approve R2", Some(&inc));
+    let (status, r) = a.approve("bob", "R2", &inc);
     assert_eq!(status, 200, "{r}");
     let now = a.state(&instance);
     assert_eq!(now["disable_api_termination"], true, "{now}");
@@ -466,7 +496,7 @@ fn revoking_a_pods_role_shows_the_blast_radius_and_denies_older_sessions_in_iam(
         "the card shows the blast radius: {cards}"
     );
     let before = chrono::Utc::now();
-    let (status, r) = a.api.command("carol", "approve R1", Some(&inc));
+    let (status, r) = a.approve("carol", "R1", &inc);
     assert_eq!(status, 200, "{r}");
     let policy = a
         .moto
@@ -489,7 +519,7 @@ fn revoking_a_pods_role_shows_the_blast_radius_and_denies_older_sessions_in_iam(
         &format!("revoke creds node {NODE1} --reason \"node compromised\""),
         Some(&inc),
     );
-    let (status, r) = a.api.command("carol", "approve R2", Some(&inc));
+    let (status, r) = a.approve("carol", "R2", &inc);
     assert_eq!(status, 200, "{r}");
     assert!(message(&r).contains("role/eks-general-node"), "{r}");
     assert!(
@@ -504,7 +534,7 @@ fn revoking_a_pods_role_shows_the_blast_radius_and_denies_older_sessions_in_iam(
         "revoke creds pod checkout/web-6d8f4c-x7k2p --reason r",
         Some(&inc),
     );
-    let (status, r) = a.api.command("carol", "approve R3", Some(&inc));
+    let (status, r) = a.approve("carol", "R3", &inc);
     assert!(status == 500 || status == 404, "{r}");
     assert!(
         message(&r).contains("no eks.amazonaws.com/role-arn")
@@ -525,7 +555,7 @@ fn revoking_a_pods_role_shows_the_blast_radius_and_denies_older_sessions_in_iam(
         cards.contains("role arn:aws:iam::123456789012:role/checkout-web"),
         "the Pod Identity role is on the card: {cards}"
     );
-    let (status, r) = a.api.command("carol", "approve R4", Some(&inc));
+    let (status, r) = a.approve("carol", "R4", &inc);
     assert_eq!(status, 200, "{r}");
     assert!(
         !a.moto
@@ -545,7 +575,7 @@ fn revoking_a_pods_role_shows_the_blast_radius_and_denies_older_sessions_in_iam(
             && cards.contains("work again"),
         "the undo card says what comes back: {cards}"
     );
-    let (status, r) = a.api.command("carol", "approve R5", Some(&inc));
+    let (status, r) = a.approve("carol", "R5", &inc);
     assert_eq!(status, 200, "{r}");
     assert!(message(&r).contains("unrevoked role"), "{r}");
     assert!(
@@ -573,7 +603,7 @@ fn revoking_a_pods_role_shows_the_blast_radius_and_denies_older_sessions_in_iam(
         "unrevoke creds pod payments/api-9x7q --reason again",
         Some(&inc),
     );
-    let (status, r) = a.api.command("carol", "approve R6", Some(&inc));
+    let (status, r) = a.approve("carol", "R6", &inc);
     assert_eq!(status, 500, "{r}");
     assert!(message(&r).contains("no revocation to undo"), "{r}");
     assert_eq!(a.api.request(&inc, "R6")["status"], "failed");
@@ -600,7 +630,7 @@ fn a_locked_snapshot_is_locked_in_moto_and_a_refused_lock_still_records_the_snap
         cards.contains("then lock them in compliance mode for 30days (cool-off 1day)"),
         "the card says the lock: {cards}"
     );
-    let (status, r) = a.api.command("bob", "approve R1", Some(&inc));
+    let (status, r) = a.approve("bob", "R1", &inc);
     assert_eq!(status, 200, "{r}");
     assert!(message(&r).contains("locked in compliance mode"), "{r}");
     let snaps: Vec<Value> = a.state(&instance)["snapshots"]
@@ -695,7 +725,7 @@ fn a_role_of_another_account_is_never_revoked_through_its_namesake_here() {
     );
     // Refused when the card is made, or at the latest when it would run.
     let said = if status == 200 {
-        a.api.command("carol", "approve R1", Some(&inc)).1
+        a.approve("carol", "R1", &inc).1
     } else {
         asked
     };

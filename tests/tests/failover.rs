@@ -323,8 +323,12 @@ fn the_standby_takes_over_with_every_acknowledged_entry_and_a_paused_leader_writ
             .get("warroom.io/quarantine")
             .is_none()
     );
-    // The channel is told who leads now and what the copy was proven to reach.
-    let said = api.incident(&inc)["messages"].to_string();
+    // The channel is told who leads now and what the copy was proven to reach (posted
+    // just after the replica says it is ready).
+    let said = api.wait_until(&inc, "the takeover notice", |i| {
+        i["messages"].to_string().contains("warroom failover")
+    })["messages"]
+        .to_string();
     assert!(
         said.contains("warroom failover: warroom-1 now leads, taking over from warroom-0")
             && said.contains("the head warroom-0 published"),
@@ -462,8 +466,11 @@ fn a_holder_renewing_on_a_clock_an_hour_behind_keeps_its_lease_until_it_stops() 
     };
     let a = replica(&s, &plan, "a-data", "warroom-0");
     let start = Instant::now();
+    // When the last renewal was sent: the replica cannot have seen it before.
+    let mut last_renewal = start;
     while start.elapsed() < Duration::from_secs(8) {
         let renewed = behind + chrono::Duration::from_std(start.elapsed()).unwrap();
+        last_renewal = Instant::now();
         let (code, v) = drill.merge_patch(
             lease_path,
             &serde_json::json!({ "spec": { "renewTime": stamp(renewed) } }),
@@ -478,14 +485,13 @@ fn a_holder_renewing_on_a_clock_an_hour_behind_keeps_its_lease_until_it_stops() 
     }
     // It stops renewing: once the lease has not changed for its duration, as this replica
     // measures time, it is taken.
-    let stopped = Instant::now();
     wait_for("the replica to take the lapsed lease", 20, || {
         (holder() == "warroom-0").then_some(())
     });
     assert!(
-        stopped.elapsed() >= Duration::from_secs(3),
+        last_renewal.elapsed() >= Duration::from_secs(3),
         "taken {:?} after the last renewal, before its 3 s lapsed",
-        stopped.elapsed()
+        last_renewal.elapsed()
     );
     drop(a);
 }

@@ -554,9 +554,10 @@ fn a_rehearsal_at_speed_runs_the_script_on_the_scaled_clock() {
         card["started_at"].as_str().unwrap().parse().unwrap();
     let drill_seconds = (opened - started).num_seconds();
     // At 600x, a second of real time (the script's tick, a slow sync) is 600 drill seconds;
-    // on an unscaled clock the alert would not have come for ten real minutes.
+    // on an unscaled clock the alert would not have come for ten real minutes. Up to five
+    // real seconds late is allowed for a machine that stalls.
     assert!(
-        (600..1200).contains(&drill_seconds),
+        (600..3600).contains(&drill_seconds),
         "opened {drill_seconds} s after the start"
     );
 }

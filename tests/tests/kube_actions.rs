@@ -243,10 +243,13 @@ fn cordon_and_a_drain_that_honours_the_budget_and_skips_the_investigated_pod() {
         &format!("drain node {NODE2} --reason \"node compromised\""),
         Some(&inc),
     );
-    // The approval is recorded; the drain it ran did not finish, so the answer is not ok.
+    // The approval is recorded; the drain it ran did not finish, so the answer is not ok
+    // (or, on a machine slow enough that the run outlives the reply's wait, "executing").
     let (status, r) = api.command("carol", "approve R4", Some(&inc));
-    assert_eq!(status, 500, "{r}");
-    assert_eq!(r["ok"], false, "{r}");
+    assert!(
+        (status == 500 && r["ok"] == false) || r["status"] == "executing",
+        "{r}"
+    );
     // The drain retries refused evictions until --drain-timeout, posting progress meanwhile.
     let body = api.wait_until(&inc, "the drain to give up", |b| {
         b["incident"]["requests"][3]["status"] == "failed"

@@ -162,10 +162,12 @@ fn the_sweeper_expires_requests_nobody_decides() {
     let (_s, _server, api) = drill(&[("pending_ttl = \"15m\"", "pending_ttl = \"1s\"")]);
     let inc = api.open_incident("nobody answers");
     api.ok("alice", QUARANTINE, Some(&inc));
-    api.wait_until(&inc, "R1 to expire on its own", |b| {
+    // Recorded, then said: wait for both.
+    let messages = api.wait_until(&inc, "R1 to expire on its own", |b| {
         b["incident"]["requests"][0]["status"] == "expired"
-    });
-    let messages = api.incident(&inc)["messages"].to_string();
+            && b["messages"].to_string().contains("R1 expired")
+    })["messages"]
+        .to_string();
     assert!(messages.contains("R1 expired"), "{messages}");
 }
 
