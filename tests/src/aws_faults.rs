@@ -22,6 +22,9 @@ struct State {
 
 /// The fault that answers nothing.
 const HANG: &str = "(hang)";
+/// The fault that passes the call to moto (it takes effect) and answers 500 InternalError:
+/// an answer lost on the way back.
+const LOST: &str = "(lost)";
 
 fn lock(s: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
     s.lock().unwrap_or_else(|p| p.into_inner())
@@ -53,6 +56,12 @@ impl AwsFaults {
     /// stays open for a minute): AWS hung.
     pub fn hang(&self, action: &str, times: u32) {
         self.fail(action, HANG, times);
+    }
+
+    /// Pass the next `times` requests for `action` to moto, so they take effect, and answer
+    /// each with `500 InternalError`: the caller cannot tell that it worked.
+    pub fn lose_answer(&self, action: &str, times: u32) {
+        self.fail(action, LOST, times);
     }
 
     /// How often `action` was asked for: (answered by a fault, passed through).
@@ -130,43 +139,16 @@ fn serve(stream: TcpStream, state: &Mutex<State>, upstream: &str) {
                 std::thread::sleep(std::time::Duration::from_secs(60));
                 return;
             }
+            Some(code) if code == LOST => {
+                let _ = forward(&req, upstream, &agent);
+                let (_, body) = error("InternalError", ec2);
+                (500, "text/xml".to_owned(), None, body.into_bytes())
+            }
             Some(code) => {
                 let (status, body) = error(&code, ec2);
                 (status, "text/xml".to_owned(), None, body.into_bytes())
             }
-            None => {
-                // Forwarded as sent (method, path, headers, body): EC2, IAM and Auto Scaling
-                // POST; EKS is REST and reads with GET.
-                let mut call = ureq::http::Request::builder()
-                    .method(req.method.as_str())
-                    .uri(format!("{upstream}{}", req.path));
-                for (k, v) in &req.headers {
-                    if k != "host" && k != "content-length" {
-                        call = call.header(k, v);
-                    }
-                }
-                let sent = call
-                    .body(req.body.clone())
-                    .map_err(|e| e.to_string())
-                    .and_then(|r| agent.run(r).map_err(|e| e.to_string()));
-                match sent {
-                    Ok(mut r) => (
-                        r.status().as_u16(),
-                        r.headers()
-                            .get("content-type")
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("text/xml")
-                            .to_owned(),
-                        // REST services name their error in this header.
-                        r.headers()
-                            .get("x-amzn-errortype")
-                            .and_then(|v| v.to_str().ok())
-                            .map(str::to_owned),
-                        r.body_mut().read_to_vec().unwrap_or_default(),
-                    ),
-                    Err(e) => (502, "text/plain".into(), None, e.into_bytes()),
-                }
-            }
+            None => forward(&req, upstream, &agent),
         };
         let error_type = error_type
             .map(|t| format!("x-amzn-ErrorType: {t}\r\n"))
@@ -178,5 +160,43 @@ fn serve(stream: TcpStream, state: &Mutex<State>, upstream: &str) {
         if writer.write_all(head.as_bytes()).is_err() || writer.write_all(&body).is_err() {
             return;
         }
+    }
+}
+
+/// The request passed to moto as sent (method, path, headers, body): EC2, IAM and Auto
+/// Scaling POST; EKS is REST and reads with GET. (status, content type, REST error type, body)
+fn forward(
+    req: &crate::http1::Request,
+    upstream: &str,
+    agent: &ureq::Agent,
+) -> (u16, String, Option<String>, Vec<u8>) {
+    let mut call = ureq::http::Request::builder()
+        .method(req.method.as_str())
+        .uri(format!("{upstream}{}", req.path));
+    for (k, v) in &req.headers {
+        if k != "host" && k != "content-length" {
+            call = call.header(k, v);
+        }
+    }
+    let sent = call
+        .body(req.body.clone())
+        .map_err(|e| e.to_string())
+        .and_then(|r| agent.run(r).map_err(|e| e.to_string()));
+    match sent {
+        Ok(mut r) => (
+            r.status().as_u16(),
+            r.headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("text/xml")
+                .to_owned(),
+            // REST services name their error in this header.
+            r.headers()
+                .get("x-amzn-errortype")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            r.body_mut().read_to_vec().unwrap_or_default(),
+        ),
+        Err(e) => (502, "text/plain".into(), None, e.into_bytes()),
     }
 }

@@ -81,8 +81,89 @@ fn tags(ex: &Execution, node: &str) -> Vec<Tag> {
     .collect()
 }
 
+/// Tries of `CreateSnapshots` before giving up (the SDK's own default, done here).
+const ATTEMPTS: u32 = 3;
+
 /// Start the snapshots; the caller then [`follow`]s them.
+///
+/// `CreateSnapshots` takes no idempotency token, so the SDK's own retries are off for it: a
+/// call whose answer was lost (a 5xx, a timeout, a dropped connection) may have made the
+/// snapshots, and repeating it would make a second set. After a failed try, the snapshots
+/// this request made (tagged `warroom:request` and `warroom:incident`) are looked for first
+/// and adopted when found; only when there are none is the call tried again, up to
+/// [`ATTEMPTS`] with backoff. Caveat: a snapshot AWS made but does not list yet (its listing
+/// is eventually consistent) is not found, so a second set remains possible, though rare.
 pub async fn start(
+    ec2: &aws_sdk_ec2::Client,
+    ex: &Execution,
+    instance: &Instance,
+) -> Result<Vec<Taken>, ClusterError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let err = match create(ec2, ex, instance).await {
+            Ok(taken) => return Ok(taken),
+            Err(e) => e,
+        };
+        let transient = matches!(err, ClusterError::Throttled(_) | ClusterError::Upstream(_));
+        if !transient {
+            return Err(err);
+        }
+        let made = made_by(ec2, ex, instance).await?;
+        if !made.is_empty() {
+            tracing::warn!(incident = %ex.incident, request = %ex.request, error = %err, "CreateSnapshots failed, yet its snapshots exist: adopting them rather than making a second set");
+            return Ok(made);
+        }
+        if attempt >= ATTEMPTS {
+            return Err(err);
+        }
+        tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
+    }
+}
+
+/// The snapshots this request already made of `instance`'s volumes: this account's own only
+/// (`owner self`), so a shared or public snapshot carrying the same tags is never adopted.
+async fn made_by(
+    ec2: &aws_sdk_ec2::Client,
+    ex: &Execution,
+    instance: &Instance,
+) -> Result<Vec<Taken>, ClusterError> {
+    use aws_sdk_ec2::types::Filter;
+    let filter = |name: &str, value: &str| Filter::builder().name(name).values(value).build();
+    let out = ec2
+        .describe_snapshots()
+        .owner_ids("self")
+        .filters(filter("tag:warroom:request", &ex.request))
+        .filters(filter("tag:warroom:incident", ex.incident.as_str()))
+        .send()
+        .await
+        .map_err(|e| {
+            classify(
+                &format!(
+                    "DescribeSnapshots for {} (looking for snapshots a lost answer made)",
+                    instance.id
+                ),
+                e,
+            )
+        })?;
+    Ok(out
+        .snapshots()
+        .iter()
+        .map(|s| Taken {
+            snapshot: s.snapshot_id().unwrap_or_default().to_owned(),
+            volume: s.volume_id().unwrap_or_default().to_owned(),
+            size_gib: s.volume_size(),
+            state: s.state().map(|x| x.as_str().to_owned()).unwrap_or_default(),
+            progress: s.progress().unwrap_or("0%").to_owned(),
+            started: s.start_time().map(|t| t.to_string()),
+            completed: None,
+            lock: None,
+        })
+        .collect())
+}
+
+/// One `CreateSnapshots`, without the SDK's retries.
+async fn create(
     ec2: &aws_sdk_ec2::Client,
     ex: &Execution,
     instance: &Instance,
@@ -110,6 +191,11 @@ pub async fn start(
                 .build(),
         )
         .copy_tags_from_source(CopyTagsFromSource::Volume)
+        .customize()
+        .config_override(
+            aws_sdk_ec2::config::Builder::default()
+                .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled()),
+        )
         .send()
         .await
         .map_err(|e| classify(&doing, e))?;
