@@ -12,6 +12,7 @@ usage: moto_aws.py ENDPOINT COMMAND [ARGS]
   bucket NAME                         a bucket with Object Lock enabled; prints JSON
   object BUCKET KEY [VERSION]         an object's retention, checksum and size; prints JSON
   tamper BUCKET KEY                   a new version of the object with its last byte changed
+  termination-protection INSTANCE     turn DisableApiTermination on, as an instance's owners may
   last BUCKET PREFIX                  the last key under PREFIX and its bytes (hex); JSON
   put BUCKET KEY HEX                  store the bytes under KEY, as another writer would
 """
@@ -113,6 +114,9 @@ elif command == "tamper":
     body[-1] ^= 0x01
     s3.put_object(Bucket=args[0], Key=args[1], Body=bytes(body))
     print(json.dumps({"key": args[1], "bytes": len(body)}))
+elif command == "termination-protection":
+    ec2.modify_instance_attribute(InstanceId=args[0], DisableApiTermination={"Value": True})
+    print(json.dumps({"instance": args[0]}))
 elif command == "last":
     keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(
         Bucket=args[0], Prefix=args[1]) for o in page.get("Contents", [])]

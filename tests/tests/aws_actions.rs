@@ -357,6 +357,81 @@ fn throttling_is_retried_and_access_denied_names_what_was_already_applied() {
 }
 
 #[test]
+fn unprotect_leaves_on_what_was_on_before_protect() {
+    let a = start();
+    let made = a.instance_for(NODE1, "eu-central-1a", &[]);
+    let instance = made["instance"].as_str().unwrap().to_owned();
+    // Its owners keep termination protection on, whatever any incident does.
+    a.moto.aws(&["termination-protection", &instance]);
+    let inc = a.api.open_incident("protect and give back");
+    let (status, r) =
+        a.asked_and_approved(&inc, &format!("protect node {NODE1} --reason keep"), "R1");
+    assert_eq!(status, 200, "{r}");
+    a.api.ok(
+        "alice",
+        &format!("unprotect node {NODE1} --reason imaged"),
+        Some(&inc),
+    );
+    // The card says what will really change, and what stays as it was.
+    let cards = a.api.incident(&inc)["messages"].to_string();
+    assert!(
+        cards.contains("DisableApiTermination true → true")
+            && cards.contains("DisableApiStop true → false"),
+        "{cards}"
+    );
+    let (status, r) = a.approve("bob", "R2", &inc);
+    assert_eq!(status, 200, "{r}");
+    let said = message(&r);
+    assert!(
+        said.contains("termination still disabled (as before protect)")
+            && said.contains("stop allowed again"),
+        "{said}"
+    );
+    let now = a.state(&instance);
+    assert_eq!(now["disable_api_termination"], true, "{now}");
+    assert_eq!(now["disable_api_stop"], false, "{now}");
+}
+
+#[test]
+fn a_snapshot_whose_answer_was_lost_is_adopted_and_never_taken_twice() {
+    let a = start();
+    let made = a.instance_for(NODE1, "eu-central-1a", &[]);
+    let instance = made["instance"].as_str().unwrap().to_owned();
+    let inc = a.api.open_incident("answer lost");
+    // AWS makes the snapshots, and the answer is lost on the way back (a 500).
+    a.faults.lose_answer("CreateSnapshots", 1);
+    let (status, r) =
+        a.asked_and_approved(&inc, &format!("snapshot node {NODE1} --reason r"), "R1");
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(
+        a.faults.count("CreateSnapshots"),
+        (1, 0),
+        "the call whose answer was lost is not repeated"
+    );
+    // One snapshot per volume, not two: those the lost answer made, followed and recorded.
+    let ours: Vec<Value> = a.state(&instance)["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["tags"]["warroom:request"] == "R1")
+        .cloned()
+        .collect();
+    let volumes = made["volumes"].as_array().unwrap();
+    assert_eq!(ours.len(), volumes.len(), "{ours:?}");
+    for volume in volumes {
+        assert!(
+            ours.iter().any(|s| s["volume"] == *volume),
+            "{volume}: {ours:?}"
+        );
+    }
+    let evidence = a.api.incident(&inc)["evidence"].to_string();
+    assert!(
+        evidence.contains(&format!("snapshots-{instance}.json")),
+        "{evidence}"
+    );
+}
+
+#[test]
 fn preflight_reports_identity_role_and_each_dry_run_without_changing_anything() {
     let a = start();
     let preflight = |a: &Aws| {

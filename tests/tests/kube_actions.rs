@@ -832,3 +832,54 @@ fn cards_show_the_plan_of_change_from_a_server_side_dry_run_and_change_nothing()
     let node = drill.object(&format!("/api/v1/nodes/{NODE2}"));
     assert_ne!(node["spec"]["unschedulable"], true, "{node}");
 }
+
+#[test]
+fn uncordon_leaves_cordoned_a_node_that_was_cordoned_before_the_incident_cordoned_it() {
+    let (_s, _server, api, drill) = start(&[]);
+    let node = format!("/api/v1/nodes/{NODE1}");
+    // Its operators cordoned it for maintenance before the incident.
+    let (code, v) = drill.merge_patch(&node, &json!({ "spec": { "unschedulable": true } }));
+    assert!(code < 300, "{v}");
+    let inc = api.open_incident("cordon and give back");
+    api.ok(
+        "alice",
+        &format!("cordon node {NODE1} --reason \"same node\""),
+        Some(&inc),
+    );
+    api.ok("bob", "approve R1", Some(&inc));
+    api.ok(
+        "alice",
+        &format!("uncordon node {NODE1} --reason \"clean\""),
+        Some(&inc),
+    );
+    // The card says it stays cordoned, the reply too, and it does.
+    let cards = api.incident(&inc)["messages"].to_string();
+    assert!(
+        cards.contains("unschedulable: true → true (it was cordoned before this incident's cordon"),
+        "{cards}"
+    );
+    let r = api.ok("bob", "approve R2", Some(&inc));
+    assert!(
+        message(&r).contains(&format!("left node {NODE1} cordoned")),
+        "{r}"
+    );
+    assert_eq!(drill.object(&node)["spec"]["unschedulable"], true);
+
+    // A node the incident itself cordoned is uncordoned.
+    let (code, v) = drill.merge_patch(&node, &json!({ "spec": { "unschedulable": null } }));
+    assert!(code < 300, "{v}");
+    api.ok(
+        "alice",
+        &format!("cordon node {NODE1} --reason \"again\""),
+        Some(&inc),
+    );
+    api.ok("bob", "approve R3", Some(&inc));
+    api.ok(
+        "alice",
+        &format!("uncordon node {NODE1} --reason \"clean\""),
+        Some(&inc),
+    );
+    let r = api.ok("bob", "approve R4", Some(&inc));
+    assert!(message(&r).contains("uncordoned"), "{r}");
+    assert_ne!(drill.object(&node)["spec"]["unschedulable"], true);
+}

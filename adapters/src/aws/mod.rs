@@ -232,8 +232,8 @@ impl AwsExecutor {
                     .map(|l| format!(", then lock them in {}", snapshot::describe_lock(l)))
                     .unwrap_or_default()
             ),
-            ActionName::Protect => protect::preview(&ec2, &asg, &instance, true).await?,
-            ActionName::Unprotect => protect::preview(&ec2, &asg, &instance, false).await?,
+            ActionName::Protect => protect::preview(&ec2, &asg, ex, &instance, true).await?,
+            ActionName::Unprotect => protect::preview(&ec2, &asg, ex, &instance, false).await?,
             other => return Err(not_here(other)),
         };
         Ok(Outcome {

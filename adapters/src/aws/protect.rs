@@ -4,7 +4,8 @@
 //! Guarantees: protect sets, in order, EC2 `DisableApiTermination` and `DisableApiStop`, Auto
 //! Scaling scale-in protection when the instance is in a group, and the node annotation
 //! `karpenter.sh/do-not-disrupt=true`; each part's value before and after is recorded, and
-//! unprotect sets each part back off. When a part fails, the parts already applied are named
+//! unprotect sets each part back to the value protect recorded before it (a part that was
+//! already on stays on), or off when it has no such record. When a part fails, the parts already applied are named
 //! in the error (nothing is hidden; `unprotect` undoes them). Spot instances are refused with
 //! nothing changed: AWS reclaims them regardless of these settings. Assumes the role may call
 //! `ec2:DescribeInstances`, `ec2:DescribeInstanceAttribute`, `ec2:ModifyInstanceAttribute`,
@@ -108,10 +109,37 @@ async fn set_scale_in(
         })
 }
 
+/// What the protect that `ex` undoes recorded as part `name`'s value before it.
+fn recorded_before(ex: &Execution, name: &str) -> Option<Value> {
+    ex.undoes.as_ref()?["parts"]
+        .as_array()?
+        .iter()
+        .find(|p| p["part"] == name)
+        .map(|p| p["before"].clone())
+}
+
+/// The value part `name` is set to: on for protect; for unprotect, what protect found (its
+/// recorded `before`), so what was on before warroom protected the node stays on; off when
+/// there is no such record (protected in another incident, or by hand).
+fn target(ex: &Execution, on: bool, name: &str) -> bool {
+    on || recorded_before(ex, name)
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false)
+}
+
+/// The `karpenter.sh/do-not-disrupt` value to leave (`None`: removed), by the same rule.
+fn annotation_target(ex: &Execution, on: bool) -> Option<String> {
+    if on {
+        return Some("true".to_owned());
+    }
+    recorded_before(ex, DO_NOT_DISRUPT).and_then(|v| v.as_str().map(str::to_owned))
+}
+
 /// What protect (`on`) or unprotect would change, for the approval card.
 pub async fn preview(
     ec2: &aws_sdk_ec2::Client,
     asg: &aws_sdk_autoscaling::Client,
+    ex: &Execution,
     instance: &Instance,
     on: bool,
 ) -> Result<String, ClusterError> {
@@ -126,14 +154,23 @@ pub async fn preview(
     .await?;
     let stop = attribute(ec2, &instance.id, InstanceAttributeName::DisableApiStop).await?;
     let group = match scale_in(asg, &instance.id).await? {
-        Some((g, p)) => format!("scale-in protection in group {g} (now {p})"),
+        Some((g, p)) => format!(
+            "scale-in protection in group {g} {p} → {}",
+            target(ex, on, SCALE_IN)
+        ),
         None => "no Auto Scaling group".into(),
     };
+    let annotation = match annotation_target(ex, on) {
+        Some(v) if on => format!("set to {v}"),
+        Some(v) => format!("kept as {v} (as before protect)"),
+        None => "removed".to_owned(),
+    };
     Ok(format!(
-        "will set on {} ({}): DisableApiTermination {term} → {on}, DisableApiStop {stop} → {on}; {group}; node annotation {DO_NOT_DISRUPT} {}",
+        "will set on {} ({}): DisableApiTermination {term} → {}, DisableApiStop {stop} → {}; {group}; node annotation {DO_NOT_DISRUPT} {annotation}",
         instance.id,
         instance.state,
-        if on { "set" } else { "removed" }
+        target(ex, on, "DisableApiTermination"),
+        target(ex, on, "DisableApiStop"),
     ))
 }
 
@@ -181,6 +218,7 @@ pub async fn apply(
             _ => ClusterError::Upstream(said),
         }
     };
+    let target = |name: &str| target(ex, on, name);
     for (name, which) in [
         (
             "DisableApiTermination",
@@ -191,44 +229,67 @@ pub async fn apply(
         let before = attribute(ec2, id, which.clone())
             .await
             .map_err(|e| stopped(&parts, e))?;
-        set_attribute(ec2, id, which, on)
+        set_attribute(ec2, id, which, target(name))
             .await
             .map_err(|e| stopped(&parts, e))?;
-        parts.push(part(name, json!(before), json!(on)));
+        parts.push(part(name, json!(before), json!(target(name))));
     }
     match scale_in(asg, id).await.map_err(|e| stopped(&parts, e))? {
         Some((group, before)) => {
-            set_scale_in(asg, &group, id, on)
+            let after = target(SCALE_IN);
+            set_scale_in(asg, &group, id, after)
                 .await
                 .map_err(|e| stopped(&parts, e))?;
-            parts.push(json!({ "part": "scale-in protection", "group": group, "before": before, "after": on }));
+            parts.push(
+                json!({ "part": SCALE_IN, "group": group, "before": before, "after": after }),
+            );
         }
-        None => parts.push(json!({ "part": "scale-in protection", "group": null, "skipped": "not in an Auto Scaling group" })),
+        None => parts.push(
+            json!({ "part": SCALE_IN, "group": null, "skipped": "not in an Auto Scaling group" }),
+        ),
     }
     let node = &ex.resolved.target.name;
+    let annotation = annotation_target(ex, on);
     let before = kube
         .annotate_node(
             &ex.resolved.cluster,
             node,
             DO_NOT_DISRUPT,
-            on.then_some("true"),
+            annotation.as_deref(),
         )
         .await
         .map_err(|e| stopped(&parts, e))?;
-    parts.push(part(
-        DO_NOT_DISRUPT,
-        json!(before),
-        json!(on.then_some("true")),
-    ));
+    parts.push(part(DO_NOT_DISRUPT, json!(before), json!(annotation)));
     let summary = if on {
         format!(
             "protected node {node} (instance {id}): termination and stop disabled, {}, {DO_NOT_DISRUPT}=true",
-            scale_in_words(&parts, true)
+            scale_in_words(&parts)
         )
     } else {
+        let kept = |name: &str, off: &str, still: &str| {
+            if target(name) {
+                format!("{still} (as before protect)")
+            } else {
+                off.to_owned()
+            }
+        };
         format!(
-            "unprotected node {node} (instance {id}): termination and stop allowed again, {}, {DO_NOT_DISRUPT} removed",
-            scale_in_words(&parts, false)
+            "unprotected node {node} (instance {id}): {}, {}, {}, {}",
+            kept(
+                "DisableApiTermination",
+                "termination allowed again",
+                "termination still disabled"
+            ),
+            kept(
+                "DisableApiStop",
+                "stop allowed again",
+                "stop still disabled"
+            ),
+            scale_in_words(&parts),
+            match &annotation {
+                Some(v) => format!("{DO_NOT_DISRUPT}={v} kept (as before protect)"),
+                None => format!("{DO_NOT_DISRUPT} removed"),
+            }
         )
     };
     Ok((
@@ -237,14 +298,14 @@ pub async fn apply(
     ))
 }
 
-fn scale_in_words(parts: &[Value], on: bool) -> String {
-    match parts
-        .iter()
-        .find(|p| p["part"] == "scale-in protection")
-        .and_then(|p| p["group"].as_str())
-    {
-        Some(g) if on => format!("scale-in protection on in group {g}"),
-        Some(g) => format!("scale-in protection off in group {g}"),
+/// The part's name in the recorded result.
+const SCALE_IN: &str = "scale-in protection";
+
+fn scale_in_words(parts: &[Value]) -> String {
+    let part = parts.iter().find(|p| p["part"] == SCALE_IN);
+    match part.and_then(|p| Some((p["group"].as_str()?, p["after"].as_bool()?))) {
+        Some((g, true)) => format!("scale-in protection on in group {g}"),
+        Some((g, false)) => format!("scale-in protection off in group {g}"),
         None => "not in an Auto Scaling group".into(),
     }
 }

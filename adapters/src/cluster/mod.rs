@@ -44,6 +44,10 @@ pub struct Execution {
     pub investigation_labels: BTreeMap<String, String>,
     /// Progress of long work (drains, captures, snapshots), posted to the incident's channel.
     pub progress: Option<Progress>,
+    /// For an undo (`unprotect`, `uncordon`): the result the request it undoes recorded
+    /// (`protect` / `cordon` of the same node in this incident), whose values before it are
+    /// what is set back.
+    pub undoes: Option<Value>,
 }
 
 /// One piece of progress: a line of its own, or the action's status message, which chat

@@ -575,6 +575,7 @@ async fn a_write_to_a_pod_replaced_since_it_was_approved_changes_nothing() {
             allow_dns: false,
             investigation_labels: Default::default(),
             progress: None,
+            undoes: None,
         };
         let refused = f.engine.cluster.execute(&ex).await.unwrap_err().to_string();
         assert!(

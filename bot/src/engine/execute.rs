@@ -15,6 +15,7 @@ use tracing::Instrument as _;
 use warroom_adapters::chat::MessageRef;
 use warroom_adapters::cluster::{Execution, Progress, ProgressUpdate, Resolved};
 use warroom_commands::{Actor, Event, Incident, IncidentId, Request, RequestStatus};
+use warroom_config::ActionName;
 
 use super::Engine;
 
@@ -46,7 +47,30 @@ impl Engine {
             allow_dns: plan.guardrails.quarantine_allow_dns,
             investigation_labels: plan.guardrails.investigation_labels.clone(),
             progress: None,
+            undoes: self.undone_result(incident, request),
         }
+    }
+
+    /// What the request an undo undoes recorded: for `unprotect` and `uncordon`, the result
+    /// of the latest executed `protect` / `cordon` of the same node and cluster in this
+    /// incident (the values before it), so what was so before warroom acted stays so.
+    fn undone_result(&self, incident: &Incident, request: &Request) -> Option<serde_json::Value> {
+        let undone = match request.spec.action {
+            ActionName::Unprotect => ActionName::Protect,
+            ActionName::Uncordon => ActionName::Cordon,
+            _ => return None,
+        };
+        let earlier = incident.requests.iter().rev().find(|r| {
+            r.spec.action == undone
+                && r.status == RequestStatus::Executed
+                && r.spec.cluster == request.spec.cluster
+                && r.spec.target == request.spec.target
+        })?;
+        let entries = self.ledger.timeline(&incident.id).ok()?;
+        entries.into_iter().rev().find_map(|e| {
+            (e.kind == "request.executed" && e.data["request"] == earlier.id())
+                .then(|| e.data["result"].clone())
+        })
     }
 
     /// Post progress of a long action to the incident's channels as it comes: lines as

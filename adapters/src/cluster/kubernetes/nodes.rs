@@ -17,6 +17,17 @@ pub(super) fn unschedulable(node: &Value) -> bool {
         .unwrap_or(false)
 }
 
+/// What `cordon` (`on`) or `uncordon` leaves `spec.unschedulable` at: uncordon sets back what
+/// the incident's cordon of the node found, so a node that was cordoned before (for
+/// maintenance, by its operators) stays cordoned; without that record it is uncordoned.
+pub fn cordon_target(ex: &Execution, on: bool) -> bool {
+    on || ex
+        .undoes
+        .as_ref()
+        .and_then(|r| r["unschedulable_before"].as_bool())
+        .unwrap_or(false)
+}
+
 pub async fn cordon(t: &KubeTarget, ex: &Execution, on: bool) -> Result<Outcome, ClusterError> {
     let target = &ex.resolved.target;
     let path = rest::path(ObjectKind::Node, "", &target.name);
@@ -26,11 +37,12 @@ pub async fn cordon(t: &KubeTarget, ex: &Execution, on: bool) -> Result<Outcome,
         .await
         .map_err(|e| t.rest.fail(&format!("reading {target}"), &e))?;
     let was = unschedulable(&before);
+    let after = cordon_target(ex, on);
     t.rest
         .merge_patch_of(
             &path,
             ex.resolved.uid.as_deref(),
-            &json!({ "spec": { "unschedulable": on } }),
+            &json!({ "spec": { "unschedulable": after } }),
         )
         .await
         .map_err(|e| {
@@ -39,13 +51,20 @@ pub async fn cordon(t: &KubeTarget, ex: &Execution, on: bool) -> Result<Outcome,
                 &e,
             )
         })?;
+    let summary = if on || !after {
+        format!(
+            "{} {target} (unschedulable: {was} → {after}); running pods stay",
+            if on { "cordoned" } else { "uncordoned" }
+        )
+    } else {
+        format!(
+            "left {target} cordoned (unschedulable: {was} → {after}): it was cordoned before this incident's cordon"
+        )
+    };
     Ok(Outcome {
         dry_run: false,
-        summary: format!(
-            "{} {target} (unschedulable: {was} → {on}); running pods stay",
-            if on { "cordoned" } else { "uncordoned" }
-        ),
-        result: json!({ "node": target.name, "unschedulable_before": was, "unschedulable_after": on }),
+        summary,
+        result: json!({ "node": target.name, "unschedulable_before": was, "unschedulable_after": after }),
         evidence: Vec::new(),
     })
 }

@@ -6,7 +6,7 @@
 use serde_json::json;
 use warroom_commands::command::ObjectKind;
 
-use super::nodes::unschedulable;
+use super::nodes::{cordon_target, unschedulable};
 use super::{KubeTarget, labels_of, rest};
 use crate::cluster::{ClusterError, Execution};
 
@@ -54,11 +54,16 @@ pub async fn cordon(t: &KubeTarget, ex: &Execution, on: bool) -> Result<String, 
         .rest
         .merge_patch(
             &format!("{path}?dryRun=All"),
-            &json!({ "spec": { "unschedulable": on } }),
+            &json!({ "spec": { "unschedulable": cordon_target(ex, on) } }),
         )
         .await
         .map_err(|e| t.rest.fail(&format!("dry run of cordoning {target}"), &e))?;
     let now = unschedulable(&after);
+    let kept = if !on && now {
+        " (it was cordoned before this incident's cordon, so it stays cordoned)"
+    } else {
+        ""
+    };
     let pods = t
         .rest
         .list(
@@ -69,7 +74,7 @@ pub async fn cordon(t: &KubeTarget, ex: &Execution, on: bool) -> Result<String, 
         .map(|p| p.len())
         .unwrap_or(0);
     Ok(format!(
-        "will set {target} unschedulable: {was} → {now} (server-side dry run accepted it); its {pods} pod(s) keep running"
+        "will set {target} unschedulable: {was} → {now}{kept} (server-side dry run accepted it); its {pods} pod(s) keep running"
     ))
 }
 
