@@ -865,7 +865,8 @@ fn uncordon_leaves_cordoned_a_node_that_was_cordoned_before_the_incident_cordone
     );
     assert_eq!(drill.object(&node)["spec"]["unschedulable"], true);
 
-    // A node the incident itself cordoned is uncordoned.
+    // Its operators end their maintenance by hand; cordoned again by the incident, the node
+    // is then uncordoned: the latest cordon found it schedulable.
     let (code, v) = drill.merge_patch(&node, &json!({ "spec": { "unschedulable": null } }));
     assert!(code < 300, "{v}");
     api.ok(

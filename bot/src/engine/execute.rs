@@ -52,25 +52,39 @@ impl Engine {
     }
 
     /// What the request an undo undoes recorded: for `unprotect` and `uncordon`, the result
-    /// of the latest executed `protect` / `cordon` of the same node and cluster in this
-    /// incident (the values before it), so what was so before warroom acted stays so.
+    /// of the latest `protect` / `cordon` of the same node and cluster executed in this
+    /// incident, unless an undo of it ran after it (the values before warroom acted), so
+    /// what was so before stays so. The latest: a repeat is refused while nothing changed
+    /// the target, so a later one found what someone else set since.
     fn undone_result(&self, incident: &Incident, request: &Request) -> Option<serde_json::Value> {
-        let undone = match request.spec.action {
-            ActionName::Unprotect => ActionName::Protect,
-            ActionName::Uncordon => ActionName::Cordon,
+        let (undo, undone) = match request.spec.action {
+            ActionName::Unprotect => (ActionName::Unprotect, ActionName::Protect),
+            ActionName::Uncordon => (ActionName::Uncordon, ActionName::Cordon),
             _ => return None,
         };
-        let earlier = incident.requests.iter().rev().find(|r| {
-            r.spec.action == undone
-                && r.status == RequestStatus::Executed
-                && r.spec.cluster == request.spec.cluster
-                && r.spec.target == request.spec.target
-        })?;
+        let same_target = |id: &serde_json::Value| {
+            incident
+                .requests
+                .iter()
+                .find(|r| *id == r.id())
+                .filter(|r| {
+                    r.spec.cluster == request.spec.cluster && r.spec.target == request.spec.target
+                })
+        };
         let entries = self.ledger.timeline(&incident.id).ok()?;
-        entries.into_iter().rev().find_map(|e| {
-            (e.kind == "request.executed" && e.data["request"] == earlier.id())
-                .then(|| e.data["result"].clone())
-        })
+        let mut latest: Option<serde_json::Value> = None;
+        // A dry run changed nothing, so it is not what is undone.
+        let executed = entries
+            .iter()
+            .filter(|e| e.kind == "request.executed" && e.data["dry_run"] != true);
+        for e in executed {
+            match same_target(&e.data["request"]).map(|r| r.spec.action) {
+                Some(a) if a == undone => latest = Some(e.data["result"].clone()),
+                Some(a) if a == undo => latest = None,
+                _ => {}
+            }
+        }
+        latest
     }
 
     /// Post progress of a long action to the incident's channels as it comes: lines as
