@@ -685,6 +685,60 @@ fn revoking_a_pods_role_shows_the_blast_radius_and_denies_older_sessions_in_iam(
 }
 
 #[test]
+fn unrevoke_puts_back_a_revocation_that_was_in_place_before_the_incidents_revoke() {
+    let a = start();
+    a.moto.aws(&["role", "payments-api"]);
+    // An earlier revocation, as the console's "Revoke active sessions" leaves it.
+    let earlier = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Deny", "Action": ["*"], "Resource": ["*"],
+            "Condition": { "DateLessThan": { "aws:TokenIssueTime": "2026-12-01T08:00:00Z" } }
+        }]
+    });
+    a.moto.aws(&[
+        "put-policy",
+        "payments-api",
+        "AWSRevokeOlderSessions",
+        &earlier.to_string(),
+    ]);
+    let inc = a.api.open_incident("leaked again");
+    a.api.ok(
+        "dave",
+        "revoke creds pod payments/api-7f9c --reason \"keys exfiltrated\"",
+        Some(&inc),
+    );
+    let (status, r) = a.approve("carol", "R1", &inc);
+    assert_eq!(status, 200, "{r}");
+    let now = a
+        .moto
+        .aws(&["role-policy", "payments-api", "AWSRevokeOlderSessions"]);
+    assert_ne!(now, earlier, "the incident's revocation replaced it");
+
+    // Undo: the earlier revocation comes back, and the card says so first.
+    a.api.ok(
+        "dave",
+        "unrevoke creds pod payments/api-7f9c --reason \"keys rotated\"",
+        Some(&inc),
+    );
+    let cards = a.api.incident(&inc)["messages"].to_string();
+    assert!(
+        cards.contains("will put back on role arn:aws:iam::123456789012:role/payments-api")
+            && cards.contains("sessions issued before 2026-12-01T08:00:00Z stay denied"),
+        "{cards}"
+    );
+    let (status, r) = a.approve("carol", "R2", &inc);
+    assert_eq!(status, 200, "{r}");
+    assert!(message(&r).contains("put back"), "{r}");
+    assert_eq!(
+        a.moto
+            .aws(&["role-policy", "payments-api", "AWSRevokeOlderSessions"]),
+        earlier,
+        "the earlier revocation is in place again"
+    );
+}
+
+#[test]
 fn a_locked_snapshot_is_locked_in_moto_and_a_refused_lock_still_records_the_snapshots() {
     let a = start();
     let made = a.instance_for(NODE1, "eu-central-1a", &[]);

@@ -201,7 +201,7 @@ impl AwsExecutor {
             let summary = if ex.action == ActionName::Revoke {
                 revoke::card(&b)
             } else {
-                revoke::undo_card(&iam, &b).await?
+                revoke::undo_card(&iam, ex, &b).await?
             };
             return Ok(Outcome {
                 dry_run: false,

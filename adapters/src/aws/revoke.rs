@@ -7,12 +7,13 @@
 //! shows the blast radius — every pod and node holding the same role — and warns when the pod
 //! is not isolated yet; then one `iam:PutRolePolicy` attaches the inline policy
 //! `AWSRevokeOlderSessions` denying `*` when `aws:TokenIssueTime` is before the time of the
-//! revocation (AWS's own "revoke active sessions"). Assumes the role may call
+//! revocation (AWS's own "revoke active sessions"); a revocation already in place is read
+//! first and recorded as `replaced`. Assumes the role may call `iam:GetRolePolicy`,
 //! `iam:PutRolePolicy` and `iam:GetInstanceProfile`. Caveats: sessions issued after the
 //! revocation still work — a pod that can reach STS gets new credentials at once, which is why
 //! the pod should be isolated first; IAM is eventually consistent (seconds); when Pod Identity
 //! associations cannot be read the card says the blast radius may miss pods. `unrevoke`
-//! deletes the inline policy (see [`undo`]).
+//! deletes the inline policy, or puts back the one it replaced (see [`undo`]).
 
 use std::collections::BTreeMap;
 
@@ -303,9 +304,19 @@ pub fn card(b: &Blast) -> String {
 
 /// What `unrevoke` would change, for the card: the revocation in place (its time), or that
 /// there is none. Reads only.
-pub async fn undo_card(iam: &aws_sdk_iam::Client, b: &Blast) -> Result<String, ClusterError> {
+pub async fn undo_card(
+    iam: &aws_sdk_iam::Client,
+    ex: &Execution,
+    b: &Blast,
+) -> Result<String, ClusterError> {
     let role = role_of(b)?;
     Ok(match revoked_before(iam, role).await? {
+        Some(at) if let Some(earlier) = replaced(ex) => format!(
+            "will put back on role {} the {POLICY_NAME} that was in place before this incident's revoke (sessions issued before {} stay denied); its sessions issued between then and {at} work again (those not yet expired); {}",
+            b.role_arn,
+            revokes_before(&earlier),
+            b.radius()
+        ),
         Some(at) => format!(
             "will delete the inline policy {POLICY_NAME} from role {}: its sessions issued before {at} work again (those not yet expired); {}",
             b.role_arn,
@@ -323,11 +334,9 @@ fn role_of(b: &Blast) -> Result<&str, ClusterError> {
         .ok_or_else(|| ClusterError::Conflict(format!("`{}` is not an IAM role ARN", b.role_arn)))
 }
 
-/// The time of the revocation in place on `role`, if any (`iam:GetRolePolicy`).
-async fn revoked_before(
-    iam: &aws_sdk_iam::Client,
-    role: &str,
-) -> Result<Option<String>, ClusterError> {
+/// The inline policy `AWSRevokeOlderSessions` on `role`, if any (`iam:GetRolePolicy`): its
+/// document as IAM holds it.
+async fn revocation(iam: &aws_sdk_iam::Client, role: &str) -> Result<Option<String>, ClusterError> {
     match iam
         .get_role_policy()
         .role_name(role)
@@ -335,21 +344,12 @@ async fn revoked_before(
         .send()
         .await
     {
-        Ok(out) => {
-            // IAM returns the document URL-encoded.
-            let text = percent_encoding::percent_decode_str(out.policy_document())
+        // IAM returns the document URL-encoded.
+        Ok(out) => Ok(Some(
+            percent_encoding::percent_decode_str(out.policy_document())
                 .decode_utf8_lossy()
-                .into_owned();
-            let at = serde_json::from_str::<Value>(&text)
-                .ok()
-                .and_then(|d| {
-                    d.pointer("/Statement/0/Condition/DateLessThan/aws:TokenIssueTime")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned)
-                })
-                .unwrap_or_else(|| "an unknown time".into());
-            Ok(Some(at))
-        }
+                .into_owned(),
+        )),
         Err(e) => match classify(&format!("GetRolePolicy {POLICY_NAME} on role {role}"), e) {
             ClusterError::Absent(_) => Ok(None),
             other => Err(other),
@@ -357,13 +357,44 @@ async fn revoked_before(
     }
 }
 
-/// `unrevoke`: delete the inline policy `AWSRevokeOlderSessions` from the role.
+/// The time a revocation document denies sessions issued before.
+fn revokes_before(document: &str) -> String {
+    serde_json::from_str::<Value>(document)
+        .ok()
+        .and_then(|d| {
+            d.pointer("/Statement/0/Condition/DateLessThan/aws:TokenIssueTime")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| "an unknown time".into())
+}
+
+/// The time of the revocation in place on `role`, if any.
+async fn revoked_before(
+    iam: &aws_sdk_iam::Client,
+    role: &str,
+) -> Result<Option<String>, ClusterError> {
+    Ok(revocation(iam, role).await?.as_deref().map(revokes_before))
+}
+
+/// The revocation that was in place before the incident's `revoke` replaced it, as that
+/// revoke recorded it (`replaced`): what `unrevoke` puts back.
+fn replaced(ex: &Execution) -> Option<String> {
+    ex.undoes.as_ref()?["replaced"].as_str().map(str::to_owned)
+}
+
+/// `unrevoke`: delete the inline policy `AWSRevokeOlderSessions` from the role, or, when the
+/// incident's `revoke` replaced one that was there before (an earlier revocation, from the
+/// console or another incident), put that one back.
 ///
-/// Guarantees: one `iam:DeleteRolePolicy` of that policy only (the role's other policies are
-/// untouched); the time it revoked before is read first and recorded. Assumes the role may
-/// call `iam:GetRolePolicy` and `iam:DeleteRolePolicy`. Caveats: sessions issued before the
-/// revocation work again if they have not expired (STS sessions last up to 12 hours); IAM is
-/// eventually consistent; a role without the policy is refused as absent (nothing changed).
+/// Guarantees: one `iam:DeleteRolePolicy` (or `iam:PutRolePolicy` of the recorded earlier
+/// document) of that policy only (the role's other policies are untouched); the time it
+/// revoked before is read first and recorded. Assumes the role may call `iam:GetRolePolicy`,
+/// `iam:DeleteRolePolicy` and `iam:PutRolePolicy`. Caveats: sessions issued before the
+/// revocation (after the earlier one, when it is put back) work again if they have not
+/// expired (STS sessions last up to 12 hours); IAM is eventually consistent; a role without
+/// the policy is refused as absent (nothing changed); the earlier revocation is known only
+/// from a `revoke` of the same target in this incident.
 pub async fn undo(
     iam: &aws_sdk_iam::Client,
     ex: &Execution,
@@ -376,6 +407,38 @@ pub async fn undo(
             b.role_arn
         )));
     };
+    let target = format!(
+        "{} {}",
+        ex.resolved.target.kind.as_str().to_ascii_lowercase(),
+        ex.resolved.target.name
+    );
+    if let Some(earlier) = replaced(ex) {
+        iam.put_role_policy()
+            .role_name(role)
+            .policy_name(POLICY_NAME)
+            .policy_document(&earlier)
+            .send()
+            .await
+            .map_err(|e| {
+                classify(
+                    &format!("PutRolePolicy {POLICY_NAME} (the earlier revocation) on role {role}"),
+                    e,
+                )
+            })?;
+        let kept = revokes_before(&earlier);
+        let summary = format!(
+            "unrevoked role {} (for {target}): put back the {POLICY_NAME} that was in place before this incident's revoke; sessions issued before {kept} stay denied, those issued between then and {at} work again if not expired",
+            b.role_arn,
+        );
+        return Ok((
+            summary,
+            json!({
+                "role_arn": b.role_arn, "policy_name": POLICY_NAME, "deleted": false,
+                "restored": earlier, "restored_revokes_before": kept,
+                "had_revoked_before": at, "pods": b.pods, "nodes": b.nodes,
+            }),
+        ));
+    }
     iam.delete_role_policy()
         .role_name(role)
         .policy_name(POLICY_NAME)
@@ -383,10 +446,8 @@ pub async fn undo(
         .await
         .map_err(|e| classify(&format!("DeleteRolePolicy {POLICY_NAME} on role {role}"), e))?;
     let summary = format!(
-        "unrevoked role {} (for {} {}): deleted the inline policy {POLICY_NAME}; its sessions issued before {at} work again if not expired",
+        "unrevoked role {} (for {target}): deleted the inline policy {POLICY_NAME}; its sessions issued before {at} work again if not expired",
         b.role_arn,
-        ex.resolved.target.kind.as_str().to_ascii_lowercase(),
-        ex.resolved.target.name,
     );
     Ok((
         summary,
@@ -407,6 +468,9 @@ pub async fn apply(
     let role = role_name(&b.role_arn).ok_or_else(|| {
         ClusterError::Conflict(format!("`{}` is not an IAM role ARN", b.role_arn))
     })?;
+    // A revocation already in place (the console's "revoke active sessions", another
+    // incident) is replaced: recorded, so `unrevoke` puts it back rather than deleting it.
+    let earlier = revocation(iam, role).await?;
     let document = policy(at);
     iam.put_role_policy()
         .role_name(role)
@@ -434,7 +498,7 @@ pub async fn apply(
         json!({
             "role_arn": b.role_arn, "policy_name": POLICY_NAME, "policy": document,
             "revoked_before": at.to_rfc3339(), "pods": b.pods, "nodes": b.nodes,
-            "pod_isolated": !b.not_isolated,
+            "pod_isolated": !b.not_isolated, "replaced": earlier,
         }),
     ))
 }

@@ -51,8 +51,8 @@ impl Engine {
         }
     }
 
-    /// What the request an undo undoes recorded: for `unprotect` and `uncordon`, the result
-    /// of the latest `protect` / `cordon` of the same node and cluster executed in this
+    /// What the request an undo undoes recorded: for `unprotect`, `uncordon` and `unrevoke`,
+    /// the result of the latest `protect` / `cordon` / `revoke` of the same target executed in this
     /// incident, unless an undo of it ran after it (the values before warroom acted), so
     /// what was so before stays so. The latest: a repeat is refused while nothing changed
     /// the target, so a later one found what someone else set since.
@@ -60,6 +60,7 @@ impl Engine {
         let (undo, undone) = match request.spec.action {
             ActionName::Unprotect => (ActionName::Unprotect, ActionName::Protect),
             ActionName::Uncordon => (ActionName::Uncordon, ActionName::Cordon),
+            ActionName::Unrevoke => (ActionName::Unrevoke, ActionName::Revoke),
             _ => return None,
         };
         let same_target = |id: &serde_json::Value| {
