@@ -883,4 +883,26 @@ fn uncordon_leaves_cordoned_a_node_that_was_cordoned_before_the_incident_cordone
     let r = api.ok("bob", "approve R4", Some(&inc));
     assert!(message(&r).contains("uncordoned"), "{r}");
     assert_ne!(drill.object(&node)["spec"]["unschedulable"], true);
+
+    // A drain cordons too: a node cordoned by hand before it stays cordoned after uncordon.
+    let (code, v) = drill.merge_patch(&node, &json!({ "spec": { "unschedulable": true } }));
+    assert!(code < 300, "{v}");
+    api.ok(
+        "erin",
+        &format!("drain node {NODE1} --reason r --override \"evidence taken by hand\""),
+        Some(&inc),
+    );
+    let r = api.ok("carol", "approve R5", Some(&inc));
+    assert_eq!(r["status"], "executed", "{r}");
+    api.ok(
+        "alice",
+        &format!("uncordon node {NODE1} --reason \"clean\""),
+        Some(&inc),
+    );
+    let r = api.ok("bob", "approve R6", Some(&inc));
+    assert!(
+        message(&r).contains(&format!("left node {NODE1} cordoned")),
+        "{r}"
+    );
+    assert_eq!(drill.object(&node)["spec"]["unschedulable"], true);
 }

@@ -52,15 +52,17 @@ impl Engine {
     }
 
     /// What the request an undo undoes recorded: for `unprotect`, `uncordon` and `unrevoke`,
-    /// the result of the latest `protect` / `cordon` / `revoke` of the same target executed in this
-    /// incident, unless an undo of it ran after it (the values before warroom acted), so
-    /// what was so before stays so. The latest: a repeat is refused while nothing changed
-    /// the target, so a later one found what someone else set since.
+    /// the result of the latest `protect` / `cordon` or `drain` / `revoke` of the same target
+    /// executed in this incident, unless an undo of it ran after it (the values before
+    /// warroom acted), so what was so before stays so. The latest: a repeat is refused while
+    /// nothing changed the target, so a later one found what someone else set since.
     fn undone_result(&self, incident: &Incident, request: &Request) -> Option<serde_json::Value> {
-        let (undo, undone) = match request.spec.action {
-            ActionName::Unprotect => (ActionName::Unprotect, ActionName::Protect),
-            ActionName::Uncordon => (ActionName::Uncordon, ActionName::Cordon),
-            ActionName::Unrevoke => (ActionName::Unrevoke, ActionName::Revoke),
+        let undo = request.spec.action;
+        let undone: &[ActionName] = match undo {
+            ActionName::Unprotect => &[ActionName::Protect],
+            // A drain cordons first, and records what that cordon found.
+            ActionName::Uncordon => &[ActionName::Cordon, ActionName::Drain],
+            ActionName::Unrevoke => &[ActionName::Revoke],
             _ => return None,
         };
         let same_target = |id: &serde_json::Value| {
@@ -80,7 +82,7 @@ impl Engine {
             .filter(|e| e.kind == "request.executed" && e.data["dry_run"] != true);
         for e in executed {
             match same_target(&e.data["request"]).map(|r| r.spec.action) {
-                Some(a) if a == undone => latest = Some(e.data["result"].clone()),
+                Some(a) if undone.contains(&a) => latest = Some(e.data["result"].clone()),
                 Some(a) if a == undo => latest = None,
                 _ => {}
             }

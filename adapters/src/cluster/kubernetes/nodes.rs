@@ -127,7 +127,7 @@ pub async fn drain(
     timeout: Duration,
 ) -> Result<Outcome, ClusterError> {
     let node = ex.resolved.target.name.clone();
-    cordon(t, ex, true).await?;
+    let cordoned = cordon(t, ex, true).await?;
     let pods = pods_on(t, &node).await?;
     let mut skipped = Vec::new();
     let mut pending: Vec<Value> = Vec::new();
@@ -205,7 +205,11 @@ pub async fn drain(
         delay = (delay * 2).min(Duration::from_secs(5));
         pending = still.into_iter().map(|(p, _)| p).collect();
     }
-    let result = json!({ "node": node, "evicted": evicted, "skipped": skipped, "blocked_by_disruption_budget": blocked });
+    // What the cordon found, so `uncordon` leaves a node that was cordoned before cordoned.
+    let result = json!({
+        "node": node, "evicted": evicted, "skipped": skipped, "blocked_by_disruption_budget": blocked,
+        "unschedulable_before": cordoned.result["unschedulable_before"],
+    });
     if !blocked.is_empty() {
         return Err(ClusterError::Failed(format!(
             "drain of {node} incomplete after {}s: evicted {}, {} refused by a PodDisruptionBudget ({}); the node stays cordoned. Result: {result}",
