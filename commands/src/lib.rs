@@ -19,6 +19,7 @@ pub mod incident;
 pub mod outbox;
 pub mod reminders;
 pub mod request;
+pub mod undo;
 
 pub use actor::Actor;
 pub use clock::{Clock, ManualClock, ScaledClock, SystemClock};

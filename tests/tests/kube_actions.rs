@@ -905,4 +905,30 @@ fn uncordon_leaves_cordoned_a_node_that_was_cordoned_before_the_incident_cordone
         "{r}"
     );
     assert_eq!(drill.object(&node)["spec"]["unschedulable"], true);
+
+    // Cordoned, then drained (the drain finds the cordon's work), then uncordoned: the node
+    // was schedulable before warroom acted, so it is again.
+    let (code, v) = drill.merge_patch(&node, &json!({ "spec": { "unschedulable": null } }));
+    assert!(code < 300, "{v}");
+    api.ok(
+        "alice",
+        &format!("cordon node {NODE1} --reason \"first\""),
+        Some(&inc),
+    );
+    api.ok("bob", "approve R7", Some(&inc));
+    api.ok(
+        "erin",
+        &format!("drain node {NODE1} --reason r --override \"evidence taken by hand\""),
+        Some(&inc),
+    );
+    let r = api.ok("carol", "approve R8", Some(&inc));
+    assert_eq!(r["status"], "executed", "{r}");
+    api.ok(
+        "alice",
+        &format!("uncordon node {NODE1} --reason \"clean\""),
+        Some(&inc),
+    );
+    let r = api.ok("bob", "approve R9", Some(&inc));
+    assert!(message(&r).contains("uncordoned"), "{r}");
+    assert_ne!(drill.object(&node)["spec"]["unschedulable"], true);
 }

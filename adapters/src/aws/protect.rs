@@ -4,8 +4,9 @@
 //! Guarantees: protect sets, in order, EC2 `DisableApiTermination` and `DisableApiStop`, Auto
 //! Scaling scale-in protection when the instance is in a group, and the node annotation
 //! `karpenter.sh/do-not-disrupt=true`; each part's value before and after is recorded, and
-//! unprotect sets each part back to the value protect recorded before it (a part that was
-//! already on stays on), or off when it has no such record. When a part fails, the parts already applied are named
+//! unprotect sets each part back to its value before warroom protected it (a part that was
+//! already on stays on; see `warroom_commands::undo`), or off when there is no such record
+//! (a protect that failed half-way records none). When a part fails, the parts already applied are named
 //! in the error (nothing is hidden; `unprotect` undoes them). Spot instances are refused with
 //! nothing changed: AWS reclaims them regardless of these settings. Assumes the role may call
 //! `ec2:DescribeInstances`, `ec2:DescribeInstanceAttribute`, `ec2:ModifyInstanceAttribute`,

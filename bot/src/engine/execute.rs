@@ -51,11 +51,11 @@ impl Engine {
         }
     }
 
-    /// What the request an undo undoes recorded: for `unprotect`, `uncordon` and `unrevoke`,
-    /// the result of the latest `protect` / `cordon` or `drain` / `revoke` of the same target
-    /// executed in this incident, unless an undo of it ran after it (the values before
-    /// warroom acted), so what was so before stays so. The latest: a repeat is refused while
-    /// nothing changed the target, so a later one found what someone else set since.
+    /// What an undo sets back (`unprotect`, `uncordon`, `unrevoke`): the values its target
+    /// had before warroom acted, from the results of the `protect` / `cordon` and `drain` /
+    /// `revoke` of the same target and cluster executed in this incident since the last
+    /// executed undo of it (see [`warroom_commands::undo`]). Dry runs changed nothing and
+    /// are left out.
     fn undone_result(&self, incident: &Incident, request: &Request) -> Option<serde_json::Value> {
         let undo = request.spec.action;
         let undone: &[ActionName] = match undo {
@@ -75,19 +75,18 @@ impl Engine {
                 })
         };
         let entries = self.ledger.timeline(&incident.id).ok()?;
-        let mut latest: Option<serde_json::Value> = None;
-        // A dry run changed nothing, so it is not what is undone.
         let executed = entries
             .iter()
             .filter(|e| e.kind == "request.executed" && e.data["dry_run"] != true);
+        let mut since_undo: Vec<&serde_json::Value> = Vec::new();
         for e in executed {
             match same_target(&e.data["request"]).map(|r| r.spec.action) {
-                Some(a) if undone.contains(&a) => latest = Some(e.data["result"].clone()),
-                Some(a) if a == undo => latest = None,
+                Some(a) if undone.contains(&a) => since_undo.push(&e.data["result"]),
+                Some(a) if a == undo => since_undo.clear(),
                 _ => {}
             }
         }
-        latest
+        warroom_commands::undo::before_warroom(since_undo)
     }
 
     /// Post progress of a long action to the incident's channels as it comes: lines as

@@ -18,8 +18,9 @@ pub(super) fn unschedulable(node: &Value) -> bool {
 }
 
 /// What `cordon` (`on`) or `uncordon` leaves `spec.unschedulable` at: uncordon sets back what
-/// the incident's cordon of the node found, so a node that was cordoned before (for
-/// maintenance, by its operators) stays cordoned; without that record it is uncordoned.
+/// the node had before the incident's cordon or drain (see `warroom_commands::undo`), so a
+/// node that was cordoned before (for maintenance, by its operators) stays cordoned; without
+/// that record it is uncordoned.
 pub fn cordon_target(ex: &Execution, on: bool) -> bool {
     on || ex
         .undoes
@@ -208,7 +209,7 @@ pub async fn drain(
     // What the cordon found, so `uncordon` leaves a node that was cordoned before cordoned.
     let result = json!({
         "node": node, "evicted": evicted, "skipped": skipped, "blocked_by_disruption_budget": blocked,
-        "unschedulable_before": cordoned.result["unschedulable_before"],
+        "unschedulable_before": cordoned.result["unschedulable_before"], "unschedulable_after": true,
     });
     if !blocked.is_empty() {
         return Err(ClusterError::Failed(format!(
