@@ -172,6 +172,12 @@ fn outside_drill_mode_every_call_needs_a_token() {
             "{path}: {m}"
         );
     }
+    let (status, r) = api.post_json(
+        &format!("/api/v1/command?token={alice}"),
+        None,
+        &json!({"text": "incident list"}).to_string(),
+    );
+    assert_eq!(status, 400, "{r}");
     // The event stream alone takes one: a browser's EventSource cannot send a header.
     let stream_status = |query: &str| {
         use std::io::{BufRead, BufReader, Write};

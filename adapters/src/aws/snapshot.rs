@@ -89,15 +89,20 @@ const ATTEMPTS: u32 = 3;
 /// `CreateSnapshots` takes no idempotency token, so the SDK's own retries are off for it: a
 /// call whose answer was lost (a 5xx, a timeout, a dropped connection) may have made the
 /// snapshots, and repeating it would make a second set. After a failed try, the snapshots
-/// this request made (tagged `warroom:request` and `warroom:incident`) are looked for first
-/// and adopted when found; only when there are none is the call tried again, up to
-/// [`ATTEMPTS`] with backoff. Caveat: a snapshot AWS made but does not list yet (its listing
-/// is eventually consistent) is not found, so a second set remains possible, though rare.
+/// that call would have made are looked for first — this account's own, of exactly the
+/// instance's volumes, tagged with this request, incident and node, started since the first
+/// try — and adopted when there is one for every volume; only when there are none is the
+/// call tried again, up to [`ATTEMPTS`] with backoff. A set found for some volumes only is
+/// looked for again and, if it stays partial, fails the request naming what was found.
+/// Caveat: a snapshot AWS made but does not list yet (its listing is eventually consistent)
+/// is not found, so a second set remains possible, though rare.
 pub async fn start(
     ec2: &aws_sdk_ec2::Client,
     ex: &Execution,
     instance: &Instance,
 ) -> Result<Vec<Taken>, ClusterError> {
+    // AWS's clock and this one may differ a little.
+    let since = chrono::Utc::now().timestamp() - 60;
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -109,8 +114,7 @@ pub async fn start(
         if !transient {
             return Err(err);
         }
-        let made = made_by(ec2, ex, instance).await?;
-        if !made.is_empty() {
+        if let Some(made) = made_by(ec2, ex, instance, since, &err).await? {
             tracing::warn!(incident = %ex.incident, request = %ex.request, error = %err, "CreateSnapshots failed, yet its snapshots exist: adopting them rather than making a second set");
             return Ok(made);
         }
@@ -121,45 +125,85 @@ pub async fn start(
     }
 }
 
-/// The snapshots this request already made of `instance`'s volumes: this account's own only
-/// (`owner self`), so a shared or public snapshot carrying the same tags is never adopted.
+/// The snapshots a lost `CreateSnapshots` of this request made: one per volume of the
+/// instance, or `None` when there are none. Only this account's own (`owner self`), of the
+/// instance's volumes, tagged with the request, incident and node, started since `since`
+/// (unix seconds): a planted or older snapshot is never adopted as this request's evidence.
 async fn made_by(
     ec2: &aws_sdk_ec2::Client,
     ex: &Execution,
     instance: &Instance,
-) -> Result<Vec<Taken>, ClusterError> {
+    since: i64,
+    failed: &ClusterError,
+) -> Result<Option<Vec<Taken>>, ClusterError> {
     use aws_sdk_ec2::types::Filter;
     let filter = |name: &str, value: &str| Filter::builder().name(name).values(value).build();
-    let out = ec2
-        .describe_snapshots()
-        .owner_ids("self")
-        .filters(filter("tag:warroom:request", &ex.request))
-        .filters(filter("tag:warroom:incident", ex.incident.as_str()))
-        .send()
-        .await
-        .map_err(|e| {
-            classify(
-                &format!(
-                    "DescribeSnapshots for {} (looking for snapshots a lost answer made)",
-                    instance.id
-                ),
-                e,
+    let volumes: std::collections::BTreeSet<&str> =
+        instance.volumes.iter().map(|(_, v)| v.as_str()).collect();
+    let mut found: Vec<Taken> = Vec::new();
+    for look in 0..3 {
+        if look > 0 {
+            // The listing is eventually consistent: a partial set may fill in.
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        let out = ec2
+            .describe_snapshots()
+            .owner_ids("self")
+            .filters(filter("tag:warroom:request", &ex.request))
+            .filters(filter("tag:warroom:incident", ex.incident.as_str()))
+            .filters(filter("tag:warroom:node", &ex.resolved.target.name))
+            .filters(
+                Filter::builder()
+                    .name("volume-id")
+                    .set_values(Some(volumes.iter().map(|v| (*v).to_owned()).collect()))
+                    .build(),
             )
-        })?;
-    Ok(out
-        .snapshots()
-        .iter()
-        .map(|s| Taken {
-            snapshot: s.snapshot_id().unwrap_or_default().to_owned(),
-            volume: s.volume_id().unwrap_or_default().to_owned(),
-            size_gib: s.volume_size(),
-            state: s.state().map(|x| x.as_str().to_owned()).unwrap_or_default(),
-            progress: s.progress().unwrap_or("0%").to_owned(),
-            started: s.start_time().map(|t| t.to_string()),
-            completed: None,
-            lock: None,
-        })
-        .collect())
+            .send()
+            .await
+            .map_err(|e| {
+                classify(
+                    &format!(
+                        "DescribeSnapshots for {} (looking for snapshots a lost answer made)",
+                        instance.id
+                    ),
+                    e,
+                )
+            })?;
+        found = out
+            .snapshots()
+            .iter()
+            .filter(|s| s.start_time().is_some_and(|t| t.secs() >= since))
+            .filter(|s| s.volume_id().is_some_and(|v| volumes.contains(v)))
+            .map(|s| Taken {
+                snapshot: s.snapshot_id().unwrap_or_default().to_owned(),
+                volume: s.volume_id().unwrap_or_default().to_owned(),
+                size_gib: s.volume_size(),
+                state: s.state().map(|x| x.as_str().to_owned()).unwrap_or_default(),
+                progress: s.progress().unwrap_or("0%").to_owned(),
+                started: s.start_time().map(|t| t.to_string()),
+                completed: None,
+                lock: None,
+            })
+            .collect();
+        if found.is_empty() {
+            return Ok(None);
+        }
+        let covered: std::collections::BTreeSet<&str> =
+            found.iter().map(|t| t.volume.as_str()).collect();
+        if covered == volumes && found.len() == volumes.len() {
+            return Ok(Some(found));
+        }
+    }
+    Err(ClusterError::Upstream(format!(
+        "{failed}; AWS lists snapshots this request made of {} of the instance's {} volume(s) ({}): not adopted as the evidence and not taken again; check the account before repeating the snapshot",
+        found.len(),
+        volumes.len(),
+        found
+            .iter()
+            .map(|t| format!("{} of {}", t.snapshot, t.volume))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )))
 }
 
 /// One `CreateSnapshots`, without the SDK's retries.

@@ -124,9 +124,10 @@ struct CommandBody {
 async fn command(
     ReadyState(state): ReadyState,
     headers: HeaderMap,
+    Query(q): Query<TokenQuery>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
-    let caller = match caller(&state, &headers, &TokenQuery::default()) {
+    let caller = match caller(&state, &headers, &q) {
         Ok(c) => c,
         Err(r) => return r.into_response(),
     };

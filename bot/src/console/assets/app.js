@@ -520,6 +520,8 @@
   // Larger artifacts (a checkpoint) go straight to the browser's own download: the server has
   // re-checked their hash, and holding them in memory to hash again would not be kind.
   const CHECK_IN_PAGE = 64 * 1024 * 1024;
+  // Larger artifacts are not shown as text in a tab (with a token, "view" reads them whole).
+  const VIEW_IN_PAGE = 8 * 1024 * 1024;
 
   function hex(buffer) {
     return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, '0')).join('');
@@ -548,6 +550,11 @@
   // opened before the fetch (a tab opened after an await is blocked as a popup) and is given
   // text only, never markup, so an artifact cannot run script in the console's origin.
   async function viewEvidence(link, r) {
+    // Shown as text from memory: a large artifact (a checkpoint) would hold the tab.
+    if (r.size > VIEW_IN_PAGE) {
+      showReply(`${r.id} is ${size(r.size)}, too large to show here: use download`, false);
+      return;
+    }
     const tab = window.open('', '_blank');
     if (!tab) {
       showReply(`${r.id} not shown: the browser blocked the new tab; use download`, false);
@@ -561,9 +568,17 @@
       tab.close();
       return;
     }
+    let text;
+    try {
+      text = await res.text();
+    } catch (err) {
+      tab.close();
+      showReply(`${r.id} not shown: the transfer broke off: ${err.message}`, false);
+      return;
+    }
     const pre = tab.document.createElement('pre');
     pre.style.whiteSpace = 'pre-wrap';
-    pre.textContent = await res.text();
+    pre.textContent = text;
     tab.document.body.replaceChildren(pre);
   }
 
@@ -588,7 +603,13 @@
     e.preventDefault();
     const res = await fetchEvidence(r, link.href, 'downloaded');
     if (!res) return;
-    const bytes = await res.arrayBuffer();
+    let bytes;
+    try {
+      bytes = await res.arrayBuffer();
+    } catch (err) {
+      showReply(`${r.id} not downloaded: the transfer broke off: ${err.message}`, false);
+      return;
+    }
     let checked = 'the server checked its SHA-256 before sending it';
     if (check) {
       const sum = hex(await crypto.subtle.digest('SHA-256', bytes));
