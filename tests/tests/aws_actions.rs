@@ -95,6 +95,16 @@ impl Aws {
         self.approve("bob", request, inc)
     }
 
+    /// dave asks to undo the revocation of payments/api-7f9c's role: the incident's cards.
+    fn ask_unrevoke(&self, inc: &str) -> String {
+        self.api.ok(
+            "dave",
+            "unrevoke creds pod payments/api-7f9c --reason \"keys rotated\"",
+            Some(inc),
+        );
+        self.api.incident(inc)["messages"].to_string()
+    }
+
     /// `who` approves `request`. A run that outlives the reply's wait (many calls to moto
     /// on a busy machine) answers "executing": it is waited for, and its outcome answered as
     /// the reply would have been (200 when executed, else 500, with the outcome's words).
@@ -639,12 +649,7 @@ fn revoking_a_pods_role_shows_the_blast_radius_and_denies_older_sessions_in_iam(
     );
 
     // Undo: the inline policy is deleted and the card said what comes back.
-    a.api.ok(
-        "dave",
-        "unrevoke creds pod payments/api-7f9c --reason \"keys rotated\"",
-        Some(&inc),
-    );
-    let cards = a.api.incident(&inc)["messages"].to_string();
+    let cards = a.ask_unrevoke(&inc);
     assert!(
         cards.contains("will delete the inline policy AWSRevokeOlderSessions from role arn:aws:iam::123456789012:role/payments-api")
             && cards.contains("work again"),
@@ -716,12 +721,7 @@ fn unrevoke_puts_back_a_revocation_that_was_in_place_before_the_incidents_revoke
     assert_ne!(now, earlier, "the incident's revocation replaced it");
 
     // Undo: the earlier revocation comes back, and the card says so first.
-    a.api.ok(
-        "dave",
-        "unrevoke creds pod payments/api-7f9c --reason \"keys rotated\"",
-        Some(&inc),
-    );
-    let cards = a.api.incident(&inc)["messages"].to_string();
+    let cards = a.ask_unrevoke(&inc);
     assert!(
         cards.contains("will put back on role arn:aws:iam::123456789012:role/payments-api")
             && cards.contains("sessions issued before 2026-12-01T08:00:00Z stay denied"),

@@ -23,6 +23,24 @@ fn type_command(b: &Browser, text: &str, how: Submit) {
     }
 }
 
+/// The console token the plans' `WARROOM_TOKEN_ALICE` gives alice.
+const ALICE_TOKEN: &str = "alice-console-token-for-tests";
+
+/// `warroom serve` on `plan` (not a drill) with its own data folder and alice's token.
+fn serve_with_alices_token(s: &Scratch, plan: &std::path::Path) -> Server {
+    let data = s.path().join("data");
+    Server::start_with_env(
+        s,
+        &[
+            "--config",
+            plan.to_str().expect("utf-8 path"),
+            "--data",
+            data.to_str().expect("utf-8 path"),
+        ],
+        &[("WARROOM_TOKEN_ALICE", ALICE_TOKEN)],
+    )
+}
+
 enum Submit {
     Click,
     Enter,
@@ -213,17 +231,7 @@ fn console_outside_drill_mode_needs_a_token() {
         "the example plan is not a drill"
     );
     let plan = s.write("plan.toml", plan_text);
-    let data = s.path().join("data");
-    let server = Server::start_with_env(
-        &s,
-        &[
-            "--config",
-            plan.to_str().expect("utf-8 path"),
-            "--data",
-            data.to_str().expect("utf-8 path"),
-        ],
-        &[("WARROOM_TOKEN_ALICE", "alice-console-token-for-tests")],
-    );
+    let server = serve_with_alices_token(&s, &plan);
     let b = Browser::start();
     // Opened from a malformed link (pasted in chat): it names no incident, and the console
     // still starts.
@@ -247,7 +255,7 @@ fn console_outside_drill_mode_needs_a_token() {
 
     // With alice's token the same command goes through, as alice.
     let token = b.find("#token");
-    b.send_keys(&token, "alice-console-token-for-tests");
+    b.send_keys(&token, ALICE_TOKEN);
     b.click_css("#token-save", WAIT);
     type_command(
         &b,
@@ -274,18 +282,8 @@ fn with_a_token_evidence_opens_and_downloads_and_no_url_on_the_page_carries_the_
         "plan.toml",
         &warroom_tests::plan_using_kubeconfig(&kubeconfig),
     );
-    let alice = "alice-console-token-for-tests";
-    let data = s.path().join("data");
-    let server = Server::start_with_env(
-        &s,
-        &[
-            "--config",
-            plan.to_str().expect("utf-8 path"),
-            "--data",
-            data.to_str().expect("utf-8 path"),
-        ],
-        &[("WARROOM_TOKEN_ALICE", alice)],
-    );
+    let alice = ALICE_TOKEN;
+    let server = serve_with_alices_token(&s, &plan);
     let api = warroom_tests::api::Api::new(&server.addr);
     let command = |text: &str, inc: Option<&str>| {
         let mut body = serde_json::json!({ "text": text });

@@ -837,98 +837,70 @@ fn cards_show_the_plan_of_change_from_a_server_side_dry_run_and_change_nothing()
 fn uncordon_leaves_cordoned_a_node_that_was_cordoned_before_the_incident_cordoned_it() {
     let (_s, _server, api, drill) = start(&[]);
     let node = format!("/api/v1/nodes/{NODE1}");
-    // Its operators cordoned it for maintenance before the incident.
-    let (code, v) = drill.merge_patch(&node, &json!({ "spec": { "unschedulable": true } }));
-    assert!(code < 300, "{v}");
+    // Its operators cordon (`Some(true)`) or uncordon (`None`) it by hand.
+    let by_hand = |cordoned: Option<bool>| {
+        let (code, v) = drill.merge_patch(&node, &json!({ "spec": { "unschedulable": cordoned } }));
+        assert!(code < 300, "{v}");
+    };
+    let unschedulable = || drill.object(&node)["spec"]["unschedulable"] == true;
     let inc = api.open_incident("cordon and give back");
+    // `who` asks for `verb` on the node, `approver` approves `request`: the reply.
+    let act = |who: &str, verb: &str, approver: &str, request: &str| {
+        let over = if verb == "drain" {
+            " --override \"evidence taken by hand\""
+        } else {
+            ""
+        };
+        api.ok(
+            who,
+            &format!("{verb} node {NODE1} --reason r{over}"),
+            Some(&inc),
+        );
+        let r = api.ok(approver, &format!("approve {request}"), Some(&inc));
+        assert_eq!(r["status"], "executed", "{r}");
+        r
+    };
+    let left_cordoned = format!("left node {NODE1} cordoned");
+
+    // Cordoned for maintenance before the incident: the card says it stays cordoned, the
+    // reply too, and it does.
+    by_hand(Some(true));
+    act("alice", "cordon", "bob", "R1");
     api.ok(
         "alice",
-        &format!("cordon node {NODE1} --reason \"same node\""),
+        &format!("uncordon node {NODE1} --reason r"),
         Some(&inc),
     );
-    api.ok("bob", "approve R1", Some(&inc));
-    api.ok(
-        "alice",
-        &format!("uncordon node {NODE1} --reason \"clean\""),
-        Some(&inc),
-    );
-    // The card says it stays cordoned, the reply too, and it does.
     let cards = api.incident(&inc)["messages"].to_string();
     assert!(
         cards.contains("unschedulable: true → true (it was cordoned before this incident's cordon"),
         "{cards}"
     );
     let r = api.ok("bob", "approve R2", Some(&inc));
-    assert!(
-        message(&r).contains(&format!("left node {NODE1} cordoned")),
-        "{r}"
-    );
-    assert_eq!(drill.object(&node)["spec"]["unschedulable"], true);
+    assert!(message(&r).contains(&left_cordoned), "{r}");
+    assert!(unschedulable());
 
-    // Its operators end their maintenance by hand; cordoned again by the incident, the node
-    // is then uncordoned: the latest cordon found it schedulable.
-    let (code, v) = drill.merge_patch(&node, &json!({ "spec": { "unschedulable": null } }));
-    assert!(code < 300, "{v}");
-    api.ok(
-        "alice",
-        &format!("cordon node {NODE1} --reason \"again\""),
-        Some(&inc),
-    );
-    api.ok("bob", "approve R3", Some(&inc));
-    api.ok(
-        "alice",
-        &format!("uncordon node {NODE1} --reason \"clean\""),
-        Some(&inc),
-    );
-    let r = api.ok("bob", "approve R4", Some(&inc));
+    // Maintenance ends by hand; cordoned again by the incident, then uncordoned: the cordon
+    // found it schedulable.
+    by_hand(None);
+    act("alice", "cordon", "bob", "R3");
+    let r = act("alice", "uncordon", "bob", "R4");
     assert!(message(&r).contains("uncordoned"), "{r}");
-    assert_ne!(drill.object(&node)["spec"]["unschedulable"], true);
+    assert!(!unschedulable());
 
     // A drain cordons too: a node cordoned by hand before it stays cordoned after uncordon.
-    let (code, v) = drill.merge_patch(&node, &json!({ "spec": { "unschedulable": true } }));
-    assert!(code < 300, "{v}");
-    api.ok(
-        "erin",
-        &format!("drain node {NODE1} --reason r --override \"evidence taken by hand\""),
-        Some(&inc),
-    );
-    let r = api.ok("carol", "approve R5", Some(&inc));
-    assert_eq!(r["status"], "executed", "{r}");
-    api.ok(
-        "alice",
-        &format!("uncordon node {NODE1} --reason \"clean\""),
-        Some(&inc),
-    );
-    let r = api.ok("bob", "approve R6", Some(&inc));
-    assert!(
-        message(&r).contains(&format!("left node {NODE1} cordoned")),
-        "{r}"
-    );
-    assert_eq!(drill.object(&node)["spec"]["unschedulable"], true);
+    by_hand(Some(true));
+    act("erin", "drain", "carol", "R5");
+    let r = act("alice", "uncordon", "bob", "R6");
+    assert!(message(&r).contains(&left_cordoned), "{r}");
+    assert!(unschedulable());
 
     // Cordoned, then drained (the drain finds the cordon's work), then uncordoned: the node
     // was schedulable before warroom acted, so it is again.
-    let (code, v) = drill.merge_patch(&node, &json!({ "spec": { "unschedulable": null } }));
-    assert!(code < 300, "{v}");
-    api.ok(
-        "alice",
-        &format!("cordon node {NODE1} --reason \"first\""),
-        Some(&inc),
-    );
-    api.ok("bob", "approve R7", Some(&inc));
-    api.ok(
-        "erin",
-        &format!("drain node {NODE1} --reason r --override \"evidence taken by hand\""),
-        Some(&inc),
-    );
-    let r = api.ok("carol", "approve R8", Some(&inc));
-    assert_eq!(r["status"], "executed", "{r}");
-    api.ok(
-        "alice",
-        &format!("uncordon node {NODE1} --reason \"clean\""),
-        Some(&inc),
-    );
-    let r = api.ok("bob", "approve R9", Some(&inc));
+    by_hand(None);
+    act("alice", "cordon", "bob", "R7");
+    act("erin", "drain", "carol", "R8");
+    let r = act("alice", "uncordon", "bob", "R9");
     assert!(message(&r).contains("uncordoned"), "{r}");
-    assert_ne!(drill.object(&node)["spec"]["unschedulable"], true);
+    assert!(!unschedulable());
 }

@@ -81,6 +81,26 @@ fn tags(ex: &Execution, node: &str) -> Vec<Tag> {
     .collect()
 }
 
+/// A [`Taken`] from what AWS says of a snapshot: `CreateSnapshots` and `DescribeSnapshots`
+/// answer with two types that have the same accessors.
+macro_rules! taken {
+    ($s:expr) => {
+        Taken {
+            snapshot: $s.snapshot_id().unwrap_or_default().to_owned(),
+            volume: $s.volume_id().unwrap_or_default().to_owned(),
+            size_gib: $s.volume_size(),
+            state: $s
+                .state()
+                .map(|x| x.as_str().to_owned())
+                .unwrap_or_default(),
+            progress: $s.progress().unwrap_or("0%").to_owned(),
+            started: $s.start_time().map(|t| t.to_string()),
+            completed: None,
+            lock: None,
+        }
+    };
+}
+
 /// Tries of `CreateSnapshots` before giving up (the SDK's own default, done here).
 const ATTEMPTS: u32 = 3;
 
@@ -174,16 +194,7 @@ async fn made_by(
             .iter()
             .filter(|s| s.start_time().is_some_and(|t| t.secs() >= since))
             .filter(|s| s.volume_id().is_some_and(|v| volumes.contains(v)))
-            .map(|s| Taken {
-                snapshot: s.snapshot_id().unwrap_or_default().to_owned(),
-                volume: s.volume_id().unwrap_or_default().to_owned(),
-                size_gib: s.volume_size(),
-                state: s.state().map(|x| x.as_str().to_owned()).unwrap_or_default(),
-                progress: s.progress().unwrap_or("0%").to_owned(),
-                started: s.start_time().map(|t| t.to_string()),
-                completed: None,
-                lock: None,
-            })
+            .map(|s| taken!(s))
             .collect();
         if found.is_empty() {
             return Ok(None);
@@ -243,20 +254,7 @@ async fn create(
         .send()
         .await
         .map_err(|e| classify(&doing, e))?;
-    let taken: Vec<Taken> = out
-        .snapshots()
-        .iter()
-        .map(|s| Taken {
-            snapshot: s.snapshot_id().unwrap_or_default().to_owned(),
-            volume: s.volume_id().unwrap_or_default().to_owned(),
-            size_gib: s.volume_size(),
-            state: s.state().map(|x| x.as_str().to_owned()).unwrap_or_default(),
-            progress: s.progress().unwrap_or("0%").to_owned(),
-            started: s.start_time().map(|t| t.to_string()),
-            completed: None,
-            lock: None,
-        })
-        .collect();
+    let taken: Vec<Taken> = out.snapshots().iter().map(|s| taken!(s)).collect();
     if taken.is_empty() {
         return Err(ClusterError::Conflict(format!(
             "{doing}: AWS created no snapshot (the instance has no EBS volume attached)"
