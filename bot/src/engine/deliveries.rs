@@ -267,12 +267,7 @@ impl Engine {
         pager: Option<&Arc<dyn Pager>>,
     ) {
         tracing::error!(incident = %incident, delivery = id, attempts, error = why, "delivery failed");
-        self.metrics.delivery(&item.delivery.channel, "failed");
-        let event = Event::PageFailed {
-            delivery: id.to_owned(),
-            attempts,
-            error: why.to_owned(),
-        };
+        let event = self.page_failed(item, id, attempts, why, "failed");
         let Ok(c) = self
             .write(self.ledger.append(incident, &Actor::System, event))
             .await
@@ -343,13 +338,26 @@ impl Engine {
         why: &str,
     ) {
         tracing::info!(incident = %incident, delivery = id, attempts, reason = why, "page withdrawn");
-        self.metrics.delivery(&item.delivery.channel, "withdrawn");
-        let event = Event::PageFailed {
+        let event = self.page_failed(item, id, attempts, why, "withdrawn");
+        self.settle(incident, event).await;
+    }
+
+    /// A delivery that will not be sent (again), counted in `/metrics` under `result`: the
+    /// `page.failed` entry that settles it, with why.
+    fn page_failed(
+        &self,
+        item: &OutboxItem,
+        id: &str,
+        attempts: u32,
+        why: &str,
+        result: &'static str,
+    ) -> Event {
+        self.metrics.delivery(&item.delivery.channel, result);
+        Event::PageFailed {
             delivery: id.to_owned(),
             attempts,
             error: why.to_owned(),
-        };
-        self.settle(incident, event).await;
+        }
     }
 
     /// Tell the channels that paged that the pages stopped mattering: an acknowledgement to
