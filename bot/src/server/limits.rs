@@ -9,12 +9,16 @@
 //! `BODIES_PER_SOURCE` bytes from one address and `BODIES_IN_FLIGHT` in all (by their
 //! `Content-Length`), beyond which a request is answered `503` before its body is read.
 //! Memory is bounded: at most `MAX_SOURCES` addresses are tracked, and buckets full again are
-//! forgotten first. Caveat: the address is the TCP
-//! peer — behind a proxy, every caller is the proxy (give the proxy its own limits), and a
-//! standby forwarding to the leader counts as one address.
+//! forgotten first. An IPv6 caller is counted by its /64, the block one host or one
+//! customer line is given, since one machine can send from any of its 2^64 addresses; an
+//! IPv4 address mapped into IPv6 (`::ffff:a.b.c.d`, a dual-stack listener) counts as that
+//! IPv4 address. Caveat: the address is the TCP peer — behind a proxy, every caller is the
+//! proxy (give the proxy its own limits), and a standby forwarding to the leader counts as
+//! one address.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::fmt;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -51,7 +55,7 @@ const LARGEST_BODY: u64 = super::alerts::MAX_ALERT_BODY as u64;
 
 pub struct Guard {
     limits: Limits,
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    buckets: Mutex<HashMap<Source, Bucket>>,
     in_flight: Mutex<InFlight>,
     pub rate_limited: AtomicU64,
     pub body_timeouts: AtomicU64,
@@ -62,13 +66,13 @@ pub struct Guard {
 #[derive(Default)]
 struct InFlight {
     total: u64,
-    by_source: HashMap<IpAddr, u64>,
+    by_source: HashMap<Source, u64>,
 }
 
 /// Body bytes held for one request until it is answered.
 struct Reserved {
     guard: Arc<Guard>,
-    source: IpAddr,
+    source: Source,
     bytes: u64,
 }
 
@@ -81,6 +85,33 @@ impl Drop for Reserved {
             if *held == 0 {
                 f.by_source.remove(&self.source);
             }
+        }
+    }
+}
+
+/// Who a limit counts: an IPv4 address, or the /64 an IPv6 address is in.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+struct Source(IpAddr);
+
+impl Source {
+    fn of(ip: IpAddr) -> Source {
+        match ip {
+            IpAddr::V4(_) => Source(ip),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => Source(IpAddr::V4(v4)),
+                None => Source(IpAddr::V6(Ipv6Addr::from_bits(
+                    v6.to_bits() & !u128::from(u64::MAX),
+                ))),
+            },
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            IpAddr::V4(v4) => write!(f, "{v4}"),
+            IpAddr::V6(v6) => write!(f, "{v6}/64"),
         }
     }
 }
@@ -108,7 +139,7 @@ impl Guard {
     }
 
     /// Hold `bytes` of body for `source`, or say which bound it would pass.
-    fn reserve(self: &Arc<Self>, source: IpAddr, bytes: u64) -> Result<Reserved, &'static str> {
+    fn reserve(self: &Arc<Self>, source: Source, bytes: u64) -> Result<Reserved, &'static str> {
         let mut f = self.in_flight();
         let mine = f.by_source.get(&source).copied().unwrap_or(0);
         if mine + bytes > BODIES_PER_SOURCE {
@@ -128,7 +159,7 @@ impl Guard {
 
     /// Take one request from `source`'s bucket: `None` when allowed, else how long until
     /// one more is.
-    fn take(&self, source: IpAddr, now: Instant) -> Option<Duration> {
+    fn take(&self, source: Source, now: Instant) -> Option<Duration> {
         let rate = f64::from(self.limits.per_source);
         if rate == 0.0 {
             return None;
@@ -170,18 +201,21 @@ impl Guard {
 }
 
 pub async fn guard(State(guard): State<Arc<Guard>>, req: Request, next: Next) -> Response {
+    let source = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| Source::of(peer.ip()));
     if limited(req.uri().path())
-        && let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>()
-        && let Some(wait) = guard.take(peer.ip(), Instant::now())
+        && let Some(source) = source
+        && let Some(wait) = guard.take(source, Instant::now())
     {
         guard.rate_limited.fetch_add(1, Ordering::Relaxed);
         let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
-        tracing::warn!(source = %peer.ip(), path = %req.uri().path(), "rate limited");
+        tracing::warn!(%source, path = %req.uri().path(), "rate limited");
         let mut r = answer(
             StatusCode::TOO_MANY_REQUESTS,
             format!(
-                "{} sends more than {} requests a second ([console.limits] per_source); nothing was done: retry after {secs} s",
-                peer.ip(),
+                "{source} sends more than {} requests a second ([console.limits] per_source); nothing was done: retry after {secs} s",
                 guard.limits.per_source
             ),
         );
@@ -191,18 +225,18 @@ pub async fn guard(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
         return r;
     }
     // The body's bytes are set aside before it is read, and held until the answer.
-    let _reserved = match req.extensions().get::<ConnectInfo<SocketAddr>>() {
-        Some(ConnectInfo(peer)) if limited(req.uri().path()) => {
+    let _reserved = match source {
+        Some(source) if limited(req.uri().path()) => {
             let bytes = req
                 .headers()
                 .get(header::CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
                 .map_or(LARGEST_BODY, |n| n.min(LARGEST_BODY));
-            match guard.reserve(peer.ip(), bytes) {
+            match guard.reserve(source, bytes) {
                 Ok(r) => Some(r),
                 Err(bound) => {
                     guard.bodies_refused.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(source = %peer.ip(), path = %req.uri().path(), bound, "request bodies in flight at their bound");
+                    tracing::warn!(%source, path = %req.uri().path(), bound, "request bodies in flight at their bound");
                     let mut r = answer(
                         StatusCode::SERVICE_UNAVAILABLE,
                         format!(
@@ -257,7 +291,7 @@ mod tests {
     #[test]
     fn body_bytes_are_bounded_per_address_and_in_all_and_given_back_when_answered() {
         let g = Guard::new(&Limits::default());
-        let (a, b): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+        let (a, b) = (src("192.0.2.1"), src("192.0.2.2"));
         let mib = 1024 * 1024;
         // One address: 16 bodies of 1 MiB, not a 17th.
         let held: Vec<Reserved> = (0..16).map(|_| g.reserve(a, mib).unwrap()).collect();
@@ -265,7 +299,7 @@ mod tests {
         // Others still get in, up to the bound in all.
         let mut others = Vec::new();
         for i in 0..7u8 {
-            let ip: IpAddr = format!("198.51.100.{i}").parse().unwrap();
+            let ip = src(&format!("198.51.100.{i}"));
             others.extend((0..16).map(|_| g.reserve(ip, mib).unwrap()));
         }
         assert_eq!(g.in_flight().total, 128 * mib);
@@ -276,6 +310,10 @@ mod tests {
         drop(others);
         assert_eq!(g.in_flight().total, 0);
         assert!(g.in_flight().by_source.is_empty());
+    }
+
+    fn src(ip: &str) -> Source {
+        Source::of(ip.parse().unwrap())
     }
 
     fn limits(per_source: u32, burst: u32) -> Limits {
@@ -289,8 +327,7 @@ mod tests {
     #[test]
     fn a_source_gets_its_burst_then_its_rate_and_is_told_when_to_come_back() {
         let g = Guard::new(&limits(10, 3));
-        let a: IpAddr = "10.0.0.1".parse().unwrap();
-        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let (a, b) = (src("10.0.0.1"), src("10.0.0.2"));
         let t = Instant::now();
         for _ in 0..3 {
             assert_eq!(g.take(a, t), None);
@@ -307,9 +344,38 @@ mod tests {
     #[test]
     fn zero_turns_the_limit_off() {
         let g = Guard::new(&limits(0, 1));
-        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let a = src("10.0.0.1");
         let t = Instant::now();
         assert!((0..10_000).all(|_| g.take(a, t).is_none()));
+    }
+
+    #[test]
+    fn an_ipv6_caller_is_counted_by_its_64_and_a_mapped_ipv4_as_itself() {
+        let g = Guard::new(&limits(10, 2));
+        let t = Instant::now();
+        // One host rotating through its /64 shares one bucket.
+        assert_eq!(g.take(src("2001:db8:1:2::1"), t), None);
+        assert_eq!(g.take(src("2001:db8:1:2:ffff:ffff:ffff:fffe"), t), None);
+        assert!(g.take(src("2001:db8:1:2:abcd::9"), t).is_some());
+        // The next /64 is someone else.
+        assert_eq!(g.take(src("2001:db8:1:3::1"), t), None);
+        // A dual-stack listener's mapped address is the IPv4 caller itself.
+        assert_eq!(src("::ffff:192.0.2.7"), src("192.0.2.7"));
+        assert_eq!(src("2001:db8:1:2::1").to_string(), "2001:db8:1:2::/64");
+        assert_eq!(src("192.0.2.7").to_string(), "192.0.2.7");
+        // Body bytes are held per /64 too.
+        let mib = 1024 * 1024;
+        let held: Vec<Reserved> = (0..16u16)
+            .map(|i| {
+                g.reserve(src(&format!("2001:db8:1:2::{i:x}")), mib)
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(
+            g.reserve(src("2001:db8:1:2::99"), 1).err(),
+            Some("from this address")
+        );
+        drop(held);
     }
 
     #[test]
