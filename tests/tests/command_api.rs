@@ -155,8 +155,9 @@ fn outside_drill_mode_every_call_needs_a_token() {
     assert_eq!(status, 200, "{r}");
     let inc = r["incident"].as_str().unwrap().to_owned();
     // A token in a URL is refused with why (history, proxies and chat keep URLs), on every
-    // read, even when it is right, and the answer does not repeat it.
+    // read and the event stream, even when it is right, and the answer does not repeat it.
     for path in [
+        "/api/v1/events".to_owned(),
         "/api/v1/incidents".to_owned(),
         format!("/api/v1/incidents/{inc}"),
         format!("/api/v1/incidents/{inc}/export"),
@@ -178,13 +179,14 @@ fn outside_drill_mode_every_call_needs_a_token() {
         &json!({"text": "incident list"}).to_string(),
     );
     assert_eq!(status, 400, "{r}");
-    // The event stream alone takes one: a browser's EventSource cannot send a header.
-    let stream_status = |query: &str| {
+    // The event stream takes the token from the header, as the console sends it.
+    let stream_status = |token: Option<&str>| {
         use std::io::{BufRead, BufReader, Write};
         let mut c = std::net::TcpStream::connect(&server.addr).unwrap();
+        let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
         write!(
             c,
-            "GET /api/v1/events{query} HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n",
+            "GET /api/v1/events HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n{auth}\r\n",
             server.addr
         )
         .unwrap();
@@ -192,9 +194,9 @@ fn outside_drill_mode_every_call_needs_a_token() {
         BufReader::new(c).read_line(&mut status).unwrap();
         status
     };
-    assert!(stream_status(&format!("?token={alice}")).contains(" 200 "));
-    assert!(stream_status("?token=guess-guess-guess-guess").contains(" 401 "));
-    assert!(stream_status("").contains(" 401 "));
+    assert!(stream_status(Some(alice)).contains(" 200 "));
+    assert!(stream_status(Some("guess-guess-guess-guess")).contains(" 401 "));
+    assert!(stream_status(None).contains(" 401 "));
     // The scheme is case-insensitive (RFC 7235).
     let (status, _) = raw(
         &server.addr,

@@ -320,6 +320,22 @@ fn with_a_token_evidence_opens_and_downloads_and_no_url_on_the_page_carries_the_
         &[serde_json::json!(alice)],
     );
     assert_eq!(leaked, serde_json::json!(false), "the token is in the page");
+    // Live updates arrive with the token in a header: the stream answers a token in its URL
+    // with 400, so "live" and a pushed change mean the stream was opened without one.
+    b.wait_until("the live indicator", WAIT, |b| b.text_of("#live") == "live");
+    command("note seen live by the console", Some(&inc));
+    b.wait_until("the note, pushed by the event stream", WAIT, |b| {
+        text_now(b, "#timeline").contains("seen live by the console")
+    });
+    // No address the page fetched carried the token (a stream still open is not listed yet).
+    let fetched = b.execute(
+        "return performance.getEntriesByType('resource').map((e) => e.name);",
+        &[],
+    );
+    assert!(
+        fetched.as_array().is_some_and(|a| a.len() > 2) && !fetched.to_string().contains(alice),
+        "{fetched}"
+    );
 
     // Download: fetched with the token in a header, hashed again, compared with the ledger.
     b.click_css(&format!("#evidence a[data-download=\"{eid}\"]"), WAIT);

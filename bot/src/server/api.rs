@@ -95,19 +95,19 @@ pub(super) struct TokenQuery {
     person: Option<String>,
 }
 
-/// The caller of every read but the event stream: the token only from `Authorization`.
+/// The caller of every read, the event stream included: the token only from `Authorization`.
 /// A token in the URL is refused, not ignored, so whoever put it there learns why: browsers,
 /// proxies and shell history keep URLs, and a link copied into chat would carry it.
 fn caller(state: &Ready, headers: &HeaderMap, q: &TokenQuery) -> Result<Caller, ApiError> {
     if q.token.is_some() {
         return Err(ApiError(
             StatusCode::BAD_REQUEST,
-            "a token in the URL is refused (browsers, proxies and shell history keep URLs): send it as `Authorization: Bearer TOKEN`; only /api/v1/events, which a browser's EventSource reads, takes ?token=".to_owned(),
+            "a token in the URL is refused (browsers, proxies and shell history keep URLs): send it as `Authorization: Bearer TOKEN`".to_owned(),
         ));
     }
     state
         .tokens
-        .caller(headers, None)
+        .caller(headers)
         .map_err(|m| ApiError(StatusCode::UNAUTHORIZED, m))
 }
 
@@ -470,9 +470,10 @@ async fn events(
     headers: HeaderMap,
     Query(q): Query<TokenQuery>,
 ) -> Response {
-    // EventSource cannot set headers: the stream alone takes the token from the URL.
-    if let Err(m) = state.tokens.caller(&headers, q.token.as_deref()) {
-        return ApiError(StatusCode::UNAUTHORIZED, m).into_response();
+    // The console reads the stream with fetch, which sends the header; a browser's
+    // EventSource cannot, and a token in its URL is refused like everywhere else.
+    if let Err(e) = caller(&state, &headers, &q) {
+        return e.into_response();
     }
     let changes = BroadcastStream::new(state.changes.subscribe()).map(|change| {
         // A lagging page missed some changes: tell it to re-read everything.

@@ -73,9 +73,9 @@ impl Tokens {
         self.drill
     }
 
-    /// From `Authorization: Bearer …`, or `?token=` (EventSource cannot set headers).
-    pub fn caller(&self, headers: &HeaderMap, query_token: Option<&str>) -> Result<Caller, String> {
-        let given = bearer(headers).or(query_token).filter(|t| !t.is_empty());
+    /// From `Authorization: Bearer …`, never from the URL.
+    pub fn caller(&self, headers: &HeaderMap) -> Result<Caller, String> {
+        let given = bearer(headers).filter(|t| !t.is_empty());
         match given {
             Some(t) if secrets_match(t, &self.local) => Ok(Caller::LocalReader),
             Some(t) => match self.by_token.iter().find(|(k, _)| secrets_match(k, t)) {

@@ -326,33 +326,65 @@
     live.className = up ? 'up' : 'down';
   }
 
+  // The stream is read with fetch, not EventSource: EventSource cannot send a header, and
+  // the token must never be in a URL (browser history, proxy logs).
   function connectEvents() {
-    if (state.events) state.events.close();
+    if (state.events) state.events.abort();
+    state.events = null;
     clearTimeout(state.retry);
     if (!canRead()) {
       setLive('offline', false);
       return;
     }
-    const query = token() ? `?token=${encodeURIComponent(token())}` : '';
-    const events = new EventSource(`${API}/events${query}`);
-    state.events = events;
-    events.onopen = () => {
-      setLive('live', true);
-      scheduleRefresh(null); // catch up on whatever changed while disconnected
-    };
-    events.onerror = () => {
-      // Also when the server ends the stream on shutdown: say so at once.
+    const stream = new AbortController();
+    state.events = stream;
+    const retry = () => {
+      if (state.events !== stream) return; // replaced by a newer connection
+      // Also when the server ends the stream on shutdown: say so at once, keep trying gently.
       setLive('disconnected — reconnecting…', false);
-      // EventSource gives up on an HTTP error answer; keep trying, gently.
-      if (events.readyState === EventSource.CLOSED && state.events === events) {
-        state.retry = setTimeout(connectEvents, 3000);
-      }
+      state.retry = setTimeout(connectEvents, 3000);
     };
-    events.addEventListener('changed', (e) => {
-      let data = {};
-      try { data = JSON.parse(e.data) || {}; } catch { /* a malformed event still means "refetch" */ }
-      scheduleRefresh(data.incident || null);
+    readEvents(stream.signal, (name, data) => {
+      if (name !== 'changed') return;
+      let parsed = {};
+      try { parsed = JSON.parse(data) || {}; } catch { /* a malformed event still means "refetch" */ }
+      scheduleRefresh(parsed.incident || null);
+    }).then(retry, retry);
+  }
+
+  // Reads `text/event-stream` until it ends; resolves then, rejects on an error answer.
+  async function readEvents(signal, onEvent) {
+    const res = await fetch(`${API}/events`, {
+      cache: 'no-store',
+      signal,
+      headers: { Accept: 'text/event-stream', ...authHeaders() },
     });
+    if (!res.ok || !res.body) throw new Error(`event stream: HTTP ${res.status}`);
+    setLive('live', true);
+    scheduleRefresh(null); // catch up on whatever changed while disconnected
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += value.replace(/\r\n?/g, '\n');
+      let end;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        let name = 'message';
+        const data = [];
+        for (const line of block.split('\n')) {
+          if (line.startsWith(':')) continue; // keep-alive comment
+          const colon = line.indexOf(':');
+          const field = colon < 0 ? line : line.slice(0, colon);
+          const v = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+          if (field === 'event') name = v;
+          else if (field === 'data') data.push(v);
+        }
+        if (data.length) onEvent(name, data.join('\n'));
+      }
+    }
   }
 
   // ---- selection ----------------------------------------------------------------------
