@@ -227,7 +227,14 @@ pub enum Event {
         result: Value,
     },
     #[serde(rename = "request.failed")]
-    RequestFailed { request: String, error: String },
+    RequestFailed {
+        request: String,
+        error: String,
+        /// What the action had already changed when it failed (same shape as
+        /// `request.executed`'s result), when it changed anything.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        result: Option<Value>,
+    },
     #[serde(rename = "request.outcome_unknown")]
     RequestOutcomeUnknown { request: String },
     /// A game day's scorecard, kept so later runs of the same scenario are compared with it.
@@ -431,7 +438,7 @@ impl Event {
                 let mode = if *dry_run { " (dry run)" } else { "" };
                 format!("{request} executed{mode}: {summary}")
             }
-            Event::RequestFailed { request, error } => format!("{request} failed: {error}"),
+            Event::RequestFailed { request, error, .. } => format!("{request} failed: {error}"),
             Event::RequestOutcomeUnknown { request } => {
                 format!("{request} outcome unknown — verify the target by hand")
             }

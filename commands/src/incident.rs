@@ -528,7 +528,7 @@ impl Incident {
                 r.finish(true, summary)?;
                 r.changes = event.changes();
             }
-            Event::RequestFailed { request, error } => {
+            Event::RequestFailed { request, error, .. } => {
                 self.request_mut(request)?.finish(false, error)?;
             }
             Event::RequestOutcomeUnknown { request } => {

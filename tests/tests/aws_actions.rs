@@ -403,6 +403,49 @@ fn unprotect_leaves_on_what_was_on_before_protect() {
 }
 
 #[test]
+fn a_protect_that_failed_half_way_records_its_parts_and_unprotect_sets_back_only_those() {
+    let a = start();
+    let made = a.instance_for(NODE1, "eu-central-1a", &["--group", "eks-general"]);
+    let instance = made["instance"].as_str().unwrap().to_owned();
+    // Its owners keep termination protection on, whatever any incident does.
+    a.moto.aws(&["termination-protection", &instance]);
+    let inc = a.api.open_incident("half protected");
+    // The role may not change the group's protection (once): termination and stop are applied.
+    a.faults.fail("SetInstanceProtection", "AccessDenied", 1);
+    let (status, r) =
+        a.asked_and_approved(&inc, &format!("protect node {NODE1} --reason keep"), "R1");
+    assert_eq!(status, 500, "{r}");
+    let timeline = a.api.incident(&inc)["timeline"].clone();
+    let failed = timeline
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "request.failed" && e["data"]["request"] == "R1")
+        .cloned()
+        .unwrap_or_else(|| panic!("no request.failed: {timeline}"));
+    let parts = failed["data"]["result"]["parts"].to_string();
+    assert!(
+        parts.contains("DisableApiTermination") && parts.contains("DisableApiStop"),
+        "the applied parts are recorded with the failure: {failed}"
+    );
+    // Unprotect sets back what the failed protect applied, to what it found.
+    a.api.ok(
+        "alice",
+        &format!("unprotect node {NODE1} --reason imaged"),
+        Some(&inc),
+    );
+    let (status, r) = a.approve("bob", "R2", &inc);
+    assert_eq!(status, 200, "{r}");
+    assert!(
+        message(&r).contains("termination still disabled (as before protect)"),
+        "{r}"
+    );
+    let now = a.state(&instance);
+    assert_eq!(now["disable_api_termination"], true, "{now}");
+    assert_eq!(now["disable_api_stop"], false, "{now}");
+}
+
+#[test]
 fn a_snapshot_whose_answer_was_lost_is_adopted_and_never_taken_twice() {
     let a = start();
     let made = a.instance_for(NODE1, "eu-central-1a", &[]);

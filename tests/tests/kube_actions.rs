@@ -904,3 +904,57 @@ fn uncordon_leaves_cordoned_a_node_that_was_cordoned_before_the_incident_cordone
     assert!(message(&r).contains("uncordoned"), "{r}");
     assert!(!unschedulable());
 }
+
+#[test]
+fn a_drain_a_budget_stopped_records_its_cordon_and_uncordon_leaves_a_node_cordoned_before() {
+    let (_s, _server, api, drill) = start(&["--drain-timeout", "1s"]);
+    let node = format!("/api/v1/nodes/{NODE2}");
+    // No api pod may be disrupted, and the node was cordoned for maintenance before.
+    let (code, v) = drill.merge_patch(
+        "/apis/policy/v1/namespaces/payments/poddisruptionbudgets/api-pdb",
+        &json!({"spec": {"minAvailable": 3}}),
+    );
+    assert!(code < 300, "{v}");
+    let (code, v) = drill.merge_patch(&node, &json!({ "spec": { "unschedulable": true } }));
+    assert!(code < 300, "{v}");
+    let inc = api.open_incident("node 2 compromised");
+    api.ok(
+        "erin",
+        &format!("drain node {NODE2} --reason r --override \"evidence taken by hand\""),
+        Some(&inc),
+    );
+    api.command("carol", "approve R1", Some(&inc));
+    let body = api.wait_until(&inc, "the drain to give up", |b| {
+        b["incident"]["requests"][0]["status"] == "failed"
+    });
+    // The failure records what its cordon found, beside the error.
+    let failed = body["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "request.failed" && e["data"]["request"] == "R1")
+        .cloned()
+        .unwrap_or_else(|| panic!("no request.failed: {body}"));
+    let result = &failed["data"]["result"];
+    assert_eq!(result["unschedulable_before"], true, "{failed}");
+    assert_eq!(result["incomplete"], true, "{failed}");
+    assert!(
+        failed["data"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("refused by a PodDisruptionBudget"),
+        "{failed}"
+    );
+    // So uncordon sets back what was there before the incident: cordoned.
+    api.ok(
+        "alice",
+        &format!("uncordon node {NODE2} --reason r"),
+        Some(&inc),
+    );
+    let r = api.ok("bob", "approve R2", Some(&inc));
+    assert!(
+        message(&r).contains(&format!("left node {NODE2} cordoned")),
+        "{r}"
+    );
+    assert_eq!(drill.object(&node)["spec"]["unschedulable"], true);
+}

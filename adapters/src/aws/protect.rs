@@ -6,8 +6,9 @@
 //! `karpenter.sh/do-not-disrupt=true`; each part's value before and after is recorded, and
 //! unprotect sets each part back to its value before warroom protected it (a part that was
 //! already on stays on; see `warroom_commands::undo`), or off when there is no such record
-//! (a protect that failed half-way records none). When a part fails, the parts already applied are named
-//! in the error (nothing is hidden; `unprotect` undoes them). Spot instances are refused with
+//! (protected in another incident, or by hand). When a part fails, the parts already applied
+//! are named in the error and recorded with the failure, so `unprotect` sets them back to
+//! what they were before, as after a whole protect. Spot instances are refused with
 //! nothing changed: AWS reclaims them regardless of these settings. Assumes the role may call
 //! `ec2:DescribeInstances`, `ec2:DescribeInstanceAttribute`, `ec2:ModifyInstanceAttribute`,
 //! `autoscaling:DescribeAutoScalingInstances` and `autoscaling:SetInstanceProtection`.
@@ -199,8 +200,15 @@ pub async fn apply(
     }
     let id = &instance.id;
     let mut parts: Vec<Value> = Vec::new();
+    let node = &ex.resolved.target.name;
+    // A part that failed stops the rest; those already applied are named, and recorded as
+    // the result so far (`unprotect` sets them back to what they were).
     let stopped = |parts: &[Value], e: ClusterError| -> ClusterError {
-        let done: Vec<&str> = parts.iter().filter_map(|p| p["part"].as_str()).collect();
+        let done: Vec<&str> = parts
+            .iter()
+            .filter(|p| p.get("skipped").is_none())
+            .filter_map(|p| p["part"].as_str())
+            .collect();
         let applied = if done.is_empty() {
             "nothing was changed".to_owned()
         } else {
@@ -210,13 +218,21 @@ pub async fn apply(
                 if on { "un" } else { "" }
             )
         };
-        let said = format!("{e}; {applied}");
-        match e {
-            ClusterError::Forbidden(_) => ClusterError::Forbidden(said),
-            ClusterError::Throttled(_) => ClusterError::Throttled(said),
-            ClusterError::Conflict(_) => ClusterError::Conflict(said),
-            ClusterError::Absent(_) => ClusterError::Absent(said),
-            _ => ClusterError::Upstream(said),
+        // The kind stays, its words once ("access denied: …; already applied: …").
+        let error = match e {
+            ClusterError::Forbidden(m) => ClusterError::Forbidden(format!("{m}; {applied}")),
+            ClusterError::Throttled(m) => ClusterError::Throttled(format!("{m}; {applied}")),
+            ClusterError::Conflict(m) => ClusterError::Conflict(format!("{m}; {applied}")),
+            ClusterError::Absent(m) => ClusterError::Absent(format!("{m}; {applied}")),
+            ClusterError::Upstream(m) => ClusterError::Upstream(format!("{m}; {applied}")),
+            other => ClusterError::Upstream(format!("{other}; {applied}")),
+        };
+        if done.is_empty() {
+            return error;
+        }
+        ClusterError::Partial {
+            error: Box::new(error),
+            result: json!({ "node": node, "instance": id, "parts": parts, "incomplete": true }),
         }
     };
     let target = |name: &str| target(ex, on, name);
@@ -249,7 +265,6 @@ pub async fn apply(
             json!({ "part": SCALE_IN, "group": null, "skipped": "not in an Auto Scaling group" }),
         ),
     }
-    let node = &ex.resolved.target.name;
     let annotation = annotation_target(ex, on);
     let before = kube
         .annotate_node(

@@ -152,13 +152,23 @@ pub enum ClusterError {
         error: Box<ClusterError>,
         evidence: Vec<CapturedArtifact>,
     },
+    /// The action failed after it changed some things: `result` records them in the shape a
+    /// success records (`parts`, `unschedulable_before`…), so the timeline says what is in
+    /// place and the undo sets back what was there before.
+    #[error("{error}")]
+    Partial {
+        error: Box<ClusterError>,
+        result: Value,
+    },
 }
 
 impl ClusterError {
     /// A short name for metrics and logs.
     pub fn kind(&self) -> &'static str {
         match self {
-            ClusterError::WithEvidence { error, .. } => error.kind(),
+            ClusterError::WithEvidence { error, .. } | ClusterError::Partial { error, .. } => {
+                error.kind()
+            }
             ClusterError::NotFound { .. } | ClusterError::Absent(_) => "not_found",
             ClusterError::UnknownCluster { .. } => "unknown_cluster",
             ClusterError::NotConfigured(_) => "not_configured",
@@ -167,6 +177,15 @@ impl ClusterError {
             ClusterError::Conflict(_) => "conflict",
             ClusterError::Upstream(_) => "upstream",
             ClusterError::Failed(_) => "failed",
+        }
+    }
+
+    /// What a failed action had already changed, when it says.
+    pub fn partial_result(&self) -> Option<&Value> {
+        match self {
+            ClusterError::Partial { result, .. } => Some(result),
+            ClusterError::WithEvidence { error, .. } => error.partial_result(),
+            _ => None,
         }
     }
 }

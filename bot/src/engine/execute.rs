@@ -75,14 +75,17 @@ impl Engine {
                 })
         };
         let entries = self.ledger.timeline(&incident.id).ok()?;
-        let executed = entries
-            .iter()
-            .filter(|e| e.kind == "request.executed" && e.data["dry_run"] != true);
+        // Executed, or failed after changing something (the parts a protect applied, the
+        // cordon a drain made before a disruption budget stopped it).
+        let acted = entries.iter().filter(|e| {
+            (e.kind == "request.executed" && e.data["dry_run"] != true)
+                || (e.kind == "request.failed" && e.data["result"].is_object())
+        });
         let mut since_undo: Vec<&serde_json::Value> = Vec::new();
-        for e in executed {
+        for e in acted {
             match same_target(&e.data["request"]).map(|r| r.spec.action) {
                 Some(a) if undone.contains(&a) => since_undo.push(&e.data["result"]),
-                Some(a) if a == undo => since_undo.clear(),
+                Some(a) if a == undo && e.kind == "request.executed" => since_undo.clear(),
                 _ => {}
             }
         }
@@ -248,6 +251,7 @@ impl Engine {
             let event = Event::RequestFailed {
                 request: request_id.to_owned(),
                 error: error.clone(),
+                result: None,
             };
             // If even this is refused (the copy holds writes back), the request stays
             // executing here and a restart reports its outcome unknown: never run twice.
@@ -292,6 +296,7 @@ impl Engine {
                     Event::RequestFailed {
                         request: request_id.to_owned(),
                         error: e,
+                        result: (!outcome.dry_run).then_some(outcome.result),
                     },
                     "failed",
                 ),
@@ -310,6 +315,7 @@ impl Engine {
                     Event::RequestFailed {
                         request: request_id.to_owned(),
                         error,
+                        result: e.partial_result().cloned(),
                     },
                     "failed",
                 )
@@ -345,9 +351,27 @@ impl Engine {
                     }),
                 }
             }
-            Event::RequestFailed { request, error } => Event::RequestFailed {
+            // What had been changed is what the undo needs: kept if it fits with the
+            // shortened error, else named by its digest.
+            Event::RequestFailed {
+                request,
+                error,
+                result,
+            } => Event::RequestFailed {
                 request,
                 error: error.chars().take(2000).collect(),
+                result: result.map(|r| {
+                    let text = r.to_string();
+                    if text.len() <= 16 * 1024 {
+                        r
+                    } else {
+                        serde_json::json!({
+                            "omitted": refused.message,
+                            "bytes": text.len(),
+                            "sha256": hex_sha256(text.as_bytes()),
+                        })
+                    }
+                }),
             },
             other => other,
         };

@@ -129,7 +129,15 @@ pub async fn drain(
 ) -> Result<Outcome, ClusterError> {
     let node = ex.resolved.target.name.clone();
     let cordoned = cordon(t, ex, true).await?;
-    let pods = pods_on(t, &node).await?;
+    // Past the cordon, a failure still records it: `uncordon` sets back what it found.
+    let so_far = |evicted: &[String], e: ClusterError| ClusterError::Partial {
+        error: Box::new(e),
+        result: json!({
+            "node": node, "evicted": evicted, "incomplete": true,
+            "unschedulable_before": cordoned.result["unschedulable_before"], "unschedulable_after": true,
+        }),
+    };
+    let pods = pods_on(t, &node).await.map_err(|e| so_far(&[], e))?;
     let mut skipped = Vec::new();
     let mut pending: Vec<Value> = Vec::new();
     for p in pods {
@@ -183,7 +191,10 @@ pub async fn drain(
                 }
                 // A disruption budget says not now: try again until the deadline.
                 Err(kube::Error::Api(s)) if s.code == 429 => still.push((p, s.message.clone())),
-                Err(e) => return Err(t.rest.fail(&format!("evicting {}", pod_name(&p)), &e)),
+                Err(e) => {
+                    let e = t.rest.fail(&format!("evicting {}", pod_name(&p)), &e);
+                    return Err(so_far(&evicted, e));
+                }
             }
         }
         if still.is_empty() {
@@ -212,7 +223,7 @@ pub async fn drain(
         "unschedulable_before": cordoned.result["unschedulable_before"], "unschedulable_after": true,
     });
     if !blocked.is_empty() {
-        return Err(ClusterError::Failed(format!(
+        let error = ClusterError::Failed(format!(
             "drain of {node} incomplete after {}s: evicted {}, {} refused by a PodDisruptionBudget ({}); the node stays cordoned. Result: {result}",
             timeout.as_secs(),
             evicted.len(),
@@ -222,7 +233,13 @@ pub async fn drain(
                 .filter_map(|b| b.get("pod").and_then(Value::as_str))
                 .collect::<Vec<_>>()
                 .join(", ")
-        )));
+        ));
+        let mut result = result;
+        result["incomplete"] = json!(true);
+        return Err(ClusterError::Partial {
+            error: Box::new(error),
+            result,
+        });
     }
     Ok(Outcome {
         dry_run: false,
