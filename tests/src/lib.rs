@@ -494,3 +494,73 @@ pub fn gauge_in(text: &str, name: &str) -> u64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("no {name} in\n{text}"))
 }
+
+/// POST `body` to `http://{addr}{path}` from the loopback address `source` (`127.0.0.2`, say:
+/// Linux answers every address of 127/8), so warroom sees another sender than `127.0.0.1`.
+/// The status and the JSON answer.
+pub fn post_from(
+    source: std::net::Ipv4Addr,
+    addr: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, serde_json::Value) {
+    use std::io::{Read, Write};
+    use std::os::fd::FromRawFd;
+    let to: std::net::SocketAddrV4 = addr.parse().expect("an IPv4 address:port");
+    let sockaddr = |a: std::net::SocketAddrV4| libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: a.port().to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(*a.ip()).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    let size = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: a fresh socket, given to TcpStream (which closes it) once connected; the
+    // addresses are valid sockaddr_in values of the size passed.
+    let mut stream = unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let stream = std::net::TcpStream::from_raw_fd(fd);
+        let from = sockaddr(std::net::SocketAddrV4::new(source, 0));
+        let bound = libc::bind(fd, (&raw const from).cast(), size);
+        assert_eq!(
+            bound,
+            0,
+            "bind {source}: {}",
+            std::io::Error::last_os_error()
+        );
+        let dest = sockaddr(to);
+        let connected = libc::connect(fd, (&raw const dest).cast(), size);
+        assert_eq!(
+            connected,
+            0,
+            "connect {addr}: {}",
+            std::io::Error::last_os_error()
+        );
+        stream
+    };
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let (head, json) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (
+        status,
+        serde_json::from_str(json).unwrap_or(serde_json::Value::Null),
+    )
+}

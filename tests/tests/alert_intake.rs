@@ -34,6 +34,15 @@ match = { alertname = "PaymentsApiDown", namespace = "payments" }
 severity = "sev2"
 page = "primary-oncall"
 propose = ["capture"]
+allow_from = ["127.0.0.1/32"]
+
+[[alerts.rules]]
+name = "orders-db-down"
+source = "generic"
+match = { source = "orders-db-.*" }
+severity = "sev2"
+page = "primary-oncall"
+allow_from = ["127.0.0.1/32"]
 
 [[alerts.rules]]
 name = "ssh-from-outside-after-hours""#;
@@ -641,4 +650,107 @@ fn a_signed_request_that_was_refused_is_judged_again_when_sent_again() {
         );
     }
     assert!(incidents(&w.api).is_empty());
+}
+
+#[test]
+fn only_a_sender_the_rule_takes_may_end_or_acknowledge_and_a_repeated_acknowledge_is_one() {
+    let w = start();
+    let other: std::net::Ipv4Addr = "127.0.0.2".parse().unwrap();
+    let am = |status: &str| {
+        json!({
+            "version": "4", "status": status, "receiver": "warroom",
+            "alerts": [{
+                "status": status,
+                "labels": { "alertname": "PaymentsApiDown", "namespace": "payments" },
+                "annotations": { "summary": "payments api down" },
+                "startsAt": "2026-12-01T01:58:00Z",
+            }],
+        })
+        .to_string()
+    };
+    let bearer = format!("Bearer {AM_TOKEN}");
+    let (status, fired) = post(
+        &w,
+        "/alerts/alertmanager",
+        &[("authorization", &bearer)],
+        &am("firing"),
+    );
+    assert_eq!(status, 200, "{fired}");
+    assert_eq!(fired["alerts"][0]["paged"], true, "{fired}");
+    let inc = fired["alerts"][0]["incident"].as_str().unwrap().to_owned();
+    let kinds = |kind: &str| {
+        w.api.incident(&inc)["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == kind)
+            .count()
+    };
+
+    // The same token from an address outside the rule's allow_from: a firing from there
+    // would not be taken, so its end is not either, and paging goes on.
+    let (status, r) = warroom_tests::post_from(
+        other,
+        &w.server.addr,
+        "/alerts/alertmanager",
+        &[("authorization", &bearer)],
+        &am("resolved"),
+    );
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["alerts"][0]["result"], "not_actionable", "{r}");
+    assert_eq!(kinds("alert.resolved"), 0);
+    assert_eq!(
+        w.api.incident(&inc)["incident"]["escalation"]["stopped"],
+        false
+    );
+    // The real sender's end is recorded, not mistaken for a repeat of the refused one.
+    let (_, r) = post(
+        &w,
+        "/alerts/alertmanager",
+        &[("authorization", &bearer)],
+        &am("resolved"),
+    );
+    assert_eq!(r["alerts"][0]["result"], "resolved", "{r}");
+    assert_eq!(kinds("alert.resolved"), 1);
+
+    // Events v2: an acknowledge from outside allow_from is refused the same way; from the
+    // sender, one is recorded and posted, and its repeats are answered as repeats.
+    let trigger = json!({
+        "routing_key": ROUTING_KEY, "event_action": "trigger", "dedup_key": "orders-db-1",
+        "payload": { "summary": "orders db down", "source": "orders-db-1", "severity": "critical" },
+    })
+    .to_string();
+    let (status, r) = post(&w, "/alerts/events/v2", &[], &trigger);
+    assert_eq!(status, 202, "{r}");
+    let db = wait("the orders-db incident", || {
+        incidents(&w.api)
+            .into_iter()
+            .find(|i| i["title"] == "orders db down")
+            .and_then(|i| i["id"].as_str().map(str::to_owned))
+    });
+    let ack = json!({ "routing_key": ROUTING_KEY, "event_action": "acknowledge", "dedup_key": "orders-db-1" })
+        .to_string();
+    let (status, r) =
+        warroom_tests::post_from(other, &w.server.addr, "/alerts/events/v2", &[], &ack);
+    assert_eq!(status, 202, "{r}");
+    let db_kinds = |kind: &str| {
+        w.api.incident(&db)["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == kind)
+            .count()
+    };
+    assert_eq!(db_kinds("alert.acknowledged"), 0);
+    for _ in 0..20 {
+        let (status, r) = post(&w, "/alerts/events/v2", &[], &ack);
+        assert_eq!(status, 202, "{r}");
+    }
+    assert_eq!(db_kinds("alert.acknowledged"), 1);
+    let said = w.api.incident(&db)["messages"].to_string();
+    assert_eq!(
+        said.matches("was acknowledged at its source").count(),
+        1,
+        "{said}"
+    );
 }

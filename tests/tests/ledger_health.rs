@@ -137,6 +137,74 @@ fn a_full_disk_makes_readyz_503_until_writes_succeed_again() {
         .expect_code(0);
 }
 
+#[test]
+fn a_resolve_refused_on_a_full_disk_is_recorded_when_its_sender_retries() {
+    const AM: &str = "am-ledger-health";
+    let s = Scratch::new();
+    let disk = Tmpfs::mount(&s.path().join("disk"), "34m");
+    let data = disk.0.join("data");
+    let plan = s.write(
+        "plan.toml",
+        &plan_with(&[
+            ("drill = false", "drill = true"),
+            UNLIMITED,
+            (
+                "[[alerts.rules]]\nname = \"ssh-from-outside-after-hours\"",
+                "[[alerts.rules]]\nname = \"payments-api-down\"\nsource = \"alertmanager\"\nmatch = { alertname = \"PaymentsApiDown\" }\nseverity = \"sev2\"\n\n[[alerts.rules]]\nname = \"ssh-from-outside-after-hours\"",
+            ),
+        ]),
+    );
+    let server = Server::start_with_env(
+        &s,
+        &[
+            "--config",
+            plan.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        &[("WARROOM_ALERTMANAGER_TOKEN", AM)],
+    );
+    let api = Api::new(&server.addr);
+    let alert = |status: &str| {
+        let body = serde_json::json!({
+            "version": "4", "status": status, "receiver": "warroom",
+            "alerts": [{
+                "status": status,
+                "labels": { "alertname": "PaymentsApiDown", "namespace": "payments" },
+                "annotations": { "summary": "payments api down" },
+                "startsAt": "2026-12-01T01:58:00Z",
+            }],
+        });
+        api.post_json("/alerts/alertmanager", Some(AM), &body.to_string())
+    };
+    let (status, fired) = alert("firing");
+    assert_eq!(status, 200, "{fired}");
+    let inc = fired["alerts"][0]["incident"].as_str().unwrap().to_owned();
+
+    // The disk fills up; the alert ends at its source meanwhile and is not recorded.
+    let text = format!("note {}", "y".repeat(3000));
+    let full = (0..2000).any(|_| api.command("alice", &text, Some(&inc)).0 != 200);
+    assert!(full, "the 34 MiB disk filled up");
+    let (status, r) = alert("resolved");
+    assert_ne!(status, 200, "a resolve acknowledged on a full disk: {r}");
+
+    // Room again: Alertmanager sends the resolve again, and this time it is recorded, not
+    // answered as a repeat of the one that was lost.
+    disk.resize("200m");
+    server.wait_for("/readyz", 200, Duration::from_secs(20));
+    let (status, r) = alert("resolved");
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["alerts"][0]["result"], "resolved", "{r}");
+    let timeline = api.incident(&inc)["timeline"].clone();
+    let ended = timeline
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "alert.resolved")
+        .count();
+    assert_eq!(ended, 1, "{timeline}");
+}
+
 /// An ext4 file system on a loop device, mounted `errors=remount-ro` as production disks
 /// are: [`Ext4::fail`] makes the kernel turn it read-only under whoever writes, as it does
 /// after an I/O error.

@@ -50,6 +50,8 @@ pub struct AlertBook {
     /// Alert keys whose end was recorded since they last fired (a redelivered end is not
     /// recorded twice).
     ended: std::collections::HashSet<String>,
+    /// Alert keys whose acknowledgement at the source was recorded since they last fired.
+    acknowledged: std::collections::HashSet<String>,
     pub counts: AlertCounts,
 }
 
@@ -82,8 +84,8 @@ impl Engine {
         // An end or an acknowledgement belongs to the incident its fingerprint opened,
         // whatever the rules say now (an Events API acknowledge carries no fields to match).
         match alert.status {
-            AlertStatus::Resolved => return self.alert_resolved(key).await,
-            AlertStatus::Acknowledged => return self.alert_acknowledged(key).await,
+            AlertStatus::Resolved => return self.alert_resolved(key, sender).await,
+            AlertStatus::Acknowledged => return self.alert_acknowledged(key, sender).await,
             AlertStatus::Firing => {}
         }
         let plan = self.plan.clone();
@@ -102,6 +104,7 @@ impl Engine {
         let cached = {
             let mut book = self.alert_book();
             book.ended.remove(&key);
+            book.acknowledged.remove(&key);
             book.open.get(&key).cloned()
         };
         if let Some(id) = cached {
@@ -268,14 +271,7 @@ impl Engine {
             }) {
                 continue;
             }
-            // The rule of its latest alert, or the one that opened it (in the same write).
-            let Some(rule_name) = entries
-                .iter()
-                .rev()
-                .find(|e| e.kind == "alert.received")
-                .and_then(|e| e.data["rule"].as_str())
-                .or_else(|| entries.first().and_then(|e| e.data["alert_rule"].as_str()))
-            else {
+            let Some(rule_name) = rule_of(&entries) else {
                 continue;
             };
             let plan = self.plan.clone();
@@ -331,16 +327,40 @@ impl Engine {
     async fn alert_acknowledged(
         self: &Arc<Self>,
         key: String,
+        sender: Option<IpAddr>,
     ) -> Result<AlertOutcome, LedgerError> {
         let Some(incident) = self.ledger.incident_of_fingerprint(&key)? else {
             return Ok(outcome(key, "ignored", None, None, false));
         };
+        // Senders repeat an acknowledgement too (retries, a script in a loop): one entry and
+        // one post until the alert fires again.
+        if self.alert_book().acknowledged.contains(&key) {
+            return Ok(outcome(
+                key,
+                "repeat",
+                Some(incident.id.to_string()),
+                None,
+                false,
+            ));
+        }
+        if let Some(refused) = self.may_not_stop(&incident, &key, sender)? {
+            return Ok(refused);
+        }
+        self.alert_book().acknowledged.insert(key.clone());
         let event = Event::AlertAcknowledged {
             fingerprint: key.clone(),
         };
-        let c = self
+        let c = match self
             .write(self.ledger.append(&incident.id, &Actor::System, event))
-            .await?;
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                // Not recorded: the sender's retry must find it still to do.
+                self.alert_book().acknowledged.remove(&key);
+                return Err(e);
+            }
+        };
         // Also after the escalation ran out; what was followed before is not sent again.
         let by = format!(
             "at its source ({})",
@@ -365,10 +385,21 @@ impl Engine {
         ))
     }
 
-    async fn alert_resolved(self: &Arc<Self>, key: String) -> Result<AlertOutcome, LedgerError> {
+    async fn alert_resolved(
+        self: &Arc<Self>,
+        key: String,
+        sender: Option<IpAddr>,
+    ) -> Result<AlertOutcome, LedgerError> {
         let Some(incident) = self.ledger.incident_of_fingerprint(&key)? else {
             return Ok(outcome(key, "ignored", None, None, false));
         };
+        // A sender the rule does not take alerts from is refused before the end is marked,
+        // so it cannot make the real sender's end look like a repeat either.
+        if !self.alert_book().ended.contains(&key)
+            && let Some(refused) = self.may_not_stop(&incident, &key, sender)?
+        {
+            return Ok(refused);
+        }
         // Senders repeat an end (Alertmanager at each group interval, retried batches).
         if !self.alert_book().ended.insert(key.clone()) {
             return Ok(outcome(
@@ -379,19 +410,34 @@ impl Engine {
                 false,
             ));
         }
-        let repeats = {
+        let (repeats, was_open) = {
             let mut book = self.alert_book();
-            book.open.remove(&key);
-            book.counts.resolved += 1;
-            book.repeats.get(&incident.id).map(|r| r.count).unwrap_or(0)
+            let was_open = book.open.remove(&key);
+            (
+                book.repeats.get(&incident.id).map(|r| r.count).unwrap_or(0),
+                was_open,
+            )
         };
         let event = Event::AlertResolved {
             fingerprint: key.clone(),
             repeats,
         };
-        let c = self
+        let c = match self
             .write(self.ledger.append(&incident.id, &Actor::System, event))
-            .await?;
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => {
+                // Not recorded: the sender's retry must find it still to do, not a repeat.
+                let mut book = self.alert_book();
+                book.ended.remove(&key);
+                if let Some(id) = was_open {
+                    book.open.insert(key, id);
+                }
+                return Err(e);
+            }
+        };
+        self.alert_book().counts.resolved += 1;
         if incident.escalation.is_some() {
             let by = "the alert ended at its source".to_owned();
             self.follow_up(&incident.id, SendKind::Resolved, Some(by), None)
@@ -412,6 +458,35 @@ impl Engine {
             None,
             false,
         ))
+    }
+
+    /// `None` when `sender` may end or acknowledge the alert behind `incident`; else the
+    /// answer that refuses it. The rule that acted on the alert decides: a sender whose
+    /// firing it would not take (`allow_from`) must not stop its paging either.
+    fn may_not_stop(
+        &self,
+        incident: &Incident,
+        key: &str,
+        sender: Option<IpAddr>,
+    ) -> Result<Option<AlertOutcome>, LedgerError> {
+        let entries = self.ledger.timeline(&incident.id)?;
+        let plan = self.plan.clone();
+        let rule =
+            rule_of(&entries).and_then(|n| plan.plan.alerts.rules.iter().find(|r| r.name == n));
+        match rule {
+            Some(rule) if !warroom_commands::alert::sender_allowed(rule, sender) => {
+                self.alert_book().counts.not_actionable += 1;
+                tracing::warn!(incident = %incident.id, rule = %rule.name, sender = ?sender, alert = key, "an end or acknowledgement from outside the rule's allow_from: not acted on");
+                Ok(Some(outcome(
+                    key.to_owned(),
+                    "not_actionable",
+                    Some(incident.id.to_string()),
+                    Some(rule.name.clone()),
+                    false,
+                )))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// Post the alert once; later repeats edit this message.
@@ -653,4 +728,15 @@ pub(super) fn may_be_unpaged_alert(i: &Incident) -> bool {
         && i.escalation.is_none()
         && i.opened_by == Actor::System
         && i.pages == 0
+}
+
+/// The plan rule behind an alert incident: that of its latest alert, or the one that opened
+/// it (named in the same write).
+fn rule_of(entries: &[warroom_ledger::Entry]) -> Option<&str> {
+    entries
+        .iter()
+        .rev()
+        .find(|e| e.kind == "alert.received")
+        .and_then(|e| e.data["rule"].as_str())
+        .or_else(|| entries.first().and_then(|e| e.data["alert_rule"].as_str()))
 }

@@ -19,7 +19,7 @@ pub use events_v2::parse_events_v2;
 pub use falco::{FalcoPriority, parse_falco};
 pub use fingerprint::label_fingerprint;
 pub use guardduty::parse_guardduty;
-pub use rules::{Verdict, evaluate, pages_now};
+pub use rules::{Verdict, evaluate, pages_now, sender_allowed};
 
 /// Which intake an alert came through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]

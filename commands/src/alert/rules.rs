@@ -43,6 +43,15 @@ pub fn pages_now(rule: &AlertRule, plan: &Plan, now: DateTime<Utc>) -> bool {
     rule.page.is_some() && rule.active.as_ref().is_none_or(|w| inside(w, plan, now))
 }
 
+/// Whether `sender` may send what `rule` acts on (its `allow_from`; any sender without one).
+/// Also asked of an alert's end and acknowledgement, which stop paging.
+pub fn sender_allowed(rule: &AlertRule, sender: Option<IpAddr>) -> bool {
+    // A dual-stack listener sees IPv4 senders as `::ffff:a.b.c.d`.
+    let sender = sender.map(|a| a.to_canonical());
+    rule.allow_from.is_empty()
+        || sender.is_some_and(|a| rule.allow_from.iter().any(|c| c.contains(a)))
+}
+
 fn meets(
     rule: &AlertRule,
     alert: &Alert,
@@ -69,11 +78,7 @@ fn meets(
     {
         return false;
     }
-    // A dual-stack listener sees IPv4 senders as `::ffff:a.b.c.d`.
-    let sender = sender.map(|a| a.to_canonical());
-    if !rule.allow_from.is_empty()
-        && !sender.is_some_and(|a| rule.allow_from.iter().any(|c| c.contains(a)))
-    {
+    if !sender_allowed(rule, sender) {
         return false;
     }
     if let Some(field) = &rule.address_field {
