@@ -13,6 +13,9 @@ use crate::cli::Global;
 pub const LOCAL_PLAN: &str = "warroom.toml";
 /// Ledger folder used when neither --data nor the plan names one.
 pub const DEFAULT_DATA: &str = "warroom-data";
+/// The data folder of `warroom drill` on a plan written for production, when `--data` is
+/// not given: never the plan's own ledger.
+pub const DRILL_DATA: &str = "warroom-drill-data";
 
 /// The plan to use: `--config`, else `./warroom.toml`, else the built-in example.
 pub fn load_plan(global: &Global) -> Result<LoadedPlan, PlanError> {

@@ -1,5 +1,8 @@
 //! `warroom drill --scenario FILE`: the same warroom against a simulated cluster of one's own.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use warroom_tests::api::Api;
 use warroom_tests::drill::Drill;
 use warroom_tests::{Scratch, Server};
@@ -87,4 +90,75 @@ fn a_broken_scenario_is_refused_naming_the_document() {
         out.stderr()
     );
     assert!(out.stderr().contains("metadata.name"), "{}", out.stderr());
+}
+
+#[test]
+fn a_drill_on_a_production_plan_keeps_off_its_lease_bucket_evidence_and_ledger() {
+    let s = Scratch::new();
+    // Where the plan's Lease and ledger copy live: a listener that counts whoever knocks.
+    let production = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let knock = format!("http://{}", production.local_addr().unwrap());
+    let knocks = Arc::new(AtomicUsize::new(0));
+    {
+        let knocks = knocks.clone();
+        std::thread::spawn(move || {
+            for c in production.incoming() {
+                knocks.fetch_add(1, Ordering::SeqCst);
+                drop(c);
+            }
+        });
+    }
+    let kubeconfig = s.write("lease-kubeconfig", &warroom_tests::kubeconfig_for(&knock));
+    let plan = s.write(
+        "plan.toml",
+        &format!(
+            "{}\n[ha]\nbucket = \"s3://prod-ledger/warroom/\"\nregion = \"eu-central-1\"\nendpoint = \"{knock}\"\nlease = {{ namespace = \"warroom\", name = \"warroom\", kubeconfig = \"{}\" }}\n",
+            warroom_tests::api::plan_with(&[]),
+            kubeconfig.display()
+        ),
+    );
+    let scenario = s.write("shop.yaml", SCENARIO);
+    let server = Server::start_command(
+        &s,
+        "drill",
+        &[
+            "--config",
+            plan.to_str().unwrap(),
+            "--scenario",
+            scenario.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let api = Api::new(&server.addr);
+    let inc = api.open_incident("cart");
+    api.ok("alice", "capture pod shop/cart-1", Some(&inc));
+    api.ok(
+        "alice",
+        "quarantine pod shop/cart-1 --reason odd",
+        Some(&inc),
+    );
+    let r = api.ok("bob", "approve R2", Some(&inc));
+    assert_eq!(r["status"], "executed", "{r}");
+
+    // Nothing reached the Lease or the bucket; the operator is told why.
+    assert_eq!(
+        knocks.load(Ordering::SeqCst),
+        0,
+        "the drill reached production"
+    );
+    let said = server.output();
+    assert!(
+        said.contains("drill: [ha] is not used by a drill")
+            && said.contains("drill: [storage.evidence] local ./warroom-data/evidence is not used"),
+        "{said}"
+    );
+    // The drill's ledger and evidence are its own folder's, not the plan's data_dir.
+    let own = s.path().join("warroom-drill-data");
+    assert!(own.join("evidence").is_dir(), "{}", own.display());
+    assert!(
+        !s.path().join("warroom-data").exists(),
+        "the plan's own ledger folder was written"
+    );
+    let spec = own.join(format!("evidence/{inc}/R1/pod_spec.json"));
+    assert!(spec.is_file(), "the capture is not in {}", spec.display());
 }

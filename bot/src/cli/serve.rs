@@ -127,9 +127,20 @@ pub fn run(args: ServeArgs, global: &Global) -> anyhow::Result<ExitCode> {
 }
 
 /// `warroom drill`: the same process on a simulated cluster, whatever the plan says.
+///
+/// On a plan written for production, the drill keeps to this machine: it leaves out `[ha]`
+/// and the plan's evidence store (see `Plan::confine_to_drill`) and, without `--data`, keeps
+/// its ledger in `./warroom-drill-data`, never the plan's.
 pub fn drill(args: DrillArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let mut plan = context::load_plan(global)?;
-    plan.plan.meta.drill = true;
+    let mut global = global.clone();
+    if !plan.plan.is_drill() && global.data.is_none() {
+        global.data = Some(context::DRILL_DATA.into());
+    }
+    for left_out in plan.plan.confine_to_drill() {
+        crate::logging::notice_warn(&format!("drill: {left_out}"));
+    }
+    let global = &global;
     let scenario = match &args.scenario {
         None => warroom_drill::Scenario::payments(),
         Some(path)

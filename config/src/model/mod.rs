@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod communication;
 pub mod console;
 pub mod drill;
+mod drill_scope;
 pub mod escalation;
 pub mod evidence;
 pub mod guardrails;
