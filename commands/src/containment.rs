@@ -195,6 +195,7 @@ mod tests {
                 expires_at: at,
                 execute_within_secs: 300,
                 plan_of_change: None,
+                acts_on: None,
                 notes: Vec::new(),
             };
             let mut r = Request::opened(spec, "alice".into(), at);

@@ -578,6 +578,7 @@ mod tests {
             expires_at: "2026-11-27T02:15:00Z".parse().unwrap(),
             execute_within_secs: 300,
             plan_of_change: None,
+            acts_on: None,
             notes: Vec::new(),
         }
     }

@@ -102,6 +102,11 @@ pub struct RequestSpec {
     /// the binding: the object's UID and the parameters are.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_of_change: Option<String>,
+    /// What the plan of change found the action acts on beyond its target (the IAM role a
+    /// revocation denies, which a service account's annotation decides): the run must find
+    /// the same, or it changes nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acts_on: Option<serde_json::Value>,
     /// What the guardrails said about it (a missing capture, an override), for the card.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -594,6 +599,7 @@ mod tests {
             expires_at: at("02:15:00"),
             execute_within_secs: 300,
             plan_of_change: None,
+            acts_on: None,
             notes: Vec::new(),
         };
         Request::opened(spec, "alice".into(), at("02:00:00"))

@@ -209,6 +209,7 @@ fn quarantine_spec() -> warroom_commands::RequestSpec {
         expires_at: "2999-01-01T00:00:00Z".parse().unwrap(),
         execute_within_secs: 300,
         plan_of_change: None,
+        acts_on: None,
         notes: Vec::new(),
     }
 }

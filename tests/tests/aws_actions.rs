@@ -594,6 +594,44 @@ fn preflight_reports_identity_role_and_each_dry_run_without_changing_anything() 
 }
 
 #[test]
+fn a_revocation_approved_for_one_role_changes_nothing_when_the_pod_now_uses_another() {
+    let a = start();
+    a.moto.aws(&["role", "payments-api"]);
+    a.moto.aws(&["role", "shared-node"]);
+    let inc = a.api.open_incident("leaked credentials");
+    a.api.ok(
+        "dave",
+        "revoke creds pod payments/api-7f9c --reason \"keys exfiltrated\"",
+        Some(&inc),
+    );
+    let cards = a.api.incident(&inc)["messages"].to_string();
+    assert!(cards.contains("role/payments-api"), "{cards}");
+    // Before anyone approves, the service account is pointed at a role many workloads share.
+    let (code, v) = a.drill.merge_patch(
+        "/api/v1/namespaces/payments/serviceaccounts/api",
+        &json!({ "metadata": { "annotations": {
+            "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/shared-node" } } }),
+    );
+    assert!(code < 300, "{v}");
+    let (status, r) = a.approve("carol", "R1", &inc);
+    assert_eq!(status, 500, "{r}");
+    assert!(
+        message(&r).contains("was approved for role arn:aws:iam::123456789012:role/payments-api")
+            && message(&r).contains("now uses role arn:aws:iam::123456789012:role/shared-node")
+            && message(&r).contains("nothing was changed"),
+        "{r}"
+    );
+    for role in ["payments-api", "shared-node"] {
+        assert!(
+            a.moto
+                .aws(&["role-policy", role, "AWSRevokeOlderSessions"])
+                .is_null(),
+            "{role} was revoked"
+        );
+    }
+}
+
+#[test]
 fn revoking_a_pods_role_shows_the_blast_radius_and_denies_older_sessions_in_iam() {
     let a = start();
     // The drill's payments pods run as service account `api`, annotated with this role.

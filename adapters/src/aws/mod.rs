@@ -203,10 +203,11 @@ impl AwsExecutor {
             } else {
                 revoke::undo_card(&iam, ex, &b).await?
             };
+            // The role is what the approvers approve: the run must find the same one.
             return Ok(Outcome {
                 dry_run: false,
                 summary,
-                result: serde_json::Value::Null,
+                result: serde_json::json!({ "role_arn": b.role_arn }),
                 evidence: Vec::new(),
             });
         }
@@ -247,6 +248,16 @@ impl AwsExecutor {
     pub async fn execute(&self, ex: &Execution) -> Result<Outcome, ClusterError> {
         if matches!(ex.action, ActionName::Revoke | ActionName::Unrevoke) {
             let (b, iam) = self.blast(ex).await?;
+            // A service account re-annotated (or a Pod Identity association or instance
+            // profile changed) since the card: the approval was for another role.
+            if let Some(approved) = ex.acts_on.as_ref().and_then(|a| a["role_arn"].as_str())
+                && approved != b.role_arn
+            {
+                return Err(ClusterError::Conflict(format!(
+                    "{} was approved for role {approved}, but {} now uses role {}: nothing was changed; ask again to {} the role it uses now",
+                    ex.action, ex.resolved.target, b.role_arn, ex.action
+                )));
+            }
             let (summary, result) = if ex.action == ActionName::Revoke {
                 revoke::apply(&iam, ex, &b, chrono::Utc::now()).await?
             } else {

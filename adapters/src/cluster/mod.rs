@@ -48,6 +48,9 @@ pub struct Execution {
     /// (`protect` / `cordon` of the same node in this incident), whose values before it are
     /// what is set back.
     pub undoes: Option<Value>,
+    /// What the approved card found the action acts on beyond its target
+    /// (`RequestSpec::acts_on`): an executor that finds otherwise changes nothing.
+    pub acts_on: Option<Value>,
 }
 
 /// One piece of progress: a line of its own, or the action's status message, which chat

@@ -131,6 +131,7 @@ impl Engine {
                 .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC),
             execute_within_secs: rule.execute_within.as_secs(),
             plan_of_change: None,
+            acts_on: None,
             notes: passed.notes.clone(),
         };
         // The plan of change is computed before the request is recorded, so the record (and
@@ -142,8 +143,10 @@ impl Engine {
             };
             let mut draft = warroom_commands::Request::opened(spec.clone(), asker, now);
             draft.spec.request = incident.next_request_id();
+            let (plan_of_change, acts_on) = self.preview(incident, &draft, &resolved).await;
             RequestSpec {
-                plan_of_change: self.preview(incident, &draft, &resolved).await,
+                plan_of_change: Some(plan_of_change),
+                acts_on,
                 ..spec
             }
         } else {
@@ -234,18 +237,19 @@ impl Engine {
         false
     }
 
-    /// What the action would apply, for the card. Changes nothing.
+    /// What the action would apply, for the card, and what it found the action acts on
+    /// beyond its target (a preview's result, when it has one). Changes nothing.
     async fn preview(
         &self,
         incident: &Incident,
         request: &warroom_commands::Request,
         resolved: &Resolved,
-    ) -> Option<String> {
+    ) -> (String, Option<serde_json::Value>) {
         let ex = self.execution(incident, request, resolved.clone());
-        Some(match self.cluster.preview(&ex).await {
-            Ok(o) => o.summary,
-            Err(e) => format!("(no plan of change: {e})"),
-        })
+        match self.cluster.preview(&ex).await {
+            Ok(o) => (o.summary, (!o.result.is_null()).then_some(o.result)),
+            Err(e) => (format!("(no plan of change: {e})"), None),
+        }
     }
 }
 

@@ -576,6 +576,7 @@ async fn a_write_to_a_pod_replaced_since_it_was_approved_changes_nothing() {
             investigation_labels: Default::default(),
             progress: None,
             undoes: None,
+            acts_on: None,
         };
         let refused = f.engine.cluster.execute(&ex).await.unwrap_err().to_string();
         assert!(

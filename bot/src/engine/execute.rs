@@ -48,6 +48,7 @@ impl Engine {
             investigation_labels: plan.guardrails.investigation_labels.clone(),
             progress: None,
             undoes: self.undone_result(incident, request),
+            acts_on: request.spec.acts_on.clone(),
         }
     }
 
