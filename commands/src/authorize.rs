@@ -141,6 +141,21 @@ pub fn may_decide(
     may_approve(plan, who, rule)
 }
 
+/// Whether `who` may close `request` without it running (what resolving an incident does to
+/// its open requests): its requester may cancel it, and whoever may decide it may deny it.
+pub fn may_close(plan: &Plan, who: &PersonId, request: &crate::Request) -> Result<(), Denied> {
+    if &request.requested_by == who {
+        return Ok(());
+    }
+    match plan.action_rule(request.spec.action) {
+        Some(rule) => may_decide(plan, who, &rule, &request.requested_by),
+        None => Err(Denied(format!(
+            "{} is disabled in the current plan: only {}, who asked for it, can cancel it",
+            request.spec.action, request.requested_by
+        ))),
+    }
+}
+
 /// Reviewing a break-glass use is an approval after the fact: same roles as approving.
 pub fn may_review(plan: &Plan, who: &PersonId, rule: &ActionRule) -> Result<(), Denied> {
     may_approve(plan, who, rule)
@@ -152,6 +167,16 @@ mod tests {
 
     fn plan() -> Plan {
         warroom_config::builtin().plan
+    }
+
+    #[test]
+    fn a_request_is_closed_by_its_requester_or_whoever_may_decide_it() {
+        let plan = plan();
+        let r = crate::request::tests::request(1);
+        assert!(may_close(&plan, &"alice".into(), &r).is_ok());
+        assert!(may_close(&plan, &"bob".into(), &r).is_ok());
+        let e = may_close(&plan, &"frank".into(), &r).unwrap_err();
+        assert!(e.0.contains("may not approve quarantine"), "{e}");
     }
 
     #[test]

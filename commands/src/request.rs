@@ -566,14 +566,15 @@ impl Request {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn at(s: &str) -> DateTime<Utc> {
         format!("2026-11-27T{s}Z").parse().unwrap()
     }
 
-    fn request(needed: u32) -> Request {
+    /// alice's quarantine of payments/api-7f9c, needing `needed` approvals.
+    pub(crate) fn request(needed: u32) -> Request {
         let target = Target::pod("payments", "api-7f9c");
         let params = BTreeMap::new();
         let spec = RequestSpec {

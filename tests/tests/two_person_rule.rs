@@ -398,3 +398,27 @@ fn a_crash_while_executing_is_reported_as_outcome_unknown_and_never_rerun() {
     let (status, v) = api.get("/api/v1/ledger/verify");
     assert_eq!((status, &v["intact"]), (200, &json!(true)), "{v}");
 }
+
+#[test]
+fn resolving_cannot_close_requests_the_resolver_could_not_deny() {
+    let (_s, _server, api) = drill(&[]);
+    let inc = api.open_incident("shell in api");
+    api.ok("alice", QUARANTINE, Some(&inc));
+    // frank (comms, scribe) may not approve or deny R1: resolving would close it for him.
+    let before = api.kinds(&inc);
+    let (status, r) = api.command("frank", "incident resolve --confirm \"done\"", Some(&inc));
+    assert_eq!(status, 403, "{r}");
+    let said = r["message"].as_str().unwrap();
+    assert!(
+        said.contains("frank may not close this one")
+            && said.contains("R1 quarantine pod payments/api-7f9c")
+            && said.contains("frank (comms, scribe) may not approve quarantine"),
+        "{said}"
+    );
+    assert_eq!(api.kinds(&inc), before, "nothing was recorded");
+    assert_eq!(api.request(&inc, "R1")["status"], "pending");
+    // bob may deny it, so he may resolve; R1 is cancelled with the incident.
+    api.ok("bob", "incident resolve --confirm \"done\"", Some(&inc));
+    assert_eq!(api.incident(&inc)["incident"]["status"], "resolved");
+    assert_eq!(api.request(&inc, "R1")["status"], "cancelled");
+}

@@ -163,6 +163,30 @@ impl Engine {
             })
             .map(|r| &**r)
             .collect();
+        // Resolving cancels the open requests: only someone who could cancel or deny each
+        // may do that, or anyone in the plan could end what others asked and approved.
+        let may_not: Vec<String> = open
+            .iter()
+            .filter_map(|r| {
+                let d = warroom_commands::authorize::may_close(&self.plan.plan, person, r).err()?;
+                Some(format!(
+                    "{} {} {}: {}",
+                    r.id(),
+                    r.spec.action,
+                    r.spec.target,
+                    d.0
+                ))
+            })
+            .collect();
+        if !may_not.is_empty() {
+            return Reply::refused(format!(
+                "{} was not resolved: resolving cancels its open requests, and {person} may not close {}:\n{}\nAsk someone who may decide them to deny them or to resolve the incident, or whoever asked to cancel.",
+                incident.id,
+                if may_not.len() == 1 { "this one" } else { "these" },
+                may_not.join("\n")
+            ))
+            .for_incident(&incident.id);
+        }
         if !confirm && (!board.is_empty() || !open.is_empty()) {
             let mut said = format!("{} is not resolved yet:", incident.id);
             if !open.is_empty() {
