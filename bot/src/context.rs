@@ -47,6 +47,59 @@ pub fn open_ledger(dir: &Path) -> Result<Ledger, LedgerError> {
     Ledger::open(dir, Arc::new(SystemClock))
 }
 
+/// How long a starting server waits for a ledger lock held by a process that is not a
+/// running server: a CLI command copying the folder to read it, or writing one entry.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// As [`open_ledger_with`], for a server starting: a lock held by a `warroom serve` that
+/// answers at the address its `serve.json` names is final at once ("in use"); any other
+/// holder (a `ledger verify` or `incident list` copying the folder, a CLI write) lets go
+/// when its work is done, so the start waits for it, up to [`LOCK_WAIT`], saying so once,
+/// instead of exiting (which under Kubernetes or systemd means a crash loop, and in HA a
+/// Lease held by a replica that cannot serve).
+pub fn open_ledger_for_server(
+    dir: &Path,
+    clock: Arc<dyn warroom_commands::Clock>,
+) -> Result<Ledger, LedgerError> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    let mut said = false;
+    loop {
+        match open_ledger_with(dir, clock.clone()) {
+            Err(LedgerError::Locked { .. })
+                if std::time::Instant::now() < deadline && !server_answers(dir) =>
+            {
+                if !said {
+                    crate::logging::notice_warn(&format!(
+                        "the ledger in {} is locked by another process that is not a running warroom serve (a CLI command reading or writing it): waiting up to {} s for it to finish",
+                        dir.display(),
+                        LOCK_WAIT.as_secs()
+                    ));
+                    said = true;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether the server `dir`'s `serve.json` names takes connections now.
+fn server_answers(dir: &Path) -> bool {
+    let Ok(Some(remote)) = crate::reader::Remote::find(dir) else {
+        return false;
+    };
+    let address = remote
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    std::net::ToSocketAddrs::to_socket_addrs(address)
+        .into_iter()
+        .flatten()
+        .any(|a| {
+            std::net::TcpStream::connect_timeout(&a, std::time::Duration::from_millis(500)).is_ok()
+        })
+}
+
 /// As [`open_ledger`], stamping entries with `clock` (a drill's scaled or manual clock).
 pub fn open_ledger_with(
     dir: &Path,

@@ -309,8 +309,9 @@ impl Ledger {
         let pristine = replay.base_seq == 1 && replay.batches.is_empty();
         let db = match open_sled(&sled_dir, &claim) {
             // A first start killed while sled built its files: nothing was ever acknowledged,
-            // so the half-built sled folder is rebuilt.
-            Err(_) if pristine && snapshot.is_none() => {
+            // so the half-built sled folder is rebuilt. Not when another process holds it
+            // (a reader copying it): that folder is whole, and theirs to let go.
+            Err(e) if pristine && snapshot.is_none() && !is_lock(&e) => {
                 tracing::warn!(dir = %origin.display(), "rebuilding a half-created ledger folder");
                 std::fs::remove_dir_all(&sled_dir).map_err(folder)?;
                 open_sled(&sled_dir, &claim)

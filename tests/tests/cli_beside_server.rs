@@ -122,3 +122,58 @@ fn preflight_beside_a_running_drill_checks_its_clusters_and_their_plugins() {
         "{said}"
     );
 }
+
+#[test]
+fn a_server_starting_waits_for_a_cli_that_holds_the_ledger_and_a_second_server_is_refused_at_once()
+{
+    use std::os::fd::AsRawFd;
+    use std::time::{Duration, Instant};
+    let s = Scratch::new();
+    // A ledger, left by a server that stopped.
+    let first = Server::start(&s, &[]);
+    Api::new(&first.addr).open_incident("before the restart");
+    drop(first);
+    let db = s.path().join("warroom-data/sled/db");
+    // What a `ledger verify` or `incident list` holds while it copies the folder to read it:
+    // sled's own lock.
+    let held = std::fs::File::open(&db).unwrap();
+    // SAFETY: flock on a file descriptor this test owns.
+    let locked = unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    assert_eq!(locked, 0, "{}", std::io::Error::last_os_error());
+
+    let server = Server::start(&s, &[]);
+    let said = server.output_when(|o| o.contains("waiting up to"), Duration::from_secs(10));
+    assert!(
+        said.contains("is locked by another process that is not a running warroom serve"),
+        "{said}"
+    );
+    assert_eq!(
+        server.get("/readyz").0,
+        503,
+        "not ready before its ledger is open"
+    );
+    // The reader is done: the server opens the ledger and is ready, having exited for nothing.
+    drop(held);
+    let (status, body) = server.wait_for("/readyz", 200, Duration::from_secs(10));
+    assert_eq!(status, 200, "{body}");
+    let (_, list) = Api::new(&server.addr).get("/api/v1/incidents");
+    assert_eq!(
+        list["incidents"].as_array().map(Vec::len),
+        Some(1),
+        "{list}"
+    );
+
+    // A second server on the same folder finds the first answering: refused at once.
+    let started = Instant::now();
+    let out = s.run(&["serve", "--listen", "127.0.0.1:0"]).expect_code(1);
+    assert!(
+        out.stderr().contains("in use by another warroom process"),
+        "{}",
+        out.stderr()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+}

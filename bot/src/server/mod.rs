@@ -220,7 +220,7 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
                 leading = Some((takeover, reached, lease.clone(), address));
             }
             let ledger = tokio::task::spawn_blocking(move || {
-                context::open_ledger_with(&dir, clock).map(Arc::new)
+                context::open_ledger_for_server(&dir, clock).map(Arc::new)
             })
             .await??;
             let mut lead = None;
