@@ -74,7 +74,14 @@ pub enum Event {
     AlertAcknowledged { fingerprint: String },
     /// The sender said the alert is over.
     #[serde(rename = "alert.resolved")]
-    AlertResolved { fingerprint: String, repeats: u64 },
+    AlertResolved {
+        fingerprint: String,
+        repeats: u64,
+        /// Its escalation had run out with nobody acknowledging: a refire pages again, as
+        /// after an end while paging went on.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        after_exhausted: bool,
+    },
     /// A chat message someone marked for the timeline (📌 on Slack), kept with its own
     /// author and time so the timeline reads in the order things were said.
     #[serde(rename = "message.pinned")]
@@ -127,6 +134,12 @@ pub enum Event {
         /// contacted.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         deliveries: Vec<Delivery>,
+        /// Set when the escalation's timer decided this step (the next tier, or the next
+        /// run-through): refused if the escalation stopped before it was written (someone
+        /// acknowledged, or the alert ended), since it was decided before that. A refire's
+        /// first step is not one of these.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        escalated: bool,
     },
     /// The channels that paged are told the pages stopped mattering (acknowledged or
     /// resolved): owed like a page's deliveries.
@@ -317,6 +330,7 @@ impl Event {
             Event::AlertResolved {
                 fingerprint,
                 repeats,
+                ..
             } => format!("Alert resolved by its sender ({fingerprint}, {repeats} repeat(s))"),
             Event::MessagePinned {
                 author,
@@ -337,6 +351,7 @@ impl Event {
                 step,
                 page,
                 deliveries,
+                ..
             } => {
                 let who: Vec<&str> = people.iter().map(PersonId::as_str).collect();
                 let mut line = match page {

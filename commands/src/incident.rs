@@ -313,9 +313,13 @@ impl Incident {
             | Event::MessagePinned { .. }
             | Event::AlertReceived { .. }
             | Event::EvidenceRecorded { .. } => {}
-            Event::AlertResolved { .. } => {
+            Event::AlertResolved {
+                after_exhausted, ..
+            } => {
+                // After the escalation ran out unanswered, the end still marks it, so the
+                // alert's refire pages again.
                 if let Some(e) = &mut self.escalation
-                    && !e.stopped
+                    && (!e.stopped || (*after_exhausted && e.exhausted))
                 {
                     e.stopped = true;
                     e.ended_at_source = true;
@@ -395,12 +399,17 @@ impl Incident {
                 page,
                 deliveries,
                 text,
+                escalated,
                 ..
             } => {
                 if let Some(step) = step {
                     if let Some(e) = &self.escalation {
                         if &e.step == step {
                             return Err(Refusal::AlreadyPaged(step.to_string()));
+                        }
+                        // A step the timer decided before the escalation stopped.
+                        if *escalated && e.stopped {
+                            return Err(Refusal::EscalationStopped(step.to_string()));
                         }
                         // An acknowledgement wins over a step that raced it.
                         if e.stopped && !e.ended_at_source {
@@ -637,6 +646,7 @@ mod tests {
             }),
             page: Some(page.into()),
             deliveries: Vec::new(),
+            escalated: false,
         }
     }
 
@@ -656,6 +666,7 @@ mod tests {
         let ended = Event::AlertResolved {
             fingerprint: "alertmanager:1".into(),
             repeats: 0,
+            after_exhausted: false,
         };
         i.apply(&ended, &system, at(), "h3").unwrap();
         // The next step, decided before the alert ended and written after it: refused, and
@@ -674,6 +685,58 @@ mod tests {
         i.apply(&paged("oncall", 0, 1, "P3"), &system, at(), "h4")
             .unwrap();
         assert!(!i.escalation.as_ref().unwrap().stopped);
+    }
+
+    #[test]
+    fn a_next_round_the_timer_decided_before_the_alert_ended_is_refused_and_its_refire_is_not() {
+        let mut i = incident();
+        let system = Actor::System;
+        i.apply(&paged("oncall", 0, 0, "P1"), &system, at(), "h1")
+            .unwrap();
+        let ended = Event::AlertResolved {
+            fingerprint: "alertmanager:1".into(),
+            repeats: 0,
+            after_exhausted: false,
+        };
+        i.apply(&ended, &system, at(), "h2").unwrap();
+        // The last tier timed out and the timer decided round 2 just before the end.
+        let mut late = paged("oncall", 0, 1, "P2");
+        if let Event::Paged { escalated, .. } = &mut late {
+            *escalated = true;
+        }
+        assert!(matches!(
+            i.apply(&late, &system, at(), "h3"),
+            Err(Refusal::EscalationStopped(_))
+        ));
+        assert!(i.escalation.as_ref().unwrap().stopped);
+        // The alert firing again pages the same step.
+        i.apply(&paged("oncall", 0, 1, "P2"), &system, at(), "h3")
+            .unwrap();
+        assert!(!i.escalation.as_ref().unwrap().stopped);
+    }
+
+    #[test]
+    fn after_an_unanswered_run_out_the_alerts_end_lets_its_refire_page() {
+        for after_exhausted in [false, true] {
+            let mut i = incident();
+            let system = Actor::System;
+            i.apply(&paged("oncall", 0, 0, "P1"), &system, at(), "h1")
+                .unwrap();
+            let out = Event::EscalationExhausted {
+                policy: "oncall".into(),
+                rounds: 1,
+            };
+            i.apply(&out, &system, at(), "h2").unwrap();
+            let ended = Event::AlertResolved {
+                fingerprint: "alertmanager:1".into(),
+                repeats: 0,
+                after_exhausted,
+            };
+            i.apply(&ended, &system, at(), "h3").unwrap();
+            let refire = i.apply(&paged("oncall", 0, 1, "P2"), &system, at(), "h4");
+            // An end written before this change (without the mark) replays as it did.
+            assert_eq!(refire.is_ok(), after_exhausted, "{refire:?}");
+        }
     }
 
     #[test]

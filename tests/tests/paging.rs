@@ -975,3 +975,55 @@ fn a_page_still_retrying_when_acknowledged_is_withdrawn_and_never_sent_after_the
         "{record}"
     );
 }
+
+#[test]
+fn an_alert_that_ends_after_its_escalation_ran_out_unanswered_pages_again_when_it_fires_again() {
+    // Two tiers, once through, a second each: nobody answers and it runs out at once.
+    let w = start(Setup {
+        escalate_after: "1s",
+        repeat: 0,
+        ..Setup::default()
+    });
+    let send = |status: &str| {
+        let body = json!({
+            "version": "4", "status": status, "receiver": "warroom",
+            "alerts": [{
+                "status": status,
+                "labels": {
+                    "alertname": "PaymentsApiDown", "namespace": "payments", "pod": "api-3",
+                    "cluster": "prod-eu", "node": "ip-10-0-3-7", "image": "ghcr.io/northwind/payments-api:1.42.0"
+                },
+                "annotations": { "summary": "payments api down on api-3" },
+                "startsAt": "2026-12-01T01:58:00Z",
+            }],
+        });
+        let (code, r) = w
+            .api
+            .post_json("/alerts/alertmanager", Some(AM_TOKEN), &body.to_string());
+        assert_eq!(code, 200, "{r}");
+        r["alerts"][0].clone()
+    };
+    let id = fire(&w, "api-3");
+    w.api.wait_until(&id, "the escalation to run out", |i| {
+        i["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "escalation.exhausted")
+    });
+    let sent = |w: &World| {
+        timeline(w, &id)
+            .iter()
+            .filter(|e| e["kind"] == "page.sent")
+            .count()
+    };
+    let before = sent(&w);
+    let ended = send("resolved");
+    assert_eq!(ended["result"], "resolved", "{ended}");
+    // It fires again and still nobody has answered: paging starts a new round, as it does
+    // when the alert ends while paging goes on.
+    let again = send("firing");
+    assert_eq!(again["result"], "refired", "{again}");
+    assert_eq!(again["paged"], true, "{again}");
+    assert!(sent(&w) > before, "a new page was recorded");
+}

@@ -50,8 +50,9 @@ pub struct AlertBook {
     /// Alert keys whose end was recorded since they last fired (a redelivered end is not
     /// recorded twice).
     ended: std::collections::HashSet<String>,
-    /// Alert keys whose acknowledgement at the source was recorded since they last fired.
-    acknowledged: std::collections::HashSet<String>,
+    /// Alert keys whose acknowledgement at the source was recorded, and for which incident
+    /// (a fingerprint opens a new incident after its last one was resolved).
+    acknowledged: HashMap<String, IncidentId>,
     pub counts: AlertCounts,
 }
 
@@ -104,7 +105,6 @@ impl Engine {
         let cached = {
             let mut book = self.alert_book();
             book.ended.remove(&key);
-            book.acknowledged.remove(&key);
             book.open.get(&key).cloned()
         };
         if let Some(id) = cached {
@@ -155,6 +155,8 @@ impl Engine {
                     && e.stopped
                     && e.ended_at_source
                 {
+                    // A new round: its sender's next acknowledgement stops it, not a repeat.
+                    self.alert_book().acknowledged.remove(&key);
                     // The new round's alert is in the timeline before its pages.
                     let incident = self.record_alert(&incident, &alert, &rule.name, &key).await;
                     let paged = self
@@ -332,9 +334,16 @@ impl Engine {
         let Some(incident) = self.ledger.incident_of_fingerprint(&key)? else {
             return Ok(outcome(key, "ignored", None, None, false));
         };
-        // Senders repeat an acknowledgement too (retries, a script in a loop): one entry and
-        // one post until the alert fires again.
-        if self.alert_book().acknowledged.contains(&key) {
+        if let Some(refused) = self.may_not_stop(&incident, &key, sender)? {
+            return Ok(refused);
+        }
+        // Senders repeat an acknowledgement (retries, a script in a loop): one entry and one
+        // post per incident, also for two arriving at once.
+        let before = self
+            .alert_book()
+            .acknowledged
+            .insert(key.clone(), incident.id.clone());
+        if before.as_ref() == Some(&incident.id) {
             return Ok(outcome(
                 key,
                 "repeat",
@@ -343,10 +352,6 @@ impl Engine {
                 false,
             ));
         }
-        if let Some(refused) = self.may_not_stop(&incident, &key, sender)? {
-            return Ok(refused);
-        }
-        self.alert_book().acknowledged.insert(key.clone());
         let event = Event::AlertAcknowledged {
             fingerprint: key.clone(),
         };
@@ -357,7 +362,10 @@ impl Engine {
             Ok(c) => c,
             Err(e) => {
                 // Not recorded: the sender's retry must find it still to do.
-                self.alert_book().acknowledged.remove(&key);
+                let mut book = self.alert_book();
+                if book.acknowledged.get(&key) == Some(&incident.id) {
+                    book.acknowledged.remove(&key);
+                }
                 return Err(e);
             }
         };
@@ -395,9 +403,7 @@ impl Engine {
         };
         // A sender the rule does not take alerts from is refused before the end is marked,
         // so it cannot make the real sender's end look like a repeat either.
-        if !self.alert_book().ended.contains(&key)
-            && let Some(refused) = self.may_not_stop(&incident, &key, sender)?
-        {
+        if let Some(refused) = self.may_not_stop(&incident, &key, sender)? {
             return Ok(refused);
         }
         // Senders repeat an end (Alertmanager at each group interval, retried batches).
@@ -421,6 +427,7 @@ impl Engine {
         let event = Event::AlertResolved {
             fingerprint: key.clone(),
             repeats,
+            after_exhausted: self.ran_out_unanswered(&incident)?,
         };
         let c = match self
             .write(self.ledger.append(&incident.id, &Actor::System, event))
@@ -460,6 +467,26 @@ impl Engine {
         ))
     }
 
+    /// Whether `incident`'s escalation ran out and nobody acknowledged since: its alert's
+    /// end then still marks the escalation, so a refire pages again.
+    fn ran_out_unanswered(&self, incident: &Incident) -> Result<bool, LedgerError> {
+        if !incident
+            .escalation
+            .as_ref()
+            .is_some_and(|e| e.exhausted && e.stopped && !e.ended_at_source)
+        {
+            return Ok(false);
+        }
+        let entries = self.ledger.timeline(&incident.id)?;
+        let since = entries
+            .iter()
+            .rposition(|e| e.kind == "escalation.exhausted")
+            .map_or(0, |i| i + 1);
+        Ok(!entries[since..]
+            .iter()
+            .any(|e| matches!(e.kind.as_str(), "page.acknowledged" | "alert.acknowledged")))
+    }
+
     /// `None` when `sender` may end or acknowledge the alert behind `incident`; else the
     /// answer that refuses it. The rule that acted on the alert decides: a sender whose
     /// firing it would not take (`allow_from`) must not stop its paging either.
@@ -471,22 +498,27 @@ impl Engine {
     ) -> Result<Option<AlertOutcome>, LedgerError> {
         let entries = self.ledger.timeline(&incident.id)?;
         let plan = self.plan.clone();
-        let rule =
-            rule_of(&entries).and_then(|n| plan.plan.alerts.rules.iter().find(|r| r.name == n));
-        match rule {
-            Some(rule) if !warroom_commands::alert::sender_allowed(rule, sender) => {
-                self.alert_book().counts.not_actionable += 1;
-                tracing::warn!(incident = %incident.id, rule = %rule.name, sender = ?sender, alert = key, "an end or acknowledgement from outside the rule's allow_from: not acted on");
-                Ok(Some(outcome(
-                    key.to_owned(),
-                    "not_actionable",
-                    Some(incident.id.to_string()),
-                    Some(rule.name.clone()),
-                    false,
-                )))
-            }
-            _ => Ok(None),
+        let rules = &plan.plan.alerts.rules;
+        let rule = rule_of(&entries).and_then(|n| rules.iter().find(|r| r.name == n));
+        let allowed = |r| warroom_commands::alert::sender_allowed(r, sender);
+        // A rule renamed or removed since: a sender no rule of the plan takes is refused.
+        let refused = match rule {
+            Some(r) => !allowed(r),
+            None => !rules.is_empty() && !rules.iter().any(allowed),
+        };
+        if !refused {
+            return Ok(None);
         }
+        self.alert_book().counts.not_actionable += 1;
+        let name = rule.map(|r| r.name.clone());
+        tracing::warn!(incident = %incident.id, rule = ?name, sender = ?sender, alert = key, "an end or acknowledgement from outside the rule's allow_from: not acted on");
+        Ok(Some(outcome(
+            key.to_owned(),
+            "not_actionable",
+            Some(incident.id.to_string()),
+            name,
+            false,
+        )))
     }
 
     /// Post the alert once; later repeats edit this message.

@@ -379,6 +379,7 @@ impl Engine {
             step: None,
             page: None,
             deliveries: self.owed_deliveries(&people, false),
+            escalated: false,
         };
         match self.record_as(person, incident, event).await {
             Ok((c, reply)) => {

@@ -60,6 +60,18 @@ impl Engine {
         tier: u32,
         round: u32,
     ) -> bool {
+        self.page_step(incident, policy, tier, round, false).await
+    }
+
+    /// As [`Engine::page_policy`]; `escalated` when the escalation's timer decided the step.
+    async fn page_step(
+        self: &Arc<Self>,
+        incident: &Incident,
+        policy: &PolicyId,
+        tier: u32,
+        round: u32,
+        escalated: bool,
+    ) -> bool {
         let Some(p) = self.plan.plan.escalation_policy(policy) else {
             tracing::warn!(policy = %policy, "escalation policy not in the plan; nobody paged");
             return false;
@@ -77,6 +89,7 @@ impl Engine {
             step: Some(step.clone()),
             page: None,
             deliveries: self.owed_deliveries(&people, true),
+            escalated,
         };
         let recorded = match self
             .write(self.ledger.append(&incident.id, &Actor::System, event))
@@ -194,7 +207,7 @@ impl Engine {
                 Next::Page(step) => {
                     let policy = PolicyId::from(step.policy.clone());
                     if self
-                        .page_policy(&incident, &policy, step.tier, step.round)
+                        .page_step(&incident, &policy, step.tier, step.round, true)
                         .await
                     {
                         paged += 1;
