@@ -219,7 +219,7 @@ pub fn to_markdown(export: &Export) -> String {
         i.severity,
         i.status,
         i.opened_at.format("%Y-%m-%d %H:%M:%S UTC"),
-        i.opened_by,
+        cell(&i.opened_by.to_string()),
         i.entries
     );
     for e in &export.entries {
@@ -254,7 +254,7 @@ pub fn to_markdown(export: &Export) -> String {
                 ev.sha256,
                 ev.size,
                 cell(&ev.collected_by),
-                ev.approval.as_deref().unwrap_or("—"),
+                cell(ev.approval.as_deref().unwrap_or("—")),
                 cell(&ev.location)
             ));
         }
@@ -266,9 +266,25 @@ pub fn to_markdown(export: &Export) -> String {
     md
 }
 
-/// Keep user text inside one table cell.
+/// Keep text from outside (alert titles, chat, evidence names) inside one table cell, as
+/// text: a post-mortem is published through renderers that pass HTML and follow links, so
+/// markup (`<img onerror=…>`), links and images (`[x](javascript:…)`), autolinks and code
+/// spans are escaped, never rendered. Line breaks become `<br>`, warroom's own markup.
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|")
-        .replace('\r', "")
-        .replace('\n', "<br>")
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\\' | '|' | '[' | ']' | '`' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\r' => {}
+            '\n' => out.push_str("<br>"),
+            c => out.push(c),
+        }
+    }
+    out
 }

@@ -271,6 +271,98 @@ fn evidence_is_chained_and_exported_and_any_change_is_named() {
 }
 
 #[test]
+fn the_markdown_export_shows_markup_from_outside_as_text_never_as_html_or_links() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::open(dir.path(), clock()).unwrap();
+    let id = ledger
+        .open_incident(
+            "<img src=x onerror=alert(document.domain)>",
+            Severity::Sev1,
+            &alice(),
+        )
+        .wait()
+        .unwrap()
+        .incident
+        .id;
+    for text in [
+        "[click](javascript:alert(1)) ![i](http://x/p.png) <https://evil.example> `code` a\\|b",
+        "two\nlines & <script>alert(1)</script>",
+    ] {
+        ledger
+            .append(&id, &alice(), Event::Note { text: text.into() })
+            .wait()
+            .unwrap();
+    }
+    let export = ledger
+        .export(&id, "2026-11-27T03:00:00.000000Z".into(), "cli:root".into())
+        .unwrap();
+    let md = to_markdown(&export);
+    for raw in ["<img", "<script", "<https"] {
+        assert!(!md.contains(raw), "{raw} is live in: {md}");
+    }
+    // No link or image: every `](` is an escaped bracket's.
+    assert!(
+        md.match_indices("](").all(|(i, _)| md[..i].ends_with('\\')),
+        "a live link in: {md}"
+    );
+    assert!(
+        md.contains("&lt;img src=x onerror=alert(document.domain)&gt;")
+            && md.contains("\\[click\\](javascript:alert(1))")
+            && md.contains("two<br>lines &amp; &lt;script&gt;"),
+        "{md}"
+    );
+    // Each entry is still one row of four cells.
+    let rows: Vec<&str> = md
+        .lines()
+        .filter(|l| l.starts_with("| 1 ") || l.starts_with("| 2 "))
+        .collect();
+    assert_eq!(rows.len(), 2, "{md}");
+    assert!(
+        rows.iter().all(|r| r.matches(" | ").count() == 3),
+        "{rows:#?}"
+    );
+}
+
+#[test]
+fn evidence_recorded_while_a_check_runs_is_never_named_as_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = std::sync::Arc::new(Ledger::open(dir.path(), clock()).unwrap());
+    let id = incident_with_notes(&ledger, &["a note"]);
+    let writing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let writer = {
+        let (ledger, writing, id) = (ledger.clone(), writing.clone(), id.clone());
+        std::thread::spawn(move || {
+            for i in 0..400 {
+                ledger
+                    .record_evidence(
+                        &id,
+                        &alice(),
+                        NewEvidence {
+                            name: format!("a-{i}.txt"),
+                            sha256: "ab".repeat(32),
+                            size: 10,
+                            location: format!("evidence/a-{i}.txt"),
+                            approval: None,
+                        },
+                    )
+                    .wait()
+                    .unwrap();
+            }
+            writing.store(false, std::sync::atomic::Ordering::SeqCst);
+        })
+    };
+    let digest = |_: &str, _: &mut dyn FnMut(u64)| Ok(("ab".repeat(32), 10));
+    let mut checks = 0;
+    while writing.load(std::sync::atomic::Ordering::SeqCst) {
+        let (_, problems) = ledger.check_evidence(&digest, &mut |_, _| {}).unwrap();
+        assert!(problems.is_empty(), "after {checks} checks: {problems:#?}");
+        checks += 1;
+    }
+    writer.join().unwrap();
+    assert!(checks > 0);
+}
+
+#[test]
 fn evidence_is_checked_from_the_chained_entries_not_from_the_records_beside_them() {
     let dir = tempfile::tempdir().unwrap();
     let id = {
@@ -646,6 +738,7 @@ fn the_journal_holds_entries_not_incident_records() {
                     step: None,
                     page: None,
                     deliveries: Vec::new(),
+                    escalated: false,
                 },
             )
             .wait()

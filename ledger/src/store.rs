@@ -312,7 +312,7 @@ impl Ledger {
             // so the half-built sled folder is rebuilt. Not when another process holds it
             // (a reader copying it): that folder is whole, and theirs to let go.
             Err(e)
-                if pristine && snapshot.is_none() && !(is_lock(&e) && !claim.was_closed_here()) =>
+                if pristine && snapshot.is_none() && (!is_lock(&e) || claim.was_closed_here()) =>
             {
                 tracing::warn!(dir = %origin.display(), "rebuilding a half-created ledger folder");
                 std::fs::remove_dir_all(&sled_dir).map_err(folder)?;

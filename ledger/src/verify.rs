@@ -173,6 +173,32 @@ impl Ledger {
         Ok(Ok((incident, entries)))
     }
 
+    /// The entry that recorded `r`, when the incident's record counts it now: evidence
+    /// written after a check read the incident list.
+    fn counted_since(
+        &self,
+        r: &EvidenceRecord,
+    ) -> Result<Option<(Entry, Recorded, Option<EvidenceRecord>)>, LedgerError> {
+        let Some(fresh) = read_incident(&self.trees, &r.incident)? else {
+            return Ok(None);
+        };
+        if r.entry_seq >= fresh.entries {
+            return Ok(None);
+        }
+        let key = keys::timeline_key(&r.incident, r.entry_seq);
+        let Some(v) = self
+            .trees
+            .h()?
+            .timeline
+            .get(&key)
+            .map_err(|e| self.trees.storage(e))?
+        else {
+            return Ok(None);
+        };
+        let entry: Entry = decode("entry", &v)?;
+        Ok(Recorded::of(&entry).map(|recorded| (entry, recorded, Some(r.clone()))))
+    }
+
     /// Re-hash every artifact the timeline recorded and compare it with the digest its entry
     /// holds. The chained entries are the witnesses: each must have exactly one evidence
     /// record that repeats it field for field, under its own key, and a record no entry
@@ -225,10 +251,17 @@ impl Ledger {
                 witnesses.push((entry, recorded, record));
             }
         }
-        // Records no counted entry recorded: invented, or moved off their entry.
-        for r in records.values() {
+        // Records no counted entry recorded: invented, or moved off their entry — or written
+        // beside a running server after the incident list was read (the entry and its record
+        // land before the record that counts them is published). Those are counted now, and
+        // checked like the rest.
+        for (_, r) in std::mem::take(&mut records) {
+            if let Some(witness) = self.counted_since(&r)? {
+                witnesses.push(witness);
+                continue;
+            }
             problems.push(EvidenceProblem::of_record(
-                r,
+                &r,
                 format!(
                     "no timeline entry recorded it (entry {} is not its evidence.recorded)",
                     r.entry_seq
