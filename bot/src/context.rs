@@ -54,14 +54,17 @@ const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// As [`open_ledger_with`], for a server starting: a lock held by a `warroom serve` that
 /// answers at the address its `serve.json` names is final at once ("in use"); any other
 /// holder (a `ledger verify` or `incident list` copying the folder, a CLI write) lets go
-/// when its work is done, so the start waits for it, up to [`LOCK_WAIT`], saying so once,
+/// when its work is done, so the start waits for it, up to [`LOCK_WAIT`] (or `at_most`, for
+/// a leader that must renew its Lease before it lapses), saying so once,
 /// instead of exiting (which under Kubernetes or systemd means a crash loop, and in HA a
 /// Lease held by a replica that cannot serve).
 pub fn open_ledger_for_server(
     dir: &Path,
     clock: Arc<dyn warroom_commands::Clock>,
+    at_most: std::time::Duration,
 ) -> Result<Ledger, LedgerError> {
-    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    let wait = LOCK_WAIT.min(at_most);
+    let deadline = std::time::Instant::now() + wait;
     let mut said = false;
     loop {
         match open_ledger_with(dir, clock.clone()) {
@@ -72,7 +75,7 @@ pub fn open_ledger_for_server(
                     crate::logging::notice_warn(&format!(
                         "the ledger in {} is locked by another process that is not a running warroom serve (a CLI command reading or writing it): waiting up to {} s for it to finish",
                         dir.display(),
-                        LOCK_WAIT.as_secs()
+                        wait.as_secs()
                     ));
                     said = true;
                 }
@@ -83,15 +86,28 @@ pub fn open_ledger_for_server(
     }
 }
 
-/// Whether the server `dir`'s `serve.json` names takes connections now.
+/// Whether the server `dir`'s `serve.json` names is another process that is running and
+/// takes connections now. This process is not one (a restart after a crash finds its own
+/// address there), nor is a process that is gone.
 fn server_answers(dir: &Path) -> bool {
-    let Ok(Some(remote)) = crate::reader::Remote::find(dir) else {
+    #[derive(serde::Deserialize)]
+    struct File {
+        url: String,
+        #[serde(default)]
+        pid: Option<u32>,
+    }
+    let Some(f) = std::fs::read(dir.join(crate::server::SERVER_FILE))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<File>(&b).ok())
+    else {
         return false;
     };
-    let address = remote
-        .url
-        .trim_start_matches("http://")
-        .trim_end_matches('/');
+    if let Some(pid) = f.pid
+        && (pid == std::process::id() || !Path::new(&format!("/proc/{pid}")).exists())
+    {
+        return false;
+    }
+    let address = f.url.trim_start_matches("http://").trim_end_matches('/');
     std::net::ToSocketAddrs::to_socket_addrs(address)
         .into_iter()
         .flatten()

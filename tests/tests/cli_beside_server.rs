@@ -132,16 +132,19 @@ fn a_server_starting_waits_for_a_cli_that_holds_the_ledger_and_a_second_server_i
     // A ledger, left by a server that stopped.
     let first = Server::start(&s, &[]);
     Api::new(&first.addr).open_incident("before the restart");
+    let addr = first.addr.clone();
+    // Killed: its serve.json still names the address the restart will listen on.
     drop(first);
     let db = s.path().join("warroom-data/sled/db");
     // What a `ledger verify` or `incident list` holds while it copies the folder to read it:
-    // sled's own lock.
+    // sled's own lock. The server restarts on its old address (systemd, a pod restarted in
+    // place) and must not take itself for a second server.
     let held = std::fs::File::open(&db).unwrap();
     // SAFETY: flock on a file descriptor this test owns.
     let locked = unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
     assert_eq!(locked, 0, "{}", std::io::Error::last_os_error());
 
-    let server = Server::start(&s, &[]);
+    let server = Server::restart_at(&s, &addr, &[]);
     let said = server.output_when(|o| o.contains("waiting up to"), Duration::from_secs(10));
     assert!(
         said.contains("is locked by another process that is not a running warroom serve"),

@@ -219,8 +219,16 @@ pub async fn serve(opts: ServeOptions, plan: LoadedPlan) -> anyhow::Result<()> {
                 .await??;
                 leading = Some((takeover, reached, lease.clone(), address));
             }
+            // A leader holds its Lease while it waits: half the Lease, so it renews in time.
+            let at_most = state
+                .plan
+                .plan
+                .ha
+                .as_ref()
+                .and_then(|ha| ha.lease.as_ref())
+                .map_or(std::time::Duration::MAX, |l| l.duration / 2);
             let ledger = tokio::task::spawn_blocking(move || {
-                context::open_ledger_for_server(&dir, clock).map(Arc::new)
+                context::open_ledger_for_server(&dir, clock, at_most).map(Arc::new)
             })
             .await??;
             let mut lead = None;
