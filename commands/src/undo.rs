@@ -49,11 +49,16 @@ fn comparable(v: &Value) -> Value {
 
 /// The values before warroom acted, from `results` in the order their actions ran since the
 /// target's last undo, in the shape the executors read: `parts` (`{part, before}`),
-/// `unschedulable_before`, `replaced`. `None` when they record nothing.
+/// `unschedulable_before`, `replaced`, and `incomplete` when one of them failed half-way
+/// (the parts it never reached are not recorded: leave them as they are). `None` when they
+/// record nothing.
 pub fn before_warroom<'a>(results: impl IntoIterator<Item = &'a Value>) -> Option<Value> {
     let mut first: BTreeMap<String, Value> = BTreeMap::new();
     let mut left: BTreeMap<String, Value> = BTreeMap::new();
+    let mut incomplete = false;
     for result in results {
+        // An action that failed half-way: what it never reached has no record here.
+        incomplete |= result["incomplete"] == true;
         for (key, before, after) in values(result) {
             let changed_by_hand = left
                 .get(&key)
@@ -68,6 +73,9 @@ pub fn before_warroom<'a>(results: impl IntoIterator<Item = &'a Value>) -> Optio
         return None;
     }
     let mut out = json!({});
+    if incomplete {
+        out["incomplete"] = json!(true);
+    }
     let parts: Vec<Value> = first
         .iter()
         .filter_map(|(k, v)| Some(json!({ "part": k.strip_prefix("part:")?, "before": v })))

@@ -407,8 +407,16 @@ fn a_protect_that_failed_half_way_records_its_parts_and_unprotect_sets_back_only
     let a = start();
     let made = a.instance_for(NODE1, "eu-central-1a", &["--group", "eks-general"]);
     let instance = made["instance"].as_str().unwrap().to_owned();
-    // Its owners keep termination protection on, whatever any incident does.
+    // Its owners keep termination protection on, and Karpenter off the node, whatever any
+    // incident does.
     a.moto.aws(&["termination-protection", &instance]);
+    let node = format!("/api/v1/nodes/{NODE1}");
+    let annotation = "karpenter.sh/do-not-disrupt";
+    let (code, v) = a.drill.merge_patch(
+        &node,
+        &json!({ "metadata": { "annotations": { annotation: "true" } } }),
+    );
+    assert!(code < 300, "{v}");
     let inc = a.api.open_incident("half protected");
     // The role may not change the group's protection (once): termination and stop are applied.
     a.faults.fail("SetInstanceProtection", "AccessDenied", 1);
@@ -437,12 +445,18 @@ fn a_protect_that_failed_half_way_records_its_parts_and_unprotect_sets_back_only
     let (status, r) = a.approve("bob", "R2", &inc);
     assert_eq!(status, 200, "{r}");
     assert!(
-        message(&r).contains("termination still disabled (as before protect)"),
+        message(&r).contains("termination still disabled (as before protect)")
+            && message(&r).contains(&format!("{annotation} left as it is")),
         "{r}"
     );
     let now = a.state(&instance);
     assert_eq!(now["disable_api_termination"], true, "{now}");
     assert_eq!(now["disable_api_stop"], false, "{now}");
+    // The part the failed protect never reached is as its owners left it.
+    assert_eq!(
+        a.drill.object(&node)["metadata"]["annotations"][annotation],
+        "true"
+    );
 }
 
 #[test]

@@ -249,8 +249,16 @@ impl AwsExecutor {
         if matches!(ex.action, ActionName::Revoke | ActionName::Unrevoke) {
             let (b, iam) = self.blast(ex).await?;
             // A service account re-annotated (or a Pod Identity association or instance
-            // profile changed) since the card: the approval was for another role.
-            if let Some(approved) = ex.acts_on.as_ref().and_then(|a| a["role_arn"].as_str())
+            // profile changed) since the card: the approval was for another role. Approvals
+            // given to a card that could not name its role bind to none.
+            let approved = ex.acts_on.as_ref().and_then(|a| a["role_arn"].as_str());
+            if approved.is_none() && !ex.approvers.is_empty() {
+                return Err(ClusterError::Conflict(format!(
+                    "its card could not name the role to {} (no plan of change), so the approvals are not bound to one; nothing was changed: ask again once the card shows the role",
+                    ex.action
+                )));
+            }
+            if let Some(approved) = approved
                 && approved != b.role_arn
             {
                 return Err(ClusterError::Conflict(format!(

@@ -120,13 +120,31 @@ fn recorded_before(ex: &Execution, name: &str) -> Option<Value> {
         .map(|p| p["before"].clone())
 }
 
+/// Whether the protect being undone failed half-way: the parts it never reached are left
+/// as they are (`current`), since warroom did not change them.
+fn incomplete(ex: &Execution) -> bool {
+    ex.undoes.as_ref().is_some_and(|u| u["incomplete"] == true)
+}
+
 /// The value part `name` is set to: on for protect; for unprotect, what protect found (its
-/// recorded `before`), so what was on before warroom protected the node stays on; off when
-/// there is no such record (protected in another incident, or by hand).
-fn target(ex: &Execution, on: bool, name: &str) -> bool {
-    on || recorded_before(ex, name)
-        .and_then(|v| v.as_bool())
-        .unwrap_or(false)
+/// recorded `before`), so what was on before warroom protected the node stays on; `current`
+/// for a part a protect that failed half-way never reached; off when there is no record at
+/// all (protected in another incident, or by hand).
+fn target(ex: &Execution, on: bool, name: &str, current: bool) -> bool {
+    if on {
+        return true;
+    }
+    match recorded_before(ex, name).and_then(|v| v.as_bool()) {
+        Some(before) => before,
+        None if incomplete(ex) => current,
+        None => false,
+    }
+}
+
+/// For unprotect: the annotation a protect that failed half-way never reached is left as
+/// it is.
+fn annotation_untouched(ex: &Execution, on: bool) -> bool {
+    !on && incomplete(ex) && recorded_before(ex, DO_NOT_DISRUPT).is_none()
 }
 
 /// The `karpenter.sh/do-not-disrupt` value to leave (`None`: removed), by the same rule.
@@ -158,11 +176,14 @@ pub async fn preview(
     let group = match scale_in(asg, &instance.id).await? {
         Some((g, p)) => format!(
             "scale-in protection in group {g} {p} → {}",
-            target(ex, on, SCALE_IN)
+            target(ex, on, SCALE_IN, p)
         ),
         None => "no Auto Scaling group".into(),
     };
     let annotation = match annotation_target(ex, on) {
+        _ if annotation_untouched(ex, on) => {
+            "left as it is (the protect that failed had not set it)".to_owned()
+        }
         Some(v) if on => format!("set to {v}"),
         Some(v) => format!("kept as {v} (as before protect)"),
         None => "removed".to_owned(),
@@ -171,8 +192,8 @@ pub async fn preview(
         "will set on {} ({}): DisableApiTermination {term} → {}, DisableApiStop {stop} → {}; {group}; node annotation {DO_NOT_DISRUPT} {annotation}",
         instance.id,
         instance.state,
-        target(ex, on, "DisableApiTermination"),
-        target(ex, on, "DisableApiStop"),
+        target(ex, on, "DisableApiTermination", term),
+        target(ex, on, "DisableApiStop", stop),
     ))
 }
 
@@ -235,7 +256,6 @@ pub async fn apply(
             result: json!({ "node": node, "instance": id, "parts": parts, "incomplete": true }),
         }
     };
-    let target = |name: &str| target(ex, on, name);
     for (name, which) in [
         (
             "DisableApiTermination",
@@ -246,14 +266,15 @@ pub async fn apply(
         let before = attribute(ec2, id, which.clone())
             .await
             .map_err(|e| stopped(&parts, e))?;
-        set_attribute(ec2, id, which, target(name))
+        let after = target(ex, on, name, before);
+        set_attribute(ec2, id, which, after)
             .await
             .map_err(|e| stopped(&parts, e))?;
-        parts.push(part(name, json!(before), json!(target(name))));
+        parts.push(part(name, json!(before), json!(after)));
     }
     match scale_in(asg, id).await.map_err(|e| stopped(&parts, e))? {
         Some((group, before)) => {
-            let after = target(SCALE_IN);
+            let after = target(ex, on, SCALE_IN, before);
             set_scale_in(asg, &group, id, after)
                 .await
                 .map_err(|e| stopped(&parts, e))?;
@@ -266,16 +287,20 @@ pub async fn apply(
         ),
     }
     let annotation = annotation_target(ex, on);
-    let before = kube
-        .annotate_node(
-            &ex.resolved.cluster,
-            node,
-            DO_NOT_DISRUPT,
-            annotation.as_deref(),
-        )
-        .await
-        .map_err(|e| stopped(&parts, e))?;
-    parts.push(part(DO_NOT_DISRUPT, json!(before), json!(annotation)));
+    if annotation_untouched(ex, on) {
+        parts.push(json!({ "part": DO_NOT_DISRUPT, "skipped": "left as it is: the protect that failed had not set it" }));
+    } else {
+        let before = kube
+            .annotate_node(
+                &ex.resolved.cluster,
+                node,
+                DO_NOT_DISRUPT,
+                annotation.as_deref(),
+            )
+            .await
+            .map_err(|e| stopped(&parts, e))?;
+        parts.push(part(DO_NOT_DISRUPT, json!(before), json!(annotation)));
+    }
     let summary = if on {
         format!(
             "protected node {node} (instance {id}): termination and stop disabled, {}, {DO_NOT_DISRUPT}=true",
@@ -283,7 +308,8 @@ pub async fn apply(
         )
     } else {
         let kept = |name: &str, off: &str, still: &str| {
-            if target(name) {
+            let after = parts.iter().find(|p| p["part"] == name);
+            if after.is_some_and(|p| p["after"] == true) {
                 format!("{still} (as before protect)")
             } else {
                 off.to_owned()
@@ -303,6 +329,7 @@ pub async fn apply(
             ),
             scale_in_words(&parts),
             match &annotation {
+                _ if annotation_untouched(ex, on) => format!("{DO_NOT_DISRUPT} left as it is"),
                 Some(v) => format!("{DO_NOT_DISRUPT}={v} kept (as before protect)"),
                 None => format!("{DO_NOT_DISRUPT} removed"),
             }
