@@ -26,13 +26,13 @@ impl Plan {
             ));
         }
         match &self.storage.evidence {
-            None
-            | Some(EvidenceStore::S3 {
-                endpoint: Some(_), ..
-            }) => {}
+            None => {}
+            Some(EvidenceStore::S3 {
+                endpoint: Some(e), ..
+            }) if on_this_machine(e) => {}
             Some(store) => {
                 left_out.push(format!(
-                    "[storage.evidence] {} is not used by a drill: its evidence stays beside the drill's ledger (an S3 store with an endpoint, a stand-in such as moto, is used)",
+                    "[storage.evidence] {} is not used by a drill: its evidence stays beside the drill's ledger (an S3 store whose endpoint is on this machine, a stand-in such as moto, is used)",
                     store.describe()
                 ));
                 self.storage.evidence = None;
@@ -40,6 +40,23 @@ impl Plan {
         }
         left_out
     }
+}
+
+/// Whether an endpoint URL names this machine (`localhost` or a loopback address): a
+/// stand-in, not a production store that happens to set an endpoint (MinIO, a VPC one).
+fn on_this_machine(endpoint: &str) -> bool {
+    let rest = endpoint
+        .split_once("://")
+        .map_or(endpoint, |(_, rest)| rest);
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -90,6 +107,29 @@ mod tests {
             said[0].contains("local ./warroom-data/evidence"),
             "{said:?}"
         );
+    }
+
+    #[test]
+    fn only_an_endpoint_on_this_machine_is_a_stand_in() {
+        for yes in [
+            "http://127.0.0.1:5000",
+            "http://localhost:9000/",
+            "http://[::1]:5000",
+        ] {
+            assert!(super::on_this_machine(yes), "{yes}");
+        }
+        for no in [
+            "https://minio.internal:9000",
+            "https://s3.eu-central-1.amazonaws.com",
+            "http://10.0.0.5:9000",
+            "http://127.0.0.1.evil.example",
+        ] {
+            assert!(!super::on_this_machine(no), "{no}");
+        }
+        let mut p = plan("");
+        p.storage.evidence = Some(s3("prod-evidence", Some("https://minio.internal:9000")));
+        assert_eq!(p.confine_to_drill().len(), 1);
+        assert!(p.storage.evidence.is_none());
     }
 
     #[test]
