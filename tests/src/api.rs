@@ -194,7 +194,7 @@ pub fn incident_id_in(text: &str) -> String {
 
 /// The built-in plan's text with replacements applied, for plans that differ in one place.
 /// The example plan's `[console.limits]` line, as shipped (commented out: the defaults).
-pub const LIMITS_LINE: &str = "# limits = { connections = 4096, header_timeout = \"10s\", body_timeout = \"30s\", per_source = 200, burst = 400 }";
+pub const LIMITS_LINE: &str = "# limits = { connections = 4096, header_timeout = \"10s\", body_timeout = \"30s\", per_source = 200, burst = 400, ipv6_prefix = 64 }";
 
 /// A [`plan_with`] replacement for load from one address (benchmarks): no per-source rate
 /// limit, room for every connection.

@@ -9,8 +9,8 @@
 //! `BODIES_PER_SOURCE` bytes from one address and `BODIES_IN_FLIGHT` in all (by their
 //! `Content-Length`), beyond which a request is answered `503` before its body is read.
 //! Memory is bounded: at most `MAX_SOURCES` addresses are tracked, and buckets full again are
-//! forgotten first. An IPv6 caller is counted by its /64, the block one host or one
-//! customer line is given, since one machine can send from any of its 2^64 addresses; an
+//! forgotten first. An IPv6 caller is counted by its /64 (`ipv6_prefix`), the block one host
+//! or one customer line is given, since one machine can send from any of its 2^64 addresses; an
 //! IPv4 address mapped into IPv6 (`::ffff:a.b.c.d`, a dual-stack listener) counts as that
 //! IPv4 address. Caveat: the address is the TCP peer — behind a proxy, every caller is the
 //! proxy (give the proxy its own limits), and a standby forwarding to the leader counts as
@@ -89,19 +89,31 @@ impl Drop for Reserved {
     }
 }
 
-/// Who a limit counts: an IPv4 address, or the /64 an IPv6 address is in.
+/// Who a limit counts, and as what: an IPv4 address, or the first `ipv6_prefix` bits of an
+/// IPv6 one.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-struct Source(IpAddr);
+struct Source {
+    ip: IpAddr,
+    bits: u8,
+}
 
 impl Source {
-    fn of(ip: IpAddr) -> Source {
+    fn of(ip: IpAddr, ipv6_prefix: u8) -> Source {
         match ip {
-            IpAddr::V4(_) => Source(ip),
+            IpAddr::V4(_) => Source { ip, bits: 32 },
             IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => Source(IpAddr::V4(v4)),
-                None => Source(IpAddr::V6(Ipv6Addr::from_bits(
-                    v6.to_bits() & !u128::from(u64::MAX),
-                ))),
+                Some(v4) => Source {
+                    ip: IpAddr::V4(v4),
+                    bits: 32,
+                },
+                None => {
+                    let bits = ipv6_prefix.clamp(1, 128);
+                    let mask = u128::MAX << (128 - u32::from(bits));
+                    Source {
+                        ip: IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & mask)),
+                        bits,
+                    }
+                }
             },
         }
     }
@@ -109,9 +121,10 @@ impl Source {
 
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
+        match self.ip {
             IpAddr::V4(v4) => write!(f, "{v4}"),
-            IpAddr::V6(v6) => write!(f, "{v6}/64"),
+            IpAddr::V6(v6) if self.bits == 128 => write!(f, "{v6}"),
+            IpAddr::V6(v6) => write!(f, "{v6}/{}", self.bits),
         }
     }
 }
@@ -204,7 +217,7 @@ pub async fn guard(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
     let source = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(peer)| Source::of(peer.ip()));
+        .map(|ConnectInfo(peer)| Source::of(peer.ip(), guard.limits.ipv6_prefix));
     if limited(req.uri().path())
         && let Some(source) = source
         && let Some(wait) = guard.take(source, Instant::now())
@@ -313,7 +326,7 @@ mod tests {
     }
 
     fn src(ip: &str) -> Source {
-        Source::of(ip.parse().unwrap())
+        Source::of(ip.parse().unwrap(), 64)
     }
 
     fn limits(per_source: u32, burst: u32) -> Limits {
@@ -376,6 +389,12 @@ mod tests {
             Some("from this address")
         );
         drop(held);
+        // Where the senders are pods sharing a /64: each address on its own.
+        let each = |ip: &str| Source::of(ip.parse().unwrap(), 128);
+        assert_ne!(each("2001:db8:1:2::1"), each("2001:db8:1:2::2"));
+        assert_eq!(each("2001:db8:1:2::1").to_string(), "2001:db8:1:2::1");
+        let by_80 = Source::of("2001:db8:1:2:3::1".parse().unwrap(), 80);
+        assert_eq!(by_80.to_string(), "2001:db8:1:2:3::/80");
     }
 
     #[test]

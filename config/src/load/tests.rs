@@ -618,11 +618,11 @@ fn console_limits_have_defaults_and_out_of_range_values_are_named() {
         plan.console.limits,
         crate::model::console::Limits::default()
     );
-    let line = "# limits = { connections = 4096, header_timeout = \"10s\", body_timeout = \"30s\", per_source = 200, burst = 400 }";
+    let line = "# limits = { connections = 4096, header_timeout = \"10s\", body_timeout = \"30s\", per_source = 200, burst = 400, ipv6_prefix = 64 }";
     assert!(example.contains(line));
     let bad = example.replace(
         line,
-        "limits = { connections = 0, header_timeout = \"20m\", body_timeout = \"2h\", burst = 0 }",
+        "limits = { connections = 0, header_timeout = \"20m\", body_timeout = \"2h\", burst = 0, ipv6_prefix = 16 }",
     );
     let text = listing(&super::tests::problems(&bad));
     for (field, what) in [
@@ -630,6 +630,7 @@ fn console_limits_have_defaults_and_out_of_range_values_are_named() {
         ("console.limits.header_timeout", "outside 1s–10m"),
         ("console.limits.body_timeout", "outside 1s–10m"),
         ("console.limits.burst", "refuses every request"),
+        ("console.limits.ipv6_prefix", "outside 32–128"),
     ] {
         assert!(
             text.contains(field) && text.contains(what),

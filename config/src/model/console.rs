@@ -61,6 +61,11 @@ pub struct Limits {
     /// How many requests one address may send at once above `per_source`.
     #[serde(default = "default_burst")]
     pub burst: u32,
+    /// How much of an IPv6 address counts as one sender, in bits: 64 (one host can send
+    /// from any address of its /64), or 128 where the senders are pods of an IPv6 cluster
+    /// that share a /64 (EKS gives each node a /80 of its subnet's /64).
+    #[serde(default = "default_ipv6_prefix")]
+    pub ipv6_prefix: u8,
 }
 
 fn default_connections() -> usize {
@@ -78,6 +83,9 @@ fn default_per_source() -> u32 {
 fn default_burst() -> u32 {
     400
 }
+fn default_ipv6_prefix() -> u8 {
+    64
+}
 
 impl Default for Limits {
     fn default() -> Self {
@@ -87,6 +95,7 @@ impl Default for Limits {
             body_timeout: default_body_timeout(),
             per_source: default_per_source(),
             burst: default_burst(),
+            ipv6_prefix: default_ipv6_prefix(),
         }
     }
 }

@@ -59,6 +59,13 @@ fn limits(plan: &Plan, report: &mut Report<'_>) {
             "at least 1; twice per_source absorbs a burst of retries",
         );
     }
+    if !(32..=128).contains(&l.ipv6_prefix) {
+        report.at(
+            &root.key("ipv6_prefix"),
+            format!("ipv6_prefix = {} is outside 32–128", l.ipv6_prefix),
+            "64 counts one host's /64 as one sender; 128 counts each IPv6 address",
+        );
+    }
 }
 
 fn ha(plan: &Plan, report: &mut Report<'_>) {
