@@ -143,8 +143,12 @@ pub fn may_decide(
 
 /// Whether `who` may close `request` without it running (what resolving an incident does to
 /// its open requests): its requester may cancel it, and whoever may decide it may deny it.
+/// warroom's own proposal for an alert that nobody approved yet is a suggestion, nobody's
+/// ask: whoever resolves the incident drops it.
 pub fn may_close(plan: &Plan, who: &PersonId, request: &crate::Request) -> Result<(), Denied> {
-    if &request.requested_by == who {
+    let unapproved_proposal =
+        request.requested_by.as_str() == crate::request::PROPOSER && request.approvers.is_empty();
+    if &request.requested_by == who || unapproved_proposal {
         return Ok(());
     }
     match plan.action_rule(request.spec.action) {
@@ -177,6 +181,12 @@ mod tests {
         assert!(may_close(&plan, &"bob".into(), &r).is_ok());
         let e = may_close(&plan, &"frank".into(), &r).unwrap_err();
         assert!(e.0.contains("may not approve quarantine"), "{e}");
+        // warroom's proposal: anyone's to drop until someone approves it.
+        let mut proposal = crate::request::tests::request(2);
+        proposal.requested_by = crate::request::PROPOSER.into();
+        assert!(may_close(&plan, &"frank".into(), &proposal).is_ok());
+        proposal.approvers.push("bob".into());
+        assert!(may_close(&plan, &"frank".into(), &proposal).is_err());
     }
 
     #[test]
