@@ -349,7 +349,15 @@
       let parsed = {};
       try { parsed = JSON.parse(data) || {}; } catch { /* a malformed event still means "refetch" */ }
       scheduleRefresh(parsed.incident || null);
-    }).then(retry, retry);
+    }).then(retry, (e) => {
+      // A refused token is not retried: it would be refused again. Ask for another.
+      if (e && e.refused && state.events === stream) {
+        setLive('offline — the token was refused', false);
+        showIdentity(true);
+        return;
+      }
+      retry();
+    });
   }
 
   // Reads `text/event-stream` until it ends; resolves then, rejects on an error answer.
@@ -359,7 +367,11 @@
       signal,
       headers: { Accept: 'text/event-stream', ...authHeaders() },
     });
-    if (!res.ok || !res.body) throw new Error(`event stream: HTTP ${res.status}`);
+    if (!res.ok || !res.body) {
+      const e = new Error(`event stream: HTTP ${res.status}`);
+      e.refused = res.status === 401 || res.status === 403;
+      throw e;
+    }
     setLive('live', true);
     scheduleRefresh(null); // catch up on whatever changed while disconnected
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
