@@ -16,6 +16,7 @@ pub mod event;
 pub mod guardrails;
 pub mod ids;
 pub mod incident;
+pub mod markup;
 pub mod outbox;
 pub mod reminders;
 pub mod request;

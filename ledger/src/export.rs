@@ -273,10 +273,11 @@ pub fn to_markdown(export: &Export) -> String {
 fn cell(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
+        if let Some(entity) = warroom_commands::markup::entity(c) {
+            out.push_str(entity);
+            continue;
+        }
         match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
             '\\' | '|' | '[' | ']' | '`' => {
                 out.push('\\');
                 out.push(c);

@@ -147,6 +147,19 @@ impl Api {
             .unwrap_or_else(|| panic!("no {request} in {body}"))
     }
 
+    /// The timeline entry of `kind` about `request` (`request.failed`, say).
+    pub fn entry(&self, incident: &str, kind: &str, request: &str) -> Value {
+        let body = self.incident(incident);
+        body["timeline"]
+            .as_array()
+            .and_then(|es| {
+                es.iter()
+                    .find(|e| e["kind"] == kind && e["data"]["request"] == request)
+                    .cloned()
+            })
+            .unwrap_or_else(|| panic!("no {kind} of {request} in {body}"))
+    }
+
     /// Timeline entry kinds, in order.
     pub fn kinds(&self, incident: &str) -> Vec<String> {
         self.incident(incident)["timeline"]

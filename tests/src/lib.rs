@@ -442,6 +442,21 @@ pub fn wait_for<T>(what: &str, secs: u64, mut check: impl FnMut() -> Option<T>) 
     }
 }
 
+/// An Alertmanager webhook body (v4) of one alert with `labels`, `status` "firing" or
+/// "resolved", as Alertmanager posts it.
+pub fn alertmanager_body(status: &str, labels: serde_json::Value, summary: &str) -> String {
+    serde_json::json!({
+        "version": "4", "status": status, "receiver": "warroom",
+        "alerts": [{
+            "status": status,
+            "labels": labels,
+            "annotations": { "summary": summary },
+            "startsAt": "2026-12-01T01:58:00Z",
+        }],
+    })
+    .to_string()
+}
+
 /// Post an Alertmanager webhook body to warroom at `addr` with its bearer `token`: the
 /// incident its first alert opened or joined.
 pub fn post_alertmanager(addr: &str, token: &str, body: &serde_json::Value) -> String {

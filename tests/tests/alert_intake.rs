@@ -657,16 +657,11 @@ fn only_a_sender_the_rule_takes_may_end_or_acknowledge_and_a_repeated_acknowledg
     let w = start();
     let other: std::net::Ipv4Addr = "127.0.0.2".parse().unwrap();
     let am = |status: &str| {
-        json!({
-            "version": "4", "status": status, "receiver": "warroom",
-            "alerts": [{
-                "status": status,
-                "labels": { "alertname": "PaymentsApiDown", "namespace": "payments" },
-                "annotations": { "summary": "payments api down" },
-                "startsAt": "2026-12-01T01:58:00Z",
-            }],
-        })
-        .to_string()
+        warroom_tests::alertmanager_body(
+            status,
+            json!({ "alertname": "PaymentsApiDown", "namespace": "payments" }),
+            "payments api down",
+        )
     };
     let bearer = format!("Bearer {AM_TOKEN}");
     let (status, fired) = post(

@@ -423,14 +423,7 @@ fn a_protect_that_failed_half_way_records_its_parts_and_unprotect_sets_back_only
     let (status, r) =
         a.asked_and_approved(&inc, &format!("protect node {NODE1} --reason keep"), "R1");
     assert_eq!(status, 500, "{r}");
-    let timeline = a.api.incident(&inc)["timeline"].clone();
-    let failed = timeline
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["kind"] == "request.failed" && e["data"]["request"] == "R1")
-        .cloned()
-        .unwrap_or_else(|| panic!("no request.failed: {timeline}"));
+    let failed = a.api.entry(&inc, "request.failed", "R1");
     let parts = failed["data"]["result"]["parts"].to_string();
     assert!(
         parts.contains("DisableApiTermination") && parts.contains("DisableApiStop"),

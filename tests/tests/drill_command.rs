@@ -34,14 +34,10 @@ status:
   phase: Running
 ";
 
-#[test]
-fn a_drill_runs_on_the_scenario_given_whatever_the_plan_says() {
-    let s = Scratch::new();
-    let scenario = s.write("shop.yaml", SCENARIO);
-    // The example plan is not a drill (drill = false); `warroom drill` makes it one.
-    let plan = s.write("plan.toml", &warroom_tests::api::plan_with(&[]));
-    let server = Server::start_command(
-        &s,
+/// `warroom drill --config PLAN --scenario SCENARIO`, started.
+fn drill_on(s: &Scratch, plan: &std::path::Path, scenario: &std::path::Path) -> Server {
+    Server::start_command(
+        s,
         "drill",
         &[
             "--config",
@@ -50,7 +46,16 @@ fn a_drill_runs_on_the_scenario_given_whatever_the_plan_says() {
             scenario.to_str().unwrap(),
         ],
         &[],
-    );
+    )
+}
+
+#[test]
+fn a_drill_runs_on_the_scenario_given_whatever_the_plan_says() {
+    let s = Scratch::new();
+    let scenario = s.write("shop.yaml", SCENARIO);
+    // The example plan is not a drill (drill = false); `warroom drill` makes it one.
+    let plan = s.write("plan.toml", &warroom_tests::api::plan_with(&[]));
+    let server = drill_on(&s, &plan, &scenario);
     let api = Api::new(&server.addr);
     let drill = Drill::of(&server, "prod-eu");
     let inc = api.open_incident("cart");
@@ -118,17 +123,7 @@ fn a_drill_on_a_production_plan_keeps_off_its_lease_bucket_evidence_and_ledger()
         ),
     );
     let scenario = s.write("shop.yaml", SCENARIO);
-    let server = Server::start_command(
-        &s,
-        "drill",
-        &[
-            "--config",
-            plan.to_str().unwrap(),
-            "--scenario",
-            scenario.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let server = drill_on(&s, &plan, &scenario);
     let api = Api::new(&server.addr);
     let inc = api.open_incident("cart");
     api.ok("alice", "capture pod shop/cart-1", Some(&inc));

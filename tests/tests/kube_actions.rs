@@ -924,17 +924,11 @@ fn a_drain_a_budget_stopped_records_its_cordon_and_uncordon_leaves_a_node_cordon
         Some(&inc),
     );
     api.command("carol", "approve R1", Some(&inc));
-    let body = api.wait_until(&inc, "the drain to give up", |b| {
+    api.wait_until(&inc, "the drain to give up", |b| {
         b["incident"]["requests"][0]["status"] == "failed"
     });
     // The failure records what its cordon found, beside the error.
-    let failed = body["timeline"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["kind"] == "request.failed" && e["data"]["request"] == "R1")
-        .cloned()
-        .unwrap_or_else(|| panic!("no request.failed: {body}"));
+    let failed = api.entry(&inc, "request.failed", "R1");
     let result = &failed["data"]["result"];
     assert_eq!(result["unschedulable_before"], true, "{failed}");
     assert_eq!(result["incomplete"], true, "{failed}");

@@ -166,16 +166,12 @@ fn a_resolve_refused_on_a_full_disk_is_recorded_when_its_sender_retries() {
     );
     let api = Api::new(&server.addr);
     let alert = |status: &str| {
-        let body = serde_json::json!({
-            "version": "4", "status": status, "receiver": "warroom",
-            "alerts": [{
-                "status": status,
-                "labels": { "alertname": "PaymentsApiDown", "namespace": "payments" },
-                "annotations": { "summary": "payments api down" },
-                "startsAt": "2026-12-01T01:58:00Z",
-            }],
-        });
-        api.post_json("/alerts/alertmanager", Some(AM), &body.to_string())
+        let body = warroom_tests::alertmanager_body(
+            status,
+            serde_json::json!({ "alertname": "PaymentsApiDown", "namespace": "payments" }),
+            "payments api down",
+        );
+        api.post_json("/alerts/alertmanager", Some(AM), &body)
     };
     let (status, fired) = alert("firing");
     assert_eq!(status, 200, "{fired}");

@@ -985,21 +985,17 @@ fn an_alert_that_ends_after_its_escalation_ran_out_unanswered_pages_again_when_i
         ..Setup::default()
     });
     let send = |status: &str| {
-        let body = json!({
-            "version": "4", "status": status, "receiver": "warroom",
-            "alerts": [{
-                "status": status,
-                "labels": {
-                    "alertname": "PaymentsApiDown", "namespace": "payments", "pod": "api-3",
-                    "cluster": "prod-eu", "node": "ip-10-0-3-7", "image": "ghcr.io/northwind/payments-api:1.42.0"
-                },
-                "annotations": { "summary": "payments api down on api-3" },
-                "startsAt": "2026-12-01T01:58:00Z",
-            }],
-        });
+        let body = warroom_tests::alertmanager_body(
+            status,
+            json!({
+                "alertname": "PaymentsApiDown", "namespace": "payments", "pod": "api-3",
+                "cluster": "prod-eu", "node": "ip-10-0-3-7", "image": "ghcr.io/northwind/payments-api:1.42.0"
+            }),
+            "payments api down on api-3",
+        );
         let (code, r) = w
             .api
-            .post_json("/alerts/alertmanager", Some(AM_TOKEN), &body.to_string());
+            .post_json("/alerts/alertmanager", Some(AM_TOKEN), &body);
         assert_eq!(code, 200, "{r}");
         r["alerts"][0].clone()
     };

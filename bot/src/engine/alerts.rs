@@ -331,12 +331,10 @@ impl Engine {
         key: String,
         sender: Option<IpAddr>,
     ) -> Result<AlertOutcome, LedgerError> {
-        let Some(incident) = self.ledger.incident_of_fingerprint(&key)? else {
-            return Ok(outcome(key, "ignored", None, None, false));
+        let incident = match self.stoppable(&key, sender)? {
+            Ok(incident) => incident,
+            Err(answer) => return Ok(answer),
         };
-        if let Some(refused) = self.may_not_stop(&incident, &key, sender)? {
-            return Ok(refused);
-        }
         // Senders repeat an acknowledgement (retries, a script in a loop): one entry and one
         // post per incident, also for two arriving at once.
         let before = self
@@ -344,13 +342,7 @@ impl Engine {
             .acknowledged
             .insert(key.clone(), incident.id.clone());
         if before.as_ref() == Some(&incident.id) {
-            return Ok(outcome(
-                key,
-                "repeat",
-                Some(incident.id.to_string()),
-                None,
-                false,
-            ));
+            return Ok(repeat_of(key, &incident));
         }
         let event = Event::AlertAcknowledged {
             fingerprint: key.clone(),
@@ -398,23 +390,15 @@ impl Engine {
         key: String,
         sender: Option<IpAddr>,
     ) -> Result<AlertOutcome, LedgerError> {
-        let Some(incident) = self.ledger.incident_of_fingerprint(&key)? else {
-            return Ok(outcome(key, "ignored", None, None, false));
-        };
         // A sender the rule does not take alerts from is refused before the end is marked,
         // so it cannot make the real sender's end look like a repeat either.
-        if let Some(refused) = self.may_not_stop(&incident, &key, sender)? {
-            return Ok(refused);
-        }
+        let incident = match self.stoppable(&key, sender)? {
+            Ok(incident) => incident,
+            Err(answer) => return Ok(answer),
+        };
         // Senders repeat an end (Alertmanager at each group interval, retried batches).
         if !self.alert_book().ended.insert(key.clone()) {
-            return Ok(outcome(
-                key,
-                "repeat",
-                Some(incident.id.to_string()),
-                None,
-                false,
-            ));
+            return Ok(repeat_of(key, &incident));
         }
         let (repeats, was_open) = {
             let mut book = self.alert_book();
@@ -485,6 +469,22 @@ impl Engine {
         Ok(!entries[since..]
             .iter()
             .any(|e| matches!(e.kind.as_str(), "page.acknowledged" | "alert.acknowledged")))
+    }
+
+    /// The incident an end or acknowledgement of alert `key` is about, when `sender` may
+    /// stop its paging; else the answer (`ignored`, or `not_actionable`).
+    fn stoppable(
+        &self,
+        key: &str,
+        sender: Option<IpAddr>,
+    ) -> Result<Result<Incident, AlertOutcome>, LedgerError> {
+        let Some(incident) = self.ledger.incident_of_fingerprint(key)? else {
+            return Ok(Err(outcome(key.to_owned(), "ignored", None, None, false)));
+        };
+        Ok(match self.may_not_stop(&incident, key, sender)? {
+            Some(refused) => Err(refused),
+            None => Ok(incident),
+        })
     }
 
     /// `None` when `sender` may end or acknowledge the alert behind `incident`; else the
@@ -771,4 +771,9 @@ fn rule_of(entries: &[warroom_ledger::Entry]) -> Option<&str> {
         .find(|e| e.kind == "alert.received")
         .and_then(|e| e.data["rule"].as_str())
         .or_else(|| entries.first().and_then(|e| e.data["alert_rule"].as_str()))
+}
+
+/// The answer to an end or acknowledgement already recorded for `incident`.
+fn repeat_of(key: String, incident: &Incident) -> AlertOutcome {
+    outcome(key, "repeat", Some(incident.id.to_string()), None, false)
 }
