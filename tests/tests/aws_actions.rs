@@ -84,6 +84,12 @@ impl Aws {
         assert!(code < 300, "{v}");
     }
 
+    /// The role's `AWSRevokeOlderSessions` inline policy (null when it has none).
+    fn revocation(&self, role: &str) -> Value {
+        self.moto
+            .aws(&["role-policy", role, "AWSRevokeOlderSessions"])
+    }
+
     fn state(&self, instance: &str) -> Value {
         self.moto.aws(&["state", instance])
     }
@@ -629,12 +635,7 @@ fn a_revocation_approved_for_one_role_changes_nothing_when_the_pod_now_uses_anot
         "{r}"
     );
     for role in ["payments-api", "shared-node"] {
-        assert!(
-            a.moto
-                .aws(&["role-policy", role, "AWSRevokeOlderSessions"])
-                .is_null(),
-            "{role} was revoked"
-        );
+        assert!(a.revocation(role).is_null(), "{role} was revoked");
     }
 }
 
@@ -671,9 +672,7 @@ fn revoking_a_pods_role_shows_the_blast_radius_and_denies_older_sessions_in_iam(
     let before = chrono::Utc::now();
     let (status, r) = a.approve("carol", "R1", &inc);
     assert_eq!(status, 200, "{r}");
-    let policy = a
-        .moto
-        .aws(&["role-policy", "payments-api", "AWSRevokeOlderSessions"]);
+    let policy = a.revocation("payments-api");
     let statement = &policy["Statement"][0];
     assert_eq!(statement["Effect"], "Deny", "{policy}");
     assert_eq!(statement["Action"], json!(["*"]));
@@ -695,11 +694,7 @@ fn revoking_a_pods_role_shows_the_blast_radius_and_denies_older_sessions_in_iam(
     let (status, r) = a.approve("carol", "R2", &inc);
     assert_eq!(status, 200, "{r}");
     assert!(message(&r).contains("role/eks-general-node"), "{r}");
-    assert!(
-        !a.moto
-            .aws(&["role-policy", "eks-general-node", "AWSRevokeOlderSessions"])
-            .is_null()
-    );
+    assert!(!a.revocation("eks-general-node").is_null());
 
     // A pod whose service account has no role: nothing to revoke, said, nothing written.
     a.api.ok(
@@ -730,11 +725,7 @@ fn revoking_a_pods_role_shows_the_blast_radius_and_denies_older_sessions_in_iam(
     );
     let (status, r) = a.approve("carol", "R4", &inc);
     assert_eq!(status, 200, "{r}");
-    assert!(
-        !a.moto
-            .aws(&["role-policy", "checkout-web", "AWSRevokeOlderSessions"])
-            .is_null()
-    );
+    assert!(!a.revocation("checkout-web").is_null());
 
     // Undo: the inline policy is deleted and the card said what comes back.
     let cards = a.ask_unrevoke(&inc);
@@ -747,9 +738,7 @@ fn revoking_a_pods_role_shows_the_blast_radius_and_denies_older_sessions_in_iam(
     assert_eq!(status, 200, "{r}");
     assert!(message(&r).contains("unrevoked role"), "{r}");
     assert!(
-        a.moto
-            .aws(&["role-policy", "payments-api", "AWSRevokeOlderSessions"])
-            .is_null(),
+        a.revocation("payments-api").is_null(),
         "the revocation is gone"
     );
     let executed = a.api.request(&inc, "R5");
@@ -803,9 +792,7 @@ fn unrevoke_puts_back_a_revocation_that_was_in_place_before_the_incidents_revoke
     );
     let (status, r) = a.approve("carol", "R1", &inc);
     assert_eq!(status, 200, "{r}");
-    let now = a
-        .moto
-        .aws(&["role-policy", "payments-api", "AWSRevokeOlderSessions"]);
+    let now = a.revocation("payments-api");
     assert_ne!(now, earlier, "the incident's revocation replaced it");
 
     // Undo: the earlier revocation comes back, and the card says so first.
@@ -819,8 +806,7 @@ fn unrevoke_puts_back_a_revocation_that_was_in_place_before_the_incidents_revoke
     assert_eq!(status, 200, "{r}");
     assert!(message(&r).contains("put back"), "{r}");
     assert_eq!(
-        a.moto
-            .aws(&["role-policy", "payments-api", "AWSRevokeOlderSessions"]),
+        a.revocation("payments-api"),
         earlier,
         "the earlier revocation is in place again"
     );
@@ -953,9 +939,7 @@ fn a_role_of_another_account_is_never_revoked_through_its_namesake_here() {
         "{said}"
     );
     assert!(
-        a.moto
-            .aws(&["role-policy", "checkout-web", "AWSRevokeOlderSessions"])
-            .is_null(),
+        a.revocation("checkout-web").is_null(),
         "the namesake is untouched"
     );
 }
